@@ -1,0 +1,76 @@
+// The outcome of judging one request: verdict, the rule that decided, what was
+// noticed on the way, and the option actions the host must carry out, in order.
+// Computing it runs nothing; the hosts act on it.
+using Giftwrap.Options;
+using Giftwrap.Rules;
+
+namespace Giftwrap.Decisions;
+
+/// <summary>Whether access is granted.</summary>
+public enum Verdict
+{
+    /// <summary>Access is granted (possibly subject to <see cref="AclExecAction"/> actions).</summary>
+    Granted,
+    /// <summary>Access is refused.</summary>
+    Denied,
+    /// <summary>Evaluation stopped because a name or user must be looked up first (see <see cref="Decision.PendingLookup"/>).</summary>
+    NeedsLookup,
+}
+
+/// <summary>Where a rule is: table file and libwrap's line number for it.</summary>
+public sealed record RuleLocation(string File, int Line)
+{
+    /// <inheritdoc/>
+    public override string ToString() => $"{File}:{Line}";
+}
+
+/// <summary>The result of one evaluation.</summary>
+public sealed class Decision
+{
+    private static readonly IReadOnlyList<Diagnostic> NoWarnings = [];
+    private static readonly IReadOnlyList<RuleAction> NoActions = [];
+
+    internal static readonly Decision GrantedByDefault = new(Verdict.Granted, null, NoWarnings, NoActions);
+
+    internal Decision(Verdict verdict, RuleLocation? match, IReadOnlyList<Diagnostic>? warnings, IReadOnlyList<RuleAction>? actions,
+        LookupKind pending = LookupKind.None, TimeSpan lookupTimeout = default)
+    {
+        Verdict = verdict;
+        Match = match;
+        Warnings = warnings ?? NoWarnings;
+        Actions = actions ?? NoActions;
+        PendingLookup = pending;
+        LookupTimeout = lookupTimeout;
+    }
+
+    internal static Decision Needs(LookupKind kind, TimeSpan timeout) => new(Verdict.NeedsLookup, null, null, null, kind, timeout);
+
+    /// <summary>Granted or denied (or <see cref="Verdict.NeedsLookup"/>).</summary>
+    public Verdict Verdict { get; }
+
+    /// <summary>True when access is granted.</summary>
+    public bool IsGranted => Verdict == Verdict.Granted;
+
+    /// <summary>The rule that matched, or <c>null</c> when none did.</summary>
+    public RuleLocation? Match { get; }
+
+    /// <summary>What libwrap would have logged while deciding: broken lines, bad patterns, option errors.</summary>
+    public IReadOnlyList<Diagnostic> Warnings { get; }
+
+    /// <summary>The options of the matched rule, expanded, in the order libwrap carries them out.</summary>
+    public IReadOnlyList<RuleAction> Actions { get; }
+
+    /// <summary>For <see cref="Verdict.NeedsLookup"/>: which fact to look up before evaluating again.</summary>
+    public LookupKind PendingLookup { get; }
+
+    /// <summary>For a user lookup: the time limit that applies (rfc931 option or the default 10 s).</summary>
+    public TimeSpan LookupTimeout { get; }
+
+    /// <inheritdoc/>
+    public override string ToString() => Verdict switch
+    {
+        Verdict.Granted => Match is null ? "granted" : $"granted by {Match}",
+        Verdict.Denied => Match is null ? "denied" : $"denied by {Match}",
+        _ => $"needs {PendingLookup}",
+    };
+}

@@ -1,0 +1,101 @@
+// The state of one evaluation: the request, the facts found so far (libwrap's
+// eval_* functions), the warnings met, and the first lookup that was missing.
+// One per decision; patterns read it, they never perform lookups themselves.
+using Giftwrap.Rules;
+using Giftwrap.Tables;
+
+namespace Giftwrap.Decisions;
+
+internal sealed class EvalContext
+{
+    public static readonly TimeSpan DefaultRfc931Timeout = TimeSpan.FromSeconds(10);
+
+    public EvalContext(AccessRequest request, PatternFileCache files, INetgroups netgroups, IAccounts accounts)
+    {
+        Request = request;
+        Files = files;
+        Netgroups = netgroups;
+        Accounts = accounts;
+        Daemon = AccessRequest.Cut(request.Daemon);
+        ClientAddress = request.ClientAddress is { Length: > 0 } a ? AccessRequest.Cut(a) : AccessRequest.Unknown;
+        ServerAddress = request.ServerAddress is { Length: > 0 } s ? AccessRequest.Cut(s) : AccessRequest.Unknown;
+    }
+
+    public AccessRequest Request { get; }
+    public PatternFileCache Files { get; }
+    public INetgroups Netgroups { get; }
+    public IAccounts Accounts { get; }
+    public string Daemon { get; }
+    public string ClientAddress { get; }
+    public string ServerAddress { get; }
+
+    /// <summary>The table and line being evaluated, for warnings.</summary>
+    public string File { get; set; } = "";
+    public int Line { get; set; }
+
+    /// <summary>Depth of /file pattern nesting, bounded so a file naming itself cannot loop.</summary>
+    public int FileDepth { get; set; }
+
+    public LookupKind Pending { get; private set; }
+    public TimeSpan PendingTimeout { get; private set; }
+    public TimeSpan Rfc931Timeout { get; set; } = DefaultRfc931Timeout;
+
+    public List<Diagnostic>? Warnings { get; private set; }
+
+    /// <summary>Set when evaluation met something that must refuse access (fail closed).</summary>
+    public bool Failed { get; private set; }
+
+    /// <summary>An error that refuses access, as tcpd_jump() does.</summary>
+    public void Error(string code, string message)
+    {
+        Warnings ??= [];
+        Warnings.Add(new Diagnostic(File, Line, 0, DiagnosticSeverity.Error, code, message));
+    }
+
+    /// <summary>Stops the search and refuses access.</summary>
+    public void Fail(string code, string message)
+    {
+        Error(code, message);
+        Failed = true;
+    }
+
+    public void Warn(string code, string message)
+    {
+        Warnings ??= [];
+        Warnings.Add(new Diagnostic(File, Line, 0, DiagnosticSeverity.Warning, code, message));
+    }
+
+    public string Host(bool server) => server ? ServerAddress : ClientAddress;
+
+    public string HostName(bool server)
+    {
+        var name = server ? Request.ServerName : Request.ClientName;
+        if (name is not null)
+            return AccessRequest.Cut(name);
+        if (Request.CanLookUp && Host(server) != AccessRequest.Unknown)
+            Need(server ? LookupKind.ServerName : LookupKind.ClientName, default);
+        return AccessRequest.Unknown;
+    }
+
+    /// <summary>eval_user(): the client user; looked up only when both endpoints are known.</summary>
+    public string User()
+    {
+        if (Request.ClientUser is { } user)
+            return AccessRequest.Cut(user);
+        if (Request.CanLookUp && ClientAddress != AccessRequest.Unknown && ServerAddress != AccessRequest.Unknown)
+            Need(LookupKind.ClientUser, Rfc931Timeout);
+        return AccessRequest.Unknown;
+    }
+
+    /// <summary>Whether the name is known without a lookup (eval_hostinfo without ALWAYS_HOSTNAME).</summary>
+    public bool NameLookedUp(bool server) => (server ? Request.ServerName : Request.ClientName) is not null;
+
+    private void Need(LookupKind kind, TimeSpan timeout)
+    {
+        if (Pending == LookupKind.None)
+        {
+            Pending = kind;
+            PendingTimeout = timeout;
+        }
+    }
+}

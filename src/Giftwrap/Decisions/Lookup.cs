@@ -1,0 +1,26 @@
+// The lookups a decision may need before it can be completed, and the interfaces
+// through which hosts perform them. The core never performs a lookup itself.
+namespace Giftwrap.Decisions;
+
+/// <summary>A fact that evaluation needed and the request did not carry.</summary>
+public enum LookupKind
+{
+    /// <summary>Nothing is missing.</summary>
+    None,
+    /// <summary>The client host name (reverse DNS, verified forward).</summary>
+    ClientName,
+    /// <summary>The server host name.</summary>
+    ServerName,
+    /// <summary>The client user, by RFC 1413 ident.</summary>
+    ClientUser,
+}
+
+/// <summary>Looks up host names and users for a request; implemented by the hosts (gate, tcpd mode).</summary>
+public interface IRequestLookups
+{
+    /// <summary>The verified host name of <paramref name="address"/>: the name, <c>unknown</c> or <c>paranoid</c>.</summary>
+    ValueTask<string> HostNameAsync(string address, CancellationToken cancellationToken);
+
+    /// <summary>The client user by RFC 1413 ident, or <c>unknown</c>; <paramref name="timeout"/> bounds the wait.</summary>
+    ValueTask<string> UserAsync(AccessRequest request, TimeSpan timeout, CancellationToken cancellationToken);
+}

@@ -1,0 +1,220 @@
+// host_match(): one client_list (or daemon@host) token against a host: netgroups,
+// /file lists, KNOWN, LOCAL, [IPv6]/len, net/mask, net/len, and everything else as
+// string_match() against the address and, unless the token looks numeric, the name.
+// Warnings are raised when a broken pattern is evaluated, as libwrap does.
+using Giftwrap.Decisions;
+
+namespace Giftwrap.Patterns;
+
+internal abstract class HostPattern
+{
+    public abstract bool IsMatch(EvalContext ctx, bool server);
+
+    /// <summary>Set when evaluating the pattern can never match and libwrap warns about it.</summary>
+    public virtual string? Problem => null;
+
+    public static HostPattern Compile(string token)
+    {
+        if (token.StartsWith('@'))
+            return new NetgroupPattern(token[1..]);
+        if (token.StartsWith('/'))
+            return new FilePattern(token);
+        if (Ascii.EqualsIgnoreCase(token, "KNOWN"))
+            return new KnownPattern();
+        if (Ascii.EqualsIgnoreCase(token, "LOCAL"))
+            return new LocalPattern();
+        if (token.StartsWith('['))
+            return BracketPattern.Create(token);
+        var slash = token.IndexOf('/', StringComparison.Ordinal);
+        if (slash >= 0)
+            return MaskPattern.Create(token, token[..slash], token[(slash + 1)..]);
+        return new GeneralPattern(token);
+    }
+
+    /// <summary>HOSTNAME_KNOWN(): neither unknown nor paranoid.</summary>
+    protected static bool NameKnown(string name) =>
+        !Ascii.EqualsIgnoreCase(name, AccessRequest.Unknown) && !Ascii.EqualsIgnoreCase(name, AccessRequest.Paranoid);
+}
+
+internal sealed class NetgroupPattern(string group) : HostPattern
+{
+    public string Group => group;
+
+    public override bool IsMatch(EvalContext ctx, bool server) =>
+        ctx.Netgroups.IsHostInNetgroup(group, ctx.HostName(server));
+}
+
+internal sealed class KnownPattern : HostPattern
+{
+    public override bool IsMatch(EvalContext ctx, bool server)
+    {
+        var name = ctx.HostName(server);
+        return ctx.Host(server) != AccessRequest.Unknown && NameKnown(name);
+    }
+}
+
+internal sealed class LocalPattern : HostPattern
+{
+    public override bool IsMatch(EvalContext ctx, bool server)
+    {
+        var name = ctx.HostName(server);
+        return !name.Contains('.', StringComparison.Ordinal) && NameKnown(name);
+    }
+}
+
+/// <summary>Anything else: the address, then (for tokens with more than digits, dots and slashes) the name.</summary>
+internal sealed class GeneralPattern : HostPattern
+{
+    public GeneralPattern(string token)
+    {
+        String = new StringPattern(token);
+        // NOT_INADDR(): a token of only digits, dots and slashes is never compared with a name.
+        MayBeName = token.AsSpan().IndexOfAnyExcept("01234567890./") >= 0;
+    }
+
+    public StringPattern String { get; }
+    public bool MayBeName { get; }
+
+    public override bool IsMatch(EvalContext ctx, bool server) =>
+        String.IsMatch(ctx.Host(server)) || (MayBeName && String.IsMatch(ctx.HostName(server)));
+}
+
+/// <summary>n.n.n.n/m.m.m.m and n.n.n.n/len: the address AND the mask must equal the net.</summary>
+internal sealed class MaskPattern : HostPattern
+{
+    private readonly uint _net;
+    private readonly uint _mask;
+    private readonly string? _problem;
+
+    private MaskPattern(uint net, uint mask, string? problem)
+    {
+        _net = net;
+        _mask = mask;
+        _problem = problem;
+    }
+
+    public uint Net => _net;
+    public uint NetMask => _mask;
+    public override string? Problem => _problem;
+
+    public static MaskPattern Create(string token, string net, string mask)
+    {
+        if (!Ipv4.TryParseDotQuad(net, out var n) || !TryMask(mask, out var m))
+            return new MaskPattern(0, 0, $"bad net/mask expression: {net}/{mask}");
+        return new MaskPattern(n, m, null);
+    }
+
+    private static bool TryMask(string text, out uint mask)
+    {
+        if (Ipv4.TryParseDotQuad(text, out mask))
+            return true;
+        mask = 0;
+        if (text.Length is 0 or > 2 || text.AsSpan().IndexOfAnyExceptInRange('0', '9') >= 0)
+            return false;
+        var bits = int.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
+        if (bits > 32)
+            return false;
+        mask = bits == 0 ? 0 : uint.MaxValue << (32 - bits);
+        return true;
+    }
+
+    public override bool IsMatch(EvalContext ctx, bool server)
+    {
+        if (!Ipv4.TryParseDotQuad(ctx.Host(server), out var addr))
+            return false;
+        if (_problem is not null)
+        {
+            ctx.Warn("bad-mask", _problem);
+            return false;
+        }
+        return (addr & _mask) == _net;
+    }
+}
+
+/// <summary>[v6] and [v6]/len.</summary>
+internal sealed class BracketPattern : HostPattern
+{
+    private readonly UInt128 _net;
+    private readonly UInt128 _mask;
+    private readonly string? _problem;
+    private readonly bool _valid;
+
+    private BracketPattern(UInt128 net, UInt128 mask, bool valid, string? problem)
+    {
+        _net = net;
+        _mask = mask;
+        _valid = valid;
+        _problem = problem;
+    }
+
+    public UInt128 Net => _net;
+    public int PrefixLength { get; private init; }
+    public bool IsValid => _valid;
+    public override string? Problem => _problem;
+
+    public static BracketPattern Create(string token)
+    {
+        var close = token.IndexOf(']', StringComparison.Ordinal);
+        if (close < 0)
+            return new BracketPattern(0, 0, false, $"bad IPv6 address pattern: {token}");
+        var inner = token.AsSpan(1, close - 1);
+        var rest = token.AsSpan(close + 1);
+        if (!Ipv6.TryParse(inner, out var net))
+            return new BracketPattern(0, 0, false, $"bad IPv6 address pattern: {token}");
+        var bits = 128;
+        if (rest.Length > 0)
+        {
+            if (rest[0] != '/' || rest.Length == 1 || rest.Length > 4 || rest[1..].IndexOfAnyExceptInRange('0', '9') >= 0
+                || (bits = int.Parse(rest[1..], System.Globalization.CultureInfo.InvariantCulture)) > 128)
+                return new BracketPattern(0, 0, false, $"bad IPv6 address pattern: {token}");
+        }
+        var mask = Ipv6.Mask(bits);
+        return new BracketPattern(net & mask, mask, true, null) { PrefixLength = bits };
+    }
+
+    public override bool IsMatch(EvalContext ctx, bool server)
+    {
+        if (!_valid)
+        {
+            ctx.Warn("bad-ipv6", _problem!);
+            return false;
+        }
+        return Ipv6.TryParse(ctx.Host(server), out var addr) && (addr & _mask) == _net;
+    }
+}
+
+/// <summary>/path: the host matches if it matches any pattern listed in the file.</summary>
+internal sealed class FilePattern(string path) : HostPattern
+{
+    /// <summary>Bound on /file nesting; libwrap recurses until its stack runs out.</summary>
+    public const int MaxDepth = 8;
+
+    public string Path => path;
+
+    public override bool IsMatch(EvalContext ctx, bool server)
+    {
+        if (ctx.FileDepth >= MaxDepth)
+        {
+            // libwrap recurses until it crashes; refusing is the closest safe outcome.
+            ctx.Fail("file-loop", $"{path}: pattern files nested more than {MaxDepth} deep (a file that lists itself?); access refused");
+            return false;
+        }
+        var list = ctx.Files.Get(path);
+        if (list.Error is not null)
+            ctx.Warn("file-open", list.Error);
+        ctx.FileDepth++;
+        try
+        {
+            foreach (var p in list.Patterns)
+            {
+                if (p.IsMatch(ctx, server))
+                    return true;
+            }
+            return false;
+        }
+        finally
+        {
+            ctx.FileDepth--;
+        }
+    }
+}

@@ -1,0 +1,168 @@
+// The live pair of tables, hosts.allow and hosts.deny: read and compiled once,
+// checked for changes before every decision (one syscall), recompiled only when a
+// file's bytes changed, swapped atomically. The entry point of the core.
+using Giftwrap.Decisions;
+
+namespace Giftwrap.Tables;
+
+/// <summary>Settings for <see cref="AccessTables"/>.</summary>
+public sealed record AccessTablesOptions
+{
+    /// <summary>Follow changes to the files (the default). When false the tables are read once.</summary>
+    public bool Live { get; init; } = true;
+
+    /// <summary>Netgroup membership; the C library's innetgr() by default.</summary>
+    public INetgroups Netgroups { get; init; } = SystemNetgroups.Instance;
+
+    /// <summary>Users and groups for the user and group options; the C library by default.</summary>
+    public IAccounts Accounts { get; init; } = SystemAccounts.Instance;
+}
+
+/// <summary>A decision together with the request as it was finally evaluated (names and user filled in).</summary>
+public readonly record struct Judgement(Decision Decision, AccessRequest Request);
+
+/// <summary>hosts.allow and hosts.deny, live, decided against as libwrap's hosts_access() does.</summary>
+public sealed class AccessTables : IDisposable
+{
+    private readonly object _gate = new();
+    private readonly AccessTablesOptions _options;
+    private readonly ChangeMonitor? _monitor;
+    private readonly PatternFileCache _files;
+    private volatile Snapshot _snapshot;
+
+    private sealed record Snapshot(CompiledTable Allow, byte[]? AllowBytes, CompiledTable Deny, byte[]? DenyBytes);
+
+    /// <summary>Opens the two tables (missing files are empty tables, as in libwrap).</summary>
+    public AccessTables(string allowPath, string denyPath, AccessTablesOptions? options = null)
+    {
+        _options = options ?? new AccessTablesOptions();
+        AllowPath = Path.GetFullPath(allowPath);
+        DenyPath = Path.GetFullPath(denyPath);
+        if (_options.Live)
+        {
+            _monitor = new ChangeMonitor();
+            _monitor.Track(AllowPath);
+            _monitor.Track(DenyPath);
+            _files = new PatternFileCache(_monitor.Track);
+        }
+        else
+        {
+            _files = new PatternFileCache(static _ => { });
+        }
+        var (allow, allowBytes) = Load(AllowPath, null, null);
+        var (deny, denyBytes) = Load(DenyPath, null, null);
+        _snapshot = new Snapshot(allow, allowBytes, deny, denyBytes);
+    }
+
+    /// <summary>The allow table's full path.</summary>
+    public string AllowPath { get; }
+
+    /// <summary>The deny table's full path.</summary>
+    public string DenyPath { get; }
+
+    /// <summary>Number of rules (and warned lines) in hosts.allow and hosts.deny as last read.</summary>
+    public (int Allow, int Deny) EntryCount
+    {
+        get
+        {
+            var s = Current();
+            return (s.Allow.Entries.Length, s.Deny.Entries.Length);
+        }
+    }
+
+    /// <summary>Decides <paramref name="request"/> against the tables as they are now.</summary>
+    public Decision Decide(AccessRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var s = Current();
+        var ctx = new EvalContext(request, _files, _options.Netgroups, _options.Accounts);
+        return Evaluator.Evaluate(s.Allow, s.Deny, ctx);
+    }
+
+    /// <summary>
+    /// Decides, performing the lookups the rules need (each at most once) through <paramref name="lookups"/>.
+    /// </summary>
+    public async ValueTask<Judgement> DecideAsync(AccessRequest request, IRequestLookups lookups, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(lookups);
+        request = request with { CanLookUp = true };
+        for (var round = 0; ; round++)
+        {
+            var decision = Decide(request);
+            if (decision.Verdict != Verdict.NeedsLookup)
+                return new Judgement(decision, request);
+            request = decision.PendingLookup switch
+            {
+                LookupKind.ClientName => request with
+                {
+                    ClientName = await lookups.HostNameAsync(request.ClientAddress ?? AccessRequest.Unknown, cancellationToken).ConfigureAwait(false),
+                },
+                LookupKind.ServerName => request with
+                {
+                    ServerName = await lookups.HostNameAsync(request.ServerAddress ?? AccessRequest.Unknown, cancellationToken).ConfigureAwait(false),
+                },
+                _ => request with
+                {
+                    ClientUser = await lookups.UserAsync(request, decision.LookupTimeout, cancellationToken).ConfigureAwait(false),
+                },
+            };
+        }
+    }
+
+    private Snapshot Current()
+    {
+        if (_monitor is null)
+            return _snapshot;
+        lock (_gate)
+        {
+            var changed = _monitor.Poll(out _);
+            if (changed is not null)
+                Reload(changed);
+            return _snapshot;
+        }
+    }
+
+    private void Reload(List<string> changed)
+    {
+        var s = _snapshot;
+        var allow = s.Allow;
+        var allowBytes = s.AllowBytes;
+        var deny = s.Deny;
+        var denyBytes = s.DenyBytes;
+        foreach (var path in changed)
+        {
+            if (path == AllowPath)
+                (allow, allowBytes) = Load(AllowPath, allow, allowBytes);
+            else if (path == DenyPath)
+                (deny, denyBytes) = Load(DenyPath, deny, denyBytes);
+            else
+                _files.Invalidate(path);
+        }
+        // A link's target changed: the tables behind links are re-read too.
+        if (changed.Any(p => p != AllowPath && p != DenyPath))
+        {
+            (allow, allowBytes) = Load(AllowPath, allow, allowBytes);
+            (deny, denyBytes) = Load(DenyPath, deny, denyBytes);
+        }
+        _snapshot = new Snapshot(allow, allowBytes, deny, denyBytes);
+    }
+
+    /// <summary>Reads a table; an unchanged file keeps its compiled form.</summary>
+    private static (CompiledTable, byte[]?) Load(string path, CompiledTable? previous, byte[]? previousBytes)
+    {
+        switch (TableFile.TryRead(path, out var data, out var error))
+        {
+            case ReadOutcome.Missing:
+                return (CompiledTable.Missing(path), null);
+            case ReadOutcome.Failed:
+                return (CompiledTable.Unreadable(path, error!), null);
+        }
+        if (previous is not null && previousBytes is not null && previousBytes.AsSpan().SequenceEqual(data))
+            return (previous, previousBytes);
+        return (CompiledTable.Compile(path, data), data);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _monitor?.Dispose();
+}
