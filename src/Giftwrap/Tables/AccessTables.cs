@@ -28,6 +28,8 @@ public sealed class AccessTables : IDisposable
     private readonly AccessTablesOptions _options;
     private readonly ChangeMonitor? _monitor;
     private readonly PatternFileCache _files;
+    private readonly string _allowFull;
+    private readonly string _denyFull;
     private volatile Snapshot _snapshot;
 
     private sealed record Snapshot(CompiledTable Allow, byte[]? AllowBytes, CompiledTable Deny, byte[]? DenyBytes);
@@ -36,13 +38,15 @@ public sealed class AccessTables : IDisposable
     public AccessTables(string allowPath, string denyPath, AccessTablesOptions? options = null)
     {
         _options = options ?? new AccessTablesOptions();
-        AllowPath = Path.GetFullPath(allowPath);
-        DenyPath = Path.GetFullPath(denyPath);
+        AllowPath = allowPath;
+        DenyPath = denyPath;
+        _allowFull = Path.GetFullPath(allowPath);
+        _denyFull = Path.GetFullPath(denyPath);
         if (_options.Live)
         {
             _monitor = new ChangeMonitor();
-            _monitor.Track(AllowPath);
-            _monitor.Track(DenyPath);
+            _monitor.Track(_allowFull);
+            _monitor.Track(_denyFull);
             _files = new PatternFileCache(_monitor.Track);
         }
         else
@@ -54,10 +58,10 @@ public sealed class AccessTables : IDisposable
         _snapshot = new Snapshot(allow, allowBytes, deny, denyBytes);
     }
 
-    /// <summary>The allow table's full path.</summary>
+    /// <summary>The allow table's path, as given.</summary>
     public string AllowPath { get; }
 
-    /// <summary>The deny table's full path.</summary>
+    /// <summary>The deny table's path, as given.</summary>
     public string DenyPath { get; }
 
     /// <summary>Number of rules (and warned lines) in hosts.allow and hosts.deny as last read.</summary>
@@ -132,15 +136,15 @@ public sealed class AccessTables : IDisposable
         var denyBytes = s.DenyBytes;
         foreach (var path in changed)
         {
-            if (path == AllowPath)
+            if (path == _allowFull)
                 (allow, allowBytes) = Load(AllowPath, allow, allowBytes);
-            else if (path == DenyPath)
+            else if (path == _denyFull)
                 (deny, denyBytes) = Load(DenyPath, deny, denyBytes);
             else
                 _files.Invalidate(path);
         }
         // A link's target changed: the tables behind links are re-read too.
-        if (changed.Any(p => p != AllowPath && p != DenyPath))
+        if (changed.Any(p => p != _allowFull && p != _denyFull))
         {
             (allow, allowBytes) = Load(AllowPath, allow, allowBytes);
             (deny, denyBytes) = Load(DenyPath, deny, denyBytes);

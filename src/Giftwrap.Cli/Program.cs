@@ -1,0 +1,11 @@
+// The `giftwrap` command: one program, one subcommand per job. This file only wires
+// the subcommands; each lives in Commands/.
+using System.CommandLine;
+using Giftwrap.Cli.Commands;
+
+var root = new RootCommand("Giftwrap: TCP Wrappers access control (hosts.allow / hosts.deny) for modern Linux hosts.")
+{
+    MatchCommand.Create(),
+    CheckCommand.Create(),
+};
+return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
