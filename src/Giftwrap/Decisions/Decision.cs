@@ -32,12 +32,15 @@ public sealed class Decision
 
     internal static readonly Decision GrantedByDefault = new(Verdict.Granted, null, NoWarnings, NoActions);
 
+    internal Decision WithFallback(Decision fallback) =>
+        new(Verdict, Match, Warnings, Actions, PendingLookup, LookupTimeout) { AclExecFallback = fallback };
+
     internal Decision(Verdict verdict, RuleLocation? match, IReadOnlyList<Diagnostic>? warnings, IReadOnlyList<RuleAction>? actions,
         LookupKind pending = LookupKind.None, TimeSpan lookupTimeout = default)
     {
         Verdict = verdict;
         Match = match;
-        Warnings = warnings ?? NoWarnings;
+        Warnings = warnings is null || warnings.Count == 0 ? NoWarnings : [.. warnings];
         Actions = actions ?? NoActions;
         PendingLookup = pending;
         LookupTimeout = lookupTimeout;
@@ -59,6 +62,13 @@ public sealed class Decision
 
     /// <summary>The options of the matched rule, expanded, in the order libwrap carries them out.</summary>
     public IReadOnlyList<RuleAction> Actions { get; }
+
+    /// <summary>
+    /// Debian's aclexec: when the matched rule ran aclexec commands and the last one exits non-zero,
+    /// the rule counts as not matched and this decision applies instead (for hosts.allow, what
+    /// hosts.deny says; for hosts.deny, access granted). Its actions follow those already carried out.
+    /// </summary>
+    public Decision? AclExecFallback { get; internal init; }
 
     /// <summary>For <see cref="Verdict.NeedsLookup"/>: which fact to look up before evaluating again.</summary>
     public LookupKind PendingLookup { get; }

@@ -17,8 +17,17 @@ internal sealed class EvalContext
         Netgroups = netgroups;
         Accounts = accounts;
         Daemon = AccessRequest.Cut(request.Daemon);
-        ClientAddress = request.ClientAddress is { Length: > 0 } a ? AccessRequest.Cut(a) : AccessRequest.Unknown;
-        ServerAddress = request.ServerAddress is { Length: > 0 } s ? AccessRequest.Cut(s) : AccessRequest.Unknown;
+        ClientAddress = Address(request.ClientAddress);
+        ServerAddress = Address(request.ServerAddress);
+    }
+
+    /// <summary>The address as libwrap compares it: an IPv4-mapped IPv6 address becomes plain IPv4.</summary>
+    internal static string Address(string? text)
+    {
+        if (text is not { Length: > 0 })
+            return AccessRequest.Unknown;
+        var unmapped = Patterns.StringPattern.Unmapped(text);
+        return AccessRequest.Cut(unmapped.Length == text.Length ? text : unmapped.ToString());
     }
 
     public AccessRequest Request { get; }

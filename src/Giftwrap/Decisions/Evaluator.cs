@@ -27,35 +27,67 @@ internal static class Evaluator
             return Decision.Needs(ctx.Pending, ctx.PendingTimeout);
         if (ctx.Failed)
             return new Decision(Verdict.Denied, null, ctx.Warnings, null);
-        if (result == TableResult.Match)
-            return Matched(allow, entry!, Verdict.Granted, ctx);
-        // hosts.deny: no match grants; a match or an error (an unreadable table) refuses.
-        (result, entry) = Search(deny, ctx);
+        if (result != TableResult.Match)
+            return EvaluateDeny(deny, ctx, null, aclexecFailed: false);
+        var (decision, aclexec) = Matched(allow, entry!, Verdict.Granted, ctx);
+        if (!aclexec || decision.Verdict == Verdict.NeedsLookup)
+            return decision;
+        ctx.Warn("aclexec", "aclexec returned 1");
+        var fallback = EvaluateDeny(deny, ctx, decision.Match, aclexecFailed: true);
+        return fallback.Verdict == Verdict.NeedsLookup ? fallback : decision.WithFallback(fallback);
+    }
+
+    // hosts.deny: no match grants; a match or an error (an unreadable table) refuses.
+    // libwrap keeps the aclexec outcome in a global: once an aclexec in hosts.allow failed, a
+    // hosts.deny rule whose options run to their end counts as not matched either.
+    private static Decision EvaluateDeny(CompiledTable deny, EvalContext ctx, RuleLocation? earlier, bool aclexecFailed)
+    {
+        var (result, entry) = Search(deny, ctx);
         if (ctx.Pending != LookupKind.None)
             return Decision.Needs(ctx.Pending, ctx.PendingTimeout);
         if (ctx.Failed)
             return new Decision(Verdict.Denied, null, ctx.Warnings, null);
         if (result == TableResult.Match)
-            return Matched(deny, entry!, Verdict.Denied, ctx);
+        {
+            var (decision, aclexec) = Matched(deny, entry!, Verdict.Denied, ctx);
+            if (decision.Verdict == Verdict.NeedsLookup)
+                return decision;
+            if (!aclexec && aclexecFailed && entry!.Options is not null && EndsNormally(decision))
+            {
+                ctx.Warn("aclexec", "aclexec returned 1");
+                return new Decision(Verdict.Granted, decision.Match, ctx.Warnings, decision.Actions);
+            }
+            if (!aclexec)
+                return decision;
+            ctx.Warn("aclexec", "aclexec returned 1");
+            return decision.WithFallback(new Decision(Verdict.Granted, decision.Match, ctx.Warnings, null));
+        }
         var verdict = result == TableResult.Error ? Verdict.Denied : Verdict.Granted;
-        if (ctx.Warnings is null && verdict == Verdict.Granted)
+        if (ctx.Warnings is null && verdict == Verdict.Granted && earlier is null)
             return Decision.GrantedByDefault;
-        return new Decision(verdict, null, ctx.Warnings, null);
+        return new Decision(verdict, earlier, ctx.Warnings, null);
     }
 
-    private static Decision Matched(CompiledTable table, TableEntry entry, Verdict verdict, EvalContext ctx)
+    private static bool EndsNormally(Decision d) =>
+        !d.Actions.Any(a => a is AllowAction or DenyAction or TwistAction) && !d.Warnings.Any(w => w.Severity == DiagnosticSeverity.Error);
+
+    /// <summary>The decision of a matched rule, and whether its options end on an aclexec outcome.</summary>
+    private static (Decision, bool AclExec) Matched(CompiledTable table, TableEntry entry, Verdict verdict, EvalContext ctx)
     {
         var where = new RuleLocation(table.Path, entry.Line);
         if (entry.Options is null)
-            return ctx.Warnings is null ? entry.Cached(where, verdict) : new Decision(verdict, where, ctx.Warnings, null);
+            return (ctx.Warnings is null ? entry.Cached(where, verdict) : new Decision(verdict, where, ctx.Warnings, null), false);
         ctx.File = table.Path;
         ctx.Line = entry.Line;
         var outcome = entry.Options.Apply(ctx);
         if (ctx.Pending != LookupKind.None)
-            return Decision.Needs(ctx.Pending, ctx.PendingTimeout);
+            return (Decision.Needs(ctx.Pending, ctx.PendingTimeout), false);
         if (outcome.Error is not null)
             ctx.Error("option", outcome.Error);
-        return new Decision(outcome.Verdict ?? verdict, where, ctx.Warnings, outcome.Actions);
+        var decision = new Decision(outcome.Verdict ?? verdict, where, ctx.Warnings, outcome.Actions);
+        // aclexec decides only when the options ran to their end (allow, deny, errors and twist end them first).
+        var aclexec = outcome.Verdict is null && outcome.Actions.Exists(a => a is AclExecAction) && !outcome.Actions.Exists(a => a is TwistAction);
+        return (decision, aclexec);
     }
 
     /// <summary>table_match(): the first entry whose daemon list and client list both match.</summary>
@@ -77,8 +109,9 @@ internal static class Evaluator
         {
             foreach (var i in general)
             {
-                if (Try(entries[i], ctx))
-                    return (TableResult.Match, entries[i]);
+                var r = Try(entries[i], ctx);
+                if (r != TableResult.NoMatch)
+                    return (r, entries[i]);
                 if (ctx.Pending != LookupKind.None || ctx.Failed)
                     return (TableResult.NoMatch, null);
             }
@@ -99,22 +132,24 @@ internal static class Evaluator
                 next = general[g++];
             else
                 next = candidates[c++];
-            if (Try(entries[next], ctx))
-                return (TableResult.Match, entries[next]);
+            var r = Try(entries[next], ctx);
+            if (r != TableResult.NoMatch)
+                return (r, entries[next]);
             if (ctx.Pending != LookupKind.None || ctx.Failed)
                 return (TableResult.NoMatch, null);
         }
         return (TableResult.NoMatch, null);
     }
 
-    private static bool Try(TableEntry e, EvalContext ctx)
+    private static TableResult Try(TableEntry e, EvalContext ctx)
     {
         ctx.Line = e.Line;
-        if (e.Kind == EntryKind.Skip)
+        if (e.Kind != EntryKind.Rule)
         {
-            ctx.Warn("line", e.Warning!);
-            return false;
+            foreach (var w in e.Warnings)
+                ctx.Warn("line", w);
+            return e.Kind == EntryKind.Stop ? TableResult.Error : TableResult.NoMatch;
         }
-        return e.Daemons!.IsMatch(ctx) && e.Clients!.IsMatch(ctx);
+        return e.Daemons!.IsMatch(ctx) && e.Clients!.IsMatch(ctx) ? TableResult.Match : TableResult.NoMatch;
     }
 }

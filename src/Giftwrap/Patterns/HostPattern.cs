@@ -104,30 +104,21 @@ internal sealed class MaskPattern : HostPattern
         return new MaskPattern(n, m, null);
     }
 
+    // Debian: a dotted mask first (255.255.255.255 is INADDR_NONE, so invalid); else atoi()
+    // of the text as a prefix length, valid from 1 to 32 (so /0 never matches: use 0.0.0.0/0.0.0.0).
     private static bool TryMask(string text, out uint mask)
     {
         if (Ipv4.TryParseDotQuad(text, out mask))
             return true;
-        mask = 0;
-        if (text.Length is 0 or > 2 || text.AsSpan().IndexOfAnyExceptInRange('0', '9') >= 0)
-            return false;
-        var bits = int.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
-        if (bits > 32)
-            return false;
-        mask = bits == 0 ? 0 : uint.MaxValue << (32 - bits);
-        return true;
+        var bits = CNumbers.Atoi(text);
+        mask = bits is >= 1 and <= 32 ? uint.MaxValue << (32 - bits) : 0;
+        return bits is >= 1 and <= 32;
     }
 
     public override bool IsMatch(EvalContext ctx, bool server)
     {
-        if (!Ipv4.TryParseDotQuad(ctx.Host(server), out var addr))
-            return false;
-        if (_problem is not null)
-        {
-            ctx.Warn("bad-mask", _problem);
-            return false;
-        }
-        return (addr & _mask) == _net;
+        // Debian's libwrap says nothing about a broken net/mask at run time: it just never matches.
+        return _problem is null && Ipv4.TryParseDotQuad(ctx.Host(server), out var addr) && (addr & _mask) == _net;
     }
 }
 
@@ -156,30 +147,30 @@ internal sealed class BracketPattern : HostPattern
     {
         var close = token.IndexOf(']', StringComparison.Ordinal);
         if (close < 0)
-            return new BracketPattern(0, 0, false, $"bad IPv6 address pattern: {token}");
+            return Invalid(token);
         var inner = token.AsSpan(1, close - 1);
         var rest = token.AsSpan(close + 1);
         if (!Ipv6.TryParse(inner, out var net))
-            return new BracketPattern(0, 0, false, $"bad IPv6 address pattern: {token}");
+            return Invalid(token);
         var bits = 128;
         if (rest.Length > 0)
         {
-            if (rest[0] != '/' || rest.Length == 1 || rest.Length > 4 || rest[1..].IndexOfAnyExceptInRange('0', '9') >= 0
-                || (bits = int.Parse(rest[1..], System.Globalization.CultureInfo.InvariantCulture)) > 128)
-                return new BracketPattern(0, 0, false, $"bad IPv6 address pattern: {token}");
+            // [net]/len: the length is read with atoi(), so "/32x" is 32 and "/" is 0.
+            if (rest[0] != '/')
+                return Invalid(token);
+            bits = CNumbers.Atoi(rest[1..]);
+            if (bits is < 0 or > 128)
+                return Invalid(token);
         }
         var mask = Ipv6.Mask(bits);
         return new BracketPattern(net & mask, mask, true, null) { PrefixLength = bits };
     }
 
+    private static BracketPattern Invalid(string token) => new(0, 0, false, $"bad IPv6 address pattern: {token}");
+
     public override bool IsMatch(EvalContext ctx, bool server)
     {
-        if (!_valid)
-        {
-            ctx.Warn("bad-ipv6", _problem!);
-            return false;
-        }
-        return Ipv6.TryParse(ctx.Host(server), out var addr) && (addr & _mask) == _net;
+        return _valid && Ipv6.TryParse(ctx.Host(server), out var addr) && (addr & _mask) == _net;
     }
 }
 

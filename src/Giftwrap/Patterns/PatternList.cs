@@ -60,8 +60,39 @@ internal sealed class DaemonPattern : IListPattern
         Token = token;
         Column = column;
         var at = token.Length > 1 ? Tokens.SplitAt(token, '@', 1) : -1;
-        Name = new StringPattern(at < 0 ? token : token[..at]);
+        var name = at < 0 ? token : token[..at];
+        Name = new StringPattern(name);
+        Port = ScanUnsigned(name);
         Host = at < 0 ? null : HostPattern.Compile(token[(at + 1)..]);
+    }
+
+    /// <summary>A numeric daemon token names the server port (Debian); it is then never compared with the daemon name.</summary>
+    public uint? Port { get; }
+
+    /// <summary>sscanf("%u%c") == 1: optional sign, decimal digits, nothing after; stored in 32 bits as C does.</summary>
+    internal static uint? ScanUnsigned(string s)
+    {
+        var t = s.AsSpan();
+        var negative = t.Length > 0 && t[0] == '-';
+        if (t.Length > 0 && (t[0] == '+' || t[0] == '-'))
+            t = t[1..];
+        if (t.Length == 0 || t.IndexOfAnyExceptInRange('0', '9') >= 0)
+            return null;
+        ulong v = 0;
+        foreach (var c in t)
+        {
+            var next = v * 10 + (ulong)(c - '0');
+            if (v > (ulong.MaxValue - 9) / 10 && (next / 10 != v))
+            {
+                // strtoul() saturates at ULONG_MAX on overflow.
+                v = ulong.MaxValue;
+                break;
+            }
+            v = next;
+        }
+        if (negative && v != ulong.MaxValue)
+            v = unchecked(0UL - v);
+        return unchecked((uint)v);
     }
 
     public string Token { get; }
@@ -70,7 +101,8 @@ internal sealed class DaemonPattern : IListPattern
     public HostPattern? Host { get; }
 
     public bool IsMatch(EvalContext ctx) =>
-        Name.IsMatch(ctx.Daemon) && (Host is null || Host.IsMatch(ctx, server: true));
+        (Port is { } port ? ctx.Request.ServerPort != 0 && (uint)ctx.Request.ServerPort == port : Name.IsMatch(ctx.Daemon))
+        && (Host is null || Host.IsMatch(ctx, server: true));
 }
 
 /// <summary>A client_list token: a host pattern, optionally preceded by user_pattern@.</summary>

@@ -48,8 +48,8 @@ internal sealed class StringPattern
         }
     }
 
-    /// <summary>Debian's wildcard matcher compares bytes exactly, unlike the rest of the language.</summary>
-    internal const bool WildcardIgnoresCase = false;
+    /// <summary>Debian's wildcard matcher ignores case, like the rest of the language.</summary>
+    internal const bool WildcardIgnoresCase = true;
 
     public string Token { get; }
     public StringPatternKind Kind { get; }

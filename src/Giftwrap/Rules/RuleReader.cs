@@ -14,6 +14,8 @@ internal enum EntryKind
     Rule,
     /// <summary>A line libwrap warns about and skips when the search reaches it.</summary>
     Skip,
+    /// <summary>A line that ends the search of the table with an error (Debian: refused in hosts.deny).</summary>
+    Stop,
 }
 
 internal sealed class TableEntry
@@ -22,7 +24,7 @@ internal sealed class TableEntry
     public required int Line { get; init; }
     public required int FirstLine { get; init; }
     public required string Text { get; init; }
-    public string? Warning { get; init; }
+    public string[] Warnings { get; init; } = [];
     public PatternList<DaemonPattern>? Daemons { get; init; }
     public PatternList<ClientPattern>? Clients { get; init; }
     public RuleOptions? Options { get; init; }
@@ -56,13 +58,14 @@ internal static class RuleReader
     private static TableEntry? ReadLine(LogicalLine line)
     {
         var text = line.Text;
+        // Debian ends the table here: the rest of the file is ignored, and hosts.deny refuses.
         if (!line.EndsWithNewline)
-            return Skip(line, "missing newline or line too long");
+            return Skip(line, EntryKind.Stop, "missing newline or line too long", "all the subsequent rules will be ignored");
         if (text[0] == '#' || text.AsSpan().IndexOfAnyExcept(" \t\r\n") < 0)
             return null;
         var colon = Tokens.SplitAt(text, ':');
         if (colon < 0)
-            return Skip(line, "missing \":\" separator");
+            return Skip(line, EntryKind.Skip, "missing \":\" separator");
         var clientStart = colon + 1;
         var second = Tokens.SplitAt(text, ':', clientStart);
         var clientText = second < 0 ? text[clientStart..] : text[clientStart..second];
@@ -82,12 +85,12 @@ internal static class RuleReader
         };
     }
 
-    private static TableEntry Skip(LogicalLine line, string warning) => new()
+    private static TableEntry Skip(LogicalLine line, EntryKind kind, params string[] warnings) => new()
     {
-        Kind = EntryKind.Skip,
+        Kind = kind,
         Line = line.Line,
         FirstLine = line.FirstLine,
         Text = line.Text,
-        Warning = warning,
+        Warnings = warnings,
     };
 }
