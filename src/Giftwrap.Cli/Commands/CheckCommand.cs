@@ -1,5 +1,10 @@
-// `giftwrap check`: tcpdchk. Placeholder wiring; the checks live in the core.
+// `giftwrap check`: tcpdchk. Lists every problem in the tables as file:line:column
+// with a suggested fix (and, with -v, every rule), and exits non-zero on errors.
 using System.CommandLine;
+using System.Text;
+using System.Text.Json;
+using Giftwrap.Checks;
+using Giftwrap.Rules;
 
 namespace Giftwrap.Cli.Commands;
 
@@ -8,9 +13,85 @@ internal static class CheckCommand
     public static Command Create()
     {
         var tables = new TableOptions();
-        var command = new Command("check", "Examine the tables for problems (tcpdchk).");
+        var verbose = new Option<bool>("-v") { Description = "List every rule: daemons, clients, options, access." };
+        var explicitAllow = new Option<bool>("-a") { Description = "Report hosts.allow rules that grant access without an explicit allow option." };
+        var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
+        var command = new Command("check", "Examine the tables for problems (tcpdchk).") { verbose, explicitAllow, json };
         tables.AddTo(command);
-        command.SetAction(result => 0);
+        command.SetAction(result =>
+        {
+            var (allow, deny) = tables.Resolve(result);
+            var report = TableChecker.Check(allow, deny, new CheckOptions { RequireExplicitAllow = result.GetValue(explicitAllow) });
+            Console.Out.Write(result.GetValue(json) ? Json(report) : Text(report, result.GetValue(verbose)));
+            return report.HasErrors ? 1 : 0;
+        });
         return command;
+    }
+
+    internal static string Text(CheckReport report, bool verbose)
+    {
+        var sb = new StringBuilder();
+        if (verbose)
+        {
+            foreach (var r in report.Rules)
+            {
+                sb.Append('\n').Append(">>> Rule ").Append(r.File).Append(" line ").Append(r.Line).Append(":\n");
+                sb.Append("daemons:  ").Append(r.Daemons).Append('\n');
+                sb.Append("clients:  ").Append(r.Clients).Append('\n');
+                foreach (var o in r.Options)
+                    sb.Append("option:   ").Append(o).Append('\n');
+                sb.Append("access:   ").Append(r.Access).Append('\n');
+            }
+            if (report.Rules.Count > 0)
+                sb.Append('\n');
+        }
+        foreach (var d in report.Diagnostics.Where(d => verbose || d.Severity != DiagnosticSeverity.Info))
+            sb.Append(d).Append('\n');
+        sb.Append(report.ErrorCount).Append(" error(s), ").Append(report.WarningCount).Append(" warning(s)\n");
+        return sb.ToString();
+    }
+
+    internal static string Json(CheckReport report)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("diagnostics");
+            foreach (var d in report.Diagnostics)
+            {
+                w.WriteStartObject();
+                w.WriteString("file", d.File);
+                w.WriteNumber("line", d.Line);
+                w.WriteNumber("column", d.Column);
+                w.WriteString("severity", d.Severity.ToString().ToLowerInvariant());
+                w.WriteString("code", d.Code);
+                w.WriteString("message", d.Message);
+                if (d.Fix is not null)
+                    w.WriteString("fix", d.Fix);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("rules");
+            foreach (var r in report.Rules)
+            {
+                w.WriteStartObject();
+                w.WriteString("file", r.File);
+                w.WriteNumber("line", r.Line);
+                w.WriteString("daemons", r.Daemons);
+                w.WriteString("clients", r.Clients);
+                w.WriteStartArray("options");
+                foreach (var o in r.Options)
+                    w.WriteStringValue(o);
+                w.WriteEndArray();
+                w.WriteString("access", r.Access);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteNumber("errors", report.ErrorCount);
+            w.WriteNumber("warnings", report.WarningCount);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(ms.ToArray()) + "\n";
     }
 }

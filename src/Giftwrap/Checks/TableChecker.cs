@@ -1,0 +1,176 @@
+// tcpdchk: reads both tables and reports, like a compiler, every problem with file,
+// line and column and a suggested fix. Beyond tcpdchk: rules shadowed by earlier
+// ones, patterns that silently match nothing, IPv6 without brackets, allow/deny
+// in the wrong table. Reports only; never changes a table.
+using Giftwrap.Options;
+using Giftwrap.Patterns;
+using Giftwrap.Rules;
+using Giftwrap.Tables;
+
+namespace Giftwrap.Checks;
+
+/// <summary>Checks a pair of tables (tcpdchk).</summary>
+public static class TableChecker
+{
+    /// <summary>Checks <paramref name="allowPath"/> and <paramref name="denyPath"/>.</summary>
+    public static CheckReport Check(string allowPath, string denyPath, CheckOptions? options = null)
+    {
+        options ??= new CheckOptions();
+        var diagnostics = new List<Diagnostic>();
+        var rules = new List<RuleSummary>();
+        var allow = Read(allowPath, diagnostics);
+        var deny = Read(denyPath, diagnostics);
+        var allowDecisive = new List<(TableEntry Entry, string File)>();
+        if (allow is not null)
+            CheckTable(allow, isDeny: false, options, diagnostics, rules, allowDecisive);
+        if (deny is not null)
+            CheckTable(deny, isDeny: true, options, diagnostics, rules, allowDecisive);
+        return new CheckReport(diagnostics, rules);
+    }
+
+    private static CompiledTable? Read(string path, List<Diagnostic> diagnostics)
+    {
+        if (Directory.Exists(path))
+        {
+            diagnostics.Add(PatternChecks.Warn(path, 0, 0, "not-a-file", "is a directory: libwrap reads it as an empty table"));
+            return null;
+        }
+        switch (TableFile.TryRead(path, out var data, out var error))
+        {
+            case ReadOutcome.Missing:
+                diagnostics.Add(PatternChecks.Info(path, 0, 0, "missing", "no such file: an empty table"));
+                return null;
+            case ReadOutcome.Failed:
+                diagnostics.Add(PatternChecks.Error(path, 0, 0, "unreadable",
+                    $"{error}: libwrap skips this table with an error, and an unreadable hosts.deny refuses everyone", "make the file readable"));
+                return null;
+        }
+        if (data.AsSpan().IndexOf((byte)0) >= 0)
+            diagnostics.Add(PatternChecks.Warn(path, 0, 0, "nul", "the file contains NUL bytes: libwrap cuts lines there"));
+        return CompiledTable.Compile(path, data);
+    }
+
+    private static void CheckTable(CompiledTable table, bool isDeny, CheckOptions options, List<Diagnostic> d,
+        List<RuleSummary> rules, List<(TableEntry Entry, string File)> allowDecisive)
+    {
+        var file = table.Path;
+        var broad = new List<TableEntry>();
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        int? stoppedAt = null;
+        foreach (var e in table.Entries)
+        {
+            if (stoppedAt is { } stop)
+            {
+                d.Add(PatternChecks.Error(file, e.Line, 1, "unreachable", $"never read: libwrap stops reading this table at line {stop}"));
+                continue;
+            }
+            switch (e.Kind)
+            {
+                case EntryKind.Stop:
+                    stoppedAt = e.Line;
+                    d.Add(PatternChecks.Error(file, e.FirstLine, 1, "line-too-long",
+                        $"missing newline or line longer than {LogicalLineReader.BufferLength - 1} bytes: libwrap ignores this line and every line after it"
+                        + (isDeny ? ", and refuses every client that reaches it" : ""),
+                        "end the file with a newline and split long lines with a backslash"));
+                    continue;
+                case EntryKind.Skip:
+                    d.Add(PatternChecks.Warn(file, e.Line, 1, "missing-colon",
+                        "missing \":\" separator: libwrap ignores this line", "write daemon_list : client_list [: options]"));
+                    continue;
+            }
+            CheckRule(e, file, isDeny, options, d);
+            Shadowed(e, file, broad, seen, isDeny ? allowDecisive : null, d);
+            if (!isDeny && !(e.Options?.Steps.Any(s => s.Definition?.Kind == OptionKind.AclExec) ?? false))
+                allowDecisive.Add((e, file));
+            rules.Add(Summary(e, file, isDeny));
+        }
+    }
+
+    private static void CheckRule(TableEntry e, string file, bool isDeny, CheckOptions options, List<Diagnostic> d)
+    {
+        foreach (var group in e.Daemons!.Groups)
+        {
+            foreach (var p in group)
+            {
+                if (p.Host is not null)
+                    PatternChecks.Host(p.Host, p.Token[(p.Token.IndexOf('@', 1) + 1)..], file, e.Line, p.Column, d);
+            }
+        }
+        foreach (var group in e.Clients!.Groups)
+        {
+            foreach (var p in group)
+                PatternChecks.Host(p.Host, p.User is null ? p.Token : p.Token[(p.Token.IndexOf('@', 1) + 1)..], file, e.Line, p.Column, d);
+        }
+        if (e.Daemons.Groups[0].Length == 0)
+            d.Add(PatternChecks.Warn(file, e.Line, 1, "empty-list", "empty daemon list: this rule never matches"));
+        if (e.Clients.Groups[0].Length == 0)
+            d.Add(PatternChecks.Warn(file, e.Line, e.ClientOffset + 1, "empty-list", "empty client list: this rule never matches"));
+        PatternChecks.UnbracketedIpv6(e.Text, e.ClientOffset, file, e.Line, d);
+        if (e.Options is { } opts)
+            OptionChecks.Check(opts, e, file, isDeny, options, d);
+        else if (!isDeny && options.RequireExplicitAllow)
+            d.Add(PatternChecks.Warn(file, e.Line, 1, "implicit-allow", "grants access without an explicit allow option", "end the rule with : allow"));
+    }
+
+    private static void Shadowed(TableEntry e, string file, List<TableEntry> broad, Dictionary<string, int> seen,
+        List<(TableEntry Entry, string File)>? allowDecisive, List<Diagnostic> d)
+    {
+        var key = Shadowing.Key(e);
+        if (key is not null && seen.TryGetValue(key, out var dup))
+        {
+            d.Add(PatternChecks.Warn(file, e.Line, 1, "shadowed", $"never matches: line {dup} has the same daemon and client lists", "remove this line"));
+            return;
+        }
+        foreach (var b in broad)
+        {
+            if (Shadowing.Covers(b, e))
+            {
+                d.Add(PatternChecks.Warn(file, e.Line, 1, "shadowed", $"never matches: line {b.Line} above matches everything it matches", "move it above that line, or remove it"));
+                return;
+            }
+        }
+        if (allowDecisive is not null)
+        {
+            foreach (var (a, allowFile) in allowDecisive)
+            {
+                if (Shadowing.IsBroad(a) && Shadowing.Covers(a, e))
+                {
+                    d.Add(PatternChecks.Warn(file, e.Line, 1, "shadowed", $"never matches: {allowFile} line {a.Line} decides every request it matches first"));
+                    return;
+                }
+            }
+        }
+        if (key is not null)
+            seen.TryAdd(key, e.Line);
+        if (Shadowing.IsBroad(e))
+            broad.Add(e);
+    }
+
+    private static RuleSummary Summary(TableEntry e, string file, bool isDeny)
+    {
+        var colon = Tokens.SplitAt(e.Text, ':');
+        var daemons = string.Join(' ', Tokens.Split(e.Text[..colon], 0).Select(t => t.Token));
+        var clientEnd = e.OptionsOffset > 0 ? e.OptionsOffset - 1 : e.Text.Length;
+        var clients = string.Join(' ', Tokens.Split(e.Text[e.ClientOffset..clientEnd], 0).Select(t => t.Token));
+        var opts = e.Options?.Steps.Select(s => s.Value is null ? s.Key : $"{s.Key} {s.Value}").ToList() ?? [];
+        var access = isDeny ? "denied" : "granted";
+        if (e.Options is { } o)
+        {
+            foreach (var s in o.Steps)
+            {
+                if (s.Error is not null)
+                {
+                    access = "denied";
+                    break;
+                }
+                if (s.Definition?.Kind == OptionKind.Allow)
+                    access = "granted";
+                else if (s.Definition?.Kind == OptionKind.Deny)
+                    access = "denied";
+                else if (s.Definition?.Kind == OptionKind.Twist)
+                    access = "delegated";
+            }
+        }
+        return new RuleSummary(file, e.Line, daemons, clients, opts, access);
+    }
+}
