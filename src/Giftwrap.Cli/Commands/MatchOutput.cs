@@ -21,6 +21,8 @@ internal static class MatchOutput
             sb.Append("matched:  ").Append(m.File).Append(" line ").Append(m.Line).Append('\n');
         foreach (var a in d.Actions)
             sb.Append("option:   ").Append(a.Keyword).Append(a.Value.Length > 0 ? " " + a.Value : "").Append('\n');
+        if (d.AclExec is { } aclexec)
+            sb.Append("option:   aclexec ").Append(aclexec).Append('\n');
         sb.Append("access:   ").Append(MatchCommand.Access(d)).Append('\n');
         return sb.ToString();
     }
@@ -77,6 +79,11 @@ internal static class MatchOutput
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();
+                if (d.AclExec is { } aclexec)
+                {
+                    w.WriteString("aclexec", aclexec);
+                    w.WriteString("access_if_aclexec_fails", d.AclExecFallback is { IsGranted: true } ? "granted" : "denied");
+                }
                 w.WriteStartArray("warnings");
                 foreach (var x in d.Warnings)
                     w.WriteStringValue(Warning(x));

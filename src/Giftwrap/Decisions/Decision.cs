@@ -9,7 +9,7 @@ namespace Giftwrap.Decisions;
 /// <summary>Whether access is granted.</summary>
 public enum Verdict
 {
-    /// <summary>Access is granted (possibly subject to <see cref="AclExecAction"/> actions).</summary>
+    /// <summary>Access is granted (subject to <see cref="Decision.AclExec"/> when set).</summary>
     Granted,
     /// <summary>Access is refused.</summary>
     Denied,
@@ -32,8 +32,8 @@ public sealed class Decision
 
     internal static readonly Decision GrantedByDefault = new(Verdict.Granted, null, NoWarnings, NoActions);
 
-    internal Decision WithFallback(Decision fallback) =>
-        new(Verdict, Match, Warnings, Actions, PendingLookup, LookupTimeout) { AclExecFallback = fallback };
+    internal Decision WithFallback(string command, Decision fallback) =>
+        new(Verdict, Match, Warnings, Actions, PendingLookup, LookupTimeout) { AclExec = command, AclExecFallback = fallback };
 
     internal Decision(Verdict verdict, RuleLocation? match, IReadOnlyList<Diagnostic>? warnings, IReadOnlyList<RuleAction>? actions,
         LookupKind pending = LookupKind.None, TimeSpan lookupTimeout = default)
@@ -64,9 +64,15 @@ public sealed class Decision
     public IReadOnlyList<RuleAction> Actions { get; }
 
     /// <summary>
-    /// Debian's aclexec: when the matched rule ran aclexec commands and the last one exits non-zero,
-    /// the rule counts as not matched and this decision applies instead (for hosts.allow, what
-    /// hosts.deny says; for hosts.deny, access granted). Its actions follow those already carried out.
+    /// Debian's aclexec: the command (the rule's last aclexec option, expanded) that the host runs
+    /// after carrying out <see cref="Actions"/>. Exit status 0 keeps this decision; any other outcome
+    /// makes the rule count as not matched, and <see cref="AclExecFallback"/> applies instead.
+    /// </summary>
+    public string? AclExec { get; internal init; }
+
+    /// <summary>
+    /// The decision when <see cref="AclExec"/> fails: for a hosts.allow rule, what hosts.deny says;
+    /// for a hosts.deny rule, access granted. Its actions follow those already carried out.
     /// </summary>
     public Decision? AclExecFallback { get; internal init; }
 

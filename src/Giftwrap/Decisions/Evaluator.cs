@@ -30,11 +30,11 @@ internal static class Evaluator
         if (result != TableResult.Match)
             return EvaluateDeny(deny, ctx, null, aclexecFailed: false);
         var (decision, aclexec) = Matched(allow, entry!, Verdict.Granted, ctx);
-        if (!aclexec || decision.Verdict == Verdict.NeedsLookup)
+        if (aclexec is null || decision.Verdict == Verdict.NeedsLookup)
             return decision;
         ctx.Warn("aclexec", "aclexec returned 1");
         var fallback = EvaluateDeny(deny, ctx, decision.Match, aclexecFailed: true);
-        return fallback.Verdict == Verdict.NeedsLookup ? fallback : decision.WithFallback(fallback);
+        return fallback.Verdict == Verdict.NeedsLookup ? fallback : decision.WithFallback(aclexec, fallback);
     }
 
     // hosts.deny: no match grants; a match or an error (an unreadable table) refuses.
@@ -52,15 +52,15 @@ internal static class Evaluator
             var (decision, aclexec) = Matched(deny, entry!, Verdict.Denied, ctx);
             if (decision.Verdict == Verdict.NeedsLookup)
                 return decision;
-            if (!aclexec && aclexecFailed && entry!.Options is not null && EndsNormally(decision))
+            if (aclexec is null && aclexecFailed && entry!.Options is not null && EndsNormally(decision))
             {
                 ctx.Warn("aclexec", "aclexec returned 1");
                 return new Decision(Verdict.Granted, decision.Match, ctx.Warnings, decision.Actions);
             }
-            if (!aclexec)
+            if (aclexec is null)
                 return decision;
             ctx.Warn("aclexec", "aclexec returned 1");
-            return decision.WithFallback(new Decision(Verdict.Granted, decision.Match, ctx.Warnings, null));
+            return decision.WithFallback(aclexec, new Decision(Verdict.Granted, decision.Match, ctx.Warnings, null));
         }
         var verdict = result == TableResult.Error ? Verdict.Denied : Verdict.Granted;
         if (ctx.Warnings is null && verdict == Verdict.Granted && earlier is null)
@@ -71,23 +71,22 @@ internal static class Evaluator
     private static bool EndsNormally(Decision d) =>
         !d.Actions.Any(a => a is AllowAction or DenyAction or TwistAction) && !d.Warnings.Any(w => w.Severity == DiagnosticSeverity.Error);
 
-    /// <summary>The decision of a matched rule, and whether its options end on an aclexec outcome.</summary>
-    private static (Decision, bool AclExec) Matched(CompiledTable table, TableEntry entry, Verdict verdict, EvalContext ctx)
+    /// <summary>The decision of a matched rule, and the deferred aclexec command if its options end on one.</summary>
+    private static (Decision, string? AclExec) Matched(CompiledTable table, TableEntry entry, Verdict verdict, EvalContext ctx)
     {
         var where = new RuleLocation(table.Path, entry.Line);
         if (entry.Options is null)
-            return (ctx.Warnings is null ? entry.Cached(where, verdict) : new Decision(verdict, where, ctx.Warnings, null), false);
+            return (ctx.Warnings is null ? entry.Cached(where, verdict) : new Decision(verdict, where, ctx.Warnings, null), null);
         ctx.File = table.Path;
         ctx.Line = entry.Line;
         var outcome = entry.Options.Apply(ctx);
         if (ctx.Pending != LookupKind.None)
-            return (Decision.Needs(ctx.Pending, ctx.PendingTimeout), false);
+            return (Decision.Needs(ctx.Pending, ctx.PendingTimeout), null);
         if (outcome.Error is not null)
             ctx.Error("option", outcome.Error);
         var decision = new Decision(outcome.Verdict ?? verdict, where, ctx.Warnings, outcome.Actions);
         // aclexec decides only when the options ran to their end (allow, deny, errors and twist end them first).
-        var aclexec = outcome.Verdict is null && outcome.Actions.Exists(a => a is AclExecAction) && !outcome.Actions.Exists(a => a is TwistAction);
-        return (decision, aclexec);
+        return (decision, outcome.AclExec);
     }
 
     /// <summary>table_match(): the first entry whose daemon list and client list both match.</summary>

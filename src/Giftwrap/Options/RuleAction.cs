@@ -26,13 +26,6 @@ public sealed record TwistAction(string Command) : RuleAction
     public override string Value => Command;
 }
 
-/// <summary><c>aclexec</c> (Debian): run <see cref="Command"/>; access only if it exits with status 0.</summary>
-public sealed record AclExecAction(string Command) : RuleAction
-{
-    public override string Keyword => "aclexec";
-    public override string Value => Command;
-}
-
 /// <summary><c>banners</c>: send the file named after the daemon in <see cref="Directory"/>, %-expanded, with CRLF.</summary>
 public sealed record BannersAction(string Directory, string Path) : RuleAction
 {

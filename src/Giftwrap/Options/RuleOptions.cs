@@ -11,7 +11,7 @@ namespace Giftwrap.Options;
 internal sealed record OptionStep(string Key, string? Value, OptionDefinition? Definition, string? Error, RuleAction? Ready);
 
 /// <summary>What carrying out a rule's options gave.</summary>
-internal readonly record struct OptionOutcome(List<RuleAction> Actions, Verdict? Verdict, string? Error);
+internal readonly record struct OptionOutcome(List<RuleAction> Actions, Verdict? Verdict, string? Error, string? AclExec);
 
 internal sealed class RuleOptions
 {
@@ -189,30 +189,39 @@ internal sealed class RuleOptions
     public OptionOutcome Apply(EvalContext ctx)
     {
         var actions = new List<RuleAction>(Steps.Length);
+        string? aclexec = null;
         foreach (var w in ParseWarnings)
             ctx.Warn("options", w);
         foreach (var step in Steps)
         {
             if (step.Error is not null)
-                return new OptionOutcome(actions, Verdict.Denied, step.Error);
+                return new OptionOutcome(actions, Verdict.Denied, step.Error, null);
             if (step.Ready is { } ready)
             {
                 actions.Add(ready);
                 if (ready is AllowAction)
-                    return new OptionOutcome(actions, Verdict.Granted, null);
+                    return new OptionOutcome(actions, Verdict.Granted, null, null);
                 if (ready is DenyAction)
-                    return new OptionOutcome(actions, Verdict.Denied, null);
+                    return new OptionOutcome(actions, Verdict.Denied, null, null);
                 continue;
             }
             var def = step.Definition!;
             var value = step.Value;
             if (value is not null && def.Expands)
                 value = Chop(PercentExpander.Expand(value, ctx));
+            if (def.Kind == OptionKind.AclExec)
+            {
+                // Debian defers aclexec until the other options are done; only the last one runs.
+                aclexec = value;
+                continue;
+            }
             var error = Dynamic(def.Kind, value, ctx, actions);
             if (error is not null)
-                return new OptionOutcome(actions, Verdict.Denied, error);
+                return new OptionOutcome(actions, Verdict.Denied, error, null);
+            if (def.Kind == OptionKind.Twist)
+                return new OptionOutcome(actions, null, null, null);
         }
-        return new OptionOutcome(actions, null, null);
+        return new OptionOutcome(actions, null, null, aclexec);
     }
 
     private static string? Dynamic(OptionKind kind, string? value, EvalContext ctx, List<RuleAction> actions)
@@ -224,9 +233,6 @@ internal sealed class RuleOptions
                 return null;
             case OptionKind.Twist:
                 actions.Add(new TwistAction(value!));
-                return null;
-            case OptionKind.AclExec:
-                actions.Add(new AclExecAction(value!));
                 return null;
             case OptionKind.Banners:
                 actions.Add(new BannersAction(value!, $"{value}/{ctx.Daemon}"));

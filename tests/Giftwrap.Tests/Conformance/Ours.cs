@@ -21,15 +21,9 @@ public static class Ours
     /// <summary>What a host ends with: twist, or the verdict after aclexec (the last command's status counts).</summary>
     public static (string Verdict, Decision Decision) Final(Decision d)
     {
-        bool? lastAclExec = null;
-        foreach (var a in d.Actions)
-        {
-            if (a is AclExecAction x)
-                lastAclExec = x.Command.StartsWith("/bin/true", StringComparison.Ordinal);
-            if (a is TwistAction)
-                return ("twist", d);
-        }
-        if (lastAclExec == false && d.AclExecFallback is { } fallback)
+        if (d.Actions.Any(a => a is TwistAction))
+            return ("twist", d);
+        if (d.AclExec is { } command && !command.StartsWith("/bin/true", StringComparison.Ordinal) && d.AclExecFallback is { } fallback)
             return Final(fallback);
         return (d.IsGranted ? "granted" : "denied", d);
     }

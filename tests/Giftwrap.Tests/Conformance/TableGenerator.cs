@@ -122,9 +122,45 @@ public sealed class TableGenerator(int seed, string directory)
         return rule;
     }
 
+    /// <summary>A rule padded to about the 2,047-byte logical line limit (either side of it).</summary>
+    string LongRule()
+    {
+        var rule = Rule();
+        var target = 2030 + _rng.Next(40);
+        var pad = new StringBuilder(rule.Length + target);
+        var colon = rule.IndexOf(':', StringComparison.Ordinal);
+        pad.Append(rule[..(colon + 1)]);
+        while (pad.Length + rule.Length - colon < target)
+            pad.Append(Pick([" ", "\t", " x.invalid", ","]));
+        pad.Append(rule[(colon + 1)..]);
+        return pad.ToString();
+    }
+
+    string Garbage()
+    {
+        var n = 1 + _rng.Next(60);
+        var sb = new StringBuilder(n);
+        for (var i = 0; i < n; i++)
+        {
+            var c = (char)_rng.Next(256);
+            sb.Append(c == '\n' ? ' ' : c);
+        }
+        return sb.ToString();
+    }
+
     public string Line()
     {
         var r = _rng.NextDouble();
+        if (r < 0.01)
+            return LongRule();
+        if (r < 0.02)
+            return Garbage();
+        if (r < 0.025)
+        {
+            var rule = Rule();
+            var at = _rng.Next(rule.Length);
+            return rule[..at] + "\0" + rule[at..];
+        }
         if (r < 0.05)
             return "# comment " + Rule();
         if (r < 0.08)
@@ -154,6 +190,8 @@ public sealed class TableGenerator(int seed, string directory)
         var text = sb.ToString();
         if (text.Length > 0 && Chance(0.05))
             text = text[..^1];
+        else if (Chance(0.01))
+            text += "sshd: ALL \\";
         return text;
     }
 
