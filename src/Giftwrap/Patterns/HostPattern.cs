@@ -191,6 +191,11 @@ internal sealed class FilePattern(string path) : HostPattern
             return false;
         }
         var list = ctx.Files.Get(path);
+        if (list.Fatal)
+        {
+            ctx.Fail("file-token", list.Error!);
+            return false;
+        }
         if (list.Error is not null)
             ctx.Warn("file-open", list.Error);
         ctx.FileDepth++;

@@ -6,7 +6,8 @@ using Giftwrap.Patterns;
 
 namespace Giftwrap.Tables;
 
-internal sealed record PatternFileList(HostPattern[] Patterns, string? Error);
+/// <summary>A compiled pattern file; <paramref name="Fatal"/> means libwrap would crash on it, so access is refused.</summary>
+internal sealed record PatternFileList(HostPattern[] Patterns, string? Error, bool Fatal = false);
 
 internal sealed class PatternFileCache(Action<string>? track)
 {
@@ -54,6 +55,9 @@ internal sealed class PatternFileCache(Action<string>? track)
             var nul = token.IndexOf((byte)0);
             if (nul >= 0)
                 token = token[..nul];
+            // fscanf("%s") into an 8 KB buffer: a longer token overflows it and libwrap dies.
+            if (token.Length >= 8192)
+                return new PatternFileList([], $"{path}: a pattern longer than 8191 bytes (libwrap would crash); access refused", Fatal: true);
             if (token.Length > 0)
                 patterns.Add(HostPattern.Compile(Latin1(token)));
         }

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every Giftwrap test on a fresh Debian machine: installs what the tests need
+# (the real libwrap to compare against, gcc to build the harness), builds the
+# libwrap harness, runs all test projects, and ends with one line
+# "N passed, N failed" totalled over every project.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(tcpd libwrap0-dev gcc)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "test.sh: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null || {
+        echo "test.sh: apt-get install ${missing[*]} failed" >&2
+        exit 1
+    }
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+sh tests/harness/build.sh "$work/wraptest" || exit 1
+export GIFTWRAP_WRAPTEST="$work/wraptest"
+
+dotnet build -c Release -nologo -v quiet Giftwrap.slnx || exit 1
+log="$work/test.log"
+dotnet test Giftwrap.slnx -c Release --no-build -nologo 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+passed=0
+failed=0
+while read -r p f; do
+    passed=$((passed + p))
+    failed=$((failed + f))
+done < <(sed -n 's/.*Failed: *\([0-9]*\), *Passed: *\([0-9]*\),.*/\2 \1/p' "$log")
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    failed=1
+fi
+echo "$passed passed, $failed failed"
+exit "$status"
