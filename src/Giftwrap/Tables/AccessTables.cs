@@ -31,6 +31,7 @@ public sealed class AccessTables : IDisposable
     private readonly string _allowFull;
     private readonly string _denyFull;
     private volatile Snapshot _snapshot;
+    private int _compilations;
 
     private sealed record Snapshot(CompiledTable Allow, byte[]? AllowBytes, CompiledTable Deny, byte[]? DenyBytes);
 
@@ -73,6 +74,9 @@ public sealed class AccessTables : IDisposable
             return (s.Allow.Entries.Length, s.Deny.Entries.Length);
         }
     }
+
+    /// <summary>How many times a table was compiled (unchanged files are not compiled again).</summary>
+    public int Compilations => _compilations;
 
     /// <summary>Decides <paramref name="request"/> against the tables as they are now.</summary>
     public Decision Decide(AccessRequest request)
@@ -153,7 +157,7 @@ public sealed class AccessTables : IDisposable
     }
 
     /// <summary>Reads a table; an unchanged file keeps its compiled form.</summary>
-    private static (CompiledTable, byte[]?) Load(string path, CompiledTable? previous, byte[]? previousBytes)
+    private (CompiledTable, byte[]?) Load(string path, CompiledTable? previous, byte[]? previousBytes)
     {
         switch (TableFile.TryRead(path, out var data, out var error))
         {
@@ -164,6 +168,7 @@ public sealed class AccessTables : IDisposable
         }
         if (previous is not null && previousBytes is not null && previousBytes.AsSpan().SequenceEqual(data))
             return (previous, previousBytes);
+        Interlocked.Increment(ref _compilations);
         return (CompiledTable.Compile(path, data), data);
     }
 

@@ -1,0 +1,93 @@
+// Tables are live: every decision sees a change written before it, whether the
+// file is appended in place, replaced by rename, or a /path pattern file changes.
+using Giftwrap.Tables;
+
+namespace Giftwrap.Tests.Tables;
+
+public sealed class LiveTablesTests
+{
+    private static readonly Giftwrap.Decisions.AccessRequest Client = TableFiles.Request("sshd", "10.9.8.7");
+
+    [Fact]
+    public void Decide_AfterAppendInPlace_SeesTheNewRule()
+    {
+        using var files = new TableFiles(deny: "ALL: 192.0.2.1\n");
+        using var tables = files.Open(live: true);
+        Assert.True(tables.Decide(Client).IsGranted);
+        File.AppendAllText(files.Deny, "ALL: 10.9.8.7\n");
+        var d = tables.Decide(Client);
+        Assert.False(d.IsGranted);
+        Assert.Equal(2, d.Match!.Line);
+    }
+
+    [Fact]
+    public void Decide_AfterReplaceByRename_SeesTheNewFile()
+    {
+        using var files = new TableFiles(deny: "ALL: ALL\n");
+        using var tables = files.Open(live: true);
+        Assert.False(tables.Decide(Client).IsGranted);
+        var next = files.Write("hosts.deny.new", "ALL: 192.0.2.1\n");
+        File.Move(next, files.Deny, overwrite: true);
+        Assert.True(tables.Decide(Client).IsGranted);
+    }
+
+    [Fact]
+    public void Decide_AfterDeleteAndRecreate_FollowsTheFile()
+    {
+        using var files = new TableFiles(deny: "ALL: ALL\n");
+        using var tables = files.Open(live: true);
+        File.Delete(files.Deny);
+        Assert.True(tables.Decide(Client).IsGranted);
+        File.WriteAllText(files.Deny, "sshd: 10.9.8.7\n");
+        Assert.False(tables.Decide(Client).IsGranted);
+    }
+
+    [Fact]
+    public void Decide_AfterPatternFileChange_SeesTheNewList()
+    {
+        using var files = new TableFiles();
+        var list = files.Write("blocked", "192.0.2.1\n");
+        File.WriteAllText(files.Deny, $"ALL: {list}\n");
+        using var tables = files.Open(live: true);
+        Assert.True(tables.Decide(Client).IsGranted);
+        File.AppendAllText(list, "10.9.8.7\n");
+        Assert.False(tables.Decide(Client).IsGranted);
+    }
+
+    [Fact]
+    public void Decide_SameBytesRewritten_KeepsTheCompiledTable()
+    {
+        using var files = new TableFiles(deny: "ALL: 192.0.2.1\n");
+        using var tables = files.Open(live: true);
+        var before = tables.Compilations;
+        File.WriteAllText(files.Deny, "ALL: 192.0.2.1\n");
+        Assert.True(tables.Decide(Client).IsGranted);
+        Assert.Equal(before, tables.Compilations);
+        File.WriteAllText(files.Deny, "ALL: 192.0.2.2\n");
+        Assert.True(tables.Decide(Client).IsGranted);
+        Assert.Equal(before + 1, tables.Compilations);
+    }
+
+    [Fact]
+    public void Decide_StaticTables_IgnoreLaterChanges()
+    {
+        using var files = new TableFiles(deny: "ALL: 192.0.2.1\n");
+        using var tables = files.Open(live: false);
+        File.WriteAllText(files.Deny, "ALL: ALL\n");
+        Assert.True(tables.Decide(Client).IsGranted);
+    }
+
+    [Fact]
+    public void Decide_ManyRulesIndexed_KeepsFirstMatchOrder()
+    {
+        // An indexed exact address below a general rule must not win over it.
+        using var files = new TableFiles(deny:
+            string.Concat(Enumerable.Range(0, 5000).Select(i => $"ALL: 10.{i / 256}.{i % 256}.1\n"))
+            + "sshd: ALL EXCEPT 10.9.8.7\nALL: 10.9.8.7\nALL: 10.9.0.0/16\n");
+        using var tables = files.Open();
+        Assert.Equal(5002, tables.Decide(Client).Match!.Line);
+        Assert.Equal(1, tables.Decide(TableFiles.Request("sshd", "10.0.0.1")).Match!.Line);
+        Assert.Equal(5003, tables.Decide(TableFiles.Request("ftpd", "10.9.1.2")).Match!.Line);
+        Assert.Equal(5001, tables.Decide(TableFiles.Request("sshd", "10.9.1.2")).Match!.Line);
+    }
+}
