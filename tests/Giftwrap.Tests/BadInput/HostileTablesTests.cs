@@ -1,0 +1,114 @@
+// Hostile input is normal input: random bytes, NULs, invalid UTF-8, huge lines, deep
+// EXCEPT chains, pattern files that name themselves, unreadable tables. No crash, no
+// hang, and never an open door where the administrator closed one.
+using System.Text;
+using Giftwrap.Decisions;
+using Giftwrap.Tests.Conformance;
+
+namespace Giftwrap.Tests.BadInput;
+
+public sealed class HostileTablesTests
+{
+    private static readonly AccessRequest Client = TableFiles.Request("sshd", "10.9.8.7", "host.example.com", "bob", 22);
+
+    [Fact]
+    public void Decide_RandomBytes_NeverThrowAndAgreeWithLibwrap()
+    {
+        var rng = new Random(20261126);
+        using var files = new TableFiles();
+        for (var i = 0; i < 200; i++)
+        {
+            var bytes = new byte[rng.Next(1, 4000)];
+            rng.NextBytes(bytes);
+            File.WriteAllBytes(files.Deny, bytes);
+            File.WriteAllBytes(files.Allow, bytes.AsSpan(0, bytes.Length / 3).ToArray());
+            using var tables = files.Open();
+            var request = "sshd\thost.example.com\t10.9.8.7\tbob\t-\t-\t22";
+            var ours = Ours.Ask(tables, request);
+            var theirs = LibwrapOracle.Ask(files.Allow, files.Deny, [request])[0];
+            Assert.Equal(theirs.Verdict, ours.Verdict);
+            Assert.Equal(theirs.Match, ours.Match);
+        }
+    }
+
+    [Fact]
+    public void Decide_TenMegabyteLine_IsCutLikeLibwrapAndRefusesInDeny()
+    {
+        using var files = new TableFiles();
+        var huge = new StringBuilder("sshd: ").Append('x', 10 * 1024 * 1024).Append(" ALL\n").Append("sshd: 10.9.8.7\n").ToString();
+        File.WriteAllText(files.Deny, huge, Encoding.Latin1);
+        using var tables = files.Open();
+        var d = tables.Decide(Client);
+        Assert.False(d.IsGranted);
+        Assert.Contains(d.Warnings, w => w.Message.StartsWith("missing newline or line too long", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Decide_InvalidUtf8AndNuls_AreReadAsBytes()
+    {
+        using var files = new TableFiles();
+        File.WriteAllBytes(files.Deny, [.. "ALL: \xff\xfe\x80 10.9.8.7\n"u8, 0, .. "garbage\nALL: ALL\n"u8]);
+        using var tables = files.Open();
+        var d = tables.Decide(Client);
+        Assert.False(d.IsGranted);
+        Assert.Equal(1, d.Match!.Line);
+    }
+
+    [Fact]
+    public void Decide_DeepExceptChain_Evaluates()
+    {
+        var chain = string.Join(" EXCEPT ", Enumerable.Repeat("ALL", 400));
+        using var files = new TableFiles(deny: $"sshd: \\\n{chain}\n");
+        using var tables = files.Open();
+        // 400 groups: ALL EXCEPT (ALL EXCEPT (...)) with an even count never matches.
+        var d = tables.Decide(Client);
+        var theirs = LibwrapOracle.Ask(files.Allow, files.Deny, ["sshd\thost.example.com\t10.9.8.7\tbob\t-\t-\t22"])[0];
+        Assert.Equal(theirs.Verdict, d.IsGranted ? "granted" : "denied");
+    }
+
+    [Fact]
+    public void Decide_PatternFileNamingItself_RefusesInsteadOfLooping()
+    {
+        using var files = new TableFiles();
+        var self = Path.Combine(files.Directory, "self");
+        File.WriteAllText(self, $"{self}\n");
+        File.WriteAllText(files.Allow, $"sshd: {self}\n");
+        using var tables = files.Open();
+        var d = tables.Decide(Client);
+        Assert.False(d.IsGranted);
+        Assert.Contains(d.Warnings, w => w.Code == "file-loop" && w.File == files.Allow && w.Line == 1);
+    }
+
+    [Fact]
+    public void Decide_HugeTokenInPatternFile_Refuses()
+    {
+        using var files = new TableFiles();
+        var list = files.Write("list", new string('a', 9000) + "\n");
+        File.WriteAllText(files.Deny, $"sshd: {list}\n");
+        using var tables = files.Open();
+        Assert.False(tables.Decide(Client).IsGranted);
+    }
+
+    [Fact]
+    public void Decide_UnreadableDenyTable_RefusesAndSaysWhere()
+    {
+        using var files = new TableFiles(deny: "ALL: 192.0.2.1\n");
+        // A path through a regular file cannot be opened (ENOTDIR), even by root.
+        using var tables = new Giftwrap.Tables.AccessTables(files.Allow, Path.Combine(files.Deny, "x"));
+        var d = tables.Decide(Client);
+        Assert.False(d.IsGranted);
+        Assert.Contains(d.Warnings, w => w.Message.StartsWith("cannot open", StringComparison.Ordinal));
+        var theirs = LibwrapOracle.Ask(files.Allow, Path.Combine(files.Deny, "x"), ["sshd\thost.example.com\t10.9.8.7\tbob\t-\t-\t22"])[0];
+        Assert.Equal("denied", theirs.Verdict);
+    }
+
+    [Fact]
+    public void Decide_UnreadableAllowTable_FallsThroughToDeny()
+    {
+        using var files = new TableFiles(deny: "sshd: 10.9.8.7\n");
+        using var tables = new Giftwrap.Tables.AccessTables(Path.Combine(files.Deny, "x"), files.Deny);
+        Assert.False(tables.Decide(Client).IsGranted);
+        using var tables2 = new Giftwrap.Tables.AccessTables(Path.Combine(files.Deny, "x"), files.Allow);
+        Assert.True(tables2.Decide(Client).IsGranted);
+    }
+}
