@@ -16,6 +16,7 @@ internal static class OptionChecks
             d.Add(PatternChecks.Warn(file, e.Line, column, "options", w));
         foreach (var s in opts.Steps)
         {
+            column = e.OptionsOffset + s.Offset + 1;
             if (s.Error is not null)
             {
                 d.Add(PatternChecks.Error(file, e.Line, column, "option",

@@ -8,7 +8,11 @@ using Giftwrap.Expansion;
 
 namespace Giftwrap.Options;
 
-internal sealed record OptionStep(string Key, string? Value, OptionDefinition? Definition, string? Error, RuleAction? Ready);
+internal sealed record OptionStep(string Key, string? Value, OptionDefinition? Definition, string? Error, RuleAction? Ready)
+{
+    /// <summary>Offset of the option in the option field (0-based), for diagnostics.</summary>
+    public int Offset { get; init; }
+}
 
 /// <summary>What carrying out a rule's options gave.</summary>
 internal readonly record struct OptionOutcome(List<RuleAction> Actions, Verdict? Verdict, string? Error, string? AclExec);
@@ -36,17 +40,22 @@ internal sealed class RuleOptions
         var fields = SplitFields(field, warnings);
         var steps = new OptionStep[fields.Count];
         for (var i = 0; i < fields.Count; i++)
-            steps[i] = Compile(fields[i], i + 1 < fields.Count);
+        {
+            var (text, start) = fields[i];
+            var lead = text.AsSpan().IndexOfAnyExcept(Whitespace);
+            steps[i] = Compile(text, i + 1 < fields.Count) with { Offset = start + Math.Max(lead, 0) };
+        }
         return new RuleOptions(steps, warnings);
     }
 
     /// <summary>get_field(): ':' separates options; "\:" stands for a ':' inside one.</summary>
-    private static List<string> SplitFields(string s, List<string> warnings)
+    private static List<(string Text, int Start)> SplitFields(string s, List<string> warnings)
     {
-        var fields = new List<string>();
+        var fields = new List<(string, int)>();
         var pos = 0;
         while (pos < s.Length)
         {
+            var start = pos;
             var sb = new System.Text.StringBuilder();
             while (pos < s.Length)
             {
@@ -62,7 +71,7 @@ internal sealed class RuleOptions
                     pos++;
                 sb.Append(s[pos++]);
             }
-            fields.Add(sb.ToString());
+            fields.Add((sb.ToString(), start));
         }
         return fields;
     }

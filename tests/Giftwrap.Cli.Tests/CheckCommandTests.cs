@@ -1,0 +1,68 @@
+using System.Text.Json;
+
+namespace Giftwrap.Cli.Tests;
+
+public sealed class CheckCommandTests
+{
+    [Fact]
+    public void Check_CleanTables_ExitsZero()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "sshd: 10.0.0.0/8 [2001:db8::]/32\n");
+        dir.Write("hosts.deny", "ALL: ALL\n");
+        var r = CliRunner.Run(dir.Path, "check", "-d");
+        Assert.Equal(0, r.ExitCode);
+        Assert.EndsWith("0 error(s), 0 warning(s)\n", r.Stdout);
+    }
+
+    [Fact]
+    public void Check_Problems_AreReportedWithPlaceAndFix()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow",
+            "sshd: 10.0.0.0/8 : spawn echo hi : bogus\n" +   // 1 bad option
+            "sshd ALL\n" +                                   // 2 missing colon
+            "sshd: 0.0.0.0/0, 10.0.0.5/8, 10.0.0.0/33\n" +   // 3 patterns matching nothing
+            "sshd: 2001:db8::1\n" +                          // 4 IPv6 without brackets
+            "ALL: ALL: allow\n" +                            // 5
+            "ftpd: 192.0.2.1\n");                            // 6 shadowed by 5
+        dir.Write("hosts.deny", "ALL: 192.0.2.9\n");         // shadowed by allow line 5
+        var r = CliRunner.Run(dir.Path, "check", "-d", "--json");
+        Assert.Equal(1, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var found = doc.RootElement.GetProperty("diagnostics").EnumerateArray()
+            .Select(d => (File: d.GetProperty("file").GetString(), Line: d.GetProperty("line").GetInt32(), Code: d.GetProperty("code").GetString(), Column: d.GetProperty("column").GetInt32()))
+            .ToList();
+        Assert.Contains(("hosts.allow", 1, "option", 36), found);
+        Assert.Contains(("hosts.allow", 2, "missing-colon", 1), found);
+        Assert.Contains(("hosts.allow", 3, "never-matches", 7), found);
+        Assert.Contains(("hosts.allow", 3, "never-matches", 18), found);
+        Assert.Contains(("hosts.allow", 3, "never-matches", 30), found);
+        Assert.Contains(found, d => d is { Line: 4, Code: "ipv6-brackets" });
+        Assert.Contains(found, d => d is { Line: 6, Code: "shadowed" });
+        Assert.Contains(found, d => d is { File: "hosts.deny", Line: 1, Code: "shadowed" });
+        Assert.All(doc.RootElement.GetProperty("diagnostics").EnumerateArray().Where(d => d.GetProperty("code").GetString() == "never-matches"),
+            d => Assert.False(string.IsNullOrEmpty(d.GetProperty("fix").GetString())));
+    }
+
+    [Fact]
+    public void Check_Verbose_ListsEveryRule()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "sshd: LOCAL: severity auth.info\n");
+        dir.Write("hosts.deny", "ALL: ALL\n");
+        var r = CliRunner.Run(dir.Path, "check", "-d", "-v");
+        Assert.Contains(">>> Rule hosts.allow line 1:\ndaemons:  sshd\nclients:  LOCAL\noption:   severity auth.info\naccess:   granted\n", r.Stdout);
+        Assert.Contains(">>> Rule hosts.deny line 1:\ndaemons:  ALL\nclients:  ALL\naccess:   denied\n", r.Stdout);
+    }
+
+    [Fact]
+    public void Check_ExplicitAllow_FlagsImplicitGrants()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "sshd: LOCAL\nftpd: LOCAL: allow\n");
+        var r = CliRunner.Run(dir.Path, "check", "-d", "-a");
+        Assert.Contains("hosts.allow:1:1: warning: grants access without an explicit allow option", r.Stdout);
+        Assert.DoesNotContain("hosts.allow:2:1", r.Stdout);
+    }
+}

@@ -1,0 +1,88 @@
+using System.Text.Json;
+
+namespace Giftwrap.Cli.Tests;
+
+public sealed class MatchCommandTests
+{
+    [Fact]
+    public void Match_LocalTables_PrintsLikeTcpdmatch()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "sshd: 10.0.0.0/8 : spawn echo %a : setenv WHO %u\n");
+        dir.Write("hosts.deny", "ALL: ALL\n");
+        var r = CliRunner.Run(dir.Path, "match", "-d", "sshd", "bob@10.1.2.3");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(
+            "client:   address  10.1.2.3\nclient:   username bob\nserver:   process  sshd\n" +
+            "matched:  hosts.allow line 1\noption:   spawn echo 10.1.2.3\noption:   setenv WHO bob\naccess:   granted\n",
+            r.Stdout);
+    }
+
+    [Fact]
+    public void Match_Twist_IsDelegated_AndDenyIsDenied()
+    {
+        using var dir = new TempDir();
+        var allow = dir.Write("a", "in.fingerd: ALL: twist /bin/echo no\n");
+        var deny = dir.Write("d", "ALL: ALL\n");
+        Assert.Contains("access:   delegated", CliRunner.Run(dir.Path, "match", "--allow", allow, "--deny", deny, "in.fingerd", "10.1.2.3").Stdout);
+        var refused = CliRunner.Run(dir.Path, "match", "--allow", allow, "--deny", deny, "sshd", "10.1.2.3").Stdout;
+        Assert.Contains("matched:  " + deny + " line 1", refused);
+        Assert.EndsWith("access:   denied\n", refused);
+    }
+
+    [Fact]
+    public void Match_HostName_GivesOnePredictionPerAddress()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "sshd: localhost\n");
+        dir.Write("hosts.deny", "ALL: ALL\n");
+        var r = CliRunner.Run(dir.Path, "match", "-d", "--json", "sshd", "localhost");
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var predictions = doc.RootElement.EnumerateArray().ToList();
+        Assert.NotEmpty(predictions);
+        Assert.All(predictions, p => Assert.Equal("localhost", p.GetProperty("client").GetProperty("hostname").GetString()));
+        Assert.Contains(predictions, p => p.GetProperty("client").GetProperty("address").GetString() == "127.0.0.1");
+        Assert.All(predictions, p => Assert.Equal("granted", p.GetProperty("access").GetString()));
+    }
+
+    [Fact]
+    public void Match_UnresolvableName_FailsWithAMessage()
+    {
+        using var dir = new TempDir();
+        var r = CliRunner.Run(dir.Path, "match", "-d", "sshd", "no-such-host.invalid");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("no-such-host.invalid", r.Stderr);
+    }
+
+    [Fact]
+    public void Batch_AnswersEveryLineInOrder_AndRefusesMalformedOnes()
+    {
+        using var dir = new TempDir();
+        var allow = dir.Write("allow", "sshd: 10.0.0.0/8\n");
+        var deny = dir.Write("deny", "ALL: ALL\n");
+        var input = "sshd\t-\t10.1.2.3\t-\t-\t-\t22\nsshd\t-\t192.0.2.1\t-\t-\t-\t22\nbroken line\nftpd\t-\t10.1.2.3\t-\t-\t-\t0\n";
+        var r = CliRunner.RunWithInput(dir.Path, input, "match", "--allow", allow, "--deny", deny, "--batch");
+        Assert.Equal($"granted\t{allow}:1\ndenied\t{deny}:1\ndenied\t-\ndenied\t{deny}:1\n", r.Stdout);
+        Assert.Contains("stdin line 3", r.Stderr);
+        Assert.Equal(1, r.ExitCode);
+    }
+
+    [Fact]
+    public void Batch_StreamsAMillionRequests()
+    {
+        using var dir = new TempDir();
+        var allow = dir.Write("allow", "sshd: 10.0.0.0/8\n");
+        var deny = dir.Write("deny", "ALL: ALL\n");
+        const int n = 1_000_000;
+        var r = CliRunner.Feed(dir.Path, w =>
+        {
+            for (var i = 0; i < n; i++)
+                w.Write(i % 2 == 0 ? "sshd\t-\t10.1.2.3\t-\t-\t-\t22\n" : "sshd\t-\t192.0.2.1\t-\t-\t-\t22\n");
+        }, "match", "--allow", allow, "--deny", deny, "--batch");
+        Assert.Equal(0, r.ExitCode);
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(n, lines.Length);
+        Assert.StartsWith("granted", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith("denied", lines[^1], StringComparison.Ordinal);
+    }
+}
