@@ -7,5 +7,7 @@ var root = new RootCommand("Giftwrap: TCP Wrappers access control (hosts.allow /
 {
     MatchCommand.Create(),
     CheckCommand.Create(),
+    ServeCommand.Create(),
+    TcpdCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -1,0 +1,37 @@
+// `giftwrap tcpd`: tcpd(8) for inetd, xinetd and systemd Accept=yes units.
+using System.CommandLine;
+using Giftwrap.Gate.Tcpd;
+
+namespace Giftwrap.Cli.Commands;
+
+internal static class TcpdCommand
+{
+    public static Command Create()
+    {
+        var allow = new Option<string?>("--allow") { Description = "The allow table (default /etc/hosts.allow)." };
+        var deny = new Option<string?>("--deny") { Description = "The deny table (default /etc/hosts.deny)." };
+        var dir = new Option<string?>("--dir") { Description = "Where a daemon given by name lives (default /usr/sbin, or $GIFTWRAP_DAEMON_DIR)." };
+        var dns = new Option<string?>("--dns") { Description = "Resolve names through this DNS server (address:port) instead of the system resolver." };
+        var identPort = new Option<int>("--ident-port") { Description = "The RFC 1413 port to ask (default 113).", DefaultValueFactory = _ => 113 };
+        var daemon = new Argument<string[]>("daemon") { Arity = ArgumentArity.OneOrMore, Description = "The real daemon (path or name) and its arguments." };
+        var command = new Command("tcpd", "Wrap one connection on stdin/stdout like tcpd(8), then execute the real daemon.") { allow, deny, dir, dns, identPort, daemon };
+        command.SetAction(async (result, ct) =>
+        {
+            var options = new TcpdOptions
+            {
+                Allow = result.GetValue(allow) ?? "/etc/hosts.allow",
+                Deny = result.GetValue(deny) ?? "/etc/hosts.deny",
+                DaemonDirectory = result.GetValue(dir) ?? Environment.GetEnvironmentVariable("GIFTWRAP_DAEMON_DIR") ?? "/usr/sbin",
+            };
+            System.Net.IPEndPoint? server = null;
+            if (result.GetValue(dns) is { } d && !System.Net.IPEndPoint.TryParse(d, out server))
+            {
+                await Console.Error.WriteLineAsync($"giftwrap tcpd: --dns {d}: not address:port").ConfigureAwait(false);
+                return 2;
+            }
+            var lookups = GateLookups.Create(server, TimeSpan.FromSeconds(5), result.GetValue(identPort));
+            return await TcpdMode.RunAsync(result.GetValue(daemon) ?? [], options, lookups).ConfigureAwait(false);
+        });
+        return command;
+    }
+}

@@ -1,0 +1,174 @@
+// Carries out a decision's actions for one connection, in the order libwrap does:
+// process state (setenv, umask, nice, user, group) accumulates and applies to
+// each program started after it; spawn runs with stdio on /dev/null and is waited
+// for without blocking other connections; banners go to the client; twist hands the
+// connection to a program; a deferred aclexec decides last. Returns what the
+// connection became.
+using System.Net.Sockets;
+using System.Text;
+using Giftwrap.Decisions;
+using Giftwrap.Expansion;
+using Giftwrap.Gate.Logging;
+using Giftwrap.Options;
+
+namespace Giftwrap.Gate.Actions;
+
+internal enum ConnectionFate
+{
+    /// <summary>Access granted: the service (forward or exec) takes the connection.</summary>
+    Serve,
+    /// <summary>Access refused: the connection is closed.</summary>
+    Refuse,
+    /// <summary>A twist program took the connection.</summary>
+    Twisted,
+}
+
+internal sealed record ActionOutcome(ConnectionFate Fate, ProcessState State, Decision Decision, int? Facility, int? Level, string? TwistCommand = null);
+
+/// <param name="log">Where tcpd's lines go.</param>
+/// <param name="bannerTimeout">How long a banner may take to send.</param>
+/// <param name="launchTwist">The gate starts the twist program itself; tcpd mode leaves it to the caller, which replaces itself.</param>
+internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool launchTwist = true)
+{
+    private const int MaxBannerBytes = 64 * 1024;
+
+    public async Task<ActionOutcome> RunAsync(Decision decision, AccessRequest request, Socket client, CancellationToken ct)
+    {
+        var state = new ProcessState();
+        int? facility = null;
+        int? level = null;
+        while (true)
+        {
+            foreach (var action in decision.Actions)
+            {
+                switch (action)
+                {
+                    case SetEnvAction e:
+                        state = state with { Environment = new Dictionary<string, string>(state.Environment, StringComparer.Ordinal) { [e.Name] = e.VariableValue } };
+                        break;
+                    case UmaskAction u:
+                        state = state with { Umask = u.Mask };
+                        break;
+                    case NiceAction n:
+                        state = state with { Nice = (state.Nice ?? 0) + n.Increment };
+                        break;
+                    case UserAction u:
+                        state = state with { User = u.User, Group = u.Group ?? state.Group };
+                        break;
+                    case GroupAction g:
+                        state = state with { Group = g.Group };
+                        break;
+                    case SeverityAction s:
+                        facility = s.Facility;
+                        level = s.Level;
+                        break;
+                    case KeepAliveAction:
+                        TrySocket(() => client.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true), "keepalive", request);
+                        break;
+                    case LingerAction l:
+                        TrySocket(() => client.LingerState = new LingerOption(true, l.Seconds), "linger", request);
+                        break;
+                    case SpawnAction s:
+                        await RunAndWaitAsync(s.Command, state, request).ConfigureAwait(false);
+                        break;
+                    case BannersAction b:
+                        await SendBannerAsync(b.Path, request, client, ct).ConfigureAwait(false);
+                        break;
+                    case TwistAction t:
+                        log.Daemon(request.Daemon, level ?? Severity.Warning, $"twist {PercentExpander.Expand("%c", request)} to {t.Command}", facility);
+                        if (launchTwist)
+                            _ = Start(ProcessLauncher.ShellCommand(t.Command), state, (int)client.SafeHandle.DangerousGetHandle(), request);
+                        return new ActionOutcome(ConnectionFate.Twisted, state, decision, facility, level, t.Command);
+                }
+            }
+            if (decision.AclExec is { } aclexec && decision.AclExecFallback is { } fallback)
+            {
+                var status = await RunAndWaitAsync(aclexec, state, request).ConfigureAwait(false);
+                if (status != 0)
+                {
+                    log.Daemon(request.Daemon, Severity.Info, "aclexec returned 1", facility);
+                    decision = fallback;
+                    continue;
+                }
+            }
+            return new ActionOutcome(decision.IsGranted ? ConnectionFate.Serve : ConnectionFate.Refuse, state, decision, facility, level);
+        }
+    }
+
+    private Task<int> RunAndWaitAsync(string command, ProcessState state, AccessRequest request) =>
+        Start(ProcessLauncher.ShellCommand(command), state, -1, request);
+
+    /// <summary>Starts a program; the task completes with its exit status (-1 if it could not start).</summary>
+    internal Task<int> Start(string[] argv, ProcessState state, int stdio, AccessRequest request)
+    {
+        try
+        {
+            return ChildReaper.Watch(ProcessLauncher.Start(argv, state, stdio));
+        }
+        catch (IOException ex)
+        {
+            log.Daemon(request.Daemon, Severity.Err, $"error: {ex.Message}");
+            return Task.FromResult(-1);
+        }
+    }
+
+    private void TrySocket(Action set, string what, AccessRequest request)
+    {
+        try
+        {
+            set();
+        }
+        catch (SocketException ex)
+        {
+            log.Daemon(request.Daemon, Severity.Warning, $"warning: setsockopt {what}: {ex.Message}");
+        }
+    }
+
+    /// <summary>banners: the file named after the daemon, %-expanded, newlines sent as CRLF, bounded in size and time.</summary>
+    private async Task SendBannerAsync(string path, AccessRequest request, Socket client, CancellationToken ct)
+    {
+        byte[] data;
+        try
+        {
+            await using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 4096, useAsync: true);
+            data = new byte[Math.Min(fs.Length, MaxBannerBytes)];
+            var read = 0;
+            while (read < data.Length)
+            {
+                var n = await fs.ReadAsync(data.AsMemory(read), ct).ConfigureAwait(false);
+                if (n == 0)
+                    break;
+                read += n;
+            }
+            data = data[..read];
+        }
+        catch (FileNotFoundException)
+        {
+            return;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            log.Daemon(request.Daemon, Severity.Warning, $"warning: {path}: {ex.Message}");
+            return;
+        }
+        var text = Encoding.Latin1.GetString(data);
+        var sb = new StringBuilder(text.Length + 64);
+        foreach (var line in text.Split('\n'))
+        {
+            if (sb.Length > 0)
+                sb.Append("\r\n");
+            sb.Append(PercentExpander.Expand(line, request));
+        }
+        var bytes = Encoding.Latin1.GetBytes(sb.ToString());
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(bannerTimeout);
+        try
+        {
+            await client.SendAsync(bytes, SocketFlags.None, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+        {
+            log.Daemon(request.Daemon, Severity.Warning, $"warning: banner to {request.ClientAddress} not sent: {ex.Message}");
+        }
+    }
+}

@@ -1,0 +1,79 @@
+// Collects the exit status of every child the gate starts, so none is left a
+// zombie: one background thread waits on the registered pids (woken by SIGCHLD,
+// and every 250 ms in case a signal was merged away). Tasks complete with the
+// child's status as the shell reports it (exit code, or 128 + signal).
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+
+namespace Giftwrap.Gate.Actions;
+
+internal static unsafe partial class ChildReaper
+{
+    private static readonly ConcurrentDictionary<int, TaskCompletionSource<int>> Children = new();
+    private static readonly SemaphoreSlim Wake = new(0);
+    private static readonly PosixSignalRegistration? SigChld = Register();
+    private static readonly Thread Reaper = StartThread();
+
+    public static int Running => Children.Count;
+
+    /// <summary>The exit status of <paramref name="pid"/> when it ends.</summary>
+    public static Task<int> Watch(int pid)
+    {
+        var tcs = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Children[pid] = tcs;
+        _ = Reaper.IsAlive;
+        Wake.Release();
+        return tcs.Task;
+    }
+
+    private static PosixSignalRegistration? Register()
+    {
+        try
+        {
+            return PosixSignalRegistration.Create(PosixSignal.SIGCHLD, ctx =>
+            {
+                ctx.Cancel = false;
+                Wake.Release();
+            });
+        }
+        catch (PlatformNotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    private static Thread StartThread()
+    {
+        var t = new Thread(Loop) { IsBackground = true, Name = "giftwrap child reaper" };
+        t.Start();
+        return t;
+    }
+
+    private static void Loop()
+    {
+        _ = SigChld;
+        while (true)
+        {
+            Wake.Wait(250);
+            foreach (var pid in Children.Keys)
+            {
+                int status;
+                var rc = waitpid(pid, &status, 1 /*WNOHANG*/);
+                if (rc == pid || (rc < 0 && Marshal.GetLastPInvokeError() == 10 /*ECHILD*/))
+                {
+                    if (Children.TryRemove(pid, out var tcs))
+                        tcs.TrySetResult(rc == pid ? Decode(status) : -1);
+                }
+            }
+        }
+    }
+
+    private static int Decode(int status)
+    {
+        var signal = status & 0x7f;
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int waitpid(int pid, int* status, int options);
+}

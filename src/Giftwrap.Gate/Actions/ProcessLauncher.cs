@@ -1,0 +1,207 @@
+// Starts the programs a decision asks for (spawn, twist, aclexec, an exec service)
+// with posix_spawn(): the client socket or /dev/null on descriptors 0, 1 and 2,
+// signals back to their defaults (the runtime ignores SIGPIPE), and the process
+// state the rule's options built up (environment, umask, nice, user, group) applied
+// through small standard wrappers (sh for umask, nice, setpriv). Never forks the
+// runtime. Reaping is left to ChildReaper.
+using System.Runtime.InteropServices;
+using System.Runtime.InteropServices.Marshalling;
+
+namespace Giftwrap.Gate.Actions;
+
+/// <summary>The process attributes that options accumulate before a program starts.</summary>
+internal sealed record ProcessState
+{
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
+    public int? Umask { get; init; }
+    public int? Nice { get; init; }
+    public string? User { get; init; }
+    public string? Group { get; init; }
+}
+
+internal static unsafe partial class ProcessLauncher
+{
+    private const int ONonBlock = 0x800;
+    private const int ORdWr = 2;
+    private const short PosixSpawnSetSigDef = 0x04;
+    private const short PosixSpawnSetSigMask = 0x08;
+    private const short PosixSpawnSetSid = 0x80;
+
+    public static readonly string Shell = "/bin/sh";
+    private static readonly string NiceTool = Find("nice");
+    private static readonly string SetprivTool = Find("setpriv");
+
+    /// <summary>argv for `/bin/sh -c command`.</summary>
+    public static string[] ShellCommand(string command) => [Shell, "-c", command];
+
+    /// <summary>
+    /// Starts <paramref name="argv"/>. <paramref name="stdio"/> is the descriptor for 0, 1 and 2
+    /// (-1 for /dev/null). Returns the pid, or throws <see cref="IOException"/> with errno's text.
+    /// </summary>
+    public static int Start(string[] argv, ProcessState state, int stdio)
+    {
+        var full = Wrap(argv, state);
+        var env = BuildEnvironment(state.Environment);
+        var fa = NativeMemory.AllocZeroed(512);
+        var attr = NativeMemory.AllocZeroed(512);
+        var sigset = (byte*)NativeMemory.AllocZeroed(128);
+        var argvp = ToCStrings(full);
+        var envp = ToCStrings(env);
+        try
+        {
+            Check(posix_spawn_file_actions_init(fa));
+            if (stdio < 0)
+            {
+                Check(posix_spawn_file_actions_addopen(fa, 0, "/dev/null", ORdWr, 0));
+                Check(posix_spawn_file_actions_adddup2(fa, 0, 1));
+                Check(posix_spawn_file_actions_adddup2(fa, 0, 2));
+            }
+            else
+            {
+                Check(posix_spawn_file_actions_adddup2(fa, stdio, 0));
+                Check(posix_spawn_file_actions_adddup2(fa, stdio, 1));
+                Check(posix_spawn_file_actions_adddup2(fa, stdio, 2));
+            }
+            Check(posix_spawnattr_init(attr));
+            Check(sigemptyset(sigset));
+            Check(posix_spawnattr_setsigmask(attr, sigset));
+            Check(sigfillset(sigset));
+            Check(posix_spawnattr_setsigdefault(attr, sigset));
+            Check(posix_spawnattr_setflags(attr, PosixSpawnSetSigDef | PosixSpawnSetSigMask | PosixSpawnSetSid));
+            int pid;
+            var rc = posix_spawn(&pid, full[0], fa, attr, argvp, envp);
+            if (rc != 0)
+                throw new IOException($"cannot start {full[0]}: {Marshal.GetPInvokeErrorMessage(rc)}");
+            return pid;
+        }
+        finally
+        {
+            _ = posix_spawn_file_actions_destroy(fa);
+            _ = posix_spawnattr_destroy(attr);
+            NativeMemory.Free(fa);
+            NativeMemory.Free(attr);
+            NativeMemory.Free(sigset);
+            FreeCStrings(argvp);
+            FreeCStrings(envp);
+        }
+    }
+
+    /// <summary>Applies umask, nice, user and group with standard tools around the program.</summary>
+    internal static string[] Wrap(string[] argv, ProcessState state)
+    {
+        IEnumerable<string> result = argv;
+        if (state.Umask is { } mask)
+            result = [Shell, "-c", $"umask {Convert.ToString(mask, 8)} && exec \"$0\" \"$@\"", .. result];
+        if (state.User is not null || state.Group is not null)
+        {
+            var priv = new List<string> { SetprivTool };
+            if (state.User is { } user)
+            {
+                priv.Add($"--reuid={user}");
+                priv.Add($"--regid={state.Group ?? PrimaryGroup(user)}");
+                priv.Add("--init-groups");
+            }
+            else
+            {
+                priv.Add($"--regid={state.Group}");
+                priv.Add("--keep-groups");
+            }
+            priv.Add("--");
+            result = [.. priv, .. result];
+        }
+        if (state.Nice is { } nice)
+            result = [NiceTool, "-n", nice.ToString(System.Globalization.CultureInfo.InvariantCulture), "--", .. result];
+        return [.. result];
+    }
+
+    private static string PrimaryGroup(string user)
+    {
+        var pw = getpwnam(user);
+        if (pw == 0)
+            return user;
+        // struct passwd: name, passwd, uid (int), gid (int) ...
+        var gid = Marshal.ReadInt32(pw, 2 * IntPtr.Size + 4);
+        return gid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static string[] BuildEnvironment(IReadOnlyDictionary<string, string> overrides)
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry e in System.Environment.GetEnvironmentVariables())
+            env[(string)e.Key] = (string?)e.Value ?? "";
+        foreach (var (k, v) in overrides)
+            env[k] = v;
+        return [.. env.Select(kv => $"{kv.Key}={kv.Value}")];
+    }
+
+    private static string Find(string tool)
+    {
+        foreach (var dir in new[] { "/usr/bin", "/bin", "/usr/sbin", "/sbin" })
+        {
+            var p = Path.Combine(dir, tool);
+            if (File.Exists(p))
+                return p;
+        }
+        return tool;
+    }
+
+    private static void Check(int rc)
+    {
+        if (rc != 0)
+            throw new IOException($"posix_spawn setup failed: {Marshal.GetPInvokeErrorMessage(rc)}");
+    }
+
+    private static byte** ToCStrings(string[] items)
+    {
+        var array = (byte**)NativeMemory.AllocZeroed((nuint)(items.Length + 1), (nuint)sizeof(byte*));
+        for (var i = 0; i < items.Length; i++)
+            array[i] = Utf8StringMarshaller.ConvertToUnmanaged(items[i]);
+        return array;
+    }
+
+    private static void FreeCStrings(byte** array)
+    {
+        for (var p = array; *p != null; p++)
+            Utf8StringMarshaller.Free(*p);
+        NativeMemory.Free(array);
+    }
+
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int posix_spawn(int* pid, string path, void* fileActions, void* attr, byte** argv, byte** envp);
+
+    [LibraryImport("libc")]
+    private static partial int posix_spawn_file_actions_init(void* fa);
+
+    [LibraryImport("libc")]
+    private static partial int posix_spawn_file_actions_destroy(void* fa);
+
+    [LibraryImport("libc")]
+    private static partial int posix_spawn_file_actions_adddup2(void* fa, int fd, int newfd);
+
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int posix_spawn_file_actions_addopen(void* fa, int fd, string path, int oflag, int mode);
+
+    [LibraryImport("libc")]
+    private static partial int posix_spawnattr_init(void* attr);
+
+    [LibraryImport("libc")]
+    private static partial int posix_spawnattr_destroy(void* attr);
+
+    [LibraryImport("libc")]
+    private static partial int posix_spawnattr_setflags(void* attr, short flags);
+
+    [LibraryImport("libc")]
+    private static partial int posix_spawnattr_setsigmask(void* attr, void* set);
+
+    [LibraryImport("libc")]
+    private static partial int posix_spawnattr_setsigdefault(void* attr, void* set);
+
+    [LibraryImport("libc")]
+    private static partial int sigemptyset(void* set);
+
+    [LibraryImport("libc")]
+    private static partial int sigfillset(void* set);
+
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint getpwnam(string name);
+}

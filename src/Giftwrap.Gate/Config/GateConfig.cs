@@ -1,0 +1,253 @@
+// The gate's configuration as immutable values, and how it is read: the INI file,
+// then GIFTWRAP_* environment variables and --section:key=value switches on top,
+// validated as a whole (every error reported, each with its file and line).
+using System.Net;
+using Microsoft.Extensions.Configuration;
+
+namespace Giftwrap.Gate.Config;
+
+/// <summary>One guarded service: where it listens, the daemon name rules see, and what serves it.</summary>
+public sealed record ServiceConfig
+{
+    public required string Name { get; init; }
+    public required IReadOnlyList<IPEndPoint> Listen { get; init; }
+    public required string Daemon { get; init; }
+    public IPEndPoint? Forward { get; init; }
+    public IReadOnlyList<string>? Exec { get; init; }
+    public string? User { get; init; }
+}
+
+/// <summary>Limits that keep the gate standing under abuse.</summary>
+public sealed record LimitsConfig
+{
+    public int MaxConnections { get; init; } = 4096;
+    public int MaxPerSource { get; init; } = 64;
+    public TimeSpan DecisionTimeout { get; init; } = TimeSpan.FromSeconds(15);
+    public TimeSpan BannerTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public int BufferSize { get; init; } = 64 * 1024;
+}
+
+/// <summary>The whole configuration of `giftwrap serve`.</summary>
+public sealed record GateConfig
+{
+    public required string Allow { get; init; }
+    public required string Deny { get; init; }
+    public required IReadOnlyList<ServiceConfig> Services { get; init; }
+    public LimitsConfig Limits { get; init; } = new();
+    public IPEndPoint? DnsServer { get; init; }
+    public TimeSpan DnsTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    public int IdentPort { get; init; } = 113;
+    public string? Syslog { get; init; } = "/dev/log";
+    public string Source { get; init; } = "";
+}
+
+/// <summary>A configuration that could not be used, with every reason.</summary>
+public sealed class GateConfigException(IReadOnlyList<string> errors)
+    : Exception(string.Join(Environment.NewLine, errors))
+{
+    public IReadOnlyList<string> Errors { get; } = errors;
+}
+
+public static class GateConfigLoader
+{
+    /// <summary>Reads and validates <paramref name="path"/>; throws <see cref="GateConfigException"/> listing every error.</summary>
+    public static GateConfig Load(string path, IEnumerable<string>? overrides = null, IDictionary<string, string?>? environment = null)
+    {
+        var ini = IniFile.Read(path);
+        var errors = new List<string>(ini.Errors);
+        var builder = new ConfigurationBuilder()
+            .AddInMemoryCollection(ini.Values.ToDictionary(kv => kv.Key, kv => (string?)kv.Value.Value, StringComparer.OrdinalIgnoreCase));
+        if (environment is not null)
+            builder.AddInMemoryCollection(environment.Where(e => e.Key.StartsWith("GIFTWRAP_", StringComparison.Ordinal))
+                .Select(e => KeyValuePair.Create(e.Key["GIFTWRAP_".Length..].Replace("__", ":", StringComparison.Ordinal), e.Value)));
+        else
+            builder.AddEnvironmentVariables("GIFTWRAP_");
+        if (overrides is not null)
+            builder.AddCommandLine([.. overrides]);
+        var config = builder.Build();
+        var services = new List<ServiceConfig>();
+        foreach (var section in config.GetSection("service").GetChildren())
+            services.Add(Service(section, ini, errors));
+        if (services.Count == 0)
+            errors.Add($"{path}: no [service:NAME] section: nothing to guard");
+        var dup = services.SelectMany(s => s.Listen.Select(l => (s.Name, l))).GroupBy(x => x.l).FirstOrDefault(g => g.Count() > 1);
+        if (dup is not null)
+            errors.Add($"{path}: {dup.Key} is the listen address of more than one service ({string.Join(", ", dup.Select(d => d.Name))})");
+        var limits = new LimitsConfig
+        {
+            MaxConnections = Int(config, "limits:max_connections", 4096, ini, errors),
+            MaxPerSource = Int(config, "limits:max_per_source", 64, ini, errors),
+            DecisionTimeout = Duration(config, "limits:decision_timeout", TimeSpan.FromSeconds(15), ini, errors),
+            BannerTimeout = Duration(config, "limits:banner_timeout", TimeSpan.FromSeconds(10), ini, errors),
+            ConnectTimeout = Duration(config, "limits:connect_timeout", TimeSpan.FromSeconds(10), ini, errors),
+        };
+        IPEndPoint? dns = null;
+        if (config["dns:server"] is { Length: > 0 } dnsText && !TryEndPoint(dnsText, 53, out dns))
+            errors.Add($"{ini.Where("dns:server")}: dns server \"{dnsText}\" is not address:port");
+        var result = new GateConfig
+        {
+            Allow = config["tables:allow"] ?? "/etc/hosts.allow",
+            Deny = config["tables:deny"] ?? "/etc/hosts.deny",
+            Services = services,
+            Limits = limits,
+            DnsServer = dns,
+            DnsTimeout = Duration(config, "dns:timeout", TimeSpan.FromSeconds(5), ini, errors),
+            IdentPort = Int(config, "ident:port", 113, ini, errors),
+            Syslog = config["log:syslog"] is { } s ? (s.Equals("off", StringComparison.OrdinalIgnoreCase) ? null : s) : "/dev/log",
+            Source = path,
+        };
+        if (errors.Count > 0)
+            throw new GateConfigException(errors);
+        return result;
+    }
+
+    private static ServiceConfig Service(IConfigurationSection s, IniFile ini, List<string> errors)
+    {
+        var name = s.Key;
+        var where = ini.Where($"service:{name}:listen");
+        var listen = new List<IPEndPoint>();
+        var listenText = s["listen"];
+        if (string.IsNullOrWhiteSpace(listenText))
+            errors.Add($"{ini.Path}: [service:{name}] has no listen address");
+        else
+        {
+            foreach (var part in listenText.Split([' ', '\t', ','], StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (TryEndPoint(part, 0, out var ep) && ep.Port != 0)
+                    listen.Add(ep);
+                else
+                    errors.Add($"{where}: listen address \"{part}\" is not address:port (IPv6 as [addr]:port)");
+            }
+        }
+        IPEndPoint? forward = null;
+        if (s["forward"] is { Length: > 0 } f && (!TryEndPoint(f, 0, out forward) || forward.Port == 0))
+            errors.Add($"{ini.Where($"service:{name}:forward")}: forward address \"{f}\" is not address:port");
+        var exec = s["exec"] is { Length: > 0 } e ? CommandLine.Split(e) : null;
+        if (exec is { Count: 0 })
+            exec = null;
+        if ((forward is null) == (exec is null) && !(s["forward"] is { Length: > 0 } && forward is null))
+            errors.Add($"{where}: [service:{name}] needs exactly one of forward = address:port or exec = program");
+        if (exec is not null && !File.Exists(exec[0]))
+            errors.Add($"{ini.Where($"service:{name}:exec")}: {exec[0]}: no such program");
+        var user = s["user"];
+        if (user is { Length: > 0 } && !Giftwrap.Decisions.SystemAccounts.Instance.UserExists(user))
+            errors.Add($"{ini.Where($"service:{name}:user")}: unknown user \"{user}\"");
+        return new ServiceConfig
+        {
+            Name = name,
+            Listen = listen,
+            Daemon = s["daemon"] is { Length: > 0 } d ? d : name,
+            Forward = forward,
+            Exec = exec,
+            User = user is { Length: > 0 } ? user : null,
+        };
+    }
+
+    internal static bool TryEndPoint(string text, int defaultPort, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPEndPoint? ep)
+    {
+        if (!IPEndPoint.TryParse(text, out ep))
+            return false;
+        if (ep.Port == 0 && defaultPort != 0)
+            ep.Port = defaultPort;
+        return true;
+    }
+
+    private static int Int(IConfiguration c, string key, int fallback, IniFile ini, List<string> errors)
+    {
+        var text = c[key];
+        if (text is null)
+            return fallback;
+        if (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var v) && v > 0)
+            return v;
+        errors.Add($"{ini.Where(key)}: {key} must be a positive whole number, found \"{text}\"");
+        return fallback;
+    }
+
+    private static TimeSpan Duration(IConfiguration c, string key, TimeSpan fallback, IniFile ini, List<string> errors)
+    {
+        var text = c[key];
+        if (text is null)
+            return fallback;
+        if (DurationText.TryParse(text, out var d) && d > TimeSpan.Zero)
+            return d;
+        errors.Add($"{ini.Where(key)}: {key} must be a duration such as 500ms, 10s, 5m; found \"{text}\"");
+        return fallback;
+    }
+}
+
+/// <summary>Durations written as 500ms, 10s, 5m, 2h, 1d (a bare number is seconds).</summary>
+public static class DurationText
+{
+    public static bool TryParse(string text, out TimeSpan value)
+    {
+        value = default;
+        var t = text.Trim();
+        var units = new (string Suffix, double Seconds)[] { ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400) };
+        foreach (var (suffix, seconds) in units)
+        {
+            if (t.EndsWith(suffix, StringComparison.OrdinalIgnoreCase) && !(suffix == "s" && t.EndsWith("ms", StringComparison.OrdinalIgnoreCase))
+                && !(suffix == "m" && t.EndsWith("ms", StringComparison.OrdinalIgnoreCase)))
+            {
+                if (double.TryParse(t[..^suffix.Length], System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var n))
+                {
+                    value = TimeSpan.FromSeconds(n * seconds);
+                    return true;
+                }
+                return false;
+            }
+        }
+        if (double.TryParse(t, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var secs))
+        {
+            value = TimeSpan.FromSeconds(secs);
+            return true;
+        }
+        return false;
+    }
+}
+
+/// <summary>Splits an exec line into argv: blanks separate, double or single quotes group, backslash escapes.</summary>
+internal static class CommandLine
+{
+    public static List<string> Split(string text)
+    {
+        var args = new List<string>();
+        var sb = new System.Text.StringBuilder();
+        var inArg = false;
+        char quote = '\0';
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (quote != '\0')
+            {
+                if (c == quote)
+                    quote = '\0';
+                else if (c == '\\' && quote == '"' && i + 1 < text.Length)
+                    sb.Append(text[++i]);
+                else
+                    sb.Append(c);
+                continue;
+            }
+            if (char.IsWhiteSpace(c))
+            {
+                if (inArg)
+                {
+                    args.Add(sb.ToString());
+                    sb.Clear();
+                    inArg = false;
+                }
+                continue;
+            }
+            inArg = true;
+            if (c is '"' or '\'')
+                quote = c;
+            else if (c == '\\' && i + 1 < text.Length)
+                sb.Append(text[++i]);
+            else
+                sb.Append(c);
+        }
+        if (inArg)
+            args.Add(sb.ToString());
+        return args;
+    }
+}

@@ -1,0 +1,102 @@
+// One connection through the gate: the request from the socket's endpoints, the
+// decision (with the lookups it needs, bounded in time: a decision that cannot be
+// made in time refuses), tcpd's log line, the options carried out, then the
+// service: a forward to the backend or a program with the socket on its stdio.
+using System.Net;
+using System.Net.Sockets;
+using Giftwrap.Decisions;
+using Giftwrap.Expansion;
+using Giftwrap.Gate.Actions;
+using Giftwrap.Gate.Config;
+using Giftwrap.Gate.Forwarding;
+using Giftwrap.Gate.Logging;
+using Giftwrap.Rules;
+using Giftwrap.Tables;
+
+namespace Giftwrap.Gate.Connections;
+
+internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups lookups, GateLog log, LimitsConfig limits)
+{
+    private readonly ActionRunner _actions = new(log, limits.BannerTimeout);
+
+    public async Task HandleAsync(Socket client, ServiceConfig service, CancellationToken ct)
+    {
+        var request = RequestFor(client, service);
+        Judgement judgement;
+        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        {
+            timeout.CancelAfter(limits.DecisionTimeout);
+            try
+            {
+                judgement = await tables.DecideAsync(request, lookups, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Fail closed: no decision in time is a refusal.
+                log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {request.ClientAddress} (no decision within {limits.DecisionTimeout.TotalSeconds:0}s)");
+                return;
+            }
+        }
+        request = judgement.Request;
+        foreach (var w in judgement.Decision.Warnings)
+            log.Daemon(service.Daemon, w.Severity == DiagnosticSeverity.Error ? Severity.Err : Severity.Warning, Format(w));
+        var outcome = await _actions.RunAsync(judgement.Decision, request, client, ct).ConfigureAwait(false);
+        var who = PercentExpander.Expand("%c", request);
+        switch (outcome.Fate)
+        {
+            case ConnectionFate.Twisted:
+                return;
+            case ConnectionFate.Refuse:
+                log.Daemon(service.Daemon, outcome.Level ?? Severity.Warning, $"refused connect from {who}", outcome.Facility);
+                return;
+        }
+        log.Daemon(service.Daemon, outcome.Level ?? Severity.Info, $"connect from {who}", outcome.Facility);
+        if (service.Forward is { } backend)
+            await ForwardAsync(client, backend, service, ct).ConfigureAwait(false);
+        else if (service.Exec is { } argv)
+            _ = _actions.Start([.. argv], outcome.State with { User = outcome.State.User ?? service.User }, (int)client.SafeHandle.DangerousGetHandle(), request);
+    }
+
+    internal static AccessRequest RequestFor(Socket client, ServiceConfig service)
+    {
+        var remote = (IPEndPoint)client.RemoteEndPoint!;
+        var local = (IPEndPoint)client.LocalEndPoint!;
+        return new AccessRequest
+        {
+            Daemon = service.Daemon,
+            ClientAddress = Plain(remote.Address),
+            ClientPort = remote.Port,
+            ServerAddress = Plain(local.Address),
+            ServerPort = local.Port,
+            CanLookUp = true,
+        };
+    }
+
+    private static string Plain(IPAddress a) => (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).ToString();
+
+    private async Task ForwardAsync(Socket client, IPEndPoint backendAddress, ServiceConfig service, CancellationToken ct)
+    {
+        using var backend = new Socket(backendAddress.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        {
+            timeout.CancelAfter(limits.ConnectTimeout);
+            try
+            {
+                await backend.ConnectAsync(backendAddress, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+            {
+                log.Daemon(service.Daemon, Severity.Err, $"error: cannot connect to backend {backendAddress}: {(ex is SocketException se ? se.Message : "timed out")}; closing the client");
+                return;
+            }
+        }
+        client.NoDelay = true;
+        await TcpForwarder.ProxyAsync(client, backend, limits.BufferSize, ct).ConfigureAwait(false);
+    }
+
+    private static string Format(Diagnostic w)
+    {
+        var kind = w.Severity == DiagnosticSeverity.Error ? "error" : "warning";
+        return w.Line > 0 ? $"{kind}: {w.File}, line {w.Line}: {w.Message}" : $"{kind}: {w.Message}";
+    }
+}

@@ -1,0 +1,250 @@
+// The gate daemon's core: a listening socket per service address, an accept loop
+// each, limits on connections overall and per source address, reload without
+// dropping open connections, and a stop that drains. A slow or silent client only
+// ever holds its own task.
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Giftwrap.Decisions;
+using Giftwrap.Gate.Config;
+using Giftwrap.Gate.Connections;
+using Giftwrap.Gate.Logging;
+using Giftwrap.Tables;
+
+namespace Giftwrap.Gate.Listening;
+
+/// <summary>`giftwrap serve`: guards every configured service.</summary>
+public sealed class GateServer : IAsyncDisposable
+{
+    private readonly GateLog _log;
+    private readonly IRequestLookups _lookups;
+    private readonly ConcurrentDictionary<IPEndPoint, Listener> _listeners = new();
+    private readonly ConcurrentDictionary<IPAddress, int> _perSource = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<Task, byte> _connections = new();
+    private GateConfig _config;
+    private AccessTables _tables;
+    private ConnectionHandler _handler;
+    private int _open;
+
+    private sealed class Listener(Socket socket, ServiceConfig service)
+    {
+        public Socket Socket { get; } = socket;
+        public ServiceConfig Service { get; set; } = service;
+        public Task? Loop { get; set; }
+    }
+
+    public GateServer(GateConfig config, GateLog log, IRequestLookups lookups)
+    {
+        _config = config;
+        _log = log;
+        _lookups = lookups;
+        _tables = new AccessTables(config.Allow, config.Deny);
+        _handler = new ConnectionHandler(_tables, lookups, log, config.Limits);
+    }
+
+    /// <summary>Connections being handled now.</summary>
+    public int OpenConnections => Volatile.Read(ref _open);
+
+    /// <summary>The addresses listened on.</summary>
+    public IReadOnlyCollection<IPEndPoint> Endpoints => [.. _listeners.Keys];
+
+    /// <summary>Opens every listener; fails (and opens none) if one cannot be bound.</summary>
+    public void Start()
+    {
+        var opened = new List<(IPEndPoint, Listener)>();
+        try
+        {
+            foreach (var s in _config.Services)
+            {
+                foreach (var ep in s.Listen)
+                    opened.Add((ep, new Listener(Bind(ep), s)));
+            }
+        }
+        catch
+        {
+            foreach (var (_, l) in opened)
+                l.Socket.Dispose();
+            throw;
+        }
+        foreach (var (ep, l) in opened)
+            Run(ep, l);
+        _log.Gate(Severity.Info, $"listening on {string.Join(", ", _listeners.Keys)}");
+    }
+
+    /// <summary>Takes a new configuration: kept listeners stay open, open connections are untouched.</summary>
+    public void Reload(GateConfig config)
+    {
+        var wanted = config.Services.SelectMany(s => s.Listen.Select(ep => (ep, s))).ToDictionary(x => x.ep, x => x.s);
+        var added = new List<(IPEndPoint, Listener)>();
+        try
+        {
+            foreach (var (ep, s) in wanted)
+            {
+                if (!_listeners.ContainsKey(ep))
+                    added.Add((ep, new Listener(Bind(ep), s)));
+            }
+        }
+        catch
+        {
+            foreach (var (_, l) in added)
+                l.Socket.Dispose();
+            throw;
+        }
+        if (config.Allow != _config.Allow || config.Deny != _config.Deny || config.Limits != _config.Limits)
+        {
+            var old = _tables;
+            _tables = new AccessTables(config.Allow, config.Deny);
+            _handler = new ConnectionHandler(_tables, _lookups, _log, config.Limits);
+            _ = Task.Delay(TimeSpan.FromMinutes(5)).ContinueWith(_ => old.Dispose(), TaskScheduler.Default);
+        }
+        foreach (var (ep, l) in _listeners)
+        {
+            if (wanted.TryGetValue(ep, out var s))
+                l.Service = s;
+            else if (_listeners.TryRemove(ep, out var gone))
+                gone.Socket.Dispose();
+        }
+        foreach (var (ep, l) in added)
+            Run(ep, l);
+        _config = config;
+        _log.Gate(Severity.Notice, $"configuration reloaded; listening on {string.Join(", ", _listeners.Keys)}");
+    }
+
+    /// <summary>Stops accepting and waits up to <paramref name="drain"/> for open connections to finish.</summary>
+    public async Task StopAsync(TimeSpan drain)
+    {
+        foreach (var l in _listeners.Values)
+            l.Socket.Dispose();
+        _listeners.Clear();
+        var all = Task.WhenAll(_connections.Keys);
+        if (await Task.WhenAny(all, Task.Delay(drain)).ConfigureAwait(false) != all)
+        {
+            _log.Gate(Severity.Warning, $"{OpenConnections} connection(s) still open after {drain.TotalSeconds:0}s; closing them");
+            await _stopping.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+        }
+    }
+
+    private static Socket Bind(IPEndPoint ep)
+    {
+        var s = new Socket(ep.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (ep.AddressFamily == AddressFamily.InterNetworkV6)
+                s.DualMode = false;
+            s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            s.Bind(ep);
+            s.Listen(1024);
+            return s;
+        }
+        catch
+        {
+            s.Dispose();
+            throw;
+        }
+    }
+
+    private void Run(IPEndPoint ep, Listener l)
+    {
+        _listeners[ep] = l;
+        l.Loop = Task.Run(() => AcceptLoopAsync(l));
+    }
+
+    private async Task AcceptLoopAsync(Listener l)
+    {
+        while (true)
+        {
+            Socket client;
+            try
+            {
+                client = await l.Socket.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is ObjectDisposedException or OperationCanceledException)
+            {
+                // The listener was closed by a reload or a stop.
+                return;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
+            {
+                // The client gave up before we accepted it.
+                continue;
+            }
+            catch (SocketException ex)
+            {
+                // Out of descriptors and the like: say so, breathe, go on.
+                _log.Gate(Severity.Err, $"error: accept on {l.Socket.LocalEndPoint}: {ex.Message}");
+                await Task.Delay(100).ConfigureAwait(false);
+                continue;
+            }
+            Admit(client, l.Service);
+        }
+    }
+
+    private void Admit(Socket client, ServiceConfig service)
+    {
+        var source = ((IPEndPoint)client.RemoteEndPoint!).Address;
+        if (source.IsIPv4MappedToIPv6)
+            source = source.MapToIPv4();
+        var limits = _config.Limits;
+        if (Interlocked.Increment(ref _open) > limits.MaxConnections)
+        {
+            Interlocked.Decrement(ref _open);
+            _log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {source} (too many connections: {limits.MaxConnections})");
+            client.Dispose();
+            return;
+        }
+        if (_perSource.AddOrUpdate(source, 1, (_, n) => n + 1) > limits.MaxPerSource)
+        {
+            Release(source);
+            Interlocked.Decrement(ref _open);
+            _log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {source} (more than {limits.MaxPerSource} connections from one address)");
+            client.Dispose();
+            return;
+        }
+        var handler = _handler;
+        var task = Task.Run(async () =>
+        {
+            try
+            {
+                await handler.HandleAsync(client, service, _stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
+            {
+                // The client went away mid-way; nothing is left to do for it.
+            }
+            finally
+            {
+                client.Dispose();
+                Release(source);
+                Interlocked.Decrement(ref _open);
+            }
+        });
+        _connections[task] = 0;
+        _ = task.ContinueWith(t => _connections.TryRemove(t, out _), TaskScheduler.Default);
+    }
+
+    private void Release(IPAddress source)
+    {
+        while (true)
+        {
+            var n = _perSource.GetValueOrDefault(source);
+            if (n <= 1)
+            {
+                if (_perSource.TryRemove(KeyValuePair.Create(source, n)))
+                    return;
+            }
+            else if (_perSource.TryUpdate(source, n - 1, n))
+            {
+                return;
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+        _tables.Dispose();
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,207 @@
+// Writes RFC 3164 lines, "<PRI>Mmm dd hh:mm:ss TAG[PID]: message", to the local syslog socket
+// (/dev/log, a Unix datagram socket), as syslog(3) does for libwrap. It never throws into the
+// caller and never blocks: a message that cannot be sent is dropped and counted in Failures.
+// Not a syslog client for the network (RFC 5424/5426) and no structured data; that is intentional.
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Giftwrap.Net.Syslog;
+
+/// <summary>Severity codes, as in syslog(3) and RFC 3164 section 4.1.1.</summary>
+public static class SyslogSeverity
+{
+    /// <summary>LOG_EMERG: the system is unusable.</summary>
+    public const int Emergency = 0;
+    /// <summary>LOG_ALERT: act at once.</summary>
+    public const int Alert = 1;
+    /// <summary>LOG_CRIT: critical conditions.</summary>
+    public const int Critical = 2;
+    /// <summary>LOG_ERR: errors.</summary>
+    public const int Error = 3;
+    /// <summary>LOG_WARNING: warnings.</summary>
+    public const int Warning = 4;
+    /// <summary>LOG_NOTICE: normal but significant (libwrap's "refused connect").</summary>
+    public const int Notice = 5;
+    /// <summary>LOG_INFO: informational (libwrap's "connect from").</summary>
+    public const int Info = 6;
+    /// <summary>LOG_DEBUG: debugging.</summary>
+    public const int Debug = 7;
+}
+
+/// <summary>Facility codes (the value, not shifted), as in syslog(3).</summary>
+public static class SyslogFacility
+{
+    /// <summary>LOG_USER.</summary>
+    public const int User = 1;
+    /// <summary>LOG_MAIL.</summary>
+    public const int Mail = 2;
+    /// <summary>LOG_DAEMON, libwrap's default.</summary>
+    public const int Daemon = 3;
+    /// <summary>LOG_AUTH.</summary>
+    public const int Auth = 4;
+    /// <summary>LOG_AUTHPRIV.</summary>
+    public const int AuthPriv = 10;
+    /// <summary>LOG_LOCAL0; LOCAL1 to LOCAL7 are 17 to 23.</summary>
+    public const int Local0 = 16;
+    /// <summary>LOG_LOCAL7.</summary>
+    public const int Local7 = 23;
+}
+
+/// <summary>Sends messages to the local syslog daemon over a Unix datagram socket. Thread-safe.</summary>
+public sealed class SyslogWriter : IDisposable
+{
+    /// <summary>The longest datagram sent, in bytes; longer messages are cut (RFC 3164 4.1 allows 1,024, rsyslog takes 8 KB).</summary>
+    public const int MaxDatagramLength = 2048;
+
+    private static readonly string[] Months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+    private readonly string _socketPath;
+    private readonly string _tag;
+    private readonly int _facility;
+    private readonly TimeProvider _clock;
+    private readonly int _processId = Environment.ProcessId;
+    private readonly Lock _gate = new();
+    private Socket? _socket;
+    private long _failures;
+    private bool _disposed;
+
+    /// <summary>
+    /// Creates a writer. <paramref name="tag"/> is the program name shown before the pid (control chars, spaces,
+    /// ':' and '[' become '_', cut to 32 chars); <paramref name="facility"/> is 0 to 23 (<see cref="SyslogFacility"/>).
+    /// The socket is opened on first use and again after it goes away.
+    /// </summary>
+    public SyslogWriter(string tag, int facility = SyslogFacility.Daemon, string socketPath = "/dev/log", TimeProvider? clock = null)
+    {
+        ArgumentNullException.ThrowIfNull(tag);
+        ArgumentException.ThrowIfNullOrEmpty(socketPath);
+        ArgumentOutOfRangeException.ThrowIfLessThan(facility, 0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(facility, 23);
+        _tag = CleanTag(tag);
+        _facility = facility;
+        _socketPath = socketPath;
+        _clock = clock ?? TimeProvider.System;
+    }
+
+    /// <summary>How many messages were dropped: no syslog socket, a full queue, or after disposal.</summary>
+    public long Failures => Interlocked.Read(ref _failures);
+
+    /// <summary>
+    /// Sends <paramref name="message"/> at <paramref name="severity"/> (0 to 7, <see cref="SyslogSeverity"/>; other bits are
+    /// masked off as syslog(3) does). Control chars (NUL, CR, LF, ...) become spaces, so one call is one line.
+    /// Never throws and never blocks; returns false when the message was dropped (also counted in <see cref="Failures"/>).
+    /// </summary>
+    public bool Log(int severity, string message)
+    {
+        byte[] datagram = Format(severity & 7, message ?? "", _clock.GetLocalNow());
+        lock (_gate)
+        {
+            if (!_disposed && Send(datagram))
+            {
+                return true;
+            }
+        }
+        Interlocked.Increment(ref _failures);
+        return false;
+    }
+
+    /// <summary>Closes the socket; later messages are dropped.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _disposed = true;
+            _socket?.Dispose();
+            _socket = null;
+        }
+    }
+
+    /// <summary>The datagram for one message: RFC 3164 4.1 header, tag, pid, sanitised text, at most 2 KB.</summary>
+    internal byte[] Format(int severity, string message, DateTimeOffset now)
+    {
+        var line = new StringBuilder(64 + Math.Min(message.Length, MaxDatagramLength));
+        // RFC 3164 4.1.2: "Mmm dd hh:mm:ss", the day padded with a space, months in English whatever the locale.
+        line.Append('<').Append((_facility * 8) + severity).Append('>')
+            .Append(Months[now.Month - 1]).Append(' ')
+            .Append(now.Day.ToString(CultureInfo.InvariantCulture).PadLeft(2))
+            .Append(' ').Append(now.ToString("HH:mm:ss", CultureInfo.InvariantCulture))
+            .Append(' ').Append(_tag).Append('[').Append(_processId).Append("]: ");
+        foreach (char c in message)
+        {
+            line.Append(char.IsControl(c) ? ' ' : c);
+            if (line.Length >= MaxDatagramLength)
+            {
+                break;
+            }
+        }
+        return Cut(Encoding.UTF8.GetBytes(line.ToString()));
+    }
+
+    /// <summary>Cuts to 2 KB without splitting a UTF-8 sequence.</summary>
+    private static byte[] Cut(byte[] bytes)
+    {
+        if (bytes.Length <= MaxDatagramLength)
+        {
+            return bytes;
+        }
+        int end = MaxDatagramLength;
+        while (end > 0 && (bytes[end] & 0xC0) == 0x80)
+        {
+            end--;
+        }
+        return bytes[..end];
+    }
+
+    private bool Send(byte[] datagram)
+    {
+        SocketError error = TrySend(datagram);
+        // A full queue is the daemon being slow: drop. Anything else (refused, not connected, never opened)
+        // may be a restarted daemon with a new socket: reopen once.
+        if (error is SocketError.Success or SocketError.WouldBlock or SocketError.NoBufferSpaceAvailable)
+        {
+            return error == SocketError.Success;
+        }
+        return Reconnect() && TrySend(datagram) == SocketError.Success;
+    }
+
+    private SocketError TrySend(byte[] datagram)
+    {
+        if (_socket is null)
+        {
+            return SocketError.NotConnected;
+        }
+        // Non-blocking: a syslog daemon that stops reading must not stop the gate.
+        _socket.Send(datagram, SocketFlags.None, out SocketError error);
+        return error;
+    }
+
+    private bool Reconnect()
+    {
+        _socket?.Dispose();
+        _socket = null;
+        var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        try
+        {
+            socket.Connect(new UnixDomainSocketEndPoint(_socketPath));
+            socket.Blocking = false;
+            _socket = socket;
+            return true;
+        }
+        catch (SocketException)
+        {
+            // No syslog daemon (yet): the message is dropped, the next one tries again.
+            socket.Dispose();
+            return false;
+        }
+    }
+
+    private static string CleanTag(string tag)
+    {
+        var clean = new StringBuilder(Math.Min(tag.Length, 32));
+        foreach (char c in tag.AsSpan(0, Math.Min(tag.Length, 32)))
+        {
+            clean.Append(c is <= ' ' or ':' or '[' or ']' or > '~' ? '_' : c);
+        }
+        return clean.Length == 0 ? "giftwrap" : clean.ToString();
+    }
+}

@@ -1,0 +1,226 @@
+// The gate end to end on loopback: real sockets, real processes, a real syslog
+// socket. Clients bind 127.0.0.x source addresses to play different hosts.
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Giftwrap.Gate.Config;
+
+namespace Giftwrap.Gate.Tests;
+
+public sealed class GateTests
+{
+    private static ServiceConfig Forward(string daemon, int port, int backend, string host = "127.0.0.1") => new()
+    {
+        Name = daemon,
+        Daemon = daemon,
+        Listen = [new IPEndPoint(IPAddress.Parse(host), port)],
+        Forward = new IPEndPoint(IPAddress.Loopback, backend),
+    };
+
+    private static ServiceConfig Exec(string daemon, int port, params string[] argv) => new()
+    {
+        Name = daemon,
+        Daemon = daemon,
+        Listen = [new IPEndPoint(IPAddress.Loopback, port)],
+        Exec = argv,
+    };
+
+    [Fact]
+    public async Task Forward_AllowedClient_IsProxiedWithHalfClose()
+    {
+        await using var gate = new GateFixture("echo: 127.0.0.1\n", "ALL: ALL\n");
+        using var echo = new EchoServer();
+        var port = GateFixture.FreePort();
+        gate.Start(gate.Config(Forward("echo", port, echo.Port)));
+        using var c = await GateFixture.ConnectAsync(port);
+        await c.SendAsync(Encoding.ASCII.GetBytes("hello through the gate"), SocketFlags.None);
+        c.Shutdown(SocketShutdown.Send);
+        Assert.Equal("hello through the gate", await GateFixture.ReadAllAsync(c));
+        Assert.Contains("echo[", await gate.WaitForLogAsync("connect from 127.0.0.1"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Forward_RefusedClient_IsClosedAndLoggedLikeTcpd()
+    {
+        await using var gate = new GateFixture("echo: 127.0.0.1\n", "ALL: ALL\n");
+        using var echo = new EchoServer();
+        var port = GateFixture.FreePort();
+        gate.Start(gate.Config(Forward("echo", port, echo.Port)));
+        using var c = await GateFixture.ConnectAsync(port, from: "127.0.0.2");
+        await c.SendAsync(Encoding.ASCII.GetBytes("let me in"), SocketFlags.None);
+        Assert.Equal("", await GateFixture.ReadAllAsync(c));
+        var line = await gate.WaitForLogAsync("refused connect from 127.0.0.2");
+        Assert.StartsWith("<28>", line, StringComparison.Ordinal); // daemon.warning
+        Assert.Equal(0, echo.Accepted);
+    }
+
+    [Fact]
+    public async Task Tables_EditedWhileRunning_ApplyToTheNextConnection()
+    {
+        await using var gate = new GateFixture("echo: 127.0.0.0/255.0.0.0\n", "ALL: ALL\n");
+        using var echo = new EchoServer();
+        var port = GateFixture.FreePort();
+        gate.Start(gate.Config(Forward("echo", port, echo.Port)));
+        using (var c = await GateFixture.ConnectAsync(port, from: "127.0.0.3"))
+        {
+            await c.SendAsync("a"u8.ToArray(), SocketFlags.None);
+            c.Shutdown(SocketShutdown.Send);
+            Assert.Equal("a", await GateFixture.ReadAllAsync(c));
+        }
+        File.WriteAllText(gate.Allow, "echo: 127.0.0.1\n");
+        using (var c = await GateFixture.ConnectAsync(port, from: "127.0.0.3"))
+            Assert.Equal("", await GateFixture.ReadAllAsync(c));
+    }
+
+    [Fact]
+    public async Task Forward_DeadBackend_ClosesTheClientAndSaysWhy()
+    {
+        await using var gate = new GateFixture("ALL: ALL\n");
+        var port = GateFixture.FreePort();
+        gate.Start(gate.Config(Forward("echo", port, GateFixture.FreePort())));
+        using var c = await GateFixture.ConnectAsync(port);
+        Assert.Equal("", await GateFixture.ReadAllAsync(c));
+        await gate.WaitForLogAsync("cannot connect to backend");
+    }
+
+    [Fact]
+    public async Task Exec_SocketIsTheProgramsStdio_WithSetenv()
+    {
+        await using var gate = new GateFixture("greet: ALL: setenv WHO %a_%d\n");
+        var port = GateFixture.FreePort();
+        gate.Start(gate.Config(Exec("greet", port, "/bin/sh", "-c", "read line; echo \"$WHO says $line\"")));
+        using var c = await GateFixture.ConnectAsync(port, from: "127.0.0.4");
+        await c.SendAsync("hi\n"u8.ToArray(), SocketFlags.None);
+        Assert.Equal("127.0.0.4_greet says hi\n", await GateFixture.ReadAllAsync(c));
+    }
+
+    [Fact]
+    public async Task Twist_ReplacesTheService()
+    {
+        await using var gate = new GateFixture("in.fingerd: ALL: twist /bin/echo \"no finger for %a\"\n");
+        using var echo = new EchoServer();
+        var port = GateFixture.FreePort();
+        gate.Start(gate.Config(Forward("in.fingerd", port, echo.Port)));
+        using var c = await GateFixture.ConnectAsync(port, from: "127.0.0.5");
+        Assert.Equal("no finger for 127.0.0.5\n", await GateFixture.ReadAllAsync(c));
+        Assert.Equal(0, echo.Accepted);
+        await gate.WaitForLogAsync("twist 127.0.0.5 to /bin/echo");
+    }
+
+    [Fact]
+    public async Task Banners_SendTheDaemonsFileWithCrlf_ThenTheService()
+    {
+        await using var gate = new GateFixture();
+        var banners = Directory.CreateDirectory(Path.Combine(gate.Directory, "banners")).FullName;
+        File.WriteAllText(Path.Combine(banners, "echo"), "Welcome %a\nAuthorised use only\n");
+        File.WriteAllText(gate.Allow, $"echo: ALL: banners {banners}\n");
+        using var echo = new EchoServer();
+        var port = GateFixture.FreePort();
+        gate.Start(gate.Config(Forward("echo", port, echo.Port)));
+        using var c = await GateFixture.ConnectAsync(port, from: "127.0.0.6");
+        await c.SendAsync("x"u8.ToArray(), SocketFlags.None);
+        c.Shutdown(SocketShutdown.Send);
+        Assert.Equal("Welcome 127.0.0.6\r\nAuthorised use only\r\nx", await GateFixture.ReadAllAsync(c));
+    }
+
+    [Fact]
+    public async Task Spawn_RunsTheCommandWithExpansions_AndTheRefusalStands()
+    {
+        await using var gate = new GateFixture();
+        var mark = Path.Combine(gate.Directory, "spawned");
+        File.WriteAllText(gate.Deny, $"ALL: ALL: spawn echo %d %a > {mark}\n");
+        using var echo = new EchoServer();
+        var port = GateFixture.FreePort();
+        gate.Start(gate.Config(Forward("echo", port, echo.Port)));
+        using var c = await GateFixture.ConnectAsync(port, from: "127.0.0.7");
+        Assert.Equal("", await GateFixture.ReadAllAsync(c));
+        for (var i = 0; i < 100 && !File.Exists(mark); i++)
+            await Task.Delay(50);
+        Assert.Equal("echo 127.0.0.7\n", File.ReadAllText(mark));
+    }
+
+    [Fact]
+    public async Task AclExec_FailingCommand_RefusesThroughHostsDeny()
+    {
+        await using var gate = new GateFixture("echo: ALL: aclexec test %a = 127.0.0.8\n", "ALL: ALL\n");
+        using var echo = new EchoServer();
+        var port = GateFixture.FreePort();
+        gate.Start(gate.Config(Forward("echo", port, echo.Port)));
+        using (var ok = await GateFixture.ConnectAsync(port, from: "127.0.0.8"))
+        {
+            await ok.SendAsync("y"u8.ToArray(), SocketFlags.None);
+            ok.Shutdown(SocketShutdown.Send);
+            Assert.Equal("y", await GateFixture.ReadAllAsync(ok));
+        }
+        using var no = await GateFixture.ConnectAsync(port, from: "127.0.0.9");
+        Assert.Equal("", await GateFixture.ReadAllAsync(no));
+        await gate.WaitForLogAsync("refused connect from 127.0.0.9");
+    }
+
+    [Fact]
+    public async Task Ipv6Loopback_IsJudgedAsIpv6()
+    {
+        await using var gate = new GateFixture("echo: [::1]\n", "ALL: ALL\n");
+        using var echo = new EchoServer();
+        var port = GateFixture.FreePort();
+        gate.Start(gate.Config(Forward("echo", port, echo.Port, host: "::1")));
+        using var c = await GateFixture.ConnectAsync(port, from: "::1", to: "::1");
+        await c.SendAsync("six"u8.ToArray(), SocketFlags.None);
+        c.Shutdown(SocketShutdown.Send);
+        Assert.Equal("six", await GateFixture.ReadAllAsync(c));
+    }
+
+    [Fact]
+    public async Task StalledClient_DoesNotHoldUpOthers()
+    {
+        await using var gate = new GateFixture("echo: ALL\n");
+        using var echo = new EchoServer();
+        var port = GateFixture.FreePort();
+        gate.Start(gate.Config(Forward("echo", port, echo.Port)));
+        // Silent clients: connected, never send, never read.
+        var silent = new List<Socket>();
+        for (var i = 0; i < 10; i++)
+            silent.Add(await GateFixture.ConnectAsync(port, from: "127.0.0.10"));
+        using var c = await GateFixture.ConnectAsync(port, from: "127.0.0.11");
+        await c.SendAsync("fine"u8.ToArray(), SocketFlags.None);
+        c.Shutdown(SocketShutdown.Send);
+        Assert.Equal("fine", await GateFixture.ReadAllAsync(c));
+        silent.ForEach(s => s.Dispose());
+    }
+
+    [Fact]
+    public async Task PerSourceLimit_RefusesTheExcess()
+    {
+        await using var gate = new GateFixture("echo: ALL\n");
+        using var echo = new EchoServer();
+        var port = GateFixture.FreePort();
+        var config = gate.Config(Forward("echo", port, echo.Port)) with { Limits = new LimitsConfig { MaxPerSource = 2 } };
+        gate.Start(config);
+        using var a = await GateFixture.ConnectAsync(port, from: "127.0.0.12");
+        using var b = await GateFixture.ConnectAsync(port, from: "127.0.0.12");
+        await Task.Delay(200);
+        using var c = await GateFixture.ConnectAsync(port, from: "127.0.0.12");
+        Assert.Equal("", await GateFixture.ReadAllAsync(c));
+        await gate.WaitForLogAsync("more than 2 connections from one address");
+    }
+
+    [Fact]
+    public async Task Reload_AddsAServiceWithoutDroppingOpenConnections()
+    {
+        await using var gate = new GateFixture("ALL: ALL\n");
+        using var echo = new EchoServer();
+        var port = GateFixture.FreePort();
+        var server = gate.Start(gate.Config(Forward("echo", port, echo.Port)));
+        using var open = await GateFixture.ConnectAsync(port);
+        await open.SendAsync("1"u8.ToArray(), SocketFlags.None);
+        var port2 = GateFixture.FreePort();
+        server.Reload(gate.Config(Forward("echo", port, echo.Port), Forward("echo2", port2, echo.Port)));
+        using var second = await GateFixture.ConnectAsync(port2);
+        await second.SendAsync("2"u8.ToArray(), SocketFlags.None);
+        second.Shutdown(SocketShutdown.Send);
+        Assert.Equal("2", await GateFixture.ReadAllAsync(second));
+        await open.SendAsync("3"u8.ToArray(), SocketFlags.None);
+        open.Shutdown(SocketShutdown.Send);
+        Assert.Equal("13", await GateFixture.ReadAllAsync(open));
+    }
+}
