@@ -74,9 +74,9 @@ internal static class Evaluator
     /// <summary>The decision of a matched rule, and the deferred aclexec command if its options end on one.</summary>
     private static (Decision, string? AclExec) Matched(CompiledTable table, TableEntry entry, Verdict verdict, EvalContext ctx)
     {
-        var where = new RuleLocation(table.Path, entry.Line);
         if (entry.Options is null)
-            return (ctx.Warnings is null ? entry.Cached(where, verdict) : new Decision(verdict, where, ctx.Warnings, null), null);
+            return (ctx.Warnings is null ? entry.Cached(table.Path, verdict) : new Decision(verdict, new RuleLocation(table.Path, entry.Line), ctx.Warnings, null), null);
+        var where = new RuleLocation(table.Path, entry.Line);
         ctx.File = table.Path;
         ctx.Line = entry.Line;
         var outcome = entry.Options.Apply(ctx);

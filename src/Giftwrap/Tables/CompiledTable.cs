@@ -20,13 +20,15 @@ internal sealed class CompiledTable
 {
     private static readonly int[] None = [];
 
-    private readonly Dictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _exact;
+    // Exact addresses: the value is the entry, or (negative) -1 - an index into _shared for keys on several lines.
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _exact;
+    private readonly int[][] _shared;
     private readonly Dictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _prefix;
     private readonly (int Bits, Dictionary<uint, int[]> Nets)[] _v4;
     private readonly (int Bits, Dictionary<UInt128, int[]> Nets)[] _v6;
 
     private CompiledTable(string path, TableState state, string? error, TableEntry[] entries, int[] general,
-        Dictionary<string, int[]> exact, Dictionary<string, int[]> prefix,
+        Dictionary<string, int> exact, int[][] shared, Dictionary<string, int[]> prefix,
         (int, Dictionary<uint, int[]>)[] v4, (int, Dictionary<UInt128, int[]>)[] v6)
     {
         Path = path;
@@ -35,6 +37,7 @@ internal sealed class CompiledTable
         Entries = entries;
         General = general;
         _exact = exact.GetAlternateLookup<ReadOnlySpan<char>>();
+        _shared = shared;
         _prefix = prefix.GetAlternateLookup<ReadOnlySpan<char>>();
         _v4 = v4;
         _v6 = v6;
@@ -53,18 +56,25 @@ internal sealed class CompiledTable
     public static CompiledTable Unreadable(string path, string error) => Empty(path, TableState.Unreadable, error);
 
     private static CompiledTable Empty(string path, TableState state, string? error) =>
-        new(path, state, error, [], None, new Dictionary<string, int[]>(StringComparer.Ordinal), new Dictionary<string, int[]>(StringComparer.Ordinal), [], []);
+        new(path, state, error, [], None, new Dictionary<string, int>(StringComparer.Ordinal), [], new Dictionary<string, int[]>(StringComparer.Ordinal), [], []);
 
     public static CompiledTable Compile(string path, ReadOnlySpan<byte> data)
     {
         var entries = RuleReader.Read(data).ToArray();
         var general = new List<int>();
-        var exact = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        var exact = new Dictionary<string, int>(StringComparer.Ordinal);
+        var shared = new List<List<int>>();
         var prefix = new Dictionary<string, List<int>>(StringComparer.Ordinal);
         var v4 = new Dictionary<int, Dictionary<uint, List<int>>>();
         var v6 = new Dictionary<int, Dictionary<UInt128, List<int>>>();
         for (var i = 0; i < entries.Length; i++)
         {
+            if (entries[i].PlainAddresses is { } plain)
+            {
+                foreach (var address in plain)
+                    AddExact(exact, shared, address, i);
+                continue;
+            }
             if (!Indexable(entries[i]))
             {
                 general.Add(i);
@@ -75,7 +85,7 @@ internal sealed class CompiledTable
                 switch (p.Host)
                 {
                     case GeneralPattern g when g.String.Kind == StringPatternKind.Exact:
-                        Add(exact, g.String.Token, i);
+                        AddExact(exact, shared, g.String.Token, i);
                         break;
                     case GeneralPattern g:
                         Add(prefix, g.String.Token, i);
@@ -90,7 +100,7 @@ internal sealed class CompiledTable
             }
         }
         return new CompiledTable(path, TableState.Loaded, null, entries, [.. general],
-            Freeze(exact), Freeze(prefix),
+            exact, [.. shared.Select(l => l.ToArray())], Freeze(prefix),
             [.. v4.OrderBy(kv => kv.Key).Select(kv => (kv.Key, Freeze(kv.Value)))],
             [.. v6.OrderBy(kv => kv.Key).Select(kv => (kv.Key, Freeze(kv.Value)))]);
     }
@@ -142,7 +152,12 @@ internal sealed class CompiledTable
         if (IndexedCount == 0)
             return;
         if (_exact.Dictionary.Count > 0 && _exact.TryGetValue(StringPattern.Unmapped(address), out var e))
-            into.AddRange(e);
+        {
+            if (e >= 0)
+                into.Add(e);
+            else
+                into.AddRange(_shared[-1 - e]);
+        }
         if (_prefix.Dictionary.Count > 0)
         {
             for (var i = 0; i < address.Length; i++)
@@ -176,6 +191,26 @@ internal sealed class CompiledTable
         if (!byBits.TryGetValue(bits, out var d))
             byBits[bits] = d = [];
         return d;
+    }
+
+    private static void AddExact(Dictionary<string, int> exact, List<List<int>> shared, string key, int entry)
+    {
+        if (!exact.TryGetValue(key, out var v))
+        {
+            exact[key] = entry;
+            return;
+        }
+        if (v >= 0)
+        {
+            if (v == entry)
+                return;
+            shared.Add([v, entry]);
+            exact[key] = -shared.Count;
+            return;
+        }
+        var list = shared[-1 - v];
+        if (list[^1] != entry)
+            list.Add(entry);
     }
 
     private static void Add<TKey>(Dictionary<TKey, List<int>> d, TKey key, int entry) where TKey : notnull

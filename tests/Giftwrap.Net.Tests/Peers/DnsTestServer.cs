@@ -9,7 +9,7 @@ using System.Text;
 
 namespace Giftwrap.Net.Tests.Peers;
 
-internal enum DnsServerMode
+public enum DnsServerMode
 {
     Normal,
     Garbage,

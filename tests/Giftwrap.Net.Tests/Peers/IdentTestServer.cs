@@ -6,7 +6,7 @@ using System.Text;
 
 namespace Giftwrap.Net.Tests.Peers;
 
-internal enum IdentMode
+public enum IdentMode
 {
     Normal,
     Error,
