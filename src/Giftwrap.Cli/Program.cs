@@ -10,4 +10,4 @@ var root = new RootCommand("Giftwrap: TCP Wrappers access control (hosts.allow /
     ServeCommand.Create(),
     TcpdCommand.Create(),
 };
-return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+return await root.Parse(TcpdCommand.Protect(args)).InvokeAsync().ConfigureAwait(false);

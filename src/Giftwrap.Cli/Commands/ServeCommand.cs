@@ -19,8 +19,9 @@ internal static class ServeCommand
     {
         var config = new Option<string>("--config") { Description = $"The configuration file (default {DefaultConfig})." };
         var check = new Option<bool>("--check-config") { Description = "Read and validate the configuration, then exit." };
+        var inetd = new Option<string?>("--inetd") { Description = "Serve the stream/tcp nowait services of an inetd.conf as they are (tcpd entries unwrapped)." };
         var drain = new Option<int>("--drain-seconds") { Description = "How long SIGTERM waits for open connections (default 30).", DefaultValueFactory = _ => 30 };
-        var command = new Command("serve", "Run the gate daemon in front of TCP services (forward to a backend, or exec a program).") { config, check, drain };
+        var command = new Command("serve", "Run the gate daemon in front of TCP services (forward to a backend, or exec a program).") { config, inetd, check, drain };
         command.TreatUnmatchedTokensAsErrors = false;
         command.SetAction(async (result, ct) =>
         {
@@ -29,7 +30,7 @@ internal static class ServeCommand
             GateConfig cfg;
             try
             {
-                cfg = GateConfigLoader.Load(path, overrides);
+                cfg = GateConfigLoader.Load(path, overrides, inetd: result.GetValue(inetd));
             }
             catch (GateConfigException ex)
             {
@@ -42,12 +43,14 @@ internal static class ServeCommand
                 Console.Out.WriteLine($"{path}: {cfg.Services.Count} service(s), configuration OK");
                 return 0;
             }
-            return await RunAsync(cfg, path, overrides, TimeSpan.FromSeconds(result.GetValue(drain)), ct).ConfigureAwait(false);
+            foreach (var note in cfg.Notes)
+                await Console.Error.WriteLineAsync($"giftwrap: {note}").ConfigureAwait(false);
+            return await RunAsync(cfg, path, overrides, result.GetValue(inetd), TimeSpan.FromSeconds(result.GetValue(drain)), ct).ConfigureAwait(false);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(GateConfig cfg, string path, string[] overrides, TimeSpan drain, CancellationToken ct)
+    private static async Task<int> RunAsync(GateConfig cfg, string path, string[] overrides, string? inetd, TimeSpan drain, CancellationToken ct)
     {
         using var log = new GateLog(cfg.Syslog);
         var lookups = GateLookups.Create(cfg);
@@ -69,7 +72,7 @@ internal static class ServeCommand
             c.Cancel = true;
             try
             {
-                server.Reload(GateConfigLoader.Load(path, overrides));
+                server.Reload(GateConfigLoader.Load(path, overrides, inetd: inetd));
             }
             catch (GateConfigException ex)
             {

@@ -6,6 +6,29 @@ namespace Giftwrap.Cli.Commands;
 
 internal static class TcpdCommand
 {
+    private static readonly string[] ValueOptions = ["--allow", "--deny", "--dir", "--dns", "--ident-port"];
+
+    /// <summary>
+    /// inetd passes the daemon's own switches after its name (`tcpd in.ftpd -l -a`): everything
+    /// from the daemon name on belongs to the daemon, so a `--` is put before it.
+    /// </summary>
+    public static string[] Protect(string[] args)
+    {
+        if (args.Length == 0 || args[0] != "tcpd" || args.Contains("--"))
+            return args;
+        for (var i = 1; i < args.Length; i++)
+        {
+            if (ValueOptions.Contains(args[i]))
+            {
+                i++;
+                continue;
+            }
+            if (!args[i].StartsWith('-'))
+                return [.. args[..i], "--", .. args[i..]];
+        }
+        return args;
+    }
+
     public static Command Create()
     {
         var allow = new Option<string?>("--allow") { Description = "The allow table (default /etc/hosts.allow)." };

@@ -40,6 +40,9 @@ public sealed record GateConfig
     public int IdentPort { get; init; } = 113;
     public string? Syslog { get; init; } = "/dev/log";
     public string Source { get; init; } = "";
+
+    /// <summary>Notes from reading (inetd.conf lines that are not served), for the log.</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
 }
 
 /// <summary>A configuration that could not be used, with every reason.</summary>
@@ -52,9 +55,10 @@ public sealed class GateConfigException(IReadOnlyList<string> errors)
 public static class GateConfigLoader
 {
     /// <summary>Reads and validates <paramref name="path"/>; throws <see cref="GateConfigException"/> listing every error.</summary>
-    public static GateConfig Load(string path, IEnumerable<string>? overrides = null, IDictionary<string, string?>? environment = null)
+    public static GateConfig Load(string path, IEnumerable<string>? overrides = null, IDictionary<string, string?>? environment = null, string? inetd = null)
     {
-        var ini = IniFile.Read(path);
+        // With --inetd, the configuration file is optional: the inetd.conf lines are the services.
+        var ini = inetd is not null && !File.Exists(path) ? IniFile.Empty(path) : IniFile.Read(path);
         var errors = new List<string>(ini.Errors);
         var builder = new ConfigurationBuilder()
             .AddInMemoryCollection(ini.Values.ToDictionary(kv => kv.Key, kv => (string?)kv.Value.Value, StringComparer.OrdinalIgnoreCase));
@@ -69,8 +73,11 @@ public static class GateConfigLoader
         var services = new List<ServiceConfig>();
         foreach (var section in config.GetSection("service").GetChildren())
             services.Add(Service(section, ini, errors));
+        var notes = new List<string>();
+        if (inetd is not null)
+            services.AddRange(InetdConf.Read(inetd, errors, notes));
         if (services.Count == 0)
-            errors.Add($"{path}: no [service:NAME] section: nothing to guard");
+            errors.Add(inetd is null ? $"{path}: no [service:NAME] section: nothing to guard" : $"{inetd}: no stream/tcp nowait service to serve");
         var dup = services.SelectMany(s => s.Listen.Select(l => (s.Name, l))).GroupBy(x => x.l).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null)
             errors.Add($"{path}: {dup.Key} is the listen address of more than one service ({string.Join(", ", dup.Select(d => d.Name))})");
@@ -96,6 +103,7 @@ public static class GateConfigLoader
             IdentPort = Int(config, "ident:port", 113, ini, errors),
             Syslog = config["log:syslog"] is { } s ? (s.Equals("off", StringComparison.OrdinalIgnoreCase) ? null : s) : "/dev/log",
             Source = path,
+            Notes = notes,
         };
         if (errors.Count > 0)
             throw new GateConfigException(errors);

@@ -23,6 +23,8 @@ internal sealed class IniFile
 
     public List<string> Errors { get; }
 
+    public static IniFile Empty(string path) => new(path, new Dictionary<string, IniValue>(StringComparer.OrdinalIgnoreCase), []);
+
     public static IniFile Read(string path)
     {
         var values = new Dictionary<string, IniValue>(StringComparer.OrdinalIgnoreCase);

@@ -35,7 +35,8 @@ public sealed class UdpDnsClient : IDnsClient
     public static bool TryParseServer(string text, out IPEndPoint server)
     {
         server = null!;
-        if (IPAddress.TryParse(text, out IPAddress? address))
+        // IPAddress.TryParse accepts "[v6]:port" too, ignoring the port: only unbracketed text is a bare address.
+        if (!text.StartsWith('[') && IPAddress.TryParse(text, out IPAddress? address))
         {
             server = new IPEndPoint(address, DefaultPort);
             return true;

@@ -78,6 +78,7 @@ public sealed class UdpDnsClientTests
     [InlineData("127.0.0.1:5353", "127.0.0.1:5353")]
     [InlineData("127.0.0.1", "127.0.0.1:53")]
     [InlineData("[::1]:5353", "[::1]:5353")]
+    [InlineData("::1", "[::1]:53")]
     public void TryParseServer_Forms_Parsed(string text, string expected)
     {
         Assert.True(UdpDnsClient.TryParseServer(text, out IPEndPoint server));
@@ -87,6 +88,7 @@ public sealed class UdpDnsClientTests
     [Theory]
     [InlineData("dns.example")]
     [InlineData("127.0.0.1:0")]
+    [InlineData("[::1]")]
     [InlineData("")]
     public void TryParseServer_NotAnEndPoint_Refused(string text) =>
         Assert.False(UdpDnsClient.TryParseServer(text, out _));

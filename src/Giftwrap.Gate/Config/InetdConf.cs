@@ -1,0 +1,99 @@
+// `giftwrap serve --inetd FILE`: an existing inetd.conf served as it is. Each
+// `service stream tcp[4|6] nowait[.max] user[.group] server args...` line becomes a
+// service that execs the server with the connection on its stdio; lines that run
+// tcpd are unwrapped (the rules are Giftwrap's own now). Service names are looked
+// up in /etc/services. Other socket types and `wait` services are reported and
+// skipped: they are not TCP connection services.
+using System.Net;
+
+namespace Giftwrap.Gate.Config;
+
+public static class InetdConf
+{
+    public static IReadOnlyList<ServiceConfig> Read(string path, List<string> errors, List<string> skipped, string servicesFile = "/etc/services")
+    {
+        var result = new List<ServiceConfig>();
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            errors.Add($"{path}: cannot read: {ex.Message}");
+            return result;
+        }
+        var ports = ServicePorts(servicesFile);
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var where = $"{path}:{i + 1}";
+            var line = lines[i].Trim();
+            if (line.Length == 0 || line.StartsWith('#'))
+                continue;
+            var f = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length < 6)
+            {
+                errors.Add($"{where}: expected service socket_type protocol wait user server [args]");
+                continue;
+            }
+            var (service, socketType, protocol, wait, user) = (f[0], f[1], f[2], f[3], f[4]);
+            if (socketType != "stream" || !protocol.StartsWith("tcp", StringComparison.Ordinal) || !wait.StartsWith("nowait", StringComparison.Ordinal))
+            {
+                skipped.Add($"{where}: skipped: only stream/tcp nowait services are served (this is {socketType}/{protocol} {wait})");
+                continue;
+            }
+            if (!int.TryParse(service, out var port) && !ports.TryGetValue(service, out port))
+            {
+                errors.Add($"{where}: unknown service \"{service}\" (not in {servicesFile})");
+                continue;
+            }
+            var server = f[5];
+            var args = f.Length > 6 ? f[6..] : [Path.GetFileName(server)];
+            if (server == "internal")
+            {
+                skipped.Add($"{where}: skipped: inetd internal service {service}");
+                continue;
+            }
+            // tcpd wraps the real daemon: argv[0] is its name (or path), which we run directly.
+            if (Path.GetFileName(server) == "tcpd")
+            {
+                server = args[0].Contains('/', StringComparison.Ordinal) ? args[0] : Path.Combine("/usr/sbin", args[0]);
+            }
+            var listen = protocol switch
+            {
+                "tcp6" => new List<IPEndPoint> { new(IPAddress.IPv6Any, port) },
+                "tcp46" => [new(IPAddress.Any, port), new(IPAddress.IPv6Any, port)],
+                _ => [new(IPAddress.Any, port)],
+            };
+            var userName = user.Split('.', ':')[0];
+            result.Add(new ServiceConfig
+            {
+                Name = $"{service}/{protocol}",
+                Listen = listen,
+                Daemon = Path.GetFileName(args[0]),
+                Exec = [server, .. args[1..]],
+                User = userName == "root" ? null : userName,
+            });
+        }
+        return result;
+    }
+
+    private static Dictionary<string, int> ServicePorts(string file)
+    {
+        var map = new Dictionary<string, int>(StringComparer.Ordinal);
+        if (!File.Exists(file))
+            return map;
+        foreach (var raw in File.ReadLines(file))
+        {
+            var line = raw.Split('#')[0];
+            var f = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length < 2 || !f[1].EndsWith("/tcp", StringComparison.Ordinal))
+                continue;
+            if (!int.TryParse(f[1].AsSpan(0, f[1].Length - 4), out var port))
+                continue;
+            foreach (var name in f.Where((_, j) => j == 0 || j >= 2))
+                map.TryAdd(name, port);
+        }
+        return map;
+    }
+}

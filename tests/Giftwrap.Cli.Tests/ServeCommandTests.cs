@@ -1,0 +1,118 @@
+// `giftwrap serve` as a real process: configuration errors named with file and line,
+// listening, SIGHUP reload (a broken file keeps the old configuration), and SIGTERM
+// draining an open connection.
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Giftwrap.Cli.Tests;
+
+public sealed partial class ServeCommandTests
+{
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int kill(int pid, int signal);
+
+    private static int FreePort()
+    {
+        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)s.LocalEndPoint!).Port;
+    }
+
+    [Fact]
+    public void Serve_BrokenConfiguration_NamesFileAndLineAndStops()
+    {
+        using var dir = new TempDir();
+        var conf = dir.Write("giftwrap.conf", "[service:x]\nlisten = 127.0.0.1:notaport\nforward = 127.0.0.1:1\nbogus line\n[limits]\nmax_per_source = -3\n");
+        var r = CliRunner.Run(dir.Path, "serve", "--config", conf);
+        Assert.Equal(78, r.ExitCode);
+        Assert.Contains($"{conf}:2: listen address \"127.0.0.1:notaport\"", r.Stderr);
+        Assert.Contains($"{conf}:4: expected key = value", r.Stderr);
+        Assert.Contains($"{conf}:6: limits:max_per_source must be a positive whole number", r.Stderr);
+    }
+
+    [Fact]
+    public async Task Serve_ReloadsOnHup_AndDrainsOnTerm()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "ALL: ALL\n");
+        var port = FreePort();
+        var port2 = FreePort();
+        var conf = dir.Write("giftwrap.conf",
+            $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = off\n" +
+            $"[service:cat]\nlisten = 127.0.0.1:{port}\nexec = /bin/cat\n");
+        var psi = new ProcessStartInfo("dotnet", [CliRunner.Dll, "serve", "--config", conf, "--drain-seconds", "20"])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        using var p = Process.Start(psi)!;
+        var stderr = new StringBuilder();
+        var listening = new TaskCompletionSource();
+        var reloaded = new TaskCompletionSource();
+        p.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+                return;
+            lock (stderr)
+                stderr.AppendLine(e.Data);
+            if (e.Data.Contains("listening on", StringComparison.Ordinal))
+                listening.TrySetResult();
+            if (e.Data.Contains("configuration reloaded", StringComparison.Ordinal))
+                reloaded.TrySetResult();
+        };
+        p.BeginErrorReadLine();
+        try
+        {
+            await listening.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            using var open = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await open.ConnectAsync(IPAddress.Loopback, port);
+            await open.SendAsync("one\n"u8.ToArray(), SocketFlags.None);
+
+            // A broken file on SIGHUP keeps the running configuration.
+            var good = File.ReadAllText(conf);
+            File.WriteAllText(conf, good + "[service:broken]\nlisten = nowhere\n");
+            Assert.Equal(0, kill(p.Id, 1));
+            await Task.Delay(1000);
+            File.WriteAllText(conf, good + $"[service:cat2]\nlisten = 127.0.0.1:{port2}\nexec = /bin/cat\n");
+            Assert.Equal(0, kill(p.Id, 1));
+            await reloaded.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            using (var second = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+            {
+                await second.ConnectAsync(IPAddress.Loopback, port2);
+                await second.SendAsync("two\n"u8.ToArray(), SocketFlags.None);
+                second.Shutdown(SocketShutdown.Send);
+                Assert.Equal("two\n", await ReadAllAsync(second));
+            }
+
+            // SIGTERM: no new connections, the open one still works until it ends.
+            Assert.Equal(0, kill(p.Id, 15));
+            await Task.Delay(500);
+            await open.SendAsync("still here\n"u8.ToArray(), SocketFlags.None);
+            open.Shutdown(SocketShutdown.Send);
+            Assert.Equal("one\nstill here\n", await ReadAllAsync(open));
+            Assert.True(p.WaitForExit(30_000), "serve did not exit after SIGTERM");
+            Assert.Equal(0, p.ExitCode);
+            lock (stderr)
+                Assert.Contains("reload refused, keeping the running configuration", stderr.ToString());
+        }
+        finally
+        {
+            if (!p.HasExited)
+                p.Kill(entireProcessTree: true);
+        }
+    }
+
+    private static async Task<string> ReadAllAsync(Socket s)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var sb = new StringBuilder();
+        var buf = new byte[1024];
+        int n;
+        while ((n = await s.ReceiveAsync(buf, SocketFlags.None, cts.Token)) > 0)
+            sb.Append(Encoding.ASCII.GetString(buf, 0, n));
+        return sb.ToString();
+    }
+}
