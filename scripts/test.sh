@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every Giftwrap test on a fresh Debian machine: installs what the tests need
-# (the real libwrap to compare against, gcc to build the harness), builds the
+# (the real libwrap to compare against, gcc to build the harness, xinetd and socat
+# for the tcpd-mode comparison), builds the
 # libwrap harness, runs all test projects, and ends with one line
 # "N passed, N failed" totalled over every project.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(tcpd libwrap0-dev gcc)
+packages=(tcpd libwrap0-dev gcc xinetd socat)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
