@@ -54,7 +54,7 @@ internal static class ServeCommand
     {
         using var log = new GateLog(cfg.Syslog);
         var lookups = GateLookups.Create(cfg);
-        var server = new GateServer(cfg, log, lookups);
+        var server = new GateServer(cfg, log, lookups, SocketActivation.Take());
         try
         {
             server.Start();

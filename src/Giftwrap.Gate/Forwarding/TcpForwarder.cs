@@ -1,13 +1,23 @@
 // forward: a full-duplex proxy between the client and the backend. Each direction
-// copies with one bounded buffer and awaits the send before reading more, so a slow
-// reader holds back the writer (backpressure) without memory growing. End of stream
-// on one side becomes a half-close (shutdown SHUT_WR) on the other, as TCP intends.
+// waits for data with a zero-byte receive, so an idle connection holds no buffer;
+// data then moves through splice(2) (socket → pipe → socket, no copy through user
+// space) or, where splice is unavailable, through a pooled buffer. A send is awaited
+// before more is read, so a slow reader holds back the writer (backpressure) without
+// memory growing. End of stream on one side becomes a half-close on the other.
+using System.Buffers;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace Giftwrap.Gate.Forwarding;
 
-internal static class TcpForwarder
+internal static partial class TcpForwarder
 {
+    private const int ChunkSize = 256 * 1024;
+    private static int s_spliceWorks = 1;
+
+    /// <summary>Whether splice(2) is used (false after the kernel refused it once).</summary>
+    public static bool UsesSplice => Volatile.Read(ref s_spliceWorks) == 1;
+
     /// <summary>Copies both ways until both directions are finished; returns the bytes each way.</summary>
     public static async Task<(long ToBackend, long ToClient)> ProxyAsync(Socket client, Socket backend, int bufferSize, CancellationToken ct)
     {
@@ -20,28 +30,149 @@ internal static class TcpForwarder
 
     private static async Task<long> PumpAsync(Socket from, Socket to, int bufferSize, CancellationTokenSource stop)
     {
-        var buffer = new byte[bufferSize];
         long total = 0;
         try
         {
-            while (true)
+            if (UsesSplice)
             {
-                var n = await from.ReceiveAsync(buffer, SocketFlags.None, stop.Token).ConfigureAwait(false);
-                if (n == 0)
-                    break;
-                var sent = 0;
-                while (sent < n)
-                    sent += await to.SendAsync(buffer.AsMemory(sent, n - sent), SocketFlags.None, stop.Token).ConfigureAwait(false);
-                total += n;
+                var spliced = await SpliceAsync(from, to, stop.Token).ConfigureAwait(false);
+                total = spliced.Bytes;
+                if (!spliced.Unsupported)
+                {
+                    to.Shutdown(SocketShutdown.Send);
+                    return total;
+                }
             }
+            total += await CopyAsync(from, to, bufferSize, stop.Token).ConfigureAwait(false);
             // Half-close: the other side learns that no more data comes this way.
             to.Shutdown(SocketShutdown.Send);
         }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException or IOException)
         {
             // A reset or abort on either side ends both directions.
             stop.Cancel();
         }
         return total;
     }
+
+    private static async Task<long> CopyAsync(Socket from, Socket to, int bufferSize, CancellationToken ct)
+    {
+        long total = 0;
+        while (true)
+        {
+            await from.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, ct).ConfigureAwait(false);
+            var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
+            try
+            {
+                var n = await from.ReceiveAsync(buffer.AsMemory(0, bufferSize), SocketFlags.None, ct).ConfigureAwait(false);
+                if (n == 0)
+                    return total;
+                await SendAllAsync(to, buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                total += n;
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    private static async Task SendAllAsync(Socket to, ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        while (data.Length > 0)
+        {
+            var sent = await to.SendAsync(data, SocketFlags.None, ct).ConfigureAwait(false);
+            data = data[sent..];
+        }
+    }
+
+    private readonly record struct SpliceResult(long Bytes, bool Unsupported);
+
+    /// <summary>socket → pipe → socket with splice(2); a full destination is drained through a buffer so the runtime waits for it.</summary>
+    private static async Task<SpliceResult> SpliceAsync(Socket from, Socket to, CancellationToken ct)
+    {
+        var pipe = new int[2];
+        if (pipe2(pipe, 0x800 /*O_NONBLOCK*/ | 0x80000 /*O_CLOEXEC*/) != 0)
+            return new SpliceResult(0, true);
+        _ = fcntl(pipe[1], 1031 /*F_SETPIPE_SZ*/, ChunkSize);
+        long total = 0;
+        byte[]? buffer = null;
+        try
+        {
+            var fromFd = (int)from.SafeHandle.DangerousGetHandle();
+            var toFd = (int)to.SafeHandle.DangerousGetHandle();
+            while (true)
+            {
+                await from.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, ct).ConfigureAwait(false);
+                var n = splice(fromFd, 0, pipe[1], 0, ChunkSize, SpliceFlags);
+                if (n == 0)
+                    return new SpliceResult(total, false);
+                if (n < 0)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    if (errno == EAgain)
+                        continue;
+                    if (total == 0 && errno is EInval or ENoSys)
+                    {
+                        Volatile.Write(ref s_spliceWorks, 0);
+                        return new SpliceResult(0, true);
+                    }
+                    throw new SocketException(errno);
+                }
+                total += n;
+                var pending = (int)n;
+                while (pending > 0)
+                {
+                    var m = splice(pipe[0], 0, toFd, 0, (nuint)pending, SpliceFlags);
+                    if (m > 0)
+                    {
+                        pending -= (int)m;
+                        continue;
+                    }
+                    var errno = Marshal.GetLastPInvokeError();
+                    if (m < 0 && errno != EAgain)
+                        throw new SocketException(errno);
+                    // The destination is full: take what is in the pipe and let the runtime wait for room.
+                    buffer ??= ArrayPool<byte>.Shared.Rent(ChunkSize);
+                    var k = (int)read(pipe[0], buffer, (nuint)Math.Min(pending, buffer.Length));
+                    if (k <= 0)
+                        throw new SocketException(Marshal.GetLastPInvokeError());
+                    await SendAllAsync(to, buffer.AsMemory(0, k), ct).ConfigureAwait(false);
+                    pending -= k;
+                }
+                if (buffer is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = null;
+                }
+            }
+        }
+        finally
+        {
+            if (buffer is not null)
+                ArrayPool<byte>.Shared.Return(buffer);
+            _ = close(pipe[0]);
+            _ = close(pipe[1]);
+        }
+    }
+
+    private const int EAgain = 11;
+    private const int EInval = 22;
+    private const int ENoSys = 38;
+    private const uint SpliceFlags = 1 /*SPLICE_F_MOVE*/ | 2 /*SPLICE_F_NONBLOCK*/;
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint splice(int fdIn, nint offIn, int fdOut, nint offOut, nuint len, uint flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int pipe2([Out] int[] fds, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fcntl(int fd, int cmd, int arg);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint read(int fd, [Out] byte[] buf, nuint count);
+
+    [LibraryImport("libc")]
+    private static partial int close(int fd);
 }

@@ -34,8 +34,15 @@ public sealed class GateServer : IAsyncDisposable
         public Task? Loop { get; set; }
     }
 
-    public GateServer(GateConfig config, GateLog log, IRequestLookups lookups)
+    private readonly List<(Socket Socket, string? Name)> _inherited;
+
+    /// <param name="config">The configuration.</param>
+    /// <param name="log">Where tcpd's lines and the gate's own go.</param>
+    /// <param name="lookups">DNS and ident.</param>
+    /// <param name="inherited">Listening sockets from systemd socket activation, used instead of binding.</param>
+    public GateServer(GateConfig config, GateLog log, IRequestLookups lookups, IReadOnlyList<(Socket Socket, string? Name)>? inherited = null)
     {
+        _inherited = inherited is null ? [] : [.. inherited];
         _config = config;
         _log = log;
         _lookups = lookups;
@@ -60,6 +67,19 @@ public sealed class GateServer : IAsyncDisposable
                 foreach (var ep in s.Listen)
                     opened.Add((ep, new Listener(Bind(ep), s)));
             }
+            // Activated sockets no listen address claims: named after a service (FileDescriptorName=).
+            foreach (var (socket, name) in _inherited.ToList())
+            {
+                var service = _config.Services.FirstOrDefault(s => s.Name == name);
+                if (service is null)
+                {
+                    _log.Gate(Severity.Warning, $"warning: activated socket {socket.LocalEndPoint} ({name ?? "no name"}) matches no service; closed");
+                    socket.Dispose();
+                    continue;
+                }
+                opened.Add(((IPEndPoint)socket.LocalEndPoint!, new Listener(socket, service)));
+            }
+            _inherited.Clear();
         }
         catch
         {
@@ -126,8 +146,15 @@ public sealed class GateServer : IAsyncDisposable
         }
     }
 
-    private static Socket Bind(IPEndPoint ep)
+    private Socket Bind(IPEndPoint ep)
     {
+        var activated = _inherited.FindIndex(x => x.Socket.LocalEndPoint is IPEndPoint l && l.Equals(ep));
+        if (activated >= 0)
+        {
+            var socket = _inherited[activated].Socket;
+            _inherited.RemoveAt(activated);
+            return socket;
+        }
         var s = new Socket(ep.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
