@@ -61,6 +61,7 @@ internal static class OptionTable
         new("deny", OptionKind.Deny, OptionFlags.MustBeLast),
         new("banners", OptionKind.Banners, OptionFlags.NeedsValue),
         new("aclexec", OptionKind.AclExec, OptionFlags.NeedsValue | OptionFlags.Expands),
+        new("ban", OptionKind.Ban, OptionFlags.NeedsValue, Extension: true),
     ];
 
     public static OptionDefinition? Find(string keyword)

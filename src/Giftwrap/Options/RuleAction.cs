@@ -109,3 +109,10 @@ public sealed record DenyAction : RuleAction
     public override string Keyword => "deny";
     public override string Value => "";
 }
+
+/// <summary><c>ban DURATION</c> (Giftwrap extension): ban the client address for <see cref="Duration"/> from every service.</summary>
+public sealed record BanAction(TimeSpan Duration, string Text) : RuleAction
+{
+    public override string Keyword => "ban";
+    public override string Value => Text;
+}

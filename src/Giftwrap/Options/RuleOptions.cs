@@ -131,6 +131,9 @@ internal sealed class RuleOptions
             ? (new NiceAction(10), null)
             : ParseInt(value, out var nice) ? (new NiceAction(nice), null) : (null, $"bad nice value: \"{value}\""),
         OptionKind.Severity => ParseSeverity(value!),
+        OptionKind.Ban => TryDuration(value!, out var duration)
+            ? (new BanAction(duration, value!), null)
+            : (null, $"bad ban duration: \"{value}\" (write 30s, 10m, 1h, 2d or 1w)"),
         OptionKind.Allow => (new AllowAction(), null),
         OptionKind.Deny => (new DenyAction(), null),
         _ => (null, $"option handler missing for {kind}"),
@@ -162,6 +165,27 @@ internal sealed class RuleOptions
                 return code;
         }
         return null;
+    }
+
+    /// <summary>A duration as the ban commands write it: a positive number and one of s, m, h, d, w.</summary>
+    internal static bool TryDuration(string text, out TimeSpan duration)
+    {
+        duration = default;
+        if (text.Length < 2 || !long.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n <= 0 || n > 100_000_000)
+            return false;
+        var seconds = Ascii(text[^1]) switch
+        {
+            's' => 1L,
+            'm' => 60L,
+            'h' => 3600L,
+            'd' => 86400L,
+            'w' => 604800L,
+            _ => 0L,
+        };
+        duration = TimeSpan.FromSeconds(n * seconds);
+        return seconds > 0;
+
+        static char Ascii(char c) => Patterns.Ascii.Lower(c);
     }
 
     /// <summary>sscanf("%d%c") == 1: an optional sign and digits, nothing after.</summary>
