@@ -7,6 +7,7 @@ var root = new RootCommand("Giftwrap: TCP Wrappers access control (hosts.allow /
 {
     MatchCommand.Create(),
     CheckCommand.Create(),
+    ExplainCommand.Create(),
     ServeCommand.Create(),
     TcpdCommand.Create(),
 };

@@ -39,7 +39,8 @@ internal static class MatchCommand
         return command;
     }
 
-    private static async Task<int> PredictAsync(string allow, string deny, string daemonArg, string clientArg, bool json, CancellationToken ct)
+    /// <summary>tcpdmatch's reading of the arguments: one request per client address (null and a message on failure).</summary>
+    internal static async Task<List<AccessRequest>?> BuildRequestsAsync(string daemonArg, string clientArg, CancellationToken ct)
     {
         var (daemon, server) = Split(daemonArg);
         var (user, client) = SplitUser(clientArg);
@@ -60,7 +61,7 @@ internal static class MatchCommand
                 if (addresses.Count == 0)
                 {
                     await Console.Error.WriteLineAsync($"giftwrap: server host {server}: not found").ConfigureAwait(false);
-                    return 1;
+                    return null;
                 }
                 baseRequest = baseRequest with { ServerName = server, ServerAddress = addresses[0].ToString() };
             }
@@ -81,7 +82,7 @@ internal static class MatchCommand
             if (addresses.Count == 0)
             {
                 await Console.Error.WriteLineAsync($"giftwrap: host {client}: not found").ConfigureAwait(false);
-                return 1;
+                return null;
             }
             foreach (var a in addresses)
             {
@@ -91,6 +92,14 @@ internal static class MatchCommand
                 requests.Add(baseRequest with { ClientAddress = a.ToString(), ClientName = name });
             }
         }
+        return requests;
+    }
+
+    private static async Task<int> PredictAsync(string allow, string deny, string daemonArg, string clientArg, bool json, CancellationToken ct)
+    {
+        var requests = await BuildRequestsAsync(daemonArg, clientArg, ct).ConfigureAwait(false);
+        if (requests is null)
+            return 1;
         using var tables = new AccessTables(allow, deny, new AccessTablesOptions { Live = false });
         var predictions = requests.Select(r => (Request: r, Decision: tables.Decide(r))).ToList();
         if (json)

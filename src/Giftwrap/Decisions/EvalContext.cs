@@ -6,6 +6,20 @@ using Giftwrap.Tables;
 
 namespace Giftwrap.Decisions;
 
+/// <summary>The facts a rule consulted that may need a lookup.</summary>
+[Flags]
+public enum LookupUse
+{
+    /// <summary>Only addresses and the daemon name.</summary>
+    None = 0,
+    /// <summary>The client host name (reverse DNS).</summary>
+    ClientName = 1,
+    /// <summary>The server host name.</summary>
+    ServerName = 2,
+    /// <summary>The client user (RFC 1413).</summary>
+    ClientUser = 4,
+}
+
 internal sealed class EvalContext
 {
     public static readonly TimeSpan DefaultRfc931Timeout = TimeSpan.FromSeconds(10);
@@ -76,8 +90,12 @@ internal sealed class EvalContext
 
     public string Host(bool server) => server ? ServerAddress : ClientAddress;
 
+    /// <summary>Facts consulted so far (for explain): which lookups a rule needed.</summary>
+    public LookupUse Used { get; set; }
+
     public string HostName(bool server)
     {
+        Used |= server ? LookupUse.ServerName : LookupUse.ClientName;
         var name = server ? Request.ServerName : Request.ClientName;
         if (name is not null)
             return AccessRequest.Cut(name);
@@ -89,6 +107,7 @@ internal sealed class EvalContext
     /// <summary>eval_user(): the client user; looked up only when both endpoints are known.</summary>
     public string User()
     {
+        Used |= LookupUse.ClientUser;
         if (Request.ClientUser is { } user)
             return AccessRequest.Cut(user);
         if (Request.CanLookUp && ClientAddress != AccessRequest.Unknown && ServerAddress != AccessRequest.Unknown)

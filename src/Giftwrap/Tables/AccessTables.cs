@@ -75,6 +75,16 @@ public sealed class AccessTables : IDisposable
         }
     }
 
+    internal (CompiledTable Allow, CompiledTable Deny) Compiled()
+    {
+        var s = Current();
+        return (s.Allow, s.Deny);
+    }
+
+    internal PatternFileCache Files => _files;
+
+    internal AccessTablesOptions Options => _options;
+
     /// <summary>How many times a table was compiled (unchanged files are not compiled again).</summary>
     public int Compilations => _compilations;
 
