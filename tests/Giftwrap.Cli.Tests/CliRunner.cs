@@ -16,7 +16,11 @@ public static class CliRunner
     public static CliResult RunWithInput(string workingDirectory, string stdin, params string[] args) =>
         Feed(workingDirectory, w => w.Write(stdin), args);
 
-    public static CliResult Feed(string workingDirectory, Action<StreamWriter>? feed, params string[] args)
+    public static CliResult Feed(string workingDirectory, Action<StreamWriter>? feed, params string[] args) =>
+        FeedWith(workingDirectory, feed, null, args);
+
+    /// <summary>Runs with extra environment variables (and never the caller's own $SSH_CONNECTION).</summary>
+    public static CliResult FeedWith(string workingDirectory, Action<StreamWriter>? feed, IDictionary<string, string>? environment, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet", [Dll, .. args])
         {
@@ -26,6 +30,9 @@ public static class CliRunner
             RedirectStandardError = true,
             StandardOutputEncoding = Encoding.UTF8,
         };
+        psi.Environment.Remove("SSH_CONNECTION");
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>())
+            psi.Environment[k] = v;
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();

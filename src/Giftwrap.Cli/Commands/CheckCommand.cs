@@ -16,16 +16,39 @@ internal static class CheckCommand
         var verbose = new Option<bool>("-v") { Description = "List every rule: daemons, clients, options, access." };
         var explicitAllow = new Option<bool>("-a") { Description = "Report hosts.allow rules that grant access without an explicit allow option." };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
-        var command = new Command("check", "Examine the tables for problems (tcpdchk).") { verbose, explicitAllow, json };
+        var config = new Option<string?>("--config") { Description = $"The configuration whose [safety] keep lists clients that must stay granted (default {ServeCommand.DefaultConfig} when it exists)." };
+        var command = new Command("check", "Examine the tables for problems (tcpdchk), and for lockouts.") { verbose, explicitAllow, json, config };
         tables.AddTo(command);
         command.SetAction(result =>
         {
             var (allow, deny) = tables.Resolve(result);
             var report = TableChecker.Check(allow, deny, new CheckOptions { RequireExplicitAllow = result.GetValue(explicitAllow) });
+            report = report with { Diagnostics = [.. report.Diagnostics, .. Lockouts(allow, deny, result.GetValue(config))] };
             Console.Out.Write(result.GetValue(json) ? Json(report) : Text(report, result.GetValue(verbose)));
             return report.HasErrors ? 1 : 0;
         });
         return command;
+    }
+
+    /// <summary>The lockout check: this SSH session and [safety] keep must still be granted.</summary>
+    internal static List<Diagnostic> Lockouts(string allow, string deny, string? configPath)
+    {
+        var problems = new List<Diagnostic>();
+        var keep = new List<KeepRule>();
+        if (LockoutCheck.FromSshConnection(Environment.GetEnvironmentVariable("SSH_CONNECTION")) is { } ssh)
+            keep.Add(ssh);
+        configPath ??= File.Exists(ServeCommand.DefaultConfig) ? ServeCommand.DefaultConfig : null;
+        if (configPath is not null)
+        {
+            var ini = Giftwrap.Gate.Config.IniFile.Read(configPath);
+            if (ini.Values.TryGetValue("safety:keep", out var v))
+                keep.AddRange(LockoutCheck.ParseKeep(v.Value, $"{v.File}:{v.Line}", problems));
+        }
+        if (keep.Count == 0)
+            return problems;
+        using var tables = new Giftwrap.Tables.AccessTables(allow, deny, new Giftwrap.Tables.AccessTablesOptions { Live = false });
+        problems.AddRange(LockoutCheck.Check(tables, keep));
+        return problems;
     }
 
     internal static string Text(CheckReport report, bool verbose)
