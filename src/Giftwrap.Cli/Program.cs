@@ -8,6 +8,7 @@ var root = new RootCommand("Giftwrap: TCP Wrappers access control (hosts.allow /
     MatchCommand.Create(),
     CheckCommand.Create(),
     ExplainCommand.Create(),
+    ReplayCommand.Create(),
     ServeCommand.Create(),
     TcpdCommand.Create(),
 };

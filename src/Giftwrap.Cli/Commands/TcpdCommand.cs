@@ -6,7 +6,7 @@ namespace Giftwrap.Cli.Commands;
 
 internal static class TcpdCommand
 {
-    private static readonly string[] ValueOptions = ["--allow", "--deny", "--dir", "--dns", "--ident-port"];
+    private static readonly string[] ValueOptions = ["--allow", "--deny", "--dir", "--dns", "--ident-port", "--decision-log"];
 
     /// <summary>
     /// inetd passes the daemon's own switches after its name (`tcpd in.ftpd -l -a`): everything
@@ -35,9 +35,10 @@ internal static class TcpdCommand
         var deny = new Option<string?>("--deny") { Description = "The deny table (default /etc/hosts.deny)." };
         var dir = new Option<string?>("--dir") { Description = "Where a daemon given by name lives (default /usr/sbin, or $GIFTWRAP_DAEMON_DIR)." };
         var dns = new Option<string?>("--dns") { Description = "Resolve names through this DNS server (address:port) instead of the system resolver." };
+        var decisionLog = new Option<string?>("--decision-log") { Description = "Append one JSON line per decision to this file." };
         var identPort = new Option<int>("--ident-port") { Description = "The RFC 1413 port to ask (default 113).", DefaultValueFactory = _ => 113 };
         var daemon = new Argument<string[]>("daemon") { Arity = ArgumentArity.OneOrMore, Description = "The real daemon (path or name) and its arguments." };
-        var command = new Command("tcpd", "Wrap one connection on stdin/stdout like tcpd(8), then execute the real daemon.") { allow, deny, dir, dns, identPort, daemon };
+        var command = new Command("tcpd", "Wrap one connection on stdin/stdout like tcpd(8), then execute the real daemon.") { allow, deny, dir, dns, identPort, decisionLog, daemon };
         command.SetAction(async (result, ct) =>
         {
             var options = new TcpdOptions
@@ -45,6 +46,7 @@ internal static class TcpdCommand
                 Allow = result.GetValue(allow) ?? "/etc/hosts.allow",
                 Deny = result.GetValue(deny) ?? "/etc/hosts.deny",
                 DaemonDirectory = result.GetValue(dir) ?? Environment.GetEnvironmentVariable("GIFTWRAP_DAEMON_DIR") ?? "/usr/sbin",
+                DecisionLog = result.GetValue(decisionLog),
             };
             System.Net.IPEndPoint? server = null;
             if (result.GetValue(dns) is { } d && !System.Net.IPEndPoint.TryParse(d, out server))

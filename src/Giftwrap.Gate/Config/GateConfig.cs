@@ -41,6 +41,11 @@ public sealed record GateConfig
     public string? Syslog { get; init; } = "/dev/log";
     public string Source { get; init; } = "";
 
+    /// <summary>The decision log (JSON lines), or null for none.</summary>
+    public string? DecisionLog { get; init; }
+    public long DecisionLogMaxBytes { get; init; } = 10 * 1024 * 1024;
+    public int DecisionLogKeep { get; init; } = 3;
+
     /// <summary>Notes from reading (inetd.conf lines that are not served), for the log.</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
 }
@@ -104,6 +109,9 @@ public static class GateConfigLoader
             Syslog = config["log:syslog"] is { } s ? (s.Equals("off", StringComparison.OrdinalIgnoreCase) ? null : s) : "/dev/log",
             Source = path,
             Notes = notes,
+            DecisionLog = config["log:decisions"] is { Length: > 0 } dl ? dl : null,
+            DecisionLogMaxBytes = Size(config, "log:decisions_max_size", 10 * 1024 * 1024, ini, errors),
+            DecisionLogKeep = Int(config, "log:decisions_keep", 3, ini, errors),
         };
         if (errors.Count > 0)
             throw new GateConfigException(errors);
@@ -159,6 +167,19 @@ public static class GateConfigLoader
         if (ep.Port == 0 && defaultPort != 0)
             ep.Port = defaultPort;
         return true;
+    }
+
+    private static long Size(IConfiguration c, string key, long fallback, IniFile ini, List<string> errors)
+    {
+        var text = c[key]?.Trim();
+        if (text is null)
+            return fallback;
+        var factor = text.EndsWith('K') || text.EndsWith('k') ? 1024L : text.EndsWith('M') ? 1024L * 1024 : text.EndsWith('G') ? 1024L * 1024 * 1024 : 1L;
+        var digits = factor == 1 ? text : text[..^1];
+        if (long.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0)
+            return n * factor;
+        errors.Add($"{ini.Where(key)}: {key} must be a size such as 500K or 10M, found \"{text}\"");
+        return fallback;
     }
 
     private static int Int(IConfiguration c, string key, int fallback, IniFile ini, List<string> errors)

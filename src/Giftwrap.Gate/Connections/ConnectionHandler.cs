@@ -15,7 +15,7 @@ using Giftwrap.Tables;
 
 namespace Giftwrap.Gate.Connections;
 
-internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups lookups, GateLog log, LimitsConfig limits)
+internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups lookups, GateLog log, LimitsConfig limits, DecisionLog? decisions = null)
 {
     private readonly ActionRunner _actions = new(log, limits.BannerTimeout);
 
@@ -41,6 +41,12 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
         foreach (var w in judgement.Decision.Warnings)
             log.Daemon(service.Daemon, w.Severity == DiagnosticSeverity.Error ? Severity.Err : Severity.Warning, Format(w));
         var outcome = await _actions.RunAsync(judgement.Decision, request, client, ct).ConfigureAwait(false);
+        decisions?.Write(request, outcome.Decision, outcome.Fate switch
+        {
+            ConnectionFate.Serve => "granted",
+            ConnectionFate.Twisted => "twist",
+            _ => "denied",
+        });
         var who = PercentExpander.Expand("%c", request);
         switch (outcome.Fate)
         {

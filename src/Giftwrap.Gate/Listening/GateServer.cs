@@ -47,8 +47,11 @@ public sealed class GateServer : IAsyncDisposable
         _log = log;
         _lookups = lookups;
         _tables = new AccessTables(config.Allow, config.Deny);
-        _handler = new ConnectionHandler(_tables, lookups, log, config.Limits);
+        _decisions = config.DecisionLog is { } path ? new DecisionLog(path, config.DecisionLogMaxBytes, config.DecisionLogKeep) : null;
+        _handler = new ConnectionHandler(_tables, lookups, log, config.Limits, _decisions);
     }
+
+    private readonly DecisionLog? _decisions;
 
     /// <summary>Connections being handled now.</summary>
     public int OpenConnections => Volatile.Read(ref _open);
@@ -115,7 +118,7 @@ public sealed class GateServer : IAsyncDisposable
         {
             var old = _tables;
             _tables = new AccessTables(config.Allow, config.Deny);
-            _handler = new ConnectionHandler(_tables, _lookups, _log, config.Limits);
+            _handler = new ConnectionHandler(_tables, _lookups, _log, config.Limits, _decisions);
             _ = Task.Delay(TimeSpan.FromMinutes(5)).ContinueWith(_ => old.Dispose(), TaskScheduler.Default);
         }
         foreach (var (ep, l) in _listeners)
@@ -272,6 +275,7 @@ public sealed class GateServer : IAsyncDisposable
     {
         await StopAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
         _tables.Dispose();
+        _decisions?.Dispose();
         _stopping.Dispose();
     }
 }

@@ -22,6 +22,8 @@ public sealed record TcpdOptions
     /// <summary>Where a daemon given by name is found (tcpd's REAL_DAEMON_DIR).</summary>
     public string DaemonDirectory { get; init; } = "/usr/sbin";
     public string? Syslog { get; init; } = "/dev/log";
+    /// <summary>The decision log (JSON lines), or null for none.</summary>
+    public string? DecisionLog { get; init; }
 }
 
 public static class TcpdMode
@@ -47,6 +49,16 @@ public static class TcpdMode
                 w.Line > 0 ? $"{(w.Severity == DiagnosticSeverity.Error ? "error" : "warning")}: {w.File}, line {w.Line}: {w.Message}" : $"warning: {w.Message}");
         var runner = new ActionRunner(log, TimeSpan.FromSeconds(10), launchTwist: false);
         var outcome = await runner.RunAsync(judgement.Decision, request, client, CancellationToken.None).ConfigureAwait(false);
+        if (options.DecisionLog is { } logPath)
+        {
+            using var decisions = new DecisionLog(logPath);
+            decisions.Write(request, outcome.Decision, outcome.Fate switch
+            {
+                ConnectionFate.Serve => "granted",
+                ConnectionFate.Twisted => "twist",
+                _ => "denied",
+            });
+        }
         var who = PercentExpander.Expand("%c", request);
         switch (outcome.Fate)
         {

@@ -1,0 +1,119 @@
+// `giftwrap replay`: what a change to the tables would do to real traffic. Past
+// connections (the decision log, or tcpd's syslog lines) are decided against the
+// current tables and the new ones; every client whose verdict changes is listed,
+// grouped by daemon, with how many connections it made.
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Giftwrap.Replay;
+using Giftwrap.Tables;
+
+namespace Giftwrap.Cli.Commands;
+
+internal static class ReplayCommand
+{
+    public static Command Create()
+    {
+        var log = new Option<string?>("--log") { Description = "A Giftwrap decision log (JSON lines)." };
+        var syslog = new Option<string?>("--syslog") { Description = "A syslog file with tcpd/libwrap lines (\"sshd[1]: refused connect from 1.2.3.4\")." };
+        var allow = new Option<string>("--allow") { Description = "The new allow table.", Required = true };
+        var deny = new Option<string>("--deny") { Description = "The new deny table.", Required = true };
+        var currentAllow = new Option<string>("--current-allow") { Description = "The current allow table (default /etc/hosts.allow).", DefaultValueFactory = _ => TableOptions.DefaultAllow };
+        var currentDeny = new Option<string>("--current-deny") { Description = "The current deny table (default /etc/hosts.deny).", DefaultValueFactory = _ => TableOptions.DefaultDeny };
+        var json = new Option<bool>("--json") { Description = "Print the changes as JSON." };
+        var command = new Command("replay", "Replay past connections against the current and new tables; list every client whose verdict changes.")
+        {
+            log, syslog, allow, deny, currentAllow, currentDeny, json,
+        };
+        command.SetAction(result =>
+        {
+            var logPath = result.GetValue(log);
+            var syslogPath = result.GetValue(syslog);
+            if ((logPath is null) == (syslogPath is null))
+            {
+                Console.Error.WriteLine("giftwrap replay: give exactly one of --log FILE or --syslog FILE");
+                return 2;
+            }
+            var path = logPath ?? syslogPath!;
+            Stream stream;
+            try
+            {
+                stream = File.OpenRead(path);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"giftwrap replay: cannot read {path}: {ex.Message}");
+                return 1;
+            }
+            using (stream)
+            {
+                var stats = new LogStats();
+                var past = logPath is not null ? LogReader.DecisionLog(stream, stats) : LogReader.Syslog(stream, stats);
+                using var current = new AccessTables(result.GetValue(currentAllow)!, result.GetValue(currentDeny)!, new AccessTablesOptions { Live = false });
+                using var proposed = new AccessTables(result.GetValue(allow)!, result.GetValue(deny)!, new AccessTablesOptions { Live = false });
+                var report = Replayer.Run(past, stats, current, proposed);
+                if (stats.Decisions == 0)
+                    Console.Error.WriteLine($"giftwrap replay: {path}: no decision found in {stats.Lines} line(s) (is it the right kind of log?)");
+                if (stats.TooLong > 0)
+                    Console.Error.WriteLine($"giftwrap replay: {path}: {stats.TooLong} line(s) longer than {LogReader.MaxLineBytes} bytes skipped");
+                Console.Out.Write(result.GetValue(json) ? Json(report) : Text(report));
+                return 0;
+            }
+        });
+        return command;
+    }
+
+    internal static string Text(ReplayReport r)
+    {
+        var sb = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        sb.Append(inv, $"{r.Connections} connection(s) replayed, {r.Distinct} distinct; {r.Changes.Count} client(s) change\n");
+        foreach (var g in r.Changes.GroupBy(c => c.Daemon))
+        {
+            sb.Append(inv, $"\n{g.Key}: {g.Count()} client(s), {g.Sum(c => c.Connections)} connection(s)\n");
+            foreach (var c in g)
+            {
+                sb.Append(inv, $"  {c.Client,-40} {(c.Before ? "granted" : "denied")} -> {(c.After ? "granted" : "denied")}  {c.Connections} connection(s)");
+                if (c.AfterRule is { } rule)
+                    sb.Append(inv, $"  by {rule}");
+                sb.Append('\n');
+            }
+        }
+        return sb.ToString();
+    }
+
+    internal static string Json(ReplayReport r)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("connections", r.Connections);
+            w.WriteNumber("distinct", r.Distinct);
+            w.WriteNumber("lines", r.Stats.Lines);
+            w.WriteNumber("skipped_too_long", r.Stats.TooLong);
+            w.WriteNumber("ignored", r.Stats.Ignored);
+            w.WriteStartObject("daemons");
+            foreach (var g in r.Changes.GroupBy(c => c.Daemon))
+            {
+                w.WriteStartArray(g.Key);
+                foreach (var c in g)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("client", c.Client);
+                    w.WriteString("before", c.Before ? "granted" : "denied");
+                    w.WriteString("after", c.After ? "granted" : "denied");
+                    w.WriteNumber("connections", c.Connections);
+                    if (c.AfterRule is { } rule)
+                        w.WriteString("rule", rule.ToString());
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            }
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(ms.ToArray()) + "\n";
+    }
+}
