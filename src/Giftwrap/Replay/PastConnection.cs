@@ -34,9 +34,10 @@ public static partial class LogReader
     /// <summary>Past connections in a decision log (JSON lines).</summary>
     public static IEnumerable<PastConnection> DecisionLog(Stream stream, LogStats stats)
     {
+        var strings = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var line in Lines(stream, stats))
         {
-            if (TryParseDecision(line, out var c))
+            if (TryParseDecision(line.Span, strings, out var c))
             {
                 stats.Decisions++;
                 yield return c;
@@ -51,8 +52,9 @@ public static partial class LogReader
     /// <summary>Past connections in a syslog file with tcpd's lines.</summary>
     public static IEnumerable<PastConnection> Syslog(Stream stream, LogStats stats)
     {
-        foreach (var line in Lines(stream, stats))
+        foreach (var bytes in Lines(stream, stats))
         {
+            var line = Encoding.Latin1.GetString(bytes.Span).TrimEnd('\r');
             var m = TcpdLine().Match(line);
             if (!m.Success)
             {
@@ -77,78 +79,115 @@ public static partial class LogReader
     [GeneratedRegex(@"(?:^|\s)(?<daemon>[^\s\[\]:]+)(?:\[\d+\])?: (?:refused )?connect from (?<client>\S+)", RegexOptions.CultureInvariant)]
     private static partial Regex TcpdLine();
 
-    private static bool TryParseDecision(string line, out PastConnection connection)
+    // Utf8JsonReader over the line's bytes: no document is built per line.
+    private static bool TryParseDecision(ReadOnlySpan<byte> line, Dictionary<string, string> strings, out PastConnection connection)
     {
         connection = null!;
-        if (line.Length == 0 || line[0] != '{')
+        if (line.Length == 0 || line[0] != (byte)'{')
             return false;
+        string? daemon = null, client = null, name = null, user = null, server = null;
+        var port = 0;
         try
         {
-            using var doc = JsonDocument.Parse(line);
-            var r = doc.RootElement;
-            if (r.ValueKind != JsonValueKind.Object || !r.TryGetProperty("daemon", out var d) || d.ValueKind != JsonValueKind.String)
+            var r = new Utf8JsonReader(line);
+            if (!r.Read() || r.TokenType != JsonTokenType.StartObject)
                 return false;
-            connection = new PastConnection(d.GetString()!, Str(r, "client"), Str(r, "client_name"), Str(r, "user"), Str(r, "server"),
-                r.TryGetProperty("server_port", out var p) && p.TryGetInt32(out var port) ? port : 0);
-            return true;
+            while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+            {
+                var key = r.ValueSpan;
+                if (!r.Read())
+                    return false;
+                if (r.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+                {
+                    r.Skip();
+                    continue;
+                }
+                if (key.SequenceEqual("server_port"u8))
+                    port = r.TokenType == JsonTokenType.Number && r.TryGetInt32(out var p) ? p : 0;
+                else if (r.TokenType != JsonTokenType.String)
+                    continue;
+                else if (key.SequenceEqual("daemon"u8))
+                    daemon = Intern(r.GetString()!, strings);
+                else if (key.SequenceEqual("client"u8))
+                    client = r.GetString();
+                else if (key.SequenceEqual("client_name"u8))
+                    name = Intern(r.GetString()!, strings);
+                else if (key.SequenceEqual("user"u8))
+                    user = Intern(r.GetString()!, strings);
+                else if (key.SequenceEqual("server"u8))
+                    server = Intern(r.GetString()!, strings);
+            }
         }
         catch (JsonException)
         {
             return false;
         }
+        if (daemon is null)
+            return false;
+        connection = new PastConnection(daemon, client, name, user, server, port);
+        return true;
     }
 
-    private static string? Str(JsonElement r, string name) =>
-        r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+    private static string Intern(string s, Dictionary<string, string> strings)
+    {
+        if (strings.TryGetValue(s, out var known))
+            return known;
+        if (strings.Count < 10_000)
+            strings[s] = s;
+        return s;
+    }
 
-    /// <summary>Lines as Latin-1 text (any bytes are fine), each at most <see cref="MaxLineBytes"/>.</summary>
-    private static IEnumerable<string> Lines(Stream stream, LogStats stats)
+    /// <summary>
+    /// Lines as bytes (without the newline), each at most <see cref="MaxLineBytes"/>; longer ones are
+    /// counted and skipped. The memory is reused: use each line before asking for the next.
+    /// </summary>
+    private static IEnumerable<ReadOnlyMemory<byte>> Lines(Stream stream, LogStats stats)
     {
         var buffer = new byte[1 << 16];
-        var line = new MemoryStream();
+        var line = new byte[MaxLineBytes];
+        var length = 0;
         var skipping = false;
         int n;
         while ((n = stream.Read(buffer, 0, buffer.Length)) > 0)
         {
             var start = 0;
-            for (var i = 0; i < n; i++)
+            while (start < n)
             {
-                if (buffer[i] != (byte)'\n')
-                    continue;
-                var done = Take(buffer.AsSpan(start, i - start), line, ref skipping, stats, out var text);
-                start = i + 1;
-                if (done)
-                    yield return text!;
+                var nl = Array.IndexOf(buffer, (byte)'\n', start, n - start);
+                var end = nl < 0 ? n : nl;
+                var piece = end - start;
+                if (!skipping)
+                {
+                    if (length + piece > MaxLineBytes)
+                    {
+                        skipping = true;
+                        length = 0;
+                    }
+                    else
+                    {
+                        Buffer.BlockCopy(buffer, start, line, length, piece);
+                        length += piece;
+                    }
+                }
+                if (nl < 0)
+                    break;
+                stats.Lines++;
+                if (skipping)
+                    stats.TooLong++;
+                else
+                    yield return line.AsMemory(0, length);
+                skipping = false;
+                length = 0;
+                start = nl + 1;
             }
-            if (!skipping)
-                line.Write(buffer, start, n - start);
-            if (line.Length > MaxLineBytes)
-            {
-                skipping = true;
-                line.SetLength(0);
-            }
         }
-        if (line.Length > 0 || skipping)
+        if (length > 0 || skipping)
         {
-            if (Take([], line, ref skipping, stats, out var last))
-                yield return last!;
+            stats.Lines++;
+            if (skipping)
+                stats.TooLong++;
+            else
+                yield return line.AsMemory(0, length);
         }
-    }
-
-    private static bool Take(ReadOnlySpan<byte> tail, MemoryStream line, ref bool skipping, LogStats stats, out string? text)
-    {
-        stats.Lines++;
-        text = null;
-        if (skipping || line.Length + tail.Length > MaxLineBytes)
-        {
-            stats.TooLong++;
-            skipping = false;
-            line.SetLength(0);
-            return false;
-        }
-        line.Write(tail);
-        text = Encoding.Latin1.GetString(line.GetBuffer(), 0, (int)line.Length).TrimEnd('\r');
-        line.SetLength(0);
-        return true;
     }
 }
