@@ -12,4 +12,6 @@ var root = new RootCommand("Giftwrap: TCP Wrappers access control (hosts.allow /
     ServeCommand.Create(),
     TcpdCommand.Create(),
 };
+foreach (var c in EditCommand.Create())
+    root.Add(c);
 return await root.Parse(TcpdCommand.Protect(args)).InvokeAsync().ConfigureAwait(false);

@@ -1,0 +1,203 @@
+// `giftwrap edit` (like visudo) and `giftwrap confirm`: edit a copy of a table in
+// $EDITOR, check it (syntax, shadowing, the lockout check), show what it changes for
+// recent real connections, ask, then replace the table atomically and keep the
+// previous version. With --confirm-within, a detached process puts the previous
+// table back at the deadline unless `giftwrap confirm` ran, even if this session died.
+using System.CommandLine;
+using System.Diagnostics;
+using Giftwrap.Checks;
+using Giftwrap.Gate.Actions;
+using Giftwrap.Rules;
+
+namespace Giftwrap.Cli.Commands;
+
+internal static class EditCommand
+{
+    public const string PendingSuffix = ".giftwrap-pending";
+    public const string PreviousSuffix = ".giftwrap-previous";
+
+    public static IEnumerable<Command> Create()
+    {
+        var tables = new TableOptions();
+        var which = new Argument<string>("table") { Description = "allow or deny (default allow).", Arity = ArgumentArity.ZeroOrOne, DefaultValueFactory = _ => "allow" };
+        var config = new Option<string?>("--config") { Description = "The configuration with [safety] keep and [log] decisions." };
+        var within = new Option<string?>("--confirm-within") { Description = "Put the previous table back after this long (e.g. 5m) unless `giftwrap confirm` runs." };
+        var yes = new Option<bool>("--yes") { Description = "Do not ask before replacing the table." };
+        var edit = new Command("edit", "Edit a table safely: check it, show what it changes, replace it atomically, optionally revert unless confirmed.") { which, config, within, yes };
+        tables.AddTo(edit);
+        edit.SetAction(result =>
+        {
+            var (allow, deny) = tables.Resolve(result);
+            return Run(result.GetValue(which) == "deny", allow, deny, result.GetValue(config), result.GetValue(within), result.GetValue(yes));
+        });
+
+        var confirmTables = new TableOptions();
+        var confirm = new Command("confirm", "Keep the tables changed by `giftwrap edit --confirm-within`.");
+        confirmTables.AddTo(confirm);
+        confirm.SetAction(result =>
+        {
+            var (allow, deny) = confirmTables.Resolve(result);
+            var confirmed = 0;
+            foreach (var t in new[] { allow, deny })
+            {
+                if (File.Exists(t + PendingSuffix))
+                {
+                    File.Delete(t + PendingSuffix);
+                    Console.Out.WriteLine($"{t}: change confirmed");
+                    confirmed++;
+                }
+            }
+            if (confirmed == 0)
+                Console.Out.WriteLine("nothing to confirm");
+            return 0;
+        });
+
+        var at = new Option<long>("--at") { Required = true };
+        var table = new Option<string>("--table") { Required = true };
+        var backup = new Option<string>("--backup") { Required = true };
+        var token = new Option<string>("--token") { Required = true };
+        var revert = new Command("revert-unless-confirmed", "(internal) Put a table back at a deadline unless confirmed.") { at, table, backup, token };
+        revert.Hidden = true;
+        revert.SetAction(async (result, ct) =>
+        {
+            var deadline = DateTimeOffset.FromUnixTimeSeconds(result.GetValue(at));
+            var delay = deadline - DateTimeOffset.UtcNow;
+            if (delay > TimeSpan.Zero)
+                await Task.Delay(delay, ct).ConfigureAwait(false);
+            var t = result.GetValue(table)!;
+            var pending = t + PendingSuffix;
+            // Confirmed (pending file gone) or superseded by a newer edit (another token): leave it.
+            if (!File.Exists(pending) || File.ReadAllText(pending).Trim() != result.GetValue(token))
+                return 0;
+            AtomicReplace(t, File.ReadAllBytes(result.GetValue(backup)!));
+            File.Delete(pending);
+            return 0;
+        });
+        return [edit, confirm, revert];
+    }
+
+    private static int Run(bool editDeny, string allow, string deny, string? config, string? within, bool yes)
+    {
+        var target = editDeny ? deny : allow;
+        TimeSpan? window = null;
+        if (within is not null)
+        {
+            if (!Giftwrap.Gate.Config.DurationText.TryParse(within, out var w) || w <= TimeSpan.Zero)
+            {
+                Console.Error.WriteLine($"giftwrap edit: --confirm-within {within}: not a duration (e.g. 90s, 5m)");
+                return 2;
+            }
+            window = w;
+        }
+        var original = File.Exists(target) ? File.ReadAllBytes(target) : [];
+        var draft = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(target))!, $".{Path.GetFileName(target)}.giftwrap-edit-{Environment.ProcessId}");
+        File.WriteAllBytes(draft, original);
+        try
+        {
+            var editor = Environment.GetEnvironmentVariable("VISUAL") ?? Environment.GetEnvironmentVariable("EDITOR") ?? "vi";
+            using (var p = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", editor + " \"$1\"", "sh", draft]))!)
+            {
+                p.WaitForExit();
+                if (p.ExitCode != 0)
+                {
+                    Console.Error.WriteLine($"giftwrap edit: the editor ({editor}) exited with status {p.ExitCode}; {target} is untouched");
+                    return 1;
+                }
+            }
+            var edited = File.ReadAllBytes(draft);
+            if (edited.Length == 0 && original.Length > 0)
+            {
+                Console.Error.WriteLine($"giftwrap edit: the edited table is empty; {target} is untouched (empty it with a comment line if you mean it)");
+                return 1;
+            }
+            if (edited.AsSpan().SequenceEqual(original))
+            {
+                Console.Out.WriteLine($"giftwrap edit: no change to {target}");
+                return 0;
+            }
+            var newAllow = editDeny ? allow : draft;
+            var newDeny = editDeny ? draft : deny;
+            var report = TableChecker.Check(newAllow, newDeny);
+            var lockouts = CheckCommand.Lockouts(newAllow, newDeny, config);
+            var problems = report.Diagnostics.Where(d => d.Severity != DiagnosticSeverity.Info).Concat(lockouts).ToList();
+            foreach (var d in problems)
+                Console.Out.WriteLine(d.ToString().Replace(draft, target, StringComparison.Ordinal));
+            if (problems.Any(d => d.Severity == DiagnosticSeverity.Error))
+            {
+                Console.Error.WriteLine($"giftwrap edit: the change has errors (see above); {target} is untouched. Your edit is kept in {draft}.kept");
+                File.Copy(draft, draft + ".kept", overwrite: true);
+                return 1;
+            }
+            ShowReplay(allow, deny, newAllow, newDeny, config);
+            if (!yes && !Ask($"Replace {target}? [y/N] "))
+            {
+                Console.Out.WriteLine($"{target} is untouched");
+                return 1;
+            }
+            var previous = target + PreviousSuffix;
+            File.WriteAllBytes(previous, original);
+            AtomicReplace(target, edited);
+            Console.Out.WriteLine($"{target} replaced; the previous version is in {previous}");
+            if (window is { } wnd)
+                ScheduleRevert(target, previous, wnd);
+            return 0;
+        }
+        finally
+        {
+            File.Delete(draft);
+        }
+    }
+
+    private static void ShowReplay(string allow, string deny, string newAllow, string newDeny, string? config)
+    {
+        var path = config ?? (File.Exists(ServeCommand.DefaultConfig) ? ServeCommand.DefaultConfig : null);
+        if (path is null)
+            return;
+        var ini = Giftwrap.Gate.Config.IniFile.Read(path);
+        if (!ini.Values.TryGetValue("log:decisions", out var log) || !File.Exists(log.Value))
+            return;
+        using var stream = File.OpenRead(log.Value);
+        var stats = new Giftwrap.Replay.LogStats();
+        using var current = new Giftwrap.Tables.AccessTables(allow, deny, new Giftwrap.Tables.AccessTablesOptions { Live = false });
+        using var proposed = new Giftwrap.Tables.AccessTables(newAllow, newDeny, new Giftwrap.Tables.AccessTablesOptions { Live = false });
+        var r = Giftwrap.Replay.Replayer.Run(Giftwrap.Replay.LogReader.DecisionLog(stream, stats), stats, current, proposed);
+        Console.Out.Write("What this change does to recent connections (" + log.Value + "):\n" + ReplayCommand.Text(r));
+    }
+
+    private static bool Ask(string question)
+    {
+        Console.Out.Write(question);
+        Console.Out.Flush();
+        var answer = Console.In.ReadLine();
+        return answer is not null && answer.Trim().StartsWith('y');
+    }
+
+    /// <summary>Writes a sibling temp file, syncs it, renames it over the table: readers see the old or the new table, never half.</summary>
+    internal static void AtomicReplace(string path, byte[] content)
+    {
+        var temp = $"{path}.giftwrap-tmp-{Environment.ProcessId}";
+        using (var fs = new FileStream(temp, FileMode.Create, FileAccess.Write))
+        {
+            fs.Write(content);
+            fs.Flush(flushToDisk: true);
+        }
+        if (File.Exists(path))
+            File.SetUnixFileMode(temp, File.GetUnixFileMode(path));
+        File.Move(temp, path, overwrite: true);
+    }
+
+    private static void ScheduleRevert(string table, string backup, TimeSpan window)
+    {
+        var token = Guid.NewGuid().ToString("N");
+        File.WriteAllText(table + PendingSuffix, token + "\n");
+        var deadline = DateTimeOffset.UtcNow.Add(window).ToUnixTimeSeconds();
+        var self = Environment.ProcessPath!;
+        string[] argv = Path.GetFileNameWithoutExtension(self) == "dotnet"
+            ? [self, Environment.GetCommandLineArgs()[0]]
+            : [self];
+        // A new session, stdio on /dev/null: the reverter outlives this terminal and this process.
+        _ = ProcessLauncher.Start([.. argv, "revert-unless-confirmed", "--at", deadline.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--table", Path.GetFullPath(table), "--backup", Path.GetFullPath(backup), "--token", token], new ProcessState(), -1);
+        Console.Out.WriteLine($"the previous {table} comes back at {DateTimeOffset.FromUnixTimeSeconds(deadline):u} unless you run: giftwrap confirm");
+    }
+}
