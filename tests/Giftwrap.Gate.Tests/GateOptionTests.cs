@@ -1,0 +1,106 @@
+// Every process and socket option of hosts_options(5) carried out by the gate, observed from
+// the outside: by the exec'd program (umask, user, group, nice, socket options) or by syslog.
+using System.Net.Sockets;
+using static Giftwrap.Gate.Tests.GateProbes;
+
+namespace Giftwrap.Gate.Tests;
+
+public sealed class GateOptionTests
+{
+    private static async Task<string> ServeOnceAsync(string allow, Giftwrap.Gate.Config.ServiceConfig service, GateFixture gate, string from = "127.0.0.1")
+    {
+        File.WriteAllText(gate.Allow, allow);
+        gate.Start(gate.Config(service));
+        using var c = await GateFixture.ConnectAsync(service.Listen[0].Port, from);
+        return await GateFixture.ReadAllAsync(c);
+    }
+
+    [Fact]
+    public async Task Umask_Option_IsTheExecProgramsUmask()
+    {
+        await using var gate = new GateFixture();
+        var port = GateFixture.FreePort();
+        Assert.Equal("0027\n", await ServeOnceAsync("sh: ALL: umask 027\n", Shell("sh", port, "umask"), gate));
+    }
+
+    [Fact]
+    public async Task User_Nobody_RunsTheExecProgramAsNobodyInItsPrimaryGroup()
+    {
+        await using var gate = new GateFixture();
+        var port = GateFixture.FreePort();
+        Assert.Equal("nobody\nnogroup\n", await ServeOnceAsync("sh: ALL: user nobody\n", Shell("sh", port, "id -un; id -gn"), gate));
+    }
+
+    [Fact]
+    public async Task Group_Nogroup_ChangesOnlyTheGroup()
+    {
+        await using var gate = new GateFixture();
+        var port = GateFixture.FreePort();
+        Assert.Equal("root\nnogroup\n", await ServeOnceAsync("sh: ALL: group nogroup\n", Shell("sh", port, "id -un; id -gn"), gate));
+    }
+
+    [Fact]
+    public async Task UserDotGroup_Form_SetsBoth()
+    {
+        await using var gate = new GateFixture();
+        var port = GateFixture.FreePort();
+        Assert.Equal("nobody\nroot\n", await ServeOnceAsync("sh: ALL: user nobody.root\n", Shell("sh", port, "id -un; id -gn"), gate));
+    }
+
+    [Fact]
+    public async Task Nice_Option_AddsToTheExecProgramsNiceness()
+    {
+        await using var gate = new GateFixture();
+        var port = GateFixture.FreePort();
+        var before = int.Parse(File.ReadAllText("/proc/self/stat").Split(')')[1].Split(' ')[17]);
+        var printed = await ServeOnceAsync("sh: ALL: nice 7\n", Shell("sh", port, "nice"), gate);
+        Assert.Equal($"{Math.Min(before + 7, 19)}\n", printed);
+    }
+
+    [Fact]
+    public async Task Spawn_AfterUmask_RunsWithThatUmaskToo()
+    {
+        await using var gate = new GateFixture();
+        var mark = Path.Combine(gate.Directory, "spawned");
+        var port = GateFixture.FreePort();
+        await ServeOnceAsync($"sh: ALL: umask 077: spawn umask > {mark}\n", Shell("sh", port, "echo served"), gate);
+        Assert.Equal("0077\n", await ReadWhenWrittenAsync(mark));
+    }
+
+    [Fact]
+    public async Task KeepaliveAndLinger_AreSetOnTheClientSocket()
+    {
+        await using var gate = new GateFixture();
+        var port = GateFixture.FreePort();
+        var printed = await ServeOnceAsync("probe: ALL: keepalive: linger 9\n", Exec("probe", port, SockOptProgram), gate);
+        Assert.Equal("keepalive=1 linger=1/9\n", printed);
+    }
+
+    [Fact]
+    public async Task NoSocketOptions_LeaveTheDefaults()
+    {
+        await using var gate = new GateFixture();
+        var port = GateFixture.FreePort();
+        Assert.Equal("keepalive=0 linger=0/0\n", await ServeOnceAsync("probe: ALL\n", Exec("probe", port, SockOptProgram), gate));
+    }
+
+    [Fact]
+    public async Task Severity_AuthNotice_SetsThePriorityOfTheConnectLine()
+    {
+        await using var gate = new GateFixture();
+        var port = GateFixture.FreePort();
+        await ServeOnceAsync("sh: ALL: severity auth.notice\n", Shell("sh", port, "echo hi"), gate, from: "127.0.0.21");
+        var line = await gate.WaitForLogAsync("connect from 127.0.0.21");
+        Assert.StartsWith("<37>", line, StringComparison.Ordinal); // auth (4) * 8 + notice (5)
+    }
+
+    [Fact]
+    public async Task Severity_LevelOnly_KeepsTheDaemonFacilityOnTheRefusal()
+    {
+        await using var gate = new GateFixture(deny: "sh: ALL: severity err\n");
+        var port = GateFixture.FreePort();
+        Assert.Equal("", await ServeOnceAsync("", Shell("sh", port, "echo hi"), gate, from: "127.0.0.22"));
+        var line = await gate.WaitForLogAsync("refused connect from 127.0.0.22");
+        Assert.StartsWith("<27>", line, StringComparison.Ordinal); // daemon (3) * 8 + err (3)
+    }
+}
