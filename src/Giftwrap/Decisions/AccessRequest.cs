@@ -50,6 +50,12 @@ public sealed record AccessRequest
     /// <summary>Whether a missing name or user may be looked up (a live connection) or is simply unknown (a dry run).</summary>
     public bool CanLookUp { get; init; }
 
+    // Where in libwrap's one-pass evaluation each looked-up fact became known: a re-evaluation
+    // after a lookup must not let earlier steps (a %h before the %n that asked for the name) see it.
+    internal int ClientNameStep { get; init; }
+    internal int ServerNameStep { get; init; }
+    internal int ClientUserStep { get; init; }
+
     /// <summary>Cuts a field to libwrap's 127 bytes.</summary>
     internal static string Cut(string value) =>
         value.Length <= MaxFieldLength ? value : value[..MaxFieldLength];

@@ -46,7 +46,10 @@ public sealed class Decision
         LookupTimeout = lookupTimeout;
     }
 
-    internal static Decision Needs(LookupKind kind, TimeSpan timeout) => new(Verdict.NeedsLookup, null, null, null, kind, timeout);
+    internal static Decision Needs(LookupKind kind, TimeSpan timeout, int step) => new(Verdict.NeedsLookup, null, null, null, kind, timeout) { PendingStep = step };
+
+    /// <summary>The point of the evaluation at which the pending lookup was asked for.</summary>
+    internal int PendingStep { get; private init; }
 
     /// <summary>Granted or denied (or <see cref="Verdict.NeedsLookup"/>).</summary>
     public Verdict Verdict { get; }

@@ -93,8 +93,14 @@ internal sealed class EvalContext
     /// <summary>Facts consulted so far (for explain): which lookups a rule needed.</summary>
     public LookupUse Used { get; set; }
 
+    // Counts accesses to facts that may be looked up, so re-evaluations line up with the first pass.
+    private int _step;
+
+    public int PendingStep { get; private set; }
+
     public string HostName(bool server)
     {
+        _step++;
         Used |= server ? LookupUse.ServerName : LookupUse.ClientName;
         var name = server ? Request.ServerName : Request.ClientName;
         if (name is not null)
@@ -107,6 +113,7 @@ internal sealed class EvalContext
     /// <summary>eval_user(): the client user; looked up only when both endpoints are known.</summary>
     public string User()
     {
+        _step++;
         Used |= LookupUse.ClientUser;
         if (Request.ClientUser is { } user)
             return AccessRequest.Cut(user);
@@ -116,7 +123,19 @@ internal sealed class EvalContext
     }
 
     /// <summary>Whether the name is known without a lookup (eval_hostinfo without ALWAYS_HOSTNAME).</summary>
-    public bool NameLookedUp(bool server) => (server ? Request.ServerName : Request.ClientName) is not null;
+    public bool NameLookedUp(bool server)
+    {
+        var step = ++_step;
+        return (server ? Request.ServerName : Request.ClientName) is not null
+            && step >= (server ? Request.ServerNameStep : Request.ClientNameStep);
+    }
+
+    /// <summary>Whether the user is known at this point of the evaluation (eval_client's test), without a lookup.</summary>
+    public string? UserKnown()
+    {
+        var step = ++_step;
+        return Request.ClientUser is { } u && step >= Request.ClientUserStep ? AccessRequest.Cut(u) : null;
+    }
 
     private void Need(LookupKind kind, TimeSpan timeout)
     {
@@ -124,6 +143,7 @@ internal sealed class EvalContext
         {
             Pending = kind;
             PendingTimeout = timeout;
+            PendingStep = _step;
         }
     }
 }

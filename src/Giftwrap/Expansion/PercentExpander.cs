@@ -105,9 +105,9 @@ public static class PercentExpander
     internal static string Client(EvalContext ctx)
     {
         var host = HostInfo(ctx, server: false);
-        var user = ctx.Request.ClientUser;
+        var user = ctx.UserKnown();
         return user is { Length: > 0 } && !Patterns.Ascii.EqualsIgnoreCase(user, AccessRequest.Unknown)
-            ? $"{AccessRequest.Cut(user)}@{host}"
+            ? $"{user}@{host}"
             : host;
     }
 

@@ -115,14 +115,17 @@ public sealed class AccessTables : IDisposable
                 LookupKind.ClientName => request with
                 {
                     ClientName = await lookups.HostNameAsync(request.ClientAddress ?? AccessRequest.Unknown, cancellationToken).ConfigureAwait(false),
+                    ClientNameStep = decision.PendingStep,
                 },
                 LookupKind.ServerName => request with
                 {
                     ServerName = await lookups.HostNameAsync(request.ServerAddress ?? AccessRequest.Unknown, cancellationToken).ConfigureAwait(false),
+                    ServerNameStep = decision.PendingStep,
                 },
                 _ => request with
                 {
                     ClientUser = await lookups.UserAsync(request, decision.LookupTimeout, cancellationToken).ConfigureAwait(false),
+                    ClientUserStep = decision.PendingStep,
                 },
             };
         }

@@ -76,6 +76,28 @@ public sealed class LookupTests
     }
 
     [Fact]
+    public async Task DecideAsync_HostInfoBeforeTheNameLookup_IsTheAddress_AsInLibwrapsOnePass()
+    {
+        using var files = new TableFiles("sshd: ALL: spawn echo %h %n %h %c\n");
+        using var tables = files.Open();
+        var lookups = new CountingLookups("host.example.net", "bob");
+        var j = await tables.DecideAsync(Live("sshd", "10.1.2.3"), lookups);
+        Assert.Equal(1, lookups.Names);
+        Assert.Equal("echo 10.1.2.3 host.example.net host.example.net host.example.net",
+            Assert.IsType<Giftwrap.Options.SpawnAction>(j.Decision.Actions[0]).Command);
+    }
+
+    [Fact]
+    public async Task DecideAsync_ClientBeforeTheUserLookup_HasNoUser()
+    {
+        using var files = new TableFiles("sshd: ALL: spawn echo %c %u %c\n");
+        using var tables = files.Open();
+        var lookups = new CountingLookups("x", "bob");
+        var j = await tables.DecideAsync(Live("sshd", "10.1.2.3"), lookups);
+        Assert.Equal("echo 10.1.2.3 bob bob@10.1.2.3", Assert.IsType<Giftwrap.Options.SpawnAction>(j.Decision.Actions[0]).Command);
+    }
+
+    [Fact]
     public void Decide_WithoutLookups_TreatsMissingNamesAsUnknown()
     {
         using var files = new TableFiles("sshd: UNKNOWN\n");
