@@ -3,6 +3,9 @@
 using System.CommandLine;
 using Giftwrap.Cli.Commands;
 
+if (await TcpdCommand.TryRunFastAsync(args).ConfigureAwait(false) is { } tcpdStatus)
+    return tcpdStatus;
+
 var root = new RootCommand("Giftwrap: TCP Wrappers access control (hosts.allow / hosts.deny) for modern Linux hosts.")
 {
     MatchCommand.Create(),

@@ -29,6 +29,48 @@ internal static class TcpdCommand
         return args;
     }
 
+    /// <summary>
+    /// tcpd mode runs once per connection, so it starts without building the whole command
+    /// line model: the few options are read here. Returns null when the arguments need the
+    /// full parser (help, or a mistake to report).
+    /// </summary>
+    public static async Task<int?> TryRunFastAsync(string[] args)
+    {
+        if (args.Length < 2 || args[0] != "tcpd")
+            return null;
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        var i = 1;
+        for (; i < args.Length; i++)
+        {
+            if (args[i] == "--")
+            {
+                i++;
+                break;
+            }
+            if (!args[i].StartsWith('-'))
+                break;
+            if (!ValueOptions.Contains(args[i]) || i + 1 >= args.Length)
+                return null;
+            values[args[i]] = args[++i];
+        }
+        if (i >= args.Length)
+            return null;
+        System.Net.IPEndPoint? server = null;
+        if (values.TryGetValue("--dns", out var d) && !System.Net.IPEndPoint.TryParse(d, out server))
+            return null;
+        var identPort = 113;
+        if (values.TryGetValue("--ident-port", out var p) && !int.TryParse(p, out identPort))
+            return null;
+        var options = new TcpdOptions
+        {
+            Allow = values.GetValueOrDefault("--allow") ?? "/etc/hosts.allow",
+            Deny = values.GetValueOrDefault("--deny") ?? "/etc/hosts.deny",
+            DaemonDirectory = values.GetValueOrDefault("--dir") ?? Environment.GetEnvironmentVariable("GIFTWRAP_DAEMON_DIR") ?? "/usr/sbin",
+            DecisionLog = values.GetValueOrDefault("--decision-log"),
+        };
+        return await TcpdMode.RunAsync(args[i..], options, GateLookups.Create(server, TimeSpan.FromSeconds(5), identPort)).ConfigureAwait(false);
+    }
+
     public static Command Create()
     {
         var allow = new Option<string?>("--allow") { Description = "The allow table (default /etc/hosts.allow)." };

@@ -33,17 +33,17 @@ internal static partial class TcpForwarder
         long total = 0;
         try
         {
-            if (UsesSplice)
+            // Small exchanges go through a pooled buffer; a direction that fills the buffer is a bulk
+            // flow and moves to splice(2), so short and idle connections never hold a pipe.
+            var (copied, bulk) = await CopyAsync(from, to, bufferSize, untilBulk: UsesSplice, stop.Token).ConfigureAwait(false);
+            total = copied;
+            if (bulk)
             {
                 var spliced = await SpliceAsync(from, to, stop.Token).ConfigureAwait(false);
-                total = spliced.Bytes;
-                if (!spliced.Unsupported)
-                {
-                    to.Shutdown(SocketShutdown.Send);
-                    return total;
-                }
+                total += spliced.Bytes;
+                if (spliced.Unsupported)
+                    total += (await CopyAsync(from, to, bufferSize, untilBulk: false, stop.Token).ConfigureAwait(false)).Bytes;
             }
-            total += await CopyAsync(from, to, bufferSize, stop.Token).ConfigureAwait(false);
             // Half-close: the other side learns that no more data comes this way.
             to.Shutdown(SocketShutdown.Send);
         }
@@ -55,7 +55,8 @@ internal static partial class TcpForwarder
         return total;
     }
 
-    private static async Task<long> CopyAsync(Socket from, Socket to, int bufferSize, CancellationToken ct)
+    /// <summary>Copies until end of stream, or (with <paramref name="untilBulk"/>) until a read fills the buffer.</summary>
+    private static async Task<(long Bytes, bool Bulk)> CopyAsync(Socket from, Socket to, int bufferSize, bool untilBulk, CancellationToken ct)
     {
         long total = 0;
         while (true)
@@ -66,9 +67,11 @@ internal static partial class TcpForwarder
             {
                 var n = await from.ReceiveAsync(buffer.AsMemory(0, bufferSize), SocketFlags.None, ct).ConfigureAwait(false);
                 if (n == 0)
-                    return total;
+                    return (total, false);
                 await SendAllAsync(to, buffer.AsMemory(0, n), ct).ConfigureAwait(false);
                 total += n;
+                if (untilBulk && n == bufferSize)
+                    return (total, true);
             }
             finally
             {

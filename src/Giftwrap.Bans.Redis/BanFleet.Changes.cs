@@ -1,0 +1,130 @@
+// The worker: one loop that takes local changes, remote records and sync requests in the
+// order they came, so the ledger needs no lock. A local change is recorded (fsync) before
+// it is sent; a remote record is applied to the store only when it is newer than what the
+// ledger knows for its target, which is how an unban wins over an older ban arriving late.
+using Microsoft.Extensions.Logging;
+
+namespace Giftwrap.Bans.Redis;
+
+public sealed partial class BanFleet
+{
+    private const int BatchLimit = 1000;
+
+    private async Task WorkAsync()
+    {
+        var outgoing = new List<FleetRecord>();
+        var reader = _work.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (outgoing.Count < BatchLimit && reader.TryRead(out var work))
+            {
+                try
+                {
+                    switch (work)
+                    {
+                        case Work.Local l:
+                            OnLocal(l.Change, outgoing);
+                            break;
+                        case Work.Remote r:
+                            OnRemote(r.Json);
+                            break;
+                        case Work.Sync s:
+                            await SendAsync(outgoing).ConfigureAwait(false);
+                            Interlocked.Exchange(ref _syncQueued, 0);
+                            var ok = await SyncNowAsync().ConfigureAwait(false);
+                            s.Done?.TrySetResult(ok);
+                            break;
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ObjectDisposedException)
+                {
+                    // The store or the ledger could not be written (disk full, store closed): the change
+                    // is reported and skipped; bans already known stay in force, and the next sync retries.
+                    WorkFailed(_log, ex);
+                    if (work is Work.Sync s)
+                        s.Done?.TrySetResult(false);
+                }
+            }
+            await SendAsync(outgoing).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A change made on this host: record it, then queue it for the fleet unless the rate cap keeps it here.</summary>
+    private void OnLocal(BanChange change, List<FleetRecord> outgoing)
+    {
+        var known = _ledger.Get(change.Target);
+        FleetRecord record;
+        if (change.Kind == BanChangeKind.Banned && change.Entry is { } entry)
+        {
+            record = FleetRecord.FromEntry(entry);
+        }
+        else
+        {
+            var at = change.At.ToUnixTimeMilliseconds();
+            var origin = change.Origin.Length > 0 ? change.Origin : _store.Options.Origin;
+            record = FleetRecord.Unban(change.Target, at, origin, TombstoneUntil(known, at));
+        }
+        if (known is not null && !record.IsNewerThan(known))
+            return; // an echo of a record already known (a reload reports remote bans again)
+        if (record.Kind == RecordKind.Ban && !_rate.TryTake(NowMs()))
+        {
+            _ledger.Put(record, localOnly: true);
+            Interlocked.Increment(ref _keptLocal);
+            KeptLocal(_log, record.Target.ToString(), _options.Rate.ToString());
+            Raise(new FleetNotice(FleetNoticeKind.KeptLocal, record.Target, record.Origin,
+                $"ban of {record.Target} kept local: over the fleet rate {_options.Rate}"));
+            return;
+        }
+        _ledger.Put(record, localOnly: false);
+        outgoing.Add(record);
+    }
+
+    /// <summary>
+    /// The tombstone lives as long as the ban it ends could still be in force somewhere;
+    /// never less than TombstoneKeep, and for a permanent ban, for ever.
+    /// </summary>
+    private long? TombstoneUntil(FleetRecord? known, long at)
+    {
+        var floor = at + (long)_options.TombstoneKeep.TotalMilliseconds;
+        if (known is { Kind: RecordKind.Ban, Expires: null })
+            return null;
+        return known is { Kind: RecordKind.Ban, Expires: { } x } ? Math.Max(x, floor) : floor;
+    }
+
+    /// <summary>A record from the fleet (pub/sub or a full pull).</summary>
+    private void OnRemote(string json)
+    {
+        if (FleetRecord.Parse(json, out _, out var error) is not { } record)
+        {
+            Interlocked.Increment(ref _malformed);
+            Malformed(_log, error);
+            Raise(new FleetNotice(FleetNoticeKind.Malformed, null, "", $"malformed fleet record ignored: {error}"));
+            return;
+        }
+        var known = _ledger.Get(record.Target);
+        // Our own record coming back, a copy already applied, or an older state (a ban that
+        // an unban we know has ended): nothing to do. This is what stops resurrection.
+        if (known is not null && !record.IsNewerThan(known))
+            return;
+        var result = _store.ApplyRemote(record.ToChange());
+        switch (result.Outcome)
+        {
+            case BanOutcome.Protected:
+                Interlocked.Increment(ref _refused);
+                Refused(_log, record.Target.ToString(), record.Origin, result.Message);
+                Raise(new FleetNotice(FleetNoticeKind.Refused, record.Target, record.Origin, result.Message));
+                return;
+            case BanOutcome.Invalid:
+                Interlocked.Increment(ref _malformed);
+                Malformed(_log, result.Message);
+                Raise(new FleetNotice(FleetNoticeKind.Malformed, record.Target, record.Origin, result.Message));
+                return;
+            case BanOutcome.Banned or BanOutcome.Unbanned:
+                Interlocked.Increment(ref _received);
+                break;
+            default:
+                break; // Stale, NotBanned: the store knows better or there was nothing to end; the record is still the fleet's newest
+        }
+        _ledger.Put(record, localOnly: false);
+    }
+}

@@ -1,0 +1,37 @@
+// The fleet layer's log lines, source-generated, with fixed event ids (3100-3199).
+using Microsoft.Extensions.Logging;
+
+namespace Giftwrap.Bans.Redis;
+
+public sealed partial class BanFleet
+{
+    [LoggerMessage(3100, LogLevel.Warning, "Lost the connection to Redis at {EndPoint} ({Failure}): enforcing the bans known, sending changes when it returns")]
+    private static partial void Disconnected(ILogger logger, string endPoint, string failure);
+
+    [LoggerMessage(3101, LogLevel.Information, "Exchanged with the fleet: {Records} records known (exchange {Count})")]
+    private static partial void Synced(ILogger logger, int records, long count);
+
+    [LoggerMessage(3102, LogLevel.Warning, "The fleet exchange failed: {Message}; retrying when Redis is back")]
+    private static partial void SyncFailed(ILogger logger, string message);
+
+    [LoggerMessage(3103, LogLevel.Warning, "Could not send {Count} changes to the fleet: {Message}; they are kept and sent after the reconnect")]
+    private static partial void SendFailed(ILogger logger, int count, string message);
+
+    [LoggerMessage(3104, LogLevel.Warning, "Refused a fleet change of {Target} from {Origin}: {Message}")]
+    private static partial void Refused(ILogger logger, string target, string origin, string message);
+
+    [LoggerMessage(3105, LogLevel.Warning, "Ban of {Target} kept local: over the fleet rate {Rate}")]
+    private static partial void KeptLocal(ILogger logger, string target, string rate);
+
+    [LoggerMessage(3106, LogLevel.Warning, "Ignored a malformed fleet record: {Error}")]
+    private static partial void Malformed(ILogger logger, string error);
+
+    [LoggerMessage(3107, LogLevel.Warning, "Fleet ledger line {Line} is damaged and was skipped: {Error}")]
+    private static partial void LedgerDamaged(ILogger logger, int line, string error);
+
+    [LoggerMessage(3108, LogLevel.Error, "The fleet layer could not apply a change")]
+    private static partial void WorkFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(3109, LogLevel.Error, "A fleet notice handler failed")]
+    private static partial void HandlerFailed(ILogger logger, Exception exception);
+}

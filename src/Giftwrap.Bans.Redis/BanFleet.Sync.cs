@@ -1,0 +1,165 @@
+// Talking to Redis: sending records through a script that keeps only the newest record
+// per target (same order as FleetRecord.IsNewerThan) and publishes what it stored, and
+// the full exchange run on every (re)connect: find the host's changes the ledger missed
+// (made while no fleet layer ran), push every record the fleet may lack (Redis may have
+// come back empty), pull every record this member lacks, forget expired ones.
+using StackExchange.Redis;
+
+namespace Giftwrap.Bans.Redis;
+
+public sealed partial class BanFleet
+{
+    // KEYS[1] the hash; ARGV: target, json, version, kind (B|U), origin, channel.
+    // Stores and publishes only a record newer than the stored one: a late or repeated send changes nothing.
+    private const string PutScript = """
+        local cur = redis.call('HGET', KEYS[1], ARGV[1])
+        if cur then
+          local ok, c = pcall(cjson.decode, cur)
+          if ok and type(c) == 'table' and tonumber(c.v) then
+            local v, cv = tonumber(ARGV[3]), tonumber(c.v)
+            if cv > v then return 0 end
+            if cv == v then
+              local rk = (ARGV[4] == 'U') and 1 or 0
+              local ck = (c.k == 'U') and 1 or 0
+              if ck > rk then return 0 end
+              if ck == rk and tostring(c.o) >= ARGV[5] then return 0 end
+            end
+          end
+        end
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+        redis.call('PUBLISH', ARGV[6], ARGV[2])
+        return 1
+        """;
+
+    // Removes a record only if nobody replaced it since it was read.
+    private const string ForgetScript = """
+        if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+        return 0
+        """;
+
+    // Records are forgotten this long after their keep time, so that members whose clocks differ a little agree.
+    private static readonly long ForgetGraceMs = (long)TimeSpan.FromHours(1).TotalMilliseconds;
+
+    /// <summary>Fsyncs the ledger, then sends <paramref name="outgoing"/>; a failure leaves the sending to the next sync.</summary>
+    private async Task SendAsync(List<FleetRecord> outgoing)
+    {
+        _ledger.Flush();
+        if (outgoing.Count == 0)
+            return;
+        try
+        {
+            if (!_redis.IsConnected)
+            {
+                _needSync = true;
+                return;
+            }
+            await PutAsync(outgoing).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // Redis is away: the records are in the ledger and the store; the exchange after the reconnect sends them.
+            _needSync = true;
+            SendFailed(_log, outgoing.Count, ex.Message);
+        }
+        finally
+        {
+            outgoing.Clear();
+        }
+    }
+
+    private async Task PutAsync(IReadOnlyList<FleetRecord> records)
+    {
+        var db = _redis.GetDatabase();
+        var channel = _channel.ToString();
+        for (var i = 0; i < records.Count; i += BatchLimit)
+        {
+            var batch = records.Skip(i).Take(BatchLimit).Select(r => db.ScriptEvaluateAsync(PutScript, [_listKey],
+                [r.Target.ToString(), r.ToJson(), r.Version, r.Kind == RecordKind.Ban ? "B" : "U", r.Origin, channel])).ToList();
+            var results = await Task.WhenAll(batch).ConfigureAwait(false);
+            Interlocked.Add(ref _published, results.Count(x => (long)x == 1));
+        }
+    }
+
+    private async Task<bool> SyncNowAsync()
+    {
+        if (!_redis.IsConnected)
+            return false;
+        // Cleared first: a connection lost during the exchange sets it again and another exchange follows.
+        _needSync = false;
+        try
+        {
+            if (!_subscribed)
+            {
+                // Before the pull: a change published during the pull then arrives too (applied once, by version).
+                await _redis.GetSubscriber().SubscribeAsync(_channel, (_, value) =>
+                {
+                    if (value.HasValue)
+                        _work.Writer.TryWrite(new Work.Remote(value.ToString()));
+                }).ConfigureAwait(false);
+                _subscribed = true;
+            }
+            var missed = new List<FleetRecord>();
+            Reconcile(missed);
+            _ledger.Flush();
+            var nowMs = NowMs();
+            await PutAsync([.. _ledger.All.Where(r => !r.LocalOnly && !(r.Record.KeepUntil + ForgetGraceMs < nowMs)).Select(r => r.Record)])
+                .ConfigureAwait(false);
+            await PullAsync(nowMs).ConfigureAwait(false);
+            _ledger.Forget(nowMs, ForgetGraceMs);
+            _ledger.Flush();
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // Redis went away during the exchange: try again once it is back.
+            _needSync = true;
+            SyncFailed(_log, ex.Message);
+            return false;
+        }
+        Interlocked.Exchange(ref _lastSyncMs, NowMs());
+        var syncs = Interlocked.Increment(ref _syncs);
+        Synced(_log, _ledger.Count, syncs);
+        Raise(new FleetNotice(FleetNoticeKind.Synced, null, "", $"exchanged with the fleet ({_ledger.Count} records known)"));
+        return true;
+    }
+
+    /// <summary>
+    /// Changes the store holds that the ledger never saw (made while no fleet layer ran on
+    /// this host): an active ban newer than the ledger's record, or a ban the ledger knows
+    /// that the store ended before its expiry (an unban). They go through the rate cap like any local change.
+    /// </summary>
+    private void Reconcile(List<FleetRecord> outgoing)
+    {
+        var now = _store.Options.Time.GetUtcNow();
+        // List(MinValue) is every entry the store holds, history included: the store has no public "all entries".
+        foreach (var entry in _store.List(DateTimeOffset.MinValue))
+        {
+            var known = _ledger.Get(entry.Target);
+            if (entry.IsActive(now))
+            {
+                if (FleetRecord.FromEntry(entry).IsNewerThan(known))
+                    OnLocal(new BanChange { Kind = BanChangeKind.Banned, Target = entry.Target, Entry = entry, At = entry.Created, Origin = entry.Origin }, outgoing);
+                continue;
+            }
+            if (known is { Kind: RecordKind.Ban } k && k.Version == entry.Created.ToUnixTimeMilliseconds()
+                && entry.Expires is { } ended && (k.Expires is null || k.Expires > ended.ToUnixTimeMilliseconds()))
+                OnLocal(new BanChange { Kind = BanChangeKind.Unbanned, Target = entry.Target, At = ended, Origin = _store.Options.Origin }, outgoing);
+        }
+    }
+
+    private async Task PullAsync(long nowMs)
+    {
+        var db = _redis.GetDatabase();
+        var forget = new List<Task>();
+        await foreach (var field in db.HashScanAsync(_listKey, pageSize: 1000).ConfigureAwait(false))
+        {
+            var json = field.Value.ToString();
+            if (FleetRecord.Parse(json, out _, out _) is { KeepUntil: { } keep } r && keep + ForgetGraceMs < nowMs)
+            {
+                forget.Add(db.ScriptEvaluateAsync(ForgetScript, [_listKey], [r.Target.ToString(), json]));
+                continue;
+            }
+            OnRemote(json);
+        }
+        await Task.WhenAll(forget).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,191 @@
+// A member of a fleet of hosts sharing one ban list through Redis: the public face and
+// its lifecycle. Local changes (the store's Changed event) go out through a Redis script
+// that keeps, per target, only the newest record in a hash and publishes it; other
+// members' records come in by pub/sub and by a full exchange on every (re)connect.
+// All state (the ledger) is touched by one worker loop, so changes apply in order.
+// SECURITY: the receiver trusts no sender: protected addresses are refused by the local
+// store's ApplyRemote; a ban older than a known unban is refused here; what this member
+// sends is capped by [bans] fleet_rate. Not here: deciding (BanStore.Find), the local store.
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+
+namespace Giftwrap.Bans.Redis;
+
+/// <summary>Joins a <see cref="BanStore"/> to a fleet sharing bans through Redis.</summary>
+public sealed partial class BanFleet : IAsyncDisposable
+{
+    private readonly BanStore _store;
+    private readonly FleetOptions _options;
+    private readonly ILogger _log;
+    private readonly ConnectionMultiplexer _redis;
+    private readonly RedisKey _listKey;
+    private readonly RedisChannel _channel;
+    private readonly Channel<Work> _work = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly FleetLedger _ledger;
+    private readonly FleetRateLimit _rate;
+    private readonly CancellationTokenSource _stop = new();
+    private Task _worker = Task.CompletedTask;
+    private Task _watchdog = Task.CompletedTask;
+    private volatile bool _needSync = true;
+    private int _syncQueued;
+    private bool _subscribed;
+    private long _published, _received, _refused, _keptLocal, _malformed, _syncs;
+    private long _lastSyncMs;
+    private int _disposed;
+
+    private BanFleet(BanStore store, FleetOptions options, ILogger log, ConnectionMultiplexer redis)
+    {
+        _store = store;
+        _options = options;
+        _log = log;
+        _redis = redis;
+        _listKey = options.KeyPrefix + ":list";
+        _channel = RedisChannel.Literal(options.KeyPrefix + ":changes");
+        _rate = new FleetRateLimit(options.Rate);
+        _ledger = FleetLedger.Open(options.LedgerPath ?? Path.Combine(store.Directory, "fleet.ledger"),
+            (line, error) => LedgerDamaged(_log, line, error));
+    }
+
+    /// <summary>Remote changes refused, bans kept local, malformed records, syncs (raised on the fleet's worker).</summary>
+    public event EventHandler<FleetNotice>? Notice;
+
+    /// <summary>True while the connection to Redis is up.</summary>
+    public bool IsConnected => _redis.IsConnected;
+
+    /// <summary>Counters since joining.</summary>
+    public FleetStatus Status => new(
+        _redis.IsConnected,
+        Interlocked.Read(ref _published),
+        Interlocked.Read(ref _received),
+        Interlocked.Read(ref _refused),
+        Interlocked.Read(ref _keptLocal),
+        Interlocked.Read(ref _malformed),
+        Interlocked.Read(ref _syncs),
+        Interlocked.Read(ref _lastSyncMs) is var ms and > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null);
+
+    /// <summary>
+    /// Joins the fleet: connects (or keeps trying in the background when Redis is down: the
+    /// member then enforces what it knows and sends its changes when Redis returns), follows
+    /// the store's changes and runs a first full exchange before returning when Redis answers.
+    /// </summary>
+    public static async Task<BanFleet> JoinAsync(BanStore store, FleetOptions options, ILogger? logger = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(options);
+        var config = ConfigurationOptions.Parse(options.Redis);
+        // Start and keep running without Redis; fail commands at once while it is away (the
+        // ledger keeps what was not sent and the next sync sends it) instead of queueing them in memory.
+        config.AbortOnConnectFail = false;
+        config.BacklogPolicy = BacklogPolicy.FailFast;
+        config.ReconnectRetryPolicy ??= new LinearRetry(250);
+        config.ClientName ??= $"giftwrap-{store.Options.Origin}";
+        var redis = await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
+        var fleet = new BanFleet(store, options, logger ?? NullLogger.Instance, redis);
+        fleet.Start();
+        if (redis.IsConnected)
+            await fleet.SyncAsync(cancellationToken).ConfigureAwait(false);
+        return fleet;
+    }
+
+    /// <summary>Runs a full exchange now (push what the fleet lacks, pull what this member lacks); false when Redis is unreachable.</summary>
+    public async Task<bool> SyncAsync(CancellationToken cancellationToken = default)
+    {
+        var done = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_work.Writer.TryWrite(new Work.Sync(done)))
+            return false;
+        return await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private void Start()
+    {
+        _redis.ConnectionFailed += OnConnectionFailed;
+        _redis.ConnectionRestored += OnConnectionRestored;
+        _store.Changed += OnStoreChanged;
+        _worker = Task.Run(WorkAsync);
+        _watchdog = Task.Run(WatchAsync);
+    }
+
+    private void OnStoreChanged(object? sender, BanChangedEventArgs e)
+    {
+        // Changes applied from the fleet are not sent back; everything else (this process,
+        // the CLI through the journal) is this host's own and goes out.
+        if (!e.Change.IsRemote)
+            _work.Writer.TryWrite(new Work.Local(e.Change));
+    }
+
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    {
+        _needSync = true;
+        if (e.ConnectionType == ConnectionType.Interactive)
+        {
+            Disconnected(_log, e.EndPoint?.ToString() ?? "?", e.FailureType.ToString());
+            Raise(new FleetNotice(FleetNoticeKind.Disconnected, null, "", $"Redis connection lost ({e.FailureType})"));
+        }
+    }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) => _needSync = true;
+
+    /// <summary>Starts a full exchange whenever one is due and Redis is up: after a reconnect, and every ResyncInterval.</summary>
+    private async Task WatchAsync()
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(200));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
+            {
+                var now = NowMs();
+                if (now - Interlocked.Read(ref _lastSyncMs) > _options.ResyncInterval.TotalMilliseconds)
+                    _needSync = true;
+                if (_needSync && _redis.IsConnected && Interlocked.CompareExchange(ref _syncQueued, 1, 0) == 0)
+                    _work.Writer.TryWrite(new Work.Sync(null));
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            // Leaving the fleet.
+        }
+    }
+
+    private long NowMs() => _store.Options.Time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private void Raise(FleetNotice notice)
+    {
+        try
+        {
+            Notice?.Invoke(this, notice);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A subscriber's bug must not stop the fleet from applying bans.
+            HandlerFailed(_log, ex);
+        }
+    }
+
+    /// <summary>Leaves the fleet: sends what is queued (when Redis is up), then closes the connection. The store stays open.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        _store.Changed -= OnStoreChanged;
+        _redis.ConnectionFailed -= OnConnectionFailed;
+        _redis.ConnectionRestored -= OnConnectionRestored;
+        _work.Writer.TryComplete();
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _watchdog.ConfigureAwait(false);
+        await _worker.ConfigureAwait(false);
+        _ledger.Dispose();
+        await _redis.DisposeAsync().ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    private abstract record Work
+    {
+        public sealed record Local(BanChange Change) : Work;
+
+        public sealed record Remote(string Json) : Work;
+
+        public sealed record Sync(TaskCompletionSource<bool>? Done) : Work;
+    }
+}

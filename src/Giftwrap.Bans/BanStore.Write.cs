@@ -1,0 +1,157 @@
+// Writing the store's files, always under the writers' lock: appending records with one
+// write and an fsync before a ban is acknowledged; repairing a journal whose last record
+// was cut short by a crash (it was never acknowledged); compacting into a new snapshot
+// (temp file, fsync, rename, directory fsync); and the hosts.deny block.
+using System.Text;
+using Giftwrap.Bans.HostsDeny;
+using Giftwrap.Bans.Storage;
+
+namespace Giftwrap.Bans;
+
+public sealed partial class BanStore
+{
+    private void EnsureJournal()
+    {
+        var snapshotGen = SnapshotGeneration();
+        if (!File.Exists(JournalPath) || JournalGeneration() is { } g && g < snapshotGen)
+        {
+            // Missing, or left behind by a compaction that stopped between its two renames
+            // (all its records are in the snapshot): start the journal that follows the snapshot.
+            WriteAtomically(JournalPath, w => w.Write($"{JournalFormat.JournalHeader}{snapshotGen}\n"));
+            return;
+        }
+        using var h = File.OpenHandle(JournalPath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        var length = RandomAccess.GetLength(h);
+        if (length == 0)
+            return;
+        Span<byte> one = stackalloc byte[1];
+        RandomAccess.Read(h, one, length - 1);
+        if (one[0] == (byte)'\n')
+            return;
+        // We hold the lock, so nobody is writing: the writer of this record died before its
+        // fsync returned, so it was never acknowledged. Cut it off so the next record starts clean.
+        var keep = LastNewline(h, length) + 1;
+        RandomAccess.SetLength(h, keep);
+        Native.FsyncOrThrow(h, JournalPath);
+        Report(JournalPath, 0, $"an incomplete last record ({length - keep} bytes, never acknowledged) was removed");
+    }
+
+    private static long LastNewline(Microsoft.Win32.SafeHandles.SafeFileHandle h, long length)
+    {
+        var buffer = new byte[64 * 1024];
+        var end = length;
+        while (end > 0)
+        {
+            var start = Math.Max(0, end - buffer.Length);
+            var n = RandomAccess.Read(h, buffer.AsSpan(0, (int)(end - start)), start);
+            var i = buffer.AsSpan(0, n).LastIndexOf((byte)'\n');
+            if (i >= 0)
+                return start + i;
+            end = start;
+        }
+        return -1;
+    }
+
+    private long SnapshotGeneration() => HeaderGeneration(SnapshotPath, JournalFormat.SnapshotHeader) ?? 0;
+
+    private long? JournalGeneration() => HeaderGeneration(JournalPath, JournalFormat.JournalHeader);
+
+    private static long? HeaderGeneration(string path, string header)
+    {
+        if (!File.Exists(path))
+            return null;
+        using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 512));
+        return reader.ReadLine() is { } line && JournalFormat.TryParseGeneration(line, header, out var g) ? g : null;
+    }
+
+    /// <summary>Appends the records (one write per chunk) and fsyncs; returns the journal's new end.</summary>
+    private long Append(List<BanChange> changes)
+    {
+        using var h = File.OpenHandle(JournalPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        var offset = RandomAccess.GetLength(h);
+        var sb = new StringBuilder();
+        for (var i = 0; i < changes.Count; i++)
+        {
+            sb.Append(JournalFormat.Format(changes[i])).Append('\n');
+            if (sb.Length > (1 << 20) || i == changes.Count - 1)
+            {
+                var bytes = Encoding.UTF8.GetBytes(sb.ToString());
+                RandomAccess.Write(h, bytes, offset);
+                offset += bytes.Length;
+                sb.Clear();
+            }
+        }
+        // The ban is acknowledged only after this returns: it then survives kill -9 and power loss.
+        Native.FsyncOrThrow(h, JournalPath);
+        return offset;
+    }
+
+    /// <summary>Writes the current list as a new snapshot and starts an empty journal after it.</summary>
+    internal void Compact()
+    {
+        var gen = Math.Max(_snapshotGen, _journalGen) + 1;
+        if (_damaged)
+        {
+            // The damaged files are kept for the administrator: compaction must not erase the evidence.
+            var suffix = $".damaged-{Options.Time.GetUtcNow().ToUnixTimeMilliseconds()}";
+            foreach (var f in new[] { SnapshotPath, JournalPath }.Where(File.Exists))
+                File.Copy(f, f + suffix, overwrite: true);
+            Report(Directory, 0, $"compacting a store that had damaged lines: the old files are kept as *{suffix}");
+        }
+        var forgetBefore = Options.Time.GetUtcNow() - (Options.MaxTime > TimeSpan.FromDays(1) ? Options.MaxTime : TimeSpan.FromDays(1));
+        List<BanEntry> entries;
+        _rw.EnterReadLock();
+        try
+        {
+            // Expired bans are kept a while (max_time, at least a day) so repeat offenders still escalate.
+            entries = [.. _table.All().Where(e => e.Expires is not { } x || x > forgetBefore)];
+        }
+        finally
+        {
+            _rw.ExitReadLock();
+        }
+        WriteAtomically(SnapshotPath, w =>
+        {
+            w.Write($"{JournalFormat.SnapshotHeader}{gen} count={entries.Count}\n");
+            foreach (var e in entries)
+            {
+                w.Write(JournalFormat.Format(Banned(e, remote: false)));
+                w.Write('\n');
+            }
+            w.Write($"{JournalFormat.SnapshotEnd}\n");
+        });
+        WriteAtomically(JournalPath, w => w.Write($"{JournalFormat.JournalHeader}{gen}\n"));
+        _damaged = false;
+        // Our table already holds this state: follow the new journal without reading the snapshot back.
+        CloseJournal();
+        _snapshotGen = gen;
+        _journal = File.OpenHandle(JournalPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        _journalInode = Native.Inode(_journal);
+        Tail(_table, live: true);
+    }
+
+    private void WriteAtomically(string path, Action<StreamWriter> write)
+    {
+        var temp = path + ".tmp";
+        using (var fs = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16))
+        {
+            using (var w = new StreamWriter(fs, new UTF8Encoding(false), 1 << 16, leaveOpen: true))
+                write(w);
+            fs.Flush(flushToDisk: true);
+        }
+        File.Move(temp, path, overwrite: true);
+        Native.FsyncDirectory(Directory);
+    }
+
+    /// <summary>Rewrites the marked block of [bans] hosts_deny from the active list (under the writers' lock).</summary>
+    private void SyncHostsDeny()
+    {
+        if (Options.HostsDeny is not { } path)
+            return;
+        var now = Options.Time.GetUtcNow();
+        var active = List(now);
+        _nextExpiryMs = active.Select(e => e.Expires?.ToUnixTimeMilliseconds() ?? long.MaxValue).DefaultIfEmpty(long.MaxValue).Min();
+        if (HostsDenyFile.Sync(path, HostsDenyFile.Render(active)) is { } problem)
+            Report(path, 0, problem);
+    }
+}

@@ -1,0 +1,173 @@
+// Keeps a marked block of a hosts.deny file in step with the ban list, for daemons still
+// linked with libwrap. Only the bytes between "# BEGIN giftwrap bans" and "# END giftwrap
+// bans" are ours; every other byte is copied as it was. The file is replaced atomically
+// (temp file in the same directory, mode and owner copied, fsync, rename). Another writer
+// appending at the same time (Fail2ban's hostsdeny action, an editor) is not lost: the
+// file is compared again just before the rename and the work redone if it changed, and
+// bytes that still reached the old file after the rename are carried over.
+using System.Text;
+using Giftwrap.Bans.Storage;
+
+namespace Giftwrap.Bans.HostsDeny;
+
+/// <summary>The giftwrap block of hosts.deny.</summary>
+public static class HostsDenyFile
+{
+    public const string BeginMarker = "# BEGIN giftwrap bans";
+    public const string EndMarker = "# END giftwrap bans";
+
+    /// <summary>The block for these bans: one "daemon_list: client" rule per ban, IPv6 in brackets.</summary>
+    public static byte[] Render(IEnumerable<BanEntry> active)
+    {
+        ArgumentNullException.ThrowIfNull(active);
+        var sb = new StringBuilder();
+        sb.Append(BeginMarker).Append('\n');
+        sb.Append("# Written by giftwrap ban/unban: changes made here are overwritten.\n");
+        foreach (var e in active)
+            sb.Append(e.Daemons is null ? "ALL" : string.Join(", ", e.Daemons)).Append(": ").Append(e.Target.ToHostsPattern()).Append('\n');
+        sb.Append(EndMarker).Append('\n');
+        return Encoding.UTF8.GetBytes(sb.ToString());
+    }
+
+    /// <summary>
+    /// <paramref name="original"/> with its block replaced by <paramref name="block"/> (appended when it has none);
+    /// null when the file has a BEGIN marker without an END: a damaged block is not ours to guess at.
+    /// </summary>
+    public static byte[]? Replace(byte[] original, byte[] block)
+    {
+        ArgumentNullException.ThrowIfNull(original);
+        ArgumentNullException.ThrowIfNull(block);
+        var begin = FindLine(original, BeginMarker, 0);
+        if (begin < 0)
+        {
+            var needsNewline = original.Length > 0 && original[^1] != (byte)'\n';
+            return [.. original, .. needsNewline ? "\n"u8.ToArray() : [], .. block];
+        }
+        var end = FindLine(original, EndMarker, begin);
+        if (end < 0)
+            return null;
+        var afterEnd = Array.IndexOf(original, (byte)'\n', end);
+        afterEnd = afterEnd < 0 ? original.Length : afterEnd + 1;
+        return [.. original.AsSpan(0, begin), .. block, .. original.AsSpan(afterEnd)];
+    }
+
+    /// <summary>Brings the file's block in step; returns a problem to report, or null when done.</summary>
+    public static string? Sync(string path, byte[] block)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            try
+            {
+                var outcome = TrySync(path, block);
+                if (outcome != Outcome.Changed)
+                    return outcome == Outcome.Damaged ? $"has \"{BeginMarker}\" without \"{EndMarker}\": the block was left alone" : null;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return $"cannot update the giftwrap block: {ex.Message}";
+            }
+        }
+        return "kept changing while the giftwrap block was written: gave up after 20 tries";
+    }
+
+    private enum Outcome
+    {
+        Done,
+        Changed,
+        Damaged,
+    }
+
+    private static Outcome TrySync(string path, byte[] block)
+    {
+        var full = Path.GetFullPath(path);
+        var dir = Path.GetDirectoryName(full)!;
+        using var old = File.Exists(full) ? File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete) : null;
+        var original = old is null ? [] : ReadAll(old);
+        var updated = Replace(original, block);
+        if (updated is null)
+            return Outcome.Damaged;
+        if (updated.AsSpan().SequenceEqual(original) && old is not null)
+            return Outcome.Done;
+        var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.giftwrap-{Environment.ProcessId}");
+        try
+        {
+            using (var t = File.OpenHandle(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                RandomAccess.Write(t, updated, 0);
+                if (old is not null)
+                {
+                    File.SetUnixFileMode(t, File.GetUnixFileMode(old));
+                    if (Native.Owner(full) is { } owner)
+                        Native.SetOwner(t, owner.Uid, owner.Gid);
+                }
+                else
+                {
+                    File.SetUnixFileMode(t, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+                }
+                Native.FsyncOrThrow(t, temp);
+            }
+            // Compare again just before the rename: another writer's change since our read would be lost.
+            if (old is not null ? (Native.Inode(full) != Native.Inode(old) || !ReadAll(old).AsSpan().SequenceEqual(original)) : File.Exists(full))
+                return Outcome.Changed;
+            File.Move(temp, full, overwrite: true);
+            Native.FsyncDirectory(dir);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+        if (old is not null)
+            CarryOver(old, original.Length, full);
+        return Outcome.Done;
+    }
+
+    /// <summary>
+    /// An appender that opened the old file just before the rename writes into it, not the new
+    /// one: copy what arrived there (looking twice, a moment apart) to the end of the new file.
+    /// </summary>
+    private static void CarryOver(Microsoft.Win32.SafeHandles.SafeFileHandle old, long copied, string path)
+    {
+        for (var look = 0; look < 2; look++)
+        {
+            if (look > 0)
+                Thread.Sleep(20);
+            var length = RandomAccess.GetLength(old);
+            if (length <= copied)
+                continue;
+            var extra = new byte[length - copied];
+            var n = RandomAccess.Read(old, extra, copied);
+            using var fs = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+            fs.Write(extra, 0, n);
+            fs.Flush(flushToDisk: true);
+            copied += n;
+        }
+    }
+
+    private static byte[] ReadAll(Microsoft.Win32.SafeHandles.SafeFileHandle h)
+    {
+        var length = RandomAccess.GetLength(h);
+        var bytes = new byte[length];
+        var read = 0;
+        while (read < length)
+        {
+            var n = RandomAccess.Read(h, bytes.AsSpan(read), read);
+            if (n == 0)
+                break;
+            read += n;
+        }
+        return read == length ? bytes : bytes[..read];
+    }
+
+    /// <summary>The offset of the first line at or after <paramref name="from"/> that starts with <paramref name="marker"/>, or -1.</summary>
+    private static int FindLine(byte[] text, string marker, int from)
+    {
+        var m = Encoding.UTF8.GetBytes(marker);
+        for (var i = from; i <= text.Length - m.Length; i++)
+        {
+            if ((i == 0 || text[i - 1] == (byte)'\n') && text.AsSpan(i, m.Length).SequenceEqual(m))
+                return i;
+        }
+        return -1;
+    }
+}

@@ -1,0 +1,156 @@
+// `giftwrap ban`, `giftwrap unban`, `giftwrap bans`: the local ban store from the shell.
+// Input is checked in full before the store is opened: a malformed address, duration or
+// daemon list changes nothing. `ban` refuses the address of the SSH session it runs in
+// (the first field of $SSH_CONNECTION) unless --force: locking yourself out is the
+// classic mistake. Exit status: 0 done, 1 refused or nothing to do, 2 bad input or configuration.
+using System.CommandLine;
+using System.Net;
+using Giftwrap.Bans;
+
+namespace Giftwrap.Cli.Commands;
+
+public static class BanCommands
+{
+    /// <summary>The three commands, to add to the root command.</summary>
+    public static IEnumerable<Command> Create() => [BanCommand(), UnbanCommand(), ListCommand()];
+
+    private static Option<string> ConfigOption() =>
+        new("--config") { Description = $"The configuration file whose [bans] section is used (default {BanOptions.DefaultConfigPath})." };
+
+    private static Command BanCommand()
+    {
+        var config = ConfigOption();
+        var target = new Argument<string>("ADDRESS|CIDR") { Description = "An IPv4 or IPv6 address or prefix (192.0.2.7, 10.0.0.0/8, 2001:db8::/64)." };
+        var duration = new Option<string?>("--for") { Description = "How long: 30s, 10m, 1h, 2d, 1w, seconds, or permanent (default [bans] ban_time; repeat offenders get longer)." };
+        var reason = new Option<string?>("--reason") { Description = "Why, for `giftwrap bans` and the fleet." };
+        var daemons = new Option<string?>("--daemon") { Description = "Daemon list the ban applies to (sshd,vsftpd); default every daemon." };
+        var force = new Option<bool>("--force") { Description = "Ban even the address of the current SSH session." };
+        var command = new Command("ban", "Ban an address or prefix on this host.") { target, duration, reason, daemons, force, config };
+        command.SetAction(result => Ban(
+            result.GetValue(target)!, result.GetValue(duration), result.GetValue(reason), result.GetValue(daemons), result.GetValue(force), result.GetValue(config)));
+        return command;
+    }
+
+    private static Command UnbanCommand()
+    {
+        var config = ConfigOption();
+        var target = new Argument<string>("ADDRESS|CIDR") { Description = "The address or prefix, as it was banned." };
+        var command = new Command("unban", "End the ban on an address or prefix.") { target, config };
+        command.SetAction(result => Unban(result.GetValue(target)!, result.GetValue(config)));
+        return command;
+    }
+
+    private static Command ListCommand()
+    {
+        var config = ConfigOption();
+        var json = new Option<bool>("--json") { Description = "Print the bans as JSON." };
+        var command = new Command("bans", "List the active bans: address, daemons, reason, origin, time left.") { json, config };
+        command.SetAction(result => List(result.GetValue(json), result.GetValue(config)));
+        return command;
+    }
+
+    private static int Ban(string targetText, string? durationText, string? reason, string? daemonText, bool force, string? config)
+    {
+        var errors = new List<string>();
+        if (!BanTarget.TryParse(targetText, out var target, out var targetError))
+            errors.Add(targetError);
+        TimeSpan? duration = null;
+        if (durationText is not null && !BanDuration.TryParse(durationText, out duration, out var durationError))
+            errors.Add($"--for: {durationError}");
+        var daemons = BanOutput.ParseDaemons(daemonText, errors);
+        if (errors.Count > 0)
+            return Fail(errors, 2);
+        if (!force && SshClient() is { } ssh && target.Contains(ssh))
+            return Fail([$"refusing to ban {target}: it covers {ssh}, the address of this SSH session ($SSH_CONNECTION); use --force to ban it anyway"], 1);
+        if (OpenStore(config) is not { } store)
+            return 2;
+        using (store)
+        {
+            var request = new BanRequest
+            {
+                Target = target,
+                Duration = duration,
+                Permanent = durationText is not null && duration is null,
+                Reason = reason ?? "",
+                Daemons = daemons,
+            };
+            var result = store.Ban(request);
+            if (!result.Succeeded)
+                return Fail([result.Message], result.Outcome == BanOutcome.Invalid ? 2 : 1);
+            Console.Out.WriteLine(result.Message);
+            return 0;
+        }
+    }
+
+    private static int Unban(string targetText, string? config)
+    {
+        if (!BanTarget.TryParse(targetText, out var target, out var error))
+            return Fail([error], 2);
+        if (OpenStore(config) is not { } store)
+            return 2;
+        using (store)
+        {
+            var result = store.Unban(target);
+            if (!result.Succeeded)
+            {
+                var covering = store.List(DateTimeOffset.UtcNow).Where(e => e.Target != target && e.Target.Overlaps(target)).Select(e => e.Target.ToString()).ToList();
+                var hint = covering.Count > 0 ? $" (covered by: {string.Join(", ", covering)})" : "";
+                return Fail([result.Message + hint], 1);
+            }
+            Console.Out.WriteLine(result.Message);
+            return 0;
+        }
+    }
+
+    private static int List(bool json, string? config)
+    {
+        if (OpenStore(config) is not { } store)
+            return 2;
+        using (store)
+        {
+            var now = store.Options.Time.GetUtcNow();
+            var bans = store.List(now);
+            Console.Out.Write(json ? BanOutput.Json(bans, now) : BanOutput.Text(bans, now));
+            return 0;
+        }
+    }
+
+    /// <summary>The client address of the SSH session this command runs in, from $SSH_CONNECTION ("client port server port").</summary>
+    internal static IPAddress? SshClient()
+    {
+        var text = Environment.GetEnvironmentVariable("SSH_CONNECTION");
+        var first = text?.Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+        return first is not null && IPAddress.TryParse(first, out var a) ? a : null;
+    }
+
+    private static BanStore? OpenStore(string? config)
+    {
+        var options = BanOptionsReader.Read(config ?? BanOptions.DefaultConfigPath, mustExist: config is not null, out var errors);
+        if (errors.Count > 0)
+        {
+            Fail(errors, 2);
+            return null;
+        }
+        try
+        {
+            var store = BanStore.Open(options, watch: false);
+            foreach (var p in store.Problems)
+                Console.Error.WriteLine($"giftwrap: warning: {p}");
+            store.ProblemFound += (_, p) => Console.Error.WriteLine($"giftwrap: warning: {p}");
+            return store;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The store could not be read at all: say so; nothing was changed.
+            Fail([$"{options.Store}: {ex.Message}"], 2);
+            return null;
+        }
+    }
+
+    private static int Fail(IEnumerable<string> messages, int status)
+    {
+        foreach (var m in messages)
+            Console.Error.WriteLine($"giftwrap: {m}");
+        return status;
+    }
+}
