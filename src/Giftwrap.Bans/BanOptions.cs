@@ -27,8 +27,11 @@ public sealed record BanOptions
     /// <summary>When this many addresses of one IPv6 /64 are banned they become one /64 ban; 0 turns it off.</summary>
     public int AggregateV6Threshold { get; init; }
 
-    /// <summary>Addresses that can never be banned, besides loopback (always protected).</summary>
+    /// <summary>Addresses that can never be banned, besides loopback (protected unless <see cref="ProtectLoopback"/> is off).</summary>
     public IReadOnlyList<BanTarget> Protect { get; init; } = [];
+
+    /// <summary>Loopback is protected by default; `protect_loopback = no` lifts that (test rigs that play hosts on 127.x).</summary>
+    public bool ProtectLoopback { get; init; } = true;
 
     /// <summary>A hosts.deny file whose marked block follows the ban list; null for none.</summary>
     public string? HostsDeny { get; init; }
@@ -42,7 +45,7 @@ public sealed record BanOptions
     /// <summary>The clock (tests replace it).</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
-    /// <summary>Loopback, always protected: banning it locks the host out of itself.</summary>
+    /// <summary>Loopback, protected by default: banning it locks the host out of itself.</summary>
     public static IReadOnlyList<BanTarget> AlwaysProtected { get; } =
         [BanTarget.Parse("127.0.0.0/8"), BanTarget.Parse("::1")];
 }
@@ -119,6 +122,13 @@ public static class BanOptionsReader
                 return o with { HostsDeny = value.Length > 0 && !value.Equals("off", StringComparison.OrdinalIgnoreCase) ? value : null };
             case "protect":
                 return Protect(o, value, where, errors);
+            case "protect_loopback":
+                return value.ToLowerInvariant() switch
+                {
+                    "yes" or "true" or "on" => o with { ProtectLoopback = true },
+                    "no" or "false" or "off" => o with { ProtectLoopback = false },
+                    _ => Error(o, $"{where}: protect_loopback must be yes or no; found \"{value}\"", errors),
+                };
             default:
                 // Keys of the future fleet layer (redis, ...) belong to it: not an error here.
                 return o;

@@ -24,7 +24,7 @@ public sealed partial class BanStore : IDisposable
     private BanStore(BanOptions options)
     {
         Options = options;
-        _protected = [.. BanOptions.AlwaysProtected, .. options.Protect];
+        _protected = [.. options.ProtectLoopback ? BanOptions.AlwaysProtected : [], .. options.Protect];
         Directory = options.Store;
         JournalPath = Path.Combine(Directory, "journal");
         SnapshotPath = Path.Combine(Directory, "snapshot");

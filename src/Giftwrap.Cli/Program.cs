@@ -17,4 +17,6 @@ var root = new RootCommand("Giftwrap: TCP Wrappers access control (hosts.allow /
 };
 foreach (var c in EditCommand.Create())
     root.Add(c);
+foreach (var c in BanCommands.Create())
+    root.Add(c);
 return await root.Parse(TcpdCommand.Protect(args)).InvokeAsync().ConfigureAwait(false);

@@ -54,7 +54,19 @@ internal static class ServeCommand
     {
         using var log = new GateLog(cfg.Syslog);
         var lookups = GateLookups.Create(cfg);
-        var server = new GateServer(cfg, log, lookups, SocketActivation.Take());
+        // Bans are part of the gate only when the configuration has a [bans] section.
+        using var bans = Giftwrap.Gate.Config.IniFile.Read(path).Values.Keys.Any(k => k.StartsWith("bans:", StringComparison.OrdinalIgnoreCase))
+            ? GateBans.Open(path, e => log.Gate(Severity.Err, $"error: {e}"))
+            : null;
+        // A [bans] redis = ... key joins the fleet: bans and unbans travel to every member.
+        IReadOnlyList<string> fleetErrors = [];
+        var fleetOptions = bans is null ? null : Giftwrap.Bans.Redis.FleetOptionsReader.Read(path, out fleetErrors);
+        foreach (var e in fleetErrors)
+            log.Gate(Severity.Err, $"error: {e}; not joining the fleet");
+        if (fleetErrors.Count > 0)
+            fleetOptions = null;
+        await using var fleet = fleetOptions is null ? null : await Giftwrap.Bans.Redis.BanFleet.JoinAsync(bans!.Store, fleetOptions, null, ct).ConfigureAwait(false);
+        var server = new GateServer(cfg, log, lookups, SocketActivation.Take(), bans);
         try
         {
             server.Start();

@@ -15,13 +15,19 @@ using Giftwrap.Tables;
 
 namespace Giftwrap.Gate.Connections;
 
-internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups lookups, GateLog log, LimitsConfig limits, DecisionLog? decisions = null)
+internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups lookups, GateLog log, LimitsConfig limits, DecisionLog? decisions = null, IGateBans? bans = null)
 {
     private readonly ActionRunner _actions = new(log, limits.BannerTimeout);
 
     public async Task HandleAsync(Socket client, ServiceConfig service, CancellationToken ct)
     {
         var request = RequestFor(client, service);
+        // Bans come before the tables: a banned client is refused whatever the rules say.
+        if (bans?.Check(IPAddress.Parse(request.ClientAddress!), service.Daemon) is { } banned)
+        {
+            log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {request.ClientAddress} (banned: {banned})");
+            return;
+        }
         Judgement judgement;
         using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
         {
@@ -41,6 +47,12 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
         foreach (var w in judgement.Decision.Warnings)
             log.Daemon(service.Daemon, w.Severity == DiagnosticSeverity.Error ? Severity.Err : Severity.Warning, Format(w));
         var outcome = await _actions.RunAsync(judgement.Decision, request, client, ct).ConfigureAwait(false);
+        foreach (var ban in outcome.Decision.Actions.OfType<Giftwrap.Options.BanAction>())
+        {
+            var said = bans?.Ban(IPAddress.Parse(request.ClientAddress!), ban.Duration, $"ban option, {outcome.Decision.Match}", service.Daemon)
+                ?? "no ban store configured";
+            log.Daemon(service.Daemon, Severity.Notice, $"ban {request.ClientAddress} for {ban.Text}: {said}");
+        }
         decisions?.Write(request, outcome.Decision, outcome.Fate switch
         {
             ConnectionFate.Serve => "granted",

@@ -40,18 +40,21 @@ public sealed class GateServer : IAsyncDisposable
     /// <param name="log">Where tcpd's lines and the gate's own go.</param>
     /// <param name="lookups">DNS and ident.</param>
     /// <param name="inherited">Listening sockets from systemd socket activation, used instead of binding.</param>
-    public GateServer(GateConfig config, GateLog log, IRequestLookups lookups, IReadOnlyList<(Socket Socket, string? Name)>? inherited = null)
+    /// <param name="bans">The ban list checked before the tables and fed by the ban option.</param>
+    public GateServer(GateConfig config, GateLog log, IRequestLookups lookups, IReadOnlyList<(Socket Socket, string? Name)>? inherited = null, IGateBans? bans = null)
     {
+        _bans = bans;
         _inherited = inherited is null ? [] : [.. inherited];
         _config = config;
         _log = log;
         _lookups = lookups;
         _tables = new AccessTables(config.Allow, config.Deny);
         _decisions = config.DecisionLog is { } path ? new DecisionLog(path, config.DecisionLogMaxBytes, config.DecisionLogKeep) : null;
-        _handler = new ConnectionHandler(_tables, lookups, log, config.Limits, _decisions);
+        _handler = new ConnectionHandler(_tables, lookups, log, config.Limits, _decisions, bans);
     }
 
     private readonly DecisionLog? _decisions;
+    private readonly IGateBans? _bans;
 
     /// <summary>Connections being handled now.</summary>
     public int OpenConnections => Volatile.Read(ref _open);
@@ -118,7 +121,7 @@ public sealed class GateServer : IAsyncDisposable
         {
             var old = _tables;
             _tables = new AccessTables(config.Allow, config.Deny);
-            _handler = new ConnectionHandler(_tables, _lookups, _log, config.Limits, _decisions);
+            _handler = new ConnectionHandler(_tables, _lookups, _log, config.Limits, _decisions, _bans);
             _ = Task.Delay(TimeSpan.FromMinutes(5)).ContinueWith(_ => old.Dispose(), TaskScheduler.Default);
         }
         foreach (var (ep, l) in _listeners)

@@ -1,0 +1,42 @@
+// The gate's view of the local ban store (and, through it, of the fleet): checked
+// before the tables, fed by the `ban DURATION` option.
+using System.Net;
+using Giftwrap.Bans;
+using Giftwrap.Gate.Connections;
+
+namespace Giftwrap.Cli.Commands;
+
+internal sealed class GateBans(BanStore store) : IGateBans, IDisposable
+{
+    public BanStore Store => store;
+
+    public string? Check(IPAddress client, string daemon) =>
+        store.Find(client, daemon, DateTimeOffset.UtcNow) is { } ban ? (ban.Reason.Length > 0 ? ban.Reason : "no reason given") : null;
+
+    public string Ban(IPAddress client, TimeSpan duration, string reason, string daemon)
+    {
+        var result = store.Ban(new BanRequest { Target = BanTarget.FromAddress(client), Duration = duration, Reason = reason });
+        return result.Message;
+    }
+
+    /// <summary>Opens the store named by [bans] in the configuration; null (and the reasons) when it cannot be used.</summary>
+    public static GateBans? Open(string configPath, Action<string> report)
+    {
+        var options = BanOptionsReader.Read(configPath, mustExist: false, out var errors);
+        foreach (var e in errors)
+            report(e);
+        if (errors.Count > 0)
+            return null;
+        try
+        {
+            return new GateBans(BanStore.Open(options, watch: true));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            report($"ban store {options.Store}: {ex.Message}; bans are not enforced");
+            return null;
+        }
+    }
+
+    public void Dispose() => store.Dispose();
+}

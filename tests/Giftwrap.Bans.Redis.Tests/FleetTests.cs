@@ -1,0 +1,192 @@
+// Three members (three stores, three fleet layers) against a real redis-server on
+// loopback: propagation of bans and unbans, late and restarted members, Redis killed and
+// restarted empty while members change bans, protected addresses and the rate cap.
+// Timings are not asserted (see bench/bans for them): only arrival within a generous timeout.
+using System.Net;
+using StackExchange.Redis;
+
+namespace Giftwrap.Bans.Redis.Tests;
+
+public sealed class FleetTests : IAsyncLifetime
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("giftwrap-fleet-").FullName;
+    private readonly string _prefix = "test:" + Guid.NewGuid().ToString("N");
+    private readonly List<Member> _members = [];
+    private RedisServer _redis = null!;
+
+    public Task InitializeAsync()
+    {
+        _redis = new RedisServer();
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var m in _members)
+            await m.CloseAsync();
+        _redis.Dispose();
+        Directory.Delete(_root, recursive: true);
+    }
+
+    private async Task<Member> StartAsync(string name, FleetRate? rate = null, IReadOnlyList<BanTarget>? protect = null)
+    {
+        var m = await Member.StartAsync(name, _root, _redis.ConnectionString, _prefix, rate, protect);
+        _members.Add(m);
+        return m;
+    }
+
+    private async Task<(Member A, Member B, Member C)> ThreeAsync() =>
+        (await StartAsync("member-a"), await StartAsync("member-b"), await StartAsync("member-c"));
+
+    [Fact]
+    public async Task Ban_OnOneMember_ReachesTheOtherTwo()
+    {
+        var (a, b, c) = await ThreeAsync();
+        Assert.Equal(BanOutcome.Banned, a.Ban("192.0.2.10", "scanner").Outcome);
+        await Eventually.TrueAsync(() => b.IsBanned("192.0.2.10") && c.IsBanned("192.0.2.10"), "the ban on B and C");
+        var onC = c.Store.Find(IPAddress.Parse("192.0.2.10"), "sshd", DateTimeOffset.UtcNow)!;
+        var onA = a.Store.Find(IPAddress.Parse("192.0.2.10"), "sshd", DateTimeOffset.UtcNow)!;
+        Assert.Equal("member-a", onC.Origin);
+        Assert.Equal("scanner", onC.Reason);
+        Assert.Equal(onA.Expires, onC.Expires); // absolute expiry: every member ends it at the same instant
+    }
+
+    [Fact]
+    public async Task Unban_OnAnotherMember_ReachesAll()
+    {
+        var (a, b, c) = await ThreeAsync();
+        a.Ban("2001:db8::/64");
+        await Eventually.TrueAsync(() => b.IsBanned("2001:db8::7") && c.IsBanned("2001:db8::7"), "the /64 ban everywhere");
+        Assert.Equal(BanOutcome.Unbanned, b.Unban("2001:db8::/64").Outcome);
+        await Eventually.TrueAsync(() => !a.IsBanned("2001:db8::7") && !c.IsBanned("2001:db8::7"), "the unban everywhere");
+    }
+
+    [Fact]
+    public async Task LateMember_Joining_GetsTheFullList()
+    {
+        var a = await StartAsync("member-a");
+        var b = await StartAsync("member-b");
+        for (var i = 1; i <= 20; i++)
+            (i % 2 == 0 ? a : b).Ban($"198.51.100.{i}");
+        await Eventually.TrueAsync(() => b.IsBanned("198.51.100.4"), "A's ban on B");
+        Assert.Equal(BanOutcome.Unbanned, b.Unban("198.51.100.4").Outcome);
+        var c = await StartAsync("member-c");
+        await Eventually.TrueAsync(() => Enumerable.Range(1, 20).Where(i => i != 4).All(i => c.IsBanned($"198.51.100.{i}")), "the full list on C");
+        Assert.False(c.IsBanned("198.51.100.4"));
+    }
+
+    [Fact]
+    public async Task RedisRestart_ChangesMadeWhileDown_AllAgreeNothingLostNothingResurrected()
+    {
+        var (a, b, c) = await ThreeAsync();
+        a.Ban("203.0.113.1");
+        c.Ban("203.0.113.2");
+        await Eventually.TrueAsync(() => new[] { a, b, c }.All(m => m.IsBanned("203.0.113.1") && m.IsBanned("203.0.113.2")), "the first bans everywhere");
+
+        _redis.Kill();
+        await Eventually.TrueAsync(() => !a.Fleet.IsConnected && !b.Fleet.IsConnected, "members see Redis gone");
+        Assert.Equal(BanOutcome.Banned, a.Ban("203.0.113.3").Outcome);       // accepted locally while down
+        Assert.Equal(BanOutcome.Unbanned, b.Unban("203.0.113.1").Outcome);   // an unban while down
+        Assert.True(a.IsBanned("203.0.113.3"));
+        Assert.True(c.IsBanned("203.0.113.2"));                              // still enforcing what it knew
+
+        _redis.Start(); // same port, empty: everything has to come from the members
+        bool Converged() => new[] { a, b, c }.All(m =>
+            !m.IsBanned("203.0.113.1") && m.IsBanned("203.0.113.2") && m.IsBanned("203.0.113.3"));
+        await Eventually.TrueAsync(Converged, "all three agree after Redis returned");
+        // Another round of exchanges must not bring the unbanned address back.
+        foreach (var m in new[] { a, b, c })
+            Assert.True(await m.Fleet.SyncAsync());
+        await Task.Delay(500);
+        Assert.True(Converged(), "still agreed after more exchanges");
+    }
+
+    [Fact]
+    public async Task MemberRestart_WhileOthersChange_GetsEverything()
+    {
+        var (a, b, c) = await ThreeAsync();
+        a.Ban("192.0.2.50");
+        b.Ban("192.0.2.51");
+        await Eventually.TrueAsync(() => c.IsBanned("192.0.2.50") && c.IsBanned("192.0.2.51"), "C has the first bans");
+        await c.CloseAsync();
+        _members.Remove(c);
+        a.Ban("192.0.2.52");
+        b.Unban("192.0.2.50");
+        var c2 = await StartAsync("member-c"); // same directory: a restarted host
+        await Eventually.TrueAsync(() => !c2.IsBanned("192.0.2.50") && c2.IsBanned("192.0.2.51") && c2.IsBanned("192.0.2.52"), "C caught up");
+    }
+
+    [Fact]
+    public async Task ChangesWhileTheFleetLayerWasDown_AreSentWhenItRejoins()
+    {
+        var (a, b, _) = await ThreeAsync();
+        a.Ban("192.0.2.60");
+        await Eventually.TrueAsync(() => b.IsBanned("192.0.2.60"), "B has the ban");
+        await a.Fleet.DisposeAsync();
+        // The CLI on host A acts while no fleet layer runs there.
+        a.Unban("192.0.2.60");
+        a.Ban("192.0.2.61");
+        a.Store.Dispose();
+        _members.Remove(a);
+        await StartAsync("member-a");
+        await Eventually.TrueAsync(() => !b.IsBanned("192.0.2.60") && b.IsBanned("192.0.2.61"), "B saw what A did offline");
+    }
+
+    [Fact]
+    public async Task LateOlderBan_AfterAnUnban_IsNotResurrected()
+    {
+        var (a, b, c) = await ThreeAsync();
+        a.Ban("192.0.2.70");
+        await Eventually.TrueAsync(() => b.IsBanned("192.0.2.70") && c.IsBanned("192.0.2.70"), "the ban everywhere");
+        var old = a.Store.Get(BanTarget.Parse("192.0.2.70"))!;
+        b.Unban("192.0.2.70");
+        await Eventually.TrueAsync(() => !a.IsBanned("192.0.2.70") && !c.IsBanned("192.0.2.70"), "the unban everywhere");
+        // A partitioned member delivers its copy of the old ban late.
+        await using var raw = await ConnectionMultiplexer.ConnectAsync(_redis.ConnectionString);
+        await raw.GetSubscriber().PublishAsync(RedisChannel.Literal(_prefix + ":changes"), FleetRecord.FromEntry(old).ToJson());
+        c.Ban("192.0.2.71"); // a marker published after it
+        await Eventually.TrueAsync(() => a.IsBanned("192.0.2.71") && b.IsBanned("192.0.2.71"), "the marker everywhere");
+        Assert.False(a.IsBanned("192.0.2.70") || b.IsBanned("192.0.2.70") || c.IsBanned("192.0.2.70"));
+    }
+
+    [Fact]
+    public async Task ProtectedAddress_FromRogueMember_IsRefusedByReceivers()
+    {
+        IReadOnlyList<BanTarget> protect = [BanTarget.Parse("192.0.2.200/29")];
+        var rogue = await StartAsync("rogue"); // protects nothing of ours
+        var b = await StartAsync("member-b", protect: protect);
+        var c = await StartAsync("member-c", protect: protect);
+        Assert.Equal(BanOutcome.Banned, rogue.Ban("192.0.2.201").Outcome);
+        // Straight into Redis too, past any member's checks: loopback, always protected.
+        await using var raw = await ConnectionMultiplexer.ConnectAsync(_redis.ConnectionString);
+        var loop = FleetRecord.FromEntry(new BanEntry { Target = BanTarget.Parse("127.0.0.1"), Origin = "rogue", Created = DateTimeOffset.UtcNow, Expires = DateTimeOffset.UtcNow.AddHours(1) });
+        await raw.GetDatabase().HashSetAsync(_prefix + ":list", "127.0.0.1", loop.ToJson());
+        await raw.GetSubscriber().PublishAsync(RedisChannel.Literal(_prefix + ":changes"), loop.ToJson());
+        await raw.GetSubscriber().PublishAsync(RedisChannel.Literal(_prefix + ":changes"), "{not json");
+        rogue.Ban("192.0.2.99");
+        await Eventually.TrueAsync(() => b.IsBanned("192.0.2.99") && c.IsBanned("192.0.2.99"), "an ordinary ban still arrives");
+        await Eventually.TrueAsync(() => b.NoticeCount(FleetNoticeKind.Refused) >= 2 && c.NoticeCount(FleetNoticeKind.Refused) >= 2, "refusals reported");
+        Assert.True(b.NoticeCount(FleetNoticeKind.Malformed) >= 1);
+        foreach (var m in new[] { b, c })
+        {
+            Assert.False(m.IsBanned("192.0.2.201"));
+            Assert.False(m.IsBanned("127.0.0.1"));
+        }
+    }
+
+    [Fact]
+    public async Task RateCap_ExcessBans_StayLocalAndAreReported()
+    {
+        var a = await StartAsync("member-a", rate: new FleetRate(3, TimeSpan.FromHours(1)));
+        var b = await StartAsync("member-b");
+        for (var i = 1; i <= 5; i++)
+            Assert.Equal(BanOutcome.Banned, a.Ban($"203.0.113.{100 + i}").Outcome);
+        await Eventually.TrueAsync(() => a.NoticeCount(FleetNoticeKind.KeptLocal) == 2, "two bans kept local");
+        await Eventually.TrueAsync(() => Enumerable.Range(101, 3).All(i => b.IsBanned($"203.0.113.{i}")), "three bans on B");
+        Assert.True(await a.Fleet.SyncAsync()); // a full exchange does not smuggle them out either
+        Assert.True(await b.Fleet.SyncAsync());
+        Assert.False(b.IsBanned("203.0.113.104") || b.IsBanned("203.0.113.105"));
+        Assert.True(a.IsBanned("203.0.113.104") && a.IsBanned("203.0.113.105")); // enforced locally all the same
+        Assert.Equal(2, a.Fleet.Status.KeptLocal);
+    }
+}

@@ -1,0 +1,10 @@
+// `giftwrap ban|unban|bans` exactly as the CLI defines them (Giftwrap.Cli.Commands.BanCommands), in a host of their own for the tests.
+using System.CommandLine;
+using Giftwrap.Cli.Commands;
+
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
+
+var root = new RootCommand("giftwrap ban commands (test host)");
+foreach (var c in BanCommands.Create())
+    root.Subcommands.Add(c);
+return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -1,0 +1,82 @@
+using System.Text;
+using Giftwrap.Bans;
+using Giftwrap.Bans.HostsDeny;
+
+namespace Giftwrap.Bans.Tests;
+
+public class HostsDenyTests
+{
+    private const string Before = "# /etc/hosts.deny\r\nALL: .evil.example  \n\nsshd: 192.0.2.1 # odd\tbytes \u00e9\n";
+    private const string After = "in.fingerd: ALL\n# no newline at the end";
+
+    [Fact]
+    public void Sync_ReplacesOnlyTheBlock_RestByteForByte()
+    {
+        using var dir = new TempStore();
+        var path = Path.Combine(dir.Dir, "hosts.deny");
+        File.WriteAllBytes(path, Encoding.UTF8.GetBytes(Before + HostsDenyFile.BeginMarker + "\nold stuff\n" + HostsDenyFile.EndMarker + "\n" + After));
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+        using var store = BanStore.Open(dir.Options() with { HostsDeny = path }, watch: false);
+        store.Ban(new BanRequest { Target = BanTarget.Parse("2001:db8::/64"), Duration = TimeSpan.FromHours(1) });
+        store.Ban(new BanRequest { Target = BanTarget.Parse("198.51.100.0/24"), Daemons = ["sshd", "vsftpd"] });
+        var text = File.ReadAllText(path);
+        Assert.StartsWith(Before + HostsDenyFile.BeginMarker + "\n", text, StringComparison.Ordinal);
+        Assert.EndsWith(HostsDenyFile.EndMarker + "\n" + After, text, StringComparison.Ordinal);
+        Assert.Contains("ALL: [2001:db8::]/64\n", text, StringComparison.Ordinal);
+        Assert.Contains("sshd, vsftpd: 198.51.100.0/255.255.255.0\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("old stuff", text, StringComparison.Ordinal);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(path));
+        store.Unban(BanTarget.Parse("2001:db8::/64"));
+        store.Unban(BanTarget.Parse("198.51.100.0/24"));
+        var emptied = File.ReadAllText(path);
+        Assert.Equal(Before + Encoding.UTF8.GetString(HostsDenyFile.Render([])) + After, emptied);
+        Assert.Empty(store.Problems);
+    }
+
+    [Fact]
+    public void Sync_NoBlockYet_AppendedAfterUntouchedContent()
+    {
+        using var dir = new TempStore();
+        var path = Path.Combine(dir.Dir, "hosts.deny");
+        File.WriteAllText(path, Before);
+        using var store = BanStore.Open(dir.Options() with { HostsDeny = path }, watch: false);
+        store.Ban(new BanRequest { Target = BanTarget.Parse("192.0.2.50") });
+        Assert.Equal(Before + HostsDenyFile.BeginMarker + "\n", File.ReadAllText(path)[..(Before.Length + HostsDenyFile.BeginMarker.Length + 1)]);
+    }
+
+    [Fact]
+    public void Replace_BeginWithoutEnd_LeftAlone() =>
+        Assert.Null(HostsDenyFile.Replace(Encoding.UTF8.GetBytes("a\n" + HostsDenyFile.BeginMarker + "\nb\n"), HostsDenyFile.Render([])));
+
+    [Fact]
+    public async Task Sync_ConcurrentAppender_NoLineLost()
+    {
+        using var dir = new TempStore();
+        var path = Path.Combine(dir.Dir, "hosts.deny");
+        File.WriteAllText(path, Before);
+        using var store = BanStore.Open(dir.Options() with { HostsDeny = path }, watch: false);
+        using var stop = new CancellationTokenSource();
+        var appended = new List<string>();
+        var appender = Task.Run(() =>
+        {
+            // Like Fail2ban's hostsdeny action: open for append, write one line, close.
+            for (var i = 0; i < 400 && !stop.IsCancellationRequested; i++)
+            {
+                var line = $"ALL: 203.0.113.{i % 250} # appended {i}\n";
+                File.AppendAllText(path, line);
+                appended.Add(line);
+                Thread.Sleep(1);
+            }
+        });
+        for (var i = 1; i <= 40 && !appender.IsCompleted; i++)
+            store.Ban(new BanRequest { Target = BanTarget.Parse($"198.51.100.{i}") });
+        await appender.WaitAsync(TimeSpan.FromSeconds(60));
+        stop.Cancel();
+        store.Ban(new BanRequest { Target = BanTarget.Parse("198.51.100.200") });
+        var text = File.ReadAllText(path);
+        Assert.StartsWith(Before, text, StringComparison.Ordinal);
+        foreach (var line in appended)
+            Assert.Contains(line, text, StringComparison.Ordinal);
+        Assert.Contains("ALL: 198.51.100.200\n", text, StringComparison.Ordinal);
+    }
+}

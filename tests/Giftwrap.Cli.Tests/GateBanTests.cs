@@ -1,0 +1,113 @@
+// Bans in a running gate: `giftwrap ban` from the shell reaches `giftwrap serve`
+// without a restart, and the `ban DURATION` option on a booby-trap port bans the
+// scanner from every service.
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Giftwrap.Cli.Tests;
+
+public sealed class GateBanTests
+{
+    private static int FreePort()
+    {
+        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)s.LocalEndPoint!).Port;
+    }
+
+    private static async Task<string> TalkAsync(int port, string from)
+    {
+        using var c = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        c.Bind(new IPEndPoint(IPAddress.Parse(from), 0));
+        await c.ConnectAsync(IPAddress.Loopback, port);
+        try
+        {
+            await c.SendAsync("hi\n"u8.ToArray(), SocketFlags.None);
+            c.Shutdown(SocketShutdown.Send);
+        }
+        catch (SocketException)
+        {
+            // Refused connections may already be closed.
+        }
+        var sb = new StringBuilder();
+        var buf = new byte[256];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            int n;
+            while ((n = await c.ReceiveAsync(buf, SocketFlags.None, cts.Token)) > 0)
+                sb.Append(Encoding.ASCII.GetString(buf, 0, n));
+        }
+        catch (SocketException)
+        {
+            // A reset ends the conversation.
+        }
+        return sb.ToString();
+    }
+
+    [Fact]
+    public async Task Serve_SeesShellBansAndBoobyTraps()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "telnetd: ALL: ban 1h: deny\nALL: ALL\n");
+        var cat = FreePort();
+        var trap = FreePort();
+        var conf = dir.Write("giftwrap.conf",
+            $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = off\n" +
+            $"[service:cat]\nlisten = 127.0.0.1:{cat}\nexec = /bin/cat\n" +
+            $"[service:telnetd]\nlisten = 127.0.0.1:{trap}\nexec = /bin/cat\n" +
+            $"[bans]\nstore = {dir.Path}/bans\nprotect_loopback = no\nprotect = 127.0.0.21\n");
+        var psi = new ProcessStartInfo("dotnet", [CliRunner.Dll, "serve", "--config", conf]) { RedirectStandardError = true, RedirectStandardOutput = true };
+        using var p = Process.Start(psi)!;
+        var listening = new TaskCompletionSource();
+        p.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data?.Contains("listening on", StringComparison.Ordinal) == true)
+                listening.TrySetResult();
+        };
+        p.BeginErrorReadLine();
+        try
+        {
+            await listening.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal("hi\n", await TalkAsync(cat, "127.0.0.20"));
+
+            // A ban from the shell: the running gate refuses the address from then on.
+            var r = CliRunner.Run(dir.Path, "ban", "127.0.0.20", "--for", "1h", "--reason", "test", "--config", conf);
+            Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+            var refused = false;
+            for (var i = 0; i < 50 && !refused; i++)
+            {
+                refused = await TalkAsync(cat, "127.0.0.20") == "";
+                if (!refused)
+                    await Task.Delay(100);
+            }
+            Assert.True(refused, "the gate never saw the ban");
+            Assert.Equal("hi\n", await TalkAsync(cat, "127.0.0.21"));
+
+            // The booby trap: touching telnetd bans 127.0.0.22 from cat too.
+            Assert.Equal("", await TalkAsync(trap, "127.0.0.22"));
+            Assert.Equal("", await TalkAsync(cat, "127.0.0.22"));
+            var bans = CliRunner.Run(dir.Path, "bans", "--config", conf);
+            Assert.Contains("127.0.0.22", bans.Stdout);
+            Assert.Contains("127.0.0.20", bans.Stdout);
+
+            // Unban: served again.
+            Assert.Equal(0, CliRunner.Run(dir.Path, "unban", "127.0.0.20", "--config", conf).ExitCode);
+            var back = false;
+            for (var i = 0; i < 50 && !back; i++)
+            {
+                back = await TalkAsync(cat, "127.0.0.20") == "hi\n";
+                if (!back)
+                    await Task.Delay(100);
+            }
+            Assert.True(back, "the gate never saw the unban");
+        }
+        finally
+        {
+            if (!p.HasExited)
+                p.Kill(entireProcessTree: true);
+        }
+    }
+}
