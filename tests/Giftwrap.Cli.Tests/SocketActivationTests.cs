@@ -41,8 +41,23 @@ public sealed class SocketActivationTests
         try
         {
             // The first connection makes systemd-socket-activate start giftwrap with the socket on fd 3.
-            using var c = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            await c.ConnectAsync(IPAddress.Loopback, port);
+            // systemd-socket-activate binds the port shortly after it starts: try until it does.
+            var c = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    await c.ConnectAsync(IPAddress.Loopback, port);
+                    break;
+                }
+                catch (SocketException) when (attempt < 200)
+                {
+                    c.Dispose();
+                    c = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                    await Task.Delay(50);
+                }
+            }
+            using var connected = c;
             var buf = new byte[256];
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             var n = await notify.ReceiveAsync(buf, SocketFlags.None, cts.Token);
