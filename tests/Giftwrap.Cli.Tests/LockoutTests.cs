@@ -62,4 +62,18 @@ public sealed class LockoutTests
         Assert.Contains("lockout: sshd from 192.0.2.255", r.Stdout);
         Assert.DoesNotContain("lockout: sshd from 192.0.2.0 ", r.Stdout);
     }
+
+    [Fact]
+    public void Ban_KeptClient_IsRefused_SoTheHostsDenyBlockNeverLocksItOut()
+    {
+        using var dir = new TempDir();
+        var conf = dir.Write("giftwrap.conf", $"[bans]\nstore = {dir.Path}/store\nhosts_deny = {dir.Path}/hosts.deny\n[safety]\nkeep = sshd@203.0.113.0/24\n");
+        var refused = CliRunner.Run(dir.Path, "ban", "203.0.113.9", "--config", conf);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("protected", refused.Stderr);
+        Assert.Equal(0, CliRunner.Run(dir.Path, "ban", "198.51.100.9", "--config", conf).ExitCode);
+        var deny = File.ReadAllText(Path.Combine(dir.Path, "hosts.deny"));
+        Assert.Contains("198.51.100.9", deny);
+        Assert.DoesNotContain("203.0.113", deny);
+    }
 }

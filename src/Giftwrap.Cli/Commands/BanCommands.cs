@@ -123,14 +123,37 @@ public static class BanCommands
         return first is not null && IPAddress.TryParse(first, out var a) ? a : null;
     }
 
+    /// <summary>
+    /// The lockout check for bans: the clients under [safety] keep must stay granted, so a ban (and the
+    /// hosts.deny block it writes) may never cover them. They join the protected addresses.
+    /// </summary>
+    internal static BanOptions WithKeep(BanOptions options, string configPath)
+    {
+        if (!File.Exists(configPath))
+            return options;
+        var ini = Giftwrap.Gate.Config.IniFile.Read(configPath);
+        if (!ini.Values.TryGetValue("safety:keep", out var keep))
+            return options;
+        var extra = new List<BanTarget>();
+        foreach (var item in keep.Value.Split([' ', '\t', ','], StringSplitOptions.RemoveEmptyEntries))
+        {
+            var host = item.Contains('@', StringComparison.Ordinal) ? item[(item.IndexOf('@', StringComparison.Ordinal) + 1)..] : item;
+            if (BanTarget.TryParse(host.Trim('[', ']'), out var target, out _))
+                extra.Add(target);
+        }
+        return extra.Count == 0 ? options : options with { Protect = [.. options.Protect, .. extra] };
+    }
+
     private static BanStore? OpenStore(string? config)
     {
-        var options = BanOptionsReader.Read(config ?? BanOptions.DefaultConfigPath, mustExist: config is not null, out var errors);
+        var path = config ?? BanOptions.DefaultConfigPath;
+        var options = BanOptionsReader.Read(path, mustExist: config is not null, out var errors);
         if (errors.Count > 0)
         {
             Fail(errors, 2);
             return null;
         }
+        options = WithKeep(options, path);
         try
         {
             var store = BanStore.Open(options, watch: false);

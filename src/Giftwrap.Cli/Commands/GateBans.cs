@@ -27,6 +27,7 @@ internal sealed class GateBans(BanStore store) : IGateBans, IDisposable
             report(e);
         if (errors.Count > 0)
             return null;
+        options = BanCommands.WithKeep(options, configPath);
         try
         {
             return new GateBans(BanStore.Open(options, watch: true));
