@@ -74,6 +74,6 @@ internal static unsafe partial class ChildReaper
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal;
     }
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport("libc.so.6", SetLastError = true)]
     private static partial int waitpid(int pid, int* status, int options);
 }

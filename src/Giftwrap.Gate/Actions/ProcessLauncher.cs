@@ -166,42 +166,42 @@ internal static unsafe partial class ProcessLauncher
         NativeMemory.Free(array);
     }
 
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int posix_spawn(int* pid, string path, void* fileActions, void* attr, byte** argv, byte** envp);
 
-    [LibraryImport("libc")]
+    [LibraryImport("libc.so.6")]
     private static partial int posix_spawn_file_actions_init(void* fa);
 
-    [LibraryImport("libc")]
+    [LibraryImport("libc.so.6")]
     private static partial int posix_spawn_file_actions_destroy(void* fa);
 
-    [LibraryImport("libc")]
+    [LibraryImport("libc.so.6")]
     private static partial int posix_spawn_file_actions_adddup2(void* fa, int fd, int newfd);
 
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int posix_spawn_file_actions_addopen(void* fa, int fd, string path, int oflag, int mode);
 
-    [LibraryImport("libc")]
+    [LibraryImport("libc.so.6")]
     private static partial int posix_spawnattr_init(void* attr);
 
-    [LibraryImport("libc")]
+    [LibraryImport("libc.so.6")]
     private static partial int posix_spawnattr_destroy(void* attr);
 
-    [LibraryImport("libc")]
+    [LibraryImport("libc.so.6")]
     private static partial int posix_spawnattr_setflags(void* attr, short flags);
 
-    [LibraryImport("libc")]
+    [LibraryImport("libc.so.6")]
     private static partial int posix_spawnattr_setsigmask(void* attr, void* set);
 
-    [LibraryImport("libc")]
+    [LibraryImport("libc.so.6")]
     private static partial int posix_spawnattr_setsigdefault(void* attr, void* set);
 
-    [LibraryImport("libc")]
+    [LibraryImport("libc.so.6")]
     private static partial int sigemptyset(void* set);
 
-    [LibraryImport("libc")]
+    [LibraryImport("libc.so.6")]
     private static partial int sigfillset(void* set);
 
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
     private static partial nint getpwnam(string name);
 }

@@ -164,18 +164,18 @@ internal static partial class TcpForwarder
     private const int ENoSys = 38;
     private const uint SpliceFlags = 1 /*SPLICE_F_MOVE*/ | 2 /*SPLICE_F_NONBLOCK*/;
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport("libc.so.6", SetLastError = true)]
     private static partial nint splice(int fdIn, nint offIn, int fdOut, nint offOut, nuint len, uint flags);
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport("libc.so.6", SetLastError = true)]
     private static partial int pipe2([Out] int[] fds, int flags);
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport("libc.so.6", SetLastError = true)]
     private static partial int fcntl(int fd, int cmd, int arg);
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport("libc.so.6", SetLastError = true)]
     private static partial nint read(int fd, [Out] byte[] buf, nuint count);
 
-    [LibraryImport("libc")]
+    [LibraryImport("libc.so.6")]
     private static partial int close(int fd);
 }

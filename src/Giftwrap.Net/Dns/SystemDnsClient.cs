@@ -77,6 +77,6 @@ public sealed partial class SystemDnsClient : IDnsClient
         return Encoding.Latin1.GetString(host, 0, length < 0 ? host.Length : length);
     }
 
-    [LibraryImport("libc")]
+    [LibraryImport("libc.so.6")]
     private static partial int getnameinfo(ref byte sa, uint salen, ref byte host, uint hostlen, nint serv, uint servlen, int flags);
 }

@@ -34,10 +34,10 @@ public sealed partial class SystemAccounts : IAccounts
     /// <inheritdoc/>
     public bool GroupExists(string name) => name.Length > 0 && !name.Contains('\0', StringComparison.Ordinal) && getgrnam(name) != 0;
 
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
     private static partial nint getpwnam(string name);
 
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
     private static partial nint getgrnam(string name);
 }
 
@@ -63,6 +63,6 @@ public sealed partial class SystemNetgroups : INetgroups
         }
     }
 
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int innetgr(string netgroup, string? host, string? user, string? domain);
 }

@@ -156,15 +156,15 @@ internal sealed partial class ChangeMonitor : IDisposable
             _ = close(_fd);
     }
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport("libc.so.6", SetLastError = true)]
     private static partial int inotify_init1(int flags);
 
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc.so.6", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int inotify_add_watch(int fd, string path, uint mask);
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport("libc.so.6", SetLastError = true)]
     private static unsafe partial nint read(int fd, byte* buf, nuint count);
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport("libc.so.6", SetLastError = true)]
     private static partial int close(int fd);
 }
