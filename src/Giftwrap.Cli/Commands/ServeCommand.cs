@@ -67,15 +67,8 @@ internal static class ServeCommand
             fleetOptions = null;
         await using var fleet = fleetOptions is null ? null : await Giftwrap.Bans.Redis.BanFleet.JoinAsync(bans!.Store, fleetOptions, null, ct).ConfigureAwait(false);
         var server = new GateServer(cfg, log, lookups, SocketActivation.Take(), bans);
-        try
-        {
-            server.Start();
-        }
-        catch (SocketException ex)
-        {
-            log.Gate(Severity.Err, $"error: cannot listen: {ex.Message}");
-            return 1;
-        }
+        // Signals are taken before the listeners open: a SIGHUP that follows "listening on" at once
+        // must reload, not kill the daemon with the default action.
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
         using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
@@ -95,6 +88,15 @@ internal static class ServeCommand
                 log.Gate(Severity.Err, $"error: reload refused, keeping the running configuration: {ex.Message}");
             }
         });
+        try
+        {
+            server.Start();
+        }
+        catch (SocketException ex)
+        {
+            log.Gate(Severity.Err, $"error: cannot listen: {ex.Message}");
+            return 1;
+        }
         SystemdNotify.Send("READY=1");
         using (ct.Register(() => stop.TrySetResult()))
             await stop.Task.ConfigureAwait(false);
