@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(tcpd libwrap0-dev gcc xinetd socat redis-server)
+packages=(tcpd libwrap0-dev gcc xinetd socat redis-server systemd)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
