@@ -235,26 +235,29 @@ public sealed class GateServer : IAsyncDisposable
             client.Dispose();
             return;
         }
-        var handler = _handler;
-        var task = Task.Run(async () =>
-        {
-            try
-            {
-                await handler.HandleAsync(client, service, _stopping.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
-            {
-                // The client went away mid-way; nothing is left to do for it.
-            }
-            finally
-            {
-                client.Dispose();
-                Release(source);
-                Interlocked.Decrement(ref _open);
-            }
-        });
+        // The connection runs on the accepting thread until its first real wait (a lookup, the
+        // backend's connect): no hand-off to another thread for the decision itself.
+        var task = RunAsync(_handler, client, service, source);
         _connections[task] = 0;
         _ = task.ContinueWith(t => _connections.TryRemove(t, out _), TaskScheduler.Default);
+    }
+
+    private async Task RunAsync(ConnectionHandler handler, Socket client, ServiceConfig service, IPAddress source)
+    {
+        try
+        {
+            await handler.HandleAsync(client, service, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The client went away mid-way; nothing is left to do for it.
+        }
+        finally
+        {
+            client.Dispose();
+            Release(source);
+            Interlocked.Decrement(ref _open);
+        }
     }
 
     private void Release(IPAddress source)
