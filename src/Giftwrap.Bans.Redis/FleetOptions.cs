@@ -77,7 +77,7 @@ public static class FleetOptionsReader
         errors = list;
         string? redis = null;
         var options = new FleetOptions { Redis = "" };
-        foreach (var (key, value, line) in BansSection(lines))
+        foreach (var (key, value, line) in BanOptionsReader.Section([.. lines], "bans"))
         {
             var where = $"{path}:{line.ToString(CultureInfo.InvariantCulture)}";
             switch (key)
@@ -130,37 +130,5 @@ public static class FleetOptionsReader
             errors = [$"{path}: cannot read: {ex.Message}"];
             return null;
         }
-    }
-
-    // The same INI dialect as BanOptionsReader (";"/"#" comments, also after whitespace);
-    // its section reader is internal to Giftwrap.Bans, so the few lines are repeated here.
-    private static IEnumerable<(string Key, string Value, int Line)> BansSection(IReadOnlyList<string> lines)
-    {
-        string? section = null;
-        for (var i = 0; i < lines.Count; i++)
-        {
-            var line = StripComment(lines[i]).Trim();
-            if (line.StartsWith('[') && line.EndsWith(']'))
-            {
-                section = line[1..^1].Trim();
-                continue;
-            }
-            var eq = line.IndexOf('=', StringComparison.Ordinal);
-            if (eq > 0 && string.Equals(section, "bans", StringComparison.OrdinalIgnoreCase))
-                yield return (line[..eq].Trim().ToLowerInvariant(), line[(eq + 1)..].Trim(), i + 1);
-        }
-    }
-
-    private static string StripComment(string line)
-    {
-        var t = line.TrimStart();
-        if (t.StartsWith(';') || t.StartsWith('#'))
-            return "";
-        for (var i = 1; i < line.Length; i++)
-        {
-            if ((line[i] == ';' || line[i] == '#') && char.IsWhiteSpace(line[i - 1]))
-                return line[..i];
-        }
-        return line;
     }
 }

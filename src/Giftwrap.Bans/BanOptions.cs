@@ -83,6 +83,7 @@ public static class BanOptionsReader
         return options;
     }
 
+    /// <summary>The keys of one [section] (lowercased), with their values and 1-based lines; the fleet reads [bans] with it too.</summary>
     internal static IEnumerable<(string Key, string Value, int Line)> Section(string[] lines, string wanted)
     {
         string? section = null;
