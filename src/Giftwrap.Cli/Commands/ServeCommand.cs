@@ -6,6 +6,7 @@ using System.CommandLine;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Giftwrap.Gate.Config;
+using Giftwrap.Gate.Connections;
 using Giftwrap.Gate.Listening;
 using Giftwrap.Gate.Logging;
 

@@ -1,13 +1,12 @@
 // `giftwrap tcpd`: tcpd(8) for inetd, xinetd and systemd Accept=yes units.
 using System.CommandLine;
+using Giftwrap.Gate.Connections;
 using Giftwrap.Gate.Tcpd;
 
 namespace Giftwrap.Cli.Commands;
 
 internal static class TcpdCommand
 {
-    private static readonly string[] ValueOptions = ["--allow", "--deny", "--dir", "--dns", "--ident-port", "--decision-log"];
-
     /// <summary>
     /// inetd passes the daemon's own switches after its name (`tcpd in.ftpd -l -a`): everything
     /// from the daemon name on belongs to the daemon, so a `--` is put before it.
@@ -18,7 +17,7 @@ internal static class TcpdCommand
             return args;
         for (var i = 1; i < args.Length; i++)
         {
-            if (ValueOptions.Contains(args[i]))
+            if (TcpdArguments.ValueSwitches.Contains(args[i]))
             {
                 i++;
                 continue;
@@ -36,39 +35,10 @@ internal static class TcpdCommand
     /// </summary>
     public static async Task<int?> TryRunFastAsync(string[] args)
     {
-        if (args.Length < 2 || args[0] != "tcpd")
+        if (args.Length < 2 || args[0] != "tcpd" || TcpdArguments.Parse(args.AsSpan(1), out _) is not { } parsed)
             return null;
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        var i = 1;
-        for (; i < args.Length; i++)
-        {
-            if (args[i] == "--")
-            {
-                i++;
-                break;
-            }
-            if (!args[i].StartsWith('-'))
-                break;
-            if (!ValueOptions.Contains(args[i]) || i + 1 >= args.Length)
-                return null;
-            values[args[i]] = args[++i];
-        }
-        if (i >= args.Length)
-            return null;
-        System.Net.IPEndPoint? server = null;
-        if (values.TryGetValue("--dns", out var d) && !System.Net.IPEndPoint.TryParse(d, out server))
-            return null;
-        var identPort = 113;
-        if (values.TryGetValue("--ident-port", out var p) && !int.TryParse(p, out identPort))
-            return null;
-        var options = new TcpdOptions
-        {
-            Allow = values.GetValueOrDefault("--allow") ?? "/etc/hosts.allow",
-            Deny = values.GetValueOrDefault("--deny") ?? "/etc/hosts.deny",
-            DaemonDirectory = values.GetValueOrDefault("--dir") ?? Environment.GetEnvironmentVariable("GIFTWRAP_DAEMON_DIR") ?? "/usr/sbin",
-            DecisionLog = values.GetValueOrDefault("--decision-log"),
-        };
-        return await TcpdMode.RunAsync(args[i..], options, GateLookups.Create(server, TimeSpan.FromSeconds(5), identPort)).ConfigureAwait(false);
+        var lookups = GateLookups.Create(parsed.DnsServer, TimeSpan.FromSeconds(5), parsed.IdentPort);
+        return await TcpdMode.RunAsync(parsed.Daemon, parsed.Options, lookups).ConfigureAwait(false);
     }
 
     public static Command Create()

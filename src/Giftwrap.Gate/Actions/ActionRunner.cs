@@ -32,7 +32,16 @@ internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool lau
 {
     private const int MaxBannerBytes = 64 * 1024;
 
-    public async Task<ActionOutcome> RunAsync(Decision decision, AccessRequest request, Socket client, CancellationToken ct)
+    /// <summary>Whether carrying out <paramref name="decision"/> touches the client socket (keepalive, linger, banners, twist).</summary>
+    public static bool NeedsSocket(Decision decision) =>
+        decision.Actions.Any(a => a is KeepAliveAction or LingerAction or BannersAction or TwistAction)
+        || (decision.AclExecFallback is { } fallback && NeedsSocket(fallback));
+
+    /// <param name="decision">The decision whose actions are carried out.</param>
+    /// <param name="request">The request it was made for.</param>
+    /// <param name="client">The client socket; null only when <see cref="NeedsSocket"/> is false (tcpd mode then never builds one).</param>
+    /// <param name="ct">Stops banners and waits.</param>
+    public async Task<ActionOutcome> RunAsync(Decision decision, AccessRequest request, Socket? client, CancellationToken ct)
     {
         var state = new ProcessState();
         int? facility = null;
@@ -63,21 +72,21 @@ internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool lau
                         level = s.Level;
                         break;
                     case KeepAliveAction:
-                        TrySocket(() => client.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true), "keepalive", request);
+                        TrySocket(() => Need(client).SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true), "keepalive", request);
                         break;
                     case LingerAction l:
-                        TrySocket(() => client.LingerState = new LingerOption(true, l.Seconds), "linger", request);
+                        TrySocket(() => Need(client).LingerState = new LingerOption(true, l.Seconds), "linger", request);
                         break;
                     case SpawnAction s:
                         await RunAndWaitAsync(s.Command, state, request).ConfigureAwait(false);
                         break;
                     case BannersAction b:
-                        await SendBannerAsync(b.Path, request, client, ct).ConfigureAwait(false);
+                        await SendBannerAsync(b.Path, request, Need(client), ct).ConfigureAwait(false);
                         break;
                     case TwistAction t:
                         log.Daemon(request.Daemon, level ?? Severity.Warning, $"twist {PercentExpander.Expand("%c", request)} to {t.Command}", facility);
                         if (launchTwist)
-                            _ = Start(ProcessLauncher.ShellCommand(t.Command), state, (int)client.SafeHandle.DangerousGetHandle(), request);
+                            _ = Start(ProcessLauncher.ShellCommand(t.Command), state, (int)Need(client).SafeHandle.DangerousGetHandle(), request);
                         return new ActionOutcome(ConnectionFate.Twisted, state, decision, facility, level, t.Command);
                 }
             }
@@ -94,6 +103,9 @@ internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool lau
             return new ActionOutcome(decision.IsGranted ? ConnectionFate.Serve : ConnectionFate.Refuse, state, decision, facility, level);
         }
     }
+
+    private static Socket Need(Socket? client) =>
+        client ?? throw new InvalidOperationException("the decision's actions need the client socket");
 
     private Task<int> RunAndWaitAsync(string command, ProcessState state, AccessRequest request) =>
         Start(ProcessLauncher.ShellCommand(command), state, -1, request);

@@ -39,8 +39,7 @@ public static class TcpdMode
         var path = daemonArgs[0].Contains('/', StringComparison.Ordinal) ? daemonArgs[0] : Path.Combine(options.DaemonDirectory, daemonArgs[0]);
         var daemon = Path.GetFileName(daemonArgs[0]);
         using var log = new GateLog(options.Syslog, TextWriter.Null);
-        using var client = new Socket(new SafeSocketHandle(0, ownsHandle: false));
-        var request = FromSocket(client, daemon);
+        var request = FromStdin(daemon);
         using var tables = new AccessTables(options.Allow, options.Deny, new AccessTablesOptions { Live = false });
         var judgement = await tables.DecideAsync(request, lookups).ConfigureAwait(false);
         request = judgement.Request;
@@ -48,6 +47,8 @@ public static class TcpdMode
             log.Daemon(daemon, w.Severity == DiagnosticSeverity.Error ? Severity.Err : Severity.Warning,
                 w.Line > 0 ? $"{(w.Severity == DiagnosticSeverity.Error ? "error" : "warning")}: {w.File}, line {w.Line}: {w.Message}" : $"warning: {w.Message}");
         var runner = new ActionRunner(log, TimeSpan.FromSeconds(10), launchTwist: false);
+        // Only keepalive, linger and banners need a Socket for the connection; most rules have none.
+        using var client = ActionRunner.NeedsSocket(judgement.Decision) ? new Socket(new SafeSocketHandle(0, ownsHandle: false)) : null;
         var outcome = await runner.RunAsync(judgement.Decision, request, client, CancellationToken.None).ConfigureAwait(false);
         if (options.DecisionLog is { } logPath)
         {
@@ -76,27 +77,20 @@ public static class TcpdMode
         return 1;
     }
 
-    private static AccessRequest FromSocket(Socket s, string daemon)
+    private static AccessRequest FromStdin(string daemon)
     {
-        try
-        {
-            if (s.RemoteEndPoint is not IPEndPoint remote || s.LocalEndPoint is not IPEndPoint local)
-                return new AccessRequest { Daemon = daemon, CanLookUp = false };
-            return new AccessRequest
-            {
-                Daemon = daemon,
-                ClientAddress = Plain(remote.Address),
-                ClientPort = remote.Port,
-                ServerAddress = Plain(local.Address),
-                ServerPort = local.Port,
-                CanLookUp = true,
-            };
-        }
-        catch (SocketException)
-        {
-            // Not a TCP socket on stdin (run by hand, or a UDP service): judged with what is known.
+        // Not a TCP socket on stdin (run by hand, or a UDP service): judged with what is known.
+        if (StdinSocket.Endpoints() is not var (remote, local))
             return new AccessRequest { Daemon = daemon, CanLookUp = false };
-        }
+        return new AccessRequest
+        {
+            Daemon = daemon,
+            ClientAddress = Plain(remote.Address),
+            ClientPort = remote.Port,
+            ServerAddress = Plain(local.Address),
+            ServerPort = local.Port,
+            CanLookUp = true,
+        };
     }
 
     private static string Plain(IPAddress a) => (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).ToString();

@@ -2,8 +2,10 @@
 // (/dev/log, a Unix datagram socket), as syslog(3) does for libwrap. It never throws into the
 // caller and never blocks: a message that cannot be sent is dropped and counted in Failures.
 // Not a syslog client for the network (RFC 5424/5426) and no structured data; that is intentional.
+// The socket is a plain descriptor (socket(2), connect(2), send(2)) rather than a .NET Socket:
+// tcpd mode logs once per process, and the first Socket starts the runtime's I/O engine thread.
 using System.Globalization;
-using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Giftwrap.Net.Syslog;
@@ -49,7 +51,7 @@ public static class SyslogFacility
 }
 
 /// <summary>Sends messages to the local syslog daemon over a Unix datagram socket. Thread-safe.</summary>
-public sealed class SyslogWriter : IDisposable
+public sealed partial class SyslogWriter : IDisposable
 {
     /// <summary>The longest datagram sent, in bytes; longer messages are cut (RFC 3164 4.1 allows 1,024, rsyslog takes 8 KB).</summary>
     public const int MaxDatagramLength = 2048;
@@ -62,7 +64,7 @@ public sealed class SyslogWriter : IDisposable
     private readonly TimeProvider _clock;
     private readonly int _processId = Environment.ProcessId;
     private readonly Lock _gate = new();
-    private Socket? _socket;
+    private int _fd = -1;
     private long _failures;
     private bool _disposed;
 
@@ -93,10 +95,10 @@ public sealed class SyslogWriter : IDisposable
     /// </summary>
     public bool Log(int severity, string message)
     {
-        byte[] datagram = Format(severity & 7, message ?? "", _clock.GetLocalNow());
         lock (_gate)
         {
-            if (!_disposed && Send(datagram))
+            // Connected first: with no syslog daemon the message is dropped without reading the clock.
+            if (!_disposed && (_fd >= 0 || Reconnect()) && Send(Format(severity & 7, message ?? "", _clock.GetLocalNow())))
             {
                 return true;
             }
@@ -111,8 +113,7 @@ public sealed class SyslogWriter : IDisposable
         lock (_gate)
         {
             _disposed = true;
-            _socket?.Dispose();
-            _socket = null;
+            CloseSocket();
         }
     }
 
@@ -154,46 +155,83 @@ public sealed class SyslogWriter : IDisposable
 
     private bool Send(byte[] datagram)
     {
-        SocketError error = TrySend(datagram);
-        // A full queue is the daemon being slow: drop. Anything else (refused, not connected, never opened)
-        // may be a restarted daemon with a new socket: reopen once.
-        if (error is SocketError.Success or SocketError.WouldBlock or SocketError.NoBufferSpaceAvailable)
+        int errno = TrySend(datagram);
+        // A full queue is the daemon being slow: drop. Anything else (refused, not connected) may be a
+        // restarted daemon with a new socket: reopen once.
+        if (errno is 0 or EAgain or ENoBufs)
         {
-            return error == SocketError.Success;
+            return errno == 0;
         }
-        return Reconnect() && TrySend(datagram) == SocketError.Success;
+        return Reconnect() && TrySend(datagram) == 0;
     }
 
-    private SocketError TrySend(byte[] datagram)
+    /// <summary>Sends without blocking; 0 or the errno.</summary>
+    private int TrySend(byte[] datagram)
     {
-        if (_socket is null)
+        if (_fd < 0)
         {
-            return SocketError.NotConnected;
+            return ENotConn;
         }
-        // Non-blocking: a syslog daemon that stops reading must not stop the gate.
-        _socket.Send(datagram, SocketFlags.None, out SocketError error);
-        return error;
+        return send(_fd, datagram, (nuint)datagram.Length, MsgNoSignal) >= 0 ? 0 : Marshal.GetLastPInvokeError();
     }
 
     private bool Reconnect()
     {
-        _socket?.Dispose();
-        _socket = null;
-        var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-        try
+        CloseSocket();
+        byte[] path = Encoding.UTF8.GetBytes(_socketPath);
+        if (path.Length >= SunPathLength)
         {
-            socket.Connect(new UnixDomainSocketEndPoint(_socketPath));
-            socket.Blocking = false;
-            _socket = socket;
-            return true;
-        }
-        catch (SocketException)
-        {
-            // No syslog daemon (yet): the message is dropped, the next one tries again.
-            socket.Dispose();
             return false;
         }
+        int fd = socket(AfUnix, SockDgram | SockNonBlock | SockCloExec, 0);
+        if (fd < 0)
+        {
+            return false;
+        }
+        // struct sockaddr_un: the family, then the NUL-terminated path.
+        var address = new byte[2 + SunPathLength];
+        BitConverter.TryWriteBytes(address, (ushort)AfUnix);
+        path.CopyTo(address, 2);
+        if (connect(fd, address, (uint)(2 + path.Length + 1)) != 0)
+        {
+            // No syslog daemon (yet): the message is dropped, the next one tries again.
+            _ = close(fd);
+            return false;
+        }
+        _fd = fd;
+        return true;
     }
+
+    private void CloseSocket()
+    {
+        if (_fd >= 0)
+        {
+            _ = close(_fd);
+            _fd = -1;
+        }
+    }
+
+    private const int AfUnix = 1;
+    private const int SockDgram = 2;
+    private const int SockNonBlock = 0x800;
+    private const int SockCloExec = 0x80000;
+    private const int SunPathLength = 108;
+    private const int MsgNoSignal = 0x4000;
+    private const int EAgain = 11;
+    private const int ENotConn = 107;
+    private const int ENoBufs = 105;
+
+    [LibraryImport("libc.so.6", EntryPoint = "socket", SetLastError = true)]
+    private static partial int socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc.so.6", EntryPoint = "connect", SetLastError = true)]
+    private static partial int connect(int fd, byte[] address, uint length);
+
+    [LibraryImport("libc.so.6", EntryPoint = "send", SetLastError = true)]
+    private static partial nint send(int fd, byte[] buffer, nuint length, int flags);
+
+    [LibraryImport("libc.so.6", EntryPoint = "close")]
+    private static partial int close(int fd);
 
     private static string CleanTag(string tag)
     {

@@ -56,11 +56,24 @@ internal static class TableFile
         }
     }
 
-    private static byte[] ReadBounded(Stream stream)
+    private static byte[] ReadBounded(FileStream stream)
     {
-        using var ms = new MemoryStream();
-        var buffer = new byte[81920];
+        // A regular file is read into a buffer of its size (a small table costs no large buffer);
+        // one that grows meanwhile, or has no size, goes on through the copy loop.
+        var data = new byte[stream.CanSeek ? stream.Length : 0];
+        var total = 0;
         int n;
+        while (total < data.Length && (n = stream.Read(data, total, data.Length - total)) > 0)
+            total += n;
+        if (total < data.Length)
+            return data[..total];
+        Span<byte> probe = stackalloc byte[1];
+        if (stream.Read(probe) == 0)
+            return data;
+        using var ms = new MemoryStream();
+        ms.Write(data);
+        ms.Write(probe);
+        var buffer = new byte[81920];
         while ((n = stream.Read(buffer, 0, buffer.Length)) > 0)
         {
             ms.Write(buffer, 0, n);
