@@ -86,7 +86,7 @@ public sealed class AccessTables : IDisposable
     internal AccessTablesOptions Options => _options;
 
     /// <summary>How many times a table was compiled (unchanged files are not compiled again).</summary>
-    public int Compilations => _compilations;
+    internal int Compilations => _compilations;
 
     /// <summary>Decides <paramref name="request"/> against the tables as they are now.</summary>
     public Decision Decide(AccessRequest request)
