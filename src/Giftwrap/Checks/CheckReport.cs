@@ -5,10 +5,10 @@ using Giftwrap.Rules;
 namespace Giftwrap.Checks;
 
 /// <summary>One rule as tcpdchk -v lists it.</summary>
-public sealed record RuleSummary(string File, int Line, string Daemons, string Clients, IReadOnlyList<string> Options, string Access);
+internal sealed record RuleSummary(string File, int Line, string Daemons, string Clients, IReadOnlyList<string> Options, string Access);
 
 /// <summary>The result of checking hosts.allow and hosts.deny.</summary>
-public sealed record CheckReport(IReadOnlyList<Diagnostic> Diagnostics, IReadOnlyList<RuleSummary> Rules)
+internal sealed record CheckReport(IReadOnlyList<Diagnostic> Diagnostics, IReadOnlyList<RuleSummary> Rules)
 {
     /// <summary>True when some diagnostic is an error.</summary>
     public bool HasErrors => Diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
@@ -21,7 +21,7 @@ public sealed record CheckReport(IReadOnlyList<Diagnostic> Diagnostics, IReadOnl
 }
 
 /// <summary>Settings of a check.</summary>
-public sealed record CheckOptions
+internal sealed record CheckOptions
 {
     /// <summary>tcpdchk -a: report hosts.allow rules that grant access without an explicit allow option.</summary>
     public bool RequireExplicitAllow { get; init; }

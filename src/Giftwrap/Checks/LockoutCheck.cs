@@ -10,10 +10,10 @@ using Giftwrap.Tables;
 namespace Giftwrap.Checks;
 
 /// <summary>Who must keep access: a daemon, a client address, where the requirement comes from.</summary>
-public sealed record KeepRule(string Daemon, string Address, string Source, string? ServerAddress = null, int ServerPort = 0);
+internal sealed record KeepRule(string Daemon, string Address, string Source, string? ServerAddress = null, int ServerPort = 0);
 
 /// <summary>Checks that the kept clients are still granted.</summary>
-public static class LockoutCheck
+internal static class LockoutCheck
 {
     /// <summary>The SSH session's client, from $SSH_CONNECTION ("client port server port").</summary>
     public static KeepRule? FromSshConnection(string? value)

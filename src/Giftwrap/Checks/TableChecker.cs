@@ -10,7 +10,7 @@ using Giftwrap.Tables;
 namespace Giftwrap.Checks;
 
 /// <summary>Checks a pair of tables (tcpdchk).</summary>
-public static class TableChecker
+internal static class TableChecker
 {
     /// <summary>Checks <paramref name="allowPath"/> and <paramref name="denyPath"/>.</summary>
     public static CheckReport Check(string allowPath, string denyPath, CheckOptions? options = null)

@@ -23,7 +23,7 @@ public interface INetgroups
 }
 
 /// <summary>Looks users and groups up through the C library (getpwnam/getgrnam), so NSS sources count.</summary>
-public sealed partial class SystemAccounts : IAccounts
+internal sealed partial class SystemAccounts : IAccounts
 {
     /// <summary>The shared instance.</summary>
     public static readonly SystemAccounts Instance = new();
@@ -42,7 +42,7 @@ public sealed partial class SystemAccounts : IAccounts
 }
 
 /// <summary>Netgroup membership through the C library's innetgr(), as libwrap built with NETGROUP does.</summary>
-public sealed partial class SystemNetgroups : INetgroups
+internal sealed partial class SystemNetgroups : INetgroups
 {
     /// <summary>The shared instance.</summary>
     public static readonly SystemNetgroups Instance = new();

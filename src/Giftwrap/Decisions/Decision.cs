@@ -18,6 +18,8 @@ public enum Verdict
 }
 
 /// <summary>Where a rule is: table file and libwrap's line number for it.</summary>
+/// <param name="File">The table's path, as the tables were opened with it.</param>
+/// <param name="Line">The line libwrap reports for the rule: the last physical line of a continued rule.</param>
 public sealed record RuleLocation(string File, int Line)
 {
     /// <inheritdoc/>

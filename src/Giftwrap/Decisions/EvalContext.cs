@@ -8,7 +8,7 @@ namespace Giftwrap.Decisions;
 
 /// <summary>The facts a rule consulted that may need a lookup.</summary>
 [Flags]
-public enum LookupUse
+internal enum LookupUse
 {
     /// <summary>Only addresses and the daemon name.</summary>
     None = 0,

@@ -10,7 +10,7 @@ using Giftwrap.Tables;
 namespace Giftwrap.Explain;
 
 /// <summary>How one rule fared.</summary>
-public enum RuleOutcome
+internal enum RuleOutcome
 {
     /// <summary>Both lists matched: this rule decided (or would have, had it been reached).</summary>
     Matched,
@@ -23,7 +23,7 @@ public enum RuleOutcome
 }
 
 /// <summary>One rule in the trace.</summary>
-public sealed record RuleTrace(
+internal sealed record RuleTrace(
     string File,
     int Line,
     string Text,
@@ -34,10 +34,10 @@ public sealed record RuleTrace(
     LookupUse Lookups);
 
 /// <summary>The trace and the decision.</summary>
-public sealed record Explanation(IReadOnlyList<RuleTrace> Rules, Decision Decision);
+internal sealed record Explanation(IReadOnlyList<RuleTrace> Rules, Decision Decision);
 
 /// <summary>Explains decisions of an <see cref="AccessTables"/>.</summary>
-public static class Explainer
+internal static class Explainer
 {
     /// <summary>Traces every rule for <paramref name="request"/> (names and user as given; nothing is looked up).</summary>
     public static Explanation Explain(AccessTables tables, AccessRequest request)

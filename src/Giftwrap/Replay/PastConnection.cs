@@ -10,10 +10,10 @@ using Giftwrap.Decisions;
 namespace Giftwrap.Replay;
 
 /// <summary>One past connection: what the log says about it.</summary>
-public sealed record PastConnection(string Daemon, string? Address, string? Name, string? User, string? ServerAddress, int ServerPort);
+internal sealed record PastConnection(string Daemon, string? Address, string? Name, string? User, string? ServerAddress, int ServerPort);
 
 /// <summary>How much of a log was usable.</summary>
-public sealed class LogStats
+internal sealed class LogStats
 {
     /// <summary>Lines read.</summary>
     public long Lines { get; set; }
@@ -26,7 +26,7 @@ public sealed class LogStats
 }
 
 /// <summary>Reads past connections from a log.</summary>
-public static partial class LogReader
+internal static partial class LogReader
 {
     /// <summary>Lines longer than this are skipped (a log line of any length must not exhaust memory).</summary>
     public const int MaxLineBytes = 64 * 1024;

@@ -8,13 +8,13 @@ using Giftwrap.Tables;
 namespace Giftwrap.Replay;
 
 /// <summary>A client whose verdict changes, with how many past connections it made.</summary>
-public sealed record VerdictChange(string Daemon, string Client, bool Before, bool After, long Connections, RuleLocation? BeforeRule, RuleLocation? AfterRule);
+internal sealed record VerdictChange(string Daemon, string Client, bool Before, bool After, long Connections, RuleLocation? BeforeRule, RuleLocation? AfterRule);
 
 /// <summary>What replaying a log gave.</summary>
-public sealed record ReplayReport(IReadOnlyList<VerdictChange> Changes, long Connections, long Distinct, LogStats Stats);
+internal sealed record ReplayReport(IReadOnlyList<VerdictChange> Changes, long Connections, long Distinct, LogStats Stats);
 
 /// <summary>Replays past connections against two pairs of tables.</summary>
-public static class Replayer
+internal static class Replayer
 {
     public static ReplayReport Run(IEnumerable<PastConnection> past, LogStats stats, AccessTables current, AccessTables proposed)
     {

@@ -14,6 +14,13 @@ public enum DiagnosticSeverity
 }
 
 /// <summary>A message about a place in a table: file, physical line (1-based), column (1-based, 0 if unknown).</summary>
+/// <param name="File">The table or pattern file concerned.</param>
+/// <param name="Line">The physical line, 1-based; 0 when the message concerns the whole file.</param>
+/// <param name="Column">The column, 1-based; 0 when unknown.</param>
+/// <param name="Severity">How serious it is.</param>
+/// <param name="Code">A short stable identifier of the kind of message, e.g. <c>percent</c> for an unknown %-letter.</param>
+/// <param name="Message">The message, in the words libwrap would log where libwrap has one.</param>
+/// <param name="Fix">A suggested change, or <c>null</c>.</param>
 public sealed record Diagnostic(
     string File,
     int Line,

@@ -19,6 +19,8 @@ public sealed record AccessTablesOptions
 }
 
 /// <summary>A decision together with the request as it was finally evaluated (names and user filled in).</summary>
+/// <param name="Decision">The verdict, the matched rule and the actions to carry out.</param>
+/// <param name="Request">The request with the names and user the lookups found, for %-expanding and logging.</param>
 public readonly record struct Judgement(Decision Decision, AccessRequest Request);
 
 /// <summary>hosts.allow and hosts.deny, live, decided against as libwrap's hosts_access() does.</summary>
@@ -36,6 +38,9 @@ public sealed class AccessTables : IDisposable
     private sealed record Snapshot(CompiledTable Allow, byte[]? AllowBytes, CompiledTable Deny, byte[]? DenyBytes);
 
     /// <summary>Opens the two tables (missing files are empty tables, as in libwrap).</summary>
+    /// <param name="allowPath">hosts.allow: its rules grant access.</param>
+    /// <param name="denyPath">hosts.deny: consulted when no hosts.allow rule matched; its rules refuse access.</param>
+    /// <param name="options">Live reloading, netgroup and account sources; defaults when <c>null</c>.</param>
     public AccessTables(string allowPath, string denyPath, AccessTablesOptions? options = null)
     {
         _options = options ?? new AccessTablesOptions();
@@ -86,9 +91,13 @@ public sealed class AccessTables : IDisposable
     internal AccessTablesOptions Options => _options;
 
     /// <summary>How many times a table was compiled (unchanged files are not compiled again).</summary>
-    public int Compilations => _compilations;
+    internal int Compilations => _compilations;
 
-    /// <summary>Decides <paramref name="request"/> against the tables as they are now.</summary>
+    /// <summary>
+    /// Decides <paramref name="request"/> against the tables as they are now, without lookups: when
+    /// <see cref="AccessRequest.CanLookUp"/> is set and a rule needs a name or user the request lacks,
+    /// the verdict is <see cref="Verdict.NeedsLookup"/>; otherwise missing facts count as <c>unknown</c>.
+    /// </summary>
     public Decision Decide(AccessRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -100,6 +109,10 @@ public sealed class AccessTables : IDisposable
     /// <summary>
     /// Decides, performing the lookups the rules need (each at most once) through <paramref name="lookups"/>.
     /// </summary>
+    /// <param name="request">The connection's facts; names and user may be left <c>null</c> to be looked up.</param>
+    /// <param name="lookups">Host name and ident lookups (Giftwrap.Net's <c>RequestLookups</c>, or the host's own).</param>
+    /// <param name="cancellationToken">Cancels the lookups.</param>
+    /// <returns>The decision (never <see cref="Verdict.NeedsLookup"/>) and the request with what was looked up.</returns>
     public async ValueTask<Judgement> DecideAsync(AccessRequest request, IRequestLookups lookups, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
