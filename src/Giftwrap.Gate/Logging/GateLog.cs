@@ -1,7 +1,9 @@
 // What the gate says, and where: syslog (/dev/log, facility daemon, tagged with the
 // daemon name as tcpd does, libwrap's own message texts so fail2ban and logwatch keep
 // working) and the console in the systemd format (<level>message). Logging never
-// throws into the connection that caused it.
+// throws into the connection that caused it, and never waits for the console: lines
+// are queued and written in batches by the thread pool (bounded; an overflow is
+// counted and reported), so a busy gate makes one write(2) for many connections.
 using Giftwrap.Net.Syslog;
 
 namespace Giftwrap.Gate.Logging;
@@ -20,9 +22,16 @@ public static class Severity
 public sealed class GateLog : IDisposable
 {
     private readonly string? _syslogPath;
-    private readonly Dictionary<string, SyslogWriter> _writers = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Daemon, int? Facility), SyslogWriter> _writers = [];
     private readonly object _gate = new();
     private readonly TextWriter _console;
+    private readonly Lock _pendingGate = new();
+    private List<string> _pending = [];
+    private bool _flushQueued;
+    private long _dropped;
+
+    /// <summary>Console lines held at most while the console is slow; more are dropped and counted.</summary>
+    public const int MaxPendingLines = 10_000;
 
     public GateLog(string? syslogPath, TextWriter? console = null)
     {
@@ -37,7 +46,7 @@ public sealed class GateLog : IDisposable
         if (_syslogPath is null)
             return;
         SyslogWriter w;
-        var key = $"{daemon}/{facility}";
+        var key = (daemon, facility);
         lock (_gate)
         {
             if (!_writers.TryGetValue(key, out w!))
@@ -51,16 +60,59 @@ public sealed class GateLog : IDisposable
 
     private void WriteConsole(int severity, string message)
     {
-        var safe = message.Replace('\n', ' ').Replace('\r', ' ');
+        if (ReferenceEquals(_console, TextWriter.Null))
+            return;
+        var line = $"<{severity}>{message.Replace('\n', ' ').Replace('\r', ' ')}";
+        lock (_pendingGate)
+        {
+            if (_pending.Count >= MaxPendingLines)
+            {
+                _dropped++;
+                return;
+            }
+            _pending.Add(line);
+            if (_flushQueued)
+                return;
+            _flushQueued = true;
+        }
+        ThreadPool.UnsafeQueueUserWorkItem(static log => log.FlushConsole(), this, preferLocal: false);
+    }
+
+    /// <summary>Writes the queued console lines (also done on dispose).</summary>
+    public void FlushConsole()
+    {
+        List<string> lines;
+        long dropped;
+        lock (_pendingGate)
+        {
+            lines = _pending;
+            _pending = [];
+            dropped = _dropped;
+            _dropped = 0;
+            _flushQueued = false;
+        }
+        if (lines.Count == 0 && dropped == 0)
+            return;
         lock (_gate)
         {
-            _console.WriteLine($"<{severity}>{safe}");
-            _console.Flush();
+            try
+            {
+                foreach (var line in lines)
+                    _console.WriteLine(line);
+                if (dropped > 0)
+                    _console.WriteLine($"<{Severity.Warning}>giftwrap: {dropped} console line(s) dropped (console too slow)");
+                _console.Flush();
+            }
+            catch (IOException)
+            {
+                // The console went away (a closed pipe): the lines still went to syslog.
+            }
         }
     }
 
     public void Dispose()
     {
+        FlushConsole();
         lock (_gate)
         {
             foreach (var w in _writers.Values)
