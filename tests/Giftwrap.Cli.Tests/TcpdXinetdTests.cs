@@ -1,5 +1,5 @@
-// `giftwrap tcpd` under a real xinetd, side by side with libwrap's tcpd on the same tables:
-// for clients 127.0.0.1 to .4, both must send the same bytes and refuse the same clients.
+// `giftwrap tcpd` and `giftwrap-tcpd` under a real xinetd, side by side with libwrap's tcpd on
+// the same tables: for clients 127.0.0.1 to .4, all must send the same bytes and refuse the same clients.
 using System.Text;
 
 namespace Giftwrap.Cli.Tests;
@@ -41,12 +41,15 @@ public sealed class TcpdXinetdTests(XinetdFixture xinetd) : IClassFixture<Xinetd
         xinetd.SetTables(allow, deny);
         var libwrap = new StringBuilder();
         var giftwrap = new StringBuilder();
+        var lean = new StringBuilder();
         foreach (var client in Clients)
         {
             libwrap.AppendLine(await AskAsync(xinetd.LibwrapPort, client));
             giftwrap.AppendLine(await AskAsync(xinetd.GiftwrapPort, client));
+            lean.AppendLine(await AskAsync(xinetd.LeanPort, client));
         }
         Assert.Equal(libwrap.ToString(), giftwrap.ToString());
+        Assert.Equal(libwrap.ToString(), lean.ToString());
         Assert.True(libwrap.ToString().Split('\n').Count(l => l.Contains("served", StringComparison.Ordinal)) < Clients.Length,
             $"{variant}: libwrap served every client, so refusals were not compared:\n{libwrap}");
     }
@@ -55,7 +58,7 @@ public sealed class TcpdXinetdTests(XinetdFixture xinetd) : IClassFixture<Xinetd
     public async Task Tcpd_PlainTables_ServeOnlyTheAllowedClients()
     {
         xinetd.SetTables("echo: 127.0.0.1 127.0.0.3\n", "echo: ALL\n");
-        foreach (var port in new[] { xinetd.LibwrapPort, xinetd.GiftwrapPort })
+        foreach (var port in new[] { xinetd.LibwrapPort, xinetd.GiftwrapPort, xinetd.LeanPort })
         {
             Assert.Equal(new Reply("served\n", false), await XinetdFixture.AskAsync(port, "127.0.0.1"));
             Assert.Equal("", (await XinetdFixture.AskAsync(port, "127.0.0.2")).Text);

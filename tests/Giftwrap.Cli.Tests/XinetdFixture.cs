@@ -1,5 +1,5 @@
-// A real xinetd for the tcpd comparison: two services on loopback, one wrapped by libwrap's
-// tcpd, one by `giftwrap tcpd`, in a private mount namespace where /etc/hosts.allow and
+// A real xinetd for the tcpd comparison: three services on loopback, one wrapped by libwrap's
+// tcpd, one by `giftwrap tcpd`, one by the lean `giftwrap-tcpd` binary, in a private mount namespace where /etc/hosts.allow and
 // /etc/hosts.deny are the test's files. Killed with everything it started on dispose.
 using System.Diagnostics;
 using System.Net;
@@ -27,6 +27,7 @@ public sealed class XinetdFixture : IDisposable
         Deny = Dir.Write("hosts.deny", "");
         LibwrapPort = FreePort();
         GiftwrapPort = FreePort();
+        LeanPort = FreePort();
         var conf = Dir.Write("xinetd.conf", Config());
         var script = $"mount --bind {Allow} /etc/hosts.allow && mount --bind {Deny} /etc/hosts.deny && " +
                      $"exec {xinetd} -dontfork -f {conf} -pidfile {Dir.Path}/xinetd.pid";
@@ -56,6 +57,8 @@ public sealed class XinetdFixture : IDisposable
     public string Allow { get; }
     public string Deny { get; }
     public int LibwrapPort { get; }
+    /// <summary>The service wrapped by `giftwrap-tcpd` (src/Giftwrap.Tcpd).</summary>
+    public int LeanPort { get; }
     public int GiftwrapPort { get; }
 
     /// <summary>Replaces both tables in place: the bind mounts follow the same files.</summary>
@@ -92,7 +95,8 @@ public sealed class XinetdFixture : IDisposable
         var dotnet = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "/usr/share/dotnet/dotnet";
         return "defaults\n{\n}\n" +
                Service("gw-libwrap", LibwrapPort, "/usr/sbin/tcpd", "/bin/echo served") +
-               Service("gw-giftwrap", GiftwrapPort, dotnet, $"dotnet {CliRunner.Dll} tcpd /bin/echo served");
+               Service("gw-giftwrap", GiftwrapPort, dotnet, $"dotnet {CliRunner.Dll} tcpd /bin/echo served") +
+               Service("gw-lean", LeanPort, dotnet, $"dotnet {Path.Combine(AppContext.BaseDirectory, "giftwrap-tcpd.dll")} /bin/echo served");
     }
 
     // NOLIBWRAP: xinetd's own libwrap check would judge by the first server_args word ("/bin/echo",
@@ -118,7 +122,7 @@ public sealed class XinetdFixture : IDisposable
 
     private void WaitUntilListening()
     {
-        var wanted = new[] { LibwrapPort, GiftwrapPort }.Select(p => $"0100007F:{p:X4}").ToList();
+        var wanted = new[] { LibwrapPort, GiftwrapPort, LeanPort }.Select(p => $"0100007F:{p:X4}").ToList();
         for (var i = 0; i < 600; i++)
         {
             if (_xinetd.HasExited)
@@ -129,7 +133,7 @@ public sealed class XinetdFixture : IDisposable
                 return;
             Thread.Sleep(50);
         }
-        throw new InvalidOperationException($"xinetd did not listen on {LibwrapPort} and {GiftwrapPort} within 30 s:\n{Output}");
+        throw new InvalidOperationException($"xinetd did not listen on {LibwrapPort}, {GiftwrapPort} and {LeanPort} within 30 s:\n{Output}");
     }
 
     private string Output
