@@ -101,6 +101,47 @@ public sealed partial class ServeMetricsTests
     }
 
     [Fact]
+    public async Task Serve_Metrics_CountBansFromShellAndBanOption()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "trap: ALL: ban 1h: deny\nALL: ALL\n");
+        var (catPort, trapPort, metricsPort) = (FreePort(), FreePort(), FreePort());
+        var conf = dir.Write("giftwrap.conf",
+            $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = off\n" +
+            $"[metrics]\nlisten = 127.0.0.1:{metricsPort}\n" +
+            $"[service:cat]\nlisten = 127.0.0.1:{catPort}\nexec = /bin/cat\n" +
+            $"[service:trap]\nlisten = 127.0.0.1:{trapPort}\nexec = /bin/cat\n" +
+            $"[bans]\nstore = {dir.Path}/bans\nprotect_loopback = no\n");
+        using var gate = Gate.Start(conf);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var url = new Uri($"http://127.0.0.1:{metricsPort}/metrics");
+        await gate.Listening.WaitAsync(TimeSpan.FromSeconds(30));
+        await ScrapeUntilAsync(http, url, s => s.Any(x => x.Name == "giftwrap_bans_active"));
+
+        // A ban from the shell reaches the gate through the store's journal.
+        var r = CliRunner.Run(dir.Path, "ban", "192.0.2.7", "--for", "1h", "--config", conf);
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        var samples = await ScrapeUntilAsync(http, url, s => s.Sum("giftwrap_bans_active") == 1);
+        Assert.Equal(1, samples.Sum("giftwrap_ban_changes_total", ("change", "added")));
+
+        // The ban option: the gate bans the client itself, then refuses it on the ban alone.
+        using (var trapped = await ConnectAsync("127.0.0.22", trapPort))
+            Assert.Empty(await ReadAllAsync(trapped));
+        await ScrapeUntilAsync(http, url, s => s.Sum("giftwrap_bans_active") == 2);
+        using (var banned = await ConnectAsync("127.0.0.22", catPort))
+            Assert.Empty(await ReadAllAsync(banned));
+
+        Assert.Equal(0, CliRunner.Run(dir.Path, "unban", "192.0.2.7", "--config", conf).ExitCode);
+        samples = await ScrapeUntilAsync(http, url, s =>
+            s.Sum("giftwrap_bans_active") == 1 && s.Sum("giftwrap_decisions_total", ("source", "ban")) == 1);
+        Assert.Equal(1, samples.Sum("giftwrap_bans_active"));
+        Assert.Equal(2, samples.Sum("giftwrap_ban_changes_total", ("change", "added")));
+        Assert.Equal(1, samples.Sum("giftwrap_ban_changes_total", ("change", "removed")));
+        Assert.Equal(1, samples.Sum("giftwrap_decisions_total", ("daemon", "trap"), ("verdict", "denied"), ("source", "tables")));
+        Assert.Equal(1, samples.Sum("giftwrap_decisions_total", ("daemon", "cat"), ("verdict", "denied"), ("source", "ban")));
+    }
+
+    [Fact]
     public void Serve_BadMetricsListen_NamesFileAndLine()
     {
         using var dir = new TempDir();
