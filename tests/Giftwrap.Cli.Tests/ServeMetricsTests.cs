@@ -121,7 +121,10 @@ public sealed partial class ServeMetricsTests
         // A ban from the shell reaches the gate through the store's journal.
         var r = CliRunner.Run(dir.Path, "ban", "192.0.2.7", "--for", "1h", "--config", conf);
         Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
-        var samples = await ScrapeUntilAsync(http, url, s => s.Sum("giftwrap_bans_active") == 1);
+        // The gauge reads the store and the counter hears the store's event just after: wait for both.
+        var samples = await ScrapeUntilAsync(http, url, s =>
+            s.Sum("giftwrap_bans_active") == 1 && s.Sum("giftwrap_ban_changes_total", ("change", "added")) == 1);
+        Assert.Equal(1, samples.Sum("giftwrap_bans_active"));
         Assert.Equal(1, samples.Sum("giftwrap_ban_changes_total", ("change", "added")));
 
         // The ban option: the gate bans the client itself, then refuses it on the ban alone.
@@ -133,7 +136,8 @@ public sealed partial class ServeMetricsTests
 
         Assert.Equal(0, CliRunner.Run(dir.Path, "unban", "192.0.2.7", "--config", conf).ExitCode);
         samples = await ScrapeUntilAsync(http, url, s =>
-            s.Sum("giftwrap_bans_active") == 1 && s.Sum("giftwrap_decisions_total", ("source", "ban")) == 1);
+            s.Sum("giftwrap_bans_active") == 1 && s.Sum("giftwrap_decisions_total", ("source", "ban")) == 1
+            && s.Sum("giftwrap_ban_changes_total", ("change", "removed")) == 1);
         Assert.Equal(1, samples.Sum("giftwrap_bans_active"));
         Assert.Equal(2, samples.Sum("giftwrap_ban_changes_total", ("change", "added")));
         Assert.Equal(1, samples.Sum("giftwrap_ban_changes_total", ("change", "removed")));
