@@ -120,6 +120,20 @@ public sealed partial class BanStore : IDisposable
         }
     }
 
+    /// <summary>How many bans are active at <paramref name="now"/> (what <see cref="List"/> would hold), counted without listing them.</summary>
+    public int CountActive(DateTimeOffset now)
+    {
+        _rw.EnterReadLock();
+        try
+        {
+            return _table.CountActive(now.ToUnixTimeMilliseconds());
+        }
+        finally
+        {
+            _rw.ExitReadLock();
+        }
+    }
+
     /// <summary>The entry for exactly <paramref name="target"/>, active or kept as history; null when none.</summary>
     public BanEntry? Get(BanTarget target)
     {

@@ -1,22 +1,9 @@
-// The `giftwrap` command: one program, one subcommand per job. This file only wires
-// the subcommands; each lives in Commands/.
-using System.CommandLine;
+// The `giftwrap` command: one program, one subcommand per job. This file only starts it:
+// tcpd mode first (it runs once per connection and skips the full parser), then the
+// command tree that Commands/GiftwrapCommand.cs builds.
 using Giftwrap.Cli.Commands;
 
 if (await TcpdCommand.TryRunFastAsync(args).ConfigureAwait(false) is { } tcpdStatus)
     return tcpdStatus;
 
-var root = new RootCommand("Giftwrap: TCP Wrappers access control (hosts.allow / hosts.deny) for modern Linux hosts.")
-{
-    MatchCommand.Create(),
-    CheckCommand.Create(),
-    ExplainCommand.Create(),
-    ReplayCommand.Create(),
-    ServeCommand.Create(),
-    TcpdCommand.Create(),
-};
-foreach (var c in EditCommand.Create())
-    root.Add(c);
-foreach (var c in BanCommands.Create())
-    root.Add(c);
-return await root.Parse(TcpdCommand.Protect(args)).InvokeAsync().ConfigureAwait(false);
+return await GiftwrapCommand.Create().Parse(TcpdCommand.Protect(args)).InvokeAsync().ConfigureAwait(false);

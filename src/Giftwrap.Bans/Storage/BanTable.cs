@@ -99,6 +99,23 @@ internal sealed class BanTable
         }
     }
 
+    /// <summary>How many entries are active at <paramref name="nowMs"/>, without building them.</summary>
+    public int CountActive(long nowMs)
+    {
+        var n = 0;
+        foreach (var map in _maps)
+        {
+            if (map is null)
+                continue;
+            foreach (var (_, slot) in map)
+            {
+                if (slot.ExpiresMs > nowMs)
+                    n++;
+            }
+        }
+        return n;
+    }
+
     /// <summary>Active single-address IPv6 bans in the /64 of <paramref name="target"/>.</summary>
     public List<BanEntry> ActiveInSlash64(BanTarget target, long nowMs)
     {

@@ -156,7 +156,9 @@ public static class BanCommands
         options = WithKeep(options, path);
         try
         {
-            var store = BanStore.Open(options, watch: false);
+            BanStore store;
+            using (TerminalProgress.Start($"loading bans from {options.Store} ({TerminalProgress.Size(StoreSize(options.Store))})"))
+                store = BanStore.Open(options, watch: false);
             foreach (var p in store.Problems)
                 Console.Error.WriteLine($"giftwrap: warning: {p}");
             store.ProblemFound += (_, p) => Console.Error.WriteLine($"giftwrap: warning: {p}");
@@ -169,6 +171,9 @@ public static class BanCommands
             return null;
         }
     }
+
+    private static long StoreSize(string directory) =>
+        TerminalProgress.FileSize(Path.Combine(directory, "snapshot")) + TerminalProgress.FileSize(Path.Combine(directory, "journal"));
 
     private static int Fail(IEnumerable<string> messages, int status)
     {

@@ -22,8 +22,12 @@ internal static class CheckCommand
         command.SetAction(result =>
         {
             var (allow, deny) = tables.Resolve(result);
-            var report = TableChecker.Check(allow, deny, new CheckOptions { RequireExplicitAllow = result.GetValue(explicitAllow) });
-            report = report with { Diagnostics = [.. report.Diagnostics, .. Lockouts(allow, deny, result.GetValue(config))] };
+            CheckReport report;
+            using (TerminalProgress.Start($"checking {allow} and {deny} ({TerminalProgress.Size(TerminalProgress.FileSize(allow) + TerminalProgress.FileSize(deny))})"))
+            {
+                report = TableChecker.Check(allow, deny, new CheckOptions { RequireExplicitAllow = result.GetValue(explicitAllow) });
+                report = report with { Diagnostics = [.. report.Diagnostics, .. Lockouts(allow, deny, result.GetValue(config))] };
+            }
             Console.Out.Write(result.GetValue(json) ? Json(report) : Text(report, result.GetValue(verbose)));
             return report.HasErrors ? 1 : 0;
         });

@@ -52,10 +52,10 @@ internal static class EditCommand
             return 0;
         });
 
-        var at = new Option<long>("--at") { Required = true };
-        var table = new Option<string>("--table") { Required = true };
-        var backup = new Option<string>("--backup") { Required = true };
-        var token = new Option<string>("--token") { Required = true };
+        var at = new Option<long>("--at") { Required = true, Description = "The deadline, in Unix seconds." };
+        var table = new Option<string>("--table") { Required = true, Description = "The table to put back." };
+        var backup = new Option<string>("--backup") { Required = true, Description = "The previous version to put back." };
+        var token = new Option<string>("--token") { Required = true, Description = "The token `giftwrap confirm` removes to keep the change." };
         var revert = new Command("revert-unless-confirmed", "(internal) Put a table back at a deadline unless confirmed.") { at, table, backup, token };
         revert.Hidden = true;
         revert.SetAction(async (result, ct) =>

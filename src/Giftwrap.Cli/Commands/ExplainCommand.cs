@@ -16,8 +16,8 @@ internal static class ExplainCommand
     {
         var tables = new TableOptions();
         var json = new Option<bool>("--json") { Description = "Print the trace as JSON." };
-        var daemon = new Argument<string>("daemon[@server]");
-        var client = new Argument<string>("[user@]client");
+        var daemon = new Argument<string>("daemon[@server]") { Description = "The daemon process name, optionally @ the server address or name it was reached on." };
+        var client = new Argument<string>("[user@]client") { Description = "The client address or host name, optionally with the user ident would report." };
         var command = new Command("explain", "Show how every rule of both tables answers a request, and why.") { json, daemon, client };
         tables.AddTo(command);
         command.SetAction(async (result, ct) =>

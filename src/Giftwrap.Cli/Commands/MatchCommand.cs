@@ -18,8 +18,8 @@ internal static class MatchCommand
         {
             Description = "Read requests from stdin, one per line: daemon client_name client_addr user server_name server_addr server_port (tab-separated, - for unknown).",
         };
-        var daemon = new Argument<string?>("daemon[@server]") { Arity = ArgumentArity.ZeroOrOne };
-        var client = new Argument<string?>("[user@]client") { Arity = ArgumentArity.ZeroOrOne };
+        var daemon = new Argument<string?>("daemon[@server]") { Arity = ArgumentArity.ZeroOrOne, Description = "The daemon process name, optionally @ the server address or name it was reached on." };
+        var client = new Argument<string?>("[user@]client") { Arity = ArgumentArity.ZeroOrOne, Description = "The client address or host name (a name is resolved: one prediction per address), optionally with the user." };
         var command = new Command("match", "Predict how the tables answer a request (tcpdmatch).") { json, batch, daemon, client };
         tables.AddTo(command);
         command.SetAction(async (result, ct) =>
@@ -100,7 +100,7 @@ internal static class MatchCommand
         var requests = await BuildRequestsAsync(daemonArg, clientArg, ct).ConfigureAwait(false);
         if (requests is null)
             return 1;
-        using var tables = new AccessTables(allow, deny, new AccessTablesOptions { Live = false });
+        using var tables = TableOptions.Compile(allow, deny);
         var predictions = requests.Select(r => (Request: r, Decision: tables.Decide(r))).ToList();
         if (json)
         {

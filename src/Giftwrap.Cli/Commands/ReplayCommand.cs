@@ -46,13 +46,18 @@ internal static class ReplayCommand
                 Console.Error.WriteLine($"giftwrap replay: cannot read {path}: {ex.Message}");
                 return 1;
             }
-            using (stream)
+            // On a terminal the log is read through a counter, so the note can say how far it got.
+            var counted = TerminalProgress.Shown ? new CountingStream(stream) : null;
+            using (stream = counted ?? stream)
             {
+                using var current = TableOptions.Compile(result.GetValue(currentAllow)!, result.GetValue(currentDeny)!);
+                using var proposed = TableOptions.Compile(result.GetValue(allow)!, result.GetValue(deny)!);
                 var stats = new LogStats();
                 var past = logPath is not null ? LogReader.DecisionLog(stream, stats) : LogReader.Syslog(stream, stats);
-                using var current = new AccessTables(result.GetValue(currentAllow)!, result.GetValue(currentDeny)!, new AccessTablesOptions { Live = false });
-                using var proposed = new AccessTables(result.GetValue(allow)!, result.GetValue(deny)!, new AccessTablesOptions { Live = false });
-                var report = Replayer.Run(past, stats, current, proposed);
+                ReplayReport report;
+                var total = TerminalProgress.FileSize(path);
+                using (TerminalProgress.Start($"replaying {path}", () => Percent(counted!.BytesRead, total)))
+                    report = Replayer.Run(past, stats, current, proposed);
                 if (stats.Decisions == 0)
                     Console.Error.WriteLine($"giftwrap replay: {path}: no decision found in {stats.Lines} line(s) (is it the right kind of log?)");
                 if (stats.TooLong > 0)
@@ -63,6 +68,9 @@ internal static class ReplayCommand
         });
         return command;
     }
+
+    private static string Percent(long done, long total) =>
+        total <= 0 ? TerminalProgress.Size(done) : string.Create(CultureInfo.InvariantCulture, $"{Math.Min(100, 100 * done / total)}% of {TerminalProgress.Size(total)}");
 
     internal static string Text(ReplayReport r)
     {

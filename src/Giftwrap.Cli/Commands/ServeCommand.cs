@@ -3,12 +3,14 @@
 // ready, reloads on SIGHUP (a broken new configuration keeps the old one), and on
 // SIGTERM stops accepting and drains open connections.
 using System.CommandLine;
+using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Giftwrap.Gate.Config;
 using Giftwrap.Gate.Connections;
 using Giftwrap.Gate.Listening;
 using Giftwrap.Gate.Logging;
+using OpenTelemetry.Metrics;
 
 namespace Giftwrap.Cli.Commands;
 
@@ -22,7 +24,7 @@ internal static class ServeCommand
         var check = new Option<bool>("--check-config") { Description = "Read and validate the configuration, then exit." };
         var inetd = new Option<string?>("--inetd") { Description = "Serve the stream/tcp nowait services of an inetd.conf as they are (tcpd entries unwrapped)." };
         var drain = new Option<int>("--drain-seconds") { Description = "How long SIGTERM waits for open connections (default 30).", DefaultValueFactory = _ => 30 };
-        var command = new Command("serve", "Run the gate daemon in front of TCP services (forward to a backend, or exec a program).") { config, inetd, check, drain };
+        var command = new Command("serve", "Run the gate daemon in front of TCP services (forward to a backend, or exec a program); --section:key=value overrides a configuration setting.") { config, inetd, check, drain };
         command.TreatUnmatchedTokensAsErrors = false;
         command.SetAction(async (result, ct) =>
         {
@@ -66,6 +68,7 @@ internal static class ServeCommand
             log.Gate(Severity.Err, $"error: {e}; not joining the fleet");
         if (fleetErrors.Count > 0)
             fleetOptions = null;
+        using var banMetrics = bans?.ObserveMetrics();
         await using var fleet = fleetOptions is null ? null : await Giftwrap.Bans.Redis.BanFleet.JoinAsync(bans!.Store, fleetOptions, null, ct).ConfigureAwait(false);
         var server = new GateServer(cfg, log, lookups, SocketActivation.Take(), bans);
         // Signals are taken before the listeners open: a SIGHUP that follows "listening on" at once
@@ -89,15 +92,27 @@ internal static class ServeCommand
                 log.Gate(Severity.Err, $"error: reload refused, keeping the running configuration: {ex.Message}");
             }
         });
+        MeterProvider? metrics = null;
         try
         {
+            metrics = cfg.MetricsListen is { } m ? MetricsEndpoint.Start(m) : null;
             server.Start();
         }
         catch (SocketException ex)
         {
             log.Gate(Severity.Err, $"error: cannot listen: {ex.Message}");
+            metrics?.Dispose();
             return 1;
         }
+        catch (HttpListenerException ex)
+        {
+            // The [metrics] endpoint asked for cannot be had: refuse to start rather than run unobserved.
+            log.Gate(Severity.Err, $"error: cannot listen for metrics on {cfg.MetricsListen}: {ex.Message}");
+            return 1;
+        }
+        using var metricsProvider = metrics;
+        if (cfg.MetricsListen is { } endpoint)
+            log.Gate(Severity.Info, $"metrics on http://{endpoint}/metrics");
         SystemdNotify.Send("READY=1");
         using (ct.Register(() => stop.TrySetResult()))
             await stop.Task.ConfigureAwait(false);

@@ -1,6 +1,7 @@
 // The table selection every table command shares: --allow, --deny, and -d for the
 // files in the current directory, as tcpdmatch and tcpdchk have it.
 using System.CommandLine;
+using Giftwrap.Tables;
 
 namespace Giftwrap.Cli.Commands;
 
@@ -18,6 +19,13 @@ internal sealed class TableOptions
         command.Add(Allow);
         command.Add(Deny);
         command.Add(Local);
+    }
+
+    /// <summary>Reads and compiles the two tables once (no watching), with a progress note on a terminal.</summary>
+    public static AccessTables Compile(string allow, string deny)
+    {
+        using var progress = TerminalProgress.Start($"compiling {allow} and {deny} ({TerminalProgress.Size(TerminalProgress.FileSize(allow) + TerminalProgress.FileSize(deny))})");
+        return new AccessTables(allow, deny, new AccessTablesOptions { Live = false });
     }
 
     public (string Allow, string Deny) Resolve(ParseResult result)

@@ -46,6 +46,9 @@ public sealed record GateConfig
     public long DecisionLogMaxBytes { get; init; } = 10 * 1024 * 1024;
     public int DecisionLogKeep { get; init; } = 3;
 
+    /// <summary>Where the Prometheus metrics endpoint listens ([metrics] listen), or null for none.</summary>
+    public IPEndPoint? MetricsListen { get; init; }
+
     /// <summary>Notes from reading (inetd.conf lines that are not served), for the log.</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
 }
@@ -97,6 +100,12 @@ public static class GateConfigLoader
         IPEndPoint? dns = null;
         if (config["dns:server"] is { Length: > 0 } dnsText && !TryEndPoint(dnsText, 53, out dns))
             errors.Add($"{ini.Where("dns:server")}: dns server \"{dnsText}\" is not address:port");
+        IPEndPoint? metrics = null;
+        if (config["metrics:listen"] is { } metricsText && (!TryEndPoint(metricsText.Trim(), 0, out metrics) || metrics.Port == 0))
+        {
+            errors.Add($"{ini.Where("metrics:listen")}: metrics listen address \"{metricsText}\" is not address:port (IPv6 as [addr]:port)");
+            metrics = null;
+        }
         var result = new GateConfig
         {
             Allow = config["tables:allow"] ?? "/etc/hosts.allow",
@@ -112,6 +121,7 @@ public static class GateConfigLoader
             DecisionLog = config["log:decisions"] is { Length: > 0 } dl ? dl : null,
             DecisionLogMaxBytes = Size(config, "log:decisions_max_size", 10 * 1024 * 1024, ini, errors),
             DecisionLogKeep = Int(config, "log:decisions_keep", 3, ini, errors),
+            MetricsListen = metrics,
         };
         if (errors.Count > 0)
             throw new GateConfigException(errors);

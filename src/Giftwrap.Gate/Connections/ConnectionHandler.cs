@@ -5,6 +5,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Decisions;
+using Giftwrap.Diagnostics;
 using Giftwrap.Expansion;
 using Giftwrap.Gate.Actions;
 using Giftwrap.Gate.Config;
@@ -26,6 +27,7 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
         if (bans?.Check(IPAddress.Parse(request.ClientAddress!), service.Daemon) is { } banned)
         {
             log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {request.ClientAddress} (banned: {banned})");
+            GiftwrapMetrics.Decided(service.Daemon, "denied", "ban");
             return;
         }
         Judgement judgement;
@@ -40,6 +42,7 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
             {
                 // Fail closed: no decision in time is a refusal.
                 log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {request.ClientAddress} (no decision within {limits.DecisionTimeout.TotalSeconds:0}s)");
+                GiftwrapMetrics.Decided(service.Daemon, "denied", "timeout");
                 return;
             }
         }
@@ -53,12 +56,14 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
                 ?? "no ban store configured";
             log.Daemon(service.Daemon, Severity.Notice, $"ban {request.ClientAddress} for {ban.Text}: {said}");
         }
-        decisions?.Write(request, outcome.Decision, outcome.Fate switch
+        var verdict = outcome.Fate switch
         {
             ConnectionFate.Serve => "granted",
             ConnectionFate.Twisted => "twist",
             _ => "denied",
-        });
+        };
+        decisions?.Write(request, outcome.Decision, verdict);
+        GiftwrapMetrics.Decided(service.Daemon, verdict, "tables");
         var who = PercentExpander.Expand("%c", request);
         switch (outcome.Fate)
         {

@@ -25,6 +25,7 @@ internal static partial class TcpForwarder
         var up = PumpAsync(client, backend, bufferSize, linked);
         var down = PumpAsync(backend, client, bufferSize, linked);
         await Task.WhenAll(up, down).ConfigureAwait(false);
+        Giftwrap.Diagnostics.GiftwrapMetrics.Forwarded(up.Result, down.Result);
         return (up.Result, down.Result);
     }
 

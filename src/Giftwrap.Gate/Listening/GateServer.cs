@@ -6,6 +6,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Decisions;
+using Giftwrap.Diagnostics;
 using Giftwrap.Gate.Config;
 using Giftwrap.Gate.Connections;
 using Giftwrap.Gate.Logging;
@@ -244,6 +245,7 @@ public sealed class GateServer : IAsyncDisposable
 
     private async Task RunAsync(ConnectionHandler handler, Socket client, ServiceConfig service, IPAddress source)
     {
+        GiftwrapMetrics.ConnectionDelta(1, service.Daemon, service.Name);
         try
         {
             await handler.HandleAsync(client, service, _stopping.Token).ConfigureAwait(false);
@@ -257,6 +259,7 @@ public sealed class GateServer : IAsyncDisposable
             client.Dispose();
             Release(source);
             Interlocked.Decrement(ref _open);
+            GiftwrapMetrics.ConnectionDelta(-1, service.Daemon, service.Name);
         }
     }
 

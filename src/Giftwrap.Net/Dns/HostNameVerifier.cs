@@ -6,9 +6,11 @@
 // reaches a pattern, a log line or a shell. A name that parses as an address is "paranoid" (it would
 // "verify" itself). Other names, shell metacharacters included, are returned as they are, cut to
 // libwrap's 127 chars after verification; making them shell-safe is %-expansion's job.
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Decisions;
+using Giftwrap.Diagnostics;
 
 namespace Giftwrap.Net.Dns;
 
@@ -177,7 +179,7 @@ public sealed class HostNameVerifier
 
     private async Task<Outcome> LookUpAsync(IPAddress address, List<Task> abandoned)
     {
-        IReadOnlyList<string>? names = await AskAsync(token => _dns.ReverseAsync(address, token), abandoned).ConfigureAwait(false);
+        IReadOnlyList<string>? names = await AskAsync(GiftwrapMetrics.DnsReverse, token => _dns.ReverseAsync(address, token), abandoned).ConfigureAwait(false);
         if (names is null)
         {
             return new Outcome(AccessRequest.Unknown, Failed: true);
@@ -192,7 +194,7 @@ public sealed class HostNameVerifier
         {
             return new Outcome(AccessRequest.Paranoid, Failed: false);
         }
-        IReadOnlyList<IPAddress>? addresses = await AskAsync(token => _dns.ForwardAsync(name, token), abandoned).ConfigureAwait(false);
+        IReadOnlyList<IPAddress>? addresses = await AskAsync(GiftwrapMetrics.DnsForward, token => _dns.ForwardAsync(name, token), abandoned).ConfigureAwait(false);
         if (addresses is null)
         {
             // libwrap: "can't verify hostname: gethostbyname(%s) failed" ends in paranoid too.
@@ -209,11 +211,12 @@ public sealed class HostNameVerifier
         return new Outcome(AccessRequest.Paranoid, Failed: false);
     }
 
-    /// <summary>One resolver question under the timeout; null when it failed or timed out.</summary>
-    private async Task<T?> AskAsync<T>(Func<CancellationToken, Task<T>> question, List<Task> abandoned)
+    /// <summary>One resolver question under the timeout, counted in the lookup metrics; null when it failed or timed out.</summary>
+    private async Task<T?> AskAsync<T>(string kind, Func<CancellationToken, Task<T>> question, List<Task> abandoned)
         where T : class
     {
         using var timeout = new CancellationTokenSource(_options.Timeout);
+        long started = Stopwatch.GetTimestamp();
         Task<T> call;
         try
         {
@@ -222,15 +225,19 @@ public sealed class HostNameVerifier
         catch (Exception)
         {
             // Whatever the resolver throws, the lookup failed; the outcome must not depend on the exception type.
+            GiftwrapMetrics.LookedUp(kind, GiftwrapMetrics.Failed, started);
             return null;
         }
         try
         {
-            return await call.WaitAsync(timeout.Token).ConfigureAwait(false);
+            T answer = await call.WaitAsync(timeout.Token).ConfigureAwait(false);
+            GiftwrapMetrics.LookedUp(kind, GiftwrapMetrics.Ok, started);
+            return answer;
         }
         catch (Exception)
         {
             // Timed out or failed. A call still running (System.Net.Dns ignores cancellation) keeps the slot.
+            GiftwrapMetrics.LookedUp(kind, timeout.IsCancellationRequested ? GiftwrapMetrics.TimedOut : GiftwrapMetrics.Failed, started);
             abandoned.Add(call);
             return null;
         }

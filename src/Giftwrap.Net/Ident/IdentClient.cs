@@ -2,11 +2,13 @@
 // only asks and parses; believing the answer is the administrator's choice (user@host patterns).
 // SECURITY: the peer is the client, so it may lie, stall or flood. The whole exchange is under one
 // timeout, at most 1,000 bytes are read, and every failure is the value "unknown", never an exception.
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Giftwrap.Decisions;
+using Giftwrap.Diagnostics;
 
 namespace Giftwrap.Net.Ident;
 
@@ -52,6 +54,7 @@ public sealed class IdentClient
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
         using var socket = new Socket(clientAddress.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        long started = Stopwatch.GetTimestamp();
         try
         {
             if (serverAddress.AddressFamily == clientAddress.AddressFamily && !IsUnspecified(serverAddress))
@@ -62,14 +65,18 @@ public sealed class IdentClient
             byte[] query = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{client.Port} , {server.Port}\r\n"));
             await socket.SendAsync(query, SocketFlags.None, deadline.Token).ConfigureAwait(false);
             byte[]? line = await ReadLineAsync(socket, deadline.Token).ConfigureAwait(false);
+            // A reply line is a lookup that worked, even when it says ERROR: the peer answered.
+            GiftwrapMetrics.LookedUp(GiftwrapMetrics.Ident, line is null ? GiftwrapMetrics.Failed : GiftwrapMetrics.Ok, started);
             return line is null ? AccessRequest.Unknown : IdentReply.Parse(line, client.Port, server.Port);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
+            GiftwrapMetrics.LookedUp(GiftwrapMetrics.Ident, GiftwrapMetrics.TimedOut, started);
             return AccessRequest.Unknown; // Our timeout: a slow or silent peer.
         }
         catch (SocketException)
         {
+            GiftwrapMetrics.LookedUp(GiftwrapMetrics.Ident, GiftwrapMetrics.Failed, started);
             return AccessRequest.Unknown; // Refused, reset, unreachable, or a server address we cannot bind.
         }
     }
