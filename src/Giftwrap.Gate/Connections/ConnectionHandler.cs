@@ -24,21 +24,27 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
     {
         var request = RequestFor(client, service);
         // Bans come before the tables: a banned client is refused whatever the rules say.
-        if (bans?.Check(IPAddress.Parse(request.ClientAddress!), service.Daemon) is { } banned)
+        if (bans?.Check(ClientAddress(client), service.Daemon) is { } banned)
         {
             log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {request.ClientAddress} (banned: {banned})");
             GiftwrapMetrics.Decided(service.Daemon, "denied", "ban");
             return;
         }
         Judgement judgement;
-        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        var pending = tables.DecideAsync(request, lookups, ct);
+        if (pending.IsCompletedSuccessfully)
         {
-            timeout.CancelAfter(limits.DecisionTimeout);
+            // No lookup was needed: decided on this thread, no timer armed.
+            judgement = pending.Result;
+        }
+        else
+        {
             try
             {
-                judgement = await tables.DecideAsync(request, lookups, timeout.Token).ConfigureAwait(false);
+                // The lookups have their own time limits; the decision as a whole has this one.
+                judgement = await pending.AsTask().WaitAsync(limits.DecisionTimeout, ct).ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
+            catch (TimeoutException)
             {
                 // Fail closed: no decision in time is a refusal.
                 log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {request.ClientAddress} (no decision within {limits.DecisionTimeout.TotalSeconds:0}s)");
@@ -52,7 +58,7 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
         var outcome = await _actions.RunAsync(judgement.Decision, request, client, ct).ConfigureAwait(false);
         foreach (var ban in outcome.Decision.Actions.OfType<Giftwrap.Options.BanAction>())
         {
-            var said = bans?.Ban(IPAddress.Parse(request.ClientAddress!), ban.Duration, $"ban option, {outcome.Decision.Match}", service.Daemon)
+            var said = bans?.Ban(ClientAddress(client), ban.Duration, $"ban option, {outcome.Decision.Match}", service.Daemon)
                 ?? "no ban store configured";
             log.Daemon(service.Daemon, Severity.Notice, $"ban {request.ClientAddress} for {ban.Text}: {said}");
         }
@@ -95,23 +101,27 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
         };
     }
 
+    private static IPAddress ClientAddress(Socket client)
+    {
+        var a = ((IPEndPoint)client.RemoteEndPoint!).Address;
+        return a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a;
+    }
+
     private static string Plain(IPAddress a) => (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).ToString();
 
     private async Task ForwardAsync(Socket client, IPEndPoint backendAddress, ServiceConfig service, CancellationToken ct)
     {
         using var backend = new Socket(backendAddress.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        try
         {
-            timeout.CancelAfter(limits.ConnectTimeout);
-            try
-            {
-                await backend.ConnectAsync(backendAddress, timeout.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is SocketException or OperationCanceledException)
-            {
-                log.Daemon(service.Daemon, Severity.Err, $"error: cannot connect to backend {backendAddress}: {(ex is SocketException se ? se.Message : "timed out")}; closing the client");
-                return;
-            }
+            var connecting = backend.ConnectAsync(backendAddress, ct);
+            if (!connecting.IsCompletedSuccessfully)
+                await connecting.AsTask().WaitAsync(limits.ConnectTimeout, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SocketException or TimeoutException)
+        {
+            log.Daemon(service.Daemon, Severity.Err, $"error: cannot connect to backend {backendAddress}: {(ex is SocketException se ? se.Message : "timed out")}; closing the client");
+            return;
         }
         client.NoDelay = true;
         await TcpForwarder.ProxyAsync(client, backend, limits.BufferSize, ct).ConfigureAwait(false);

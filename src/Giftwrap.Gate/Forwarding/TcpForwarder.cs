@@ -18,32 +18,47 @@ internal static partial class TcpForwarder
     /// <summary>Whether splice(2) is used (false after the kernel refused it once).</summary>
     public static bool UsesSplice => Volatile.Read(ref s_spliceWorks) == 1;
 
-    /// <summary>Copies both ways until both directions are finished; returns the bytes each way.</summary>
+    /// <summary>
+    /// Copies both ways until both directions are finished; returns the bytes each way. A reset on
+    /// either side, or <paramref name="ct"/>, closes both sockets, which ends the other direction too.
+    /// The socket operations themselves carry no token: one registration per connection, not one per receive.
+    /// </summary>
     public static async Task<(long ToBackend, long ToClient)> ProxyAsync(Socket client, Socket backend, int bufferSize, CancellationToken ct)
     {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var up = PumpAsync(client, backend, bufferSize, linked);
-        var down = PumpAsync(backend, client, bufferSize, linked);
+        var pair = new SocketPair(client, backend);
+        using var stopping = ct.UnsafeRegister(static p => ((SocketPair)p!).Abort(), pair);
+        var up = PumpAsync(client, backend, bufferSize, pair);
+        var down = PumpAsync(backend, client, bufferSize, pair);
         await Task.WhenAll(up, down).ConfigureAwait(false);
         Giftwrap.Diagnostics.GiftwrapMetrics.Forwarded(up.Result, down.Result);
         return (up.Result, down.Result);
     }
 
-    private static async Task<long> PumpAsync(Socket from, Socket to, int bufferSize, CancellationTokenSource stop)
+    private sealed class SocketPair(Socket a, Socket b)
+    {
+        /// <summary>Closes both sockets: their pending operations end at once.</summary>
+        public void Abort()
+        {
+            a.Dispose();
+            b.Dispose();
+        }
+    }
+
+    private static async Task<long> PumpAsync(Socket from, Socket to, int bufferSize, SocketPair pair)
     {
         long total = 0;
         try
         {
             // Small exchanges go through a pooled buffer; a direction that fills the buffer is a bulk
             // flow and moves to splice(2), so short and idle connections never hold a pipe.
-            var (copied, bulk) = await CopyAsync(from, to, bufferSize, untilBulk: UsesSplice, stop.Token).ConfigureAwait(false);
+            var (copied, bulk) = await CopyAsync(from, to, bufferSize, untilBulk: UsesSplice, CancellationToken.None).ConfigureAwait(false);
             total = copied;
             if (bulk)
             {
-                var spliced = await SpliceAsync(from, to, stop.Token).ConfigureAwait(false);
+                var spliced = await SpliceAsync(from, to, CancellationToken.None).ConfigureAwait(false);
                 total += spliced.Bytes;
                 if (spliced.Unsupported)
-                    total += (await CopyAsync(from, to, bufferSize, untilBulk: false, stop.Token).ConfigureAwait(false)).Bytes;
+                    total += (await CopyAsync(from, to, bufferSize, untilBulk: false, CancellationToken.None).ConfigureAwait(false)).Bytes;
             }
             // Half-close: the other side learns that no more data comes this way.
             to.Shutdown(SocketShutdown.Send);
@@ -51,7 +66,7 @@ internal static partial class TcpForwarder
         catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException or IOException)
         {
             // A reset or abort on either side ends both directions.
-            stop.Cancel();
+            pair.Abort();
         }
         return total;
     }

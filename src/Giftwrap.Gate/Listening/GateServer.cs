@@ -22,7 +22,10 @@ public sealed class GateServer : IAsyncDisposable
     private readonly ConcurrentDictionary<IPEndPoint, Listener> _listeners = new();
     private readonly ConcurrentDictionary<IPAddress, int> _perSource = new();
     private readonly CancellationTokenSource _stopping = new();
-    private readonly ConcurrentDictionary<Task, byte> _connections = new();
+    // Completed when the last open connection ends after a stop began (drain), instead of a task
+    // tracked per connection.
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _draining;
     private GateConfig _config;
     private AccessTables _tables;
     private ConnectionHandler _handler;
@@ -144,7 +147,10 @@ public sealed class GateServer : IAsyncDisposable
         foreach (var l in _listeners.Values)
             l.Socket.Dispose();
         _listeners.Clear();
-        var all = Task.WhenAll(_connections.Keys);
+        _draining = true;
+        if (OpenConnections == 0)
+            _drained.TrySetResult();
+        var all = _drained.Task;
         if (await Task.WhenAny(all, Task.Delay(drain)).ConfigureAwait(false) != all)
         {
             _log.Gate(Severity.Warning, $"{OpenConnections} connection(s) still open after {drain.TotalSeconds:0}s; closing them");
@@ -223,7 +229,7 @@ public sealed class GateServer : IAsyncDisposable
         var limits = _config.Limits;
         if (Interlocked.Increment(ref _open) > limits.MaxConnections)
         {
-            Interlocked.Decrement(ref _open);
+            Leave();
             _log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {source} (too many connections: {limits.MaxConnections})");
             client.Dispose();
             return;
@@ -231,16 +237,14 @@ public sealed class GateServer : IAsyncDisposable
         if (_perSource.AddOrUpdate(source, 1, (_, n) => n + 1) > limits.MaxPerSource)
         {
             Release(source);
-            Interlocked.Decrement(ref _open);
+            Leave();
             _log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {source} (more than {limits.MaxPerSource} connections from one address)");
             client.Dispose();
             return;
         }
         // The connection runs on the accepting thread until its first real wait (a lookup, the
         // backend's connect): no hand-off to another thread for the decision itself.
-        var task = RunAsync(_handler, client, service, source);
-        _connections[task] = 0;
-        _ = task.ContinueWith(t => _connections.TryRemove(t, out _), TaskScheduler.Default);
+        _ = RunAsync(_handler, client, service, source);
     }
 
     private async Task RunAsync(ConnectionHandler handler, Socket client, ServiceConfig service, IPAddress source)
@@ -258,9 +262,16 @@ public sealed class GateServer : IAsyncDisposable
         {
             client.Dispose();
             Release(source);
-            Interlocked.Decrement(ref _open);
+            Leave();
             GiftwrapMetrics.ConnectionDelta(-1, service.Daemon, service.Name);
         }
+    }
+
+    /// <summary>One connection fewer; the last one out during a stop ends the drain.</summary>
+    private void Leave()
+    {
+        if (Interlocked.Decrement(ref _open) == 0 && _draining)
+            _drained.TrySetResult();
     }
 
     private void Release(IPAddress source)
