@@ -66,7 +66,10 @@ for source in docs/man/*.[1-8].md; do
     page=$(basename "$source" .md)
     section=${page##*.}
     mkdir -p "$root$prefix/share/man/man$section"
-    awk -v version="$version" -f docs/man/md2man.awk "$source" >"$root$prefix/share/man/man$section/$page"
+    # The page's date is that of its last change, so that a rebuild of one commit is identical.
+    date=$(git log -1 --format=%cs -- "$source" 2>/dev/null || true)
+    awk -v version="$version" -v date="${date:-$(date -u +%Y-%m-%d)}" -f docs/man/md2man.awk "$source" \
+        >"$root$prefix/share/man/man$section/$page"
     chmod 0644 "$root$prefix/share/man/man$section/$page"
     echo "install.sh: $root$prefix/share/man/man$section/$page"
 done

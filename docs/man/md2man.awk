@@ -12,7 +12,8 @@
 #   ```  ...  ```                  a literal block (no filling, no inline markup)
 #   `code`, **bold**, *italic*     inline; code and bold are bold, "-" in them a real minus;
 #                                  \* and \` stand for a literal * and `
-# Run with -v version=X.Y.Z to name the version in the footer. Plain POSIX awk (Debian's mawk).
+# Run with -v version=X.Y.Z to name the version in the footer and -v date=YYYY-MM-DD for the
+# date (a "% DATE" second line wins). Plain POSIX awk (Debian's mawk).
 
 function fail(msg) {
     printf "md2man: %s:%d: %s\n", source, i, msg > "/dev/stderr"
@@ -108,7 +109,6 @@ END {
     sub(/^[^(]*\(/, "", section)
     sub(/\).*/, "", section)
     sub(/\(.*/, "", name)
-    date = ""
     i = 2
     if (lines[2] ~ /^% /) { date = substr(lines[2], 3); i = 3 }
     footer = "Giftwrap" (version != "" ? " " version : "")

@@ -128,7 +128,7 @@ public sealed partial class ManPageTests(PackagingFixture fixture) : IDisposable
     [GeneratedRegex(@"^  (-\S.*?)(?:\s{2,}|$)")]
     private static partial Regex OptionLine();
 
-    [GeneratedRegex(@"--?[A-Za-z?][\w-]*|-\?")]
+    [GeneratedRegex(@"(?<![\w<-])--?[A-Za-z][\w-]*|-\?")]
     private static partial Regex OptionName();
 
     [GeneratedRegex(@"""(tables|limits|dns|ident|log|safety|metrics|bans):([a-z_]+)""")]

@@ -4,6 +4,7 @@ using System.Reflection.Metadata;
 using System.Reflection.PortableExecutable;
 using System.Text;
 using System.Text.Json;
+using System.Xml.Linq;
 
 namespace Giftwrap.Packaging.Tests;
 
@@ -160,18 +161,44 @@ public sealed class NuGetPackageTests(PackagingFixture fixture)
     }
 
     [Fact]
-    public void ProjectsOutsideSrc_DoNotPack()
+    public void IsPackable_TrueForLibrariesAndTheTool_FalseForEveryOtherProject()
     {
-        // Tests, benchmarks and tools of the repository: IsPackable false, by default or by hand.
-        var others = Directory.GetFiles(fixture.Source, "*.csproj", SearchOption.AllDirectories)
-            .Where(p => !Path.GetRelativePath(fixture.Source, p).StartsWith("src/", StringComparison.Ordinal))
-            .ToList();
-        Assert.NotEmpty(others);
-        var problems = others.AsParallel().WithDegreeOfParallelism(2).Select(p =>
+        // One MSBuild run evaluates every project of the repository, with a target slipped in
+        // after Microsoft.Common.targets that returns the project's IsPackable.
+        var dir = Directory.CreateTempSubdirectory("giftwrap-packable-").FullName;
+        try
         {
-            var r = Run.Program("dotnet", ["msbuild", p, "-getProperty:IsPackable", "-nologo"], fixture.Source, PackagingFixture.BuildEnvironment);
-            return r.ExitCode == 0 && r.Stdout.Trim() == "false" ? null : $"{Path.GetRelativePath(fixture.Source, p)}: IsPackable is {r.Stdout.Trim()} {r.Stderr}";
-        }).Where(x => x is not null).ToList();
-        Assert.True(problems.Count == 0, string.Join("\n", problems));
+            var projects = Directory.GetFiles(fixture.Source, "*.csproj", SearchOption.AllDirectories);
+            var report = Path.Combine(dir, "report.targets");
+            File.WriteAllText(report, """
+                <Project>
+                  <Target Name="GiftwrapReportPackable" Returns="@(_GiftwrapPackable)">
+                    <ItemGroup><_GiftwrapPackable Include="$(MSBuildProjectFullPath)" IsPackable="$(IsPackable)" /></ItemGroup>
+                  </Target>
+                </Project>
+                """);
+            var traversal = new XElement("Project",
+                new XElement("ItemGroup", projects.Select(p => new XElement("P", new XAttribute("Include", p)))),
+                new XElement("Target", new XAttribute("Name", "Report"), new XAttribute("Returns", "@(Result)"),
+                    new XElement("MSBuild", new XAttribute("Projects", "@(P)"), new XAttribute("Targets", "GiftwrapReportPackable"),
+                        new XAttribute("Properties", $"CustomAfterMicrosoftCommonTargets={report}"),
+                        new XElement("Output", new XAttribute("TaskParameter", "TargetOutputs"), new XAttribute("ItemName", "Result")))));
+            var proj = Path.Combine(dir, "report.proj");
+            traversal.Save(proj);
+            var r = Run.Program("dotnet", ["msbuild", proj, "-t:Report", "-getTargetResult:Report", "-nologo"], fixture.Source, PackagingFixture.BuildEnvironment)
+                .Succeeded();
+            var packable = JsonDocument.Parse(r.Stdout).RootElement.GetProperty("TargetResults").GetProperty("Report").GetProperty("Items")
+                .EnumerateArray().ToDictionary(i => i.GetProperty("Identity").GetString()!, i => i.GetProperty("IsPackable").GetString());
+            Assert.Equal(projects.Order(StringComparer.Ordinal), packable.Keys.Order(StringComparer.Ordinal));
+            var shipped = fixture.Projects.Where(p => p.ShouldPack).Select(p => p.Path).ToHashSet();
+            Assert.Contains(projects, p => !shipped.Contains(p));
+            var wrong = packable.Where(kv => (kv.Value == "true") != shipped.Contains(kv.Key))
+                .Select(kv => $"{Path.GetRelativePath(fixture.Source, kv.Key)}: IsPackable is {kv.Value}").ToList();
+            Assert.True(wrong.Count == 0, string.Join("\n", wrong));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 }
