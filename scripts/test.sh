@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs every Giftwrap test on a fresh Debian machine: installs what the tests need
 # (the real libwrap to compare against, gcc to build the harness, xinetd and socat
-# for the tcpd-mode comparison), builds the
+# for the tcpd-mode comparison, clang, lld and zlib1g-dev for the NativeAOT binary,
+# man-db to render the manual pages), builds the
 # libwrap harness, runs all test projects, and ends with one line
 # "N passed, N failed" totalled over every project.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(tcpd libwrap0-dev gcc xinetd socat redis-server systemd)
+packages=(tcpd libwrap0-dev gcc xinetd socat redis-server systemd clang lld zlib1g-dev man-db git)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,0 +1,87 @@
+// The NativeAOT `giftwrap` of scripts/publish.sh: one self-contained ELF file that runs
+// with no .NET on the path and gives the same answers as the managed program.
+namespace Giftwrap.Packaging.Tests;
+
+[Collection(PackagingCollection.Name)]
+public sealed class NativeBinaryTests(PackagingFixture fixture)
+{
+    private string Giftwrap => Path.Combine(fixture.Binaries, "giftwrap");
+
+    private string Examples => Path.Combine(fixture.Source, "examples");
+
+    /// <summary>Runs the binary with an environment that has no trace of .NET in it.</summary>
+    private RunResult Native(string workingDirectory, string? stdin, params string[] args) =>
+        Run.Program(Giftwrap, args, workingDirectory, new Dictionary<string, string?> { ["PATH"] = "/usr/bin:/bin", ["LANG"] = "C.UTF-8" },
+            stdin, cleanEnvironment: true);
+
+    [Fact]
+    public void Publish_MakesOneNativeExecutablePerProgram()
+    {
+        var expected = Run.Program("bash", ["scripts/publish.sh", "--list"], fixture.Source).Succeeded().Stdout
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains("giftwrap", expected);
+        Assert.Equal(expected.Order(StringComparer.Ordinal), Directory.GetFiles(fixture.Binaries).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal));
+        foreach (var name in expected)
+        {
+            var path = Path.Combine(fixture.Binaries, name);
+            var head = new byte[4];
+            using (var f = File.OpenRead(path))
+                f.ReadExactly(head);
+            Assert.Equal(new byte[] { 0x7f, (byte)'E', (byte)'L', (byte)'F' }, head);
+            Assert.True(File.GetUnixFileMode(path).HasFlag(UnixFileMode.UserExecute), $"{name} is not executable");
+        }
+    }
+
+    [Fact]
+    public void Match_OnTheExampleTables_PredictsLikeTcpdmatch()
+    {
+        var r = Native(Examples, null, "match", "-d", "sshd", "192.168.10.25");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(
+            "client:   address  192.168.10.25\nserver:   process  sshd\nmatched:  hosts.allow line 5\naccess:   granted\n",
+            r.Stdout);
+        var twist = Native(Examples, null, "match", "-d", "in.fingerd", "198.51.100.50");
+        Assert.Equal(0, twist.ExitCode);
+        Assert.Contains("option:   twist /bin/echo \"finger is disabled on unknown\"\naccess:   delegated\n", twist.Stdout);
+    }
+
+    [Fact]
+    public void MatchBatch_OnTheExampleRequests_DecidesEveryLine()
+    {
+        var requests = File.ReadAllText(Path.Combine(Examples, "requests.tsv"));
+        var r = Native(Examples, requests, "match", "-d", "--batch");
+        Assert.Equal(0, r.ExitCode);
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(requests.Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(l => !l.StartsWith('#')), lines.Length);
+        Assert.Equal("granted\thosts.allow:5", lines[0]);
+        Assert.Equal("denied\thosts.deny:2", lines[1]);
+        Assert.All(lines, l => Assert.Matches(@"^(granted|denied)\t(hosts\.(allow|deny):\d+|-)$", l));
+    }
+
+    [Fact]
+    public void Check_TheExampleTables_AreClean()
+    {
+        var r = Native(Examples, null, "check", "-d");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal("0 error(s), 0 warning(s)\n", r.Stdout);
+    }
+
+    [Fact]
+    public void Check_ABrokenOption_IsAnErrorWithItsPlace_AndExitsOne()
+    {
+        var dir = Directory.CreateTempSubdirectory("giftwrap-native-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "hosts.allow"), "sshd : ALL : nosuchoption\n");
+            File.WriteAllText(Path.Combine(dir, "hosts.deny"), "ALL : ALL\n");
+            var r = Native(dir, null, "check", "-d");
+            Assert.Equal(1, r.ExitCode);
+            Assert.StartsWith("hosts.allow:1:14: error: bad option name: \"nosuchoption\"", r.Stdout);
+            Assert.EndsWith("1 error(s), 0 warning(s)\n", r.Stdout);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}

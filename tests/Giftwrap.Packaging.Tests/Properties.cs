@@ -1,0 +1,2 @@
+// Installing, publishing for linux-x64 and rendering man pages: Linux only.
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
