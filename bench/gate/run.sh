@@ -11,8 +11,9 @@
 #   2. connections per second (bench/gate/connload.c: THREADS blocking clients, connect,
 #      read the reply until EOF, close) against a tiny C backend that writes "ok\n" and
 #      closes: direct, `serve`, HAProxy, xinetd `redirect`; and through xinetd: /bin/echo
-#      bare, libwrap's tcpd -> /bin/echo, `giftwrap tcpd` -> /bin/echo;
-#   3. start-to-exit time of `tcpd /bin/true` vs `giftwrap tcpd /bin/true` with a real
+#      bare, libwrap's tcpd -> /bin/echo, `giftwrap-tcpd` (the lean drop-in binary) and
+#      `giftwrap tcpd` (the same mode inside the full CLI) -> /bin/echo;
+#   3. start-to-exit time of `tcpd /bin/true` vs `giftwrap-tcpd /bin/true` (and `giftwrap tcpd`) with a real
 #      accepted TCP socket on fds 0-2 (bench/gate/execbench.c); floors: bare /bin/true, an
 #      empty NativeAOT program (bench/gate/aot-empty) and `giftwrap --version`;
 #   4. memory (VmRSS) of `serve` and HAProxy before and with IDLE_CONNECTIONS idle
@@ -22,6 +23,7 @@
 # giftwrap is published natively (NativeAOT) from the committed HEAD (git archive), so the
 # run is reproducible while others edit the working tree. Environment knobs:
 #   GIFTWRAP_BIN=path        use this giftwrap binary, skip the publish
+#   GIFTWRAP_TCPD_BIN=path   use this giftwrap-tcpd binary (default: published beside giftwrap)
 #   GATE_BENCH_SOURCE=worktree  publish the working tree (src/) instead of HEAD
 #   GATE_BENCH_PORT_BASE     first of the loopback ports used (default 27100; ports +0..+22)
 #   BULK_SECONDS (3) BULK_ROUNDS (3) RATE_ROUNDS (3) RATE_THREADS (8)
@@ -133,7 +135,7 @@ busy_percent() {
 p_iperf=$base p_serve_bulk=$((base + 1)) p_socat=$((base + 2)) p_socat_b=$((base + 3))
 p_hap_bulk=$((base + 4)) p_hap_splice=$((base + 5))
 p_reply=$((base + 10)) p_serve_rate=$((base + 11)) p_hap_rate=$((base + 12)) p_x_redirect=$((base + 13))
-p_x_echo=$((base + 14)) p_x_tcpd=$((base + 15)) p_x_gw=$((base + 16))
+p_x_echo=$((base + 14)) p_x_tcpd=$((base + 15)) p_x_gw=$((base + 16)) p_x_lean=$((base + 17))
 p_hold=$((base + 20)) p_serve_mem=$((base + 21)) p_hap_mem=$((base + 22))
 for p in $(seq "$base" $((base + 22))); do
     listening "$p" && die "port $p is in use; set GATE_BENCH_PORT_BASE"
@@ -165,6 +167,7 @@ note "built connload, responder, execbench (gcc -O2)"
 if [ -n "${GIFTWRAP_BIN:-}" ]; then
     gw=$(readlink -f "$GIFTWRAP_BIN")
     note "giftwrap: $gw (GIFTWRAP_BIN, not published by this run)"
+    gwt=$(readlink -f "${GIFTWRAP_TCPD_BIN:?GIFTWRAP_TCPD_BIN must name giftwrap-tcpd when GIFTWRAP_BIN is set}")
 else
     src=$work/src
     mkdir -p "$src"
@@ -182,6 +185,12 @@ else
     }
     gw=$work/giftwrap/giftwrap
     note "published giftwrap natively (PublishAot) in $(($(date +%s) - t0)) s: $(stat -c %s "$gw") bytes"
+    (cd "$src" && dotnet publish src/Giftwrap.Tcpd -c Release -r linux-x64 -o "$work/giftwrap-tcpd" --nologo -v quiet >"$work/publish-tcpd.log" 2>&1) || {
+        tail -n 30 "$work/publish-tcpd.log" >&2
+        die "dotnet publish of src/Giftwrap.Tcpd failed"
+    }
+    gwt=$work/giftwrap-tcpd/giftwrap-tcpd
+    note "published giftwrap-tcpd natively (PublishAot): $(stat -c %s "$gwt") bytes"
 fi
 file -b "$gw" 2>/dev/null | cut -c1-80 || true
 # the NativeAOT floor (an empty Main), published outside the repo so Directory.Build.props stays out of it
@@ -246,6 +255,7 @@ xinetd_service() { # NAME PORT then attribute lines
     xinetd_service echo "$p_x_echo" "flags = NOLIBWRAP" "server = /bin/echo" "server_args = ok"
     xinetd_service tcpd "$p_x_tcpd" "flags = NOLIBWRAP NAMEINARGS" "server = /usr/sbin/tcpd" "server_args = /bin/echo ok"
     xinetd_service gwtcpd "$p_x_gw" "flags = NOLIBWRAP NAMEINARGS" "server = $gw" "server_args = giftwrap tcpd /bin/echo ok"
+    xinetd_service gwlean "$p_x_lean" "flags = NOLIBWRAP NAMEINARGS" "server = $gwt" "server_args = giftwrap-tcpd /bin/echo ok"
 } >"$work/xinetd.conf"
 
 section "configuration"
@@ -265,14 +275,14 @@ start socat_b socat -b 131072 "TCP-LISTEN:$p_socat_b,bind=127.0.0.1,reuseaddr,fo
 start haproxy haproxy -db -f "$work/haproxy.cfg"
 start xinetd xinetd -dontfork -f "$work/xinetd.conf" -pidfile "$work/xinetd.pid"
 for pn in "$p_iperf:iperf3" "$p_reply:reply" "$p_serve_bulk:serve" "$p_serve_rate:serve" "$p_socat:socat" "$p_socat_b:socat_b" \
-    "$p_hap_bulk:haproxy" "$p_hap_splice:haproxy" "$p_hap_rate:haproxy" "$p_x_redirect:xinetd" "$p_x_tcpd:xinetd" "$p_x_gw:xinetd" "$p_x_echo:xinetd"; do
+    "$p_hap_bulk:haproxy" "$p_hap_splice:haproxy" "$p_hap_rate:haproxy" "$p_x_redirect:xinetd" "$p_x_tcpd:xinetd" "$p_x_gw:xinetd" "$p_x_lean:xinetd" "$p_x_echo:xinetd"; do
     wait_listening "${pn%%:*}" "${pn#*:}"
 done
 grep -q 'listening on' "$work/serve.err" || die "serve did not say 'listening on'"
 note "all peers listening; threads: serve $(ls /proc/${PID[serve]}/task | wc -l), haproxy $(ls /proc/${PID[haproxy]}/task | wc -l) (its default nbthread: one per CPU)"
 
 # sanity: every path delivers the reply
-for pn in "$p_reply:direct" "$p_serve_rate:serve" "$p_hap_rate:haproxy" "$p_x_redirect:xinetd-redirect" "$p_x_echo:xinetd-echo" "$p_x_tcpd:xinetd+tcpd" "$p_x_gw:xinetd+giftwrap-tcpd"; do
+for pn in "$p_reply:direct" "$p_serve_rate:serve" "$p_hap_rate:haproxy" "$p_x_redirect:xinetd-redirect" "$p_x_echo:xinetd-echo" "$p_x_tcpd:xinetd+tcpd" "$p_x_lean:xinetd+giftwrap-tcpd" "$p_x_gw:xinetd+giftwrap_tcpd"; do
     r=$(timeout 20 "$bin/connload" run 127.0.0.1 "${pn%%:*}" 3 1 10)
     [ "$(kv ok <<<"$r")" = 3 ] || die "${pn#*:} (port ${pn%%:*}) does not deliver the reply: $r"
 done
@@ -309,11 +319,11 @@ done
 # ---------------------------------------------------------------- 2. connection rate
 section "2. connections per second (connload, $rate_threads threads, $rate_rounds rounds interleaved; ${rate_fast} or ${rate_fork} connections, at most ${rate_max} s each)"
 declare -A RATE=() P50=() P99=() ERRS=()
-rate_peers=(direct serve haproxy xinetd-redirect xinetd-echo xinetd+tcpd xinetd+giftwrap-tcpd)
+rate_peers=(direct serve haproxy xinetd-redirect xinetd-echo xinetd+tcpd xinetd+giftwrap-tcpd xinetd+giftwrap_tcpd)
 declare -A RATE_PORT=([direct]=$p_reply [serve]=$p_serve_rate [haproxy]=$p_hap_rate [xinetd-redirect]=$p_x_redirect
-    [xinetd-echo]=$p_x_echo [xinetd+tcpd]=$p_x_tcpd [xinetd+giftwrap-tcpd]=$p_x_gw)
+    [xinetd-echo]=$p_x_echo [xinetd+tcpd]=$p_x_tcpd [xinetd+giftwrap-tcpd]=$p_x_lean [xinetd+giftwrap_tcpd]=$p_x_gw)
 declare -A RATE_N=([direct]=$rate_fast [serve]=$rate_fast [haproxy]=$rate_fast [xinetd-redirect]=$rate_fork
-    [xinetd-echo]=$rate_fork [xinetd+tcpd]=$rate_fork [xinetd+giftwrap-tcpd]=$rate_fork)
+    [xinetd-echo]=$rate_fork [xinetd+tcpd]=$rate_fork [xinetd+giftwrap-tcpd]=$rate_fork [xinetd+giftwrap_tcpd]=$rate_fork)
 for round in $(seq 1 "$rate_rounds"); do
     for peer in "${rate_peers[@]}"; do
         r=$(timeout $((rate_max + 30)) "$bin/connload" run 127.0.0.1 "${RATE_PORT[$peer]}" "${RATE_N[$peer]}" "$rate_threads" "$rate_max" || echo "RESULT failed")
@@ -332,14 +342,15 @@ done
 
 # ---------------------------------------------------------------- 3. tcpd start-to-exit
 section "3. tcpd start-to-exit (execbench: fork, socket on fds 0-2, exec, wait; $exec_count rounds interleaved)"
-check=$(timeout 60 "$bin/execbench" 1 :: bare /bin/echo /bin/echo ok :: tcpd /usr/sbin/tcpd /bin/echo ok :: giftwrap-tcpd "$gw" giftwrap tcpd /bin/echo ok)
-for l in bare tcpd giftwrap-tcpd; do
+check=$(timeout 60 "$bin/execbench" 1 :: bare /bin/echo /bin/echo ok :: tcpd /usr/sbin/tcpd /bin/echo ok :: giftwrap-tcpd "$gwt" giftwrap-tcpd /bin/echo ok :: giftwrap_tcpd "$gw" giftwrap tcpd /bin/echo ok)
+for l in bare tcpd giftwrap-tcpd giftwrap_tcpd; do
     [ "$(grep "label=$l " <<<"$check" | kv output_bytes)" = 3 ] || die "$l /bin/echo ok did not write 'ok' to the socket: $check"
 done
-note "check: each wrapper execs its daemon (/bin/echo ok wrote 3 bytes to the socket for all three)"
+note "check: each wrapper execs its daemon (/bin/echo ok wrote 3 bytes to the socket for all four)"
 # floors beside the two wrappers: bare exec of /bin/true, an empty NativeAOT program, `giftwrap --version`
 ex=$(timeout 600 "$bin/execbench" "$exec_count" :: bare /bin/true /bin/true :: aot-empty "$aot_empty" aot-empty \
-    :: giftwrap--version "$gw" giftwrap --version :: tcpd /usr/sbin/tcpd /bin/true :: giftwrap-tcpd "$gw" giftwrap tcpd /bin/true)
+    :: giftwrap--version "$gw" giftwrap --version :: tcpd /usr/sbin/tcpd /bin/true :: giftwrap-tcpd "$gwt" giftwrap-tcpd /bin/true \
+    :: giftwrap_tcpd "$gw" giftwrap tcpd /bin/true)
 printf '%s\n' "$ex"
 
 # ---------------------------------------------------------------- 4. memory
@@ -419,8 +430,8 @@ echo
 echo "| command | median µs | mean µs | p90 µs | min µs | failures |"
 echo "|---|---:|---:|---:|---:|---:|"
 declare -A EXEC_NAME=([bare]='`/bin/true` (no wrapper)' [aot-empty]='empty NativeAOT program (floor)' [giftwrap--version]='`giftwrap --version` (floor)'
-    [tcpd]="libwrap \`tcpd /bin/true\`" [giftwrap-tcpd]='`giftwrap tcpd /bin/true`')
-for l in bare aot-empty giftwrap--version tcpd giftwrap-tcpd; do
+    [tcpd]="libwrap \`tcpd /bin/true\`" [giftwrap-tcpd]='`giftwrap-tcpd /bin/true` (lean binary)' [giftwrap_tcpd]='`giftwrap tcpd /bin/true` (full CLI)')
+for l in bare aot-empty giftwrap--version tcpd giftwrap-tcpd giftwrap_tcpd; do
     line=$(grep "label=$l " <<<"$ex")
     printf '| %s | **%s** | %s | %s | %s | %s |\n' "${EXEC_NAME[$l]}" "$(kv median_us <<<"$line")" "$(kv mean_us <<<"$line")" \
         "$(kv p90_us <<<"$line")" "$(kv min_us <<<"$line")" "$(kv failures <<<"$line")"
@@ -458,8 +469,8 @@ echo "| goal | figure | verdict |"
 echo "|---|---|---|"
 echo "| serve bulk ≥ HAProxy with splice | $serve_bulk vs $hap_splice Gbit/s (×$r_bulk) | $(verdict "$r_bulk" '>=' 1) |"
 echo "| serve conn/s ≥ HAProxy | $serve_rate vs $hap_rate conn/s (×$r_rate) | $(verdict "$r_rate" '>=' 1) |"
-echo "| giftwrap tcpd ≤ 1.5× libwrap tcpd, start-to-exit | median $gw_med vs $tcpd_med µs (×$r_exec; above bare exec of $bare_med µs: ×$r_exec_net) | $(verdict "$r_exec" '<=' 1.5) |"
-echo "| giftwrap tcpd ≤ 1.5× libwrap tcpd, per connection through xinetd | $x_gw vs $x_tcpd conn/s (time per connection ×$r_xinetd) | $(verdict "$r_xinetd" '<=' 1.5) |"
+echo "| giftwrap-tcpd ≤ 1.5× libwrap tcpd, start-to-exit | median $gw_med vs $tcpd_med µs (×$r_exec; above bare exec of $bare_med µs: ×$r_exec_net) | $(verdict "$r_exec" '<=' 1.5) |"
+echo "| giftwrap-tcpd ≤ 1.5× libwrap tcpd, per connection through xinetd | $x_gw vs $x_tcpd conn/s (time per connection ×$r_xinetd) | $(verdict "$r_xinetd" '<=' 1.5) |"
 echo "| serve memory per idle connection ≤ HAProxy | $mem_serve vs $mem_hap KiB (×$r_mem) | $(verdict "$r_mem" '<=' 1) |"
 echo
 note "CPUs busy after the run (3 s sample, other users): $(busy_percent 3)%"

@@ -15,6 +15,11 @@ internal static partial class TcpForwarder
     private const int ChunkSize = 256 * 1024;
     private static int s_spliceWorks = 1;
 
+    // The gate's own pool: at most a few dozen buffers kept per size, whatever the number of
+    // threads (the shared pool keeps one per thread as well, which a burst of connections turns
+    // into megabytes that stay).
+    private static readonly ArrayPool<byte> Buffers = ArrayPool<byte>.Create(ChunkSize, maxArraysPerBucket: 32);
+
     /// <summary>Whether splice(2) is used (false after the kernel refused it once).</summary>
     public static bool UsesSplice => Volatile.Read(ref s_spliceWorks) == 1;
 
@@ -49,10 +54,19 @@ internal static partial class TcpForwarder
         long total = 0;
         try
         {
-            // Small exchanges go through a pooled buffer; a direction that fills the buffer is a bulk
-            // flow and moves to splice(2), so short and idle connections never hold a pipe.
-            var (copied, bulk) = await CopyAsync(from, to, bufferSize, untilBulk: UsesSplice, CancellationToken.None).ConfigureAwait(false);
+            // Three stages, each for a bigger flow: a small buffer of the direction's own (an idle
+            // or chatty connection holds only that, and a read is one system call); a direction
+            // that fills it goes on through a pooled buffer, waiting with zero-byte reads; one
+            // that fills that is a bulk flow and moves to splice(2). Short and idle connections
+            // never hold a pipe or a pooled buffer.
+            var (copied, more) = await CopySmallAsync(from, to).ConfigureAwait(false);
             total = copied;
+            var bulk = false;
+            if (more)
+            {
+                (copied, bulk) = await CopyAsync(from, to, bufferSize, untilBulk: UsesSplice, CancellationToken.None).ConfigureAwait(false);
+                total += copied;
+            }
             if (bulk)
             {
                 var spliced = await SpliceAsync(from, to, CancellationToken.None).ConfigureAwait(false);
@@ -71,6 +85,26 @@ internal static partial class TcpForwarder
         return total;
     }
 
+    /// <summary>The size of a direction's own buffer.</summary>
+    public const int SmallBufferSize = 512;
+
+    /// <summary>Copies through a small buffer until end of stream (false) or until a read fills it (true).</summary>
+    private static async Task<(long Bytes, bool More)> CopySmallAsync(Socket from, Socket to)
+    {
+        var buffer = new byte[SmallBufferSize];
+        long total = 0;
+        while (true)
+        {
+            var n = await from.ReceiveAsync(buffer.AsMemory(), SocketFlags.None).ConfigureAwait(false);
+            if (n == 0)
+                return (total, false);
+            await SendAllAsync(to, buffer.AsMemory(0, n), CancellationToken.None).ConfigureAwait(false);
+            total += n;
+            if (n == buffer.Length)
+                return (total, true);
+        }
+    }
+
     /// <summary>Copies until end of stream, or (with <paramref name="untilBulk"/>) until a read fills the buffer.</summary>
     private static async Task<(long Bytes, bool Bulk)> CopyAsync(Socket from, Socket to, int bufferSize, bool untilBulk, CancellationToken ct)
     {
@@ -78,7 +112,7 @@ internal static partial class TcpForwarder
         while (true)
         {
             await from.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, ct).ConfigureAwait(false);
-            var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
+            var buffer = Buffers.Rent(bufferSize);
             try
             {
                 var n = await from.ReceiveAsync(buffer.AsMemory(0, bufferSize), SocketFlags.None, ct).ConfigureAwait(false);
@@ -91,7 +125,7 @@ internal static partial class TcpForwarder
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                Buffers.Return(buffer);
             }
         }
     }
@@ -152,7 +186,7 @@ internal static partial class TcpForwarder
                     if (m < 0 && errno != EAgain)
                         throw new SocketException(errno);
                     // The destination is full: take what is in the pipe and let the runtime wait for room.
-                    buffer ??= ArrayPool<byte>.Shared.Rent(ChunkSize);
+                    buffer ??= Buffers.Rent(ChunkSize);
                     var k = (int)read(pipe[0], buffer, (nuint)Math.Min(pending, buffer.Length));
                     if (k <= 0)
                         throw new SocketException(Marshal.GetLastPInvokeError());
@@ -161,7 +195,7 @@ internal static partial class TcpForwarder
                 }
                 if (buffer is not null)
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    Buffers.Return(buffer);
                     buffer = null;
                 }
             }
@@ -169,7 +203,7 @@ internal static partial class TcpForwarder
         finally
         {
             if (buffer is not null)
-                ArrayPool<byte>.Shared.Return(buffer);
+                Buffers.Return(buffer);
             _ = close(pipe[0]);
             _ = close(pipe[1]);
         }
