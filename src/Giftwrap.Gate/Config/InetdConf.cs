@@ -55,7 +55,8 @@ public static class InetdConf
                 continue;
             }
             // tcpd wraps the real daemon: argv[0] is its name (or path), which we run directly.
-            if (Path.GetFileName(server) == "tcpd")
+            // giftwrap-tcpd in tcpd's place reads the line the same way.
+            if (Path.GetFileName(server) == "tcpd" || (Path.GetFileName(server) == "giftwrap-tcpd" && args[0] != "giftwrap-tcpd"))
             {
                 server = args[0].Contains('/', StringComparison.Ordinal) ? args[0] : Path.Combine("/usr/sbin", args[0]);
             }
