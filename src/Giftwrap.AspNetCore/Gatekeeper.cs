@@ -40,7 +40,7 @@ internal sealed partial class Gatekeeper
     /// <summary>
     /// Decides <paramref name="request"/> and carries out its options. <paramref name="socket"/> is
     /// the client's own socket for keepalive and linger, or null where it is not ours to change.
-    /// True admits the client; false means it must be refused.
+    /// The request must have <see cref="AccessRequest.CanLookUp"/> set. True admits the client; false means it must be refused.
     /// </summary>
     public async ValueTask<bool> AdmitAsync(AccessRequest request, IPAddress? client, Socket? socket, CancellationToken ct)
     {
@@ -50,41 +50,58 @@ internal sealed partial class Gatekeeper
             RefusedBanned(_log, request.Daemon, request.ClientAddress ?? AccessRequest.Unknown, banned);
             return false;
         }
-        Judgement judgement;
-        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
-        {
-            timeout.CancelAfter(_decisionTimeout);
-            try
-            {
-                judgement = await _tables.DecideAsync(request, _lookups, timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-                // Fail closed: no decision in time is a refusal.
-                RefusedNoDecision(_log, request.Daemon, request.ClientAddress ?? AccessRequest.Unknown, _decisionTimeout.TotalSeconds);
-                return false;
-            }
-            catch (OperationCanceledException)
-            {
-                // The client went away while its names were looked up: nothing left to serve.
-                return false;
-            }
-        }
+        // Most rules need no lookup: decided at once, without a timer. Otherwise the lookups
+        // run under the decision timeout.
+        var first = _tables.Decide(request);
+        var judgement = first.Verdict == Verdict.NeedsLookup
+            ? await DecideWithLookupsAsync(request, ct).ConfigureAwait(false)
+            : new Judgement(first, request);
+        if (judgement.Decision is not { } decided)
+            return false;
         request = judgement.Request;
-        foreach (var w in judgement.Decision.Warnings)
+        foreach (var w in decided.Warnings)
             TableWarning(_log, w.Severity == Rules.DiagnosticSeverity.Error ? LogLevel.Error : LogLevel.Warning, request.Daemon, Describe(w));
-        var outcome = await CarryOutAsync(judgement.Decision, request, socket, ct).ConfigureAwait(false);
+        var outcome = decided.Actions.Count == 0 && decided.AclExec is null
+            ? new Outcome(decided.IsGranted, decided, null)
+            : await CarryOutAsync(decided, request, socket, ct).ConfigureAwait(false);
         if (client is not null)
         {
             foreach (var ban in outcome.Decision.Actions.OfType<Options.BanAction>())
                 Banned(_log, request.Daemon, request.ClientAddress!, ban.Text, _bans.Ban(client, ban.Duration, $"ban option, {outcome.Decision.Match}"));
         }
-        var who = ClientInfo(request);
-        if (outcome.Admit)
-            Connect(_log, outcome.Level ?? LogLevel.Information, request.Daemon, who);
-        else
-            Refused(_log, outcome.Level ?? LogLevel.Warning, request.Daemon, who);
+        var level = outcome.Level ?? (outcome.Admit ? LogLevel.Information : LogLevel.Warning);
+        if (_log.IsEnabled(level))
+        {
+            if (outcome.Admit)
+                Connect(_log, level, request.Daemon, ClientInfo(request));
+            else
+                Refused(_log, level, request.Daemon, ClientInfo(request));
+        }
         return outcome.Admit;
+    }
+
+    /// <summary>The decision with its lookups, bounded in time; a null decision refuses.</summary>
+    private async ValueTask<Judgement> DecideWithLookupsAsync(AccessRequest request, CancellationToken ct)
+    {
+        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        {
+            timeout.CancelAfter(_decisionTimeout);
+            try
+            {
+                return await _tables.DecideAsync(request, _lookups, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                // Fail closed: no decision in time is a refusal.
+                RefusedNoDecision(_log, request.Daemon, request.ClientAddress ?? AccessRequest.Unknown, _decisionTimeout.TotalSeconds);
+                return default;
+            }
+            catch (OperationCanceledException)
+            {
+                // The client went away while its names were looked up: nothing left to serve.
+                return default;
+            }
+        }
     }
 
     /// <summary>A connection reached the middleware after its TLS handshake: said once per endpoint.</summary>
