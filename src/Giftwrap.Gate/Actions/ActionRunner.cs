@@ -50,23 +50,13 @@ internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool lau
         {
             foreach (var action in decision.Actions)
             {
+                if (state.With(action) is { } next)
+                {
+                    state = next;
+                    continue;
+                }
                 switch (action)
                 {
-                    case SetEnvAction e:
-                        state = state with { Environment = new Dictionary<string, string>(state.Environment, StringComparer.Ordinal) { [e.Name] = e.VariableValue } };
-                        break;
-                    case UmaskAction u:
-                        state = state with { Umask = u.Mask };
-                        break;
-                    case NiceAction n:
-                        state = state with { Nice = (state.Nice ?? 0) + n.Increment };
-                        break;
-                    case UserAction u:
-                        state = state with { User = u.User, Group = u.Group ?? state.Group };
-                        break;
-                    case GroupAction g:
-                        state = state with { Group = g.Group };
-                        break;
                     case SeverityAction s:
                         facility = s.Facility;
                         level = s.Level;

@@ -6,6 +6,7 @@
 // runtime. Reaping is left to ChildReaper.
 using System.Runtime.InteropServices;
 using System.Runtime.InteropServices.Marshalling;
+using Giftwrap.Options;
 
 namespace Giftwrap.Gate.Actions;
 
@@ -17,6 +18,17 @@ internal sealed record ProcessState
     public int? Nice { get; init; }
     public string? User { get; init; }
     public string? Group { get; init; }
+
+    /// <summary>The state after a process-state option (setenv, umask, nice, user, group); null for any other action.</summary>
+    public ProcessState? With(RuleAction action) => action switch
+    {
+        SetEnvAction e => this with { Environment = new Dictionary<string, string>(Environment, StringComparer.Ordinal) { [e.Name] = e.VariableValue } },
+        UmaskAction u => this with { Umask = u.Mask },
+        NiceAction n => this with { Nice = (Nice ?? 0) + n.Increment },
+        UserAction u => this with { User = u.User, Group = u.Group ?? Group },
+        GroupAction g => this with { Group = g.Group },
+        _ => null,
+    };
 }
 
 internal static unsafe partial class ProcessLauncher

@@ -1,0 +1,2 @@
+// Linux only, like Giftwrap.AspNetCore.
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]

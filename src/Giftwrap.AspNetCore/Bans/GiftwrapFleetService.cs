@@ -1,0 +1,41 @@
+// Joins the ban store to its fleet when the application starts and leaves it when it stops.
+// Redis being away does not stop the application: the member enforces what it knows and
+// catches up when Redis returns (BanFleet's own policy). Not joining is logged as an error.
+using Giftwrap.Bans.Redis;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Giftwrap.AspNetCore;
+
+internal sealed partial class GiftwrapFleetService(IOptions<GiftwrapOptions> options, GiftwrapBans bans, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+{
+    private readonly ILogger _log = loggers.CreateLogger(Gatekeeper.LogCategory);
+    private BanFleet? _fleet;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (options.Value.Fleet is not { } fleet || bans.Store is not { } store)
+            return;
+        try
+        {
+            _fleet = await BanFleet.JoinAsync(store, fleet, loggers.CreateLogger("Giftwrap.Bans.Redis"), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is ArgumentException or IOException or StackExchange.Redis.RedisException)
+        {
+            // A malformed connection string or an unusable ledger: this member keeps its local bans.
+            NotJoined(_log, ex.Message);
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken) => await DisposeAsync().ConfigureAwait(false);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _fleet, null) is { } fleet)
+            await fleet.DisposeAsync().ConfigureAwait(false);
+    }
+
+    [LoggerMessage(EventId = 32, Level = LogLevel.Error, Message = "{Reason}; not joining the fleet")]
+    private static partial void NotJoined(ILogger logger, string reason);
+}

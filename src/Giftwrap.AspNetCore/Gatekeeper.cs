@@ -1,0 +1,140 @@
+// Judges one client for Kestrel, as tcpd would: bans first, then the tables (lookups
+// included, bounded by the decision timeout: no decision in time refuses), then the rule's
+// options, then libwrap's log line. Shared by the connection middleware (before TLS) and
+// the HTTP middleware (after forwarded headers). Refusing the client is left to them.
+// SECURITY: every path that cannot finish a decision refuses; nothing read from the
+// client is trusted except the address the transport (or ForwardedHeaders) gives.
+using System.Net;
+using System.Net.Sockets;
+using Giftwrap.Decisions;
+using Giftwrap.Net;
+using Giftwrap.Net.Dns;
+using Giftwrap.Net.Ident;
+using Giftwrap.Tables;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Giftwrap.AspNetCore;
+
+internal sealed partial class Gatekeeper
+{
+    public const string LogCategory = "Giftwrap.AspNetCore";
+
+    private readonly AccessTables _tables;
+    private readonly IRequestLookups _lookups;
+    private readonly GiftwrapBans _bans;
+    private readonly TimeSpan _decisionTimeout;
+    private readonly ILogger _log;
+    private readonly OnceReporter _once = new();
+
+    public Gatekeeper(AccessTables tables, GiftwrapBans bans, IOptions<GiftwrapOptions> options, ILoggerFactory loggers)
+    {
+        var o = options.Value;
+        _tables = tables;
+        _bans = bans;
+        _decisionTimeout = o.DecisionTimeout;
+        _lookups = o.Lookups ?? NetworkLookups(o);
+        _log = loggers.CreateLogger(LogCategory);
+    }
+
+    /// <summary>
+    /// Decides <paramref name="request"/> and carries out its options. <paramref name="socket"/> is
+    /// the client's own socket for keepalive and linger, or null where it is not ours to change.
+    /// The request must have <see cref="AccessRequest.CanLookUp"/> set. True admits the client; false means it must be refused.
+    /// </summary>
+    public async ValueTask<bool> AdmitAsync(AccessRequest request, IPAddress? client, Socket? socket, CancellationToken ct)
+    {
+        // Bans come before the tables: a banned client is refused whatever the rules say.
+        if (client is not null && _bans.Check(client, request.Daemon) is { } banned)
+        {
+            RefusedBanned(_log, request.Daemon, request.ClientAddress ?? AccessRequest.Unknown, banned);
+            return false;
+        }
+        // Most rules need no lookup: decided at once, without a timer. Otherwise the lookups
+        // run under the decision timeout.
+        var first = _tables.Decide(request);
+        var judgement = first.Verdict == Verdict.NeedsLookup
+            ? await DecideWithLookupsAsync(request, ct).ConfigureAwait(false)
+            : new Judgement(first, request);
+        if (judgement.Decision is not { } decided)
+            return false;
+        request = judgement.Request;
+        foreach (var w in decided.Warnings)
+            TableWarning(_log, w.Severity == Rules.DiagnosticSeverity.Error ? LogLevel.Error : LogLevel.Warning, request.Daemon, Describe(w));
+        var outcome = decided.Actions.Count == 0 && decided.AclExec is null
+            ? new Outcome(decided.IsGranted, decided, null)
+            : await CarryOutAsync(decided, request, socket, ct).ConfigureAwait(false);
+        if (client is not null)
+        {
+            foreach (var ban in outcome.Decision.Actions.OfType<Options.BanAction>())
+                Banned(_log, request.Daemon, request.ClientAddress!, ban.Text, _bans.Ban(client, ban.Duration, $"ban option, {outcome.Decision.Match}"));
+        }
+        var level = outcome.Level ?? (outcome.Admit ? LogLevel.Information : LogLevel.Warning);
+        if (_log.IsEnabled(level))
+        {
+            if (outcome.Admit)
+                Connect(_log, level, request.Daemon, ClientInfo(request));
+            else
+                Refused(_log, level, request.Daemon, ClientInfo(request));
+        }
+        return outcome.Admit;
+    }
+
+    /// <summary>The decision with its lookups, bounded in time; a null decision refuses.</summary>
+    private async ValueTask<Judgement> DecideWithLookupsAsync(AccessRequest request, CancellationToken ct)
+    {
+        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        {
+            timeout.CancelAfter(_decisionTimeout);
+            try
+            {
+                return await _tables.DecideAsync(request, _lookups, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                // Fail closed: no decision in time is a refusal.
+                RefusedNoDecision(_log, request.Daemon, request.ClientAddress ?? AccessRequest.Unknown, _decisionTimeout.TotalSeconds);
+                return default;
+            }
+            catch (OperationCanceledException)
+            {
+                // The client went away while its names were looked up: nothing left to serve.
+                return default;
+            }
+        }
+    }
+
+    /// <summary>A connection reached the middleware after its TLS handshake: said once per endpoint.</summary>
+    public void WarnAfterTls(string daemon, EndPoint? endPoint)
+    {
+        if (_once.First($"after-tls|{daemon}|{endPoint}"))
+            AfterTls(_log, daemon, endPoint?.ToString() ?? "an endpoint");
+    }
+
+    /// <summary>The client's address as tcpd logs it: IPv4-mapped IPv6 addresses in their IPv4 form.</summary>
+    public static string Plain(IPAddress address) => (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString();
+
+    /// <summary>libwrap's eval_client() (%c): user@host when the user is known, the host name when known, else the address.</summary>
+    internal static string ClientInfo(AccessRequest r)
+    {
+        var host = r.ClientName is { Length: > 0 } name && !IsUnknown(name) && !string.Equals(name, AccessRequest.Paranoid, StringComparison.OrdinalIgnoreCase)
+            ? name
+            : r.ClientAddress ?? AccessRequest.Unknown;
+        return r.ClientUser is { Length: > 0 } user && !IsUnknown(user) ? $"{user}@{host}" : host;
+
+        static bool IsUnknown(string s) => string.Equals(s, AccessRequest.Unknown, StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static IRequestLookups NetworkLookups(GiftwrapOptions o)
+    {
+        IDnsClient dns = o.DnsServer is null ? SystemDnsClient.Instance : new UdpDnsClient(o.DnsServer);
+        var verifier = new HostNameVerifier(dns, new HostNameVerifierOptions { Timeout = o.DnsTimeout });
+        return new RequestLookups(verifier, new IdentClient(o.IdentPort));
+    }
+
+    private static string Describe(Rules.Diagnostic w)
+    {
+        var kind = w.Severity == Rules.DiagnosticSeverity.Error ? "error" : "warning";
+        return w.Line > 0 ? $"{kind}: {w.File}, line {w.Line}: {w.Message}" : $"{kind}: {w.Message}";
+    }
+}
