@@ -84,4 +84,40 @@ public sealed class NativeBinaryTests(PackagingFixture fixture)
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    private string Tcpd => Path.Combine(fixture.Binaries, "giftwrap-tcpd");
+
+    [Fact]
+    public void TcpdBinary_ExplicitForm_DecidesByTheTablesThenExecs()
+    {
+        var dir = Directory.CreateTempSubdirectory("giftwrap-tcpd-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "hosts.allow"), "");
+            File.WriteAllText(Path.Combine(dir, "hosts.deny"), "echo: ALL\n");
+            string[] args = ["--allow", Path.Combine(dir, "hosts.allow"), "--deny", Path.Combine(dir, "hosts.deny"), "/bin/echo", "served"];
+            var refused = Run.Program(Tcpd, args, dir);
+            Assert.Equal(0, refused.ExitCode);
+            Assert.Equal("", refused.Stdout);
+            File.WriteAllText(Path.Combine(dir, "hosts.allow"), "echo: ALL\n");
+            var served = Run.Program(Tcpd, args, dir);
+            Assert.Equal(0, served.ExitCode);
+            Assert.Equal("served\n", served.Stdout);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void TcpdBinary_DaemonAsArgv0_IsReadAsTcpdReadsIt()
+    {
+        // tcpd's inetd.conf line names the daemon as argv[0] (found in the daemon directory); the
+        // system tables of a fresh Debian (comments only) grant it.
+        var r = Run.Program("bash", ["-c", "exec -a echo \"$0\" argv0-form", Tcpd], fixture.Root,
+            new Dictionary<string, string?> { ["GIFTWRAP_DAEMON_DIR"] = "/bin" });
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal("argv0-form\n", r.Stdout);
+    }
 }
