@@ -7,9 +7,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Decisions;
-using Giftwrap.Net;
-using Giftwrap.Net.Dns;
-using Giftwrap.Net.Ident;
+using Giftwrap.Gate.Connections;
 using Giftwrap.Tables;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -33,7 +31,7 @@ internal sealed partial class Gatekeeper
         _tables = tables;
         _bans = bans;
         _decisionTimeout = o.DecisionTimeout;
-        _lookups = o.Lookups ?? NetworkLookups(o);
+        _lookups = o.Lookups ?? GateLookups.Create(o.DnsServer, o.DnsTimeout, o.IdentPort);
         _log = loggers.CreateLogger(LogCategory);
     }
 
@@ -60,7 +58,7 @@ internal sealed partial class Gatekeeper
             return false;
         request = judgement.Request;
         foreach (var w in decided.Warnings)
-            TableWarning(_log, w.Severity == Rules.DiagnosticSeverity.Error ? LogLevel.Error : LogLevel.Warning, request.Daemon, Describe(w));
+            TableWarning(_log, w.Severity == Rules.DiagnosticSeverity.Error ? LogLevel.Error : LogLevel.Warning, request.Daemon, w.ToLogLine());
         var outcome = decided.Actions.Count == 0 && decided.AclExec is null
             ? new Outcome(decided.IsGranted, decided, null)
             : await CarryOutAsync(decided, request, socket, ct).ConfigureAwait(false);
@@ -111,9 +109,6 @@ internal sealed partial class Gatekeeper
             AfterTls(_log, daemon, endPoint?.ToString() ?? "an endpoint");
     }
 
-    /// <summary>The client's address as tcpd logs it: IPv4-mapped IPv6 addresses in their IPv4 form.</summary>
-    public static string Plain(IPAddress address) => (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString();
-
     /// <summary>libwrap's eval_client() (%c): user@host when the user is known, the host name when known, else the address.</summary>
     internal static string ClientInfo(AccessRequest r)
     {
@@ -123,18 +118,5 @@ internal sealed partial class Gatekeeper
         return r.ClientUser is { Length: > 0 } user && !IsUnknown(user) ? $"{user}@{host}" : host;
 
         static bool IsUnknown(string s) => string.Equals(s, AccessRequest.Unknown, StringComparison.OrdinalIgnoreCase);
-    }
-
-    private static IRequestLookups NetworkLookups(GiftwrapOptions o)
-    {
-        IDnsClient dns = o.DnsServer is null ? SystemDnsClient.Instance : new UdpDnsClient(o.DnsServer);
-        var verifier = new HostNameVerifier(dns, new HostNameVerifierOptions { Timeout = o.DnsTimeout });
-        return new RequestLookups(verifier, new IdentClient(o.IdentPort));
-    }
-
-    private static string Describe(Rules.Diagnostic w)
-    {
-        var kind = w.Severity == Rules.DiagnosticSeverity.Error ? "error" : "warning";
-        return w.Line > 0 ? $"{kind}: {w.File}, line {w.Line}: {w.Message}" : $"{kind}: {w.Message}";
     }
 }

@@ -16,16 +16,8 @@ internal sealed class GiftwrapConnectionMiddleware(ConnectionDelegate next, Gate
             gatekeeper.WarnAfterTls(daemon, connection.LocalEndPoint);
         var remote = connection.RemoteEndPoint as IPEndPoint;
         var local = connection.LocalEndPoint as IPEndPoint;
-        var request = new AccessRequest
-        {
-            Daemon = daemon,
-            // A Unix-socket endpoint has no client address: libwrap's "unknown", which rules can name.
-            ClientAddress = remote is null ? null : Gatekeeper.Plain(remote.Address),
-            ClientPort = remote?.Port ?? 0,
-            ServerAddress = local is null ? null : Gatekeeper.Plain(local.Address),
-            ServerPort = local?.Port ?? 0,
-            CanLookUp = true,
-        };
+        // A Unix-socket endpoint has no client address: libwrap's "unknown", which rules can name.
+        var request = AccessRequest.ForConnection(daemon, remote, local);
         var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket;
         if (!await gatekeeper.AdmitAsync(request, remote?.Address, socket, connection.ConnectionClosed).ConfigureAwait(false))
         {

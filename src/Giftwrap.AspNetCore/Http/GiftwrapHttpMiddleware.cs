@@ -14,17 +14,11 @@ internal sealed class GiftwrapHttpMiddleware(Gatekeeper gatekeeper, string daemo
     {
         var connection = context.Connection;
         var client = connection.RemoteIpAddress;
-        var request = new AccessRequest
-        {
-            Daemon = daemon,
-            ClientAddress = client is null ? null : Gatekeeper.Plain(client),
-            // RFC 1413 asks the peer about one TCP connection: only meaningful when the client is the
-            // peer itself, not an address a proxy forwarded (port 0 makes the user "unknown").
-            ClientPort = IsPeer(context, client) ? connection.RemotePort : 0,
-            ServerAddress = connection.LocalIpAddress is { } local ? Gatekeeper.Plain(local) : null,
-            ServerPort = connection.LocalPort,
-            CanLookUp = true,
-        };
+        // RFC 1413 asks the peer about one TCP connection: only meaningful when the client is the
+        // peer itself, not an address a proxy forwarded (port 0 makes the user "unknown").
+        var request = AccessRequest.ForConnection(daemon,
+            client is null ? null : new IPEndPoint(client, IsPeer(context, client) ? connection.RemotePort : 0),
+            connection.LocalIpAddress is { } local ? new IPEndPoint(local, connection.LocalPort) : null);
         if (await gatekeeper.AdmitAsync(request, client, socket: null, context.RequestAborted).ConfigureAwait(false))
         {
             await next(context).ConfigureAwait(false);

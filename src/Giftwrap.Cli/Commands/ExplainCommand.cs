@@ -66,7 +66,7 @@ internal static class ExplainCommand
         foreach (var l in verdict)
             sb.Append(l).Append('\n');
         foreach (var w in x.Decision.Warnings)
-            sb.Append(MatchOutput.Warning(w)).Append('\n');
+            sb.Append(w.ToLogLine()).Append('\n');
         return sb.ToString();
     }
 

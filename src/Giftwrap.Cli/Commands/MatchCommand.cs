@@ -114,7 +114,7 @@ internal static class MatchCommand
                 Console.Out.WriteLine();
             var (r, d) = predictions[i];
             foreach (var w in d.Warnings)
-                await Console.Error.WriteLineAsync(MatchOutput.Warning(w)).ConfigureAwait(false);
+                await Console.Error.WriteLineAsync(w.ToLogLine()).ConfigureAwait(false);
             Console.Out.Write(MatchOutput.Text(r, d));
         }
         return 0;

@@ -33,13 +33,6 @@ internal static class MatchOutput
             sb.Append(label).Append(value).Append('\n');
     }
 
-    /// <summary>libwrap's tcpd_warn() layout.</summary>
-    public static string Warning(Diagnostic w)
-    {
-        var kind = w.Severity == DiagnosticSeverity.Error ? "error" : "warning";
-        return w.Line > 0 ? $"{kind}: {w.File}, line {w.Line}: {w.Message}" : $"{kind}: {w.Message}";
-    }
-
     public static string Json(IReadOnlyList<(AccessRequest Request, Decision Decision)> predictions)
     {
         using var ms = new MemoryStream();
@@ -86,7 +79,7 @@ internal static class MatchOutput
                 }
                 w.WriteStartArray("warnings");
                 foreach (var x in d.Warnings)
-                    w.WriteStringValue(Warning(x));
+                    w.WriteStringValue(x.ToLogLine());
                 w.WriteEndArray();
                 w.WriteString("access", MatchCommand.Access(d));
                 w.WriteEndObject();

@@ -54,7 +54,7 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
         }
         request = judgement.Request;
         foreach (var w in judgement.Decision.Warnings)
-            log.Daemon(service.Daemon, w.Severity == DiagnosticSeverity.Error ? Severity.Err : Severity.Warning, Format(w));
+            log.Daemon(service.Daemon, w.Severity == DiagnosticSeverity.Error ? Severity.Err : Severity.Warning, w.ToLogLine());
         var outcome = await _actions.RunAsync(judgement.Decision, request, client, ct).ConfigureAwait(false);
         foreach (var ban in outcome.Decision.Actions.OfType<Giftwrap.Options.BanAction>())
         {
@@ -88,17 +88,7 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
 
     internal static AccessRequest RequestFor(Socket client, ServiceConfig service)
     {
-        var remote = (IPEndPoint)client.RemoteEndPoint!;
-        var local = (IPEndPoint)client.LocalEndPoint!;
-        return new AccessRequest
-        {
-            Daemon = service.Daemon,
-            ClientAddress = Plain(remote.Address),
-            ClientPort = remote.Port,
-            ServerAddress = Plain(local.Address),
-            ServerPort = local.Port,
-            CanLookUp = true,
-        };
+        return AccessRequest.ForConnection(service.Daemon, (IPEndPoint)client.RemoteEndPoint!, (IPEndPoint)client.LocalEndPoint!);
     }
 
     private static IPAddress ClientAddress(Socket client)
@@ -106,8 +96,6 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
         var a = ((IPEndPoint)client.RemoteEndPoint!).Address;
         return a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a;
     }
-
-    private static string Plain(IPAddress a) => (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).ToString();
 
     private async Task ForwardAsync(Socket client, IPEndPoint backendAddress, ServiceConfig service, CancellationToken ct)
     {
@@ -125,11 +113,5 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
         }
         client.NoDelay = true;
         await TcpForwarder.ProxyAsync(client, backend, limits.BufferSize, ct).ConfigureAwait(false);
-    }
-
-    private static string Format(Diagnostic w)
-    {
-        var kind = w.Severity == DiagnosticSeverity.Error ? "error" : "warning";
-        return w.Line > 0 ? $"{kind}: {w.File}, line {w.Line}: {w.Message}" : $"{kind}: {w.Message}";
     }
 }

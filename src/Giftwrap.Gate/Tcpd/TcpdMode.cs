@@ -45,7 +45,7 @@ public static class TcpdMode
         request = judgement.Request;
         foreach (var w in judgement.Decision.Warnings)
             log.Daemon(daemon, w.Severity == DiagnosticSeverity.Error ? Severity.Err : Severity.Warning,
-                w.Line > 0 ? $"{(w.Severity == DiagnosticSeverity.Error ? "error" : "warning")}: {w.File}, line {w.Line}: {w.Message}" : $"warning: {w.Message}");
+                w.ToLogLine());
         var runner = new ActionRunner(log, TimeSpan.FromSeconds(10), launchTwist: false);
         // Only keepalive, linger and banners need a Socket for the connection; most rules have none.
         using var client = ActionRunner.NeedsSocket(judgement.Decision) ? new Socket(new SafeSocketHandle(0, ownsHandle: false)) : null;
@@ -80,18 +80,9 @@ public static class TcpdMode
     private static AccessRequest FromStdin(string daemon)
     {
         // Not a TCP socket on stdin (run by hand, or a UDP service): judged with what is known.
-        if (StdinSocket.Endpoints() is not var (remote, local))
-            return new AccessRequest { Daemon = daemon, CanLookUp = false };
-        return new AccessRequest
-        {
-            Daemon = daemon,
-            ClientAddress = Plain(remote.Address),
-            ClientPort = remote.Port,
-            ServerAddress = Plain(local.Address),
-            ServerPort = local.Port,
-            CanLookUp = true,
-        };
+        return StdinSocket.Endpoints() is var (remote, local)
+            ? AccessRequest.ForConnection(daemon, remote, local)
+            : new AccessRequest { Daemon = daemon, CanLookUp = false };
     }
 
-    private static string Plain(IPAddress a) => (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).ToString();
 }

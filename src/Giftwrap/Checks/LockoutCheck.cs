@@ -22,7 +22,7 @@ internal static class LockoutCheck
         if (f is null || f.Length < 4 || !IPAddress.TryParse(f[0], out var client))
             return null;
         int.TryParse(f[3], out var port);
-        return new KeepRule("sshd", Plain(client), "$SSH_CONNECTION (this SSH session)", f[2], port);
+        return new KeepRule("sshd", AccessRequest.Plain(client), "$SSH_CONNECTION (this SSH session)", f[2], port);
     }
 
     /// <summary>
@@ -44,7 +44,7 @@ internal static class LockoutCheck
             }
             else if (IPAddress.TryParse(host.Trim('[', ']'), out var addr))
             {
-                result.Add(new KeepRule(daemon, Plain(addr), $"{source}: {item}"));
+                result.Add(new KeepRule(daemon, AccessRequest.Plain(addr), $"{source}: {item}"));
             }
             else
             {
@@ -85,7 +85,7 @@ internal static class LockoutCheck
     private static IEnumerable<string> Ends(IPNetwork net)
     {
         var bytes = net.BaseAddress.GetAddressBytes();
-        yield return Plain(new IPAddress(bytes));
+        yield return AccessRequest.Plain(new IPAddress(bytes));
         var hostBits = bytes.Length * 8 - net.PrefixLength;
         for (var i = bytes.Length - 1; i >= 0 && hostBits > 0; i--)
         {
@@ -93,8 +93,7 @@ internal static class LockoutCheck
             bytes[i] |= (byte)((1 << take) - 1);
             hostBits -= take;
         }
-        yield return Plain(new IPAddress(bytes));
+        yield return AccessRequest.Plain(new IPAddress(bytes));
     }
 
-    private static string Plain(IPAddress a) => (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).ToString();
 }

@@ -1,6 +1,8 @@
 // What is known about one connection when it is judged: the daemon, both endpoints,
 // and the names and user that may still be looked up. Plain data; the hosts fill it
 // in (from a socket, from tcpdmatch-style arguments, from a batch line).
+using System.Net;
+
 namespace Giftwrap.Decisions;
 
 /// <summary>
@@ -55,6 +57,24 @@ public sealed record AccessRequest
     internal int ClientNameStep { get; init; }
     internal int ServerNameStep { get; init; }
     internal int ClientUserStep { get; init; }
+
+    /// <summary>
+    /// The request of a live connection to <paramref name="daemon"/>: both endpoints (null where there
+    /// is none, e.g. a Unix socket: libwrap's unknown), IPv4-mapped IPv6 addresses in their IPv4 form
+    /// as tcpd shows them, names and user left to be looked up.
+    /// </summary>
+    public static AccessRequest ForConnection(string daemon, IPEndPoint? client, IPEndPoint? server) => new()
+    {
+        Daemon = daemon,
+        ClientAddress = client is null ? null : Plain(client.Address),
+        ClientPort = client?.Port ?? 0,
+        ServerAddress = server is null ? null : Plain(server.Address),
+        ServerPort = server?.Port ?? 0,
+        CanLookUp = true,
+    };
+
+    /// <summary>An address as tcpd shows it: an IPv4-mapped IPv6 address in its IPv4 form.</summary>
+    internal static string Plain(IPAddress a) => (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).ToString();
 
     /// <summary>Cuts a field to libwrap's 127 bytes.</summary>
     internal static string Cut(string value) =>

@@ -42,4 +42,11 @@ public sealed record Diagnostic(
         };
         return Fix is null ? $"{where}: {sev}: {Message}" : $"{where}: {sev}: {Message} ({Fix})";
     }
+
+    /// <summary>Formats as libwrap's tcpd_warn() logs it: <c>warning: file, line N: message</c> (an error says <c>error</c>).</summary>
+    public string ToLogLine()
+    {
+        var kind = Severity == DiagnosticSeverity.Error ? "error" : "warning";
+        return Line > 0 ? $"{kind}: {File}, line {Line}: {Message}" : $"{kind}: {Message}";
+    }
 }
