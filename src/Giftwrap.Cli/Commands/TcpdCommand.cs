@@ -53,21 +53,16 @@ internal static class TcpdCommand
         var command = new Command("tcpd", "Wrap one connection on stdin/stdout like tcpd(8), then execute the real daemon.") { allow, deny, dir, dns, identPort, decisionLog, daemon };
         command.SetAction(async (result, ct) =>
         {
-            var options = new TcpdOptions
+            // The options above are for help and for reporting mistakes; the reading itself is
+            // TcpdArguments', the same as the fast path's (defaults and checks in one place).
+            var words = result.Tokens.Skip(1).Select(t => t.Value).ToArray();
+            if (TcpdArguments.Parse(words, out var error) is not { } parsed)
             {
-                Allow = result.GetValue(allow) ?? "/etc/hosts.allow",
-                Deny = result.GetValue(deny) ?? "/etc/hosts.deny",
-                DaemonDirectory = result.GetValue(dir) ?? Environment.GetEnvironmentVariable("GIFTWRAP_DAEMON_DIR") ?? "/usr/sbin",
-                DecisionLog = result.GetValue(decisionLog),
-            };
-            System.Net.IPEndPoint? server = null;
-            if (result.GetValue(dns) is { } d && !System.Net.IPEndPoint.TryParse(d, out server))
-            {
-                await Console.Error.WriteLineAsync($"giftwrap tcpd: --dns {d}: not address:port").ConfigureAwait(false);
+                await Console.Error.WriteLineAsync($"giftwrap tcpd: {error}").ConfigureAwait(false);
                 return 2;
             }
-            var lookups = GateLookups.Create(server, TimeSpan.FromSeconds(5), result.GetValue(identPort));
-            return await TcpdMode.RunAsync(result.GetValue(daemon) ?? [], options, lookups).ConfigureAwait(false);
+            var lookups = GateLookups.Create(parsed.DnsServer, TimeSpan.FromSeconds(5), parsed.IdentPort);
+            return await TcpdMode.RunAsync(parsed.Daemon, parsed.Options, lookups).ConfigureAwait(false);
         });
         return command;
     }
