@@ -10,13 +10,6 @@ namespace Giftwrap.Cli.Tests;
 
 public sealed class FleetGatesTests
 {
-    private static int FreePort()
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
-    }
-
     private static Process StartRedis(int port, string dir)
     {
         Assert.True(File.Exists("/usr/bin/redis-server"), "redis-server (Debian package redis-server) is needed; scripts/test.sh installs it");
@@ -62,7 +55,7 @@ public sealed class FleetGatesTests
     public async Task Fleet_BansAndUnbansReachEveryGate_EvenAfterRedisWasDown()
     {
         using var dir = new TempDir();
-        var redisPort = FreePort();
+        var redisPort = Loopback.FreePort();
         var redis = StartRedis(redisPort, dir.Path);
         var gates = new List<(Process Process, int Port, string Conf)>();
         try
@@ -70,7 +63,7 @@ public sealed class FleetGatesTests
             dir.Write("hosts.allow", "ALL: ALL\n");
             for (var g = 0; g < 3; g++)
             {
-                var port = FreePort();
+                var port = Loopback.FreePort();
                 var conf = dir.Write($"gate{g}.conf",
                     $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = off\n" +
                     $"[service:cat]\nlisten = 127.0.0.1:{port}\nexec = /bin/cat\n" +

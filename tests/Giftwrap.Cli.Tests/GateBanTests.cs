@@ -10,13 +10,6 @@ namespace Giftwrap.Cli.Tests;
 
 public sealed class GateBanTests
 {
-    private static int FreePort()
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
-    }
-
     private static async Task<string> TalkAsync(int port, string from)
     {
         using var c = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -52,8 +45,8 @@ public sealed class GateBanTests
     {
         using var dir = new TempDir();
         dir.Write("hosts.allow", "telnetd: ALL: ban 1h: deny\nALL: ALL\n");
-        var cat = FreePort();
-        var trap = FreePort();
+        var cat = Loopback.FreePort();
+        var trap = Loopback.FreePort();
         var conf = dir.Write("giftwrap.conf",
             $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = off\n" +
             $"[service:cat]\nlisten = 127.0.0.1:{cat}\nexec = /bin/cat\n" +

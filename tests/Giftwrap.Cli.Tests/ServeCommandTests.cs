@@ -4,23 +4,12 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Giftwrap.Cli.Tests;
 
-public sealed partial class ServeCommandTests
+public sealed class ServeCommandTests
 {
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int kill(int pid, int signal);
-
-    private static int FreePort()
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
-    }
-
     [Fact]
     public void Serve_BrokenConfiguration_NamesFileAndLineAndStops()
     {
@@ -38,8 +27,8 @@ public sealed partial class ServeCommandTests
     {
         using var dir = new TempDir();
         dir.Write("hosts.allow", "ALL: ALL\n");
-        var port = FreePort();
-        var port2 = FreePort();
+        var port = Loopback.FreePort();
+        var port2 = Loopback.FreePort();
         var conf = dir.Write("giftwrap.conf",
             $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = off\n" +
             $"[service:cat]\nlisten = 127.0.0.1:{port}\nexec = /bin/cat\n");
@@ -74,10 +63,10 @@ public sealed partial class ServeCommandTests
             // A broken file on SIGHUP keeps the running configuration.
             var good = File.ReadAllText(conf);
             File.WriteAllText(conf, good + "[service:broken]\nlisten = nowhere\n");
-            Assert.Equal(0, kill(p.Id, 1));
+            Assert.Equal(0, Loopback.Signal(p.Id, 1));
             await Task.Delay(1000);
             File.WriteAllText(conf, good + $"[service:cat2]\nlisten = 127.0.0.1:{port2}\nexec = /bin/cat\n");
-            Assert.Equal(0, kill(p.Id, 1));
+            Assert.Equal(0, Loopback.Signal(p.Id, 1));
             await reloaded.Task.WaitAsync(TimeSpan.FromSeconds(30));
             using (var second = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
             {
@@ -88,7 +77,7 @@ public sealed partial class ServeCommandTests
             }
 
             // SIGTERM: no new connections, the open one still works until it ends.
-            Assert.Equal(0, kill(p.Id, 15));
+            Assert.Equal(0, Loopback.Signal(p.Id, 15));
             await Task.Delay(500);
             await open.SendAsync("still here\n"u8.ToArray(), SocketFlags.None);
             open.Shutdown(SocketShutdown.Send);

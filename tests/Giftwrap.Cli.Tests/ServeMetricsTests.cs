@@ -4,23 +4,12 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Giftwrap.Cli.Tests;
 
-public sealed partial class ServeMetricsTests
+public sealed class ServeMetricsTests
 {
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int kill(int pid, int signal);
-
-    private static int FreePort()
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
-    }
-
     [Fact]
     public async Task Serve_Metrics_CountDecisionsConnectionsAndBytes()
     {
@@ -31,7 +20,7 @@ public sealed partial class ServeMetricsTests
         backend.Start();
         using var stopBackend = new CancellationTokenSource();
         var echoing = EchoAsync(backend, stopBackend.Token);
-        var (echoPort, otherPort, metricsPort) = (FreePort(), FreePort(), FreePort());
+        var (echoPort, otherPort, metricsPort) = (Loopback.FreePort(), Loopback.FreePort(), Loopback.FreePort());
         var conf = dir.Write("giftwrap.conf",
             $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = off\n" +
             $"[metrics]\nlisten = 127.0.0.1:{metricsPort}\n" +
@@ -88,7 +77,7 @@ public sealed partial class ServeMetricsTests
             Assert.Equal(0, samples.Sum("giftwrap_connections_active"));
             Assert.Contains(samples, s => s.Name == "target_info" && s.Labels.GetValueOrDefault("service_name") == "giftwrap");
 
-            Assert.Equal(0, kill(gate.Process.Id, 15));
+            Assert.Equal(0, Loopback.Signal(gate.Process.Id, 15));
             Assert.True(gate.Process.WaitForExit(30_000), "serve did not exit after SIGTERM");
             Assert.Equal(0, gate.Process.ExitCode);
         }
@@ -105,7 +94,7 @@ public sealed partial class ServeMetricsTests
     {
         using var dir = new TempDir();
         dir.Write("hosts.allow", "trap: ALL: ban 1h: deny\nALL: ALL\n");
-        var (catPort, trapPort, metricsPort) = (FreePort(), FreePort(), FreePort());
+        var (catPort, trapPort, metricsPort) = (Loopback.FreePort(), Loopback.FreePort(), Loopback.FreePort());
         var conf = dir.Write("giftwrap.conf",
             $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = off\n" +
             $"[metrics]\nlisten = 127.0.0.1:{metricsPort}\n" +
@@ -170,7 +159,7 @@ public sealed partial class ServeMetricsTests
         taken.Listen();
         var conf = dir.Write("giftwrap.conf",
             $"[log]\nsyslog = off\n[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n" +
-            $"[metrics]\nlisten = {taken.LocalEndPoint}\n[service:x]\nlisten = 127.0.0.1:{FreePort()}\nforward = 127.0.0.1:2\n");
+            $"[metrics]\nlisten = {taken.LocalEndPoint}\n[service:x]\nlisten = 127.0.0.1:{Loopback.FreePort()}\nforward = 127.0.0.1:2\n");
         var r = CliRunner.Run(dir.Path, "serve", "--config", conf);
         Assert.Equal(1, r.ExitCode);
         Assert.Contains($"cannot listen for metrics on {taken.LocalEndPoint}", r.Stderr);

@@ -10,20 +10,13 @@ namespace Giftwrap.Cli.Tests;
 
 public sealed class SocketActivationTests
 {
-    private static int FreePort()
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
-    }
-
     [Fact]
     public async Task Serve_ActivatedSocket_IsUsed_AndReadinessIsNotified()
     {
         Assert.True(File.Exists("/usr/bin/systemd-socket-activate"), "systemd-socket-activate (Debian package systemd) is needed");
         using var dir = new TempDir();
         dir.Write("hosts.allow", "ALL: ALL\n");
-        var port = FreePort();
+        var port = Loopback.FreePort();
         var conf = dir.Write("giftwrap.conf",
             $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = off\n" +
             $"[service:cat]\nlisten = 127.0.0.1:{port}\nexec = /bin/cat\n");

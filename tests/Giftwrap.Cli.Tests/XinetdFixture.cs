@@ -25,9 +25,9 @@ public sealed class XinetdFixture : IDisposable
         Dir = new TempDir();
         Allow = Dir.Write("hosts.allow", "");
         Deny = Dir.Write("hosts.deny", "");
-        LibwrapPort = FreePort();
-        GiftwrapPort = FreePort();
-        LeanPort = FreePort();
+        LibwrapPort = Loopback.FreePort();
+        GiftwrapPort = Loopback.FreePort();
+        LeanPort = Loopback.FreePort();
         var conf = Dir.Write("xinetd.conf", Config());
         var script = $"mount --bind {Allow} /etc/hosts.allow && mount --bind {Deny} /etc/hosts.deny && " +
                      $"exec {xinetd} -dontfork -f {conf} -pidfile {Dir.Path}/xinetd.pid";
@@ -162,13 +162,6 @@ public sealed class XinetdFixture : IDisposable
                 return path;
         }
         throw new InvalidOperationException($"{tool} is not installed: the tcpd comparison needs it (apt-get install {package}; scripts/test.sh does)");
-    }
-
-    private static int FreePort()
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
     }
 
     public void Dispose()
