@@ -1,7 +1,8 @@
 // The lookup metrics (giftwrap.lookups, giftwrap.lookup.duration) as a MeterListener sees them,
 // against the real loopback DNS and ident servers: one measurement per question asked, tagged
-// with its kind and outcome, none for an answer from the cache. The collection runs alone, so no
-// other test's lookups are counted.
+// with its kind and outcome, none for an answer from the cache. Only measurements made in this
+// test's own async flow are kept: lookups that other tests left running in the background (an
+// abandoned resolver call, a verifier's timeout firing late) record on the same global Meter.
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
@@ -22,6 +23,7 @@ public sealed class LookupMetricsTests : IDisposable
     private static readonly IPAddress Client = IPAddress.Parse("127.0.0.9");
     private readonly MeterListener _listener = new();
     private readonly ConcurrentQueue<(string Instrument, double Value, string Kind, string Outcome)> _seen = new();
+    private static readonly AsyncLocal<LookupMetricsTests?> Owner = new();
 
     public LookupMetricsTests()
     {
@@ -37,6 +39,8 @@ public sealed class LookupMetricsTests : IDisposable
 
     private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
+        if (!ReferenceEquals(Owner.Value, this))
+            return;
         string kind = "", outcome = "";
         foreach (var t in tags)
         {
@@ -59,6 +63,7 @@ public sealed class LookupMetricsTests : IDisposable
     [Fact]
     public async Task VerifiedName_CountsReverseAndForward_AndNothingForCachedAnswer()
     {
+        Owner.Value = this;
         await using var server = new DnsTestServer();
         server.AddPtr(Client, "client.example");
         server.AddAddress("client.example", Client);
@@ -75,6 +80,7 @@ public sealed class LookupMetricsTests : IDisposable
     [Fact]
     public async Task VerifiedName_SilentServer_CountsTimeout()
     {
+        Owner.Value = this;
         await using var server = new DnsTestServer { Mode = DnsServerMode.Silent };
         var timeout = TimeSpan.FromMilliseconds(300);
         var verifier = new HostNameVerifier(new UdpDnsClient(server.EndPoint), new HostNameVerifierOptions { Timeout = timeout });
@@ -87,6 +93,7 @@ public sealed class LookupMetricsTests : IDisposable
     [Fact]
     public async Task VerifiedName_ServerFailureOnForward_CountsReverseOkForwardFailed()
     {
+        Owner.Value = this;
         await using var server = new DnsTestServer();
         server.AddPtr(Client, "client.example");
         var dead = new UdpDnsClient(new IPEndPoint(IPAddress.Loopback, ClosedUdpPort()));
@@ -98,6 +105,7 @@ public sealed class LookupMetricsTests : IDisposable
     [Fact]
     public async Task Ident_CountsOkFailedAndTimeout()
     {
+        Owner.Value = this;
         var server = new IPEndPoint(IPAddress.Parse("127.0.0.2"), 22);
         var client = new IPEndPoint(IPAddress.Loopback, 40123);
         await using (var ident = new IdentTestServer())
