@@ -1,7 +1,7 @@
 // One connection through the gate: the request from the socket's endpoints, the
 // decision (with the lookups it needs, bounded in time: a decision that cannot be
 // made in time refuses), tcpd's log line, the options carried out, then the
-// service: a forward to the backend or a program with the socket on its stdio.
+// service: a forward to the backend (handed to the relay) or a program with the socket on its stdio.
 using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Decisions;
@@ -16,11 +16,16 @@ using Giftwrap.Tables;
 
 namespace Giftwrap.Gate.Connections;
 
-internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups lookups, GateLog log, LimitsConfig limits, DecisionLog? decisions = null, IGateBans? bans = null)
+internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups lookups, GateLog log, LimitsConfig limits, Relay relay, DecisionLog? decisions = null, IGateBans? bans = null)
 {
     private readonly ActionRunner _actions = new(log, limits.BannerTimeout);
 
-    public async Task HandleAsync(Socket client, ServiceConfig service, CancellationToken ct)
+    /// <summary>
+    /// Judges and serves one connection. True when the relay took it over (its end is reported to
+    /// the relay's owner with <paramref name="relayState"/>); false when it is over on return.
+    /// The caller disposes <paramref name="client"/> in both cases.
+    /// </summary>
+    public async Task<bool> HandleAsync(Socket client, ServiceConfig service, object? relayState, CancellationToken ct)
     {
         var request = RequestFor(client, service);
         // Bans come before the tables: a banned client is refused whatever the rules say.
@@ -28,7 +33,7 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
         {
             log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {request.ClientAddress} (banned: {banned})");
             GiftwrapMetrics.Decided(service.Daemon, "denied", "ban");
-            return;
+            return false;
         }
         Judgement judgement;
         var pending = tables.DecideAsync(request, lookups, ct);
@@ -49,7 +54,7 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
                 // Fail closed: no decision in time is a refusal.
                 log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {request.ClientAddress} (no decision within {limits.DecisionTimeout.TotalSeconds:0}s)");
                 GiftwrapMetrics.Decided(service.Daemon, "denied", "timeout");
-                return;
+                return false;
             }
         }
         request = judgement.Request;
@@ -74,16 +79,17 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
         switch (outcome.Fate)
         {
             case ConnectionFate.Twisted:
-                return;
+                return false;
             case ConnectionFate.Refuse:
                 log.Daemon(service.Daemon, outcome.Level ?? Severity.Warning, $"refused connect from {who}", outcome.Facility);
-                return;
+                return false;
         }
         log.Daemon(service.Daemon, outcome.Level ?? Severity.Info, $"connect from {who}", outcome.Facility);
         if (service.Forward is { } backend)
-            await ForwardAsync(client, backend, service, ct).ConfigureAwait(false);
-        else if (service.Exec is { } argv)
+            return Forward(client, backend, service, relayState);
+        if (service.Exec is { } argv)
             _ = _actions.Start([.. argv], outcome.State with { User = outcome.State.User ?? service.User }, (int)client.SafeHandle.DangerousGetHandle(), request);
+        return false;
     }
 
     internal static AccessRequest RequestFor(Socket client, ServiceConfig service)
@@ -97,21 +103,20 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
         return a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a;
     }
 
-    private async Task ForwardAsync(Socket client, IPEndPoint backendAddress, ServiceConfig service, CancellationToken ct)
+    private bool Forward(Socket client, IPEndPoint backend, ServiceConfig service, object? relayState)
     {
-        using var backend = new Socket(backendAddress.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            var connecting = backend.ConnectAsync(backendAddress, ct);
-            if (!connecting.IsCompletedSuccessfully)
-                await connecting.AsTask().WaitAsync(limits.ConnectTimeout, ct).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is SocketException or TimeoutException)
-        {
-            log.Daemon(service.Daemon, Severity.Err, $"error: cannot connect to backend {backendAddress}: {(ex is SocketException se ? se.Message : "timed out")}; closing the client");
-            return;
-        }
-        client.NoDelay = true;
-        await TcpForwarder.ProxyAsync(client, backend, limits.BufferSize, ct).ConfigureAwait(false);
+        var error = relay.Start(client, backend, limits.ConnectTimeout, relayState);
+        if (error == 0)
+            return true;
+        // Refused at once (or out of descriptors): the relay never had it.
+        LogBackendFailure(log, service, backend, error);
+        return false;
+    }
+
+    /// <summary>The gate's line for a backend it could not reach; the client is closed.</summary>
+    internal static void LogBackendFailure(GateLog log, ServiceConfig service, IPEndPoint backend, int errno)
+    {
+        var reason = errno == Forwarding.Sys.ETimedOut ? "timed out" : System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno);
+        log.Daemon(service.Daemon, Severity.Err, $"error: cannot connect to backend {backend}: {reason}; closing the client");
     }
 }

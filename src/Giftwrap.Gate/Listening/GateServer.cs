@@ -9,6 +9,7 @@ using Giftwrap.Decisions;
 using Giftwrap.Diagnostics;
 using Giftwrap.Gate.Config;
 using Giftwrap.Gate.Connections;
+using Giftwrap.Gate.Forwarding;
 using Giftwrap.Gate.Logging;
 using Giftwrap.Tables;
 
@@ -28,6 +29,8 @@ public sealed class GateServer : IAsyncDisposable
     private volatile bool _draining;
     private GateConfig _config;
     private AccessTables _tables;
+    // Forwarded connections, once decided, live in the relay; it reports their end to _relayEnds.
+    private readonly Relay _relay;
     private ConnectionHandler _handler;
     private int _open;
 
@@ -54,7 +57,8 @@ public sealed class GateServer : IAsyncDisposable
         _lookups = lookups;
         _tables = new AccessTables(config.Allow, config.Deny);
         _decisions = config.DecisionLog is { } path ? new DecisionLog(path, config.DecisionLogMaxBytes, config.DecisionLogKeep) : null;
-        _handler = new ConnectionHandler(_tables, lookups, log, config.Limits, _decisions, bans);
+        _relay = new Relay(config.Limits.BufferSize, new RelayEnds(this));
+        _handler = new ConnectionHandler(_tables, lookups, log, config.Limits, _relay, _decisions, bans);
     }
 
     private readonly DecisionLog? _decisions;
@@ -125,7 +129,7 @@ public sealed class GateServer : IAsyncDisposable
         {
             var old = _tables;
             _tables = new AccessTables(config.Allow, config.Deny);
-            _handler = new ConnectionHandler(_tables, _lookups, _log, config.Limits, _decisions, _bans);
+            _handler = new ConnectionHandler(_tables, _lookups, _log, config.Limits, _relay, _decisions, _bans);
             _ = Task.Delay(TimeSpan.FromMinutes(5)).ContinueWith(_ => old.Dispose(), TaskScheduler.Default);
         }
         foreach (var (ep, l) in _listeners)
@@ -155,6 +159,7 @@ public sealed class GateServer : IAsyncDisposable
         {
             _log.Gate(Severity.Warning, $"{OpenConnections} connection(s) still open after {drain.TotalSeconds:0}s; closing them");
             await _stopping.CancelAsync().ConfigureAwait(false);
+            _relay.AbortAll();
             await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
         }
     }
@@ -250,9 +255,11 @@ public sealed class GateServer : IAsyncDisposable
     private async Task RunAsync(ConnectionHandler handler, Socket client, ServiceConfig service, IPAddress source)
     {
         GiftwrapMetrics.ConnectionDelta(1, service.Daemon, service.Name);
+        var open = new OpenConnection(source, service);
+        var relayed = false;
         try
         {
-            await handler.HandleAsync(client, service, _stopping.Token).ConfigureAwait(false);
+            relayed = await handler.HandleAsync(client, service, open, _stopping.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
         {
@@ -260,10 +267,34 @@ public sealed class GateServer : IAsyncDisposable
         }
         finally
         {
+            // The relay works on its own descriptor for the client; this one is closed either way.
             client.Dispose();
-            Release(source);
-            Leave();
-            GiftwrapMetrics.ConnectionDelta(-1, service.Daemon, service.Name);
+            if (!relayed)
+                Close(open);
+        }
+    }
+
+    /// <summary>What the gate keeps of a connection until it ends: its share of the limits.</summary>
+    private sealed record OpenConnection(IPAddress Source, ServiceConfig Service);
+
+    private void Close(OpenConnection open)
+    {
+        Release(open.Source);
+        Leave();
+        GiftwrapMetrics.ConnectionDelta(-1, open.Service.Daemon, open.Service.Name);
+    }
+
+    /// <summary>The end of a relayed connection, on a relay thread.</summary>
+    private sealed class RelayEnds(GateServer gate) : IRelayOwner
+    {
+        public void Ended(object? state, in RelayResult result)
+        {
+            var open = (OpenConnection)state!;
+            if (!result.Connected && result.Error != Sys.ECanceled && open.Service.Forward is { } backend)
+                ConnectionHandler.LogBackendFailure(gate._log, open.Service, backend, result.Error);
+            if (result.Connected)
+                GiftwrapMetrics.Forwarded(result.ToBackend, result.ToClient);
+            gate.Close(open);
         }
     }
 
@@ -294,6 +325,7 @@ public sealed class GateServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+        _relay.Dispose();
         _tables.Dispose();
         _decisions?.Dispose();
         _stopping.Dispose();

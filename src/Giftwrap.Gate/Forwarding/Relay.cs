@@ -1,0 +1,183 @@
+// forward: the full-duplex proxy between an allowed client and its backend, on event loops of
+// our own (one thread and one epoll instance per core, up to four). A connection is a small
+// object with two descriptors: no task, no async state machine and no buffer of its own while
+// idle. Data moves through the loop's one buffer, or through splice(2) once a direction carries a
+// bulk flow; what a slow reader cannot take yet waits in a per-direction buffer (or the pipe), and
+// that direction reads no more until it is gone (backpressure, bounded memory). End of stream on
+// one side becomes a half-close on the other; a reset on either side closes both.
+// The decision and the options happen before, on the gate's side; the relay only moves bytes.
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace Giftwrap.Gate.Forwarding;
+
+/// <summary>Told when a relayed connection ends (on a relay thread; must not block).</summary>
+internal interface IRelayOwner
+{
+    void Ended(object? state, in RelayResult result);
+}
+
+/// <summary>How a relayed connection ended.</summary>
+/// <param name="ToBackend">Bytes from the client to the backend.</param>
+/// <param name="ToClient">Bytes from the backend to the client.</param>
+/// <param name="Error">The errno that ended it; 0 when both sides finished.</param>
+/// <param name="Connected">False when the backend was never reached (<paramref name="Error"/> says why).</param>
+internal readonly record struct RelayResult(long ToBackend, long ToClient, int Error, bool Connected);
+
+internal sealed unsafe class Relay : IDisposable
+{
+    private readonly RelayLoop[] _loops;
+    private readonly object _startGate = new();
+    private bool _started;
+    private int _next;
+    private static int s_spliceWorks = 1;
+
+    /// <param name="bufferSize">The size of each loop's buffer and the most a slow reader holds back per direction.</param>
+    /// <param name="owner">Told of every connection's end.</param>
+    /// <param name="loops">Event loops; default one per processor, at most four.</param>
+    public Relay(int bufferSize, IRelayOwner owner, int loops = 0)
+    {
+        BufferSize = bufferSize;
+        Owner = owner;
+        Buffers = ArrayPool<byte>.Create(bufferSize, maxArraysPerBucket: 32);
+        _loops = new RelayLoop[loops > 0 ? loops : Math.Clamp(Environment.ProcessorCount, 1, 4)];
+    }
+
+    internal int BufferSize { get; }
+    internal IRelayOwner Owner { get; }
+
+    /// <summary>Buffers held for slow readers: a few dozen kept, whatever the number of connections.</summary>
+    internal ArrayPool<byte> Buffers { get; }
+
+    /// <summary>Whether splice(2) is used for bulk flows (false after the kernel refused it once).</summary>
+    public static bool UsesSplice => Volatile.Read(ref s_spliceWorks) == 1;
+
+    internal static void SpliceRefused() => Volatile.Write(ref s_spliceWorks, 0);
+
+    /// <summary>Connections being relayed now.</summary>
+    public int Open => _loops.Sum(l => l?.Open ?? 0);
+
+    /// <summary>
+    /// Connects to <paramref name="backend"/> and relays <paramref name="client"/> to it. The relay
+    /// works on a duplicate of the client's descriptor and disposes <paramref name="client"/> once it
+    /// has one (disposing it again is harmless). Returns 0 when the connection is the relay's now (its end is reported to the
+    /// owner with <paramref name="state"/>), or the errno of a connect that failed at once.
+    /// </summary>
+    public int Start(Socket client, IPEndPoint backend, TimeSpan connectTimeout, object? state)
+    {
+        EnsureLoops();
+        var family = backend.AddressFamily == AddressFamily.InterNetworkV6 ? Sys.AfInet6 : Sys.AfInet;
+        var backendFd = Sys.socket(family, Sys.SockStream | Sys.SockNonBlock | Sys.SockCloexec, 0);
+        if (backendFd < 0)
+            return Sys.Errno;
+        var one = 1;
+        _ = Sys.setsockopt(backendFd, Sys.IpProtoTcp, Sys.TcpNoDelay, &one, sizeof(int));
+        var address = stackalloc byte[28];
+        var length = SocketAddress(backend, new Span<byte>(address, 28));
+        var connecting = Sys.connect(backendFd, address, length) != 0;
+        var error = connecting ? Sys.Errno : 0;
+        if (error != 0 && error != Sys.EInProgress)
+        {
+            _ = Sys.close(backendFd);
+            return error;
+        }
+        var clientFd = Sys.fcntl((int)client.SafeHandle.DangerousGetHandle(), Sys.FDupFdCloexec, 0);
+        if (clientFd < 0)
+        {
+            error = Sys.Errno;
+            _ = Sys.close(backendFd);
+            return error;
+        }
+        // The gate's Socket goes now, so the relay's descriptor is the only one left.
+        client.Dispose();
+        _ = Sys.ioctl(clientFd, Sys.FionBio, &one);
+        _ = Sys.setsockopt(clientFd, Sys.IpProtoTcp, Sys.TcpNoDelay, &one, sizeof(int));
+        var loop = _loops[(int)((uint)Interlocked.Increment(ref _next) % (uint)_loops.Length)];
+        var deadline = connecting ? Environment.TickCount64 + (long)connectTimeout.TotalMilliseconds : 0;
+        return loop.Adopt(new RelayConnection(clientFd, backendFd, state, connecting, deadline));
+    }
+
+    /// <summary>Ends every relayed connection now (a stop whose drain ran out of time).</summary>
+    public void AbortAll()
+    {
+        foreach (var loop in _loops)
+            loop?.Abort();
+    }
+
+    private void EnsureLoops()
+    {
+        if (Volatile.Read(ref _started))
+            return;
+        lock (_startGate)
+        {
+            if (_started)
+                return;
+            for (var i = 0; i < _loops.Length; i++)
+                _loops[i] = new RelayLoop(this, i);
+            Volatile.Write(ref _started, true);
+        }
+    }
+
+    /// <summary>struct sockaddr_in / sockaddr_in6 for <paramref name="ep"/>; returns its length.</summary>
+    private static uint SocketAddress(IPEndPoint ep, Span<byte> sa)
+    {
+        sa.Clear();
+        if (ep.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            BitConverter.TryWriteBytes(sa, (ushort)Sys.AfInet6);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(sa[2..], (ushort)ep.Port);
+            ep.Address.TryWriteBytes(sa[8..24], out _);
+            BitConverter.TryWriteBytes(sa[24..], (uint)ep.Address.ScopeId);
+            return 28;
+        }
+        BitConverter.TryWriteBytes(sa, (ushort)Sys.AfInet);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(sa[2..], (ushort)ep.Port);
+        ep.Address.TryWriteBytes(sa[4..8], out _);
+        return 16;
+    }
+
+    public void Dispose()
+    {
+        foreach (var loop in _loops)
+            loop?.Dispose();
+    }
+}
+
+/// <summary>One direction of a relayed connection: what waits to be written, and how it ended.</summary>
+internal struct RelayDirection
+{
+    public byte[]? Held;
+    public int HeldOffset;
+    public int HeldLength;
+    public int PipeRead;
+    public int PipeWrite;
+    public int InPipe;
+    public long Bytes;
+    /// <summary>The source said it sends no more (RDHUP/HUP seen): a short read does not mean drained.</summary>
+    public bool PeerClosed;
+    public bool Eof;
+    public bool Done;
+}
+
+/// <summary>A connection in the relay. Touched by its loop's thread only, once adopted.</summary>
+internal sealed class RelayConnection(int clientFd, int backendFd, object? state, bool connecting, long deadline)
+{
+    public readonly int ClientFd = clientFd;
+    public readonly int BackendFd = backendFd;
+    public readonly object? State = state;
+    public long Deadline = deadline;
+    public bool Connecting = connecting;
+    public bool Ended;
+    public bool Queued;
+    public bool ClientReadable;
+    public bool ClientWritable = true;
+    public bool BackendReadable;
+    public bool BackendWritable = !connecting;
+    public RelayDirection Up = new() { PipeRead = -1, PipeWrite = -1 };
+    public RelayDirection Down = new() { PipeRead = -1, PipeWrite = -1 };
+    public GCHandle Handle;
+    public RelayConnection? Previous;
+    public RelayConnection? Next;
+}

@@ -1,0 +1,493 @@
+// One relay thread: an epoll instance in edge-triggered mode, the connections adopted into it,
+// their backend connects (with a deadline each) and their bytes. Readiness is remembered per
+// descriptor, so a system call is made only where it can do something. A direction works a
+// bounded number of rounds per wake-up and then yields to the others (a bulk flow cannot starve
+// the loop). Connections are adopted from other threads; everything after that happens here.
+using System.Runtime.InteropServices;
+
+namespace Giftwrap.Gate.Forwarding;
+
+internal sealed unsafe class RelayLoop : IDisposable
+{
+    private const int MaxEvents = 256;
+    private const int RoundsPerWake = 16;
+    private const int PipeSize = 256 * 1024;
+
+    private readonly Relay _relay;
+    private readonly int _epoll;
+    private readonly int _wake;
+    private readonly byte* _buffer;
+    private readonly Thread _thread;
+    // Guards the list of connections (for Abort) and the connect deadlines: both are added to
+    // from the adopting threads.
+    private readonly Lock _gate = new();
+    private RelayConnection? _head;
+    private readonly Queue<RelayConnection> _connecting = new();
+    private List<RelayConnection> _again = [];
+    private List<RelayConnection> _againNext = [];
+    private readonly List<RelayConnection> _ended = [];
+    private volatile bool _abort;
+    private volatile bool _stop;
+    private int _open;
+
+    public RelayLoop(Relay relay, int index)
+    {
+        _relay = relay;
+        _epoll = Sys.epoll_create1(Sys.SockCloexec);
+        if (_epoll < 0)
+            throw new System.Net.Sockets.SocketException(Sys.Errno);
+        _wake = Sys.eventfd(0, Sys.SockNonBlock | Sys.SockCloexec);
+        if (_wake < 0)
+            throw new System.Net.Sockets.SocketException(Sys.Errno);
+        var ev = new Sys.EpollEvent { Events = Sys.EpollIn, Data = 0 };
+        if (Sys.epoll_ctl(_epoll, Sys.EpollCtlAdd, _wake, &ev) != 0)
+            throw new System.Net.Sockets.SocketException(Sys.Errno);
+        _buffer = (byte*)NativeMemory.Alloc((nuint)relay.BufferSize);
+        _thread = new Thread(Run) { IsBackground = true, Name = $"giftwrap relay {index}" };
+        _thread.Start();
+    }
+
+    public int Open => Volatile.Read(ref _open);
+
+    /// <summary>Takes <paramref name="c"/> in (from any thread): listed, deadline set, both descriptors watched.</summary>
+    public int Adopt(RelayConnection c)
+    {
+        c.Handle = GCHandle.Alloc(c);
+        lock (_gate)
+        {
+            c.Next = _head;
+            if (_head is not null)
+                _head.Previous = c;
+            _head = c;
+            if (c.Connecting)
+                _connecting.Enqueue(c);
+        }
+        Interlocked.Increment(ref _open);
+        // The client first: until the backend is watched too, nothing here can end the connection
+        // (a client event only marks readiness while the backend connects), so this thread is
+        // done with it before the loop can close anything.
+        var data = (ulong)GCHandle.ToIntPtr(c.Handle);
+        var ev = new Sys.EpollEvent { Events = Sys.EpollIn | Sys.EpollOut | Sys.EpollRdHup | Sys.EpollEt, Data = data };
+        if (Sys.epoll_ctl(_epoll, Sys.EpollCtlAdd, c.ClientFd, &ev) != 0)
+        {
+            var error = Sys.Errno;
+            Unlist(c);
+            c.Handle.Free();
+            _ = Sys.close(c.ClientFd);
+            _ = Sys.close(c.BackendFd);
+            return error;
+        }
+        ev.Data = data | 1;
+        if (Sys.epoll_ctl(_epoll, Sys.EpollCtlAdd, c.BackendFd, &ev) != 0)
+        {
+            // Out of kernel memory: the client may have had an event already, so the loop ends it,
+            // as a connect whose time is up.
+            lock (_gate)
+            {
+                c.Connecting = true;
+                c.Deadline = 0;
+                _connecting.Enqueue(c);
+            }
+            Wake();
+        }
+        return 0;
+    }
+
+    /// <summary>Ends every connection of this loop (from any thread).</summary>
+    public void Abort()
+    {
+        _abort = true;
+        Wake();
+    }
+
+    private void Wake()
+    {
+        ulong one = 1;
+        _ = Sys.write(_wake, &one, sizeof(ulong));
+    }
+
+    private void Run()
+    {
+        var events = (Sys.EpollEvent*)NativeMemory.Alloc((nuint)(MaxEvents * sizeof(Sys.EpollEvent)));
+        try
+        {
+            while (!_stop)
+            {
+                var n = Sys.epoll_wait(_epoll, events, MaxEvents, _again.Count > 0 ? 0 : NextTimeout());
+                if (n < 0)
+                {
+                    // EINTR: a signal; anything else would be a bug in our own descriptors.
+                    if (Sys.Errno != Sys.EIntr)
+                        Thread.Sleep(10);
+                    continue;
+                }
+                for (var i = 0; i < n; i++)
+                {
+                    var data = events[i].Data;
+                    if (data == 0)
+                    {
+                        ulong count;
+                        _ = Sys.read(_wake, &count, sizeof(ulong));
+                        continue;
+                    }
+                    if (GCHandle.FromIntPtr((nint)(data & ~1UL)).Target is RelayConnection c)
+                        OnEvent(c, (data & 1) != 0, events[i].Events);
+                }
+                RunAgain();
+                Expire();
+                if (_abort)
+                    EndAll();
+                // Handles are freed only after the batch: a later event in it may name an ended connection.
+                foreach (var c in _ended)
+                    c.Handle.Free();
+                _ended.Clear();
+            }
+        }
+        finally
+        {
+            NativeMemory.Free(events);
+        }
+        EndAll();
+        foreach (var c in _ended)
+            c.Handle.Free();
+        _ended.Clear();
+    }
+
+    private void OnEvent(RelayConnection c, bool backend, uint events)
+    {
+        if (c.Ended)
+            return;
+        var readable = (events & (Sys.EpollIn | Sys.EpollRdHup | Sys.EpollHup | Sys.EpollErr)) != 0;
+        var writable = (events & (Sys.EpollOut | Sys.EpollHup | Sys.EpollErr)) != 0;
+        var closed = (events & (Sys.EpollRdHup | Sys.EpollHup | Sys.EpollErr)) != 0;
+        if (backend)
+        {
+            if (c.Connecting)
+            {
+                if ((events & (Sys.EpollErr | Sys.EpollHup)) != 0)
+                {
+                    End(c, SocketError(c.BackendFd));
+                    return;
+                }
+                if (!writable)
+                    return;
+                c.Connecting = false;
+            }
+            c.BackendReadable |= readable;
+            c.BackendWritable |= writable;
+            c.Down.PeerClosed |= closed;
+        }
+        else
+        {
+            c.ClientReadable |= readable;
+            c.ClientWritable |= writable;
+            c.Up.PeerClosed |= closed;
+            if (c.Connecting)
+                return;
+        }
+        Work(c);
+    }
+
+    /// <summary>Moves what can be moved both ways; ends the connection when both ways are done or one failed.</summary>
+    private void Work(RelayConnection c)
+    {
+        var up = Pump(ref c.Up, c.ClientFd, c.BackendFd, ref c.ClientReadable, ref c.BackendWritable);
+        var down = up < 0 ? up : Pump(ref c.Down, c.BackendFd, c.ClientFd, ref c.BackendReadable, ref c.ClientWritable);
+        if (up < 0 || down < 0)
+        {
+            End(c, -Math.Min(up, down));
+            return;
+        }
+        if (c.Up.Done && c.Down.Done)
+        {
+            End(c, 0);
+            return;
+        }
+        if ((up == Again || down == Again) && !c.Queued)
+        {
+            c.Queued = true;
+            _againNext.Add(c);
+        }
+    }
+
+    private const int Waiting = 0;
+    private const int Again = 1;
+
+    /// <summary>
+    /// One direction: first what is held (buffer or pipe) to the writer, then more from the reader.
+    /// Returns <see cref="Waiting"/> (for readiness), <see cref="Again"/> (rounds used up) or -errno.
+    /// </summary>
+    private int Pump(ref RelayDirection d, int from, int to, ref bool readable, ref bool writable)
+    {
+        for (var round = 0; round < RoundsPerWake; round++)
+        {
+            if (d.InPipe > 0 || d.HeldLength > 0)
+            {
+                if (!writable)
+                    return Waiting;
+                var sent = d.InPipe > 0
+                    ? Sys.splice(d.PipeRead, null, to, null, (nuint)d.InPipe, Sys.SpliceMove | Sys.SpliceNonBlock)
+                    : SendHeld(ref d, to);
+                if (sent < 0)
+                {
+                    var errno = Sys.Errno;
+                    if (errno != Sys.EAgain)
+                        return -errno;
+                    writable = false;
+                    return Waiting;
+                }
+                if (d.InPipe > 0)
+                    d.InPipe -= (int)sent;
+                continue;
+            }
+            if (d.Eof)
+            {
+                if (!d.Done)
+                {
+                    // Half-close: the writer learns that no more comes this way.
+                    _ = Sys.shutdown(to, Sys.ShutWr);
+                    d.Done = true;
+                }
+                return Waiting;
+            }
+            if (!readable)
+                return Waiting;
+            var splicing = d.PipeWrite >= 0;
+            var read = splicing ? SpliceIn(ref d, from) : CopyThrough(ref d, from, to, ref writable);
+            if (read < 0)
+            {
+                var errno = Sys.Errno;
+                if (errno != Sys.EAgain)
+                    return -errno;
+                readable = false;
+                return Waiting;
+            }
+            if (read == 0)
+            {
+                d.Eof = true;
+                continue;
+            }
+            // A short recv took all there was: the next arrival brings a new edge, unless the peer
+            // has closed (its end of stream is still to be read). splice(2) may stop short with more
+            // queued (pipe slots), so a splicing direction reads on until EAGAIN.
+            if (!splicing && read < _relay.BufferSize && !d.PeerClosed)
+                readable = false;
+        }
+        return Again;
+    }
+
+    /// <summary>recv into the loop's buffer and send on at once; what the writer cannot take is held.</summary>
+    private nint CopyThrough(ref RelayDirection d, int from, int to, ref bool writable)
+    {
+        var size = _relay.BufferSize;
+        var n = Sys.recv(from, _buffer, (nuint)size, 0);
+        if (n <= 0)
+            return n;
+        d.Bytes += n;
+        nint sent = 0;
+        if (writable)
+        {
+            sent = Sys.send(to, _buffer, (nuint)n, Sys.MsgNoSignal);
+            if (sent < 0)
+            {
+                var errno = Sys.Errno;
+                if (errno != Sys.EAgain)
+                {
+                    // Reported as the read's failure; errno stays what send set.
+                    Marshal.SetLastPInvokeError(errno);
+                    return -1;
+                }
+                writable = false;
+                sent = 0;
+            }
+        }
+        if (sent < n)
+        {
+            d.Held = _relay.Buffers.Rent(size);
+            d.HeldOffset = 0;
+            d.HeldLength = (int)(n - sent);
+            new ReadOnlySpan<byte>(_buffer + sent, d.HeldLength).CopyTo(d.Held);
+        }
+        else if (n == size && Relay.UsesSplice)
+        {
+            // A full buffer: a bulk flow. From now on it goes socket → pipe → socket.
+            OpenPipe(ref d);
+        }
+        return n;
+    }
+
+    private nint SendHeld(ref RelayDirection d, int to)
+    {
+        nint sent;
+        fixed (byte* p = d.Held)
+            sent = Sys.send(to, p + d.HeldOffset, (nuint)d.HeldLength, Sys.MsgNoSignal);
+        if (sent > 0)
+        {
+            d.HeldOffset += (int)sent;
+            d.HeldLength -= (int)sent;
+            if (d.HeldLength == 0)
+            {
+                _relay.Buffers.Return(d.Held!);
+                d.Held = null;
+            }
+        }
+        return sent;
+    }
+
+    private nint SpliceIn(ref RelayDirection d, int from)
+    {
+        var n = Sys.splice(from, null, d.PipeWrite, null, PipeSize, Sys.SpliceMove | Sys.SpliceNonBlock);
+        if (n > 0)
+        {
+            d.Bytes += n;
+            d.InPipe += (int)n;
+        }
+        else if (n < 0 && d.Bytes == 0 && Sys.Errno is Sys.EInval or Sys.ENoSys)
+        {
+            Relay.SpliceRefused();
+        }
+        return n;
+    }
+
+    private static void OpenPipe(ref RelayDirection d)
+    {
+        var fds = stackalloc int[2];
+        if (Sys.pipe2(fds, Sys.SockNonBlock | Sys.SockCloexec) != 0)
+            return;
+        _ = Sys.fcntl(fds[1], Sys.FSetPipeSize, PipeSize);
+        d.PipeRead = fds[0];
+        d.PipeWrite = fds[1];
+    }
+
+    private void RunAgain()
+    {
+        (_again, _againNext) = (_againNext, _again);
+        foreach (var c in _again)
+        {
+            c.Queued = false;
+            if (!c.Ended)
+                Work(c);
+        }
+        _again.Clear();
+    }
+
+    /// <summary>Milliseconds until the first backend connect runs out of time; -1 when none is pending.</summary>
+    private int NextTimeout()
+    {
+        lock (_gate)
+        {
+            while (_connecting.TryPeek(out var c))
+            {
+                if (!c.Connecting || c.Ended)
+                {
+                    _connecting.Dequeue();
+                    continue;
+                }
+                return (int)Math.Clamp(c.Deadline - Environment.TickCount64, 0, int.MaxValue);
+            }
+        }
+        return -1;
+    }
+
+    /// <summary>Ends the connections whose backend connect ran out of time.</summary>
+    private void Expire()
+    {
+        var now = Environment.TickCount64;
+        while (true)
+        {
+            RelayConnection? c;
+            lock (_gate)
+            {
+                if (!_connecting.TryPeek(out c) || (c.Connecting && !c.Ended && c.Deadline > now))
+                    return;
+                _connecting.Dequeue();
+            }
+            if (c.Connecting && !c.Ended)
+                End(c, Sys.ETimedOut);
+        }
+    }
+
+    private void EndAll()
+    {
+        _abort = false;
+        while (true)
+        {
+            RelayConnection? c;
+            lock (_gate)
+                c = _head;
+            if (c is null)
+                return;
+            End(c, Sys.ECanceled);
+        }
+    }
+
+    private void End(RelayConnection c, int error)
+    {
+        c.Ended = true;
+        // Removed from the interest list before the close: a close alone removes it only when no
+        // other descriptor (a child between fork and exec, say) still refers to the socket, and an
+        // event after the handle is freed would name nothing.
+        _ = Sys.epoll_ctl(_epoll, Sys.EpollCtlDel, c.ClientFd, null);
+        _ = Sys.epoll_ctl(_epoll, Sys.EpollCtlDel, c.BackendFd, null);
+        _ = Sys.close(c.ClientFd);
+        _ = Sys.close(c.BackendFd);
+        Release(ref c.Up);
+        Release(ref c.Down);
+        Unlist(c);
+        _ended.Add(c);
+        Interlocked.Decrement(ref _open);
+        try
+        {
+            _relay.Owner.Ended(c.State, new RelayResult(c.Up.Bytes, c.Down.Bytes, error, !c.Connecting));
+        }
+        catch (Exception)
+        {
+            // The owner's bookkeeping must not take the loop down with it; the connection is closed.
+        }
+    }
+
+    private void Release(ref RelayDirection d)
+    {
+        if (d.Held is { } held)
+            _relay.Buffers.Return(held);
+        d.Held = null;
+        if (d.PipeRead >= 0)
+        {
+            _ = Sys.close(d.PipeRead);
+            _ = Sys.close(d.PipeWrite);
+            d.PipeRead = d.PipeWrite = -1;
+        }
+    }
+
+    private void Unlist(RelayConnection c)
+    {
+        lock (_gate)
+        {
+            if (c.Previous is not null)
+                c.Previous.Next = c.Next;
+            else if (_head == c)
+                _head = c.Next;
+            if (c.Next is not null)
+                c.Next.Previous = c.Previous;
+            c.Previous = c.Next = null;
+        }
+    }
+
+    private static int SocketError(int fd)
+    {
+        int error = 0;
+        uint length = sizeof(int);
+        return Sys.getsockopt(fd, Sys.SolSocket, Sys.SoError, &error, &length) == 0 && error != 0 ? error : Sys.ECanceled;
+    }
+
+    public void Dispose()
+    {
+        _stop = true;
+        Wake();
+        if (!_thread.Join(TimeSpan.FromSeconds(5)))
+            return;
+        _ = Sys.close(_epoll);
+        _ = Sys.close(_wake);
+        NativeMemory.Free(_buffer);
+    }
+}
