@@ -92,6 +92,53 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
         return false;
     }
 
+    /// <summary>What became of a connection offered to <see cref="TryServeOnLoop"/>.</summary>
+    internal enum LoopOutcome
+    {
+        /// <summary>Refused or failed: the caller closes the descriptor.</summary>
+        Closed,
+        /// <summary>The relay has it.</summary>
+        Relayed,
+        /// <summary>It needs a wait (a lookup, a recompile) or a process or socket option: <see cref="HandleAsync"/> on the thread pool.</summary>
+        LongWay,
+    }
+
+    /// <summary>
+    /// The short way, on the event loop that accepted <paramref name="fd"/>: a forward service, a
+    /// decision the compiled tables make at once without a name or user, and a matched rule with no
+    /// options (nor a decision log to write). Says the same log line as the long way.
+    /// </summary>
+    internal LoopOutcome TryServeOnLoop(int fd, AccessRequest request, IPAddress client, ServiceConfig service, object relayState, RelayLoop loop)
+    {
+        if (service.Forward is not { } backend || decisions is not null)
+            return LoopOutcome.LongWay;
+        if (bans?.Check(client, service.Daemon) is { } banned)
+        {
+            log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {request.ClientAddress} (banned: {banned})");
+            GiftwrapMetrics.Decided(service.Daemon, "denied", "ban");
+            return LoopOutcome.Closed;
+        }
+        if (!tables.IsCurrentWithoutWaiting())
+            return LoopOutcome.LongWay;
+        var decision = tables.DecideCurrent(request);
+        if (decision.Verdict == Verdict.NeedsLookup || decision.Actions.Count > 0 || decision.AclExec is not null || decision.Warnings.Count > 0)
+            return LoopOutcome.LongWay;
+        var who = PercentExpander.Expand("%c", request);
+        if (!decision.IsGranted)
+        {
+            GiftwrapMetrics.Decided(service.Daemon, "denied", "tables");
+            log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {who}");
+            return LoopOutcome.Closed;
+        }
+        GiftwrapMetrics.Decided(service.Daemon, "granted", "tables");
+        log.Daemon(service.Daemon, Severity.Info, $"connect from {who}");
+        var error = relay.Start(fd, backend, limits.ConnectTimeout, relayState, loop);
+        if (error == 0)
+            return LoopOutcome.Relayed;
+        LogBackendFailure(log, service, backend, error);
+        return LoopOutcome.Closed;
+    }
+
     internal static AccessRequest RequestFor(Socket client, ServiceConfig service)
     {
         return AccessRequest.ForConnection(service.Daemon, (IPEndPoint)client.RemoteEndPoint!, (IPEndPoint)client.LocalEndPoint!);

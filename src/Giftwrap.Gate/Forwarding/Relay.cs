@@ -1,5 +1,7 @@
-// forward: the full-duplex proxy between an allowed client and its backend, on event loops of
-// our own (one thread and one epoll instance per core, up to four). A connection is a small
+// The gate's event loops (one thread and one epoll instance per core, up to four): they accept
+// on the listening sockets and hand each new connection to the owner, which decides it there
+// when it can (see GateServer); and they run forward, the full-duplex proxy between an allowed
+// client and its backend. A connection is a small
 // object with two descriptors: no task, no async state machine and no buffer of its own while
 // idle. Data moves through the loop's one buffer, or through splice(2) once a direction carries a
 // bulk flow; what a slow reader cannot take yet waits in a per-direction buffer (or the pipe), and
@@ -13,10 +15,33 @@ using System.Runtime.InteropServices;
 
 namespace Giftwrap.Gate.Forwarding;
 
-/// <summary>Told when a relayed connection ends (on a relay thread; must not block).</summary>
+/// <summary>The relay's owner, called on a relay thread (it must not block).</summary>
 internal interface IRelayOwner
 {
+    /// <summary>A relayed connection ended.</summary>
     void Ended(object? state, in RelayResult result);
+
+    /// <summary>
+    /// A connection was accepted on <paramref name="listener"/>: <paramref name="fd"/> (non-blocking,
+    /// close-on-exec) is the owner's now; <paramref name="peer"/> is its struct sockaddr.
+    /// </summary>
+    void Accepted(RelayListener listener, int fd, ReadOnlySpan<byte> peer, RelayLoop loop);
+
+    /// <summary>accept(2) failed for want of descriptors or memory; the listener pauses for a moment.</summary>
+    void AcceptFailed(RelayListener listener, int errno);
+}
+
+/// <summary>A listening socket the loops accept on.</summary>
+internal sealed class RelayListener(Socket socket, object state)
+{
+    public Socket Socket { get; } = socket;
+    public int Fd { get; } = (int)socket.SafeHandle.DangerousGetHandle();
+    public object State { get; } = state;
+    public GCHandle Handle;
+    public uint Events;
+    public volatile bool Closing;
+    public int LoopsLeft;
+    public readonly TaskCompletionSource Removed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
 /// <summary>How a relayed connection ended.</summary>
@@ -67,6 +92,24 @@ internal sealed unsafe class Relay : IDisposable
     /// </summary>
     public int Start(Socket client, IPEndPoint backend, TimeSpan connectTimeout, object? state)
     {
+        var clientFd = Sys.fcntl((int)client.SafeHandle.DangerousGetHandle(), Sys.FDupFdCloexec, 0);
+        if (clientFd < 0)
+            return Sys.Errno;
+        // The gate's Socket goes now, so the relay's descriptor is the only one left.
+        client.Dispose();
+        _ = Sys.SetNonBlocking(clientFd, true);
+        var error = Start(clientFd, backend, connectTimeout, state, null);
+        if (error != 0)
+            _ = Sys.close(clientFd);
+        return error;
+    }
+
+    /// <summary>
+    /// As above for a non-blocking descriptor: the relay's when 0 is returned, still the caller's
+    /// otherwise. <paramref name="loop"/>: the loop to run it on (the one that accepted it), or any.
+    /// </summary>
+    internal int Start(int clientFd, IPEndPoint backend, TimeSpan connectTimeout, object? state, RelayLoop? loop)
+    {
         EnsureLoops();
         var family = backend.AddressFamily == AddressFamily.InterNetworkV6 ? Sys.AfInet6 : Sys.AfInet;
         var backendFd = Sys.socket(family, Sys.SockStream | Sys.SockNonBlock | Sys.SockCloexec, 0);
@@ -75,7 +118,7 @@ internal sealed unsafe class Relay : IDisposable
         var one = 1;
         _ = Sys.setsockopt(backendFd, Sys.IpProtoTcp, Sys.TcpNoDelay, &one, sizeof(int));
         var address = stackalloc byte[28];
-        var length = SocketAddress(backend, new Span<byte>(address, 28));
+        var length = SockAddr.Write(backend, new Span<byte>(address, 28));
         var connecting = Sys.connect(backendFd, address, length) != 0;
         var error = connecting ? Sys.Errno : 0;
         if (error != 0 && error != Sys.EInProgress)
@@ -83,20 +126,35 @@ internal sealed unsafe class Relay : IDisposable
             _ = Sys.close(backendFd);
             return error;
         }
-        var clientFd = Sys.fcntl((int)client.SafeHandle.DangerousGetHandle(), Sys.FDupFdCloexec, 0);
-        if (clientFd < 0)
-        {
-            error = Sys.Errno;
-            _ = Sys.close(backendFd);
-            return error;
-        }
-        // The gate's Socket goes now, so the relay's descriptor is the only one left.
-        client.Dispose();
-        _ = Sys.ioctl(clientFd, Sys.FionBio, &one);
         _ = Sys.setsockopt(clientFd, Sys.IpProtoTcp, Sys.TcpNoDelay, &one, sizeof(int));
-        var loop = _loops[(int)((uint)Interlocked.Increment(ref _next) % (uint)_loops.Length)];
+        loop ??= _loops[(int)((uint)Interlocked.Increment(ref _next) % (uint)_loops.Length)];
         var deadline = connecting ? Environment.TickCount64 + (long)connectTimeout.TotalMilliseconds : 0;
         return loop.Adopt(new RelayConnection(clientFd, backendFd, state, connecting, deadline));
+    }
+
+    /// <summary>Accepts on <paramref name="socket"/> in every loop from now on; the owner is told of each connection.</summary>
+    public RelayListener Listen(Socket socket, object state)
+    {
+        EnsureLoops();
+        socket.Blocking = false;
+        var listener = new RelayListener(socket, state);
+        listener.Handle = GCHandle.Alloc(listener);
+        foreach (var loop in _loops)
+            loop.AddListener(listener);
+        return listener;
+    }
+
+    /// <summary>Stops accepting on <paramref name="listener"/>; completes when no loop can touch its socket any more.</summary>
+    public Task UnlistenAsync(RelayListener listener)
+    {
+        if (!listener.Closing)
+        {
+            listener.Closing = true;
+            listener.LoopsLeft = _loops.Length;
+            foreach (var loop in _loops)
+                loop.RemoveListener(listener);
+        }
+        return listener.Removed.Task;
     }
 
     /// <summary>Ends every relayed connection now (a stop whose drain ran out of time).</summary>
@@ -118,24 +176,6 @@ internal sealed unsafe class Relay : IDisposable
                 _loops[i] = new RelayLoop(this, i);
             Volatile.Write(ref _started, true);
         }
-    }
-
-    /// <summary>struct sockaddr_in / sockaddr_in6 for <paramref name="ep"/>; returns its length.</summary>
-    private static uint SocketAddress(IPEndPoint ep, Span<byte> sa)
-    {
-        sa.Clear();
-        if (ep.AddressFamily == AddressFamily.InterNetworkV6)
-        {
-            BitConverter.TryWriteBytes(sa, (ushort)Sys.AfInet6);
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(sa[2..], (ushort)ep.Port);
-            ep.Address.TryWriteBytes(sa[8..24], out _);
-            BitConverter.TryWriteBytes(sa[24..], (uint)ep.Address.ScopeId);
-            return 28;
-        }
-        BitConverter.TryWriteBytes(sa, (ushort)Sys.AfInet);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(sa[2..], (ushort)ep.Port);
-        ep.Address.TryWriteBytes(sa[4..8], out _);
-        return 16;
     }
 
     public void Dispose()

@@ -1,8 +1,10 @@
-// One relay thread: an epoll instance in edge-triggered mode, the connections adopted into it,
-// their backend connects (with a deadline each) and their bytes. Readiness is remembered per
+// One relay thread: an epoll instance with the listening sockets (level-triggered, shared by the
+// loops) and the connections adopted into it (edge-triggered), their backend connects (with a
+// deadline each) and their bytes. Readiness is remembered per
 // descriptor, so a system call is made only where it can do something. A direction works a
 // bounded number of rounds per wake-up and then yields to the others (a bulk flow cannot starve
 // the loop). Connections are adopted from other threads; everything after that happens here.
+using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 
 namespace Giftwrap.Gate.Forwarding;
@@ -12,6 +14,8 @@ internal sealed unsafe class RelayLoop : IDisposable
     private const int MaxEvents = 256;
     private const int RoundsPerWake = 16;
     private const int PipeSize = 256 * 1024;
+    private const int AcceptsPerWake = 32;
+    private const int AcceptPauseMs = 100;
 
     private readonly Relay _relay;
     private readonly int _epoll;
@@ -25,7 +29,10 @@ internal sealed unsafe class RelayLoop : IDisposable
     private readonly Queue<RelayConnection> _connecting = new();
     private List<RelayConnection> _again = [];
     private List<RelayConnection> _againNext = [];
-    private readonly List<RelayConnection> _ended = [];
+    // GC handles freed after the batch of events that may still name them.
+    private readonly List<GCHandle> _release = [];
+    private readonly ConcurrentQueue<Action> _commands = new();
+    private readonly List<(RelayListener Listener, long Resume)> _paused = [];
     private volatile bool _abort;
     private volatile bool _stop;
     private int _open;
@@ -49,6 +56,37 @@ internal sealed unsafe class RelayLoop : IDisposable
 
     public int Open => Volatile.Read(ref _open);
 
+    /// <summary>Accepts on <paramref name="l"/> (from any thread). EPOLLEXCLUSIVE wakes one loop per connection where the kernel has it.</summary>
+    public void AddListener(RelayListener l)
+    {
+        var ev = new Sys.EpollEvent { Events = l.Events == 0 ? Sys.EpollIn | Sys.EpollExclusive : l.Events, Data = (ulong)GCHandle.ToIntPtr(l.Handle) };
+        if (Sys.epoll_ctl(_epoll, Sys.EpollCtlAdd, l.Fd, &ev) != 0 && Sys.Errno == Sys.EInval && l.Events == 0)
+        {
+            ev.Events = Sys.EpollIn;
+            if (Sys.epoll_ctl(_epoll, Sys.EpollCtlAdd, l.Fd, &ev) != 0)
+                throw new System.Net.Sockets.SocketException(Sys.Errno);
+        }
+        l.Events = ev.Events;
+    }
+
+    /// <summary>Stops accepting on <paramref name="l"/>, on this loop's thread; the last loop to do so completes <see cref="RelayListener.Removed"/>.</summary>
+    public void RemoveListener(RelayListener l) => Post(() =>
+    {
+        _ = Sys.epoll_ctl(_epoll, Sys.EpollCtlDel, l.Fd, null);
+        _paused.RemoveAll(p => p.Listener == l);
+        if (Interlocked.Decrement(ref l.LoopsLeft) == 0)
+        {
+            _release.Add(l.Handle);
+            l.Removed.TrySetResult();
+        }
+    });
+
+    private void Post(Action command)
+    {
+        _commands.Enqueue(command);
+        Wake();
+    }
+
     /// <summary>Takes <paramref name="c"/> in (from any thread): listed, deadline set, both descriptors watched.</summary>
     public int Adopt(RelayConnection c)
     {
@@ -70,10 +108,11 @@ internal sealed unsafe class RelayLoop : IDisposable
         var ev = new Sys.EpollEvent { Events = Sys.EpollIn | Sys.EpollOut | Sys.EpollRdHup | Sys.EpollEt, Data = data };
         if (Sys.epoll_ctl(_epoll, Sys.EpollCtlAdd, c.ClientFd, &ev) != 0)
         {
+            // Not taken: the client's descriptor stays the caller's.
             var error = Sys.Errno;
             Unlist(c);
+            Interlocked.Decrement(ref _open);
             c.Handle.Free();
-            _ = Sys.close(c.ClientFd);
             _ = Sys.close(c.BackendFd);
             return error;
         }
@@ -113,7 +152,7 @@ internal sealed unsafe class RelayLoop : IDisposable
         {
             while (!_stop)
             {
-                var n = Sys.epoll_wait(_epoll, events, MaxEvents, _again.Count > 0 ? 0 : NextTimeout());
+                var n = Sys.epoll_wait(_epoll, events, MaxEvents, WaitTimeout());
                 if (n < 0)
                 {
                     // EINTR: a signal; anything else would be a bug in our own descriptors.
@@ -128,19 +167,25 @@ internal sealed unsafe class RelayLoop : IDisposable
                     {
                         ulong count;
                         _ = Sys.read(_wake, &count, sizeof(ulong));
+                        while (_commands.TryDequeue(out var command))
+                            command();
                         continue;
                     }
-                    if (GCHandle.FromIntPtr((nint)(data & ~1UL)).Target is RelayConnection c)
+                    var target = GCHandle.FromIntPtr((nint)(data & ~1UL)).Target;
+                    if (target is RelayConnection c)
                         OnEvent(c, (data & 1) != 0, events[i].Events);
+                    else if (target is RelayListener l)
+                        Accept(l);
                 }
                 RunAgain();
                 Expire();
+                Resume();
                 if (_abort)
                     EndAll();
                 // Handles are freed only after the batch: a later event in it may name an ended connection.
-                foreach (var c in _ended)
-                    c.Handle.Free();
-                _ended.Clear();
+                foreach (var h in _release)
+                    h.Free();
+                _release.Clear();
             }
         }
         finally
@@ -148,9 +193,89 @@ internal sealed unsafe class RelayLoop : IDisposable
             NativeMemory.Free(events);
         }
         EndAll();
-        foreach (var c in _ended)
-            c.Handle.Free();
-        _ended.Clear();
+        foreach (var h in _release)
+            h.Free();
+        _release.Clear();
+    }
+
+    /// <summary>Takes up to a batch of waiting connections from <paramref name="l"/> (level-triggered: the rest wake us again).</summary>
+    private void Accept(RelayListener l)
+    {
+        var peer = stackalloc byte[128];
+        for (var i = 0; i < AcceptsPerWake && !l.Closing; i++)
+        {
+            var length = 128u;
+            var fd = Sys.accept4(l.Fd, peer, &length, Sys.SockNonBlock | Sys.SockCloexec);
+            if (fd < 0)
+            {
+                var errno = Sys.Errno;
+                if (errno is Sys.EIntr or Sys.EConnAborted)
+                    continue;
+                if (errno is Sys.EMFile or Sys.ENFile or Sys.ENoBufs or Sys.ENoMem)
+                {
+                    // Out of descriptors or memory: say so, stop watching this listener for a moment.
+                    _ = Sys.epoll_ctl(_epoll, Sys.EpollCtlDel, l.Fd, null);
+                    _paused.Add((l, Environment.TickCount64 + AcceptPauseMs));
+                    Notify(l, errno);
+                }
+                return;
+            }
+            try
+            {
+                _relay.Owner.Accepted(l, fd, new ReadOnlySpan<byte>(peer, (int)Math.Min(length, 128u)), this);
+            }
+            catch (Exception)
+            {
+                // The owner had the descriptor; what it did with it is its own. The loop goes on.
+            }
+        }
+    }
+
+    private void Notify(RelayListener l, int errno)
+    {
+        try
+        {
+            _relay.Owner.AcceptFailed(l, errno);
+        }
+        catch (Exception)
+        {
+            // A failed log line must not stop the loop.
+        }
+    }
+
+    /// <summary>How long epoll_wait may sleep: not at all with work left over, else until the next deadline.</summary>
+    private int WaitTimeout()
+    {
+        if (_againNext.Count > 0)
+            return 0;
+        var connect = NextTimeout();
+        var resume = NextResume();
+        return connect < 0 ? resume : resume < 0 ? connect : Math.Min(connect, resume);
+    }
+
+    /// <summary>Milliseconds until a paused listener is watched again; -1 when none is paused.</summary>
+    private int NextResume()
+    {
+        if (_paused.Count == 0)
+            return -1;
+        var first = _paused.Min(p => p.Resume);
+        return (int)Math.Clamp(first - Environment.TickCount64, 0, int.MaxValue);
+    }
+
+    private void Resume()
+    {
+        if (_paused.Count == 0)
+            return;
+        var now = Environment.TickCount64;
+        for (var i = _paused.Count - 1; i >= 0; i--)
+        {
+            var (l, resume) = _paused[i];
+            if (resume > now)
+                continue;
+            _paused.RemoveAt(i);
+            if (!l.Closing)
+                AddListener(l);
+        }
     }
 
     private void OnEvent(RelayConnection c, bool backend, uint events)
@@ -434,7 +559,7 @@ internal sealed unsafe class RelayLoop : IDisposable
         Release(ref c.Up);
         Release(ref c.Down);
         Unlist(c);
-        _ended.Add(c);
+        _release.Add(c.Handle);
         Interlocked.Decrement(ref _open);
         try
         {

@@ -21,6 +21,7 @@ internal static unsafe partial class Sys
     public const uint EpollHup = 0x10;
     public const uint EpollRdHup = 0x2000;
     public const uint EpollEt = 1u << 31;
+    public const uint EpollExclusive = 1u << 28;
     public const int EpollCtlAdd = 1;
     public const int EpollCtlDel = 2;
 
@@ -48,6 +49,11 @@ internal static unsafe partial class Sys
     public const int EInProgress = 115;
     public const int ETimedOut = 110;
     public const int ECanceled = 125;
+    public const int EConnAborted = 103;
+    public const int EMFile = 24;
+    public const int ENFile = 23;
+    public const int ENoBufs = 105;
+    public const int ENoMem = 12;
 
     [LibraryImport("libc.so.6", SetLastError = true)]
     public static partial int epoll_create1(int flags);
@@ -69,6 +75,12 @@ internal static unsafe partial class Sys
 
     [LibraryImport("libc.so.6", SetLastError = true)]
     public static partial int socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc.so.6", SetLastError = true)]
+    public static partial int accept4(int fd, byte* addr, uint* length, int flags);
+
+    [LibraryImport("libc.so.6", SetLastError = true)]
+    public static partial int getsockname(int fd, byte* addr, uint* length);
 
     [LibraryImport("libc.so.6", SetLastError = true)]
     public static partial int connect(int fd, byte* addr, uint length);
@@ -104,4 +116,11 @@ internal static unsafe partial class Sys
     public static partial nint splice(int fdIn, long* offIn, int fdOut, long* offOut, nuint length, uint flags);
 
     public static int Errno => Marshal.GetLastPInvokeError();
+
+    /// <summary>O_NONBLOCK on or off (FIONBIO: one call, no F_GETFL first).</summary>
+    public static int SetNonBlocking(int fd, bool on)
+    {
+        var value = on ? 1 : 0;
+        return ioctl(fd, FionBio, &value);
+    }
 }

@@ -1,7 +1,8 @@
-// The gate daemon's core: a listening socket per service address, an accept loop
-// each, limits on connections overall and per source address, reload without
-// dropping open connections, and a stop that drains. A slow or silent client only
-// ever holds its own task.
+// The gate daemon's core: a listening socket per service address, accepted on by the
+// relay's event loops; limits on connections overall and per source address; the
+// decision on the loop when it needs no wait, else on the thread pool; reload without
+// dropping open connections, and a stop that drains. A slow or silent client only ever
+// holds its own connection.
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
@@ -37,8 +38,11 @@ public sealed class GateServer : IAsyncDisposable
     private sealed class Listener(Socket socket, ServiceConfig service)
     {
         public Socket Socket { get; } = socket;
-        public ServiceConfig Service { get; set; } = service;
-        public Task? Loop { get; set; }
+        public volatile ServiceConfig Service = service;
+        public RelayListener? Relay { get; set; }
+        /// <summary>The local endpoint of every connection accepted here, when bound to one address (else getsockname).</summary>
+        public IPEndPoint? FixedLocal { get; } =
+            socket.LocalEndPoint is IPEndPoint ep && !ep.Address.Equals(IPAddress.Any) && !ep.Address.Equals(IPAddress.IPv6Any) ? ep : null;
     }
 
     private readonly List<(Socket Socket, string? Name)> _inherited;
@@ -137,7 +141,7 @@ public sealed class GateServer : IAsyncDisposable
             if (wanted.TryGetValue(ep, out var s))
                 l.Service = s;
             else if (_listeners.TryRemove(ep, out var gone))
-                gone.Socket.Dispose();
+                _ = CloseAsync(gone);
         }
         foreach (var (ep, l) in added)
             Run(ep, l);
@@ -148,9 +152,9 @@ public sealed class GateServer : IAsyncDisposable
     /// <summary>Stops accepting and waits up to <paramref name="drain"/> for open connections to finish.</summary>
     public async Task StopAsync(TimeSpan drain)
     {
-        foreach (var l in _listeners.Values)
-            l.Socket.Dispose();
+        var closing = _listeners.Values.Select(CloseAsync).ToList();
         _listeners.Clear();
+        await Task.WhenAll(closing).ConfigureAwait(false);
         _draining = true;
         if (OpenConnections == 0)
             _drained.TrySetResult();
@@ -193,73 +197,90 @@ public sealed class GateServer : IAsyncDisposable
     private void Run(IPEndPoint ep, Listener l)
     {
         _listeners[ep] = l;
-        l.Loop = Task.Run(() => AcceptLoopAsync(l));
+        l.Relay = _relay.Listen(l.Socket, l);
     }
 
-    private async Task AcceptLoopAsync(Listener l)
+    /// <summary>Stops accepting on <paramref name="l"/>, then closes it (no loop touches it any more).</summary>
+    private async Task CloseAsync(Listener l)
     {
-        while (true)
+        if (l.Relay is { } r)
+            await _relay.UnlistenAsync(r).ConfigureAwait(false);
+        l.Socket.Dispose();
+    }
+
+    /// <summary>A new connection, on the event loop that accepted it.</summary>
+    private void Accepted(Listener l, int fd, ReadOnlySpan<byte> peer, RelayLoop loop)
+    {
+        var service = l.Service;
+        if (SockAddr.ToEndPoint(peer) is not { } remote || (l.FixedLocal ?? SockAddr.Local(fd)) is not { } local)
         {
-            Socket client;
-            try
-            {
-                client = await l.Socket.AcceptAsync(_stopping.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is ObjectDisposedException or OperationCanceledException)
-            {
-                // The listener was closed by a reload or a stop.
-                return;
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
-            {
-                // The client gave up before we accepted it.
-                continue;
-            }
-            catch (SocketException ex)
-            {
-                // Out of descriptors and the like: say so, breathe, go on.
-                _log.Gate(Severity.Err, $"error: accept on {l.Socket.LocalEndPoint}: {ex.Message}");
-                await Task.Delay(100).ConfigureAwait(false);
-                continue;
-            }
-            Admit(client, l.Service);
+            // Not an IP connection (cannot happen on our listeners), or already gone.
+            _ = Sys.close(fd);
+            return;
         }
+        var source = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
+        if (!TryAdmit(source, service))
+        {
+            _ = Sys.close(fd);
+            return;
+        }
+        GiftwrapMetrics.ConnectionDelta(1, service.Daemon, service.Name);
+        var open = new OpenConnection(source, service);
+        var handler = _handler;
+        var request = AccessRequest.ForConnection(service.Daemon, remote, local);
+        switch (handler.TryServeOnLoop(fd, request, source, service, open, loop))
+        {
+            case ConnectionHandler.LoopOutcome.Relayed:
+                return;
+            case ConnectionHandler.LoopOutcome.Closed:
+                _ = Sys.close(fd);
+                Close(open);
+                return;
+        }
+        ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Gate.ServeAsync(s.Handler, s.Fd, s.Open), (Gate: this, Handler: handler, Fd: fd, Open: open), preferLocal: false);
     }
 
-    private void Admit(Socket client, ServiceConfig service)
+    /// <summary>Within the limits: counted in (true), or refused and logged (false).</summary>
+    private bool TryAdmit(IPAddress source, ServiceConfig service)
     {
-        var source = ((IPEndPoint)client.RemoteEndPoint!).Address;
-        if (source.IsIPv4MappedToIPv6)
-            source = source.MapToIPv4();
         var limits = _config.Limits;
         if (Interlocked.Increment(ref _open) > limits.MaxConnections)
         {
             Leave();
             _log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {source} (too many connections: {limits.MaxConnections})");
-            client.Dispose();
-            return;
+            return false;
         }
         if (_perSource.AddOrUpdate(source, 1, (_, n) => n + 1) > limits.MaxPerSource)
         {
             Release(source);
             Leave();
             _log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {source} (more than {limits.MaxPerSource} connections from one address)");
-            client.Dispose();
-            return;
+            return false;
         }
-        // The connection runs on the accepting thread until its first real wait (a lookup, the
-        // backend's connect): no hand-off to another thread for the decision itself.
-        _ = RunAsync(_handler, client, service, source);
+        return true;
     }
 
-    private async Task RunAsync(ConnectionHandler handler, Socket client, ServiceConfig service, IPAddress source)
+    /// <summary>The long way, on the thread pool: lookups, options, processes, the decision log.</summary>
+    private async Task ServeAsync(ConnectionHandler handler, int fd, OpenConnection open)
     {
-        GiftwrapMetrics.ConnectionDelta(1, service.Daemon, service.Name);
-        var open = new OpenConnection(source, service);
+        Socket client;
+        try
+        {
+            // Blocking again, as an accepted socket is: a program exec'd on it expects that.
+            _ = Sys.SetNonBlocking(fd, false);
+            client = new Socket(new SafeSocketHandle(fd, ownsHandle: true));
+        }
+        catch (SocketException)
+        {
+            // Gone before we could look at it.
+            _ = Sys.close(fd);
+            Close(open);
+            return;
+        }
         var relayed = false;
         try
         {
-            relayed = await handler.HandleAsync(client, service, open, _stopping.Token).ConfigureAwait(false);
+            relayed = await handler.HandleAsync(client, open.Service, open, _stopping.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
         {
@@ -284,9 +305,15 @@ public sealed class GateServer : IAsyncDisposable
         GiftwrapMetrics.ConnectionDelta(-1, open.Service.Daemon, open.Service.Name);
     }
 
-    /// <summary>The end of a relayed connection, on a relay thread.</summary>
+    /// <summary>The relay's calls into the gate, on its threads.</summary>
     private sealed class RelayEnds(GateServer gate) : IRelayOwner
     {
+        public void Accepted(RelayListener listener, int fd, ReadOnlySpan<byte> peer, RelayLoop loop) =>
+            gate.Accepted((Listener)listener.State, fd, peer, loop);
+
+        public void AcceptFailed(RelayListener listener, int errno) =>
+            gate._log.Gate(Severity.Err, $"error: accept on {listener.Socket.LocalEndPoint}: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}");
+
         public void Ended(object? state, in RelayResult result)
         {
             var open = (OpenConnection)state!;

@@ -2,7 +2,6 @@
 // getpeername(2) and getsockname(2). No .NET Socket is built for it unless an option
 // needs one: the first Socket of a process starts the runtime's I/O thread, which a
 // program that lives for one decision and then execs has no use for.
-using System.Buffers.Binary;
 using System.Net;
 using System.Runtime.InteropServices;
 
@@ -24,19 +23,10 @@ internal static partial class StdinSocket
         Span<byte> sa = stackalloc byte[128];
         var length = (uint)sa.Length;
         var rc = peer ? getpeername(0, ref MemoryMarshal.GetReference(sa), ref length) : getsockname(0, ref MemoryMarshal.GetReference(sa), ref length);
-        if (rc != 0 || length < 2)
+        if (rc != 0)
             return null;
-        var port = BinaryPrimitives.ReadUInt16BigEndian(sa[2..]);
-        return BitConverter.ToUInt16(sa) switch
-        {
-            AfInet when length >= 16 => new IPEndPoint(new IPAddress(sa.Slice(4, 4)), port),
-            AfInet6 when length >= 28 => new IPEndPoint(new IPAddress(sa.Slice(8, 16), BinaryPrimitives.ReadUInt32LittleEndian(sa[24..])), port),
-            _ => null,
-        };
+        return Forwarding.SockAddr.ToEndPoint(sa[..(int)Math.Min(length, (uint)sa.Length)]);
     }
-
-    private const ushort AfInet = 2;
-    private const ushort AfInet6 = 10;
 
     [LibraryImport("libc.so.6", SetLastError = true)]
     private static partial int getpeername(int fd, ref byte address, ref uint length);

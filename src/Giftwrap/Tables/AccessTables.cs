@@ -151,10 +151,55 @@ public sealed class AccessTables : IDisposable
         lock (_gate)
         {
             var changed = _monitor.Poll(out _);
+            if (_pendingChanges is { } pending)
+            {
+                changed = changed is null ? pending : [.. pending, .. changed];
+                _pendingChanges = null;
+            }
             if (changed is not null)
                 Reload(changed);
             return _snapshot;
         }
+    }
+
+    // Changes seen by a caller that could not wait for the recompile; applied by the next Current().
+    private List<string>? _pendingChanges;
+
+    /// <summary>
+    /// For a caller that must not block (the gate's event loops): true when the compiled tables are
+    /// current, so that <see cref="DecideCurrent"/> decides as <see cref="Decide"/> would. False when
+    /// a file changed or a recompile is under way; the recompile then starts on the thread pool and
+    /// the caller decides the long way (<see cref="Decide"/> waits for it).
+    /// </summary>
+    internal bool IsCurrentWithoutWaiting()
+    {
+        if (_monitor is null)
+            return true;
+        if (!Monitor.TryEnter(_gate))
+            return false;
+        try
+        {
+            if (_pendingChanges is not null)
+                return false;
+            var changed = _monitor.Poll(out _);
+            if (changed is null)
+                return true;
+            _pendingChanges = changed;
+            ThreadPool.UnsafeQueueUserWorkItem(static t => t.Current(), this, preferLocal: false);
+            return false;
+        }
+        finally
+        {
+            Monitor.Exit(_gate);
+        }
+    }
+
+    /// <summary><see cref="Decide"/> on the tables as last compiled, after <see cref="IsCurrentWithoutWaiting"/> said they are current.</summary>
+    internal Decision DecideCurrent(AccessRequest request)
+    {
+        var s = _snapshot;
+        var ctx = new EvalContext(request, _files, _options.Netgroups, _options.Accounts);
+        return Evaluator.Evaluate(s.Allow, s.Deny, ctx);
     }
 
     private void Reload(List<string> changed)
