@@ -316,8 +316,8 @@ internal sealed unsafe class RelayLoop : IDisposable
     /// <summary>Moves what can be moved both ways; ends the connection when both ways are done or one failed.</summary>
     private void Work(RelayConnection c)
     {
-        var up = Pump(ref c.Up, c.ClientFd, c.BackendFd, ref c.ClientReadable, ref c.BackendWritable);
-        var down = up < 0 ? up : Pump(ref c.Down, c.BackendFd, c.ClientFd, ref c.BackendReadable, ref c.ClientWritable);
+        var up = Pump(ref c.Up, c.ClientFd, c.BackendFd, ref c.ClientReadable, ref c.BackendWritable, c.Down.Done);
+        var down = up < 0 ? up : Pump(ref c.Down, c.BackendFd, c.ClientFd, ref c.BackendReadable, ref c.ClientWritable, c.Up.Done);
         if (up < 0 || down < 0)
         {
             End(c, -Math.Min(up, down));
@@ -342,7 +342,7 @@ internal sealed unsafe class RelayLoop : IDisposable
     /// One direction: first what is held (buffer or pipe) to the writer, then more from the reader.
     /// Returns <see cref="Waiting"/> (for readiness), <see cref="Again"/> (rounds used up) or -errno.
     /// </summary>
-    private int Pump(ref RelayDirection d, int from, int to, ref bool readable, ref bool writable)
+    private int Pump(ref RelayDirection d, int from, int to, ref bool readable, ref bool writable, bool otherDone)
     {
         for (var round = 0; round < RoundsPerWake; round++)
         {
@@ -369,8 +369,10 @@ internal sealed unsafe class RelayLoop : IDisposable
             {
                 if (!d.Done)
                 {
-                    // Half-close: the writer learns that no more comes this way.
-                    _ = Sys.shutdown(to, Sys.ShutWr);
+                    // Half-close: the writer learns that no more comes this way. When the other way
+                    // is over too, both sockets are closed next, and the close says it.
+                    if (!otherDone)
+                        _ = Sys.shutdown(to, Sys.ShutWr);
                     d.Done = true;
                 }
                 return Waiting;

@@ -22,7 +22,14 @@ public sealed class GateServer : IAsyncDisposable
     private readonly GateLog _log;
     private readonly IRequestLookups _lookups;
     private readonly ConcurrentDictionary<IPEndPoint, Listener> _listeners = new();
-    private readonly ConcurrentDictionary<IPAddress, int> _perSource = new();
+    // Connections per source address, counted without a lock (the loops admit at once): a count that
+    // falls to 0 is retired (-1) and removed; an admission that meets a retired count takes a fresh one.
+    private readonly ConcurrentDictionary<IPAddress, SourceCount> _perSource = new();
+
+    private sealed class SourceCount
+    {
+        public int Value;
+    }
     private readonly CancellationTokenSource _stopping = new();
     // Completed when the last open connection ends after a stop began (drain), instead of a task
     // tracked per connection.
@@ -219,13 +226,13 @@ public sealed class GateServer : IAsyncDisposable
             return;
         }
         var source = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
-        if (!TryAdmit(source, service))
+        if (TryAdmit(source, service) is not { } count)
         {
             _ = Sys.close(fd);
             return;
         }
         GiftwrapMetrics.ConnectionDelta(1, service.Daemon, service.Name);
-        var open = new OpenConnection(source, service);
+        var open = new OpenConnection(source, count, service);
         var handler = _handler;
         var request = AccessRequest.ForConnection(service.Daemon, remote, local);
         switch (handler.TryServeOnLoop(fd, request, source, service, open, loop))
@@ -240,24 +247,35 @@ public sealed class GateServer : IAsyncDisposable
         ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Gate.ServeAsync(s.Handler, s.Fd, s.Open), (Gate: this, Handler: handler, Fd: fd, Open: open), preferLocal: false);
     }
 
-    /// <summary>Within the limits: counted in (true), or refused and logged (false).</summary>
-    private bool TryAdmit(IPAddress source, ServiceConfig service)
+    /// <summary>Within the limits: counted in (its source's count), or refused and logged (null).</summary>
+    private SourceCount? TryAdmit(IPAddress source, ServiceConfig service)
     {
         var limits = _config.Limits;
         if (Interlocked.Increment(ref _open) > limits.MaxConnections)
         {
             Leave();
             _log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {source} (too many connections: {limits.MaxConnections})");
-            return false;
+            return null;
         }
-        if (_perSource.AddOrUpdate(source, 1, (_, n) => n + 1) > limits.MaxPerSource)
+        while (true)
         {
-            Release(source);
-            Leave();
-            _log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {source} (more than {limits.MaxPerSource} connections from one address)");
-            return false;
+            var count = _perSource.GetOrAdd(source, static _ => new SourceCount());
+            var n = Volatile.Read(ref count.Value);
+            if (n < 0)
+            {
+                // Retired by the last connection out; it is being removed.
+                _perSource.TryRemove(KeyValuePair.Create(source, count));
+                continue;
+            }
+            if (n >= limits.MaxPerSource)
+            {
+                Leave();
+                _log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {source} (more than {limits.MaxPerSource} connections from one address)");
+                return null;
+            }
+            if (Interlocked.CompareExchange(ref count.Value, n + 1, n) == n)
+                return count;
         }
-        return true;
     }
 
     /// <summary>The long way, on the thread pool: lookups, options, processes, the decision log.</summary>
@@ -296,11 +314,12 @@ public sealed class GateServer : IAsyncDisposable
     }
 
     /// <summary>What the gate keeps of a connection until it ends: its share of the limits.</summary>
-    private sealed record OpenConnection(IPAddress Source, ServiceConfig Service);
+    private sealed record OpenConnection(IPAddress Source, SourceCount Count, ServiceConfig Service);
 
     private void Close(OpenConnection open)
     {
-        Release(open.Source);
+        if (Interlocked.Decrement(ref open.Count.Value) == 0 && Interlocked.CompareExchange(ref open.Count.Value, -1, 0) == 0)
+            _perSource.TryRemove(KeyValuePair.Create(open.Source, open.Count));
         Leave();
         GiftwrapMetrics.ConnectionDelta(-1, open.Service.Daemon, open.Service.Name);
     }
@@ -330,23 +349,6 @@ public sealed class GateServer : IAsyncDisposable
     {
         if (Interlocked.Decrement(ref _open) == 0 && _draining)
             _drained.TrySetResult();
-    }
-
-    private void Release(IPAddress source)
-    {
-        while (true)
-        {
-            var n = _perSource.GetValueOrDefault(source);
-            if (n <= 1)
-            {
-                if (_perSource.TryRemove(KeyValuePair.Create(source, n)))
-                    return;
-            }
-            else if (_perSource.TryUpdate(source, n - 1, n))
-            {
-                return;
-            }
-        }
     }
 
     public async ValueTask DisposeAsync()

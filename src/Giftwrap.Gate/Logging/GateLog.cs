@@ -2,8 +2,10 @@
 // daemon name as tcpd does, libwrap's own message texts so fail2ban and logwatch keep
 // working) and the console in the systemd format (<level>message). Logging never
 // throws into the connection that caused it, and never waits for the console: lines
-// are queued and written in batches by the thread pool (bounded; an overflow is
-// counted and reported), so a busy gate makes one write(2) for many connections.
+// are queued and written in batches, at most one per ConsoleDelay, by a timer (bounded;
+// an overflow is counted and reported), so a busy gate makes one write(2) and wakes one
+// thread for many connections.
+using System.Collections.Concurrent;
 using Giftwrap.Net.Syslog;
 
 namespace Giftwrap.Gate.Logging;
@@ -25,10 +27,17 @@ public sealed class GateLog : IDisposable
     private readonly Dictionary<(string Daemon, int? Facility), SyslogWriter> _writers = [];
     private readonly object _gate = new();
     private readonly TextWriter _console;
-    private readonly Lock _pendingGate = new();
-    private List<string> _pending = [];
-    private bool _flushQueued;
+    private readonly ConcurrentQueue<string> _pending = new();
+    private int _pendingCount;
+    private int _flushQueued;
     private long _dropped;
+    private readonly Lock _timerGate = new();
+    private Timer? _flushTimer;
+    private System.Text.StringBuilder _batch = new();
+    private volatile bool _disposed;
+
+    /// <summary>How long a console line may wait for the lines after it, to be written with them.</summary>
+    public static readonly TimeSpan ConsoleDelay = TimeSpan.FromMilliseconds(10);
 
     /// <summary>Console lines held at most while the console is slow; more are dropped and counted.</summary>
     public const int MaxPendingLines = 10_000;
@@ -62,56 +71,74 @@ public sealed class GateLog : IDisposable
     {
         if (ReferenceEquals(_console, TextWriter.Null))
             return;
-        var line = $"<{severity}>{message.Replace('\n', ' ').Replace('\r', ' ')}";
-        lock (_pendingGate)
+        // Lock-free: the event loops log from several threads at once.
+        if (Interlocked.Increment(ref _pendingCount) > MaxPendingLines)
         {
-            if (_pending.Count >= MaxPendingLines)
-            {
-                _dropped++;
-                return;
-            }
-            _pending.Add(line);
-            if (_flushQueued)
-                return;
-            _flushQueued = true;
+            Interlocked.Decrement(ref _pendingCount);
+            Interlocked.Increment(ref _dropped);
+            return;
         }
-        ThreadPool.UnsafeQueueUserWorkItem(static log => log.FlushConsole(), this, preferLocal: false);
+        _pending.Enqueue($"<{severity}>{message.Replace('\n', ' ').Replace('\r', ' ')}\n");
+        if (Interlocked.CompareExchange(ref _flushQueued, 1, 0) != 0)
+            return;
+        if (_flushTimer is null)
+        {
+            lock (_timerGate)
+                _flushTimer ??= new Timer(static log => ((GateLog)log!).FlushConsole(), this, Timeout.Infinite, Timeout.Infinite);
+        }
+        try
+        {
+            if (_disposed)
+                FlushConsole();
+            else
+                _flushTimer.Change(ConsoleDelay, Timeout.InfiniteTimeSpan);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed meanwhile: a line after the end is written at once.
+            FlushConsole();
+        }
     }
 
-    /// <summary>Writes the queued console lines (also done on dispose).</summary>
+    /// <summary>Writes the queued console lines in one write (also done on dispose).</summary>
     public void FlushConsole()
     {
-        List<string> lines;
-        long dropped;
-        lock (_pendingGate)
-        {
-            lines = _pending;
-            _pending = [];
-            dropped = _dropped;
-            _dropped = 0;
-            _flushQueued = false;
-        }
-        if (lines.Count == 0 && dropped == 0)
-            return;
+        // Cleared first: a line queued from here on asks for a flush of its own.
+        Volatile.Write(ref _flushQueued, 0);
         lock (_gate)
         {
+            _batch.Clear();
+            while (_pending.TryDequeue(out var line))
+            {
+                Interlocked.Decrement(ref _pendingCount);
+                _batch.Append(line);
+            }
+            var dropped = Interlocked.Exchange(ref _dropped, 0);
+            if (dropped > 0)
+                _batch.Append($"<{Severity.Warning}>giftwrap: {dropped} console line(s) dropped (console too slow)\n");
+            if (_batch.Length == 0)
+                return;
             try
             {
-                foreach (var line in lines)
-                    _console.WriteLine(line);
-                if (dropped > 0)
-                    _console.WriteLine($"<{Severity.Warning}>giftwrap: {dropped} console line(s) dropped (console too slow)");
+                _console.Write(_batch.ToString());
                 _console.Flush();
             }
             catch (IOException)
             {
                 // The console went away (a closed pipe): the lines still went to syslog.
             }
+            if (_batch.Capacity > 1 << 20)
+                _batch = new();
         }
     }
 
     public void Dispose()
     {
+        lock (_timerGate)
+        {
+            _disposed = true;
+            _flushTimer?.Dispose();
+        }
         FlushConsole();
         lock (_gate)
         {

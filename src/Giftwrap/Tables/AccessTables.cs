@@ -157,13 +157,24 @@ public sealed class AccessTables : IDisposable
                 _pendingChanges = null;
             }
             if (changed is not null)
-                Reload(changed);
+            {
+                _reloading = true;
+                try
+                {
+                    Reload(changed);
+                }
+                finally
+                {
+                    _reloading = false;
+                }
+            }
             return _snapshot;
         }
     }
 
     // Changes seen by a caller that could not wait for the recompile; applied by the next Current().
-    private List<string>? _pendingChanges;
+    private volatile List<string>? _pendingChanges;
+    private volatile bool _reloading;
 
     /// <summary>
     /// For a caller that must not block (the gate's event loops): true when the compiled tables are
@@ -175,8 +186,17 @@ public sealed class AccessTables : IDisposable
     {
         if (_monitor is null)
             return true;
-        if (!Monitor.TryEnter(_gate))
+        if (_reloading || _pendingChanges is not null)
             return false;
+        // The lock is held for a poll (well under a microsecond) by another loop, or for a recompile:
+        // spin a little for the first, give up at once on the second.
+        var spin = new SpinWait();
+        while (!Monitor.TryEnter(_gate))
+        {
+            if (_reloading || spin.NextSpinWillYield)
+                return false;
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
         try
         {
             if (_pendingChanges is not null)
