@@ -234,8 +234,19 @@ public sealed class GateServer : IAsyncDisposable
         GiftwrapMetrics.ConnectionDelta(1, service.Daemon, service.Name);
         var open = new OpenConnection(source, count, service);
         var handler = _handler;
-        var request = AccessRequest.ForConnection(service.Daemon, remote, local);
-        switch (handler.TryServeOnLoop(fd, request, source, service, open, loop))
+        ConnectionHandler.LoopOutcome outcome;
+        try
+        {
+            var request = AccessRequest.ForConnection(service.Daemon, remote, local);
+            outcome = handler.TryServeOnLoop(fd, request, source, service, open, loop);
+        }
+        catch (Exception ex)
+        {
+            // A fault of ours must not leave the connection open (fail closed) nor its count taken.
+            _log.Daemon(service.Daemon, Severity.Err, $"error: refused connect from {source}: {ex.GetType().Name}: {ex.Message}");
+            outcome = ConnectionHandler.LoopOutcome.Closed;
+        }
+        switch (outcome)
         {
             case ConnectionHandler.LoopOutcome.Relayed:
                 return;
