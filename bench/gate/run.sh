@@ -26,7 +26,7 @@
 #   GIFTWRAP_TCPD_BIN=path   use this giftwrap-tcpd binary (default: published beside giftwrap)
 #   GATE_BENCH_SOURCE=worktree  publish the working tree (src/) instead of HEAD
 #   GATE_BENCH_PORT_BASE     first of the loopback ports used (default 27100; ports +0..+22)
-#   BULK_SECONDS (3) BULK_ROUNDS (3) RATE_ROUNDS (3) RATE_THREADS (8)
+#   BULK_SECONDS (3) BULK_ROUNDS (5) RATE_ROUNDS (5) RATE_THREADS (8)
 #   RATE_FAST_COUNT (20000) RATE_FORK_COUNT (2000) RATE_MAX_SECONDS (15)
 #   EXEC_COUNT (300) IDLE_CONNECTIONS (1000)
 # Every load loop is bounded in count and in time; every process started is stopped by pid.
@@ -36,8 +36,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
 bulk_seconds=${BULK_SECONDS:-3}
-bulk_rounds=${BULK_ROUNDS:-3}
-rate_rounds=${RATE_ROUNDS:-3}
+bulk_rounds=${BULK_ROUNDS:-5}
+rate_rounds=${RATE_ROUNDS:-5}
 rate_threads=${RATE_THREADS:-8}
 rate_fast=${RATE_FAST_COUNT:-20000}
 rate_fork=${RATE_FORK_COUNT:-2000}
@@ -114,6 +114,15 @@ wait_listening() {
     done
     cat "$work/$name.err" >&2
     die "$name not listening on $port after 10 s"
+}
+# rotated ROUND PEER...: the peers, starting at a different one each round, so that no peer always
+# follows the same one (the fork-heavy xinetd rows leave the machine slower for a moment)
+rotated() {
+    local round=$1
+    shift
+    local n=$# i
+    local -a all=("$@")
+    for ((i = 0; i < n; i++)); do printf '%s\n' "${all[(i + round - 1) % n]}"; done
 }
 kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" | head -n1; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -295,7 +304,7 @@ bulk_peers=(direct serve socat socat-128k haproxy haproxy-splice)
 declare -A BULK_PORT=([direct]=$p_iperf [serve]=$p_serve_bulk [socat]=$p_socat [socat-128k]=$p_socat_b [haproxy]=$p_hap_bulk [haproxy-splice]=$p_hap_splice)
 declare -A BULK_PID=([direct]="" [serve]=${PID[serve]} [socat]=${PID[socat]} [socat-128k]=${PID[socat_b]} [haproxy]=${PID[haproxy]} [haproxy-splice]=${PID[haproxy]})
 for round in $(seq 1 "$bulk_rounds"); do
-    for peer in "${bulk_peers[@]}"; do
+    for peer in $(rotated "$round" "${bulk_peers[@]}"); do
         pid=${BULK_PID[$peer]}
         c0=0
         [ -n "$pid" ] && c0=$(cpu_ticks "$pid")
@@ -325,7 +334,7 @@ declare -A RATE_PORT=([direct]=$p_reply [serve]=$p_serve_rate [haproxy]=$p_hap_r
 declare -A RATE_N=([direct]=$rate_fast [serve]=$rate_fast [haproxy]=$rate_fast [xinetd-redirect]=$rate_fork
     [xinetd-echo]=$rate_fork [xinetd+tcpd]=$rate_fork [xinetd+giftwrap-tcpd]=$rate_fork [xinetd+giftwrap_tcpd]=$rate_fork)
 for round in $(seq 1 "$rate_rounds"); do
-    for peer in "${rate_peers[@]}"; do
+    for peer in $(rotated "$round" "${rate_peers[@]}"); do
         r=$(timeout $((rate_max + 30)) "$bin/connload" run 127.0.0.1 "${RATE_PORT[$peer]}" "${RATE_N[$peer]}" "$rate_threads" "$rate_max" || echo "RESULT failed")
         rate=$(kv rate <<<"$r")
         ec=$(kv err_connect <<<"$r") er=$(kv err_read <<<"$r") ee=$(kv err_empty <<<"$r")
