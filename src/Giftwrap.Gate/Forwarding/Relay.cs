@@ -119,8 +119,7 @@ internal sealed unsafe class Relay : IDisposable
         _ = Sys.setsockopt(backendFd, Sys.IpProtoTcp, Sys.TcpNoDelay, &one, sizeof(int));
         var address = stackalloc byte[28];
         var length = SockAddr.Write(backend, new Span<byte>(address, 28));
-        var connecting = Sys.connect(backendFd, address, length) != 0;
-        var error = connecting ? Sys.Errno : 0;
+        var error = Sys.connect(backendFd, address, length) != 0 ? Sys.Errno : 0;
         if (error != 0 && error != Sys.EInProgress)
         {
             _ = Sys.close(backendFd);
@@ -128,8 +127,11 @@ internal sealed unsafe class Relay : IDisposable
         }
         _ = Sys.setsockopt(clientFd, Sys.IpProtoTcp, Sys.TcpNoDelay, &one, sizeof(int));
         loop ??= _loops[(int)((uint)Interlocked.Increment(ref _next) % (uint)_loops.Length)];
-        var deadline = connecting ? Environment.TickCount64 + (long)connectTimeout.TotalMilliseconds : 0;
-        return loop.Adopt(new RelayConnection(clientFd, backendFd, state, connecting, deadline));
+        // Counted as connecting even when connect(2) finished at once: until the backend's first
+        // event (writable, at once then), the loop only notes the client's readiness, so nothing can
+        // end the connection while another thread is still adopting it.
+        var deadline = Environment.TickCount64 + (long)connectTimeout.TotalMilliseconds;
+        return loop.Adopt(new RelayConnection(clientFd, backendFd, state, connecting: true, deadline));
     }
 
     /// <summary>Accepts on <paramref name="socket"/> in every loop from now on; the owner is told of each connection.</summary>

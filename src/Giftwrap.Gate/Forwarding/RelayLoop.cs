@@ -550,6 +550,8 @@ internal sealed unsafe class RelayLoop : IDisposable
 
     private void End(RelayConnection c, int error)
     {
+        if (c.Ended)
+            return;
         c.Ended = true;
         // Removed from the interest list before the close: a close alone removes it only when no
         // other descriptor (a child between fork and exec, say) still refers to the socket, and an
