@@ -27,7 +27,7 @@
 #   GATE_BENCH_SOURCE=worktree  publish the working tree (src/) instead of HEAD
 #   GATE_BENCH_PORT_BASE     first of the loopback ports used (default 27100; ports +0..+22)
 #   BULK_SECONDS (3) BULK_ROUNDS (5) RATE_ROUNDS (5) RATE_THREADS (8)
-#   RATE_FAST_COUNT (20000) RATE_FORK_COUNT (2000) RATE_MAX_SECONDS (15)
+#   RATE_FAST_COUNT (40000) RATE_FORK_COUNT (2000) RATE_MAX_SECONDS (15)
 #   EXEC_COUNT (300) IDLE_CONNECTIONS (1000)
 # Every load loop is bounded in count and in time; every process started is stopped by pid.
 set -euo pipefail
@@ -39,7 +39,7 @@ bulk_seconds=${BULK_SECONDS:-3}
 bulk_rounds=${BULK_ROUNDS:-5}
 rate_rounds=${RATE_ROUNDS:-5}
 rate_threads=${RATE_THREADS:-8}
-rate_fast=${RATE_FAST_COUNT:-20000}
+rate_fast=${RATE_FAST_COUNT:-40000}
 rate_fork=${RATE_FORK_COUNT:-2000}
 rate_max=${RATE_MAX_SECONDS:-15}
 exec_count=${EXEC_COUNT:-300}
