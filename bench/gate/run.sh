@@ -115,14 +115,19 @@ wait_listening() {
     cat "$work/$name.err" >&2
     die "$name not listening on $port after 10 s"
 }
-# rotated ROUND PEER...: the peers, starting at a different one each round, so that no peer always
-# follows the same one (the fork-heavy xinetd rows leave the machine slower for a moment)
+# rotated ROUND PEER...: the peers, starting at a different one each round and in reverse order
+# every other round, so that no peer always runs first or follows the same one (the fork-heavy
+# xinetd rows leave the machine slower for a moment)
 rotated() {
     local round=$1
     shift
-    local n=$# i
+    local n=$# i j
     local -a all=("$@")
-    for ((i = 0; i < n; i++)); do printf '%s\n' "${all[(i + round - 1) % n]}"; done
+    for ((i = 0; i < n; i++)); do
+        j=$(((i + round - 1) % n))
+        [ $((round % 2)) -eq 0 ] && j=$((n - 1 - j))
+        printf '%s\n' "${all[j]}"
+    done
 }
 kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" | head -n1; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -143,6 +148,9 @@ busy_percent() {
 # ---------------------------------------------------------------- ports
 p_iperf=$base p_serve_bulk=$((base + 1)) p_socat=$((base + 2)) p_socat_b=$((base + 3))
 p_hap_bulk=$((base + 4)) p_hap_splice=$((base + 5))
+# a responder of its own behind each proxy: the TIME_WAIT sockets one peer leaves at its backend
+# do not meet the next peer's connects
+p_reply_serve=$((base + 6)) p_reply_hap=$((base + 7)) p_reply_x=$((base + 8))
 p_reply=$((base + 10)) p_serve_rate=$((base + 11)) p_hap_rate=$((base + 12)) p_x_redirect=$((base + 13))
 p_x_echo=$((base + 14)) p_x_tcpd=$((base + 15)) p_x_gw=$((base + 16)) p_x_lean=$((base + 17))
 p_hold=$((base + 20)) p_serve_mem=$((base + 21)) p_hap_mem=$((base + 22))
@@ -228,7 +236,7 @@ serve_conf() { # serve_conf FILE NAME:LISTEN:FORWARD...
         printf '[limits]\nmax_connections = 20000\nmax_per_source = 20000\n\n[log]\nsyslog = off\n'
     } >"$file"
 }
-serve_conf "$work/serve.conf" "bulk:$p_serve_bulk:$p_iperf" "rate:$p_serve_rate:$p_reply"
+serve_conf "$work/serve.conf" "bulk:$p_serve_bulk:$p_iperf" "rate:$p_serve_rate:$p_reply_serve"
 serve_conf "$work/serve-mem.conf" "idle:$p_serve_mem:$p_hold"
 
 hap_conf() { # hap_conf FILE NAME:LISTEN:FORWARD[:splice]...
@@ -245,7 +253,7 @@ hap_conf() { # hap_conf FILE NAME:LISTEN:FORWARD[:splice]...
     } >"$file"
     haproxy -c -q -f "$file" || die "haproxy rejects $file"
 }
-hap_conf "$work/haproxy.cfg" "bulk:$p_hap_bulk:$p_iperf" "bulk_splice:$p_hap_splice:$p_iperf:splice" "rate:$p_hap_rate:$p_reply"
+hap_conf "$work/haproxy.cfg" "bulk:$p_hap_bulk:$p_iperf" "bulk_splice:$p_hap_splice:$p_iperf:splice" "rate:$p_hap_rate:$p_reply_hap"
 hap_conf "$work/haproxy-mem.cfg" "idle:$p_hap_mem:$p_hold"
 
 xinetd_service() { # NAME PORT then attribute lines
@@ -259,7 +267,7 @@ xinetd_service() { # NAME PORT then attribute lines
 {
     printf 'defaults\n{\n    log_type = FILE %s\n    log_on_success =\n    log_on_failure =\n}\n\n' "$work/xinetd.log"
     # redirect keeps xinetd's built-in libwrap check: it is xinetd's gate, as serve's decision is serve's
-    xinetd_service redirect "$p_x_redirect" "redirect = 127.0.0.1 $p_reply"
+    xinetd_service redirect "$p_x_redirect" "redirect = 127.0.0.1 $p_reply_x"
     # the wrappers are judged alone: xinetd's own libwrap check is off for these
     xinetd_service echo "$p_x_echo" "flags = NOLIBWRAP" "server = /bin/echo" "server_args = ok"
     xinetd_service tcpd "$p_x_tcpd" "flags = NOLIBWRAP NAMEINARGS" "server = /usr/sbin/tcpd" "server_args = /bin/echo ok"
@@ -278,12 +286,15 @@ note "xinetd.conf:"; sed 's/^/  /' "$work/xinetd.conf"
 # ---------------------------------------------------------------- start everything
 start iperf3 iperf3 -s -B 127.0.0.1 -p "$p_iperf"
 start reply "$bin/responder" "$p_reply" reply 900
+start reply_serve "$bin/responder" "$p_reply_serve" reply 900
+start reply_hap "$bin/responder" "$p_reply_hap" reply 900
+start reply_x "$bin/responder" "$p_reply_x" reply 900
 start serve "$gw" serve --config "$work/serve.conf"
 start socat socat "TCP-LISTEN:$p_socat,bind=127.0.0.1,reuseaddr,fork" "TCP:127.0.0.1:$p_iperf"
 start socat_b socat -b 131072 "TCP-LISTEN:$p_socat_b,bind=127.0.0.1,reuseaddr,fork" "TCP:127.0.0.1:$p_iperf"
 start haproxy haproxy -db -f "$work/haproxy.cfg"
 start xinetd xinetd -dontfork -f "$work/xinetd.conf" -pidfile "$work/xinetd.pid"
-for pn in "$p_iperf:iperf3" "$p_reply:reply" "$p_serve_bulk:serve" "$p_serve_rate:serve" "$p_socat:socat" "$p_socat_b:socat_b" \
+for pn in "$p_iperf:iperf3" "$p_reply:reply" "$p_reply_serve:reply_serve" "$p_reply_hap:reply_hap" "$p_reply_x:reply_x" "$p_serve_bulk:serve" "$p_serve_rate:serve" "$p_socat:socat" "$p_socat_b:socat_b" \
     "$p_hap_bulk:haproxy" "$p_hap_splice:haproxy" "$p_hap_rate:haproxy" "$p_x_redirect:xinetd" "$p_x_tcpd:xinetd" "$p_x_gw:xinetd" "$p_x_lean:xinetd" "$p_x_echo:xinetd"; do
     wait_listening "${pn%%:*}" "${pn#*:}"
 done
