@@ -199,6 +199,8 @@ internal struct RelayDirection
     public long Bytes;
     /// <summary>The source said it sends no more (RDHUP/HUP seen): a short read does not mean drained.</summary>
     public bool PeerClosed;
+    /// <summary>The source's FIN has arrived (RDHUP without an error): once a read drains the queue, nothing more comes.</summary>
+    public bool FinSeen;
     public bool Eof;
     public bool Done;
 }

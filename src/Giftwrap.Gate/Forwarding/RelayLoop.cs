@@ -285,6 +285,7 @@ internal sealed unsafe class RelayLoop : IDisposable
         var readable = (events & (Sys.EpollIn | Sys.EpollRdHup | Sys.EpollHup | Sys.EpollErr)) != 0;
         var writable = (events & (Sys.EpollOut | Sys.EpollHup | Sys.EpollErr)) != 0;
         var closed = (events & (Sys.EpollRdHup | Sys.EpollHup | Sys.EpollErr)) != 0;
+        var fin = (events & (Sys.EpollRdHup | Sys.EpollErr)) == Sys.EpollRdHup;
         if (backend)
         {
             if (c.Connecting)
@@ -301,12 +302,14 @@ internal sealed unsafe class RelayLoop : IDisposable
             c.BackendReadable |= readable;
             c.BackendWritable |= writable;
             c.Down.PeerClosed |= closed;
+            c.Down.FinSeen |= fin;
         }
         else
         {
             c.ClientReadable |= readable;
             c.ClientWritable |= writable;
             c.Up.PeerClosed |= closed;
+            c.Up.FinSeen |= fin;
             if (c.Connecting)
                 return;
         }
@@ -397,8 +400,15 @@ internal sealed unsafe class RelayLoop : IDisposable
             // A short recv took all there was: the next arrival brings a new edge, unless the peer
             // has closed (its end of stream is still to be read). splice(2) may stop short with more
             // queued (pipe slots), so a splicing direction reads on until EAGAIN.
-            if (!splicing && read < _relay.BufferSize && !d.PeerClosed)
-                readable = false;
+            if (!splicing && read < _relay.BufferSize)
+            {
+                // After the FIN, a short read has taken the last bytes: that is the end of stream,
+                // without another recv(2) to hear it.
+                if (d.FinSeen)
+                    d.Eof = true;
+                else if (!d.PeerClosed)
+                    readable = false;
+            }
         }
         return Again;
     }
