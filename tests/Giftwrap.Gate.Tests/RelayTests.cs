@@ -23,9 +23,7 @@ public sealed class RelayTests
     public async Task SlowBackend_HoldsTheClientBack_ThenEveryByteArrives()
     {
         await using var gate = new GateFixture("ALL: ALL\n");
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(4);
+        using var listener = Backend(backlog: 4);
         var port = GateFixture.FreePort();
         gate.Start(gate.Config(Forward("sink", port, ((IPEndPoint)listener.LocalEndPoint!).Port)));
 
@@ -63,9 +61,7 @@ public sealed class RelayTests
         await using var gate = new GateFixture("ALL: ALL\n");
         // A listener whose accept queue is full: the kernel drops further SYNs, so a connect to it
         // neither succeeds nor fails until its caller gives up.
-        using var full = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        full.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        full.Listen(1);
+        using var full = Backend(backlog: 1);
         var target = (IPEndPoint)full.LocalEndPoint!;
         var fillers = new List<Socket>();
         try
@@ -169,6 +165,15 @@ public sealed class RelayTests
             await WaitUntilAsync(() => server.OpenConnections == 0);
         }
         Assert.DoesNotContain(gate.LogLines, l => l.Contains("connections from one address", StringComparison.Ordinal));
+    }
+
+    /// <summary>A listening socket on loopback that nobody accepts on unless the test does.</summary>
+    private static Socket Backend(int backlog)
+    {
+        var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        s.Listen(backlog);
+        return s;
     }
 
     private static bool IsListening(int port)

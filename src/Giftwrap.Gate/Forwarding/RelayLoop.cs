@@ -357,13 +357,7 @@ internal sealed unsafe class RelayLoop : IDisposable
                     ? Sys.splice(d.PipeRead, null, to, null, (nuint)d.InPipe, Sys.SpliceMove | Sys.SpliceNonBlock)
                     : SendHeld(ref d, to);
                 if (sent < 0)
-                {
-                    var errno = Sys.Errno;
-                    if (errno != Sys.EAgain)
-                        return -errno;
-                    writable = false;
-                    return Waiting;
-                }
+                    return Stalled(ref writable);
                 if (d.InPipe > 0)
                     d.InPipe -= (int)sent;
                 continue;
@@ -385,13 +379,7 @@ internal sealed unsafe class RelayLoop : IDisposable
             var splicing = d.PipeWrite >= 0;
             var read = splicing ? SpliceIn(ref d, from) : CopyThrough(ref d, from, to, ref writable);
             if (read < 0)
-            {
-                var errno = Sys.Errno;
-                if (errno != Sys.EAgain)
-                    return -errno;
-                readable = false;
-                return Waiting;
-            }
+                return Stalled(ref readable);
             if (read == 0)
             {
                 d.Eof = true;
@@ -411,6 +399,16 @@ internal sealed unsafe class RelayLoop : IDisposable
             }
         }
         return Again;
+    }
+
+    /// <summary>After a failed call: EAGAIN means not ready any more (wait for the next edge); anything else is the error (-errno).</summary>
+    private static int Stalled(ref bool ready)
+    {
+        var errno = Sys.Errno;
+        if (errno != Sys.EAgain)
+            return -errno;
+        ready = false;
+        return Waiting;
     }
 
     /// <summary>recv into the loop's buffer and send on at once; what the writer cannot take is held.</summary>
