@@ -81,9 +81,6 @@ internal sealed unsafe class Relay : IDisposable
 
     internal static void SpliceRefused() => Volatile.Write(ref s_spliceWorks, 0);
 
-    /// <summary>Connections being relayed now.</summary>
-    public int Open => _loops.Sum(l => l?.Open ?? 0);
-
     /// <summary>
     /// Connects to <paramref name="backend"/> and relays <paramref name="client"/> to it. The relay
     /// works on a duplicate of the client's descriptor and disposes <paramref name="client"/> once it

@@ -35,7 +35,6 @@ internal sealed unsafe class RelayLoop : IDisposable
     private readonly List<(RelayListener Listener, long Resume)> _paused = [];
     private volatile bool _abort;
     private volatile bool _stop;
-    private int _open;
 
     public RelayLoop(Relay relay, int index)
     {
@@ -53,8 +52,6 @@ internal sealed unsafe class RelayLoop : IDisposable
         _thread = new Thread(Run) { IsBackground = true, Name = $"giftwrap relay {index}" };
         _thread.Start();
     }
-
-    public int Open => Volatile.Read(ref _open);
 
     /// <summary>Accepts on <paramref name="l"/> (from any thread). EPOLLEXCLUSIVE wakes one loop per connection where the kernel has it.</summary>
     public void AddListener(RelayListener l)
@@ -100,7 +97,6 @@ internal sealed unsafe class RelayLoop : IDisposable
             if (c.Connecting)
                 _connecting.Enqueue(c);
         }
-        Interlocked.Increment(ref _open);
         // The client first: until the backend is watched too, nothing here can end the connection
         // (a client event only marks readiness while the backend connects), so this thread is
         // done with it before the loop can close anything.
@@ -111,7 +107,6 @@ internal sealed unsafe class RelayLoop : IDisposable
             // Not taken: the client's descriptor stays the caller's.
             var error = Sys.Errno;
             Unlist(c);
-            Interlocked.Decrement(ref _open);
             c.Handle.Free();
             _ = Sys.close(c.BackendFd);
             return error;
@@ -572,7 +567,6 @@ internal sealed unsafe class RelayLoop : IDisposable
         Release(ref c.Down);
         Unlist(c);
         _release.Add(c.Handle);
-        Interlocked.Decrement(ref _open);
         try
         {
             _relay.Owner.Ended(c.State, new RelayResult(c.Up.Bytes, c.Down.Bytes, error, !c.Connecting));
