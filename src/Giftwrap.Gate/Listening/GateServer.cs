@@ -22,14 +22,7 @@ public sealed class GateServer : IAsyncDisposable
     private readonly GateLog _log;
     private readonly IRequestLookups _lookups;
     private readonly ConcurrentDictionary<IPEndPoint, Listener> _listeners = new();
-    // Connections per source address, counted without a lock (the loops admit at once): a count that
-    // falls to 0 is retired (-1) and removed; an admission that meets a retired count takes a fresh one.
-    private readonly ConcurrentDictionary<IPAddress, SourceCount> _perSource = new();
-
-    private sealed class SourceCount
-    {
-        public int Value;
-    }
+    private readonly SourceCounts _perSource = new();
     private readonly CancellationTokenSource _stopping = new();
     // Completed when the last open connection ends after a stop began (drain), instead of a task
     // tracked per connection.
@@ -37,7 +30,7 @@ public sealed class GateServer : IAsyncDisposable
     private volatile bool _draining;
     private GateConfig _config;
     private AccessTables _tables;
-    // Forwarded connections, once decided, live in the relay; it reports their end to _relayEnds.
+    // The event loops: they accept, and forwarded connections live there; RelayCallbacks hears from them.
     private readonly Relay _relay;
     private ConnectionHandler _handler;
     private int _open;
@@ -68,7 +61,7 @@ public sealed class GateServer : IAsyncDisposable
         _lookups = lookups;
         _tables = new AccessTables(config.Allow, config.Deny);
         _decisions = config.DecisionLog is { } path ? new DecisionLog(path, config.DecisionLogMaxBytes, config.DecisionLogKeep) : null;
-        _relay = new Relay(config.Limits.BufferSize, new RelayEnds(this));
+        _relay = new Relay(config.Limits.BufferSize, new RelayCallbacks(this));
         _handler = new ConnectionHandler(_tables, lookups, log, config.Limits, _relay, _decisions, bans);
     }
 
@@ -259,7 +252,7 @@ public sealed class GateServer : IAsyncDisposable
     }
 
     /// <summary>Within the limits: counted in (its source's count), or refused and logged (null).</summary>
-    private SourceCount? TryAdmit(IPAddress source, ServiceConfig service)
+    private SourceCounts.Count? TryAdmit(IPAddress source, ServiceConfig service)
     {
         var limits = _config.Limits;
         if (Interlocked.Increment(ref _open) > limits.MaxConnections)
@@ -268,25 +261,11 @@ public sealed class GateServer : IAsyncDisposable
             _log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {source} (too many connections: {limits.MaxConnections})");
             return null;
         }
-        while (true)
-        {
-            var count = _perSource.GetOrAdd(source, static _ => new SourceCount());
-            var n = Volatile.Read(ref count.Value);
-            if (n < 0)
-            {
-                // Retired by the last connection out; it is being removed.
-                _perSource.TryRemove(KeyValuePair.Create(source, count));
-                continue;
-            }
-            if (n >= limits.MaxPerSource)
-            {
-                Leave();
-                _log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {source} (more than {limits.MaxPerSource} connections from one address)");
-                return null;
-            }
-            if (Interlocked.CompareExchange(ref count.Value, n + 1, n) == n)
-                return count;
-        }
+        if (_perSource.TryEnter(source, limits.MaxPerSource) is { } count)
+            return count;
+        Leave();
+        _log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {source} (more than {limits.MaxPerSource} connections from one address)");
+        return null;
     }
 
     /// <summary>The long way, on the thread pool: lookups, options, processes, the decision log.</summary>
@@ -325,18 +304,17 @@ public sealed class GateServer : IAsyncDisposable
     }
 
     /// <summary>What the gate keeps of a connection until it ends: its share of the limits.</summary>
-    private sealed record OpenConnection(IPAddress Source, SourceCount Count, ServiceConfig Service);
+    private sealed record OpenConnection(IPAddress Source, SourceCounts.Count Count, ServiceConfig Service);
 
     private void Close(OpenConnection open)
     {
-        if (Interlocked.Decrement(ref open.Count.Value) == 0 && Interlocked.CompareExchange(ref open.Count.Value, -1, 0) == 0)
-            _perSource.TryRemove(KeyValuePair.Create(open.Source, open.Count));
+        _perSource.Leave(open.Source, open.Count);
         Leave();
         GiftwrapMetrics.ConnectionDelta(-1, open.Service.Daemon, open.Service.Name);
     }
 
     /// <summary>The relay's calls into the gate, on its threads.</summary>
-    private sealed class RelayEnds(GateServer gate) : IRelayOwner
+    private sealed class RelayCallbacks(GateServer gate) : IRelayOwner
     {
         public void Accepted(RelayListener listener, int fd, ReadOnlySpan<byte> peer, RelayLoop loop) =>
             gate.Accepted((Listener)listener.State, fd, peer, loop);
