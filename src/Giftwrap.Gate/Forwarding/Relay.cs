@@ -1,9 +1,8 @@
 // The gate's event loops (one thread and one epoll instance per core, up to four): they accept
 // on the listening sockets and hand each new connection to the owner, which decides it there
 // when it can (see GateServer); and they run forward, the full-duplex proxy between an allowed
-// client and its backend. A connection is a small
-// object with two descriptors: no task, no async state machine and no buffer of its own while
-// idle. Data moves through the loop's one buffer, or through splice(2) once a direction carries a
+// client and its backend. A connection is a small object with two descriptors (RelayConnection.cs):
+// no task, no async state machine and no buffer of its own while idle. Data moves through the loop's one buffer, or through splice(2) once a direction carries a
 // bulk flow; what a slow reader cannot take yet waits in a per-direction buffer (or the pipe), and
 // that direction reads no more until it is gone (backpressure, bounded memory). End of stream on
 // one side becomes a half-close on the other; a reset on either side closes both.
@@ -60,14 +59,14 @@ internal sealed unsafe class Relay : IDisposable
     private static int s_spliceWorks = 1;
 
     /// <param name="bufferSize">The size of each loop's buffer and the most a slow reader holds back per direction.</param>
-    /// <param name="owner">Told of every connection's end.</param>
-    /// <param name="loops">Event loops; default one per processor, at most four.</param>
-    public Relay(int bufferSize, IRelayOwner owner, int loops = 0)
+    /// <param name="owner">Told of every connection accepted and every connection's end.</param>
+    public Relay(int bufferSize, IRelayOwner owner)
     {
         BufferSize = bufferSize;
         Owner = owner;
         Buffers = ArrayPool<byte>.Create(bufferSize, maxArraysPerBucket: 32);
-        _loops = new RelayLoop[loops > 0 ? loops : Math.Clamp(Environment.ProcessorCount, 1, 4)];
+        // One loop per processor, at most four.
+        _loops = new RelayLoop[Math.Clamp(Environment.ProcessorCount, 1, 4)];
     }
 
     internal int BufferSize { get; }
@@ -84,8 +83,9 @@ internal sealed unsafe class Relay : IDisposable
     /// <summary>
     /// Connects to <paramref name="backend"/> and relays <paramref name="client"/> to it. The relay
     /// works on a duplicate of the client's descriptor and disposes <paramref name="client"/> once it
-    /// has one (disposing it again is harmless). Returns 0 when the connection is the relay's now (its end is reported to the
-    /// owner with <paramref name="state"/>), or the errno of a connect that failed at once.
+    /// has one (disposing it again is harmless). Returns 0 when the connection is the relay's now
+    /// (its end is reported to the owner with <paramref name="state"/>), or the errno of a connect
+    /// that failed at once.
     /// </summary>
     public int Start(Socket client, IPEndPoint backend, TimeSpan connectTimeout, object? state)
     {
@@ -124,11 +124,8 @@ internal sealed unsafe class Relay : IDisposable
         }
         _ = Sys.setsockopt(clientFd, Sys.IpProtoTcp, Sys.TcpNoDelay, &one, sizeof(int));
         loop ??= _loops[(int)((uint)Interlocked.Increment(ref _next) % (uint)_loops.Length)];
-        // Counted as connecting even when connect(2) finished at once: until the backend's first
-        // event (writable, at once then), the loop only notes the client's readiness, so nothing can
-        // end the connection while another thread is still adopting it.
         var deadline = Environment.TickCount64 + (long)connectTimeout.TotalMilliseconds;
-        return loop.Adopt(new RelayConnection(clientFd, backendFd, state, connecting: true, deadline));
+        return loop.Adopt(new RelayConnection(clientFd, backendFd, state, deadline));
     }
 
     /// <summary>Accepts on <paramref name="socket"/> in every loop from now on; the owner is told of each connection.</summary>
@@ -182,43 +179,4 @@ internal sealed unsafe class Relay : IDisposable
         foreach (var loop in _loops)
             loop?.Dispose();
     }
-}
-
-/// <summary>One direction of a relayed connection: what waits to be written, and how it ended.</summary>
-internal struct RelayDirection
-{
-    public byte[]? Held;
-    public int HeldOffset;
-    public int HeldLength;
-    public int PipeRead;
-    public int PipeWrite;
-    public int InPipe;
-    public long Bytes;
-    /// <summary>The source said it sends no more (RDHUP/HUP seen): a short read does not mean drained.</summary>
-    public bool PeerClosed;
-    /// <summary>The source's FIN has arrived (RDHUP without an error): once a read drains the queue, nothing more comes.</summary>
-    public bool FinSeen;
-    public bool Eof;
-    public bool Done;
-}
-
-/// <summary>A connection in the relay. Touched by its loop's thread only, once adopted.</summary>
-internal sealed class RelayConnection(int clientFd, int backendFd, object? state, bool connecting, long deadline)
-{
-    public readonly int ClientFd = clientFd;
-    public readonly int BackendFd = backendFd;
-    public readonly object? State = state;
-    public long Deadline = deadline;
-    public bool Connecting = connecting;
-    public bool Ended;
-    public bool Queued;
-    public bool ClientReadable;
-    public bool ClientWritable = true;
-    public bool BackendReadable;
-    public bool BackendWritable = !connecting;
-    public RelayDirection Up = new() { PipeRead = -1, PipeWrite = -1 };
-    public RelayDirection Down = new() { PipeRead = -1, PipeWrite = -1 };
-    public GCHandle Handle;
-    public RelayConnection? Previous;
-    public RelayConnection? Next;
 }

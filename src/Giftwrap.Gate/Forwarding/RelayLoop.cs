@@ -1,7 +1,7 @@
 // One relay thread: an epoll instance with the listening sockets (level-triggered, shared by the
 // loops) and the connections adopted into it (edge-triggered), their backend connects (with a
-// deadline each) and their bytes. Readiness is remembered per
-// descriptor, so a system call is made only where it can do something. A direction works a
+// deadline each) and their bytes. Readiness is remembered per descriptor, so a system call is
+// made only where it can do something. A direction works a
 // bounded number of rounds per wake-up and then yields to the others (a bulk flow cannot starve
 // the loop). Connections are adopted from other threads; everything after that happens here.
 using System.Collections.Concurrent;
@@ -39,10 +39,10 @@ internal sealed unsafe class RelayLoop : IDisposable
     public RelayLoop(Relay relay, int index)
     {
         _relay = relay;
-        _epoll = Sys.epoll_create1(Sys.SockCloexec);
+        _epoll = Sys.epoll_create1(Sys.OCloexec);
         if (_epoll < 0)
             throw new System.Net.Sockets.SocketException(Sys.Errno);
-        _wake = Sys.eventfd(0, Sys.SockNonBlock | Sys.SockCloexec);
+        _wake = Sys.eventfd(0, Sys.ONonBlock | Sys.OCloexec);
         if (_wake < 0)
             throw new System.Net.Sockets.SocketException(Sys.Errno);
         var ev = new Sys.EpollEvent { Events = Sys.EpollIn, Data = 0 };
@@ -482,7 +482,7 @@ internal sealed unsafe class RelayLoop : IDisposable
     private static void OpenPipe(ref RelayDirection d)
     {
         var fds = stackalloc int[2];
-        if (Sys.pipe2(fds, Sys.SockNonBlock | Sys.SockCloexec) != 0)
+        if (Sys.pipe2(fds, Sys.ONonBlock | Sys.OCloexec) != 0)
             return;
         _ = Sys.fcntl(fds[1], Sys.FSetPipeSize, PipeSize);
         d.PipeRead = fds[0];

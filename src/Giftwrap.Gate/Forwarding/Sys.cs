@@ -30,6 +30,9 @@ internal static unsafe partial class Sys
     public const int SockStream = 1;
     public const int SockNonBlock = 0x800;
     public const int SockCloexec = 0x80000;
+    /// <summary>O_NONBLOCK / O_CLOEXEC: the same bits for eventfd(2), pipe2(2) and epoll_create1(2).</summary>
+    public const int ONonBlock = 0x800;
+    public const int OCloexec = 0x80000;
     public const int SolSocket = 1;
     public const int SoError = 4;
     public const int IpProtoTcp = 6;
