@@ -41,10 +41,17 @@ internal static unsafe class SockAddr
     }
 
     /// <summary>getsockname(2) of <paramref name="fd"/>, or null.</summary>
-    public static IPEndPoint? Local(int fd)
+    public static IPEndPoint? Local(int fd) => Read(fd, peer: false);
+
+    /// <summary>getpeername(2) of <paramref name="fd"/>, or null.</summary>
+    public static IPEndPoint? Peer(int fd) => Read(fd, peer: true);
+
+    private static IPEndPoint? Read(int fd, bool peer)
     {
+        // Room for a sockaddr_in6 (28 bytes) and more.
         var sa = stackalloc byte[128];
         var length = 128u;
-        return Sys.getsockname(fd, sa, &length) == 0 ? ToEndPoint(new ReadOnlySpan<byte>(sa, (int)Math.Min(length, 128u))) : null;
+        var rc = peer ? Sys.getpeername(fd, sa, &length) : Sys.getsockname(fd, sa, &length);
+        return rc == 0 ? ToEndPoint(new ReadOnlySpan<byte>(sa, (int)Math.Min(length, 128u))) : null;
     }
 }

@@ -86,6 +86,9 @@ internal static unsafe partial class Sys
     public static partial int getsockname(int fd, byte* addr, uint* length);
 
     [LibraryImport("libc.so.6", SetLastError = true)]
+    public static partial int getpeername(int fd, byte* addr, uint* length);
+
+    [LibraryImport("libc.so.6", SetLastError = true)]
     public static partial int connect(int fd, byte* addr, uint length);
 
     [LibraryImport("libc.so.6", SetLastError = true)]
