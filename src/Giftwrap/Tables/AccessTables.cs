@@ -101,10 +101,11 @@ public sealed class AccessTables : IDisposable
     public Decision Decide(AccessRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var s = Current();
-        var ctx = new EvalContext(request, _files, _options.Netgroups, _options.Accounts);
-        return Evaluator.Evaluate(s.Allow, s.Deny, ctx);
+        return Evaluate(Current(), request);
     }
+
+    private Decision Evaluate(Snapshot s, AccessRequest request) =>
+        Evaluator.Evaluate(s.Allow, s.Deny, new EvalContext(request, _files, _options.Netgroups, _options.Accounts));
 
     /// <summary>
     /// Decides, performing the lookups the rules need (each at most once) through <paramref name="lookups"/>.
@@ -215,12 +216,7 @@ public sealed class AccessTables : IDisposable
     }
 
     /// <summary><see cref="Decide"/> on the tables as last compiled, after <see cref="IsCurrentWithoutWaiting"/> said they are current.</summary>
-    internal Decision DecideCurrent(AccessRequest request)
-    {
-        var s = _snapshot;
-        var ctx = new EvalContext(request, _files, _options.Netgroups, _options.Accounts);
-        return Evaluator.Evaluate(s.Allow, s.Deny, ctx);
-    }
+    internal Decision DecideCurrent(AccessRequest request) => Evaluate(_snapshot, request);
 
     private void Reload(List<string> changed)
     {
