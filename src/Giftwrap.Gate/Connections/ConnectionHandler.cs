@@ -29,12 +29,8 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
     {
         var request = RequestFor(client, service);
         // Bans come before the tables: a banned client is refused whatever the rules say.
-        if (bans?.Check(ClientAddress(client), service.Daemon) is { } banned)
-        {
-            log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {request.ClientAddress} (banned: {banned})");
-            GiftwrapMetrics.Decided(service.Daemon, "denied", "ban");
+        if (RefusedAsBanned(ClientAddress(client), service, request))
             return false;
-        }
         Judgement judgement;
         var pending = tables.DecideAsync(request, lookups, ct);
         if (pending.IsCompletedSuccessfully)
@@ -75,16 +71,11 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
         };
         decisions?.Write(request, outcome.Decision, verdict);
         GiftwrapMetrics.Decided(service.Daemon, verdict, "tables");
-        var who = PercentExpander.Expand("%c", request);
-        switch (outcome.Fate)
-        {
-            case ConnectionFate.Twisted:
-                return false;
-            case ConnectionFate.Refuse:
-                log.Daemon(service.Daemon, outcome.Level ?? Severity.Warning, $"refused connect from {who}", outcome.Facility);
-                return false;
-        }
-        log.Daemon(service.Daemon, outcome.Level ?? Severity.Info, $"connect from {who}", outcome.Facility);
+        if (outcome.Fate == ConnectionFate.Twisted)
+            return false;
+        SayVerdict(service, outcome.Fate == ConnectionFate.Serve, request, outcome.Level, outcome.Facility);
+        if (outcome.Fate == ConnectionFate.Refuse)
+            return false;
         if (service.Forward is { } backend)
             return Forward(client, backend, service, relayState);
         if (service.Exec is { } argv)
@@ -106,37 +97,48 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
     /// <summary>
     /// The short way, on the event loop that accepted <paramref name="fd"/>: a forward service, a
     /// decision the compiled tables make at once without a name or user, and a matched rule with no
-    /// options (nor a decision log to write). Says the same log line as the long way.
+    /// options (nor a decision log to write). Says the same log lines as the long way.
     /// </summary>
     internal LoopOutcome TryServeOnLoop(int fd, AccessRequest request, IPAddress client, ServiceConfig service, object relayState, RelayLoop loop)
     {
-        if (service.Forward is not { } backend || decisions is not null)
+        if (service.Forward is not { } backend || decisions is not null || !tables.IsCurrentWithoutWaiting())
             return LoopOutcome.LongWay;
-        if (bans?.Check(client, service.Daemon) is { } banned)
-        {
-            log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {request.ClientAddress} (banned: {banned})");
-            GiftwrapMetrics.Decided(service.Daemon, "denied", "ban");
-            return LoopOutcome.Closed;
-        }
-        if (!tables.IsCurrentWithoutWaiting())
-            return LoopOutcome.LongWay;
+        // Evaluated before the ban check (it has no effects), so that a connection sent the long way
+        // is checked for bans there, once.
         var decision = tables.DecideCurrent(request);
         if (decision.Verdict == Verdict.NeedsLookup || decision.Actions.Count > 0 || decision.AclExec is not null || decision.Warnings.Count > 0)
             return LoopOutcome.LongWay;
-        var who = PercentExpander.Expand("%c", request);
-        if (!decision.IsGranted)
-        {
-            GiftwrapMetrics.Decided(service.Daemon, "denied", "tables");
-            log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {who}");
+        if (RefusedAsBanned(client, service, request))
             return LoopOutcome.Closed;
-        }
-        GiftwrapMetrics.Decided(service.Daemon, "granted", "tables");
-        log.Daemon(service.Daemon, Severity.Info, $"connect from {who}");
+        GiftwrapMetrics.Decided(service.Daemon, decision.IsGranted ? "granted" : "denied", "tables");
+        SayVerdict(service, decision.IsGranted, request);
+        if (!decision.IsGranted)
+            return LoopOutcome.Closed;
         var error = relay.Start(fd, backend, limits.ConnectTimeout, relayState, loop);
         if (error == 0)
             return LoopOutcome.Relayed;
         LogBackendFailure(log, service, backend, error);
         return LoopOutcome.Closed;
+    }
+
+    /// <summary>Whether <paramref name="client"/> is banned; if so, says the refusal (the tables are not asked).</summary>
+    private bool RefusedAsBanned(IPAddress client, ServiceConfig service, AccessRequest request)
+    {
+        if (bans?.Check(client, service.Daemon) is not { } banned)
+            return false;
+        log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {request.ClientAddress} (banned: {banned})");
+        GiftwrapMetrics.Decided(service.Daemon, "denied", "ban");
+        return true;
+    }
+
+    /// <summary>tcpd's line for a verdict, at the severity (and facility) the rule set, else info or warning.</summary>
+    private void SayVerdict(ServiceConfig service, bool granted, AccessRequest request, int? level = null, int? facility = null)
+    {
+        var who = PercentExpander.Expand("%c", request);
+        if (granted)
+            log.Daemon(service.Daemon, level ?? Severity.Info, $"connect from {who}", facility);
+        else
+            log.Daemon(service.Daemon, level ?? Severity.Warning, $"refused connect from {who}", facility);
     }
 
     internal static AccessRequest RequestFor(Socket client, ServiceConfig service)
