@@ -69,20 +69,11 @@ public sealed class NativeBinaryTests(PackagingFixture fixture)
     [Fact]
     public void Check_ABrokenOption_IsAnErrorWithItsPlace_AndExitsOne()
     {
-        var dir = Directory.CreateTempSubdirectory("giftwrap-native-").FullName;
-        try
-        {
-            File.WriteAllText(Path.Combine(dir, "hosts.allow"), "sshd : ALL : nosuchoption\n");
-            File.WriteAllText(Path.Combine(dir, "hosts.deny"), "ALL : ALL\n");
-            var r = Native(dir, null, "check", "-d");
-            Assert.Equal(1, r.ExitCode);
-            Assert.StartsWith("hosts.allow:1:14: error: bad option name: \"nosuchoption\"", r.Stdout);
-            Assert.EndsWith("1 error(s), 0 warning(s)\n", r.Stdout);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        using var tables = new TempTables("sshd : ALL : nosuchoption\n", "ALL : ALL\n");
+        var r = Native(tables.Dir, null, "check", "-d");
+        Assert.Equal(1, r.ExitCode);
+        Assert.StartsWith("hosts.allow:1:14: error: bad option name: \"nosuchoption\"", r.Stdout);
+        Assert.EndsWith("1 error(s), 0 warning(s)\n", r.Stdout);
     }
 
     private string Tcpd => Path.Combine(fixture.Binaries, "giftwrap-tcpd");
@@ -90,24 +81,15 @@ public sealed class NativeBinaryTests(PackagingFixture fixture)
     [Fact]
     public void TcpdBinary_ExplicitForm_DecidesByTheTablesThenExecs()
     {
-        var dir = Directory.CreateTempSubdirectory("giftwrap-tcpd-").FullName;
-        try
-        {
-            File.WriteAllText(Path.Combine(dir, "hosts.allow"), "");
-            File.WriteAllText(Path.Combine(dir, "hosts.deny"), "echo: ALL\n");
-            string[] args = ["--allow", Path.Combine(dir, "hosts.allow"), "--deny", Path.Combine(dir, "hosts.deny"), "/bin/echo", "served"];
-            var refused = Run.Program(Tcpd, args, dir);
-            Assert.Equal(0, refused.ExitCode);
-            Assert.Equal("", refused.Stdout);
-            File.WriteAllText(Path.Combine(dir, "hosts.allow"), "echo: ALL\n");
-            var served = Run.Program(Tcpd, args, dir);
-            Assert.Equal(0, served.ExitCode);
-            Assert.Equal("served\n", served.Stdout);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        using var tables = new TempTables("", "echo: ALL\n");
+        string[] args = ["--allow", tables.Allow, "--deny", tables.Deny, "/bin/echo", "served"];
+        var refused = Run.Program(Tcpd, args, tables.Dir);
+        Assert.Equal(0, refused.ExitCode);
+        Assert.Equal("", refused.Stdout);
+        File.WriteAllText(tables.Allow, "echo: ALL\n");
+        var served = Run.Program(Tcpd, args, tables.Dir);
+        Assert.Equal(0, served.ExitCode);
+        Assert.Equal("served\n", served.Stdout);
     }
 
     [Fact]
@@ -119,5 +101,22 @@ public sealed class NativeBinaryTests(PackagingFixture fixture)
             new Dictionary<string, string?> { ["GIFTWRAP_DAEMON_DIR"] = "/bin" });
         Assert.Equal(0, r.ExitCode);
         Assert.Equal("argv0-form\n", r.Stdout);
+    }
+
+    /// <summary>hosts.allow and hosts.deny in a directory of their own, removed afterwards.</summary>
+    private sealed class TempTables : IDisposable
+    {
+        public TempTables(string allow, string deny)
+        {
+            Dir = Directory.CreateTempSubdirectory("giftwrap-native-").FullName;
+            File.WriteAllText(Allow, allow);
+            File.WriteAllText(Deny, deny);
+        }
+
+        public string Dir { get; }
+        public string Allow => Path.Combine(Dir, "hosts.allow");
+        public string Deny => Path.Combine(Dir, "hosts.deny");
+
+        public void Dispose() => Directory.Delete(Dir, recursive: true);
     }
 }
