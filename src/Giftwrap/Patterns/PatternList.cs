@@ -69,10 +69,14 @@ internal sealed class DaemonPattern : IListPattern
     /// <summary>A numeric daemon token names the server port (Debian); it is then never compared with the daemon name.</summary>
     public uint? Port { get; }
 
-    /// <summary>sscanf("%u%c") == 1: optional sign, decimal digits, nothing after; stored in 32 bits as C does.</summary>
+    /// <summary>
+    /// sscanf("%u%c") == 1: leading white space as isspace() has it (a token can still begin with a
+    /// form feed or vertical tab: only blanks, tabs and line ends split tokens), an optional sign,
+    /// decimal digits, nothing after; stored in 32 bits as C does.
+    /// </summary>
     internal static uint? ScanUnsigned(string s)
     {
-        var t = s.AsSpan();
+        var t = s.AsSpan().TrimStart(" \t\n\v\f\r");
         var negative = t.Length > 0 && t[0] == '-';
         if (t.Length > 0 && (t[0] == '+' || t[0] == '-'))
             t = t[1..];

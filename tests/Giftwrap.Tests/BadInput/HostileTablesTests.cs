@@ -55,6 +55,25 @@ public sealed class HostileTablesTests
     }
 
     [Fact]
+    public void Decide_PortTokenAfterAFormFeed_IsAPortAsForLibwrap()
+    {
+        // Found by the differential test (table seed 43509267): a NUL hid the rest of a line, the
+        // next one joined it, and its first token became "\f22". Only blanks, tabs and line ends
+        // split tokens, but sscanf("%u") skips every isspace() character: "\f22" names port 22.
+        using var files = new TableFiles(deny: "\f22: ALL\n\v23: 10.9.8.7\n\f+22x: ALL\n");
+        using var tables = files.Open();
+        string[] requests = ["sshd\thost.example.com\t10.9.8.7\tbob\t-\t-\t22", "sshd\thost.example.com\t10.9.8.7\tbob\t-\t-\t23", "sshd\thost.example.com\t10.9.8.7\tbob\t-\t-\t24"];
+        var theirs = LibwrapOracle.Ask(files.Allow, files.Deny, [.. requests]);
+        for (var i = 0; i < requests.Length; i++)
+        {
+            var ours = Ours.Ask(tables, requests[i]);
+            Assert.Equal(theirs[i].Verdict, ours.Verdict);
+            Assert.Equal(theirs[i].Match, ours.Match);
+        }
+        Assert.Equal(["denied", "denied", "granted"], theirs.Select(t => t.Verdict));
+    }
+
+    [Fact]
     public void Decide_DeepExceptChain_Evaluates()
     {
         var chain = string.Join(" EXCEPT ", Enumerable.Repeat("ALL", 400));
