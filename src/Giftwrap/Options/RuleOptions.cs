@@ -188,35 +188,11 @@ internal sealed class RuleOptions
         static char Ascii(char c) => Patterns.Ascii.Lower(c);
     }
 
-    /// <summary>sscanf("%d%c") == 1: an optional sign and digits, nothing after.</summary>
-    internal static bool ParseInt(string s, out int value)
-    {
-        value = 0;
-        var t = s.AsSpan().TrimStart(" \t\n\v\f\r");
-        var digits = t.Length > 0 && (t[0] == '+' || t[0] == '-') ? t[1..] : t;
-        if (digits.Length == 0 || digits.IndexOfAnyExceptInRange('0', '9') >= 0)
-            return false;
-        if (!long.TryParse(t, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l))
-            l = t[0] == '-' ? long.MinValue : long.MaxValue;
-        value = (int)Math.Clamp(l, int.MinValue, int.MaxValue);
-        return true;
-    }
+    /// <summary>sscanf("%d%c") == 1, as linger_option, nice_option and rfc931_option read their values.</summary>
+    internal static bool ParseInt(string s, out int value) => Patterns.CNumbers.TryScanInt(s, out value);
 
-    /// <summary>sscanf("%o%c") == 1 into an unsigned int.</summary>
-    private static bool ParseOctal(string s, out uint value)
-    {
-        value = 0;
-        var t = s.AsSpan().TrimStart(" \t\n\v\f\r");
-        var negative = t.Length > 0 && t[0] == '-';
-        var digits = t.Length > 0 && (t[0] == '+' || t[0] == '-') ? t[1..] : t;
-        if (digits.Length == 0 || digits.IndexOfAnyExceptInRange('0', '7') >= 0)
-            return false;
-        ulong v = 0;
-        foreach (var c in digits)
-            v = Math.Min((v << 3) | (uint)(c - '0'), uint.MaxValue);
-        value = negative ? (uint)-(long)v : (uint)v;
-        return true;
-    }
+    /// <summary>sscanf("%o%c") == 1 into an unsigned int, as umask_option reads its value.</summary>
+    private static bool ParseOctal(string s, out uint value) => Patterns.CNumbers.TryScanUnsigned(s, 8, out value);
 
     /// <summary>process_options(): carry out the steps for one request.</summary>
     public OptionOutcome Apply(EvalContext ctx)

@@ -51,6 +51,12 @@ public sealed class TableGenerator(int seed, string directory)
         "aclexec /bin/true", "aclexec /bin/false", "user nobody", "user nosuchuser", "user nobody.nogroup",
         "user nobody.nosuchgroup", "group nogroup", "group nosuchgroup", "rfc931", "rfc931 5", "rfc931 0", "bogus",
         "spawn /bin/echo a\\:b", "", "allow extra", "deny extra", "Spawn /bin/true", "setenv GW_C", "setenv =x y",
+        // Numbers at glibc's edges (sscanf converts through the 64-bit strtol/strtoul and keeps 32 bits).
+        "linger 2147483648", "linger -4294967295", "linger 4294967296", "linger 99999999999999999999", "linger +7",
+        "rfc931 4294967296", "rfc931 4294967297", "rfc931 -4294967295", "rfc931 2147483648",
+        "umask 40000000022", "umask 037777777777", "umask -0", "umask 1777777777777777777777", "umask 2000000000000000000000",
+        "nice 4294967297", "nice -9223372036854775809", "nice 0x5",
+        "severity authpriv.info", "severity ftp.notice", "severity AUTH.Info", "severity warn", "severity syslog.err",
     ];
 
     public string Directory => directory;
