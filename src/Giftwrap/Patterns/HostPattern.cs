@@ -23,9 +23,12 @@ internal abstract class HostPattern
             return new KnownPattern();
         if (Ascii.EqualsIgnoreCase(token, "LOCAL"))
             return new LocalPattern();
-        if (token.StartsWith('['))
-            return BracketPattern.Create(token);
         var slash = token.IndexOf('/', StringComparison.Ordinal);
+        // host_match(): only a token with a '/' is a net/mask ([v6]/len included); "[v6]" alone falls to
+        // string_match(), which tries the address and then, the token not being all digits and dots
+        // (NOT_INADDR), looks the name up. A wildcard there is a wildcard, not an address.
+        if (token.StartsWith('[') && (slash >= 0 || !Wildcard.HasWildcard(token)))
+            return BracketPattern.Create(token, slash < 0);
         if (slash >= 0)
             return MaskPattern.Create(token, token[..slash], token[(slash + 1)..]);
         return new GeneralPattern(token);
@@ -122,7 +125,10 @@ internal sealed class MaskPattern : HostPattern
     }
 }
 
-/// <summary>[v6] and [v6]/len.</summary>
+/// <summary>
+/// [v6]/len (masked_match6: the address only) and [v6] (string_match: the address, then the name,
+/// which libwrap looks up whenever the address did not match; the lookup shows in later %h and log lines).
+/// </summary>
 internal sealed class BracketPattern : HostPattern
 {
     private readonly UInt128 _net;
@@ -143,34 +149,54 @@ internal sealed class BracketPattern : HostPattern
     public bool IsValid => _valid;
     public override string? Problem => _problem;
 
-    public static BracketPattern Create(string token)
+    /// <summary>The token as written.</summary>
+    public string Token { get; private init; } = "";
+
+    /// <summary>No "/len": string_match() compares the name too, so the name is looked up when the address fails.</summary>
+    public bool LooksUpName { get; private init; }
+
+    public static BracketPattern Create(string token, bool looksUpName = false)
     {
         var close = token.IndexOf(']', StringComparison.Ordinal);
         if (close < 0)
-            return Invalid(token);
+            return Invalid(token, looksUpName);
         var inner = token.AsSpan(1, close - 1);
         var rest = token.AsSpan(close + 1);
         if (!Ipv6.TryParse(inner, out var net))
-            return Invalid(token);
+            return Invalid(token, looksUpName);
         var bits = 128;
         if (rest.Length > 0)
         {
             // [net]/len: the length is read with atoi(), so "/32x" is 32 and "/" is 0.
             if (rest[0] != '/')
-                return Invalid(token);
+                return Invalid(token, looksUpName);
             bits = CNumbers.Atoi(rest[1..]);
             if (bits is < 0 or > 128)
-                return Invalid(token);
+                return Invalid(token, looksUpName);
         }
         var mask = Ipv6.Mask(bits);
-        return new BracketPattern(net & mask, mask, true, null) { PrefixLength = bits };
+        return new BracketPattern(net & mask, mask, true, null) { PrefixLength = bits, Token = token, LooksUpName = looksUpName };
     }
 
-    private static BracketPattern Invalid(string token) => new(0, 0, false, $"bad IPv6 address pattern: {token}");
+    private static BracketPattern Invalid(string token, bool looksUpName) =>
+        new(0, 0, false, $"bad IPv6 address pattern: {token}") { Token = token, LooksUpName = looksUpName };
 
     public override bool IsMatch(EvalContext ctx, bool server)
     {
-        return _valid && Ipv6.TryParse(ctx.Host(server), out var addr) && (addr & _mask) == _net;
+        if (!LooksUpName)
+            return _valid && Ipv6.TryParse(ctx.Host(server), out var addr) && (addr & _mask) == _net;
+        // string_match(tok, eval_hostaddr) || (NOT_INADDR(tok) && string_match(tok, eval_hostname)).
+        return Same(ctx.Host(server)) || Same(ctx.HostName(server));
+    }
+
+    // string_match()'s exact branch: "[v6]" compares as an IPv6 address (getaddrinfo AI_NUMERICHOST) after
+    // the "::ffff:a.b.c.d" to "a.b.c.d" rewrite; a token not ending in ']' compares as text (STR_EQ).
+    private bool Same(string s)
+    {
+        var text = StringPattern.Unmapped(s);
+        if (!Token.EndsWith(']'))
+            return Ascii.EqualsIgnoreCase(Token, text);
+        return _valid && Ipv6.TryParse(text, out var addr) && addr == _net;
     }
 }
 

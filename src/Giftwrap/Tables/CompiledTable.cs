@@ -130,7 +130,8 @@ internal sealed class CompiledTable
             {
                 GeneralPattern g => !g.MayBeName && g.String.Kind is StringPatternKind.Exact or StringPatternKind.Prefix,
                 MaskPattern m => m.Problem is null && MaskBits(m.NetMask) >= 0,
-                BracketPattern b => b.IsValid,
+                // "[v6]" without /len looks the name up when the address does not match: not skippable.
+                BracketPattern b => b.IsValid && !b.LooksUpName,
                 _ => false,
             };
             if (!ok)

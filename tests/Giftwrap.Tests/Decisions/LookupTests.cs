@@ -39,6 +39,37 @@ public sealed class LookupTests
         Assert.Equal(0, lookups.Users);
     }
 
+    [Theory]
+    [InlineData("[::1]", 1)]          // string_match: the address, then the name (NOT_INADDR)
+    [InlineData("[2001:db8::5]", 1)]
+    [InlineData("[bogus]", 1)]
+    [InlineData("[::1]/128", 0)]      // masked_match: the address only
+    [InlineData("[2001:db8::]/32", 0)]
+    public async Task DecideAsync_BracketWithoutLength_LooksUpTheNameAsLibwrap(string pattern, int names)
+    {
+        // hosts_access.c host_match(): a token without '/' goes to string_match() for the address and,
+        // having more than digits and dots, for the name too: libwrap looks it up, and %h then shows it.
+        using var files = new TableFiles($"sshd: {pattern}: spawn echo %h\nsshd: ALL: spawn echo %h\n", "");
+        using var tables = files.Open();
+        var lookups = new CountingLookups("host.example.net", "bob");
+        var j = await tables.DecideAsync(Live("sshd", "198.51.100.7"), lookups);
+        Assert.True(j.Decision.IsGranted);
+        Assert.Equal(names, lookups.Names);
+        var spawn = Assert.IsType<Giftwrap.Options.SpawnAction>(Assert.Single(j.Decision.Actions));
+        Assert.Equal(names == 1 ? "echo host.example.net" : "echo 198.51.100.7", spawn.Command);
+    }
+
+    [Fact]
+    public async Task DecideAsync_BracketWithoutLength_MatchingAddress_LooksUpNothing()
+    {
+        using var files = new TableFiles("sshd: [::1]: spawn echo %h\n", "");
+        using var tables = files.Open();
+        var lookups = new CountingLookups("host.example.net", "bob");
+        var j = await tables.DecideAsync(Live("sshd", "::1"), lookups);
+        Assert.Equal(0, lookups.Names);
+        Assert.Equal("echo ::1", Assert.IsType<Giftwrap.Options.SpawnAction>(Assert.Single(j.Decision.Actions)).Command);
+    }
+
     [Fact]
     public async Task DecideAsync_NameRule_LooksUpTheNameOnce()
     {
