@@ -82,6 +82,19 @@ internal sealed class EvalContext
         Failed = true;
     }
 
+    /// <summary>
+    /// Set when libwrap's process would have exited in the middle of the options (percent_x's
+    /// "expansion too long"): the search ends, access is refused, and nothing after it happens.
+    /// </summary>
+    public bool Exited { get; private set; }
+
+    /// <summary>Warns, then ends the evaluation as libwrap's exit(0) does.</summary>
+    public void Exit(string code, string message)
+    {
+        Warn(code, message);
+        Exited = true;
+    }
+
     public void Warn(string code, string message)
     {
         Warnings ??= [];

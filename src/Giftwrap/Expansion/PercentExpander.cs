@@ -53,14 +53,17 @@ public static class PercentExpander
                 sb.Append(c);
             }
             if (sb.Length >= ResultLimit - 1)
-                return TooLong(text, ctx);
+                return TooLong(sb.ToString(0, Math.Min(30, sb.Length)), ctx);
         }
         return sb.ToString();
     }
 
-    private static string TooLong(string text, EvalContext ctx)
+    // percent_x(): "bp + expansion_len >= end" with end = result + BUFSIZ - 1, i.e. a result of 8,191 bytes
+    // or more, logs the first 30 bytes of the result and then sleep(5); exit(0): the process ends there,
+    // no option after it is carried out and no daemon runs. The evaluation stops with the same outcome.
+    private static string TooLong(string result, EvalContext ctx)
     {
-        ctx.Warn("too-long", $"shell command too long: {text[..Math.Min(30, text.Length)]}...");
+        ctx.Exit("percent_x", $"percent_x: expansion too long: {result[..Math.Min(30, result.Length)]}...");
         return "";
     }
 

@@ -217,7 +217,11 @@ internal sealed class RuleOptions
             var def = step.Definition!;
             var value = step.Value;
             if (value is not null && def.Expands)
+            {
                 value = Chop(PercentExpander.Expand(value, ctx));
+                if (ctx.Exited)
+                    return new OptionOutcome(actions, Verdict.Denied, null, null);
+            }
             if (def.Kind == OptionKind.AclExec)
             {
                 // Debian defers aclexec until the other options are done; only the last one runs.

@@ -21,7 +21,9 @@ public static class Ours
     /// <summary>What a host ends with: twist, or the verdict after aclexec (the last command's status counts).</summary>
     public static (string Verdict, Decision Decision) Final(Decision d)
     {
-        if (d.Actions.Any(a => a is TwistAction))
+        // The harness says "twist" for every evaluation that ended the process without a verdict:
+        // a twist, or percent_x's exit(0) after "expansion too long".
+        if (d.Actions.Any(a => a is TwistAction) || d.Warnings.Any(w => w.Code == "percent_x"))
             return ("twist", d);
         if (d.AclExec is { } command && !command.StartsWith("/bin/true", StringComparison.Ordinal) && d.AclExecFallback is { } fallback)
             return Final(fallback);
