@@ -31,6 +31,13 @@ public sealed class RequestLookups : IRequestLookups
             : ValueTask.FromResult(AccessRequest.Unknown);
 
     /// <inheritdoc/>
+    /// <remarks>An address that does not parse has no name: <c>unknown</c>.</remarks>
+    public ValueTask<HostNameLookup> LookUpHostNameAsync(string address, CancellationToken cancellationToken) =>
+        IPAddress.TryParse(address, out IPAddress? parsed)
+            ? _names.VerifyAsync(parsed, cancellationToken)
+            : ValueTask.FromResult(new HostNameLookup(AccessRequest.Unknown, null));
+
+    /// <inheritdoc/>
     /// <remarks>Without both addresses and ports the question cannot be asked: <c>unknown</c>.</remarks>
     public ValueTask<string> UserAsync(AccessRequest request, TimeSpan timeout, CancellationToken cancellationToken)
     {

@@ -19,6 +19,38 @@ public sealed class RequestLookupsTests
         Assert.Equal("nine.example", await lookups.HostNameAsync("127.0.0.9", CancellationToken.None));
     }
 
+    [Fact]
+    public async Task DecideAsync_NameMismatch_ParanoidDeniedWithLibwrapWarningOnTheRuleLine()
+    {
+        // Issue 10's first example: the reverse name's forward lookup gives another canonical name. libwrap
+        // makes the client paranoid, so "ALL: PARANOID" in hosts.deny refuses it, and logs the mismatch in
+        // the context of the rule that needed the name. (Before: the name was accepted and the client let in.)
+        await using var dns = new DnsTestServer();
+        var client = IPAddress.Parse("127.0.0.9");
+        dns.AddPtr(client, "alias.example");
+        dns.AddCname("alias.example", "real.example");
+        dns.AddAddress("real.example", client);
+        string dir = Directory.CreateTempSubdirectory("giftwrap-lookups-").FullName;
+        try
+        {
+            string allow = Path.Combine(dir, "hosts.allow");
+            string deny = Path.Combine(dir, "hosts.deny");
+            File.WriteAllText(allow, "sshd: 192.0.2.1\n");
+            File.WriteAllText(deny, "# comment\nALL: PARANOID\n");
+            using var tables = new Giftwrap.Tables.AccessTables(allow, deny, new Giftwrap.Tables.AccessTablesOptions { Live = false });
+            var request = AccessRequest.ForConnection("sshd", new IPEndPoint(client, 40000), null);
+            var judgement = await tables.DecideAsync(request, Lookups(dns, 113));
+            Assert.False(judgement.Decision.IsGranted);
+            Assert.Equal("paranoid", judgement.Request.ClientName);
+            var warning = Assert.Single(judgement.Decision.Warnings);
+            Assert.Equal($"warning: {deny}, line 2: host name/name mismatch: alias.example != real.example", warning.ToLogLine());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("not-an-address")]

@@ -11,7 +11,9 @@
  * Input (stdin), one request per line, 7 TAB-separated fields:
  *   daemon client_name client_addr user server_name server_addr server_port
  * "-" means "not known" (the attribute is not set); server_port 0 or "-"
- * means unknown.
+ * means unknown. A client_name "?" means "look it up as tcpd does": libwrap's
+ * own sock_hostname() on the client address, through the system resolver
+ * (run it in a private mount namespace with its own /etc/hosts).
  *
  * Output (stdout), exactly one line per input line, flushed:
  *   VERDICT <TAB> MATCH <TAB> WARNINGS
@@ -344,7 +346,7 @@ static int evaluate(char **f, int fd)
                  RQ_USER, is_unknown(user) ? STRING_UNKNOWN : user, 0);
     if (!is_unknown(daemon))
         request_set(&req, RQ_DAEMON, daemon, 0);
-    if (!is_unknown(cname))
+    if (!is_unknown(cname) && strcmp(cname, "?") != 0)
         request_set(&req, RQ_CLIENT_NAME, cname, 0);
     if (!is_unknown(caddr))
         request_set(&req, RQ_CLIENT_ADDR, caddr, 0);
@@ -354,6 +356,8 @@ static int evaluate(char **f, int fd)
         request_set(&req, RQ_SERVER_ADDR, saddr, 0);
     if (!is_unknown(caddr) && parse_sockaddr(caddr, CLIENT_PORT, &csa))
         request_set(&req, RQ_CLIENT_SIN, (struct sockaddr *) &csa, 0);
+    if (strcmp(cname, "?") == 0)
+        req.hostname = sock_hostname;   /* what sock_methods() installs */
     /*
      * libwrap only looks at the server sockaddr for its port (numeric daemon
      * patterns); no sockaddr means "port unknown" (as with hosts_ctl()), so

@@ -221,6 +221,11 @@ internal static class DnsMessage
                     return ReplyStatus.Malformed;
                 }
                 addresses.Add(new IPAddress(reply.Slice(data, dataLength)));
+                if (names.Count == 0)
+                {
+                    // getaddrinfo's ai_canonname: the name the address records belong to, after the CNAMEs.
+                    names.Add(ToText(owner[..ownerLength]));
+                }
             }
         }
         return ReplyStatus.Answer;

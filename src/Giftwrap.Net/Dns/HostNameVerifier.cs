@@ -1,16 +1,20 @@
-// libwrap's double-reverse check (socket.c, sock_hostname): the PTR name of a client address is
-// believed only when the forward lookup of that name gives the address back. Adds what libwrap
-// left to the resolver: a timeout per question, a cache, and a bound on lookups in flight.
-// SECURITY: the name belongs to whoever owns the reverse zone. A name over 253 chars, or with any
-// char outside '!'..'~' (NUL, newline, other controls, space, non-ASCII), is "unknown": it never
-// reaches a pattern, a log line or a shell. A name that parses as an address is "paranoid" (it would
-// "verify" itself). Other names, shell metacharacters included, are returned as they are, cut to
-// libwrap's 127 chars after verification; making them shell-safe is %-expansion's job.
+// libwrap's double-reverse check, step by step as Debian's socket.c sock_hostname() does it: the
+// reverse name (cut to the 127 bytes of host->name before anything else), refused when it reads as
+// a numeric address of the client's family, then getaddrinfo(name, AI_CANONNAME) in that family:
+// a failure, a canonical name that differs (strcasecmp; "localhost" excepted) or an address list
+// without the client makes the client "paranoid", with libwrap's own warning for each case.
+// Adds what libwrap left to the resolver: a timeout per question, a cache, a bound on lookups in flight.
+// SECURITY: the name belongs to whoever owns the reverse zone (or /etc/hosts). It is kept byte for
+// byte, as libwrap keeps it (a trailing dot, non-ASCII bytes from /etc/hosts); the DNS client drops
+// PTR names that are not printable ASCII, as glibc's resolver does, and %-expansion makes every
+// byte outside its safe set '_' before a shell sees it.
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Globalization;
 using Giftwrap.Decisions;
 using Giftwrap.Diagnostics;
+using Giftwrap.Patterns;
 
 namespace Giftwrap.Net.Dns;
 
@@ -23,12 +27,18 @@ public sealed class HostNameVerifier
     /// <summary>RFC 1035 2.3.4 as text: 255 octets on the wire are at most 253 chars without the final dot.</summary>
     public const int MaxNameLength = 253;
 
+    // The warnings, in the words of socket.c (Debian 7.6.q, the getaddrinfo variant).
+    private const string NonFqdn = "host name/name mismatch: reverse lookup results in non-FQDN {0}";
+    private const string CannotVerify = "can't verify hostname: getaddrinfo({0}, {1}) failed";
+    private const string NameMismatch = "host name/name mismatch: {0} != {1}";
+    private const string AddressMismatch = "host name/address mismatch: {0} != {1}";
+
     private readonly IDnsClient _dns;
     private readonly HostNameVerifierOptions _options;
     private readonly TimeProvider _clock;
     private readonly Lock _gate = new();
     private readonly NameCache _cache;
-    private readonly Dictionary<IPAddress, Task<string>> _pending = [];
+    private readonly Dictionary<IPAddress, Task<HostNameLookup>> _pending = [];
     private int _slots;
 
     /// <summary>Creates a verifier asking <paramref name="dns"/>; <paramref name="options"/> defaults to <see cref="HostNameVerifierOptions.Default"/>.</summary>
@@ -67,61 +77,49 @@ public sealed class HostNameVerifier
 
     /// <summary>
     /// The verified host name of <paramref name="address"/> (an IPv4-mapped IPv6 address is looked up as IPv4):
-    /// the name when its forward lookup contains the address; <c>unknown</c> when there is no usable PTR name,
-    /// the reverse lookup failed or timed out, or too many lookups are in flight; <c>paranoid</c> when the
-    /// forward lookup does not contain the address or fails (libwrap: "can't verify hostname").
+    /// the name when its forward lookup agrees; <c>unknown</c> when there is no PTR name, the reverse lookup
+    /// failed or timed out, or too many lookups are in flight; <c>paranoid</c> when the name does not verify.
     /// Lookups of the same address share one query; answers are cached.
     /// </summary>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; the lookup itself goes on and is cached.</exception>
-    public ValueTask<string> VerifiedNameAsync(IPAddress address, CancellationToken cancellationToken)
+    public async ValueTask<string> VerifiedNameAsync(IPAddress address, CancellationToken cancellationToken) =>
+        (await VerifyAsync(address, cancellationToken).ConfigureAwait(false)).Name;
+
+    /// <summary>
+    /// As <see cref="VerifiedNameAsync"/>, with the warning libwrap's sock_hostname() logs when the name does
+    /// not verify (<c>host name/name mismatch: ...</c>, <c>host name/address mismatch: ...</c>,
+    /// <c>can't verify hostname: ...</c>); a cached answer carries its warning again, as every libwrap
+    /// process logs it again.
+    /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public ValueTask<HostNameLookup> VerifyAsync(IPAddress address, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(address);
         cancellationToken.ThrowIfCancellationRequested();
         IPAddress key = Normalize(address);
-        TaskCompletionSource<string> done;
+        TaskCompletionSource<HostNameLookup> done;
         lock (_gate)
         {
-            if (_cache.TryGet(key, _clock.GetUtcNow(), out string cached))
+            if (_cache.TryGet(key, _clock.GetUtcNow(), out HostNameLookup cached))
             {
                 return ValueTask.FromResult(cached);
             }
-            if (_pending.TryGetValue(key, out Task<string>? shared))
+            if (_pending.TryGetValue(key, out Task<HostNameLookup>? shared))
             {
-                return new ValueTask<string>(shared.WaitAsync(cancellationToken));
+                return new ValueTask<HostNameLookup>(shared.WaitAsync(cancellationToken));
             }
             if (_slots >= _options.MaxLookupsInFlight)
             {
                 // Shed load rather than queue: a flood of new addresses must not grow memory or delay everyone.
                 // Not cached, so the address is looked up properly once the resolver keeps up again.
-                return ValueTask.FromResult(AccessRequest.Unknown);
+                return ValueTask.FromResult(new HostNameLookup(AccessRequest.Unknown, null));
             }
             _slots++;
-            done = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            done = new TaskCompletionSource<HostNameLookup>(TaskCreationOptions.RunContinuationsAsynchronously);
             _pending[key] = done.Task;
         }
         _ = RunAsync(key, done);
-        return new ValueTask<string>(done.Task.WaitAsync(cancellationToken));
-    }
-
-    /// <summary>Cuts a trailing dot; null when the name is unusable (empty, over 253 chars, a char outside '!'..'~').</summary>
-    internal static string? UsableName(string name)
-    {
-        if (name.EndsWith('.'))
-        {
-            name = name[..^1];
-        }
-        if (name.Length is 0 or > MaxNameLength)
-        {
-            return null;
-        }
-        foreach (char c in name)
-        {
-            if (c is <= ' ' or > '~')
-            {
-                return null;
-            }
-        }
-        return name;
+        return new ValueTask<HostNameLookup>(done.Task.WaitAsync(cancellationToken));
     }
 
     /// <summary>IPv4-mapped IPv6 as IPv4 (libwrap sees the IPv4 client); IPv6 without its scope, so cache keys compare equal.</summary>
@@ -136,7 +134,7 @@ public sealed class HostNameVerifier
             : address;
     }
 
-    private async Task RunAsync(IPAddress address, TaskCompletionSource<string> done)
+    private async Task RunAsync(IPAddress address, TaskCompletionSource<HostNameLookup> done)
     {
         var abandoned = new List<Task>(2);
         Outcome outcome;
@@ -148,18 +146,18 @@ public sealed class HostNameVerifier
         {
             // LookUpAsync turns resolver failures into outcomes; anything else is a bug, and still must
             // not leave callers waiting forever or the slot taken.
-            outcome = new Outcome(AccessRequest.Unknown, Failed: true);
+            outcome = Unknown(failed: true);
         }
         lock (_gate)
         {
             TimeSpan ttl = outcome.Failed ? _options.FailureCacheTtl : _options.CacheTtl;
             if (ttl > TimeSpan.Zero)
             {
-                _cache.Set(address, outcome.Name, _clock.GetUtcNow() + ttl);
+                _cache.Set(address, outcome.Lookup, _clock.GetUtcNow() + ttl);
             }
             _pending.Remove(address);
         }
-        done.SetResult(outcome.Name);
+        done.SetResult(outcome.Lookup);
         // The slot is held until the resolver's own work ends: an abandoned System.Net.Dns call still
         // blocks a thread, and the bound is on those threads, not on our waits.
         _ = Task.WhenAll(abandoned).ContinueWith(static (all, state) =>
@@ -182,33 +180,72 @@ public sealed class HostNameVerifier
         IReadOnlyList<string>? names = await AskAsync(GiftwrapMetrics.DnsReverse, token => _dns.ReverseAsync(address, token), abandoned).ConfigureAwait(false);
         if (names is null)
         {
-            return new Outcome(AccessRequest.Unknown, Failed: true);
+            return Unknown(failed: true);
         }
-        // libwrap takes the one name gethostbyaddr gives; with several PTR records, the first.
-        string? name = names.Count == 0 ? null : UsableName(names[0]);
+        // libwrap takes the one name getnameinfo gives (with several PTR records, the first), as a C
+        // string, and STRN_CPY()s it into host->name: 127 bytes, before it is checked or looked up.
+        string? name = names.Count == 0 ? null : CString(names[0]);
         if (name is null)
         {
-            return new Outcome(AccessRequest.Unknown, Failed: false);
+            return Unknown(failed: false);
         }
-        if (IPAddress.TryParse(name, out _))
+        name = AccessRequest.Cut(name);
+        AddressFamily family = address.AddressFamily;
+        if (IsNumericHost(name, family))
         {
-            return new Outcome(AccessRequest.Paranoid, Failed: false);
+            // A PTR name "10.1.2.3" would otherwise "verify" itself.
+            return Paranoid(string.Format(CultureInfo.InvariantCulture, NonFqdn, name), failed: false);
         }
-        IReadOnlyList<IPAddress>? addresses = await AskAsync(GiftwrapMetrics.DnsForward, token => _dns.ForwardAsync(name, token), abandoned).ConfigureAwait(false);
-        if (addresses is null)
+        ForwardAnswer? answer = await AskAsync(GiftwrapMetrics.DnsForward, token => _dns.ForwardCanonicalAsync(name, family, token), abandoned).ConfigureAwait(false);
+        if (answer is null || answer.Addresses.Count == 0)
         {
-            // libwrap: "can't verify hostname: gethostbyname(%s) failed" ends in paranoid too.
-            return new Outcome(AccessRequest.Paranoid, Failed: true);
+            return Paranoid(string.Format(CultureInfo.InvariantCulture, CannotVerify, name,
+                family == AddressFamily.InterNetwork ? "AF_INET" : "AF_INET6"), failed: answer is null);
         }
-        foreach (IPAddress candidate in addresses)
+        string canonical = answer.CanonicalName ?? "";
+        if ((answer.CanonicalName is null || !Ascii.EqualsIgnoreCase(name, canonical))
+            && !Ascii.EqualsIgnoreCase(name, "localhost"))
         {
-            if (Normalize(candidate).Equals(address))
+            // gethostbyaddr() and gethostbyname() disagree on the name: a botched zone, or a spoof.
+            return Paranoid(string.Format(CultureInfo.InvariantCulture, NameMismatch, name, Printed(canonical)), failed: false);
+        }
+        foreach (IPAddress candidate in answer.Addresses)
+        {
+            if (candidate.AddressFamily == family && Normalize(candidate).Equals(address))
             {
-                // request_set() keeps STRING_LENGTH - 1 chars.
-                return new Outcome(name.Length <= AccessRequest.MaxFieldLength ? name : name[..AccessRequest.MaxFieldLength], Failed: false);
+                return new Outcome(new HostNameLookup(name, null), Failed: false);
             }
         }
-        return new Outcome(AccessRequest.Paranoid, Failed: false);
+        return Paranoid(string.Format(CultureInfo.InvariantCulture, AddressMismatch, address, Printed(canonical)), failed: false);
+    }
+
+    private static Outcome Unknown(bool failed) => new(new HostNameLookup(AccessRequest.Unknown, null), failed);
+
+    private static Outcome Paranoid(string warning, bool failed) => new(new HostNameLookup(AccessRequest.Paranoid, warning), failed);
+
+    /// <summary>The text up to a NUL, as C sees it; null when nothing is left.</summary>
+    private static string? CString(string name)
+    {
+        int nul = name.IndexOf('\0', StringComparison.Ordinal);
+        string text = nul < 0 ? name : name[..nul];
+        return text.Length == 0 ? null : text;
+    }
+
+    /// <summary>"%.*s" with STRING_LENGTH: at most 128 chars of the canonical name in a warning.</summary>
+    private static string Printed(string canonical) => canonical.Length <= 128 ? canonical : canonical[..128];
+
+    /// <summary>
+    /// getaddrinfo(name, AI_NUMERICHOST) with the client's family succeeds: for IPv4 the inet_aton forms
+    /// ("10.1.2.3", "10.258", "0x7f.1", "017.1"), for IPv6 inet_pton's text with an optional %scope.
+    /// </summary>
+    internal static bool IsNumericHost(string name, AddressFamily family)
+    {
+        if (family == AddressFamily.InterNetwork)
+        {
+            return Ipv4.TryInetAton(name, out _);
+        }
+        int scope = name.IndexOf('%', StringComparison.Ordinal);
+        return Ipv6.TryParse(scope < 0 ? name : name.AsSpan(0, scope), out _);
     }
 
     /// <summary>One resolver question under the timeout, counted in the lookup metrics; null when it failed or timed out.</summary>
@@ -243,5 +280,5 @@ public sealed class HostNameVerifier
         }
     }
 
-    private readonly record struct Outcome(string Name, bool Failed);
+    private readonly record struct Outcome(HostNameLookup Lookup, bool Failed);
 }

@@ -2,8 +2,14 @@
 // the A/AAAA addresses of a name. Implementations answer them; they do not verify, cache
 // or time out on their own (HostNameVerifier does that, with the caller's token).
 using System.Net;
+using System.Net.Sockets;
 
 namespace Giftwrap.Net.Dns;
+
+/// <summary>What getaddrinfo(name, AI_CANONNAME) with one address family gives: the canonical name and the addresses.</summary>
+/// <param name="CanonicalName">The name the addresses belong to (after CNAMEs or /etc/hosts aliases), or <c>null</c>.</param>
+/// <param name="Addresses">The addresses of the family asked for; empty when the name has none.</param>
+public sealed record ForwardAnswer(string? CanonicalName, IReadOnlyList<IPAddress> Addresses);
 
 /// <summary>
 /// Asks DNS (or the system resolver) for the names of an address and the addresses of a name.
@@ -18,6 +24,18 @@ public interface IDnsClient
 
     /// <summary>The A and AAAA addresses of <paramref name="name"/>; empty when the name does not exist or has none.</summary>
     Task<IReadOnlyList<IPAddress>> ForwardAsync(string name, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The canonical name of <paramref name="name"/> and its addresses of one <paramref name="family"/>, as
+    /// libwrap's sock_hostname() asks getaddrinfo(AI_CANONNAME). The default takes <paramref name="name"/>
+    /// itself as canonical; clients that know better (CNAMEs, /etc/hosts aliases) override it.
+    /// </summary>
+    async Task<ForwardAnswer> ForwardCanonicalAsync(string name, AddressFamily family, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<IPAddress> all = await ForwardAsync(name, cancellationToken).ConfigureAwait(false);
+        List<IPAddress> same = [.. all.Where(a => a.AddressFamily == family)];
+        return new ForwardAnswer(same.Count == 0 ? null : name, same);
+    }
 }
 
 /// <summary>Why a DNS lookup could not be completed.</summary>

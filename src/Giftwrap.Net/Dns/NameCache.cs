@@ -1,6 +1,7 @@
-// A bounded least-recently-used map from address to verified name, each entry with its own
+// A bounded least-recently-used map from address to verified name (and its warning), each entry with its own
 // expiry. Not thread-safe: HostNameVerifier holds its lock around every call.
 using System.Net;
+using Giftwrap.Decisions;
 
 namespace Giftwrap.Net.Dns;
 
@@ -11,9 +12,9 @@ internal sealed class NameCache(int capacity)
 
     public int Count => _index.Count;
 
-    public bool TryGet(IPAddress address, DateTimeOffset now, out string name)
+    public bool TryGet(IPAddress address, DateTimeOffset now, out HostNameLookup name)
     {
-        name = "";
+        name = default;
         if (!_index.TryGetValue(address, out LinkedListNode<Entry>? node))
         {
             return false;
@@ -29,7 +30,7 @@ internal sealed class NameCache(int capacity)
         return true;
     }
 
-    public void Set(IPAddress address, string name, DateTimeOffset expires)
+    public void Set(IPAddress address, HostNameLookup name, DateTimeOffset expires)
     {
         if (capacity == 0)
         {
@@ -52,5 +53,5 @@ internal sealed class NameCache(int capacity)
         _index.Remove(node.Value.Address);
     }
 
-    private readonly record struct Entry(IPAddress Address, string Name, DateTimeOffset Expires);
+    private readonly record struct Entry(IPAddress Address, HostNameLookup Name, DateTimeOffset Expires);
 }

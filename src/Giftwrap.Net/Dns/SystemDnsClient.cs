@@ -2,6 +2,9 @@
 // as they do for libwrap. Reverse lookups call getnameinfo(NI_NAMEREQD) directly: System.Net.Dns
 // would also look the name up forward and fail the whole lookup when that fails, hiding the
 // difference between "no name" (unknown) and "a name that does not verify" (paranoid).
+// The forward lookup for verification is getaddrinfo(AI_CANONNAME) with the client's family, as
+// libwrap's sock_hostname() asks it: the canonical name matters ("host name/name mismatch"), and
+// names go to the C library as the bytes they came as (Latin-1: one char per byte), not as IDN.
 // The calls block a thread-pool thread; cancelling only abandons the wait (see HostNameVerifier).
 using System.Net;
 using System.Net.Sockets;
@@ -17,6 +20,12 @@ public sealed partial class SystemDnsClient : IDnsClient
     private const int NiNameRequired = 8;   // glibc NI_NAMEREQD
     private const int EaiNoName = -2;       // glibc EAI_NONAME
     private const int EaiNoData = -5;       // glibc EAI_NODATA
+    private const int EaiAddrFamily = -9;   // glibc EAI_ADDRFAMILY
+    private const int AiPassive = 1;        // what libwrap passes: AI_PASSIVE | AI_CANONNAME
+    private const int AiCanonName = 2;
+    private const int SockStream = 1;
+    private const int AfInet = 2;
+    private const int AfInet6 = 10;
 
     /// <summary>The shared instance.</summary>
     public static readonly SystemDnsClient Instance = new();
@@ -57,7 +66,96 @@ public sealed partial class SystemDnsClient : IDnsClient
         }
     }
 
-    private static string? GetNameInfo(IPAddress address)
+    /// <inheritdoc/>
+    public async Task<ForwardAnswer> ForwardCanonicalAsync(string name, AddressFamily family, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return await Task.Run(() => GetAddrInfo(name, family), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>getaddrinfo(name, AI_PASSIVE | AI_CANONNAME, family): blocking; "no such name" is an empty answer.</summary>
+    internal static ForwardAnswer GetAddrInfo(string name, AddressFamily family)
+    {
+        if (name.Length == 0 || name.Contains('\0', StringComparison.Ordinal) || name.AsSpan().ContainsAnyExceptInRange('\u0001', '\u00ff'))
+        {
+            return new ForwardAnswer(null, []);
+        }
+        byte[] node = new byte[name.Length + 1];
+        Encoding.Latin1.GetBytes(name, node);
+        var hints = new AddrInfo
+        {
+            Flags = AiPassive | AiCanonName,
+            Family = family == AddressFamily.InterNetworkV6 ? AfInet6 : AfInet,
+            SockType = SockStream,
+        };
+        int result = getaddrinfo(ref node[0], 0, ref hints, out nint list);
+        if (result is EaiNoName or EaiNoData or EaiAddrFamily)
+        {
+            return new ForwardAnswer(null, []);
+        }
+        if (result != 0)
+        {
+            throw new DnsLookupException(DnsFailure.ServerFailure, $"getaddrinfo({name}) failed: {result}");
+        }
+        try
+        {
+            return Read(list);
+        }
+        finally
+        {
+            freeaddrinfo(list);
+        }
+    }
+
+    private static unsafe ForwardAnswer Read(nint list)
+    {
+        var first = (AddrInfo*)list;
+        string? canonical = first->CanonName == 0 ? null : Latin1Z((byte*)first->CanonName);
+        var addresses = new List<IPAddress>();
+        for (var entry = first; entry is not null; entry = (AddrInfo*)entry->Next)
+        {
+            byte* sa = (byte*)entry->Addr;
+            if (sa is null)
+            {
+                continue;
+            }
+            if (entry->Family == AfInet && entry->AddrLen >= 8)
+            {
+                addresses.Add(new IPAddress(new ReadOnlySpan<byte>(sa + 4, 4)));
+            }
+            else if (entry->Family == AfInet6 && entry->AddrLen >= 28)
+            {
+                addresses.Add(new IPAddress(new ReadOnlySpan<byte>(sa + 8, 16), *(uint*)(sa + 24)));
+            }
+        }
+        return new ForwardAnswer(canonical, addresses);
+    }
+
+    private static unsafe string Latin1Z(byte* text)
+    {
+        int length = 0;
+        while (text[length] != 0)
+        {
+            length++;
+        }
+        return Encoding.Latin1.GetString(text, length);
+    }
+
+    /// <summary>glibc's struct addrinfo (LP64: the pointers at 24, 32 and 40).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct AddrInfo
+    {
+        public int Flags;
+        public int Family;
+        public int SockType;
+        public int Protocol;
+        public uint AddrLen;
+        public nint Addr;
+        public nint CanonName;
+        public nint Next;
+    }
+
+    internal static string? GetNameInfo(IPAddress address)
     {
         SocketAddress socketAddress = new IPEndPoint(address, 0).Serialize();
         Span<byte> sockaddr = socketAddress.Buffer.Span[..socketAddress.Size];
@@ -76,6 +174,12 @@ public sealed partial class SystemDnsClient : IDnsClient
         // Latin-1: one char per octet, so odd bytes stay visible to HostNameVerifier's checks.
         return Encoding.Latin1.GetString(host, 0, length < 0 ? host.Length : length);
     }
+
+    [LibraryImport("libc.so.6")]
+    private static partial int getaddrinfo(ref byte node, nint service, ref AddrInfo hints, out nint res);
+
+    [LibraryImport("libc.so.6")]
+    private static partial void freeaddrinfo(nint res);
 
     [LibraryImport("libc.so.6")]
     private static partial int getnameinfo(ref byte sa, uint salen, ref byte host, uint hostlen, nint serv, uint servlen, int flags);

@@ -50,12 +50,36 @@ public sealed class UdpDnsClient : IDnsClient
     }
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// Names with a char outside '!'..'~' (NUL, controls, space, non-ASCII) are left out: glibc's resolver
+    /// refuses PTR targets that are not host names, so libwrap never sees them from DNS.
+    /// </remarks>
     public async Task<IReadOnlyList<string>> ReverseAsync(IPAddress address, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(address);
         var names = new List<string>();
         await QueryAsync(DnsMessage.ReverseName(address), DnsRecordType.Ptr, names, [], cancellationToken).ConfigureAwait(false);
+        names.RemoveAll(n => !Printable(n));
         return names;
+    }
+
+    internal static bool Printable(string name) =>
+        name.Length > 0 && !name.AsSpan().ContainsAnyExceptInRange('!', '~');
+
+    /// <inheritdoc/>
+    /// <remarks>One question (A or AAAA); the canonical name is the owner of the first address record.</remarks>
+    public async Task<ForwardAnswer> ForwardCanonicalAsync(string name, AddressFamily family, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (IPAddress.TryParse(name, out _))
+        {
+            return new ForwardAnswer(null, []);
+        }
+        var owners = new List<string>();
+        var addresses = new List<IPAddress>();
+        DnsRecordType type = family == AddressFamily.InterNetworkV6 ? DnsRecordType.Aaaa : DnsRecordType.A;
+        await QueryAsync(name, type, owners, addresses, cancellationToken).ConfigureAwait(false);
+        return new ForwardAnswer(owners.Count == 0 ? null : owners[0], addresses);
     }
 
     /// <inheritdoc/>

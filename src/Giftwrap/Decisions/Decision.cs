@@ -48,10 +48,46 @@ public sealed class Decision
         LookupTimeout = lookupTimeout;
     }
 
-    internal static Decision Needs(LookupKind kind, TimeSpan timeout, int step) => new(Verdict.NeedsLookup, null, null, null, kind, timeout) { PendingStep = step };
+    internal static Decision Needs(EvalContext ctx) =>
+        new(Verdict.NeedsLookup, null, null, null, ctx.Pending, ctx.PendingTimeout)
+        {
+            PendingStep = ctx.PendingStep,
+            PendingFile = ctx.PendingFile,
+            PendingLine = ctx.PendingLine,
+            PendingWarnings = ctx.PendingWarnings,
+        };
 
     /// <summary>The point of the evaluation at which the pending lookup was asked for.</summary>
     internal int PendingStep { get; private init; }
+
+    /// <summary>The table and line being evaluated when the lookup was asked for (tcpd_context), for its warning.</summary>
+    internal string PendingFile { get; private init; } = "";
+    internal int PendingLine { get; private init; }
+
+    /// <summary>How many warnings the evaluation had given before the lookup: its own warning comes next.</summary>
+    internal int PendingWarnings { get; private init; }
+
+    /// <summary>This decision with the lookups' warnings put where libwrap logged them, during the evaluation.</summary>
+    internal Decision WithLookupWarnings(IReadOnlyList<(int At, Diagnostic Warning)> lookups)
+    {
+        if (lookups.Count == 0)
+            return this;
+        var merged = new List<Diagnostic>(Warnings.Count + lookups.Count);
+        var next = 0;
+        foreach (var (at, warning) in lookups)
+        {
+            while (next < at && next < Warnings.Count)
+                merged.Add(Warnings[next++]);
+            merged.Add(warning);
+        }
+        while (next < Warnings.Count)
+            merged.Add(Warnings[next++]);
+        return new Decision(Verdict, Match, merged, Actions, PendingLookup, LookupTimeout)
+        {
+            AclExec = AclExec,
+            AclExecFallback = AclExecFallback?.WithLookupWarnings(lookups),
+        };
+    }
 
     /// <summary>Granted or denied (or <see cref="Verdict.NeedsLookup"/>).</summary>
     public Verdict Verdict { get; }

@@ -110,6 +110,9 @@ internal sealed class EvalContext
     private int _step;
 
     public int PendingStep { get; private set; }
+    public string PendingFile { get; private set; } = "";
+    public int PendingLine { get; private set; }
+    public int PendingWarnings { get; private set; }
 
     public string HostName(bool server)
     {
@@ -157,6 +160,9 @@ internal sealed class EvalContext
             Pending = kind;
             PendingTimeout = timeout;
             PendingStep = _step;
+            PendingFile = File;
+            PendingLine = Line;
+            PendingWarnings = Warnings?.Count ?? 0;
         }
     }
 }

@@ -24,7 +24,7 @@ internal static class Evaluator
         // hosts.allow: only a match grants; no match or an error moves on to hosts.deny.
         var (result, entry) = Search(allow, ctx);
         if (ctx.Pending != LookupKind.None)
-            return Decision.Needs(ctx.Pending, ctx.PendingTimeout, ctx.PendingStep);
+            return Decision.Needs(ctx);
         if (ctx.Failed)
             return new Decision(Verdict.Denied, null, ctx.Warnings, null);
         if (result != TableResult.Match)
@@ -44,7 +44,7 @@ internal static class Evaluator
     {
         var (result, entry) = Search(deny, ctx);
         if (ctx.Pending != LookupKind.None)
-            return Decision.Needs(ctx.Pending, ctx.PendingTimeout, ctx.PendingStep);
+            return Decision.Needs(ctx);
         if (ctx.Failed)
             return new Decision(Verdict.Denied, null, ctx.Warnings, null);
         if (result == TableResult.Match)
@@ -81,7 +81,7 @@ internal static class Evaluator
         ctx.Line = entry.Line;
         var outcome = entry.Options.Apply(ctx);
         if (ctx.Pending != LookupKind.None)
-            return (Decision.Needs(ctx.Pending, ctx.PendingTimeout, ctx.PendingStep), null);
+            return (Decision.Needs(ctx), null);
         if (outcome.Error is not null)
             ctx.Error("option", outcome.Error);
         var decision = new Decision(outcome.Verdict ?? verdict, where, ctx.Warnings, outcome.Actions);

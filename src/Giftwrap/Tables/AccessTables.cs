@@ -2,6 +2,7 @@
 // checked for changes before every decision (one syscall), recompiled only when a
 // file's bytes changed, swapped atomically. The entry point of the core.
 using Giftwrap.Decisions;
+using Giftwrap.Rules;
 
 namespace Giftwrap.Tables;
 
@@ -119,29 +120,38 @@ public sealed class AccessTables : IDisposable
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(lookups);
         request = request with { CanLookUp = true };
+        // sock_hostname()'s warnings ("host name/name mismatch: ...") are logged by libwrap at the
+        // moment the name is needed, with the rule being evaluated as their context.
+        List<(int At, Diagnostic Warning)>? lookupWarnings = null;
         for (var round = 0; ; round++)
         {
             var decision = Decide(request);
             if (decision.Verdict != Verdict.NeedsLookup)
-                return new Judgement(decision, request);
-            request = decision.PendingLookup switch
+                return new Judgement(lookupWarnings is null ? decision : decision.WithLookupWarnings(lookupWarnings), request);
+            switch (decision.PendingLookup)
             {
-                LookupKind.ClientName => request with
-                {
-                    ClientName = await lookups.HostNameAsync(request.ClientAddress ?? AccessRequest.Unknown, cancellationToken).ConfigureAwait(false),
-                    ClientNameStep = decision.PendingStep,
-                },
-                LookupKind.ServerName => request with
-                {
-                    ServerName = await lookups.HostNameAsync(request.ServerAddress ?? AccessRequest.Unknown, cancellationToken).ConfigureAwait(false),
-                    ServerNameStep = decision.PendingStep,
-                },
-                _ => request with
-                {
-                    ClientUser = await lookups.UserAsync(request, decision.LookupTimeout, cancellationToken).ConfigureAwait(false),
-                    ClientUserStep = decision.PendingStep,
-                },
-            };
+                case LookupKind.ClientName:
+                case LookupKind.ServerName:
+                    var server = decision.PendingLookup == LookupKind.ServerName;
+                    var address = (server ? request.ServerAddress : request.ClientAddress) ?? AccessRequest.Unknown;
+                    var found = await lookups.LookUpHostNameAsync(address, cancellationToken).ConfigureAwait(false);
+                    if (found.Warning is { } warning)
+                    {
+                        (lookupWarnings ??= []).Add((decision.PendingWarnings,
+                            new Diagnostic(decision.PendingFile, decision.PendingLine, 0, DiagnosticSeverity.Warning, "hostname", warning)));
+                    }
+                    request = server
+                        ? request with { ServerName = found.Name, ServerNameStep = decision.PendingStep }
+                        : request with { ClientName = found.Name, ClientNameStep = decision.PendingStep };
+                    break;
+                default:
+                    request = request with
+                    {
+                        ClientUser = await lookups.UserAsync(request, decision.LookupTimeout, cancellationToken).ConfigureAwait(false),
+                        ClientUserStep = decision.PendingStep,
+                    };
+                    break;
+            }
         }
     }
 

@@ -27,6 +27,7 @@ internal sealed class DnsTestServer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<string, List<byte[][]>> _ptr = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, List<IPAddress>> _addresses = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, string> _cnames = new(StringComparer.OrdinalIgnoreCase);
     private readonly Task _loop;
     private volatile DnsServerMode _mode;
     private volatile TaskCompletionSource? _hold;
@@ -57,6 +58,9 @@ internal sealed class DnsTestServer : IAsyncDisposable
 
     public void AddAddress(string name, IPAddress address) =>
         _addresses.GetOrAdd(name, _ => []).Add(address);
+
+    /// <summary>An alias: questions for <paramref name="alias"/> are answered with a CNAME and the target's addresses.</summary>
+    public void AddCname(string alias, string target) => _cnames[alias] = target;
 
     public async ValueTask DisposeAsync()
     {
@@ -117,6 +121,14 @@ internal sealed class DnsTestServer : IAsyncDisposable
     {
         var answers = new List<(int Type, byte[] Data)>();
         int rcode = 0;
+        byte[]? aliasOwner = null;
+        if (type is 1 or 28 && _cnames.TryGetValue(name, out string? target))
+        {
+            // The CNAME first (owner: the question), then the target's records (owner: the CNAME's data).
+            answers.Add((5, WireName([.. target.Split('.').Select(Encoding.Latin1.GetBytes)])));
+            aliasOwner = WireName([.. target.Split('.').Select(Encoding.Latin1.GetBytes)]);
+            name = target;
+        }
         if (type == 12 && _ptr.TryGetValue(name, out List<byte[][]>? ptrs))
         {
             answers.AddRange(ptrs.Select(labels => (12, WireName(labels))));
@@ -159,8 +171,17 @@ internal sealed class DnsTestServer : IAsyncDisposable
         }
         foreach ((int answerType, byte[] data) in answers)
         {
-            // The owner is a compression pointer to the question (RFC 1035 4.1.4), as real servers send.
-            reply.Write([0xC0, 0x0C, 0, (byte)answerType, 0, 1, 0, 0, 0, 60, (byte)(data.Length >> 8), (byte)data.Length]);
+            // The owner is a compression pointer to the question (RFC 1035 4.1.4), as real servers send;
+            // behind a CNAME, the target's name written out.
+            if (aliasOwner is not null && answerType != 5)
+            {
+                reply.Write(aliasOwner);
+            }
+            else
+            {
+                reply.Write([0xC0, 0x0C]);
+            }
+            reply.Write([0, (byte)answerType, 0, 1, 0, 0, 0, 60, (byte)(data.Length >> 8), (byte)data.Length]);
             reply.Write(data);
         }
         return reply.ToArray();

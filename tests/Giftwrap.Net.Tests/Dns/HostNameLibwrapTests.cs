@@ -1,0 +1,103 @@
+// Host name verification side by side with the real libwrap: the same /etc/hosts plays the resolver
+// for both (a private mount namespace each), the same tables are asked, and the verdict, the matched
+// line, libwrap's warnings and the name %n shows must agree. The cases are the classes of issue 10:
+// name/name mismatches, names read as addresses, trailing dots, names over 127 bytes, non-ASCII bytes.
+using System.Net;
+using System.Text;
+using Giftwrap.Decisions;
+using Giftwrap.Net.Dns;
+using Giftwrap.Net.Ident;
+using Giftwrap.Options;
+using Giftwrap.Tables;
+
+namespace Giftwrap.Net.Tests;
+
+public sealed class HostNameLibwrapTests
+{
+    private static readonly string LongName = new string('l', 130) + ".example";
+
+    // One line per case; UTF-8 bytes for the non-ASCII name, as an administrator's editor writes them.
+    private static readonly string[] HostsLines =
+    [
+        "127.0.0.10 good.example",
+        "127.0.0.12 dot.example.",
+        "127.0.0.13 Mixed.Example",
+        $"127.0.0.15 {LongName}",
+        "127.0.0.16 h\u00c3\u00b4te.example",
+        "127.0.0.17 10.1.2.3",
+        "127.0.0.18 localhost",
+        "127.0.0.30 c30.example a24.example",
+        "127.0.0.24 a24.example",
+        "127.0.0.41 lh41.example localhost4",
+        "127.0.0.40 localhost4",
+        "127.0.0.50 0x7f.1",
+        "127.0.0.51 ::1",
+        "127.0.0.60 UPPER.example",
+        "127.0.0.61 upper.example",
+    ];
+
+    private static readonly string[] Addresses =
+    [
+        "127.0.0.10", "127.0.0.12", "127.0.0.13", "127.0.0.15", "127.0.0.16", "127.0.0.17", "127.0.0.18",
+        "127.0.0.24", "127.0.0.40", "127.0.0.50", "127.0.0.51", "127.0.0.60", "127.0.0.61", "127.0.0.99",
+    ];
+
+    // Each rule shows which class the name fell in; the first needs the name, so every lookup's
+    // warning is logged in the context of line 1.
+    private const string Allow =
+        "sshd: h\u00c3\u00b4te.example : setenv N bytes-%n\n" +
+        "sshd: LOCAL : setenv N local-%n\n" +
+        "sshd: PARANOID : setenv N paranoid-%n\n" +
+        "sshd: .example. : setenv N dotted-%n\n" +
+        "sshd: KNOWN : setenv N known-%n\n";
+
+    [Fact]
+    public async Task SystemResolver_EveryNameClass_AgreesWithLibwrap()
+    {
+        using var resolver = new ResolverNamespace(Encoding.Latin1.GetBytes(string.Join('\n', HostsLines) + "\n"));
+        string allow = Path.Combine(resolver.Directory, "hosts.allow");
+        string deny = Path.Combine(resolver.Directory, "hosts.deny");
+        File.WriteAllText(allow, Allow, Encoding.Latin1);
+        File.WriteAllText(deny, "", Encoding.Latin1);
+        List<string> theirs = resolver.Libwrap(allow, deny, Addresses.Select(a => $"sshd\t?\t{a}\t-\t-\t-\t0"));
+
+        var lookups = new RequestLookups(new HostNameVerifier(resolver, new HostNameVerifierOptions { CacheSize = 0 }), new IdentClient());
+        using var tables = new AccessTables(allow, deny, new AccessTablesOptions { Live = false });
+        var disagreements = new List<string>();
+        for (int i = 0; i < Addresses.Length; i++)
+        {
+            var request = AccessRequest.ForConnection("sshd", new IPEndPoint(IPAddress.Parse(Addresses[i]), 40000), null);
+            Judgement judgement = await tables.DecideAsync(request, lookups);
+            string ours = Describe(judgement.Decision);
+            string libwrap = Normalize(theirs[i]);
+            if (ours != libwrap)
+            {
+                disagreements.Add($"{Addresses[i]}:\n  libwrap  {libwrap}\n  giftwrap {ours}");
+            }
+        }
+        Assert.True(disagreements.Count == 0, string.Join("\n", disagreements));
+        // The classes the issue names, as libwrap decided them here.
+        Assert.Contains("host name/name mismatch: a24.example != c30.example", theirs[7], StringComparison.Ordinal);
+        Assert.Contains("setenv N dotted-dot.example.", theirs[1], StringComparison.Ordinal);
+        Assert.Contains("can't verify hostname: getaddrinfo(" + LongName[..127] + ", AF_INET) failed", theirs[3], StringComparison.Ordinal);
+        Assert.StartsWith("granted\t" + allow + ":1\t", theirs[4], StringComparison.Ordinal);
+    }
+
+    /// <summary>libwrap's line in our words: verdict, match, the warnings without "option:" lines, and the setenv value.</summary>
+    private static string Normalize(string line)
+    {
+        string[] f = line.Split('\t');
+        string[] messages = f[2] == "-" ? [] : f[2].Split(" | ");
+        string warnings = string.Join(" | ", messages.Where(m => !m.StartsWith("option:", StringComparison.Ordinal)));
+        string value = messages.FirstOrDefault(m => m.StartsWith("option:   setenv N ", StringComparison.Ordinal))?["option:   setenv N ".Length..] ?? "-";
+        return $"{f[0]} {f[1]} [{warnings}] {value}";
+    }
+
+    private static string Describe(Decision d)
+    {
+        string warnings = string.Join(" | ", d.Warnings.Select(w => w.ToLogLine()));
+        string value = d.Actions.OfType<SetEnvAction>().FirstOrDefault()?.VariableValue ?? "-";
+        string match = d.Match is { } m ? $"{m.File}:{m.Line}" : "-";
+        return $"{(d.IsGranted ? "granted" : "denied")} {match} [{warnings}] {value}";
+    }
+}
