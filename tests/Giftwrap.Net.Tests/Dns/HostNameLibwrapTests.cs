@@ -83,6 +83,48 @@ public sealed class HostNameLibwrapTests
         Assert.StartsWith("granted\t" + allow + ":1\t", theirs[4], StringComparison.Ordinal);
     }
 
+    // Pattern forms, each tried on a client whose name is good.example: libwrap looks the name up for
+    // some (string_match on the name) and not for others (address-only forms); %h then shows the name
+    // or the address. "[::1]" without /len is one that looks it up.
+    private static readonly string[] PatternForms =
+    [
+        "[::1]", "[::1]/128", "[2001:db8::]/32", "[bogus]", "[::1", "::1", "10.", "127.0.0.", "10.0.0.0/8", "10.0.0.0/255.0.0.0",
+        "1?.0.0.1", "127.0.0.*", "*.nowhere", ".5", "0.1", "127.0.0.11", "nowhere.example", ".nowhere", "127.0.0.10", "[127.0.0.10]",
+    ];
+
+    [Fact]
+    public async Task PatternForms_LookUpTheNameWhereLibwrapDoes()
+    {
+        using var resolver = new ResolverNamespace(Encoding.Latin1.GetBytes("127.0.0.10 good.example\n"));
+        string allow = Path.Combine(resolver.Directory, "hosts.allow");
+        string deny = Path.Combine(resolver.Directory, "hosts.deny");
+        var table = new StringBuilder();
+        for (int i = 0; i < PatternForms.Length; i++)
+        {
+            table.Append($"d{i}: {PatternForms[i]} : setenv N first-%h\nd{i}: ALL : setenv N second-%h\n");
+        }
+        File.WriteAllText(allow, table.ToString(), Encoding.Latin1);
+        File.WriteAllText(deny, "", Encoding.Latin1);
+        List<string> theirs = resolver.Libwrap(allow, deny, PatternForms.Select((_, i) => $"d{i}\t?\t127.0.0.10\t-\t-\t-\t0"));
+
+        var lookups = new RequestLookups(new HostNameVerifier(resolver, new HostNameVerifierOptions { CacheSize = 0 }), new IdentClient());
+        using var tables = new AccessTables(allow, deny, new AccessTablesOptions { Live = false });
+        var disagreements = new List<string>();
+        for (int i = 0; i < PatternForms.Length; i++)
+        {
+            var request = AccessRequest.ForConnection($"d{i}", new IPEndPoint(IPAddress.Parse("127.0.0.10"), 40000), null);
+            string ours = Describe((await tables.DecideAsync(request, lookups)).Decision);
+            string libwrap = Normalize(theirs[i]);
+            if (ours != libwrap)
+            {
+                disagreements.Add($"{PatternForms[i]}:\n  libwrap  {libwrap}\n  giftwrap {ours}");
+            }
+        }
+        Assert.True(disagreements.Count == 0, string.Join("\n", disagreements));
+        Assert.EndsWith("option:   setenv N second-good.example", theirs[0], StringComparison.Ordinal);
+        Assert.EndsWith("option:   setenv N second-127.0.0.10", theirs[1], StringComparison.Ordinal);
+    }
+
     /// <summary>libwrap's line in our words: verdict, match, the warnings without "option:" lines, and the setenv value.</summary>
     private static string Normalize(string line)
     {
