@@ -56,6 +56,23 @@ public sealed class GateDnsTests
     }
 
     [Fact]
+    public async Task ForwardLandsOnAnotherName_ParanoidRefused_WithLibwrapWarning()
+    {
+        // Issue 10: the PTR name is an alias (CNAME) of another name that does have the address. libwrap
+        // calls that a host name/name mismatch: the client is paranoid and "ALL: PARANOID" refuses it.
+        await using var dns = new DnsTestServer();
+        dns.AddPtr(IPAddress.Parse("127.0.0.46"), "alias.example.com");
+        dns.AddCname("alias.example.com", "real.example.com");
+        dns.AddAddress("real.example.com", IPAddress.Parse("127.0.0.46"));
+        await using var gate = new GateFixture("", "greet: PARANOID\n");
+        var port = GateFixture.FreePort();
+        StartWithDns(gate, dns, Shell("greet", port, "echo served"));
+        Assert.Equal("", await AskAsync(port, "127.0.0.46"));
+        await gate.WaitForLogAsync($"warning: {gate.Deny}, line 1: host name/name mismatch: alias.example.com != real.example.com");
+        await gate.WaitForLogAsync("refused connect from 127.0.0.46");
+    }
+
+    [Fact]
     public async Task HostileName_ReachesSpawnShellSafe_AndRunsNothing()
     {
         var victim = $"/tmp/gw-{Guid.NewGuid():N}"[..16];
