@@ -70,34 +70,13 @@ internal sealed class DaemonPattern : IListPattern
     public uint? Port { get; }
 
     /// <summary>
-    /// sscanf("%u%c") == 1: leading white space as isspace() has it (a token can still begin with a
-    /// form feed or vertical tab: only blanks, tabs and line ends split tokens), an optional sign,
-    /// decimal digits, nothing after; stored in 32 bits as C does.
+    /// daemon_or_port_match(): sscanf("%u%c") == 1 and at most 65535 (leading white space as isspace() has
+    /// it: a token can still begin with a form feed or vertical tab, since only blanks, tabs and line ends
+    /// split tokens). glibc stores the low 32 bits of strtoul's result, so "4294967318" is port 22; a number
+    /// above 65535 after that is a daemon name again.
     /// </summary>
-    internal static uint? ScanUnsigned(string s)
-    {
-        var t = s.AsSpan().TrimStart(" \t\n\v\f\r");
-        var negative = t.Length > 0 && t[0] == '-';
-        if (t.Length > 0 && (t[0] == '+' || t[0] == '-'))
-            t = t[1..];
-        if (t.Length == 0 || t.IndexOfAnyExceptInRange('0', '9') >= 0)
-            return null;
-        ulong v = 0;
-        foreach (var c in t)
-        {
-            var next = v * 10 + (ulong)(c - '0');
-            if (v > (ulong.MaxValue - 9) / 10 && (next / 10 != v))
-            {
-                // strtoul() saturates at ULONG_MAX on overflow.
-                v = ulong.MaxValue;
-                break;
-            }
-            v = next;
-        }
-        if (negative && v != ulong.MaxValue)
-            v = unchecked(0UL - v);
-        return unchecked((uint)v);
-    }
+    internal static uint? ScanUnsigned(string s) =>
+        CNumbers.TryScanUnsigned(s, 10, out var port) && port <= 65535 ? port : null;
 
     public string Token { get; }
     public int Column { get; }

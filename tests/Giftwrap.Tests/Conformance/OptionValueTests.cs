@@ -86,6 +86,34 @@ public sealed class OptionValueTests
         Assert.Empty(decision.Warnings);
     }
 
+    [Fact]
+    public void NumericDaemonTokens_AgreeWithLibwrap()
+    {
+        // daemon_or_port_match(): sscanf("%u%c") through strtoul, low 32 bits, then "port > 65535" makes
+        // the token a daemon name again.
+        string[] tokens = ["22", "+22", "4294967318", "-4294967274", "18446744073709551638", "99999999999999999999", "70000", "65535", "65536", "-0", "022", "0x16"];
+        var table = new StringBuilder();
+        var requests = new List<string>();
+        for (var i = 0; i < tokens.Length; i++)
+        {
+            table.Append($"{tokens[i]}: 10.0.0.{i + 1}\n");
+            requests.Add($"sshd\t-\t10.0.0.{i + 1}\t-\t-\t-\t22");
+            requests.Add($"{tokens[i]}\t-\t10.0.0.{i + 1}\t-\t-\t-\t65535");
+        }
+        using var files = new TableFiles(deny: table.ToString());
+        using var tables = files.Open();
+        var theirs = LibwrapOracle.Ask(files.Allow, files.Deny, requests);
+        var disagreements = new List<string>();
+        for (var i = 0; i < requests.Count; i++)
+        {
+            var (verdict, match, _) = Ours.Ask(tables, requests[i]);
+            if (verdict != theirs[i].Verdict || match != theirs[i].Match)
+                disagreements.Add($"{requests[i]}: libwrap {theirs[i].Verdict} {theirs[i].Match}, giftwrap {verdict} {match}");
+        }
+        Assert.True(disagreements.Count == 0, string.Join("\n", disagreements));
+        Assert.Equal("denied", theirs[2].Verdict); // "4294967318" is port 22
+    }
+
     /// <summary>One rule per option (daemon dN), one request per rule; the disagreements, if any.</summary>
     private static List<string> Compare(IReadOnlyList<string> options)
     {
