@@ -16,6 +16,19 @@ public sealed class GateOptionTests
     }
 
     [Fact]
+    public async Task SpawnExpansionOf8191Bytes_DaemonNeverRuns_AsLibwrapExits()
+    {
+        // percent_x(): 911 times "%a" of 127.0.0.1 (9 bytes) is 8,199 bytes after "echo ": libwrap logs
+        // "expansion too long" and exits. The gate must not run the service (before: it ran an empty spawn
+        // and then the service).
+        await using var gate = new GateFixture();
+        var port = GateFixture.FreePort();
+        var rule = "sh: ALL: spawn echo " + string.Concat(Enumerable.Repeat("%a", 911)) + "\n";
+        Assert.Equal("", await ServeOnceAsync(rule, Shell("sh", port, "echo served"), gate));
+        await gate.WaitForLogAsync($"warning: {gate.Allow}, line 1: percent_x: expansion too long: echo 127.0.0.1127.0.0.1127.0.0...");
+    }
+
+    [Fact]
     public async Task Umask_Option_IsTheExecProgramsUmask()
     {
         await using var gate = new GateFixture();
