@@ -73,8 +73,11 @@ public sealed class GateDnsTests
     }
 
     [Fact]
-    public async Task HostileName_ReachesSpawnShellSafe_AndRunsNothing()
+    public async Task HostileName_IsNoName_AndRunsNothing()
     {
+        // glibc's resolver refuses a PTR target that is not a host name (res_hnok), so libwrap has no name
+        // for the client; the gate's own DNS client does the same. (Before: the name reached %h, made
+        // shell-safe; %-expansion's safety is tested with names that can arrive, from /etc/hosts.)
         var victim = $"/tmp/gw-{Guid.NewGuid():N}"[..16];
         var hostile = $"a;touch${{IFS}}{victim}.example.com";
         await using var dns = new DnsTestServer();
@@ -82,13 +85,12 @@ public sealed class GateDnsTests
         dns.AddAddress(hostile, IPAddress.Parse("127.0.0.45"));
         await using var gate = new GateFixture();
         var mark = Path.Combine(gate.Directory, "host");
-        File.WriteAllText(gate.Allow, $"greet: .example.com: spawn echo %h %n > {mark}\n");
+        File.WriteAllText(gate.Allow, $"greet: .example.com: spawn echo %h %n > {mark}\ngreet: UNKNOWN: spawn echo %h %n > {mark}\n");
         File.WriteAllText(gate.Deny, "greet: ALL\n");
         var port = GateFixture.FreePort();
         StartWithDns(gate, dns, Shell("greet", port, "echo served"));
         Assert.Equal("served\n", await AskAsync(port, "127.0.0.45"));
-        var safe = $"a_touch__IFS_{victim}.example.com";
-        Assert.Equal($"{safe} {safe}\n", await ReadWhenWrittenAsync(mark));
+        Assert.Equal("127.0.0.45 unknown\n", await ReadWhenWrittenAsync(mark));
         Assert.False(File.Exists(victim), $"{victim} was created from the host name");
     }
 }

@@ -209,7 +209,7 @@ internal static class DnsMessage
                 {
                     owners.Add(target[..targetLength].ToArray());
                 }
-                else if (type == DnsRecordType.Ptr)
+                else if (type == DnsRecordType.Ptr && IsHostName(target[..targetLength]))
                 {
                     names.Add(ToText(target[..targetLength]));
                 }
@@ -282,6 +282,35 @@ internal static class DnsMessage
             }
         }
         return false;
+    }
+
+    /// <summary>
+    /// glibc's res_hnok() as its DNS backend applies it to PTR targets (resolv/res-name-checking.c): every
+    /// label made of letters, digits, '-' and '_', the name not starting with '-'. glibc drops other PTR
+    /// answers, so getnameinfo(NI_NAMEREQD) fails and libwrap's client stays "unknown" (checked with the
+    /// real libwrap and a loopback DNS server: "h\xc3\xb4te", "semi;colon" and a label holding a dot are
+    /// unknown, "under_score" and "UPPER.Example" are names).
+    /// </summary>
+    internal static bool IsHostName(ReadOnlySpan<byte> wire)
+    {
+        if (wire.Length < 2 || wire[0] == 0 || wire[1] == (byte)'-')
+        {
+            return false;
+        }
+        int position = 0;
+        while (position < wire.Length && wire[position] != 0)
+        {
+            int labelLength = wire[position];
+            foreach (byte b in wire.Slice(position + 1, labelLength))
+            {
+                if (!(char.IsAsciiLetterOrDigit((char)b) || b is (byte)'-' or (byte)'_'))
+                {
+                    return false;
+                }
+            }
+            position += 1 + labelLength;
+        }
+        return true;
     }
 
     /// <summary>The dotted text of a wire name; each octet becomes one char (Latin-1), so nothing is lost or hidden.</summary>

@@ -6,8 +6,8 @@
 // Adds what libwrap left to the resolver: a timeout per question, a cache, a bound on lookups in flight.
 // SECURITY: the name belongs to whoever owns the reverse zone (or /etc/hosts). It is kept byte for
 // byte, as libwrap keeps it (a trailing dot, non-ASCII bytes from /etc/hosts); the DNS client drops
-// PTR names that are not printable ASCII, as glibc's resolver does, and %-expansion makes every
-// byte outside its safe set '_' before a shell sees it.
+// PTR names that are not host names, as glibc's resolver does (res_hnok), and %-expansion makes
+// every byte outside its safe set '_' before a shell sees it.
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;

@@ -51,20 +51,16 @@ public sealed class UdpDnsClient : IDnsClient
 
     /// <inheritdoc/>
     /// <remarks>
-    /// Names with a char outside '!'..'~' (NUL, controls, space, non-ASCII) are left out: glibc's resolver
-    /// refuses PTR targets that are not host names, so libwrap never sees them from DNS.
+    /// PTR targets that are not host names (a label with a byte other than a letter, digit, '-' or '_')
+    /// are left out, as glibc's resolver leaves them out (res_hnok), so libwrap never sees them from DNS.
     /// </remarks>
     public async Task<IReadOnlyList<string>> ReverseAsync(IPAddress address, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(address);
         var names = new List<string>();
         await QueryAsync(DnsMessage.ReverseName(address), DnsRecordType.Ptr, names, [], cancellationToken).ConfigureAwait(false);
-        names.RemoveAll(n => !Printable(n));
         return names;
     }
-
-    internal static bool Printable(string name) =>
-        name.Length > 0 && !name.AsSpan().ContainsAnyExceptInRange('!', '~');
 
     /// <inheritdoc/>
     /// <remarks>One question (A or AAAA); the canonical name is the owner of the first address record.</remarks>

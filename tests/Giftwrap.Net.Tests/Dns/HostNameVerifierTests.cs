@@ -182,13 +182,15 @@ public sealed class HostNameVerifierTests
     }
 
     [Fact]
-    public async Task VerifiedNameAsync_ShellMetacharacters_ReturnedAsIs()
+    public async Task VerifiedNameAsync_ShellMetacharacters_Unknown()
     {
+        // glibc's resolver refuses a PTR target that is not a host name; libwrap then has no name. (Before:
+        // returned as is, which libwrap never sees through DNS.)
         const string Hostile = "x`reboot`$(id);rm|cat&<>'\"*?.evil.example";
         await using var server = new DnsTestServer();
         server.AddPtr(Client, Hostile);
         server.AddAddress(Hostile, Client);
-        Assert.Equal(Hostile, await Verifier(server).VerifiedNameAsync(Client, CancellationToken.None));
+        Assert.Equal("unknown", await Verifier(server).VerifiedNameAsync(Client, CancellationToken.None));
     }
 
     [Theory]
@@ -316,14 +318,30 @@ public sealed class HostNameVerifierTests
     }
 
     [Theory]
-    [InlineData("evil.example.", true)]
-    [InlineData("a;b", true)]
-    [InlineData("", false)]
-    [InlineData("a b", false)]
-    [InlineData("a\tb", false)]
-    [InlineData("\u00e9.example", false)]
-    public void Printable_PtrNames_KeptOrDropped(string name, bool kept) =>
-        Assert.Equal(kept, UdpDnsClient.Printable(name));
+    [InlineData("under_score.example", "under_score.example")]
+    [InlineData("UPPER.Example", "UPPER.Example")]
+    [InlineData("a-b.example", "a-b.example")]
+    [InlineData("-lead.example", "unknown")]
+    [InlineData("mid.-dash.example", "mid.-dash.example")]
+    [InlineData("semi;colon.example", "unknown")]
+    [InlineData("h\u00c3\u00b4te.example", "unknown")]
+    public async Task VerifiedNameAsync_PtrNamesAsGlibcTakesThem(string name, string expected)
+    {
+        // Checked with the real libwrap through glibc and a loopback DNS server (docs/design/libwrap-behaviour.md §8).
+        await using var server = new DnsTestServer();
+        server.AddPtr(Client, name);
+        server.AddAddress(name, Client);
+        Assert.Equal(expected, await Verifier(server).VerifiedNameAsync(Client, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task VerifiedNameAsync_DotInsideALabel_Unknown()
+    {
+        await using var server = new DnsTestServer();
+        server.AddPtrLabels(Client, "dot.inlabel"u8.ToArray(), "example"u8.ToArray());
+        server.AddAddress("dot.inlabel.example", Client);
+        Assert.Equal("unknown", await Verifier(server).VerifiedNameAsync(Client, CancellationToken.None));
+    }
 
     [Fact]
     public void Constructor_BadOptions_EveryErrorReported()
