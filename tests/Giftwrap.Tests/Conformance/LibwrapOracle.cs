@@ -59,6 +59,9 @@ public static class LibwrapOracle
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            // One char per byte both ways, as the tables are written: names may hold any byte.
+            StandardInputEncoding = System.Text.Encoding.Latin1,
+            StandardOutputEncoding = System.Text.Encoding.Latin1,
         };
         using var p = Process.Start(psi)!;
         var stderr = p.StandardError.ReadToEndAsync();

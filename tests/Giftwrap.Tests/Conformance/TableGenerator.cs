@@ -10,7 +10,12 @@ public sealed class TableGenerator(int seed, string directory)
     private readonly Random _rng = new(seed);
 
     private static readonly string[] Daemons = ["sshd", "in.ftpd", "telnetd", "SSHD", "in.fingerd", "smtp"];
-    private static readonly string[] Names = ["a.example.com", "B.Example.COM", "localhost", "host", "x.y.example.org", "unknown", "paranoid", "mail.example.net", "h1"];
+    private static readonly string[] Names =
+    [
+        "a.example.com", "B.Example.COM", "localhost", "host", "x.y.example.org", "unknown", "paranoid", "mail.example.net", "h1",
+        // Names as sock_hostname() may leave them (issue 10): a trailing dot, bytes outside ASCII, over 127 bytes.
+        "dot.example.com.", "h\u00c3\u00b4te.example.com", new string('n', 130) + ".example.com",
+    ];
     private static readonly string[] Addresses = ["10.0.0.1", "10.0.1.5", "192.168.1.20", "127.0.0.1", "1.2.3.4", "::1", "2001:db8::5", "::ffff:10.0.0.1", "fe80::1", "10.0.0.255", "172.16.5.4"];
     private static readonly string[] Users = ["root", "bob", "unknown", "BOB", "alice"];
     private static readonly string[] ServerAddresses = ["127.0.0.1", "10.0.0.254", "::1", "192.168.1.1"];
@@ -31,6 +36,7 @@ public sealed class TableGenerator(int seed, string directory)
         "[::1]/128", "[::ffff:10.0.0.0]/104", "[bogus]", "::1", "2001:db8::5",
         "*.example.com", "?.example.com", "10.0.*", "a.*.com", "*", "*.EXAMPLE.com", "1?.0.0.1", "*.com*", "**", "*1",
         "@nosuchgroup", "/nonexistent/file",
+        ".com.", ".example.com.", "dot.example.com.", "h\u00c3\u00b4te.example.com", "h?\u00b4te.*", "*.com.", new string('n', 127),
     ];
 
     private static readonly string[] DaemonTokens =
