@@ -34,12 +34,18 @@ public sealed class HostNameLibwrapTests
         "127.0.0.51 ::1",
         "127.0.0.60 UPPER.example",
         "127.0.0.61 upper.example",
+        "2001:db8::10 six.example",
+        "2001:db8::11 127.0.0.1",
+        "2001:db8::12 2001:db8::12",
+        "2001:db8::13 four.example",
+        "127.0.0.13 four.example",
     ];
 
     private static readonly string[] Addresses =
     [
         "127.0.0.10", "127.0.0.12", "127.0.0.13", "127.0.0.15", "127.0.0.16", "127.0.0.17", "127.0.0.18",
         "127.0.0.24", "127.0.0.40", "127.0.0.50", "127.0.0.51", "127.0.0.60", "127.0.0.61", "127.0.0.99",
+        "2001:db8::10", "2001:db8::11", "2001:db8::12", "2001:db8::13", "2001:db8::99", "::ffff:127.0.0.10",
     ];
 
     // Each rule shows which class the name fell in; the first needs the name, so every lookup's
