@@ -3,6 +3,10 @@
 // watches the files' directories: the kernel queues the event inside the write or
 // rename call, so a change completed before a decision is always seen by it.
 // Where inotify is unavailable, each file is stat()ed on every poll instead.
+// Threads: Track is called by whichever loop first evaluates a /file pattern, Poll by the
+// table owner; every piece of state below is touched only under _sync, held for a
+// syscall or a dictionary update (never for a read of a file's contents), so a
+// concurrent first use cannot corrupt it.
 using System.Runtime.InteropServices;
 
 namespace Giftwrap.Tables;
@@ -14,6 +18,7 @@ internal sealed partial class ChangeMonitor : IDisposable
 
     private const uint WatchMask = InModify | InAttrib | InCloseWrite | InMovedFrom | InMovedTo | InCreate | InDelete | InDeleteSelf | InMoveSelf;
 
+    private readonly Lock _sync = new();
     private readonly int _fd;
     private readonly Dictionary<int, string> _dirByWatch = [];
     private readonly Dictionary<string, int> _watchByDir = new(StringComparer.Ordinal);
@@ -36,31 +41,48 @@ internal sealed partial class ChangeMonitor : IDisposable
 
     public bool UsesInotify => _fd >= 0;
 
-    public IReadOnlyCollection<string> Tracked => _tracked;
+    /// <summary>The paths watched so far (a copy).</summary>
+    public IReadOnlyCollection<string> Tracked
+    {
+        get
+        {
+            lock (_sync)
+                return [.. _tracked];
+        }
+    }
 
-    /// <summary>Starts watching <paramref name="path"/> (and, for a symbolic link, what it points to).</summary>
+    /// <summary>Starts watching <paramref name="path"/> (and, for a symbolic link, what it points to). Safe from any thread.</summary>
     public void Track(string path)
     {
         path = Path.GetFullPath(path);
-        if (!_tracked.Add(path))
-            return;
-        if (!Watch(path))
-            _polled[path] = Stamp(path);
-        try
+        while (true)
         {
-            var target = new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true);
-            if (target is not null)
-                Track(target.FullName);
-        }
-        catch (IOException)
-        {
-            // A dangling or looping link: the link itself is watched, which is what fopen() follows.
+            lock (_sync)
+            {
+                if (!_tracked.Add(path))
+                    return;
+                if (!Watch(path))
+                    _polled[path] = Stamp(path);
+            }
+            // The link is resolved outside the lock (it reads the file system); its target is tracked in turn.
+            try
+            {
+                var target = new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true);
+                if (target is null)
+                    return;
+                path = target.FullName;
+            }
+            catch (IOException)
+            {
+                // A dangling or looping link: the link itself is watched, which is what fopen() follows.
+                return;
+            }
         }
     }
 
     private bool Watch(string path)
     {
-        if (_fd < 0)
+        if (_fd < 0 || _disposed)
             return false;
         var dir = Path.GetDirectoryName(path) ?? "/";
         var name = Path.GetFileName(path);
@@ -82,11 +104,17 @@ internal sealed partial class ChangeMonitor : IDisposable
     /// Drains pending events. Returns the tracked paths that may have changed; <paramref name="all"/>
     /// is set when events were lost or a directory went away, and everything must be checked.
     /// </summary>
-    public unsafe List<string>? Poll(out bool all)
+    public List<string>? Poll(out bool all)
+    {
+        lock (_sync)
+            return PollLocked(out all);
+    }
+
+    private unsafe List<string>? PollLocked(out bool all)
     {
         all = false;
         List<string>? changed = null;
-        if (_fd >= 0)
+        if (_fd >= 0 && !_disposed)
         {
             fixed (byte* buf = _buffer)
             {
@@ -152,9 +180,15 @@ internal sealed partial class ChangeMonitor : IDisposable
 
     public void Dispose()
     {
-        if (_fd >= 0)
-            _ = close(_fd);
+        lock (_sync)
+        {
+            if (_fd >= 0 && !_disposed)
+                _ = close(_fd);
+            _disposed = true;
+        }
     }
+
+    private bool _disposed;
 
     [LibraryImport("libc.so.6", SetLastError = true)]
     private static partial int inotify_init1(int flags);
