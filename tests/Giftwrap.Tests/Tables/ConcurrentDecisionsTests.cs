@@ -64,6 +64,33 @@ public sealed class ConcurrentDecisionsTests
         Assert.True(errors.IsEmpty, errors.FirstOrDefault()?.ToString());
     }
 
+    [Fact]
+    public async Task Decide_WhileAnotherThreadRecompilesABigTable_DecidesWithTheOldTablesWithoutWaiting()
+    {
+        using var files = new TableFiles();
+        var big = new System.Text.StringBuilder();
+        for (var i = 0; i < 400_000; i++)
+            big.Append("sshd: 10.").Append((i >> 16) & 255).Append('.').Append((i >> 8) & 255).Append('.').Append(i & 255).Append(" 192.0.2.").Append(i % 250).Append('\n');
+        File.WriteAllText(files.Deny, big.ToString());
+        var client = TableFiles.Request("sshd", "198.51.100.1");
+        using var tables = files.Open(live: true);
+        Assert.True(tables.Decide(client).IsGranted);
+        var before = tables.Compilations;
+        // The changed table refuses the client; the thread that finds the change recompiles it.
+        File.AppendAllText(files.Deny, "sshd: 198.51.100.1\n");
+        var recompile = Task.Factory.StartNew(() => tables.Decide(client), TaskCreationOptions.LongRunning);
+        while (tables.Compilations == before && !recompile.IsCompleted)
+            Thread.Yield();
+        // A decision while the recompile is under way does not wait for it: the old tables decide.
+        var during = Task.Factory.StartNew(() => tables.Decide(client), TaskCreationOptions.LongRunning);
+        await during.WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.False(recompile.IsCompleted, "the recompile ended before the other decision did: the test proves nothing (a faster machine needs a bigger table)");
+        Assert.True((await during).IsGranted);
+        // Once ready, the new tables decide.
+        Assert.False((await recompile).IsGranted);
+        Assert.False(tables.Decide(client).IsGranted);
+    }
+
     // Lists lose and regain their client; the allow table is rewritten by rename now and then.
     private static void Rewrite(TableFiles files, string[] lists, AccessRequest[] clients, int round, CancellationToken stop)
     {
