@@ -189,11 +189,18 @@ public sealed partial class BanStore
     private void WriteAtomically(string path, Action<StreamWriter> write)
     {
         var temp = path + ".tmp";
-        using (var fs = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16))
+        try
         {
+            using var fs = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
             using (var w = new StreamWriter(fs, new UTF8Encoding(false), 1 << 16, leaveOpen: true))
                 write(w);
             fs.Flush(flushToDisk: true);
+        }
+        catch (IOException)
+        {
+            // A full disk: the half-written copy goes, the file it was to replace is untouched.
+            TryDelete(temp);
+            throw;
         }
         File.Move(temp, path, overwrite: true);
         Native.FsyncDirectory(Directory);
