@@ -271,9 +271,20 @@ public sealed class AccessTables : IDisposable
         }
         if (previous is not null && previousBytes is not null && previousBytes.AsSpan().SequenceEqual(data))
             return (previous, previousBytes);
+        if (s_compiled.TryGetValue(path, out var shared) && shared.Table.TryGetTarget(out var table)
+            && shared.Bytes.TryGetTarget(out var bytes) && bytes.AsSpan().SequenceEqual(data))
+            return (table, bytes);
         Interlocked.Increment(ref _compilations);
-        return (CompiledTable.Compile(path, data), data);
+        var compiled = CompiledTable.Compile(path, data);
+        s_compiled[path] = (new WeakReference<CompiledTable>(compiled), new WeakReference<byte[]>(data));
+        return (compiled, data);
     }
+
+    // The tables compiled in this process, by path as given, for as long as some AccessTables holds them:
+    // a gate's reload builds new AccessTables, and an unchanged table (a million lines take seconds and
+    // hundreds of MB) is then neither compiled nor held twice. Compiled tables are immutable.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, (WeakReference<CompiledTable> Table, WeakReference<byte[]> Bytes)> s_compiled =
+        new(StringComparer.Ordinal);
 
     /// <inheritdoc/>
     public void Dispose() => _monitor?.Dispose();

@@ -69,9 +69,12 @@ internal sealed class PatternFileCache(Action<string>? track)
             case ReadOutcome.Failed:
                 // libwrap: "open %s: %m", and the pattern does not match.
                 return new PatternFileList([], error!.Replace("cannot open", "open", StringComparison.Ordinal));
+            case ReadOutcome.Directory:
+                // libwrap opens a directory and reads nothing from it: no match (checked with libwrap). Kept, and said.
+                return new PatternFileList([], $"{error}; it lists no patterns (as in libwrap)", Code: "file-type");
             case ReadOutcome.Refused:
-                // libwrap would hang in open(2) on a FIFO, read a device without end, or read a directory
-                // as nothing: a list that cannot be read as a file of patterns refuses access.
+                // libwrap would hang in open(2) on a FIFO or read a device without end (/dev/zero overflows its
+                // buffer): a list that cannot be read as a file of patterns refuses access.
                 return new PatternFileList([], $"{error}; a /file pattern list must be a regular file of at most {MaxBytes} bytes; access refused", Fatal: true, Code: "file-type");
         }
         return Parse(path, data);

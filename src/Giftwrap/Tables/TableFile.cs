@@ -16,8 +16,10 @@ internal enum ReadOutcome
     Read,
     Missing,
     Failed,
-    /// <summary>A pattern file that must not be read: a directory, FIFO, device or socket, or one past the size bound (fails closed).</summary>
+    /// <summary>A pattern file that must not be read: a FIFO, device or socket, or one past the size bound (fails closed).</summary>
     Refused,
+    /// <summary>A pattern file that is a directory: fopen() opens it and fscanf() reads nothing (libwrap: no match).</summary>
+    Directory,
 }
 
 internal static partial class TableFile
@@ -33,8 +35,8 @@ internal static partial class TableFile
     /// <summary>
     /// Reads <paramref name="path"/>. For a table (<paramref name="table"/>; else a /file pattern list) a directory is
     /// <see cref="ReadOutcome.Read"/> and empty, as fopen()/fgets() see it, and a FIFO, device or socket
-    /// is <see cref="ReadOutcome.Failed"/>; for a pattern file each of them is <see cref="ReadOutcome.Refused"/>,
-    /// with <paramref name="error"/> saying what the path is.
+    /// is <see cref="ReadOutcome.Failed"/>; for a pattern file a directory is <see cref="ReadOutcome.Directory"/>
+    /// and the others <see cref="ReadOutcome.Refused"/>, with <paramref name="error"/> saying what the path is.
     /// </summary>
     public static ReadOutcome TryRead(string path, out byte[] data, out string? error, bool table = true, long maxBytes = MaxBytes)
     {
@@ -88,8 +90,11 @@ internal static partial class TableFile
         var type = mode & SIfMt;
         if (type == SIfReg)
             return null;
-        if (type == SIfDir && table)
-            return ReadOutcome.Read;
+        if (type == SIfDir)
+        {
+            error = table ? null : $"{path}: a directory, not a regular file";
+            return table ? ReadOutcome.Read : ReadOutcome.Directory;
+        }
         if (table)
         {
             // A table that is a FIFO or a device: libwrap would hang or read garbage; an unreadable table.
@@ -171,7 +176,7 @@ internal static partial class TableFile
         try
         {
             if (Directory.Exists(path))
-                return table ? ReadOutcome.Read : Refuse(path, SIfDir, table, ref error)!.Value;
+                return Refuse(path, SIfDir, table, ref error)!.Value;
             using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             var size = RandomAccess.GetLength(handle);
             if (size > maxBytes)

@@ -1,7 +1,7 @@
 // /file pattern lists that are not plain lists: NUL bytes, /dev/zero, FIFOs, directories,
 // tables that are FIFOs. Nothing a table names may block a decision; where libwrap would
 // crash or hang the rule fails closed with the place named, and where libwrap's outcome is
-// defined (short NUL tokens) it is kept, checked against the real libwrap.
+// defined (short NUL tokens, directories) it is kept with a warning, checked against the real libwrap.
 using System.Diagnostics;
 using Giftwrap.Decisions;
 using Giftwrap.Tests.Conformance;
@@ -61,15 +61,21 @@ public sealed class PatternFileTypeTests
     }
 
     [Fact]
-    public void Decide_DirectoryAsPatternFile_RefusesWithAWarning()
+    public void Decide_DirectoryAsPatternFile_NoMatchAsInLibwrapWithAWarning()
     {
-        using var files = new TableFiles(deny: "ALL: 192.0.2.1\n");
+        using var files = new TableFiles();
         var dir = Directory.CreateDirectory(Path.Combine(files.Directory, "lists")).FullName;
-        File.WriteAllText(files.Deny, $"sshd: {dir}\n");
-        using var tables = files.Open();
-        var d = tables.Decide(Client);
-        Assert.False(d.IsGranted);
-        Assert.Contains(d.Warnings, w => w.Code == "file-type" && w.Line == 1 && w.Message.Contains($"{dir}: a directory", StringComparison.Ordinal));
+        // libwrap opens a directory and reads nothing: the pattern matches nothing, in either table.
+        foreach (var (allow, deny) in new[] { ($"sshd: {dir}\n", "ALL: ALL\n"), ("", $"sshd: {dir}\n") })
+        {
+            File.WriteAllText(files.Allow, allow);
+            File.WriteAllText(files.Deny, deny);
+            using var tables = files.Open();
+            var ours = Ours.Ask(tables, RequestLine);
+            var theirs = LibwrapOracle.Ask(files.Allow, files.Deny, [RequestLine])[0];
+            Assert.True(theirs.Verdict == ours.Verdict && theirs.Match == ours.Match, $"libwrap {theirs.Verdict} {theirs.Match}, ours {ours.Verdict} {ours.Match}");
+            Assert.Contains(ours.Decision.Warnings, w => w.Code == "file-type" && w.Line == 1 && w.Message.Contains($"{dir}: a directory", StringComparison.Ordinal));
+        }
     }
 
     [Fact]

@@ -121,6 +121,38 @@ public sealed class LiveTablesTests
         Assert.True(again.Decide(Client).IsGranted);
     }
 
+    [Fact]
+    public void ReloadsOfUnchangedTables_ShareOneCompiledCopy()
+    {
+        var big = new System.Text.StringBuilder();
+        for (var i = 0; i < 50_000; i++)
+            big.Append("sshd: 10.").Append((i >> 16) & 255).Append('.').Append((i >> 8) & 255).Append('.').Append(i & 255).Append('\n');
+        using var files = new TableFiles(deny: big.ToString());
+        using var first = files.Open(live: true);
+        Assert.Equal(2, first.Compilations);
+        var all = new List<AccessTables>();
+        try
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                all.Add(files.Open(live: true));
+                Assert.Equal(0, all[^1].Compilations);
+                Assert.Same(first.Compiled().Deny, all[^1].Compiled().Deny);
+            }
+            // A changed file is compiled again, once for the first that reads it.
+            File.AppendAllText(files.Deny, "sshd: 10.9.8.7\n");
+            Assert.False(all[0].Decide(Client).IsGranted);
+            Assert.Equal(1, all[0].Compilations);
+            Assert.False(all[1].Decide(Client).IsGranted);
+            Assert.Equal(0, all[1].Compilations);
+        }
+        finally
+        {
+            foreach (var t in all)
+                t.Dispose();
+        }
+    }
+
     private static int InotifyInstances() =>
         new DirectoryInfo("/proc/self/fd").GetFiles().Count(f =>
         {
