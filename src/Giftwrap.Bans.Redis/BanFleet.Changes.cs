@@ -70,7 +70,7 @@ public sealed partial class BanFleet
         {
             _ledger.Put(record, localOnly: true);
             Interlocked.Increment(ref _keptLocal);
-            KeptLocal(_log, record.Target.ToString(), _options.Rate.ToString());
+            HeldBack(record.Target.ToString());
             Raise(new FleetNotice(FleetNoticeKind.KeptLocal, record.Target, record.Origin,
                 $"ban of {record.Target} kept local: over the fleet rate {_options.Rate}"));
             return;

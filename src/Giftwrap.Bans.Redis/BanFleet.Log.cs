@@ -20,8 +20,8 @@ public sealed partial class BanFleet
     [LoggerMessage(3104, LogLevel.Warning, "Refused a fleet change of {Target} from {Origin}: {Message}")]
     private static partial void Refused(ILogger logger, string target, string origin, string message);
 
-    [LoggerMessage(3105, LogLevel.Warning, "Ban of {Target} kept local: over the fleet rate {Rate}")]
-    private static partial void KeptLocal(ILogger logger, string target, string rate);
+    [LoggerMessage(3105, LogLevel.Warning, "{Count} ban(s) kept local, not sent to the fleet: over the fleet rate {Rate} (the first: {Target})")]
+    private static partial void KeptLocal(ILogger logger, long count, string rate, string target);
 
     [LoggerMessage(3106, LogLevel.Warning, "Ignored a malformed fleet record: {Error}")]
     private static partial void Malformed(ILogger logger, string error);
@@ -34,4 +34,13 @@ public sealed partial class BanFleet
 
     [LoggerMessage(3109, LogLevel.Error, "A fleet notice handler failed")]
     private static partial void HandlerFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(3110, LogLevel.Warning, "The connection to Redis at {EndPoint} is back: exchanging with the fleet")]
+    private static partial void Reconnected(ILogger logger, string endPoint);
+
+    [LoggerMessage(3111, LogLevel.Warning, "Redis at {EndPoint} does not answer ({Failure}): enforcing the bans known, joining the fleet when it answers")]
+    private static partial void Unreachable(ILogger logger, string endPoint, string failure);
+
+    [LoggerMessage(3112, LogLevel.Information, "Joined the fleet through Redis at {EndPoint}")]
+    private static partial void Connected(ILogger logger, string endPoint);
 }

@@ -34,6 +34,15 @@ public sealed partial class BanFleet : IAsyncDisposable
     private long _published, _received, _refused, _keptLocal, _malformed, _syncs;
     private long _lastSyncMs;
     private int _disposed;
+    private readonly string _endPoints;
+    // The link to Redis as last logged: -1 not yet known (joining), 0 down, 1 up. Only changes are logged.
+    private int _link = -1;
+    private readonly Lock _heldLock = new();
+    private long _heldBack, _nextHeldLogMs;
+    private string _heldFirst = "";
+
+    /// <summary>Bans kept local over fleet_rate are summed up in one log line per this interval.</summary>
+    internal TimeSpan KeptLocalLogInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     private BanFleet(BanStore store, FleetOptions options, ILogger log, ConnectionMultiplexer redis)
     {
@@ -41,6 +50,7 @@ public sealed partial class BanFleet : IAsyncDisposable
         _options = options;
         _log = log;
         _redis = redis;
+        _endPoints = string.Join(' ', redis.GetEndPoints().Select(e => e.ToString()));
         _listKey = options.KeyPrefix + ":list";
         _channel = RedisChannel.Literal(options.KeyPrefix + ":changes");
         _rate = new FleetRateLimit(options.Rate);
@@ -81,6 +91,12 @@ public sealed partial class BanFleet : IAsyncDisposable
         config.BacklogPolicy = BacklogPolicy.FailFast;
         config.ReconnectRetryPolicy ??= new LinearRetry(250);
         config.ClientName ??= $"giftwrap-{store.Options.Origin}";
+        // A Redis that accepts TCP and never answers is given a bounded time (the client's defaults,
+        // three tries of 5 s, held a gate's start for 15 s); the connection goes on being retried in the background.
+        if (!options.Redis.Contains("connectTimeout", StringComparison.OrdinalIgnoreCase))
+            config.ConnectTimeout = (int)DefaultConnectTimeout.TotalMilliseconds;
+        if (!options.Redis.Contains("connectRetry", StringComparison.OrdinalIgnoreCase))
+            config.ConnectRetry = 1;
         var redis = await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
         var fleet = new BanFleet(store, options, logger ?? NullLogger.Instance, redis);
         fleet.Start();
@@ -88,6 +104,9 @@ public sealed partial class BanFleet : IAsyncDisposable
             await fleet.SyncAsync(cancellationToken).ConfigureAwait(false);
         return fleet;
     }
+
+    /// <summary>How long joining waits for Redis to answer unless the connection string says otherwise.</summary>
+    public static TimeSpan DefaultConnectTimeout { get; } = TimeSpan.FromSeconds(2);
 
     /// <summary>Runs a full exchange now (push what the fleet lacks, pull what this member lacks); false when Redis is unreachable.</summary>
     public async Task<bool> SyncAsync(CancellationToken cancellationToken = default)
@@ -103,6 +122,10 @@ public sealed partial class BanFleet : IAsyncDisposable
         _redis.ConnectionFailed += OnConnectionFailed;
         _redis.ConnectionRestored += OnConnectionRestored;
         _store.Changed += OnStoreChanged;
+        if (_redis.IsConnected)
+            LinkUp();
+        else
+            LinkDown("no answer within the connect timeout");
         _worker = Task.Run(WorkAsync);
         _watchdog = Task.Run(WatchAsync);
     }
@@ -119,13 +142,76 @@ public sealed partial class BanFleet : IAsyncDisposable
     {
         _needSync = true;
         if (e.ConnectionType == ConnectionType.Interactive)
+            LinkDown(e.FailureType.ToString());
+    }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        _needSync = true;
+        if (e.ConnectionType == ConnectionType.Interactive)
+            LinkUp();
+    }
+
+    // One log line and one count per change of the link, however often the client retries.
+    private void LinkDown(string failure)
+    {
+        switch (Interlocked.Exchange(ref _link, 0))
         {
-            Disconnected(_log, e.EndPoint?.ToString() ?? "?", e.FailureType.ToString());
-            Raise(new FleetNotice(FleetNoticeKind.Disconnected, null, "", $"Redis connection lost ({e.FailureType})"));
+            case 1:
+                Disconnected(_log, _endPoints, failure);
+                FleetMetrics.LinkChanged("lost", _store.Options.Origin);
+                Raise(new FleetNotice(FleetNoticeKind.Disconnected, null, "", $"Redis connection lost ({failure})"));
+                break;
+            case -1:
+                Unreachable(_log, _endPoints, failure);
+                FleetMetrics.LinkChanged("unreachable", _store.Options.Origin);
+                Raise(new FleetNotice(FleetNoticeKind.Disconnected, null, "", $"Redis not reachable ({failure})"));
+                break;
         }
     }
 
-    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) => _needSync = true;
+    private void LinkUp()
+    {
+        switch (Interlocked.Exchange(ref _link, 1))
+        {
+            case 0:
+                Reconnected(_log, _endPoints);
+                FleetMetrics.LinkChanged("restored", _store.Options.Origin);
+                break;
+            case -1:
+                Connected(_log, _endPoints);
+                break;
+        }
+    }
+
+    /// <summary>Counts a ban kept local; the log has one line per <see cref="KeptLocalLogInterval"/>, not one per ban.</summary>
+    private void HeldBack(string target)
+    {
+        FleetMetrics.HeldBack(_store.Options.Origin);
+        lock (_heldLock)
+        {
+            if (_heldBack++ == 0)
+                _heldFirst = target;
+        }
+        LogHeldBack(force: false);
+    }
+
+    private void LogHeldBack(bool force)
+    {
+        long count;
+        string first;
+        lock (_heldLock)
+        {
+            var now = NowMs();
+            if (_heldBack == 0 || (!force && now < _nextHeldLogMs))
+                return;
+            count = _heldBack;
+            first = _heldFirst;
+            _heldBack = 0;
+            _nextHeldLogMs = now + (long)KeptLocalLogInterval.TotalMilliseconds;
+        }
+        KeptLocal(_log, count, _options.Rate.ToString(), first);
+    }
 
     /// <summary>Starts a full exchange whenever one is due and Redis is up: after a reconnect, and every ResyncInterval.</summary>
     private async Task WatchAsync()
@@ -136,6 +222,12 @@ public sealed partial class BanFleet : IAsyncDisposable
             while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
             {
                 var now = NowMs();
+                // The client's events can be missed (a first connection made late raises none): look too.
+                if (_redis.IsConnected)
+                    LinkUp();
+                else if (Volatile.Read(ref _link) == 1)
+                    LinkDown("connection lost");
+                LogHeldBack(force: false);
                 if (now - Interlocked.Read(ref _lastSyncMs) > _options.ResyncInterval.TotalMilliseconds)
                     _needSync = true;
                 if (_needSync && _redis.IsConnected && Interlocked.CompareExchange(ref _syncQueued, 1, 0) == 0)
@@ -175,6 +267,7 @@ public sealed partial class BanFleet : IAsyncDisposable
         await _stop.CancelAsync().ConfigureAwait(false);
         await _watchdog.ConfigureAwait(false);
         await _worker.ConfigureAwait(false);
+        LogHeldBack(force: true);
         _ledger.Dispose();
         await _redis.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();

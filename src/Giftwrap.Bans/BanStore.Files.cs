@@ -2,7 +2,10 @@
 // the snapshot; its header names the snapshot generation it follows) and `lock` (the
 // writers' flock). Writers append and fsync under the lock; readers tail the journal
 // and reload when the journal file is replaced by a compaction (a new inode). A damaged
-// line is reported with its file and line and skipped; the rest is kept (fail closed).
+// line is reported with its file and line, the damaged file is copied aside, and every
+// intact record is still read, those glued into a damaged line included (fail closed).
+// Opening only reads: nothing is created, repaired or rewritten before the first write,
+// so a read-only listing leaves a damaged store exactly as it found it.
 using System.Buffers;
 using System.Text;
 using Giftwrap.Bans.Storage;
@@ -23,6 +26,10 @@ public sealed partial class BanStore
     private long _snapshotGen;
     private long _ownUntil;
     private bool _damaged;
+    // The journal's header is damaged or names another generation than the snapshot, while every
+    // record was read: a writer compacts at once (after keeping a copy), which settles it.
+    private bool _headerOnlyDamage;
+    private readonly List<(string File, int Line)> _keepAside = [];
     private long _nextExpiryMs = long.MaxValue;
 
     /// <summary>The journal size past which a writer compacts it into the snapshot (plus half the snapshot's size).</summary>
@@ -36,9 +43,12 @@ public sealed partial class BanStore
             {
                 System.IO.Directory.CreateDirectory(Directory);
                 using var l = StoreLock.Acquire(LockPath, LockTimeout);
-                EnsureJournal();
                 Load(raise: false);
-                SyncHostsDeny();
+                ReportIncompleteTail();
+                if (!_damaged)
+                    SyncHostsDeny();
+                else if (Options.HostsDeny is { } hostsDeny)
+                    Report(hostsDeny, 0, "not rewritten from a damaged store at open; the next ban or unban rewrites it");
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
@@ -58,14 +68,17 @@ public sealed partial class BanStore
             using var l = StoreLock.Acquire(LockPath, LockTimeout);
             EnsureJournal();
             CatchUp(locked: true);
+            if (_headerOnlyDamage && !_damagedRecords)
+                TryCompact(); // every record was read: rewrite the header's damage away, a copy kept aside
             var (results, changes) = decide();
             if (changes.Count == 0)
                 return results;
             _ownUntil = Append(changes);
+            // The changes are on disk and acknowledged from here on: what follows must not fail the call.
             if (!Tail(_table, live: true))
                 Load(raise: true);
             if (_journal is not null && RandomAccess.GetLength(_journal) > CompactThreshold + FileLength(SnapshotPath) / 2)
-                Compact();
+                TryCompact();
             SyncHostsDeny();
             return results;
         }
@@ -126,6 +139,9 @@ public sealed partial class BanStore
     {
         var table = new BanTable();
         _damaged = false;
+        _damagedRecords = false;
+        _headerOnlyDamage = false;
+        _damagedFiles.Clear();
         _snapshotGen = ReadSnapshot(table);
         CloseJournal();
         if (File.Exists(JournalPath))
@@ -148,6 +164,7 @@ public sealed partial class BanStore
         }
         if (raise && Changed is not null)
             RaiseDifferences(old, table);
+        KeepDamagedAside();
     }
 
     private long ReadSnapshot(BanTable table)
@@ -164,7 +181,11 @@ public sealed partial class BanStore
             if (lineNo == 1)
             {
                 if (!JournalFormat.TryParseGeneration(line, JournalFormat.SnapshotHeader, out gen))
-                    Damaged(SnapshotPath, 1, "not a ban store snapshot header; reading its records anyway");
+                {
+                    Damaged(SnapshotPath, 1, "damaged snapshot header; every record in the file is still read");
+                    _headerOnlyDamage = true;
+                    ApplySalvaged(table, line, SnapshotPath, 1, null);
+                }
                 else if (line.IndexOf(" count=", StringComparison.Ordinal) is var c and > 0 && int.TryParse(line.AsSpan(c + 7), out var count) && count > 0)
                     table.EnsureCapacity(Math.Min(count, 50_000_000));
                 continue;
@@ -177,7 +198,10 @@ public sealed partial class BanStore
             ApplyLine(table, line, SnapshotPath, lineNo, out _);
         }
         if (!sawEnd)
+        {
             Damaged(SnapshotPath, lineNo, "the snapshot ends early (no #end line): the bans read so far are kept");
+            _damagedRecords = true;
+        }
         return Math.Max(gen, 0);
     }
 
@@ -213,6 +237,7 @@ public sealed partial class BanStore
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+            KeepDamagedAside();
         }
     }
 
@@ -233,18 +258,16 @@ public sealed partial class BanStore
                 start = end + 1;
                 if (_lineNo == 1)
                 {
-                    if (!JournalFormat.TryParseGeneration(line, JournalFormat.JournalHeader, out _journalGen))
-                        Damaged(JournalPath, 1, "not a ban store journal header; reading its records anyway");
-                    else if (_journalGen > _snapshotGen)
-                        Damaged(JournalPath, 1, $"the journal follows snapshot generation {_journalGen} but the snapshot is generation {_snapshotGen}: the snapshot was lost or replaced");
+                    JournalHeader(table, line, live ? applied : null, own);
                     continue;
                 }
-                // A journal older than the snapshot (a compaction stopped between its two renames):
-                // every record in it is already in the snapshot.
-                if (_journalGen >= 0 && _journalGen < _snapshotGen)
-                    continue;
+                // Every record is applied, whatever the header says: replaying a journal over the snapshot
+                // it was compacted into changes nothing (each target ends as its last record left it), while
+                // skipping one on the word of a damaged header ("gen=0") would lift every ban in it.
                 if (ApplyLine(table, line, JournalPath, _lineNo, out var change) && live)
                     applied.Add((change!, own));
+                else if (change is null && _lastSalvaged is { } salvaged && live)
+                    applied.AddRange(salvaged.Select(c => (c, own)));
             }
         }
         finally
@@ -259,16 +282,63 @@ public sealed partial class BanStore
         }
     }
 
+    // The journal's first line: its generation, or damage (reported, the file kept aside, any records glued to it read).
+    private void JournalHeader(BanTable table, string line, List<(BanChange, bool)>? applied, bool own)
+    {
+        if (!JournalFormat.TryParseGeneration(line, JournalFormat.JournalHeader, out _journalGen))
+        {
+            Damaged(JournalPath, 1, "damaged journal header; every record in the file is still read");
+            _headerOnlyDamage = true;
+            ApplySalvaged(table, line, JournalPath, 1, applied, own);
+        }
+        else if (_journalGen != _snapshotGen)
+        {
+            // Either header may be the damaged one: both files are kept aside.
+            Damaged(JournalPath, 1, $"the journal follows snapshot generation {_journalGen} but {SnapshotPath} is generation {_snapshotGen} "
+                + (_journalGen > _snapshotGen ? "(the snapshot was lost or replaced, or a header is damaged)" : "(a compaction was interrupted, or a header is damaged)")
+                + ": every record of both is read");
+            if (File.Exists(SnapshotPath))
+                Damaged(SnapshotPath, 1, $"its generation {_snapshotGen} does not match the journal's {_journalGen} (see {JournalPath}:1)");
+            _headerOnlyDamage = true;
+        }
+    }
+
+    // Set by ApplyLine when it recovered records from a damaged line.
+    private List<BanChange>? _lastSalvaged;
+
     private bool ApplyLine(BanTable table, string line, string file, int lineNo, out BanChange? change)
     {
         change = null;
+        _lastSalvaged = null;
         if (line.Length == 0 || line.StartsWith('#'))
             return false;
         if (!JournalFormat.TryParse(line, out var c, out var error))
         {
-            Damaged(file, lineNo, $"damaged record skipped: {error}");
+            var salvaged = JournalFormat.Salvage(line);
+            Damaged(file, lineNo, salvaged.Count == 0
+                ? $"damaged record skipped: {error}"
+                : $"damaged line ({error}): {salvaged.Count} intact record(s) glued into it were read");
+            _damagedRecords = true;
+            _lastSalvaged = [.. salvaged.Where(s => Apply(table, s, file, lineNo))];
             return false;
         }
+        if (!Apply(table, c, file, lineNo))
+            return false;
+        change = c;
+        return true;
+    }
+
+    private void ApplySalvaged(BanTable table, string line, string file, int lineNo, List<(BanChange, bool)>? applied, bool own = false)
+    {
+        foreach (var c in JournalFormat.Salvage(line))
+        {
+            if (Apply(table, c, file, lineNo))
+                applied?.Add((c, own));
+        }
+    }
+
+    private bool Apply(BanTable table, BanChange c, string file, int lineNo)
+    {
         if (c.Kind == BanChangeKind.Banned && ProtectedBy(c.Target) is { } p)
         {
             Report(file, lineNo, $"ban of protected {c.Target} (overlaps {p}) ignored");
@@ -278,15 +348,20 @@ public sealed partial class BanStore
             table.Set(c.Entry!);
         else
             table.End(c.Target, c.At.ToUnixTimeMilliseconds());
-        change = c;
         return true;
     }
 
     private void Damaged(string file, int line, string message)
     {
         _damaged = true;
+        _damagedFiles.Add(file);
         Report(file, line, message);
+        lock (_keepAside)
+            _keepAside.Add((file, line));
     }
+
+    private bool _damagedRecords;
+    private readonly HashSet<string> _damagedFiles = new(StringComparer.Ordinal);
 
     private void RaiseDifferences(BanTable old, BanTable now)
     {
@@ -317,4 +392,66 @@ public sealed partial class BanStore
     }
 
     private static long FileLength(string path) => File.Exists(path) ? new FileInfo(path).Length : 0;
+
+    /// <summary>
+    /// Copies each file found damaged to FILE.damaged-INODE-LINE (once: the name says which file and
+    /// which damage, so every process that finds it makes the same one), for the administrator.
+    /// Copying adds a file beside the store; the store itself is left as it is.
+    /// </summary>
+    private void KeepDamagedAside()
+    {
+        (string File, int Line)[] pending;
+        lock (_keepAside)
+        {
+            if (_keepAside.Count == 0)
+                return;
+            pending = [.. _keepAside.Distinct()];
+            _keepAside.Clear();
+        }
+        foreach (var group in pending.GroupBy(p => p.File))
+        {
+            var (file, line) = group.OrderBy(p => p.Line).First();
+            var inode = Native.Inode(file);
+            var copy = $"{file}.damaged-{inode}-{line}";
+            if (inode == 0 || File.Exists(copy))
+                continue;
+            var temp = copy + ".tmp";
+            try
+            {
+                File.Copy(file, temp, overwrite: true);
+                using (var h = File.OpenHandle(temp, FileMode.Open, FileAccess.ReadWrite))
+                    Native.FsyncOrThrow(h, temp);
+                File.Move(temp, copy, overwrite: false);
+                Report(file, line, $"the damaged file is kept as {copy}");
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // A reader without write access, or a full disk: the damage is reported all the same.
+                TryDelete(temp);
+                Report(file, line, $"could not keep a copy of the damaged file: {ex.Message}");
+            }
+        }
+    }
+
+    /// <summary>At open, under the lock (no writer is mid-record): a journal ending without a newline is said out loud.</summary>
+    private void ReportIncompleteTail()
+    {
+        if (_journal is null)
+            return;
+        var rest = RandomAccess.GetLength(_journal) - _position;
+        if (rest > 0)
+            Report(JournalPath, _lineNo + 1, $"an incomplete last record (no newline, {rest} bytes): not read now; the next writer keeps it if it is whole and removes it if not (a write cut short, never acknowledged)");
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Left behind; the next attempt overwrites it.
+        }
+    }
 }

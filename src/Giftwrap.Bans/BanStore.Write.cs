@@ -12,12 +12,11 @@ public sealed partial class BanStore
 {
     private void EnsureJournal()
     {
-        var snapshotGen = SnapshotGeneration();
-        if (!File.Exists(JournalPath) || JournalGeneration() is { } g && g < snapshotGen)
+        if (!File.Exists(JournalPath))
         {
-            // Missing, or left behind by a compaction that stopped between its two renames
-            // (all its records are in the snapshot): start the journal that follows the snapshot.
-            WriteAtomically(JournalPath, w => w.Write($"{JournalFormat.JournalHeader}{snapshotGen}\n"));
+            // A new store (or a journal removed by hand): start the journal that follows the snapshot.
+            // A journal older than the snapshot is kept: its records are read again, which changes nothing.
+            WriteAtomically(JournalPath, w => w.Write($"{JournalFormat.JournalHeader}{SnapshotGeneration()}\n"));
             return;
         }
         using var h = File.OpenHandle(JournalPath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
@@ -28,12 +27,28 @@ public sealed partial class BanStore
         RandomAccess.Read(h, one, length - 1);
         if (one[0] == (byte)'\n')
             return;
-        // We hold the lock, so nobody is writing: the writer of this record died before its
-        // fsync returned, so it was never acknowledged. Cut it off so the next record starts clean.
+        // We hold the lock, so nobody is writing: the last record lost its newline. Whole (its checksum
+        // holds: a damaged newline, or a write cut short just before it), it is kept and ended; torn, its
+        // writer died before the fsync returned, so it was never acknowledged: cut off.
         var keep = LastNewline(h, length) + 1;
+        if (length - keep <= ChunkBytes && WholeRecords(h, keep, length) is var whole and > 0)
+        {
+            RandomAccess.Write(h, "\n"u8, length);
+            Native.FsyncOrThrow(h, JournalPath);
+            Report(JournalPath, 0, $"the last record had lost its newline; {whole} intact record(s) in it kept");
+            return;
+        }
         RandomAccess.SetLength(h, keep);
         Native.FsyncOrThrow(h, JournalPath);
         Report(JournalPath, 0, $"an incomplete last record ({length - keep} bytes, never acknowledged) was removed");
+    }
+
+    private static int WholeRecords(Microsoft.Win32.SafeHandles.SafeFileHandle h, long from, long to)
+    {
+        var bytes = new byte[to - from];
+        var n = RandomAccess.Read(h, bytes, from);
+        var line = Encoding.UTF8.GetString(bytes, 0, n);
+        return JournalFormat.TryParse(line, out _, out _) ? 1 : JournalFormat.Salvage(line).Count;
     }
 
     private static long LastNewline(Microsoft.Win32.SafeHandles.SafeFileHandle h, long length)
@@ -68,22 +83,57 @@ public sealed partial class BanStore
     private long Append(List<BanChange> changes)
     {
         using var h = File.OpenHandle(JournalPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
-        var offset = RandomAccess.GetLength(h);
-        var sb = new StringBuilder();
-        for (var i = 0; i < changes.Count; i++)
+        var start = RandomAccess.GetLength(h);
+        var offset = start;
+        try
         {
-            sb.Append(JournalFormat.Format(changes[i])).Append('\n');
-            if (sb.Length > (1 << 20) || i == changes.Count - 1)
+            var sb = new StringBuilder();
+            for (var i = 0; i < changes.Count; i++)
             {
-                var bytes = Encoding.UTF8.GetBytes(sb.ToString());
-                RandomAccess.Write(h, bytes, offset);
-                offset += bytes.Length;
-                sb.Clear();
+                sb.Append(JournalFormat.Format(changes[i])).Append('\n');
+                if (sb.Length > (1 << 20) || i == changes.Count - 1)
+                {
+                    var bytes = Encoding.UTF8.GetBytes(sb.ToString());
+                    RandomAccess.Write(h, bytes, offset);
+                    offset += bytes.Length;
+                    sb.Clear();
+                }
             }
+            // The ban is acknowledged only after this returns: it then survives kill -9 and power loss.
+            Native.FsyncOrThrow(h, JournalPath);
+            return offset;
         }
-        // The ban is acknowledged only after this returns: it then survives kill -9 and power loss.
-        Native.FsyncOrThrow(h, JournalPath);
-        return offset;
+        catch (IOException ex)
+        {
+            // A full disk (or a failing one): nothing of this call is acknowledged. The part written is cut
+            // off again, so the journal ends cleanly and the space comes back; what cannot be cut, the next
+            // writer does (EnsureJournal).
+            try
+            {
+                RandomAccess.SetLength(h, start);
+            }
+            catch (IOException)
+            {
+                // Left for the next writer.
+            }
+            throw new IOException($"{JournalPath}: not recorded, nothing changed: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Compacts, reporting instead of throwing: it runs after records were acknowledged.</summary>
+    private void TryCompact()
+    {
+        try
+        {
+            Compact();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A full disk: the journal (complete and fsynced) stays in charge and keeps growing.
+            TryDelete(SnapshotPath + ".tmp");
+            TryDelete(JournalPath + ".tmp");
+            Report(Directory, 0, $"compaction failed, the journal stays in use: {ex.Message}");
+        }
     }
 
     /// <summary>Writes the current list as a new snapshot and starts an empty journal after it.</summary>
@@ -92,11 +142,14 @@ public sealed partial class BanStore
         var gen = Math.Max(_snapshotGen, _journalGen) + 1;
         if (_damaged)
         {
-            // The damaged files are kept for the administrator: compaction must not erase the evidence.
-            var suffix = $".damaged-{Options.Time.GetUtcNow().ToUnixTimeMilliseconds()}";
-            foreach (var f in new[] { SnapshotPath, JournalPath }.Where(File.Exists))
-                File.Copy(f, f + suffix, overwrite: true);
-            Report(Directory, 0, $"compacting a store that had damaged lines: the old files are kept as *{suffix}");
+            // The damaged files are kept for the administrator (copied when the damage was found):
+            // compaction must not erase the evidence. A copy that could not be made stops it.
+            KeepDamagedAside();
+            foreach (var f in _damagedFiles.Where(File.Exists))
+            {
+                if (!System.IO.Directory.EnumerateFiles(Directory, $"{Path.GetFileName(f)}.damaged-{Native.Inode(f)}-*").Any())
+                    throw new IOException($"{f}: damaged and no copy of it could be kept; not compacted");
+            }
         }
         var forgetBefore = Options.Time.GetUtcNow() - (Options.MaxTime > TimeSpan.FromDays(1) ? Options.MaxTime : TimeSpan.FromDays(1));
         List<BanEntry> entries;
@@ -122,6 +175,9 @@ public sealed partial class BanStore
         });
         WriteAtomically(JournalPath, w => w.Write($"{JournalFormat.JournalHeader}{gen}\n"));
         _damaged = false;
+        _damagedRecords = false;
+        _headerOnlyDamage = false;
+        _damagedFiles.Clear();
         // Our table already holds this state: follow the new journal without reading the snapshot back.
         CloseJournal();
         _snapshotGen = gen;
@@ -133,11 +189,18 @@ public sealed partial class BanStore
     private void WriteAtomically(string path, Action<StreamWriter> write)
     {
         var temp = path + ".tmp";
-        using (var fs = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16))
+        try
         {
+            using var fs = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
             using (var w = new StreamWriter(fs, new UTF8Encoding(false), 1 << 16, leaveOpen: true))
                 write(w);
             fs.Flush(flushToDisk: true);
+        }
+        catch (IOException)
+        {
+            // A full disk: the half-written copy goes, the file it was to replace is untouched.
+            TryDelete(temp);
+            throw;
         }
         File.Move(temp, path, overwrite: true);
         Native.FsyncDirectory(Directory);

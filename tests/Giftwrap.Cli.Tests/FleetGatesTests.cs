@@ -116,4 +116,58 @@ public sealed class FleetGatesTests
             redis.Dispose();
         }
     }
+
+    [Fact]
+    public async Task Serve_RedisAcceptsButNeverAnswers_ListensFirstAndSaysSo()
+    {
+        using var dir = new TempDir();
+        using var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var silentPort = ((IPEndPoint)silent.LocalEndpoint).Port;
+        var held = new System.Collections.Concurrent.ConcurrentBag<Socket>();
+        _ = Task.Run(async () =>
+        {
+            while (true)
+                held.Add(await silent.AcceptSocketAsync()); // accepted, never answered
+        });
+        dir.Write("hosts.allow", "ALL: ALL\n");
+        var port = Loopback.FreePort();
+        var conf = dir.Write("gate.conf",
+            $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = off\n" +
+            $"[service:cat]\nlisten = 127.0.0.1:{port}\nexec = /bin/cat\n" +
+            $"[bans]\nstore = {dir.Path}/store\nprotect_loopback = no\nredis = 127.0.0.1:{silentPort}\n");
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var listening = new TaskCompletionSource();
+        using var p = new Process { StartInfo = new ProcessStartInfo("dotnet", [CliRunner.Dll, "serve", "--config", conf]) { RedirectStandardError = true, RedirectStandardOutput = true } };
+        p.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+                return;
+            lines.Enqueue(e.Data);
+            if (e.Data.Contains("listening on", StringComparison.Ordinal))
+                listening.TrySetResult();
+        };
+        p.Start();
+        p.BeginErrorReadLine();
+        try
+        {
+            await listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.True(await ServedAsync(port, "127.0.0.40"));
+            await Until(() => Task.FromResult(lines.Any(l => l.Contains("does not answer", StringComparison.Ordinal))), "the fleet says Redis does not answer");
+            var all = lines.ToList();
+            // The listeners opened before the fleet gave up on Redis: nothing waited for it.
+            Assert.True(all.FindIndex(l => l.Contains("listening on", StringComparison.Ordinal)) < all.FindIndex(l => l.Contains("does not answer", StringComparison.Ordinal)), string.Join("\n", all));
+            Assert.Contains(all, l => l.Contains($"fleet: Redis at 127.0.0.1:{silentPort} does not answer", StringComparison.Ordinal));
+            Assert.NotEmpty(held);
+            Assert.True(await ServedAsync(port, "127.0.0.41"));
+        }
+        finally
+        {
+            if (!p.HasExited)
+                p.Kill(entireProcessTree: true);
+            silent.Stop();
+            foreach (var s in held)
+                s.Dispose();
+        }
+    }
 }

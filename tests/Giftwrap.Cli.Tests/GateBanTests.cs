@@ -103,4 +103,62 @@ public sealed class GateBanTests
                 p.Kill(entireProcessTree: true);
         }
     }
+
+    [Fact]
+    public async Task Serve_FullDisk_BanRefusedWithAClearLineAndTheGateServes()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "telnetd: ALL: ban 1h: deny\nALL: ALL\n");
+        var cat = Loopback.FreePort();
+        var trap = Loopback.FreePort();
+        var disk = Directory.CreateDirectory(Path.Combine(dir.Path, "disk")).FullName;
+        var conf = dir.Write("giftwrap.conf",
+            $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = off\n" +
+            $"[service:cat]\nlisten = 127.0.0.1:{cat}\nexec = /bin/cat\n" +
+            $"[service:telnetd]\nlisten = 127.0.0.1:{trap}\nexec = /bin/cat\n" +
+            $"[bans]\nstore = {disk}/bans\nprotect_loopback = no\n");
+        // The store on a 256 KiB tmpfs, mounted in a mount namespace of the gate's own and filled up.
+        var script = "mount -t tmpfs -o size=256k giftwrap-test \"$1\" && mkdir \"$1/bans\" && : > \"$1/bans/lock\" "
+            + "&& { head -c 1048576 /dev/zero > \"$1/filler\" 2>/dev/null || true; } && shift && exec \"$@\"";
+        var psi = new ProcessStartInfo("unshare", ["--mount", "--propagation", "private", "sh", "-c", script, "sh", disk, "dotnet", CliRunner.Dll, "serve", "--config", conf])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        using var p = Process.Start(psi)!;
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var listening = new TaskCompletionSource();
+        p.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+                return;
+            lines.Enqueue(e.Data);
+            if (e.Data.Contains("listening on", StringComparison.Ordinal))
+                listening.TrySetResult();
+        };
+        p.BeginErrorReadLine();
+        try
+        {
+            await listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.Equal("", await TalkAsync(trap, $"127.0.0.{40 + i}"));
+                Assert.Equal("hi\n", await TalkAsync(cat, $"127.0.0.{50 + i}"));
+            }
+            for (var i = 0; i < 50 && !lines.Any(l => l.Contains("ban 127.0.0.42 for 1h", StringComparison.Ordinal)); i++)
+                await Task.Delay(100);
+            var said = lines.Where(l => l.Contains("ban 127.0.0.4", StringComparison.Ordinal)).ToList();
+            Assert.Equal(3, said.Count);
+            Assert.All(said, l => Assert.Contains("not banned:", l, StringComparison.Ordinal));
+            Assert.All(said, l => Assert.Contains("No space left on device", l, StringComparison.Ordinal));
+            Assert.DoesNotContain(lines, l => l.Contains("   at ", StringComparison.Ordinal)); // no stack trace
+            Assert.False(p.HasExited);
+            Assert.Equal("hi\n", await TalkAsync(cat, "127.0.0.40")); // not banned: the ban could not be recorded
+        }
+        finally
+        {
+            if (!p.HasExited)
+                p.Kill(entireProcessTree: true);
+        }
+    }
 }

@@ -79,15 +79,82 @@ internal static class JournalFormat
         return Fail($"not a ban (B) or unban (U) record with the right fields", out error);
     }
 
+    /// <summary>
+    /// Reads a header line: true only when it is exactly <paramref name="header"/>, the generation and,
+    /// for a snapshot, an optional " count=N". Otherwise <paramref name="generation"/> is the generation's
+    /// leading digits when the line starts like a header (-1 when not), and the line is damaged.
+    /// </summary>
     public static bool TryParseGeneration(string line, string header, out long generation)
     {
         generation = -1;
         if (!line.StartsWith(header, StringComparison.Ordinal))
             return false;
-        var rest = line[header.Length..];
-        var space = rest.IndexOf(' ', StringComparison.Ordinal);
-        return long.TryParse(space < 0 ? rest : rest[..space], NumberStyles.None, CultureInfo.InvariantCulture, out generation);
+        var rest = line.AsSpan(header.Length);
+        var digits = rest.IndexOfAnyExceptInRange('0', '9');
+        if (digits < 0)
+            digits = rest.Length;
+        if (digits == 0 || !long.TryParse(rest[..digits], NumberStyles.None, CultureInfo.InvariantCulture, out generation))
+        {
+            generation = -1;
+            return false;
+        }
+        rest = rest[digits..];
+        if (rest.IsEmpty)
+            return true;
+        // A snapshot names its record count; anything else after the generation is damage
+        // (a lost newline glues the first record to the header).
+        const string Count = " count=";
+        return header == SnapshotHeader && rest.StartsWith(Count, StringComparison.Ordinal) && rest.Length > Count.Length
+            && rest[Count.Length..].IndexOfAnyExceptInRange('0', '9') < 0;
     }
+
+    /// <summary>
+    /// The intact records inside a damaged line: a lost or changed newline glues records (or the
+    /// header and the first record, or the last record and #end) into one line, and each keeps its
+    /// own checksum. A record starts with "B\t" or "U\t" and ends after a tab and eight hex digits;
+    /// each start is tried against the next few ends. A checksum makes a false find about one in
+    /// four billion.
+    /// </summary>
+    public static List<BanChange> Salvage(string line)
+    {
+        var starts = new List<int>();
+        var ends = new List<int>();
+        for (var i = 0; i < line.Length; i++)
+        {
+            if (i + 1 < line.Length && line[i] is 'B' or 'U' && line[i + 1] == '\t')
+                starts.Add(i);
+            if (i >= 9 && line[i - 9] == '\t' && IsHex(line.AsSpan(i - 8, 8)))
+                ends.Add(i);
+        }
+        if (line.Length >= 9 && line[^9] == '\t' && IsHex(line.AsSpan(line.Length - 8)))
+            ends.Add(line.Length);
+        var found = new List<BanChange>();
+        var pos = 0;
+        var e = 0;
+        foreach (var s in starts)
+        {
+            if (s < pos)
+                continue;
+            while (e < ends.Count && ends[e] <= s)
+                e++;
+            // A reason may itself hold a tab and eight hex digits: a few ends are tried, not just the first.
+            for (var k = e; k < ends.Count && k < e + 4; k++)
+            {
+                if (TryPiece(line, s, ends[k], out var c))
+                {
+                    found.Add(c);
+                    pos = ends[k];
+                    break;
+                }
+            }
+        }
+        return found;
+    }
+
+    private static bool IsHex(ReadOnlySpan<char> s) => s.IndexOfAnyExcept("0123456789abcdef") < 0;
+
+    private static bool TryPiece(string line, int start, int end, out BanChange change) =>
+        TryParse(line[start..end], out change, out _);
 
     public static string Ms(DateTimeOffset t) => t.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
 
@@ -116,12 +183,14 @@ internal static class JournalFormat
         s.Replace("%09", "\t", StringComparison.Ordinal).Replace("%0A", "\n", StringComparison.Ordinal)
          .Replace("%0D", "\r", StringComparison.Ordinal).Replace("%25", "%", StringComparison.Ordinal);
 
-    internal static uint Crc(string s)
+    internal static uint Crc(string s) => ~Crc(0xFFFFFFFFu, Encoding.UTF8.GetBytes(s));
+
+    /// <summary>Continues a CRC-32 over <paramref name="bytes"/> (start with 0xFFFFFFFF, finish with ~).</summary>
+    internal static uint Crc(uint crc, ReadOnlySpan<byte> bytes)
     {
-        var crc = 0xFFFFFFFFu;
-        foreach (var b in Encoding.UTF8.GetBytes(s))
+        foreach (var b in bytes)
             crc = CrcTable[(crc ^ b) & 0xFF] ^ (crc >> 8);
-        return ~crc;
+        return crc;
     }
 
     private static uint[] BuildCrcTable()

@@ -16,8 +16,16 @@ internal sealed class GateBans(BanStore store) : IGateBans, IDisposable
 
     public string Ban(IPAddress client, TimeSpan duration, string reason, string daemon)
     {
-        var result = store.Ban(new BanRequest { Target = BanTarget.FromAddress(client), Duration = duration, Reason = reason });
-        return result.Message;
+        try
+        {
+            var result = store.Ban(new BanRequest { Target = BanTarget.FromAddress(client), Duration = duration, Reason = reason });
+            return result.Message;
+        }
+        catch (IOException ex)
+        {
+            // A full disk or a lock held too long: the ban is not recorded, the gate goes on serving.
+            return $"not banned: {ex.Message}";
+        }
     }
 
     /// <summary>Opens the store named by [bans] in the configuration; null (and the reasons) when it cannot be used.</summary>

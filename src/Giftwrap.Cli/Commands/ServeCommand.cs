@@ -69,7 +69,8 @@ internal static class ServeCommand
         if (fleetErrors.Count > 0)
             fleetOptions = null;
         using var banMetrics = bans?.ObserveMetrics();
-        await using var fleet = fleetOptions is null ? null : await Giftwrap.Bans.Redis.BanFleet.JoinAsync(bans!.Store, fleetOptions, null, ct).ConfigureAwait(false);
+        // Joined in the background: a Redis that is down or does not answer must not hold the listeners back.
+        await using var fleet = fleetOptions is null ? null : Giftwrap.Bans.Redis.BackgroundFleet.Start(bans!.Store, fleetOptions, new FleetLog(log));
         var server = new GateServer(cfg, log, lookups, SocketActivation.Take(), bans);
         // Signals are taken before the listeners open: a SIGHUP that follows "listening on" at once
         // must reload, not kill the daemon with the default action.

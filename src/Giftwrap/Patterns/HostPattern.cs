@@ -219,11 +219,12 @@ internal sealed class FilePattern(string path) : HostPattern
         var list = ctx.Files.Get(path);
         if (list.Fatal)
         {
-            ctx.Fail("file-token", list.Error!);
+            // What libwrap would crash or hang on (see PatternFileCache) stops the search and refuses.
+            ctx.Fail(list.Code, list.Error!);
             return false;
         }
         if (list.Error is not null)
-            ctx.Warn("file-open", list.Error);
+            ctx.Warn(list.Code, list.Error);
         ctx.FileDepth++;
         try
         {

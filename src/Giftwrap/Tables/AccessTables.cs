@@ -155,11 +155,23 @@ public sealed class AccessTables : IDisposable
         }
     }
 
+    // The tables to decide with. A change is seen by the next decision: the caller that finds it
+    // recompiles (so a change written before a decision is seen by it). While a recompile is under way,
+    // other callers decide with the tables as they were: a recompile never stalls decisions (a
+    // 1,000,000-line table takes seconds), and the old tables decide until the new ones are ready.
     private Snapshot Current()
     {
         if (_monitor is null)
             return _snapshot;
-        lock (_gate)
+        var spin = new SpinWait();
+        while (!Monitor.TryEnter(_gate))
+        {
+            // Held for a poll (well under a microsecond): wait a little. Held for a recompile: do not wait.
+            if (_reloading)
+                return _snapshot;
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+        try
         {
             var changed = _monitor.Poll(out _);
             if (_pendingChanges is { } pending)
@@ -181,6 +193,10 @@ public sealed class AccessTables : IDisposable
             }
             return _snapshot;
         }
+        finally
+        {
+            Monitor.Exit(_gate);
+        }
     }
 
     // Changes seen by a caller that could not wait for the recompile; applied by the next Current().
@@ -191,7 +207,7 @@ public sealed class AccessTables : IDisposable
     /// For a caller that must not block (the gate's event loops): true when the compiled tables are
     /// current, so that <see cref="DecideCurrent"/> decides as <see cref="Decide"/> would. False when
     /// a file changed or a recompile is under way; the recompile then starts on the thread pool and
-    /// the caller decides the long way (<see cref="Decide"/> waits for it).
+    /// the caller decides the long way (<see cref="Decide"/> decides with the old tables until the new ones are ready).
     /// </summary>
     internal bool IsCurrentWithoutWaiting()
     {
@@ -265,9 +281,20 @@ public sealed class AccessTables : IDisposable
         }
         if (previous is not null && previousBytes is not null && previousBytes.AsSpan().SequenceEqual(data))
             return (previous, previousBytes);
+        if (s_compiled.TryGetValue(path, out var shared) && shared.Table.TryGetTarget(out var table)
+            && shared.Bytes.TryGetTarget(out var bytes) && bytes.AsSpan().SequenceEqual(data))
+            return (table, bytes);
         Interlocked.Increment(ref _compilations);
-        return (CompiledTable.Compile(path, data), data);
+        var compiled = CompiledTable.Compile(path, data);
+        s_compiled[path] = (new WeakReference<CompiledTable>(compiled), new WeakReference<byte[]>(data));
+        return (compiled, data);
     }
+
+    // The tables compiled in this process, by path as given, for as long as some AccessTables holds them:
+    // a gate's reload builds new AccessTables, and an unchanged table (a million lines take seconds and
+    // hundreds of MB) is then neither compiled nor held twice. Compiled tables are immutable.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, (WeakReference<CompiledTable> Table, WeakReference<byte[]> Bytes)> s_compiled =
+        new(StringComparer.Ordinal);
 
     /// <inheritdoc/>
     public void Dispose() => _monitor?.Dispose();

@@ -1,146 +1,137 @@
 // Tells AccessTables, cheaply and before every decision, which watched files may
-// have changed. On Linux one non-blocking read of an inotify descriptor that
-// watches the files' directories: the kernel queues the event inside the write or
-// rename call, so a change completed before a decision is always seen by it.
-// Where inotify is unavailable, each file is stat()ed on every poll instead.
-using System.Runtime.InteropServices;
-
+// have changed. On Linux the process's one inotify instance (InotifyHub) watches the
+// files' directories and hands this monitor the events for its files: the kernel
+// queues an event inside the write or rename call, so a change completed before a
+// decision is always seen by it. Where inotify is unavailable (or a directory cannot
+// be watched), each such file is stat()ed on every poll instead.
+// Threads: Track is called by whichever loop first evaluates a /file pattern, Poll by the
+// table owner. Lock order: the hub's lock, then this monitor's _pending lock (a leaf);
+// _sync (the tracked files) is never held while calling the hub, so none can deadlock.
 namespace Giftwrap.Tables;
 
-internal sealed partial class ChangeMonitor : IDisposable
+internal sealed class ChangeMonitor : IDisposable
 {
-    private const uint InModify = 0x2, InAttrib = 0x4, InCloseWrite = 0x8, InMovedFrom = 0x40, InMovedTo = 0x80,
-        InCreate = 0x100, InDelete = 0x200, InDeleteSelf = 0x400, InMoveSelf = 0x800, InQOverflow = 0x4000, InIgnored = 0x8000;
-
-    private const uint WatchMask = InModify | InAttrib | InCloseWrite | InMovedFrom | InMovedTo | InCreate | InDelete | InDeleteSelf | InMoveSelf;
-
-    private readonly int _fd;
-    private readonly Dictionary<int, string> _dirByWatch = [];
-    private readonly Dictionary<string, int> _watchByDir = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, HashSet<string>> _namesByDir = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (bool Exists, long Length, DateTime Written)> _polled = new(StringComparer.Ordinal);
+    private readonly InotifyHub _hub;
+    private readonly Lock _sync = new();
     private readonly HashSet<string> _tracked = new(StringComparer.Ordinal);
-    private readonly byte[] _buffer = new byte[8192];
+    private readonly Dictionary<string, (bool Exists, long Length, DateTime Written)> _polled = new(StringComparer.Ordinal);
+    private readonly Lock _pendingLock = new();
+    private HashSet<string>? _pending;
+    private List<string>? _unwatched;
+    private bool _all;
+    private bool _disposed;
 
     public ChangeMonitor()
+        : this(InotifyHub.Shared)
     {
-        try
+    }
+
+    internal ChangeMonitor(InotifyHub hub) => _hub = hub;
+
+    public bool UsesInotify => _hub.Available;
+
+    /// <summary>The paths watched so far (a copy).</summary>
+    public IReadOnlyCollection<string> Tracked
+    {
+        get
         {
-            _fd = OperatingSystem.IsLinux() ? inotify_init1(0x800 /*IN_NONBLOCK*/ | 0x80000 /*IN_CLOEXEC*/) : -1;
-        }
-        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
-        {
-            _fd = -1;
+            lock (_sync)
+                return [.. _tracked];
         }
     }
 
-    public bool UsesInotify => _fd >= 0;
-
-    public IReadOnlyCollection<string> Tracked => _tracked;
-
-    /// <summary>Starts watching <paramref name="path"/> (and, for a symbolic link, what it points to).</summary>
+    /// <summary>Starts watching <paramref name="path"/> (and, for a symbolic link, what it points to). Safe from any thread.</summary>
     public void Track(string path)
     {
         path = Path.GetFullPath(path);
-        if (!_tracked.Add(path))
-            return;
-        if (!Watch(path))
-            _polled[path] = Stamp(path);
-        try
+        while (true)
         {
-            var target = new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true);
-            if (target is not null)
-                Track(target.FullName);
-        }
-        catch (IOException)
-        {
-            // A dangling or looping link: the link itself is watched, which is what fopen() follows.
+            lock (_sync)
+            {
+                if (_disposed || !_tracked.Add(path))
+                    return;
+            }
+            if (!_hub.Watch(this, Path.GetDirectoryName(path) ?? "/"))
+            {
+                lock (_sync)
+                    _polled[path] = Stamp(path);
+            }
+            // The link is resolved outside the locks (it reads the file system); its target is tracked in turn.
+            try
+            {
+                var target = new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true);
+                if (target is null)
+                    return;
+                path = target.FullName;
+            }
+            catch (IOException)
+            {
+                // A dangling or looping link: the link itself is watched, which is what fopen() follows.
+                return;
+            }
         }
     }
 
-    private bool Watch(string path)
+    /// <summary>From the hub (under its lock): <paramref name="path"/> may have changed; null: anything may have.</summary>
+    internal void Changed(string? path)
     {
-        if (_fd < 0)
-            return false;
-        var dir = Path.GetDirectoryName(path) ?? "/";
-        var name = Path.GetFileName(path);
-        if (!_watchByDir.ContainsKey(dir))
+        lock (_pendingLock)
         {
-            var wd = inotify_add_watch(_fd, dir, WatchMask);
-            if (wd < 0)
-                return false;
-            _watchByDir[dir] = wd;
-            _dirByWatch[wd] = dir;
+            if (path is null)
+                _all = true;
+            else
+                (_pending ??= new HashSet<string>(StringComparer.Ordinal)).Add(path);
         }
-        if (!_namesByDir.TryGetValue(dir, out var names))
-            _namesByDir[dir] = names = new HashSet<string>(StringComparer.Ordinal);
-        names.Add(name);
-        return true;
+    }
+
+    /// <summary>From the hub (under its lock): <paramref name="dir"/> can no longer be watched; its files are polled.</summary>
+    internal void Unwatched(string dir)
+    {
+        lock (_pendingLock)
+        {
+            (_unwatched ??= []).Add(dir);
+            _all = true;
+        }
     }
 
     /// <summary>
-    /// Drains pending events. Returns the tracked paths that may have changed; <paramref name="all"/>
+    /// Returns the tracked paths that may have changed since the last poll; <paramref name="all"/>
     /// is set when events were lost or a directory went away, and everything must be checked.
     /// </summary>
-    public unsafe List<string>? Poll(out bool all)
+    public List<string>? Poll(out bool all)
     {
-        all = false;
-        List<string>? changed = null;
-        if (_fd >= 0)
+        _hub.Drain();
+        HashSet<string>? pending;
+        List<string>? unwatched;
+        lock (_pendingLock)
         {
-            fixed (byte* buf = _buffer)
+            pending = _pending;
+            unwatched = _unwatched;
+            all = _all;
+            _pending = null;
+            _unwatched = null;
+            _all = false;
+        }
+        lock (_sync)
+        {
+            foreach (var dir in unwatched ?? [])
             {
-                while (true)
+                foreach (var path in _tracked.Where(p => (Path.GetDirectoryName(p) ?? "/") == dir))
+                    _polled[path] = Stamp(path);
+            }
+            List<string>? changed = pending?.Where(_tracked.Contains).ToList();
+            foreach (var (path, stamp) in _polled)
+            {
+                var now = Stamp(path);
+                if (now != stamp)
                 {
-                    var n = (int)read(_fd, buf, (nuint)_buffer.Length);
-                    if (n <= 0)
-                        break;
-                    var off = 0;
-                    while (off + 16 <= n)
-                    {
-                        var wd = *(int*)(buf + off);
-                        var mask = *(uint*)(buf + off + 4);
-                        var len = *(int*)(buf + off + 12);
-                        var nameLen = new ReadOnlySpan<byte>(buf + off + 16, len).IndexOf((byte)0);
-                        var name = System.Text.Encoding.UTF8.GetString(buf + off + 16, nameLen < 0 ? len : nameLen);
-                        off += 16 + len;
-                        if ((mask & (InQOverflow | InIgnored | InDeleteSelf | InMoveSelf)) != 0)
-                        {
-                            all = true;
-                            if ((mask & InIgnored) != 0 && _dirByWatch.Remove(wd, out var gone))
-                                Rewatch(gone);
-                            continue;
-                        }
-                        if (_dirByWatch.TryGetValue(wd, out var dir) && _namesByDir.TryGetValue(dir, out var names) && names.Contains(name))
-                            (changed ??= []).Add(Path.Combine(dir, name));
-                    }
+                    _polled[path] = now;
+                    (changed ??= []).Add(path);
                 }
             }
-        }
-        foreach (var (path, stamp) in _polled)
-        {
-            var now = Stamp(path);
-            if (now != stamp)
-            {
-                _polled[path] = now;
-                (changed ??= []).Add(path);
-            }
-        }
-        if (all)
-            changed = [.. _tracked];
-        return changed;
-    }
-
-    private void Rewatch(string dir)
-    {
-        _watchByDir.Remove(dir);
-        if (!_namesByDir.Remove(dir, out var names))
-            return;
-        foreach (var name in names)
-        {
-            var path = Path.Combine(dir, name);
-            if (!Watch(path))
-                _polled[path] = Stamp(path);
+            if (all)
+                return [.. _tracked];
+            return changed is { Count: > 0 } ? changed : null;
         }
     }
 
@@ -152,19 +143,12 @@ internal sealed partial class ChangeMonitor : IDisposable
 
     public void Dispose()
     {
-        if (_fd >= 0)
-            _ = close(_fd);
+        lock (_sync)
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+        }
+        _hub.Unsubscribe(this);
     }
-
-    [LibraryImport("libc.so.6", SetLastError = true)]
-    private static partial int inotify_init1(int flags);
-
-    [LibraryImport("libc.so.6", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int inotify_add_watch(int fd, string path, uint mask);
-
-    [LibraryImport("libc.so.6", SetLastError = true)]
-    private static unsafe partial nint read(int fd, byte* buf, nuint count);
-
-    [LibraryImport("libc.so.6", SetLastError = true)]
-    private static partial int close(int fd);
 }

@@ -1,7 +1,14 @@
 // Reading a table or pattern file the way fopen()/fgets() would see it: a missing
-// file is empty, a directory reads as empty, anything else that cannot be opened is
-// an error (libwrap: "cannot open"). Sizes are bounded so a hostile file cannot
+// file is empty, a directory reads as empty (a table; a pattern file refuses, see
+// FileKind), anything else that cannot be opened is an error (libwrap: "cannot open").
+// SECURITY: a file is read on a decision's path, so nothing it names may block: it is
+// opened with O_NONBLOCK (a FIFO would hang open(2) until a writer came), only a
+// regular file is read (FIFOs, devices and sockets are refused before and after the
+// open, so a swap in between is caught), and sizes are bounded so a hostile file cannot
 // exhaust memory; past the bound the file counts as unreadable (fail closed).
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
 namespace Giftwrap.Tables;
 
 internal enum ReadOutcome
@@ -9,33 +16,176 @@ internal enum ReadOutcome
     Read,
     Missing,
     Failed,
+    /// <summary>A pattern file that must not be read: a FIFO, device or socket, or one past the size bound (fails closed).</summary>
+    Refused,
+    /// <summary>A pattern file that is a directory: fopen() opens it and fscanf() reads nothing (libwrap: no match).</summary>
+    Directory,
 }
 
-internal static class TableFile
+internal static partial class TableFile
 {
     /// <summary>The largest table or pattern file read (a 1,000,000-rule hosts.deny is about 20 MB).</summary>
     public const long MaxBytes = 256L * 1024 * 1024;
 
-    public static ReadOutcome TryRead(string path, out byte[] data, out string? error)
+    private const int ORdOnly = 0, ONonBlock = 0x800, ONoCtty = 0x100, OCloExec = 0x80000;
+    private const int AtFdCwd = -100, AtEmptyPath = 0x1000, StatxType = 0x1, StatxSize = 0x200;
+    private const int SIfMt = 0xF000, SIfReg = 0x8000, SIfDir = 0x4000;
+    private const int Enoent = 2;
+
+    /// <summary>
+    /// Reads <paramref name="path"/>. For a table (<paramref name="table"/>; else a /file pattern list) a directory is
+    /// <see cref="ReadOutcome.Read"/> and empty, as fopen()/fgets() see it, and a FIFO, device or socket
+    /// is <see cref="ReadOutcome.Failed"/>; for a pattern file a directory is <see cref="ReadOutcome.Directory"/>
+    /// and the others <see cref="ReadOutcome.Refused"/>, with <paramref name="error"/> saying what the path is.
+    /// </summary>
+    public static ReadOutcome TryRead(string path, out byte[] data, out string? error, bool table = true, long maxBytes = MaxBytes)
     {
         data = [];
         error = null;
+        if (!OperatingSystem.IsLinux())
+            return TryReadPortable(path, ref data, ref error, table, maxBytes);
+        try
+        {
+            return TryReadLinux(path, ref data, ref error, table, maxBytes);
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // A C library without statx (glibc before 2.28): the portable way, without the FIFO guard.
+            return TryReadPortable(path, ref data, ref error, table, maxBytes);
+        }
+    }
+
+    private static ReadOutcome TryReadLinux(string path, ref byte[] data, ref string? error, bool table, long maxBytes)
+    {
+        // Look before opening: a device is never opened (opening some has side effects), a FIFO never waited on.
+        if (Stat(AtFdCwd, path, 0, out var mode, out _) is var errno and not 0)
+            return errno == Enoent ? ReadOutcome.Missing : Failed(path, errno, ref error);
+        if (Refuse(path, mode, table, ref error) is { } early)
+            return early;
+        var fd = open(path, ORdOnly | ONonBlock | ONoCtty | OCloExec);
+        if (fd < 0)
+        {
+            errno = Marshal.GetLastPInvokeError();
+            return errno == Enoent ? ReadOutcome.Missing : Failed(path, errno, ref error);
+        }
+        using var handle = new SafeFileHandle(fd, ownsHandle: true);
+        // Look again at what was opened: the path may have been replaced in between.
+        if (Stat(fd, "", AtEmptyPath, out mode, out var size) is var e2 and not 0)
+            return Failed(path, e2, ref error);
+        if (Refuse(path, mode, table, ref error) is { } late)
+            return late;
+        if (size > maxBytes)
+            return TooLarge(path, maxBytes, table, ref error);
+        data = ReadBounded(handle, (int)size, maxBytes);
+        if (data.Length > maxBytes)
+        {
+            data = [];
+            return TooLarge(path, maxBytes, table, ref error);
+        }
+        return ReadOutcome.Read;
+    }
+
+    private static ReadOutcome? Refuse(string path, int mode, bool table, ref string? error)
+    {
+        var type = mode & SIfMt;
+        if (type == SIfReg)
+            return null;
+        if (type == SIfDir)
+        {
+            error = table ? null : $"{path}: a directory, not a regular file";
+            return table ? ReadOutcome.Read : ReadOutcome.Directory;
+        }
+        if (table)
+        {
+            // A table that is a FIFO or a device: libwrap would hang or read garbage; an unreadable table.
+            error = $"cannot open {path}: {Describe(type)}, not a regular file";
+            return ReadOutcome.Failed;
+        }
+        error = $"{path}: {Describe(type)}, not a regular file";
+        return ReadOutcome.Refused;
+    }
+
+    private static string Describe(int type) => type switch
+    {
+        SIfDir => "a directory",
+        0x1000 => "a FIFO",
+        0x2000 => "a character device",
+        0x6000 => "a block device",
+        0xC000 => "a socket",
+        _ => "not a file",
+    };
+
+    private static ReadOutcome Failed(string path, int errno, ref string? error)
+    {
+        // libwrap's "cannot open %s: %m": the C library's text for errno.
+        error = $"cannot open {path}: {Marshal.GetPInvokeErrorMessage(errno)}";
+        return ReadOutcome.Failed;
+    }
+
+    private static ReadOutcome TooLarge(string path, long maxBytes, bool table, ref string? error)
+    {
+        error = table ? $"cannot open {path}: file larger than {maxBytes} bytes" : $"{path}: larger than {maxBytes} bytes";
+        return table ? ReadOutcome.Failed : ReadOutcome.Refused;
+    }
+
+    // A regular file is read into a buffer of its size (a small table costs no large buffer);
+    // one that grows meanwhile goes on in chunks, up to one byte past the bound.
+    private static byte[] ReadBounded(SafeFileHandle handle, int size, long maxBytes)
+    {
+        var data = new byte[size];
+        var total = 0;
+        int n;
+        while (total < data.Length && (n = RandomAccess.Read(handle, data.AsSpan(total), total)) > 0)
+            total += n;
+        if (total < data.Length)
+            return data[..total];
+        var buffer = new byte[81920];
+        n = RandomAccess.Read(handle, buffer, total);
+        if (n == 0)
+            return data;
+        using var ms = new MemoryStream();
+        ms.Write(data);
+        long offset = total;
+        while (n > 0)
+        {
+            ms.Write(buffer, 0, n);
+            offset += n;
+            if (ms.Length > maxBytes)
+                break;
+            n = RandomAccess.Read(handle, buffer, offset);
+        }
+        return ms.ToArray();
+    }
+
+    /// <summary>stat(2) through statx(2), whose layout is the same on every architecture. Returns errno, or 0.</summary>
+    private static unsafe int Stat(int dirfd, string path, int flags, out int mode, out long size)
+    {
+        var buf = stackalloc byte[256];
+        mode = 0;
+        size = 0;
+        if (statx(dirfd, path, flags, StatxType | StatxSize, buf) != 0)
+            return Marshal.GetLastPInvokeError();
+        mode = *(ushort*)(buf + 28); // stx_mode
+        size = *(long*)(buf + 40);   // stx_size
+        return 0;
+    }
+
+    // Elsewhere than Linux: .NET's own open (no FIFO guard there), with the same bounds.
+    private static ReadOutcome TryReadPortable(string path, ref byte[] data, ref string? error, bool table, long maxBytes)
+    {
         try
         {
             if (Directory.Exists(path))
-                return ReadOutcome.Read;
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
-            if (stream.CanSeek && stream.Length > MaxBytes)
-            {
-                error = $"cannot open {path}: file larger than {MaxBytes} bytes";
-                return ReadOutcome.Failed;
-            }
-            data = ReadBounded(stream);
-            if (data.Length > MaxBytes)
+                return Refuse(path, SIfDir, table, ref error)!.Value;
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            var size = RandomAccess.GetLength(handle);
+            if (size > maxBytes)
+                return TooLarge(path, maxBytes, table, ref error);
+            data = ReadBounded(handle, (int)size, maxBytes);
+            if (data.Length > maxBytes)
             {
                 data = [];
-                error = $"cannot open {path}: file larger than {MaxBytes} bytes";
-                return ReadOutcome.Failed;
+                return TooLarge(path, maxBytes, table, ref error);
             }
             return ReadOutcome.Read;
         }
@@ -43,9 +193,8 @@ internal static class TableFile
         {
             return ReadOutcome.Missing;
         }
-        catch (DirectoryNotFoundException) when (!AncestorIsFile(path))
+        catch (DirectoryNotFoundException)
         {
-            // ENOENT on a parent directory: still "no such file", an empty table.
             return ReadOutcome.Missing;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
@@ -56,43 +205,9 @@ internal static class TableFile
         }
     }
 
-    private static byte[] ReadBounded(FileStream stream)
-    {
-        // A regular file is read into a buffer of its size (a small table costs no large buffer);
-        // one that grows meanwhile, or has no size, goes on through the copy loop.
-        var data = new byte[stream.CanSeek ? stream.Length : 0];
-        var total = 0;
-        int n;
-        while (total < data.Length && (n = stream.Read(data, total, data.Length - total)) > 0)
-            total += n;
-        if (total < data.Length)
-            return data[..total];
-        Span<byte> probe = stackalloc byte[1];
-        if (stream.Read(probe) == 0)
-            return data;
-        using var ms = new MemoryStream();
-        ms.Write(data);
-        ms.Write(probe);
-        var buffer = new byte[81920];
-        while ((n = stream.Read(buffer, 0, buffer.Length)) > 0)
-        {
-            ms.Write(buffer, 0, n);
-            if (ms.Length > MaxBytes)
-                break;
-        }
-        return ms.ToArray();
-    }
+    [LibraryImport("libc.so.6", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags);
 
-    // ENOTDIR: a path component is a regular file. fopen() fails with something other than ENOENT.
-    private static bool AncestorIsFile(string path)
-    {
-        var dir = System.IO.Path.GetDirectoryName(path);
-        while (!string.IsNullOrEmpty(dir))
-        {
-            if (File.Exists(dir))
-                return true;
-            dir = System.IO.Path.GetDirectoryName(dir);
-        }
-        return false;
-    }
+    [LibraryImport("libc.so.6", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int statx(int dirfd, string path, int flags, int mask, byte* buf);
 }

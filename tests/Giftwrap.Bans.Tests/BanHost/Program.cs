@@ -4,6 +4,9 @@ using Giftwrap.Cli.Commands;
 
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
 
+if (args is ["stream", .. var rest])
+    return StoreStream.Run(rest);
+
 var root = new RootCommand("giftwrap ban commands (test host)");
 foreach (var c in BanCommands.Create())
     root.Subcommands.Add(c);

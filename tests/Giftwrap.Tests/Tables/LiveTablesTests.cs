@@ -90,4 +90,79 @@ public sealed class LiveTablesTests
         Assert.Equal(5003, tables.Decide(TableFiles.Request("ftpd", "10.9.1.2")).Match!.Line);
         Assert.Equal(5001, tables.Decide(TableFiles.Request("sshd", "10.9.1.2")).Match!.Line);
     }
+
+    [Fact]
+    public void ManyLiveTables_ShareOneInotifyInstance_AndEachStaysLive()
+    {
+        using var files = new TableFiles(deny: "ALL: 192.0.2.1\n");
+        var before = InotifyInstances();
+        var all = new List<AccessTables>();
+        try
+        {
+            // A gate's reloads: each builds live tables; the old ones are kept a while.
+            for (var i = 0; i < 300; i++)
+            {
+                all.Add(files.Open(live: true));
+                Assert.True(all[^1].Decide(Client).IsGranted);
+            }
+            Assert.True(InotifyInstances() <= Math.Max(before, 1), $"{InotifyInstances() - before} inotify instances more than before");
+            File.AppendAllText(files.Deny, "ALL: 10.9.8.7\n");
+            Assert.All(all, t => Assert.False(t.Decide(Client).IsGranted));
+        }
+        finally
+        {
+            foreach (var t in all)
+                t.Dispose();
+        }
+        // Disposed tables are forgotten; new ones still see changes.
+        using var again = files.Open(live: true);
+        Assert.False(again.Decide(Client).IsGranted);
+        File.WriteAllText(files.Deny, "");
+        Assert.True(again.Decide(Client).IsGranted);
+    }
+
+    [Fact]
+    public void ReloadsOfUnchangedTables_ShareOneCompiledCopy()
+    {
+        var big = new System.Text.StringBuilder();
+        for (var i = 0; i < 50_000; i++)
+            big.Append("sshd: 10.").Append((i >> 16) & 255).Append('.').Append((i >> 8) & 255).Append('.').Append(i & 255).Append('\n');
+        using var files = new TableFiles(deny: big.ToString());
+        using var first = files.Open(live: true);
+        Assert.Equal(2, first.Compilations);
+        var all = new List<AccessTables>();
+        try
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                all.Add(files.Open(live: true));
+                Assert.Equal(0, all[^1].Compilations);
+                Assert.Same(first.Compiled().Deny, all[^1].Compiled().Deny);
+            }
+            // A changed file is compiled again, once for the first that reads it.
+            File.AppendAllText(files.Deny, "sshd: 10.9.8.7\n");
+            Assert.False(all[0].Decide(Client).IsGranted);
+            Assert.Equal(1, all[0].Compilations);
+            Assert.False(all[1].Decide(Client).IsGranted);
+            Assert.Equal(0, all[1].Compilations);
+        }
+        finally
+        {
+            foreach (var t in all)
+                t.Dispose();
+        }
+    }
+
+    private static int InotifyInstances() =>
+        new DirectoryInfo("/proc/self/fd").GetFiles().Count(f =>
+        {
+            try
+            {
+                return f.LinkTarget == "anon_inode:inotify";
+            }
+            catch (IOException)
+            {
+                return false; // closed meanwhile
+            }
+        });
 }

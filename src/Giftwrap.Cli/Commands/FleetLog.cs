@@ -1,0 +1,28 @@
+// The fleet layer's log lines (Microsoft.Extensions.Logging) into the gate's log, with
+// the severities syslog knows: the gate has no logging framework of its own.
+using Giftwrap.Gate.Logging;
+using Microsoft.Extensions.Logging;
+
+namespace Giftwrap.Cli.Commands;
+
+internal sealed class FleetLog(GateLog log) : ILogger
+{
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (!IsEnabled(logLevel))
+            return;
+        var severity = logLevel switch
+        {
+            LogLevel.Information => Severity.Info,
+            LogLevel.Warning => Severity.Warning,
+            _ => Severity.Err,
+        };
+        // The exception's message only: no stack trace reaches an operator.
+        var text = exception is null ? formatter(state, exception) : $"{formatter(state, exception)}: {exception.Message}";
+        log.Gate(severity, $"fleet: {text}");
+    }
+}

@@ -1,0 +1,151 @@
+// The fleet's link to Redis as an operator sees it: a Redis that accepts TCP and never
+// answers delays nothing; losing Redis and regaining it are one log line and one count
+// each, however often the client retries; bans held back by fleet_rate are summed up in
+// one line per interval, not one per ban, and counted. Real redis-server, real sockets.
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace Giftwrap.Bans.Redis.Tests;
+
+public sealed class FleetLinkTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("giftwrap-fleetlink-").FullName;
+    private readonly string _origin = "link-" + Guid.NewGuid().ToString("N")[..8];
+    private readonly ListLog _log = new();
+    private readonly MeterListener _meters = new();
+    private readonly ConcurrentDictionary<string, long> _counts = new();
+
+    public FleetLinkTests()
+    {
+        _meters.InstrumentPublished = (i, l) =>
+        {
+            if (i.Meter.Name == "Giftwrap" && i.Name.StartsWith("giftwrap.fleet.", StringComparison.Ordinal))
+                l.EnableMeasurementEvents(i);
+        };
+        _meters.SetMeasurementEventCallback<long>((i, value, tags, _) =>
+        {
+            string? origin = null, state = null;
+            foreach (var t in tags)
+            {
+                if (t.Key == "origin")
+                    origin = t.Value as string;
+                if (t.Key == "state")
+                    state = t.Value as string;
+            }
+            if (origin == _origin)
+                _counts.AddOrUpdate(state is null ? i.Name : $"{i.Name}:{state}", value, (_, v) => v + value);
+        });
+        _meters.Start();
+    }
+
+    private BanStore OpenStore() => BanStore.Open(new BanOptions { Store = Path.Combine(_root, "store"), Origin = _origin });
+
+    private long Count(string key) => _counts.TryGetValue(key, out var v) ? v : 0;
+
+    [Fact]
+    public async Task Start_RedisAcceptsTcpButNeverAnswers_ReturnsAtOnceEnforcesLocallyAndSaysSo()
+    {
+        using var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var port = ((IPEndPoint)silent.LocalEndpoint).Port;
+        var held = new ConcurrentBag<Socket>();
+        _ = Task.Run(async () =>
+        {
+            while (true)
+                held.Add(await silent.AcceptSocketAsync()); // accepted, never answered
+        });
+        using var store = OpenStore();
+        await using var fleet = BackgroundFleet.Start(store, new FleetOptions { Redis = $"127.0.0.1:{port}", KeyPrefix = "t:" + _origin }, _log);
+        // The host goes on at once: nothing waited for Redis, and bans are enforced locally.
+        Assert.Equal(BanOutcome.Banned, store.Ban(new BanRequest { Target = BanTarget.Parse("203.0.113.7"), Duration = TimeSpan.FromHours(1) }).Outcome);
+        Assert.NotNull(store.Find(IPAddress.Parse("203.0.113.7"), "sshd", DateTimeOffset.UtcNow));
+        // The join ends within its bounded connect timeout, not connected, and says so once.
+        var member = await fleet.Joined.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.False(member.IsConnected);
+        Assert.NotEmpty(held); // it did reach the silent server
+        Assert.Single(_log.Lines, l => l.Id == 3111 && l.Text.Contains($"127.0.0.1:{port}", StringComparison.Ordinal));
+        Assert.Equal(1, Count("giftwrap.fleet.link:unreachable"));
+        silent.Stop();
+        foreach (var s in held)
+            s.Dispose();
+    }
+
+    [Fact]
+    public async Task RedisLostAndRegained_OneLineAndOneCountEach()
+    {
+        using var redis = new RedisServer();
+        using var store = OpenStore();
+        var member = await BanFleet.JoinAsync(store, new FleetOptions { Redis = redis.ConnectionString, KeyPrefix = "t:" + _origin }, _log);
+        try
+        {
+            Assert.True(member.IsConnected);
+            redis.Kill();
+            await Eventually.TrueAsync(() => _log.Lines.Any(l => l.Id == 3100), "the loss logged");
+            // Several reconnect attempts fail while Redis is down: still one line.
+            await Task.Delay(1500);
+            redis.Start();
+            await Eventually.TrueAsync(() => _log.Lines.Any(l => l.Id == 3110), "the return logged");
+            await Eventually.TrueAsync(() => member.IsConnected, "connected again");
+            Assert.Single(_log.Lines, l => l.Id == 3100);
+            Assert.Single(_log.Lines, l => l.Id == 3110);
+            Assert.Equal(1, Count("giftwrap.fleet.link:lost"));
+            Assert.Equal(1, Count("giftwrap.fleet.link:restored"));
+        }
+        finally
+        {
+            await member.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task RateCap_ManyBansHeldBack_OneLinePerIntervalAndCounted()
+    {
+        using var redis = new RedisServer();
+        using var store = OpenStore();
+        var member = await BanFleet.JoinAsync(store, new FleetOptions { Redis = redis.ConnectionString, KeyPrefix = "t:" + _origin, Rate = new FleetRate(3, TimeSpan.FromHours(1)) }, _log);
+        member.KeptLocalLogInterval = TimeSpan.FromHours(1);
+        for (var i = 1; i <= 40; i++)
+            store.Ban(new BanRequest { Target = BanTarget.Parse($"198.51.100.{i}"), Duration = TimeSpan.FromHours(1) });
+        await Eventually.TrueAsync(() => member.Status.KeptLocal == 37, "37 bans held back");
+        Assert.Single(_log.Lines, l => l.Id == 3105); // the first at once; the rest wait for the interval's end
+        await member.DisposeAsync(); // leaving says what the interval held
+        var lines = _log.Lines.Where(l => l.Id == 3105).ToList();
+        Assert.Equal(2, lines.Count);
+        Assert.StartsWith("1 ban(s) kept local", lines[0].Text, StringComparison.Ordinal);
+        Assert.StartsWith("36 ban(s) kept local", lines[1].Text, StringComparison.Ordinal);
+        Assert.Equal(37, Count("giftwrap.fleet.kept_local"));
+    }
+
+    public void Dispose()
+    {
+        _meters.Dispose();
+        Directory.Delete(_root, recursive: true);
+    }
+
+    private sealed class ListLog : ILogger
+    {
+        private readonly List<(int Id, string Text)> _lines = [];
+
+        public List<(int Id, string Text)> Lines
+        {
+            get
+            {
+                lock (_lines)
+                    return [.. _lines];
+            }
+        }
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (_lines)
+                _lines.Add((eventId.Id, formatter(state, exception)));
+        }
+    }
+}
