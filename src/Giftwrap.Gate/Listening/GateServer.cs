@@ -61,7 +61,7 @@ public sealed class GateServer : IAsyncDisposable
         _lookups = lookups;
         _tables = new AccessTables(config.Allow, config.Deny);
         _decisions = config.DecisionLog is { } path ? new DecisionLog(path, config.DecisionLogMaxBytes, config.DecisionLogKeep) : null;
-        _relay = new Relay(config.Limits.BufferSize, new RelayCallbacks(this));
+        _relay = new Relay(config.Limits.BufferSize, new RelayCallbacks(this)) { HalfCloseTimeout = config.Limits.HalfCloseTimeout };
         _handler = new ConnectionHandler(_tables, lookups, log, config.Limits, _relay, _decisions, bans);
     }
 
@@ -134,6 +134,7 @@ public sealed class GateServer : IAsyncDisposable
             var old = _tables;
             _tables = new AccessTables(config.Allow, config.Deny);
             _handler = new ConnectionHandler(_tables, _lookups, _log, config.Limits, _relay, _decisions, _bans);
+            _relay.HalfCloseTimeout = config.Limits.HalfCloseTimeout;
             _ = Task.Delay(TimeSpan.FromMinutes(5)).ContinueWith(_ => old.Dispose(), TaskScheduler.Default);
         }
         foreach (var (ep, l) in _listeners)

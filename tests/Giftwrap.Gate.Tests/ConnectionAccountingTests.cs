@@ -1,0 +1,207 @@
+// Every way a connection can end gives its place in the limits back: a client that closes at once
+// in front of a backend that never closes on EOF, a client that never closes after the backend's
+// FIN, exec programs counted while they run and given back when they are reaped.
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Giftwrap.Gate.Config;
+
+namespace Giftwrap.Gate.Tests;
+
+public sealed class ConnectionAccountingTests
+{
+    internal static ServiceConfig Forward(string daemon, int port, int backend) => new()
+    {
+        Name = daemon,
+        Daemon = daemon,
+        Listen = [new IPEndPoint(IPAddress.Loopback, port)],
+        Forward = new IPEndPoint(IPAddress.Loopback, backend),
+    };
+
+    internal static ServiceConfig Exec(string daemon, int port, params string[] argv) => new()
+    {
+        Name = daemon,
+        Daemon = daemon,
+        Listen = [new IPEndPoint(IPAddress.Loopback, port)],
+        Exec = argv,
+    };
+
+    [Fact]
+    public async Task QuickCloseClients_BackendThatNeverCloses_GiveTheirSlotsBack()
+    {
+        await using var gate = new GateFixture("ALL: ALL\n");
+        using var sink = new HoldingBackend();
+        using var echo = new EchoServer();
+        var port = GateFixture.FreePort();
+        var other = GateFixture.FreePort();
+        var config = gate.Config(Forward("sink", port, sink.Port), Forward("echo", other, echo.Port));
+        var server = gate.Start(config with
+        {
+            Limits = config.Limits with { MaxConnections = 10, MaxPerSource = 10, HalfCloseTimeout = TimeSpan.FromSeconds(1) },
+        });
+
+        // Three times the limit of clients that connect and close at once (FIN): the backend keeps
+        // its side open and never answers, so only the half-close timeout can end them.
+        for (var i = 0; i < 30; i++)
+        {
+            using var c = await GateFixture.ConnectAsync(port, from: $"127.0.{i / 10}.{1 + i % 10}");
+        }
+        Assert.True(sink.Accepted >= 1, "the backend saw no connection");
+        await WaitUntilAsync(() => server.OpenConnections == 0, TimeSpan.FromSeconds(10));
+
+        // The gate serves again, on every service.
+        Assert.Equal("hello", await EchoAsync(other, "hello"));
+    }
+
+    [Fact]
+    public async Task ClientThatNeverCloses_AfterTheBackendsFin_IsEndedWhenIdle()
+    {
+        await using var gate = new GateFixture("ALL: ALL\n");
+        using var closer = new HoldingBackend(closeAtOnce: true);
+        var port = GateFixture.FreePort();
+        var config = gate.Config(Forward("closer", port, closer.Port));
+        var server = gate.Start(config with { Limits = config.Limits with { HalfCloseTimeout = TimeSpan.FromSeconds(1) } });
+
+        // The client reads the backend's end and then keeps its own side open, saying nothing.
+        using var client = await GateFixture.ConnectAsync(port);
+        var buffer = new byte[16];
+        Assert.Equal(0, await client.ReceiveAsync(buffer, SocketFlags.None));
+        Assert.Equal(1, server.OpenConnections);
+        await WaitUntilAsync(() => server.OpenConnections == 0, TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task HalfClosedConnection_StillMovingData_IsNotEnded()
+    {
+        await using var gate = new GateFixture("ALL: ALL\n");
+        using var talker = new HoldingBackend(talkEveryMs: 200);
+        var port = GateFixture.FreePort();
+        var config = gate.Config(Forward("talker", port, talker.Port));
+        var server = gate.Start(config with { Limits = config.Limits with { HalfCloseTimeout = TimeSpan.FromSeconds(1) } });
+
+        // The client half-closes and listens: the backend's bytes keep coming, so the connection
+        // is not idle and outlives several timeouts.
+        using var client = await GateFixture.ConnectAsync(port);
+        client.Shutdown(SocketShutdown.Send);
+        var received = 0;
+        var buffer = new byte[64];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+        try
+        {
+            while (true)
+            {
+                var n = await client.ReceiveAsync(buffer, SocketFlags.None, cts.Token);
+                Assert.NotEqual(0, n);
+                received += n;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Three seconds of listening, three timeouts: still open.
+        }
+        Assert.True(received >= 5, $"only {received} bytes came through");
+        Assert.Equal(1, server.OpenConnections);
+    }
+
+    internal static async Task<string> EchoAsync(int port, string text, string from = "127.0.0.1")
+    {
+        using var c = await GateFixture.ConnectAsync(port, from);
+        await c.SendAsync(Encoding.ASCII.GetBytes(text), SocketFlags.None);
+        c.Shutdown(SocketShutdown.Send);
+        return await GateFixture.ReadAllAsync(c);
+    }
+
+    internal static async Task WaitUntilAsync(Func<bool> condition, TimeSpan limit)
+    {
+        var until = DateTime.UtcNow + limit;
+        while (!condition() && DateTime.UtcNow < until)
+            await Task.Delay(25);
+        Assert.True(condition(), $"the condition did not come true within {limit.TotalSeconds:0} s");
+    }
+}
+
+/// <summary>
+/// A backend that accepts and keeps every connection open without reading (so it never sees an
+/// end of stream), or closes each at once, or writes a byte every so often; all closed on dispose.
+/// </summary>
+public sealed class HoldingBackend : IDisposable
+{
+    private readonly Socket _listener;
+    private readonly List<Socket> _held = [];
+    private readonly bool _closeAtOnce;
+    private readonly int _talkEveryMs;
+    private readonly CancellationTokenSource _stop = new();
+
+    public HoldingBackend(bool closeAtOnce = false, int talkEveryMs = 0)
+    {
+        _closeAtOnce = closeAtOnce;
+        _talkEveryMs = talkEveryMs;
+        _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _listener.Listen(512);
+        Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
+        _ = Task.Run(AcceptAsync);
+    }
+
+    public int Port { get; }
+
+    public int Accepted => Volatile.Read(ref _accepted);
+
+    private int _accepted;
+
+    private async Task AcceptAsync()
+    {
+        while (true)
+        {
+            Socket s;
+            try
+            {
+                s = await _listener.AcceptAsync();
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                return;
+            }
+            Interlocked.Increment(ref _accepted);
+            if (_closeAtOnce)
+            {
+                s.Shutdown(SocketShutdown.Send);
+                lock (_held)
+                    _held.Add(s);
+                continue;
+            }
+            lock (_held)
+                _held.Add(s);
+            if (_talkEveryMs > 0)
+                _ = Task.Run(() => TalkAsync(s));
+        }
+    }
+
+    private async Task TalkAsync(Socket s)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(_talkEveryMs, _stop.Token);
+                await s.SendAsync("."u8.ToArray(), SocketFlags.None, _stop.Token);
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The gate ended the connection, or the test is over.
+        }
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _listener.Dispose();
+        lock (_held)
+        {
+            foreach (var s in _held)
+                s.Dispose();
+        }
+        _stop.Dispose();
+    }
+}
