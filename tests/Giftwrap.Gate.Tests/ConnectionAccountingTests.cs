@@ -103,6 +103,83 @@ public sealed class ConnectionAccountingTests
         Assert.Equal(1, server.OpenConnections);
     }
 
+    [Fact]
+    public async Task ExecPrograms_CountAgainstMaxConnections_UntilTheyAreReaped()
+    {
+        await using var gate = new GateFixture("ALL: ALL\n");
+        var port = GateFixture.FreePort();
+        var config = gate.Config(Exec("cat", port, "/bin/cat"));
+        var server = gate.Start(config with { Limits = config.Limits with { MaxConnections = 4 } });
+
+        // Four clients, each with its own cat running (each echoes a line back).
+        var clients = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                var c = await GateFixture.ConnectAsync(port);
+                clients.Add(c);
+                Assert.Equal($"c{i}\n", await LineAsync(c, $"c{i}\n"));
+            }
+            Assert.Equal(4, server.OpenConnections);
+
+            // A fifth is refused while the four programs run.
+            using (var fifth = await GateFixture.ConnectAsync(port))
+            {
+                await fifth.SendAsync("x\n"u8.ToArray(), SocketFlags.None);
+                Assert.Equal("", await GateFixture.ReadAllAsync(fifth));
+            }
+            await gate.WaitForLogAsync("too many connections: 4");
+
+            // One client leaves: its cat sees the end, exits, is reaped, and the place is free again.
+            clients[0].Shutdown(SocketShutdown.Send);
+            Assert.Equal("", await GateFixture.ReadAllAsync(clients[0]));
+            await WaitUntilAsync(() => server.OpenConnections == 3, TimeSpan.FromSeconds(10));
+            var next = await GateFixture.ConnectAsync(port);
+            clients.Add(next);
+            Assert.Equal("again\n", await LineAsync(next, "again\n"));
+        }
+        finally
+        {
+            foreach (var c in clients)
+                c.Dispose();
+        }
+        // Every program ends with its client: nothing is left counted.
+        await WaitUntilAsync(() => server.OpenConnections == 0, TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task ExecProgramThatExitsFirst_GivesTheSlotBack_WhileTheClientStaysOpen()
+    {
+        await using var gate = new GateFixture("ALL: ALL\n");
+        var port = GateFixture.FreePort();
+        var config = gate.Config(Exec("hi", port, "/bin/sh", "-c", "echo hi"));
+        var server = gate.Start(config with { Limits = config.Limits with { MaxConnections = 1 } });
+        for (var i = 0; i < 3; i++)
+        {
+            using var c = await GateFixture.ConnectAsync(port);
+            Assert.Equal("hi\n", await GateFixture.ReadAllAsync(c));
+            await WaitUntilAsync(() => server.OpenConnections == 0, TimeSpan.FromSeconds(10));
+        }
+    }
+
+    /// <summary>Sends <paramref name="line"/> and reads until a newline comes back.</summary>
+    internal static async Task<string> LineAsync(Socket c, string line)
+    {
+        await c.SendAsync(Encoding.ASCII.GetBytes(line), SocketFlags.None);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var sb = new StringBuilder();
+        var buffer = new byte[256];
+        while (!sb.ToString().EndsWith('\n'))
+        {
+            var n = await c.ReceiveAsync(buffer, SocketFlags.None, cts.Token);
+            if (n == 0)
+                break;
+            sb.Append(Encoding.ASCII.GetString(buffer, 0, n));
+        }
+        return sb.ToString();
+    }
+
     internal static async Task<string> EchoAsync(int port, string text, string from = "127.0.0.1")
     {
         using var c = await GateFixture.ConnectAsync(port, from);

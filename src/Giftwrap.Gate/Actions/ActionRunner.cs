@@ -23,7 +23,8 @@ internal enum ConnectionFate
     Twisted,
 }
 
-internal sealed record ActionOutcome(ConnectionFate Fate, ProcessState State, Decision Decision, int? Facility, int? Level, string? TwistCommand = null);
+// Program: the twist program's exit status, when the gate started one.
+internal sealed record ActionOutcome(ConnectionFate Fate, ProcessState State, Decision Decision, int? Facility, int? Level, string? TwistCommand = null, Task<int>? Program = null);
 
 /// <param name="log">Where tcpd's lines go.</param>
 /// <param name="bannerTimeout">How long a banner may take to send.</param>
@@ -75,9 +76,10 @@ internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool lau
                         break;
                     case TwistAction t:
                         log.Daemon(request.Daemon, level ?? Severity.Warning, $"twist {PercentExpander.Expand("%c", request)} to {t.Command}", facility);
-                        if (launchTwist)
-                            _ = Start(ProcessLauncher.ShellCommand(t.Command), state, (int)Need(client).SafeHandle.DangerousGetHandle(), request);
-                        return new ActionOutcome(ConnectionFate.Twisted, state, decision, facility, level, t.Command);
+                        var program = launchTwist
+                            ? Start(ProcessLauncher.ShellCommand(t.Command), state, (int)Need(client).SafeHandle.DangerousGetHandle(), request)
+                            : null;
+                        return new ActionOutcome(ConnectionFate.Twisted, state, decision, facility, level, t.Command, program);
                 }
             }
             if (decision.AclExec is { } aclexec && decision.AclExecFallback is { } fallback)
