@@ -4,10 +4,8 @@
 // that ignores its input); afterwards every count is back at zero (the gate's own count, the
 // giftwrap.connections.active metric, the programs it started) and a fresh client is served.
 // Runs alone: it counts this process's children.
-using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
-using Giftwrap.Diagnostics;
 using Xunit.Abstractions;
 
 namespace Giftwrap.Gate.Tests;
@@ -28,7 +26,7 @@ public sealed class SoakTests(ITestOutputHelper output)
         await using var gate = new GateFixture("ALL: ALL\n");
         using var echo = new EchoServer();
         using var sink = new HoldingBackend();
-        using var active = new ActiveConnectionsMeter();
+        using var active = new CounterMeter("giftwrap.connections.active");
         var ports = Enumerable.Range(0, 4).Select(_ => GateFixture.FreePort()).ToArray();
         var config = gate.Config(
             ConnectionAccountingTests.Forward("echo", ports[0], echo.Port),
@@ -156,32 +154,31 @@ public sealed class SoakTests(ITestOutputHelper output)
     }
 }
 
-/// <summary>The giftwrap.connections.active metric summed over its tags, as an exporter would read it.</summary>
-public sealed class ActiveConnectionsMeter : IDisposable
-{
-    private readonly MeterListener _listener = new();
-    private long _value;
-
-    public ActiveConnectionsMeter()
-    {
-        _listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == GiftwrapMetrics.MeterName && instrument.Name == "giftwrap.connections.active")
-                l.EnableMeasurementEvents(instrument);
-        };
-        _listener.SetMeasurementEventCallback<long>((_, delta, _, _) => Interlocked.Add(ref _value, delta));
-        _listener.Start();
-    }
-
-    public long Value => Interlocked.Read(ref _value);
-
-    public void Dispose() => _listener.Dispose();
-}
-
 /// <summary>This process's children, from /proc (zombies included: a child not reaped counts).</summary>
 public static class ProcessCounts
 {
     public static int Children() => Descendants(Environment.ProcessId, direct: true);
+
+    /// <summary>Processes whose command line contains <paramref name="token"/>.</summary>
+    public static int WithToken(string token)
+    {
+        var count = 0;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out _))
+                continue;
+            try
+            {
+                if (File.ReadAllText(Path.Combine(dir, "cmdline")).Contains(token, StringComparison.Ordinal))
+                    count++;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Gone while we looked.
+            }
+        }
+        return count;
+    }
 
     /// <summary>Processes below <paramref name="pid"/>: its children, or every descendant.</summary>
     public static int Descendants(int pid, bool direct = false)

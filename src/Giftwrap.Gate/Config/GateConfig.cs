@@ -28,6 +28,10 @@ public sealed record LimitsConfig
     /// <summary>How long a forwarded connection may stay half-closed without moving a byte before it is ended.</summary>
     public TimeSpan HalfCloseTimeout { get; init; } = TimeSpan.FromSeconds(60);
     public int BufferSize { get; init; } = 64 * 1024;
+    /// <summary>[actions] max_children: programs of rules (spawn, twist, aclexec) running at once, background jobs included.</summary>
+    public int MaxChildren { get; init; } = 32;
+    /// <summary>[actions] max_starts_per_minute: programs one rule may start per minute.</summary>
+    public int MaxStartsPerMinute { get; init; } = 60;
 }
 
 /// <summary>The whole configuration of `giftwrap serve`.</summary>
@@ -99,6 +103,8 @@ public static class GateConfigLoader
             BannerTimeout = Duration(config, "limits:banner_timeout", TimeSpan.FromSeconds(10), ini, errors),
             ConnectTimeout = Duration(config, "limits:connect_timeout", TimeSpan.FromSeconds(10), ini, errors),
             HalfCloseTimeout = Duration(config, "limits:half_close_timeout", TimeSpan.FromSeconds(60), ini, errors),
+            MaxChildren = Int(config, "actions:max_children", 32, ini, errors),
+            MaxStartsPerMinute = Int(config, "actions:max_starts_per_minute", 60, ini, errors),
         };
         IPEndPoint? dns = null;
         if (config["dns:server"] is { Length: > 0 } dnsText && !TryEndPoint(dnsText, 53, out dns))

@@ -16,9 +16,9 @@ using Giftwrap.Tables;
 
 namespace Giftwrap.Gate.Connections;
 
-internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups lookups, GateLog log, LimitsConfig limits, Relay relay, DecisionLog? decisions = null, IGateBans? bans = null)
+internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups lookups, GateLog log, LimitsConfig limits, Relay relay, DecisionLog? decisions = null, IGateBans? bans = null, ProgramLimits? programs = null)
 {
-    private readonly ActionRunner _actions = new(log, limits.BannerTimeout);
+    private readonly ActionRunner _actions = new(log, limits.BannerTimeout, programs: programs);
 
     /// <summary>
     /// Judges and serves one connection. True when the relay took it over (its end is reported to

@@ -8,6 +8,7 @@ using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Decisions;
 using Giftwrap.Diagnostics;
+using Giftwrap.Gate.Actions;
 using Giftwrap.Gate.Config;
 using Giftwrap.Gate.Connections;
 using Giftwrap.Gate.Forwarding;
@@ -62,14 +63,21 @@ public sealed class GateServer : IAsyncDisposable
         _tables = new AccessTables(config.Allow, config.Deny);
         _decisions = config.DecisionLog is { } path ? new DecisionLog(path, config.DecisionLogMaxBytes, config.DecisionLogKeep) : null;
         _relay = new Relay(config.Limits.BufferSize, new RelayCallbacks(this)) { HalfCloseTimeout = config.Limits.HalfCloseTimeout };
-        _handler = new ConnectionHandler(_tables, lookups, log, config.Limits, _relay, _decisions, bans);
+        _programs = new ProgramLimits(log, config.Limits);
+        _handler = new ConnectionHandler(_tables, lookups, log, config.Limits, _relay, _decisions, bans, _programs);
     }
+
+    // The bounds on the programs of rules: one for the gate, so a reload keeps its counts.
+    private readonly ProgramLimits _programs;
 
     private readonly DecisionLog? _decisions;
     private readonly IGateBans? _bans;
 
     /// <summary>Connections being handled now.</summary>
     public int OpenConnections => Volatile.Read(ref _open);
+
+    /// <summary>Programs of rules (spawn, twist, aclexec) running now, background jobs included.</summary>
+    public int RulePrograms => _programs.Running;
 
     /// <summary>The addresses listened on.</summary>
     public IReadOnlyCollection<IPEndPoint> Endpoints => [.. _listeners.Keys];
@@ -133,7 +141,8 @@ public sealed class GateServer : IAsyncDisposable
         {
             var old = _tables;
             _tables = new AccessTables(config.Allow, config.Deny);
-            _handler = new ConnectionHandler(_tables, _lookups, _log, config.Limits, _relay, _decisions, _bans);
+            _programs.Update(config.Limits);
+            _handler = new ConnectionHandler(_tables, _lookups, _log, config.Limits, _relay, _decisions, _bans, _programs);
             _relay.HalfCloseTimeout = config.Limits.HalfCloseTimeout;
             _ = Task.Delay(TimeSpan.FromMinutes(5)).ContinueWith(_ => old.Dispose(), TaskScheduler.Default);
         }
@@ -347,6 +356,7 @@ public sealed class GateServer : IAsyncDisposable
         _relay.Dispose();
         _tables.Dispose();
         _decisions?.Dispose();
+        _programs.Dispose();
         _stopping.Dispose();
     }
 }
