@@ -46,7 +46,8 @@ public sealed class ConnectionAccountingTests
         {
             using var c = await GateFixture.ConnectAsync(port, from: $"127.0.{i / 10}.{1 + i % 10}");
         }
-        Assert.True(sink.Accepted >= 1, "the backend saw no connection");
+        // The first ten reached the backend and hold every place there is.
+        await WaitUntilAsync(() => sink.Accepted >= 10, TimeSpan.FromSeconds(5));
         await WaitUntilAsync(() => server.OpenConnections == 0, TimeSpan.FromSeconds(10));
 
         // The gate serves again, on every service.
@@ -161,6 +162,30 @@ public sealed class ConnectionAccountingTests
             Assert.Equal("hi\n", await GateFixture.ReadAllAsync(c));
             await WaitUntilAsync(() => server.OpenConnections == 0, TimeSpan.FromSeconds(10));
         }
+    }
+
+    [Fact]
+    public async Task ExecPrograms_AcrossAReload_AndAStopWhoseDrainRunsOut_GiveTheirPlacesBack()
+    {
+        await using var gate = new GateFixture("ALL: ALL\n");
+        var port = GateFixture.FreePort();
+        var config = gate.Config(Exec("cat", port, "/bin/cat"));
+        var server = gate.Start(config);
+        using var first = await GateFixture.ConnectAsync(port);
+        using var second = await GateFixture.ConnectAsync(port);
+        Assert.Equal("1\n", await LineAsync(first, "1\n"));
+        Assert.Equal("2\n", await LineAsync(second, "2\n"));
+
+        // A reload with other limits: the running programs stay counted, and one that ends is given back.
+        server.Reload(config with { Limits = config.Limits with { MaxConnections = 100, HalfCloseTimeout = TimeSpan.FromSeconds(5) } });
+        Assert.Equal(2, server.OpenConnections);
+        first.Shutdown(SocketShutdown.Send);
+        Assert.Equal("", await GateFixture.ReadAllAsync(first));
+        await WaitUntilAsync(() => server.OpenConnections == 1, TimeSpan.FromSeconds(10));
+
+        // A stop whose drain runs out while a program still runs: nothing is left counted.
+        await server.StopAsync(TimeSpan.FromMilliseconds(300));
+        Assert.Equal(0, server.OpenConnections);
     }
 
     /// <summary>Sends <paramref name="line"/> and reads until a newline comes back.</summary>
