@@ -47,6 +47,8 @@ public sealed class GateServer : IAsyncDisposable
     }
 
     private readonly List<(Socket Socket, string? Name)> _inherited;
+    private const int SolSocket = 1;
+    private const int SoReuseAddr = 2;
 
     /// <param name="config">The configuration.</param>
     /// <param name="log">Where tcpd's lines and the gate's own go.</param>
@@ -91,7 +93,7 @@ public sealed class GateServer : IAsyncDisposable
             foreach (var s in _config.Services)
             {
                 foreach (var ep in s.Listen)
-                    opened.Add((ep, new Listener(Bind(ep), s)));
+                    opened.Add((ep, new Listener(Bind(ep, s), s)));
             }
             // Activated sockets no listen address claims: named after a service (FileDescriptorName=).
             foreach (var (socket, name) in _inherited.ToList())
@@ -128,7 +130,7 @@ public sealed class GateServer : IAsyncDisposable
             foreach (var (ep, s) in wanted)
             {
                 if (!_listeners.ContainsKey(ep))
-                    added.Add((ep, new Listener(Bind(ep), s)));
+                    added.Add((ep, new Listener(Bind(ep, s), s)));
             }
         }
         catch
@@ -178,7 +180,11 @@ public sealed class GateServer : IAsyncDisposable
         }
     }
 
-    private Socket Bind(IPEndPoint ep)
+    /// <summary>
+    /// A listening socket for <paramref name="ep"/> (an activated one if systemd passed it). A socket
+    /// error names the address and the service, as "ADDRESS ([service:NAME]): reason".
+    /// </summary>
+    private Socket Bind(IPEndPoint ep, ServiceConfig service)
     {
         var activated = _inherited.FindIndex(x => x.Socket.LocalEndPoint is IPEndPoint l && l.Equals(ep));
         if (activated >= 0)
@@ -192,10 +198,19 @@ public sealed class GateServer : IAsyncDisposable
         {
             if (ep.AddressFamily == AddressFamily.InterNetworkV6)
                 s.DualMode = false;
-            s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // SO_REUSEADDR alone, so that a restart binds while old connections linger in TIME_WAIT.
+            // Not SocketOptionName.ReuseAddress: on Linux the runtime sets SO_REUSEPORT with it, and
+            // then a second gate binds the same address and the kernel splits the connections
+            // between two gates with different tables. With SO_REUSEADDR alone it fails: EADDRINUSE.
+            s.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
             s.Bind(ep);
             s.Listen(1024);
             return s;
+        }
+        catch (SocketException ex)
+        {
+            s.Dispose();
+            throw new SocketException((int)ex.SocketErrorCode, $"{ep} ([service:{service.Name}]): {ex.Message}");
         }
         catch
         {
