@@ -224,19 +224,22 @@ public sealed class ConnectionAccountingTests
 
 /// <summary>
 /// A backend that accepts and keeps every connection open without reading (so it never sees an
-/// end of stream), or closes each at once, or writes a byte every so often; all closed on dispose.
+/// end of stream), or closes each at once (FIN, or a reset), or writes a byte every so often; all
+/// closed on dispose.
 /// </summary>
 public sealed class HoldingBackend : IDisposable
 {
     private readonly Socket _listener;
     private readonly List<Socket> _held = [];
     private readonly bool _closeAtOnce;
+    private readonly bool _resetAtOnce;
     private readonly int _talkEveryMs;
     private readonly CancellationTokenSource _stop = new();
 
-    public HoldingBackend(bool closeAtOnce = false, int talkEveryMs = 0)
+    public HoldingBackend(bool closeAtOnce = false, int talkEveryMs = 0, bool resetAtOnce = false)
     {
         _closeAtOnce = closeAtOnce;
+        _resetAtOnce = resetAtOnce;
         _talkEveryMs = talkEveryMs;
         _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
@@ -265,6 +268,12 @@ public sealed class HoldingBackend : IDisposable
                 return;
             }
             Interlocked.Increment(ref _accepted);
+            if (_resetAtOnce)
+            {
+                s.LingerState = new LingerOption(true, 0);
+                s.Dispose();
+                continue;
+            }
             if (_closeAtOnce)
             {
                 s.Shutdown(SocketShutdown.Send);

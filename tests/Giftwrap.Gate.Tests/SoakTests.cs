@@ -1,7 +1,7 @@
 // A soak on loopback: for a few seconds, clients open and abandon connections every way they
 // can (FIN at once, RST, half-close, idle, mid-stream reset) against forward services (a backend
-// that echoes, one that never closes) and exec services (a program that reads to the end, one
-// that ignores its input); afterwards every count is back at zero (the gate's own count, the
+// that echoes, one that never closes, one that resets at once) and exec services (a program that
+// reads to the end, one that ignores its input and exits), with reloads on the way; afterwards every count is back at zero (the gate's own count, the
 // giftwrap.connections.active metric, the programs it started) and a fresh client is served.
 // Runs alone: it counts this process's children.
 using System.Net;
@@ -17,7 +17,9 @@ public sealed class AloneCollection;
 public sealed class SoakTests(ITestOutputHelper output)
 {
     private const int Workers = 8;
-    private const int MaxRoundsPerWorker = 400;
+    private const int MaxRoundsPerWorker = 1000;
+    // Connections left open at once; past this the oldest is abandoned (so the gate keeps serving).
+    private const int MaxKept = 24;
     private static readonly TimeSpan SoakTime = TimeSpan.FromSeconds(4);
 
     [Fact]
@@ -26,31 +28,44 @@ public sealed class SoakTests(ITestOutputHelper output)
         await using var gate = new GateFixture("ALL: ALL\n");
         using var echo = new EchoServer();
         using var sink = new HoldingBackend();
+        using var resetter = new HoldingBackend(resetAtOnce: true);
         using var active = new CounterMeter("giftwrap.connections.active");
-        var ports = Enumerable.Range(0, 4).Select(_ => GateFixture.FreePort()).ToArray();
+        var ports = Enumerable.Range(0, 5).Select(_ => GateFixture.FreePort()).ToArray();
         var config = gate.Config(
             ConnectionAccountingTests.Forward("echo", ports[0], echo.Port),
             ConnectionAccountingTests.Forward("sink", ports[1], sink.Port),
             ConnectionAccountingTests.Exec("cat", ports[2], "/bin/cat"),
-            ConnectionAccountingTests.Exec("nap", ports[3], "/bin/sleep", "1"));
-        var server = gate.Start(config with
-        {
-            Limits = config.Limits with { MaxConnections = 48, MaxPerSource = 8, HalfCloseTimeout = TimeSpan.FromSeconds(1) },
-        });
+            ConnectionAccountingTests.Exec("nap", ports[3], "/bin/sleep", "1"),
+            ConnectionAccountingTests.Forward("reset", ports[4], resetter.Port));
+        var limits = config.Limits with { MaxConnections = 256, MaxPerSource = 16, HalfCloseTimeout = TimeSpan.FromSeconds(1) };
+        var server = gate.Start(config with { Limits = limits });
         var childrenBefore = ProcessCounts.Children();
 
-        var kept = new List<Socket>();
+        var kept = new Queue<Socket>();
         var until = DateTime.UtcNow + SoakTime;
-        var rounds = await Task.WhenAll(Enumerable.Range(0, Workers).Select(w => Task.Run(() => WorkAsync(w, ports, until, kept))));
+        var begun = DateTime.UtcNow;
+        var reloads = 0;
+        var soak = Task.WhenAll(Enumerable.Range(0, Workers).Select(w => Task.Run(() => WorkAsync(w, ports, until, kept))));
+        // Reloads on the way, each with other limits (new tables and handler; open connections stay).
+        for (var i = 0; i < 3 && !soak.IsCompleted; i++)
+        {
+            await Task.WhenAny(soak, Task.Delay(SoakTime / 4));
+            server.Reload(config with { Limits = limits with { DecisionTimeout = TimeSpan.FromSeconds(5 + i) } });
+            reloads++;
+        }
+        var rounds = await soak;
         Assert.True(rounds.Sum() >= Workers * 10, $"only {rounds.Sum()} connections in the soak");
         var started = DateTime.UtcNow;
-        output.WriteLine($"soak: {rounds.Sum()} connections in {SoakTime.TotalSeconds:0} s, {kept.Count} left open, {server.OpenConnections} counted at its end, {ProcessCounts.Children() - childrenBefore} programs running");
+        var left = kept.Count;
+        var served = gate.LogLines.Count(l => l.Contains(": connect from", StringComparison.Ordinal));
+        var refused = gate.LogLines.Count(l => l.Contains("(too many connections", StringComparison.Ordinal) || l.Contains("connections from one address)", StringComparison.Ordinal));
+        output.WriteLine($"soak: {rounds.Sum()} connections in {(started - begun).TotalSeconds:0.0} s with {reloads} reloads, {served} admitted and {refused} refused by a limit (as logged so far), {left} left open, {server.OpenConnections} counted at its end, {ProcessCounts.Children() - childrenBefore} programs running");
 
         // The abandoned ones go now: half with a reset, half with a FIN.
         lock (kept)
         {
-            for (var i = 0; i < kept.Count; i++)
-                Abandon(kept[i], reset: i % 2 == 0);
+            for (var i = 0; kept.TryDequeue(out var s); i++)
+                Abandon(s, reset: i % 2 == 0);
         }
 
         await ConnectionAccountingTests.WaitUntilAsync(() => server.OpenConnections == 0, TimeSpan.FromSeconds(20));
@@ -66,7 +81,7 @@ public sealed class SoakTests(ITestOutputHelper output)
     }
 
     /// <summary>One client's loop: a different way of leaving each round, a different source address each time.</summary>
-    private static async Task<int> WorkAsync(int worker, int[] ports, DateTime until, List<Socket> kept)
+    private static async Task<int> WorkAsync(int worker, int[] ports, DateTime until, Queue<Socket> kept)
     {
         var round = 0;
         for (; round < MaxRoundsPerWorker && DateTime.UtcNow < until; round++)
@@ -96,7 +111,7 @@ public sealed class SoakTests(ITestOutputHelper output)
         return round;
     }
 
-    private static async Task LeaveAsync(Socket s, int way, List<Socket> kept)
+    private static async Task LeaveAsync(Socket s, int way, Queue<Socket> kept)
     {
         switch (way)
         {
@@ -140,10 +155,17 @@ public sealed class SoakTests(ITestOutputHelper output)
         }
     }
 
-    private static void Keep(Socket s, List<Socket> kept)
+    private static void Keep(Socket s, Queue<Socket> kept)
     {
+        Socket? oldest = null;
         lock (kept)
-            kept.Add(s);
+        {
+            kept.Enqueue(s);
+            if (kept.Count > MaxKept)
+                oldest = kept.Dequeue();
+        }
+        if (oldest is not null)
+            Abandon(oldest, reset: (oldest.GetHashCode() & 1) == 0);
     }
 
     private static void Abandon(Socket s, bool reset)
