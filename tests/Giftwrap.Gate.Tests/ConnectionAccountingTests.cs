@@ -188,6 +188,30 @@ public sealed class ConnectionAccountingTests
         Assert.Equal(0, server.OpenConnections);
     }
 
+    [Fact]
+    public async Task Stop_WhileASpawnStillRuns_GivesTheConnectionsPlaceBack()
+    {
+        var token = $"42{Random.Shared.Next(100000, 999999)}";
+        await using var gate = new GateFixture($"ALL: ALL : spawn (sleep 30.{token})\n");
+        using var echo = new EchoServer();
+        var port = GateFixture.FreePort();
+        var server = gate.Start(gate.Config(Forward("echo", port, echo.Port)));
+        try
+        {
+            // The spawn is waited for, as libwrap waits: the connection is held meanwhile.
+            using var client = await GateFixture.ConnectAsync(port);
+            await WaitUntilAsync(() => ProcessCounts.WithToken(token) > 0, TimeSpan.FromSeconds(5));
+            Assert.Equal(1, server.OpenConnections);
+
+            await server.StopAsync(TimeSpan.FromMilliseconds(300));
+            Assert.Equal(0, server.OpenConnections);
+        }
+        finally
+        {
+            ProcessCounts.KillWithToken(token);
+        }
+    }
+
     /// <summary>Sends <paramref name="line"/> and reads until a newline comes back.</summary>
     internal static async Task<string> LineAsync(Socket c, string line)
     {

@@ -202,6 +202,28 @@ public static class ProcessCounts
         return count;
     }
 
+    /// <summary>Stops (SIGKILL, by pid) every process whose command line contains <paramref name="token"/>.</summary>
+    public static void KillWithToken(string token)
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+                continue;
+            try
+            {
+                if (File.ReadAllText(Path.Combine(dir, "cmdline")).Contains(token, StringComparison.Ordinal))
+                {
+                    using var p = System.Diagnostics.Process.GetProcessById(pid);
+                    p.Kill();
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // Gone while we looked.
+            }
+        }
+    }
+
     /// <summary>Processes below <paramref name="pid"/>: its children, or every descendant.</summary>
     public static int Descendants(int pid, bool direct = false)
     {

@@ -70,7 +70,9 @@ internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool lau
                         TrySocket(() => Need(client).LingerState = new LingerOption(true, l.Seconds), "linger", request);
                         break;
                     case SpawnAction s:
-                        await RunAndWaitAsync(s.Command, state, request, decision).ConfigureAwait(false);
+                        // Waited for as libwrap's shell_cmd() does, but a stop whose drain runs out
+                        // (ct) gives the connection up: the program itself is left to finish.
+                        await RunAndWaitAsync(s.Command, state, request, decision).WaitAsync(ct).ConfigureAwait(false);
                         break;
                     case BannersAction b:
                         await SendBannerAsync(b.Path, request, Need(client), ct).ConfigureAwait(false);
@@ -85,7 +87,7 @@ internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool lau
             }
             if (decision.AclExec is { } aclexec && decision.AclExecFallback is { } fallback)
             {
-                var status = await RunAndWaitAsync(aclexec, state, request, decision).ConfigureAwait(false);
+                var status = await RunAndWaitAsync(aclexec, state, request, decision).WaitAsync(ct).ConfigureAwait(false);
                 if (status != 0)
                 {
                     log.Daemon(request.Daemon, Severity.Info, "aclexec returned 1", facility);
