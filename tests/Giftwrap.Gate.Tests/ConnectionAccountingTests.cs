@@ -75,10 +75,10 @@ public sealed class ConnectionAccountingTests
     public async Task HalfClosedConnection_StillMovingData_IsNotEnded()
     {
         await using var gate = new GateFixture("ALL: ALL\n");
-        using var talker = new HoldingBackend(talkEveryMs: 200);
+        using var talker = new HoldingBackend(talkEveryMs: 100);
         var port = GateFixture.FreePort();
         var config = gate.Config(Forward("talker", port, talker.Port));
-        var server = gate.Start(config with { Limits = config.Limits with { HalfCloseTimeout = TimeSpan.FromSeconds(1) } });
+        var server = gate.Start(config with { Limits = config.Limits with { HalfCloseTimeout = TimeSpan.FromSeconds(1.5) } });
 
         // The client half-closes and listens: the backend's bytes keep coming, so the connection
         // is not idle and outlives several timeouts.
@@ -86,7 +86,7 @@ public sealed class ConnectionAccountingTests
         client.Shutdown(SocketShutdown.Send);
         var received = 0;
         var buffer = new byte[64];
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(4));
         try
         {
             while (true)
@@ -98,7 +98,7 @@ public sealed class ConnectionAccountingTests
         }
         catch (OperationCanceledException)
         {
-            // Three seconds of listening, three timeouts: still open.
+            // Four seconds of listening, more than two timeouts: still open.
         }
         Assert.True(received >= 5, $"only {received} bytes came through");
         Assert.Equal(1, server.OpenConnections);
