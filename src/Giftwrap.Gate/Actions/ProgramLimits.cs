@@ -21,13 +21,13 @@ internal sealed partial class ProgramLimits : IDisposable
 {
     private const int ESrch = 3;
     private static readonly TimeSpan GroupPoll = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan SummaryInterval = TimeSpan.FromSeconds(10);
 
     /// <summary>Rule programs not started because of a limit; tags reason (max_children, max_starts_per_minute), daemon.</summary>
     private static readonly Counter<long> Refusals = GiftwrapMetrics.Meter.CreateCounter<long>(
         "giftwrap.programs.refused", "{program}", "Programs of rules (spawn, twist, aclexec) not started because of an [actions] limit.");
 
     private readonly GateLog _log;
-    private readonly TimeSpan _summaryInterval;
     private readonly ConcurrentDictionary<string, Window> _windows = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private readonly List<int> _lingering = [];
@@ -39,6 +39,7 @@ internal sealed partial class ProgramLimits : IDisposable
     private string? _lastRule;
     private bool _summaryDue;
     private long _nextSummary;
+    private volatile bool _disposed;
 
     /// <summary>One rule's starts in the current minute.</summary>
     private sealed class Window
@@ -47,11 +48,10 @@ internal sealed partial class ProgramLimits : IDisposable
         public int Count;
     }
 
-    public ProgramLimits(GateLog log, LimitsConfig limits, TimeSpan? summaryInterval = null)
+    public ProgramLimits(GateLog log, LimitsConfig limits)
     {
         _log = log;
         _limits = limits;
-        _summaryInterval = summaryInterval ?? TimeSpan.FromSeconds(10);
         _poll = new Timer(_ => PollGroups(), null, Timeout.Infinite, Timeout.Infinite);
     }
 
@@ -174,20 +174,25 @@ internal sealed partial class ProgramLimits : IDisposable
         lock (_gate)
         {
             _summaryDue = false;
-            _nextSummary = Environment.TickCount64 + (long)_summaryInterval.TotalMilliseconds;
+            _nextSummary = Environment.TickCount64 + (long)SummaryInterval.TotalMilliseconds;
             rule = _lastRule;
         }
         var children = Interlocked.Exchange(ref _refusedChildren, 0);
         var rate = Interlocked.Exchange(ref _refusedRate, 0);
-        if (children + rate == 0)
+        // A summary due after the gate stopped has no log to go to (the metric has counted them).
+        if (children + rate == 0 || _disposed)
             return;
         var limits = _limits;
         _log.Gate(Severity.Warning,
             $"warning: {children + rate} program(s) of rules not started: {children} over [actions] max_children = {limits.MaxChildren}, " +
-            $"{rate} over max_starts_per_minute = {limits.MaxStartsPerMinute} (last by {rule}); next summary in {_summaryInterval.TotalSeconds:0}s at the earliest");
+            $"{rate} over max_starts_per_minute = {limits.MaxStartsPerMinute} (last by {rule}); next summary in {SummaryInterval.TotalSeconds:0}s at the earliest");
     }
 
-    public void Dispose() => _poll.Dispose();
+    public void Dispose()
+    {
+        _disposed = true;
+        _poll.Dispose();
+    }
 
     [LibraryImport("libc.so.6", SetLastError = true)]
     private static partial int kill(int pid, int signal);
