@@ -150,6 +150,30 @@ public sealed class ConnectionAccountingTests
     }
 
     [Fact]
+    public async Task TwistPrograms_CountAgainstMaxConnections_WhileTheyRun()
+    {
+        await using var gate = new GateFixture("ALL: ALL : twist exec /bin/cat\n");
+        using var echo = new EchoServer();
+        var port = GateFixture.FreePort();
+        var config = gate.Config(Forward("echo", port, echo.Port));
+        var server = gate.Start(config with { Limits = config.Limits with { MaxConnections = 2 } });
+        using var first = await GateFixture.ConnectAsync(port);
+        using var second = await GateFixture.ConnectAsync(port);
+        Assert.Equal("1\n", await LineAsync(first, "1\n"));
+        Assert.Equal("2\n", await LineAsync(second, "2\n"));
+        Assert.Equal(2, server.OpenConnections);
+        using (var third = await GateFixture.ConnectAsync(port))
+            Assert.Equal("", await GateFixture.ReadAllAsync(third));
+        await gate.WaitForLogAsync("too many connections: 2");
+
+        first.Shutdown(SocketShutdown.Send);
+        second.Shutdown(SocketShutdown.Send);
+        Assert.Equal("", await GateFixture.ReadAllAsync(first));
+        Assert.Equal("", await GateFixture.ReadAllAsync(second));
+        await WaitUntilAsync(() => server.OpenConnections == 0, TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task ExecProgramThatExitsFirst_GivesTheSlotBack_WhileTheClientStaysOpen()
     {
         await using var gate = new GateFixture("ALL: ALL\n");
