@@ -1,6 +1,8 @@
 // Every way a connection can end gives its place in the limits back: a client that closes at once
 // in front of a backend that never closes on EOF, a client that never closes after the backend's
-// FIN, exec programs counted while they run and given back when they are reaped.
+// FIN (a half-closed connection still moving data is left alone); exec and twist programs counted
+// while they run and given back when they are reaped, across a reload, or when a stop's drain
+// runs out (a spawn still running included).
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
