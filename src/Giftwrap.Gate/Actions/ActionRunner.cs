@@ -23,12 +23,14 @@ internal enum ConnectionFate
     Twisted,
 }
 
-internal sealed record ActionOutcome(ConnectionFate Fate, ProcessState State, Decision Decision, int? Facility, int? Level, string? TwistCommand = null);
+// Program: the twist program's exit status, when the gate started one.
+internal sealed record ActionOutcome(ConnectionFate Fate, ProcessState State, Decision Decision, int? Facility, int? Level, string? TwistCommand = null, Task<int>? Program = null);
 
 /// <param name="log">Where tcpd's lines go.</param>
 /// <param name="bannerTimeout">How long a banner may take to send.</param>
 /// <param name="launchTwist">The gate starts the twist program itself; tcpd mode leaves it to the caller, which replaces itself.</param>
-internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool launchTwist = true)
+/// <param name="programs">The gate's bounds on the programs of rules; null in tcpd mode (one connection per process).</param>
+internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool launchTwist = true, ProgramLimits? programs = null)
 {
     private const int MaxBannerBytes = 64 * 1024;
 
@@ -68,21 +70,24 @@ internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool lau
                         TrySocket(() => Need(client).LingerState = new LingerOption(true, l.Seconds), "linger", request);
                         break;
                     case SpawnAction s:
-                        await RunAndWaitAsync(s.Command, state, request).ConfigureAwait(false);
+                        // Waited for as libwrap's shell_cmd() does, but a stop whose drain runs out
+                        // (ct) gives the connection up: the program itself is left to finish.
+                        await RunAndWaitAsync(s.Command, state, request, decision).WaitAsync(ct).ConfigureAwait(false);
                         break;
                     case BannersAction b:
                         await SendBannerAsync(b.Path, request, Need(client), ct).ConfigureAwait(false);
                         break;
                     case TwistAction t:
                         log.Daemon(request.Daemon, level ?? Severity.Warning, $"twist {PercentExpander.Expand("%c", request)} to {t.Command}", facility);
-                        if (launchTwist)
-                            _ = Start(ProcessLauncher.ShellCommand(t.Command), state, (int)Need(client).SafeHandle.DangerousGetHandle(), request);
-                        return new ActionOutcome(ConnectionFate.Twisted, state, decision, facility, level, t.Command);
+                        var program = launchTwist
+                            ? StartForRule(ProcessLauncher.ShellCommand(t.Command), state, (int)Need(client).SafeHandle.DangerousGetHandle(), request, decision)
+                            : null;
+                        return new ActionOutcome(ConnectionFate.Twisted, state, decision, facility, level, t.Command, program);
                 }
             }
             if (decision.AclExec is { } aclexec && decision.AclExecFallback is { } fallback)
             {
-                var status = await RunAndWaitAsync(aclexec, state, request).ConfigureAwait(false);
+                var status = await RunAndWaitAsync(aclexec, state, request, decision).WaitAsync(ct).ConfigureAwait(false);
                 if (status != 0)
                 {
                     log.Daemon(request.Daemon, Severity.Info, "aclexec returned 1", facility);
@@ -97,8 +102,35 @@ internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool lau
     private static Socket Need(Socket? client) =>
         client ?? throw new InvalidOperationException("the decision's actions need the client socket");
 
-    private Task<int> RunAndWaitAsync(string command, ProcessState state, AccessRequest request) =>
-        Start(ProcessLauncher.ShellCommand(command), state, -1, request);
+    private Task<int> RunAndWaitAsync(string command, ProcessState state, AccessRequest request, Decision decision) =>
+        StartForRule(ProcessLauncher.ShellCommand(command), state, -1, request, decision);
+
+    /// <summary>
+    /// Starts a program of <paramref name="decision"/>'s rule within the gate's bounds: over them it
+    /// is not started (-1, as a program that could not start: a twist then closes the connection, a
+    /// failed aclexec refuses), and the refusal is counted and summarised by <see cref="ProgramLimits"/>.
+    /// </summary>
+    private Task<int> StartForRule(string[] argv, ProcessState state, int stdio, AccessRequest request, Decision decision)
+    {
+        if (programs is null)
+            return Start(argv, state, stdio, request);
+        if (!programs.TryEnter(decision.Match?.ToString() ?? "(no rule)", request.Daemon))
+            return Task.FromResult(-1);
+        int pid;
+        try
+        {
+            pid = ProcessLauncher.Start(argv, state, stdio);
+        }
+        catch (IOException ex)
+        {
+            programs.NotStarted();
+            log.Daemon(request.Daemon, Severity.Err, $"error: {ex.Message}");
+            return Task.FromResult(-1);
+        }
+        var exited = ChildReaper.Watch(pid);
+        programs.Started(pid, exited);
+        return exited;
+    }
 
     /// <summary>Starts a program; the task completes with its exit status (-1 if it could not start).</summary>
     internal Task<int> Start(string[] argv, ProcessState state, int stdio, AccessRequest request)

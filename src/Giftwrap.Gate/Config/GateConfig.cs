@@ -25,7 +25,13 @@ public sealed record LimitsConfig
     public TimeSpan DecisionTimeout { get; init; } = TimeSpan.FromSeconds(15);
     public TimeSpan BannerTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>How long a forwarded connection may stay half-closed without moving a byte before it is ended.</summary>
+    public TimeSpan HalfCloseTimeout { get; init; } = TimeSpan.FromSeconds(60);
     public int BufferSize { get; init; } = 64 * 1024;
+    /// <summary>[actions] max_children: programs of rules (spawn, twist, aclexec) running at once, background jobs included.</summary>
+    public int MaxChildren { get; init; } = 32;
+    /// <summary>[actions] max_starts_per_minute: programs one rule may start per minute.</summary>
+    public int MaxStartsPerMinute { get; init; } = 60;
 }
 
 /// <summary>The whole configuration of `giftwrap serve`.</summary>
@@ -96,6 +102,9 @@ public static class GateConfigLoader
             DecisionTimeout = Duration(config, "limits:decision_timeout", TimeSpan.FromSeconds(15), ini, errors),
             BannerTimeout = Duration(config, "limits:banner_timeout", TimeSpan.FromSeconds(10), ini, errors),
             ConnectTimeout = Duration(config, "limits:connect_timeout", TimeSpan.FromSeconds(10), ini, errors),
+            HalfCloseTimeout = Duration(config, "limits:half_close_timeout", TimeSpan.FromSeconds(60), ini, errors),
+            MaxChildren = Int(config, "actions:max_children", 32, ini, errors),
+            MaxStartsPerMinute = Int(config, "actions:max_starts_per_minute", 60, ini, errors),
         };
         IPEndPoint? dns = null;
         if (config["dns:server"] is { Length: > 0 } dnsText && !TryEndPoint(dnsText, 53, out dns))

@@ -16,9 +16,9 @@ using Giftwrap.Tables;
 
 namespace Giftwrap.Gate.Connections;
 
-internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups lookups, GateLog log, LimitsConfig limits, Relay relay, DecisionLog? decisions = null, IGateBans? bans = null)
+internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups lookups, GateLog log, LimitsConfig limits, Relay relay, DecisionLog? decisions = null, IGateBans? bans = null, ProgramLimits? programs = null)
 {
-    private readonly ActionRunner _actions = new(log, limits.BannerTimeout);
+    private readonly ActionRunner _actions = new(log, limits.BannerTimeout, programs: programs);
 
     /// <summary>
     /// Judges and serves one connection. True when the relay took it over (its end is reported to
@@ -72,15 +72,33 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
         decisions?.Write(request, outcome.Decision, verdict);
         GiftwrapMetrics.Decided(service.Daemon, verdict, "tables");
         if (outcome.Fate == ConnectionFate.Twisted)
+        {
+            await WhileRunningAsync(outcome.Program, client, ct).ConfigureAwait(false);
             return false;
+        }
         SayVerdict(service, outcome.Fate == ConnectionFate.Serve, request, outcome.Level, outcome.Facility);
         if (outcome.Fate == ConnectionFate.Refuse)
             return false;
         if (service.Forward is { } backend)
             return Forward(client, backend, service, relayState);
         if (service.Exec is { } argv)
-            _ = _actions.Start([.. argv], outcome.State with { User = outcome.State.User ?? service.User }, (int)client.SafeHandle.DangerousGetHandle(), request);
+        {
+            var program = _actions.Start([.. argv], outcome.State with { User = outcome.State.User ?? service.User }, (int)client.SafeHandle.DangerousGetHandle(), request);
+            await WhileRunningAsync(program, client, ct).ConfigureAwait(false);
+        }
         return false;
+    }
+
+    /// <summary>
+    /// Holds the connection's place in the limits while the program that took it runs: the gate's
+    /// own descriptor goes at once (the program's end alone closes the client), and the caller
+    /// gives the place back when the program is reaped, or when a stop's drain runs out.
+    /// </summary>
+    private static async Task WhileRunningAsync(Task<int>? program, Socket client, CancellationToken ct)
+    {
+        client.Dispose();
+        if (program is not null)
+            _ = await program.WaitAsync(ct).ConfigureAwait(false);
     }
 
     /// <summary>What became of a connection offered to <see cref="TryServeOnLoop"/>.</summary>

@@ -5,7 +5,9 @@
 // no task, no async state machine and no buffer of its own while idle. Data moves through the loop's one buffer, or through splice(2) once a direction carries a
 // bulk flow; what a slow reader cannot take yet waits in a per-direction buffer (or the pipe), and
 // that direction reads no more until it is gone (backpressure, bounded memory). End of stream on
-// one side becomes a half-close on the other; a reset on either side closes both.
+// one side becomes a half-close on the other; a reset on either side closes both. A connection
+// left half-closed and idle (a backend that never closes on EOF, a client gone without a word)
+// ends after the half-close timeout, so it cannot hold its slot in the limits for ever.
 // The decision and the options happen before, on the gate's side; the relay only moves bytes.
 using System.Buffers;
 using System.Net;
@@ -57,6 +59,7 @@ internal sealed unsafe class Relay : IDisposable
     private bool _started;
     private int _next;
     private static int s_spliceWorks = 1;
+    private long _halfCloseTimeoutMs = 60_000;
 
     /// <param name="bufferSize">The size of each loop's buffer and the most a slow reader holds back per direction.</param>
     /// <param name="owner">Told of every connection accepted and every connection's end.</param>
@@ -70,6 +73,18 @@ internal sealed unsafe class Relay : IDisposable
     }
 
     internal int BufferSize { get; }
+
+    /// <summary>
+    /// How long a half-closed connection may go without moving a byte before it is ended
+    /// ([limits] half_close_timeout); a reload may change it, for connections half-closed after.
+    /// </summary>
+    public TimeSpan HalfCloseTimeout
+    {
+        get => TimeSpan.FromMilliseconds(Volatile.Read(ref _halfCloseTimeoutMs));
+        set => Volatile.Write(ref _halfCloseTimeoutMs, (long)Math.Max(1, value.TotalMilliseconds));
+    }
+
+    internal long HalfCloseTimeoutMs => Volatile.Read(ref _halfCloseTimeoutMs);
     internal IRelayOwner Owner { get; }
 
     /// <summary>Buffers held for slow readers: a few dozen kept, whatever the number of connections.</summary>

@@ -38,6 +38,14 @@ internal sealed class RelayConnection(int clientFd, int backendFd, object? state
     public bool Connecting = true;
     public bool Ended;
     public bool Queued;
+    /// <summary>On the loop's list of half-closed connections, whose idle time is watched.</summary>
+    public bool HalfClosed;
+    /// <summary>When the half-closed connection is looked at next (Environment.TickCount64).</summary>
+    public long IdleCheck;
+    /// <summary>Bytes moved both ways when the idle time was last looked at: unchanged at the next look means idle.</summary>
+    public long IdleBytes;
+    public RelayConnection? HalfPrevious;
+    public RelayConnection? HalfNext;
     public bool ClientReadable;
     public bool ClientWritable = true;
     public bool BackendReadable;

@@ -4,6 +4,9 @@
 // made only where it can do something. A direction works a
 // bounded number of rounds per wake-up and then yields to the others (a bulk flow cannot starve
 // the loop). Connections are adopted from other threads; everything after that happens here.
+// Half-closed connections (one side's FIN or hang-up seen) are kept on a list in the order they
+// were last looked at; one idle for a whole half-close timeout is ended, so a backend that never
+// closes on EOF, or a client that vanished, gives its slot back.
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 
@@ -33,6 +36,9 @@ internal sealed unsafe class RelayLoop : IDisposable
     private readonly List<GCHandle> _release = [];
     private readonly ConcurrentQueue<Action> _commands = new();
     private readonly List<(RelayListener Listener, long Resume)> _paused = [];
+    // Half-closed connections, oldest look first; this thread's alone.
+    private RelayConnection? _halfHead;
+    private RelayConnection? _halfTail;
     private volatile bool _abort;
     private volatile bool _stop;
 
@@ -174,6 +180,7 @@ internal sealed unsafe class RelayLoop : IDisposable
                 }
                 RunAgain();
                 Expire();
+                ExpireHalfClosed();
                 Resume();
                 if (_abort)
                     EndAll();
@@ -243,9 +250,13 @@ internal sealed unsafe class RelayLoop : IDisposable
     {
         if (_againNext.Count > 0)
             return 0;
-        var connect = NextTimeout();
-        var resume = NextResume();
-        return connect < 0 ? resume : resume < 0 ? connect : Math.Min(connect, resume);
+        var first = -1;
+        foreach (var t in (ReadOnlySpan<int>)[NextTimeout(), NextResume(), NextIdleCheck()])
+        {
+            if (t >= 0 && (first < 0 || t < first))
+                first = t;
+        }
+        return first;
     }
 
     /// <summary>Milliseconds until a paused listener is watched again; -1 when none is paused.</summary>
@@ -326,6 +337,8 @@ internal sealed unsafe class RelayLoop : IDisposable
             End(c, 0);
             return;
         }
+        if (!c.HalfClosed && (c.Up.PeerClosed || c.Down.PeerClosed))
+            WatchIdle(c);
         if ((up == Again || down == Again) && !c.Queued)
         {
             c.Queued = true;
@@ -537,6 +550,60 @@ internal sealed unsafe class RelayLoop : IDisposable
         }
     }
 
+    /// <summary>Puts a connection that has just become half-closed on the idle watch.</summary>
+    private void WatchIdle(RelayConnection c)
+    {
+        c.HalfClosed = true;
+        c.IdleBytes = c.Up.Bytes + c.Down.Bytes;
+        c.IdleCheck = Environment.TickCount64 + _relay.HalfCloseTimeoutMs;
+        c.HalfPrevious = _halfTail;
+        c.HalfNext = null;
+        if (_halfTail is not null)
+            _halfTail.HalfNext = c;
+        else
+            _halfHead = c;
+        _halfTail = c;
+    }
+
+    private void UnwatchIdle(RelayConnection c)
+    {
+        if (!c.HalfClosed)
+            return;
+        c.HalfClosed = false;
+        if (c.HalfPrevious is not null)
+            c.HalfPrevious.HalfNext = c.HalfNext;
+        else
+            _halfHead = c.HalfNext;
+        if (c.HalfNext is not null)
+            c.HalfNext.HalfPrevious = c.HalfPrevious;
+        else
+            _halfTail = c.HalfPrevious;
+        c.HalfPrevious = c.HalfNext = null;
+    }
+
+    /// <summary>Milliseconds until the first half-closed connection is looked at; -1 when there is none.</summary>
+    private int NextIdleCheck() =>
+        _halfHead is { } c ? (int)Math.Clamp(c.IdleCheck - Environment.TickCount64, 0, int.MaxValue) : -1;
+
+    /// <summary>
+    /// Ends the half-closed connections that moved no byte for a whole timeout; one that moved some
+    /// is looked at again a timeout later (so an idle one ends between one and two timeouts after
+    /// its last byte, with no clock read per byte).
+    /// </summary>
+    private void ExpireHalfClosed()
+    {
+        var now = Environment.TickCount64;
+        while (_halfHead is { } c && c.IdleCheck <= now)
+        {
+            UnwatchIdle(c);
+            var bytes = c.Up.Bytes + c.Down.Bytes;
+            if (bytes == c.IdleBytes)
+                End(c, Sys.ETimedOut);
+            else
+                WatchIdle(c);
+        }
+    }
+
     private void EndAll()
     {
         _abort = false;
@@ -565,6 +632,7 @@ internal sealed unsafe class RelayLoop : IDisposable
         _ = Sys.close(c.BackendFd);
         Release(ref c.Up);
         Release(ref c.Down);
+        UnwatchIdle(c);
         Unlist(c);
         _release.Add(c.Handle);
         try

@@ -8,6 +8,7 @@ using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Decisions;
 using Giftwrap.Diagnostics;
+using Giftwrap.Gate.Actions;
 using Giftwrap.Gate.Config;
 using Giftwrap.Gate.Connections;
 using Giftwrap.Gate.Forwarding;
@@ -46,6 +47,8 @@ public sealed class GateServer : IAsyncDisposable
     }
 
     private readonly List<(Socket Socket, string? Name)> _inherited;
+    private const int SolSocket = 1;
+    private const int SoReuseAddr = 2;
 
     /// <param name="config">The configuration.</param>
     /// <param name="log">Where tcpd's lines and the gate's own go.</param>
@@ -61,15 +64,22 @@ public sealed class GateServer : IAsyncDisposable
         _lookups = lookups;
         _tables = new AccessTables(config.Allow, config.Deny);
         _decisions = config.DecisionLog is { } path ? new DecisionLog(path, config.DecisionLogMaxBytes, config.DecisionLogKeep) : null;
-        _relay = new Relay(config.Limits.BufferSize, new RelayCallbacks(this));
-        _handler = new ConnectionHandler(_tables, lookups, log, config.Limits, _relay, _decisions, bans);
+        _relay = new Relay(config.Limits.BufferSize, new RelayCallbacks(this)) { HalfCloseTimeout = config.Limits.HalfCloseTimeout };
+        _programs = new ProgramLimits(log, config.Limits);
+        _handler = new ConnectionHandler(_tables, lookups, log, config.Limits, _relay, _decisions, bans, _programs);
     }
+
+    // The bounds on the programs of rules: one for the gate, so a reload keeps its counts.
+    private readonly ProgramLimits _programs;
 
     private readonly DecisionLog? _decisions;
     private readonly IGateBans? _bans;
 
     /// <summary>Connections being handled now.</summary>
     public int OpenConnections => Volatile.Read(ref _open);
+
+    /// <summary>Programs of rules (spawn, twist, aclexec) running now, background jobs included.</summary>
+    public int RulePrograms => _programs.Running;
 
     /// <summary>The addresses listened on.</summary>
     public IReadOnlyCollection<IPEndPoint> Endpoints => [.. _listeners.Keys];
@@ -83,7 +93,7 @@ public sealed class GateServer : IAsyncDisposable
             foreach (var s in _config.Services)
             {
                 foreach (var ep in s.Listen)
-                    opened.Add((ep, new Listener(Bind(ep), s)));
+                    opened.Add((ep, new Listener(Bind(ep, s), s)));
             }
             // Activated sockets no listen address claims: named after a service (FileDescriptorName=).
             foreach (var (socket, name) in _inherited.ToList())
@@ -120,7 +130,7 @@ public sealed class GateServer : IAsyncDisposable
             foreach (var (ep, s) in wanted)
             {
                 if (!_listeners.ContainsKey(ep))
-                    added.Add((ep, new Listener(Bind(ep), s)));
+                    added.Add((ep, new Listener(Bind(ep, s), s)));
             }
         }
         catch
@@ -133,7 +143,9 @@ public sealed class GateServer : IAsyncDisposable
         {
             var old = _tables;
             _tables = new AccessTables(config.Allow, config.Deny);
-            _handler = new ConnectionHandler(_tables, _lookups, _log, config.Limits, _relay, _decisions, _bans);
+            _programs.Update(config.Limits);
+            _handler = new ConnectionHandler(_tables, _lookups, _log, config.Limits, _relay, _decisions, _bans, _programs);
+            _relay.HalfCloseTimeout = config.Limits.HalfCloseTimeout;
             _ = Task.Delay(TimeSpan.FromMinutes(5)).ContinueWith(_ => old.Dispose(), TaskScheduler.Default);
         }
         foreach (var (ep, l) in _listeners)
@@ -168,7 +180,11 @@ public sealed class GateServer : IAsyncDisposable
         }
     }
 
-    private Socket Bind(IPEndPoint ep)
+    /// <summary>
+    /// A listening socket for <paramref name="ep"/> (an activated one if systemd passed it). A socket
+    /// error names the address and the service, as "ADDRESS ([service:NAME]): reason".
+    /// </summary>
+    private Socket Bind(IPEndPoint ep, ServiceConfig service)
     {
         var activated = _inherited.FindIndex(x => x.Socket.LocalEndPoint is IPEndPoint l && l.Equals(ep));
         if (activated >= 0)
@@ -182,10 +198,19 @@ public sealed class GateServer : IAsyncDisposable
         {
             if (ep.AddressFamily == AddressFamily.InterNetworkV6)
                 s.DualMode = false;
-            s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // SO_REUSEADDR alone, so that a restart binds while old connections linger in TIME_WAIT.
+            // Not SocketOptionName.ReuseAddress: on Linux the runtime sets SO_REUSEPORT with it, and
+            // then a second gate binds the same address and the kernel splits the connections
+            // between two gates with different tables. With SO_REUSEADDR alone it fails: EADDRINUSE.
+            s.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
             s.Bind(ep);
             s.Listen(1024);
             return s;
+        }
+        catch (SocketException ex)
+        {
+            s.Dispose();
+            throw new SocketException((int)ex.SocketErrorCode, $"{ep} ([service:{service.Name}]): {ex.Message}");
         }
         catch
         {
@@ -346,6 +371,7 @@ public sealed class GateServer : IAsyncDisposable
         _relay.Dispose();
         _tables.Dispose();
         _decisions?.Dispose();
+        _programs.Dispose();
         _stopping.Dispose();
     }
 }
