@@ -27,6 +27,13 @@ internal sealed partial class HostLookups : ICheckLookups
     {
         if (Numeric(host) is { } numeric)
             return [numeric];
+        // .NET would take "[::1]" or "1.2.3.4%x" as an address and look its name up; to the C library
+        // they are names, and names that do not exist.
+        if (IPAddress.TryParse(host, out _))
+        {
+            warnings.Add($"{host}: host not found");
+            return null;
+        }
         IPHostEntry entry;
         try
         {
@@ -58,8 +65,9 @@ internal sealed partial class HostLookups : ICheckLookups
     {
         if (Ipv4.TryInetAton(host, out var v4))
             return new IPAddress([(byte)(v4 >> 24), (byte)(v4 >> 16), (byte)(v4 >> 8), (byte)v4]);
-        return host.Contains(':', StringComparison.Ordinal) && IPAddress.TryParse(host, out var v6) && v6.AddressFamily == AddressFamily.InterNetworkV6
-            ? v6 : null;
+        // getaddrinfo() takes no brackets around an IPv6 literal.
+        return host.Contains(':', StringComparison.Ordinal) && !host.Contains('[', StringComparison.Ordinal)
+            && IPAddress.TryParse(host, out var v6) && v6.AddressFamily == AddressFamily.InterNetworkV6 ? v6 : null;
     }
 
     /// <summary>

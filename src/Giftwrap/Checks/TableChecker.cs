@@ -70,8 +70,10 @@ internal static class TableChecker
             {
                 case EntryKind.Stop:
                     stoppedAt = e.Line;
-                    d.Add(PatternChecks.Error(file, e.FirstLine, 1, "line-too-long",
-                        $"missing newline or line longer than {LogicalLineReader.BufferLength - 1} bytes: libwrap ignores this line and every line after it"
+                    // Reported at libwrap's line count, as tcpd and tcpdchk log it: xgets() counts a line
+                    // only when it reads its newline, so that is the last complete line before this one.
+                    d.Add(PatternChecks.Error(file, e.Line, 1, "line-too-long",
+                        $"missing newline or line longer than {LogicalLineReader.BufferLength - 1} bytes at physical line {e.FirstLine}: libwrap ignores this line and every line after it"
                         + (isDeny ? ", and refuses every client that reaches it" : ""),
                         "end the file with a newline and split long lines with a backslash"));
                     continue;
