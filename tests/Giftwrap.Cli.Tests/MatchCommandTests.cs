@@ -76,6 +76,21 @@ public sealed class MatchCommandTests
     }
 
     [Fact]
+    public void Match_InetdConf_WarnsAboutUnwrappedDaemons()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "ALL: ALL\n");
+        var inetd = dir.Write("inetd.conf", "talk dgram udp wait nobody.tty /usr/sbin/in.talkd in.talkd\ntelnet stream tcp nowait root /usr/sbin/tcpd in.telnetd\n");
+        Assert.Contains("warning: in.talkd: service possibly not wrapped", CliRunner.Run(dir.Path, "match", "-d", "-i", inetd, "in.talkd", "10.1.2.3").Stderr);
+        Assert.Contains($"warning: in.rshd: no such process name in {inetd}", CliRunner.Run(dir.Path, "match", "-d", "-i", inetd, "in.rshd", "10.1.2.3").Stderr);
+        var wrapped = CliRunner.Run(dir.Path, "match", "-d", "-i", inetd, "in.telnetd", "10.1.2.3");
+        Assert.DoesNotContain("warning: in.telnetd: no such process name", wrapped.Stderr);
+        Assert.DoesNotContain("warning: in.telnetd: service possibly not wrapped", wrapped.Stderr);
+        Assert.EndsWith("access:   granted\n", wrapped.Stdout);
+        Assert.Equal(1, CliRunner.Run(dir.Path, "match", "-d", "-i", Path.Combine(dir.Path, "nonesuch"), "sshd", "10.1.2.3").ExitCode);
+    }
+
+    [Fact]
     public void Batch_AnswersEveryLineInOrder_AndRefusesMalformedOnes()
     {
         using var dir = new TempDir();

@@ -2,8 +2,10 @@
 // --batch, a stream of them) and prints it the way tcpdmatch does, or as JSON.
 using System.CommandLine;
 using System.Net;
+using Giftwrap.Checks;
 using Giftwrap.Decisions;
 using Giftwrap.Options;
+using Giftwrap.Rules;
 using Giftwrap.Tables;
 
 namespace Giftwrap.Cli.Commands;
@@ -20,7 +22,8 @@ internal static class MatchCommand
         };
         var daemon = new Argument<string?>("daemon[@server]") { Arity = ArgumentArity.ZeroOrOne, Description = "The daemon process name, optionally @ the server address or name it was reached on." };
         var client = new Argument<string?>("[user@]client") { Arity = ArgumentArity.ZeroOrOne, Description = "The client address or host name (a name is resolved: one prediction per address), optionally with the user." };
-        var command = new Command("match", "Predict how the tables answer a request (tcpdmatch).") { json, batch, daemon, client };
+        var inetd = new Option<string?>("-i") { Description = "The inetd.conf that says whether the daemon is wrapped (default /etc/inetd.conf), as tcpdmatch -i." };
+        var command = new Command("match", "Predict how the tables answer a request (tcpdmatch).") { json, batch, inetd, daemon, client };
         tables.AddTo(command);
         command.SetAction(async (result, ct) =>
         {
@@ -34,9 +37,38 @@ internal static class MatchCommand
                 await Console.Error.WriteLineAsync("usage: giftwrap match [--allow FILE] [--deny FILE] [-d] [--json] daemon[@server] [user@]client").ConfigureAwait(false);
                 return 2;
             }
+            if (!await WarnUnwrappedAsync(result.GetValue(inetd), d).ConfigureAwait(false))
+                return 1;
             return await PredictAsync(allow, deny, d, c, result.GetValue(json), ct).ConfigureAwait(false);
         });
         return command;
+    }
+
+    /// <summary>
+    /// tcpdmatch.c: warns when inetd.conf does not run the daemon through tcpd (portmap and rpcbind
+    /// never are). Without an inetd.conf nothing is said (tcpdmatch would call every daemon unknown
+    /// "in (null)"). False when the file given with -i cannot be read.
+    /// </summary>
+    private static async Task<bool> WarnUnwrappedAsync(string? path, string daemonArg)
+    {
+        var problems = new List<Diagnostic>();
+        var conf = InetdConf.Read(path, [], problems);
+        foreach (var p in problems)
+            await Console.Error.WriteLineAsync(p.ToString()).ConfigureAwait(false);
+        if (problems.Any(p => p.Severity == DiagnosticSeverity.Error))
+            return false;
+        if (conf.Path is null)
+            return true;
+        conf.Set("portmap", WrapStatus.Not);
+        conf.Set("rpcbind", WrapStatus.Not);
+        var daemon = HostArgument.SplitAt(daemonArg, '@').Before;
+        daemon = daemon[(daemon.LastIndexOf('/') + 1)..];
+        var status = conf.Get(daemon);
+        if (status == WrapStatus.Unknown)
+            await Console.Error.WriteLineAsync($"warning: {daemon}: no such process name in {conf.Path}").ConfigureAwait(false);
+        else if (status == WrapStatus.Not)
+            await Console.Error.WriteLineAsync($"warning: {daemon}: service possibly not wrapped").ConfigureAwait(false);
+        return true;
     }
 
     /// <summary>tcpdmatch's reading of the arguments: one request per client address (null and a message on failure).</summary>

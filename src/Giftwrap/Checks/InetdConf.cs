@@ -20,7 +20,6 @@ internal enum WrapStatus
 }
 
 /// <summary>The services of an inetd.conf and their wrap status.</summary>
-[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 internal sealed class InetdConf
 {
     /// <summary>REAL_DAEMON_DIR of Debian's build: where tcpd looks for a daemon named without a path.</summary>
@@ -50,9 +49,17 @@ internal sealed class InetdConf
     /// <summary>inet_set(): the later entry wins.</summary>
     public void Set(string name, WrapStatus status) => _services[name] = status;
 
+    /// <summary>tcpdchk's view: Debian's libwrap-linked programs count as wrapped.</summary>
+    public InetdConf WithLibwrapPrograms()
+    {
+        foreach (var p in LibwrapPrograms)
+            Set(p, WrapStatus.Yes);
+        return this;
+    }
+
     /// <summary>
-    /// Reads <paramref name="path"/> (null: the default, silently absent) as inet_cfg() does; the
-    /// libwrap-linked programs and <paramref name="alsoWrapped"/> (Giftwrap's own services) count as wrapped.
+    /// Reads <paramref name="path"/> (null: the default, silently absent) as inet_cfg() does;
+    /// <paramref name="alsoWrapped"/> (Giftwrap's own services) count as wrapped.
     /// </summary>
     public static InetdConf Read(string? path, IEnumerable<string> alsoWrapped, List<Diagnostic> diagnostics)
     {
@@ -72,8 +79,6 @@ internal sealed class InetdConf
         var conf = new InetdConf(lines is null ? null : path);
         if (lines is not null)
             conf.Parse(path, lines, diagnostics);
-        foreach (var p in LibwrapPrograms)
-            conf.Set(p, WrapStatus.Yes);
         foreach (var d in alsoWrapped)
             conf.Set(d, WrapStatus.Yes);
         return conf;
@@ -153,7 +158,7 @@ internal sealed class InetdConf
             status = WrapStatus.Yes;
             if (procName == "tcpd")
                 d.Add(Warn(file, line, $"{procName} is recursively calling itself"));
-            if (File.Exists(path) && (File.GetUnixFileMode(path) & (UnixFileMode.SetUser | UnixFileMode.SetGroup)) != 0)
+            if (File.Exists(path) && (Mode(path) & (UnixFileMode.SetUser | UnixFileMode.SetGroup)) != 0)
                 d.Add(Warn(file, line, $"{path}: file is set-uid or set-gid"));
             if (arg0.StartsWith('/') && procName == BaseName(arg1))
                 d.Add(Warn(file, line, $"{path} inserted before {arg0}"));
@@ -174,9 +179,13 @@ internal sealed class InetdConf
     {
         if (!File.Exists(path) && !Directory.Exists(path))
             d.Add(Warn(file, line, shortName is null ? $"{path}: not found" : $"{shortName}: not found in {RealDaemonDir}"));
-        else if ((File.GetUnixFileMode(path) & UnixFileMode.UserExecute) == 0)
+        else if ((Mode(path) & UnixFileMode.UserExecute) == 0)
             d.Add(Warn(file, line, $"{path}: not executable"));
     }
+
+    // inetd.conf is a Unix file: elsewhere every program counts as executable and without set-id bits.
+    private static UnixFileMode Mode(string path) =>
+        OperatingSystem.IsWindows() ? UnixFileMode.UserExecute : File.GetUnixFileMode(path);
 
     private static string BaseName(string path) => path[(path.LastIndexOf('/') + 1)..];
 

@@ -10,7 +10,6 @@ using Giftwrap.Tables;
 namespace Giftwrap.Checks;
 
 /// <summary>Checks a pair of tables (tcpdchk).</summary>
-[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 internal static class TableChecker
 {
     /// <summary>Checks <paramref name="allowPath"/> and <paramref name="denyPath"/>.</summary>
@@ -22,7 +21,7 @@ internal static class TableChecker
         var allow = Read(allowPath, diagnostics);
         var deny = Read(denyPath, diagnostics);
         var allowDecisive = new List<(TableEntry Entry, string File)>();
-        var critique = new TcpdchkCritique(options.Lookups, InetdConf.Read(options.InetdConf, options.WrappedDaemons, diagnostics));
+        var critique = new TcpdchkCritique(options.Lookups, InetdConf.Read(options.InetdConf, options.WrappedDaemons, diagnostics).WithLibwrapPrograms());
         if (allow is not null)
             CheckTable(allow, isDeny: false, options, critique, diagnostics, rules, allowDecisive);
         if (deny is not null)

@@ -24,7 +24,6 @@ internal interface ICheckLookups
 }
 
 /// <summary>The per-token findings of tcpdchk, kept for one check run (a daemon name is reported once).</summary>
-[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 internal sealed class TcpdchkCritique(ICheckLookups? lookups, InetdConf inetd)
 {
     private static readonly string[] Separators = [",", " ", "\t", "\n"];
