@@ -119,11 +119,23 @@ public sealed class CheckCommandTests
             "daytime stream tcp nowait root internal\n");
         dir.Write("hosts.allow", "in.telnetd: 10.0.0.0/8\nin.talkd: 10.0.0.0/8\nin.rshd: 10.0.0.0/8\nsshd: 10.0.0.0/8\n");
         var r = CliRunner.Run(dir.Path, "check", "-d", "--no-dns", "-i", inetd);
-        Assert.Contains("hosts.allow:2: warning: in.talkd: service possibly not wrapped", r.Stdout);
-        Assert.Contains($"hosts.allow:3: warning: in.rshd: no such process name in {inetd}", r.Stdout);
+        Assert.Contains("hosts.allow:2:1: warning: in.talkd: service possibly not wrapped", r.Stdout);
+        Assert.Contains($"hosts.allow:3:1: warning: in.rshd: no such process name in {inetd}", r.Stdout);
         Assert.DoesNotContain("hosts.allow:1:", r.Stdout);
         Assert.DoesNotContain("hosts.allow:4:", r.Stdout);
         var missing = CliRunner.Run(dir.Path, "check", "-d", "--no-dns", "-i", Path.Combine(dir.Path, "nonesuch"));
         Assert.Equal(1, missing.ExitCode);
+    }
+
+    [Fact]
+    public void Check_PatternFile_IsCheckedWordByWord_AndALoopIsReportedNotFollowed()
+    {
+        using var dir = new TempDir();
+        var list = Path.Combine(dir.Path, "clients.txt");
+        File.WriteAllText(list, $"10.0.0.0/8\n  bad.example. {list}\n");
+        dir.Write("hosts.allow", $"sshd: 10.0.0.0/8, {list}\n");
+        var r = CliRunner.Run(dir.Path, "check", "-d", "--no-dns");
+        Assert.Contains($"{list}:2:3: warning: bad.example.: domain or host name ends in dot", r.Stdout);
+        Assert.Contains($"{list}:2:16: warning: {list}: this pattern file includes itself", r.Stdout);
     }
 }

@@ -82,7 +82,7 @@ internal static class TableChecker
                     continue;
             }
             var clientEnd = e.OptionsOffset < 0 ? e.Text.Length : e.OptionsOffset - 1;
-            critique.Rule(e.Text[..(e.ClientOffset - 1)], e.Text[e.ClientOffset..clientEnd], file, e.Line, d);
+            critique.Rule(e.Text[..(e.ClientOffset - 1)], e.Text[e.ClientOffset..clientEnd], e.ClientOffset, file, e.Line, d);
             var refused = CheckRule(e, file, isDeny, options, d);
             Shadowed(e, file, broad, seen, isDeny ? allowDecisive : null, d);
             if (!isDeny && !(e.Options?.Steps.Any(s => s.Definition?.Kind == OptionKind.AclExec) ?? false))

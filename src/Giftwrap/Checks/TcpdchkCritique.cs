@@ -26,20 +26,24 @@ internal interface ICheckLookups
 /// <summary>The per-token findings of tcpdchk, kept for one check run (a daemon name is reported once).</summary>
 internal sealed class TcpdchkCritique(ICheckLookups? lookups, InetdConf inetd)
 {
-    private static readonly string[] Separators = [",", " ", "\t", "\n"];
+    // tcpdchk.c's strtok() separators: no '\r', unlike hosts_access.c's.
+    private const string Separators = ", \t\n";
     private readonly Dictionary<string, HostReport> _hosts = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _openFiles = new(StringComparer.Ordinal);
 
     private string _file = "";
     private int _line;
+    private int _column;
     private List<Diagnostic> _into = [];
 
     /// <summary>Critiques the daemon list and the client list of one rule (as check_daemon_list and check_client_list).</summary>
-    public void Rule(string daemonList, string clientList, string file, int line, List<Diagnostic> into)
+    public void Rule(string daemonList, string clientList, int clientOffset, string file, int line, List<Diagnostic> into)
     {
-        (_file, _line, _into) = (file, line, into);
+        (_file, _line, _column, _into) = (file, line, 1, into);
         var daemons = 0;
-        foreach (var cp in daemonList.Split(Separators, StringSplitOptions.RemoveEmptyEntries))
+        foreach (var (cp, offset) in Words(daemonList, Separators, 0))
         {
+            _column = offset + 1;
             if (Ascii.EqualsIgnoreCase(cp, "EXCEPT"))
             {
                 daemons = 0;
@@ -47,15 +51,22 @@ internal sealed class TcpdchkCritique(ICheckLookups? lookups, InetdConf inetd)
             }
             daemons++;
             var at = cp.Length > 1 ? Tokens.SplitAt(cp, '@', 1) : -1;
-            if (at >= 0 && CheckHost(cp[(at + 1)..]) > 1)
-                Warn($"host {cp[(at + 1)..]} has more than one address (consider using an address instead)");
+            if (at >= 0)
+            {
+                _column = offset + at + 2;
+                if (CheckHost(cp[(at + 1)..]) > 1)
+                    Warn($"host {cp[(at + 1)..]} has more than one address (consider using an address instead)");
+                _column = offset + 1;
+            }
             CheckDaemon(at >= 0 ? cp[..at] : cp);
         }
+        _column = 1;
         if (daemons == 0)
             Warn("daemon list is empty or ends in EXCEPT");
         var clients = 0;
-        foreach (var cp in clientList.Split(Separators, StringSplitOptions.RemoveEmptyEntries))
+        foreach (var (cp, offset) in Words(clientList, Separators, clientOffset))
         {
+            _column = offset + 1;
             if (Ascii.EqualsIgnoreCase(cp, "EXCEPT"))
             {
                 clients = 0;
@@ -66,6 +77,7 @@ internal sealed class TcpdchkCritique(ICheckLookups? lookups, InetdConf inetd)
             if (at >= 0)
             {
                 CheckUser(cp[..at]);
+                _column = offset + at + 2;
                 CheckHost(cp[(at + 1)..]);
             }
             else
@@ -73,8 +85,25 @@ internal sealed class TcpdchkCritique(ICheckLookups? lookups, InetdConf inetd)
                 CheckHost(cp);
             }
         }
+        _column = clientOffset + 1;
         if (clients == 0)
             Warn("client list is empty or ends in EXCEPT");
+    }
+
+    /// <summary>strtok(): the words between separators, with their offsets.</summary>
+    private static IEnumerable<(string Word, int Offset)> Words(string text, string separators, int baseOffset)
+    {
+        var i = 0;
+        while (i < text.Length)
+        {
+            while (i < text.Length && separators.Contains(text[i], StringComparison.Ordinal))
+                i++;
+            var start = i;
+            while (i < text.Length && !separators.Contains(text[i], StringComparison.Ordinal))
+                i++;
+            if (i > start)
+                yield return (text[start..i], baseOffset + start);
+        }
     }
 
     private void CheckDaemon(string pat)
@@ -197,6 +226,12 @@ internal sealed class TcpdchkCritique(ICheckLookups? lookups, InetdConf inetd)
     /// <summary>check_host() on a /file: every word of it is a host pattern, reported at the file's own line.</summary>
     private void PatternFile(string path)
     {
+        // A file that names itself (or a loop of them) would make tcpdchk recurse until it crashes.
+        if (!_openFiles.Add(path))
+        {
+            Warn($"{path}: this pattern file includes itself; libwrap recurses without end when a client reaches it");
+            return;
+        }
         string[] lines;
         try
         {
@@ -207,17 +242,22 @@ internal sealed class TcpdchkCritique(ICheckLookups? lookups, InetdConf inetd)
             // fopen() failing with ENOENT is silent in tcpdchk; anything else is worth a warning.
             if (ex is not FileNotFoundException and not DirectoryNotFoundException)
                 Warn($"open {path}: {ex.Message}");
+            _openFiles.Remove(path);
             return;
         }
-        var (file, line) = (_file, _line);
+        var (file, line, column) = (_file, _line, _column);
         _file = path;
         for (var i = 0; i < lines.Length; i++)
         {
             _line = i + 1;
-            foreach (var word in lines[i].Split([' ', '\t', '\r'], StringSplitOptions.RemoveEmptyEntries))
+            foreach (var (word, offset) in Words(lines[i], " \t\r\n", 0))
+            {
+                _column = offset + 1;
                 CheckHost(word);
+            }
         }
-        (_file, _line) = (file, line);
+        (_file, _line, _column) = (file, line, column);
+        _openFiles.Remove(path);
     }
 
     private int Dns(string host)
@@ -227,7 +267,7 @@ internal sealed class TcpdchkCritique(ICheckLookups? lookups, InetdConf inetd)
         if (!_hosts.TryGetValue(host, out var report))
             _hosts[host] = report = lookups.Host(host);
         foreach (var w in report.Warnings)
-            _into.Add(new Diagnostic(_file, _line, 0, DiagnosticSeverity.Warning, "dns", w, "check the name service, or write an address"));
+            _into.Add(new Diagnostic(_file, _line, _column, DiagnosticSeverity.Warning, "dns", w, "check the name service, or write an address"));
         return report.Addresses;
     }
 
@@ -239,5 +279,5 @@ internal sealed class TcpdchkCritique(ICheckLookups? lookups, InetdConf inetd)
         && a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
 
     private void Warn(string message, DiagnosticSeverity severity = DiagnosticSeverity.Warning) =>
-        _into.Add(new Diagnostic(_file, _line, 0, severity, "tcpdchk", message));
+        _into.Add(new Diagnostic(_file, _line, _column, severity, "tcpdchk", message));
 }
