@@ -34,7 +34,7 @@ internal static class MatchCommand
             var c = result.GetValue(client);
             if (d is null || c is null)
             {
-                await Console.Error.WriteLineAsync("usage: giftwrap match [--allow FILE] [--deny FILE] [-d] [--json] daemon[@server] [user@]client").ConfigureAwait(false);
+                await Console.Error.WriteLineAsync("usage: giftwrap match [--allow FILE] [--deny FILE] [-d] [-i inetd.conf] [--json] daemon[@server] [user@]client").ConfigureAwait(false);
                 return 2;
             }
             if (!await WarnUnwrappedAsync(result.GetValue(inetd), d).ConfigureAwait(false))
