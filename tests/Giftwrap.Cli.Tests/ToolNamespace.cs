@@ -20,7 +20,7 @@ public sealed class ToolNamespace : IDisposable
         set -e
         D=$0
         mount --make-rprivate /
-        ip link set lo up
+        if command -v ip >/dev/null; then ip link set lo up; fi
         mount --bind "$D/hosts" /etc/hosts
         mount --bind "$D/hosts.allow" /etc/hosts.allow
         mount --bind "$D/hosts.deny" /etc/hosts.deny
