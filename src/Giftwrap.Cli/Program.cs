@@ -6,4 +6,6 @@ using Giftwrap.Cli.Commands;
 if (await TcpdCommand.TryRunFastAsync(args).ConfigureAwait(false) is { } tcpdStatus)
     return tcpdStatus;
 
-return await GiftwrapCommand.Create().Parse(TcpdCommand.Protect(args)).InvokeAsync().ConfigureAwait(false);
+// No response files: "@1.2.3.4" is tcpdmatch's client with an empty user, never a file of arguments.
+var configuration = new System.CommandLine.ParserConfiguration { ResponseFileTokenReplacer = null };
+return await GiftwrapCommand.Create().Parse(TcpdCommand.Protect(args), configuration).InvokeAsync().ConfigureAwait(false);

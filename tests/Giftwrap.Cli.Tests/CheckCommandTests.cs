@@ -65,4 +65,77 @@ public sealed class CheckCommandTests
         Assert.Contains("hosts.allow:1:1: warning: grants access without an explicit allow option", r.Stdout);
         Assert.DoesNotContain("hosts.allow:2:1", r.Stdout);
     }
+
+    [Fact]
+    public void Check_Ban_IsAWarning_AndTheRuleIsListedAsDenied()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "sshd: 10.0.0.0/8 : ban 10m\nALL: 10.0.0.0/8 : user nosuchuser4711\n");
+        dir.Write("hosts.deny", "ALL: ALL\n");
+        var r = CliRunner.Run(dir.Path, "check", "-d", "-v", "--no-dns");
+        Assert.Contains("hosts.allow:1:20: warning: ban is a Giftwrap extension", r.Stdout);
+        Assert.Contains(">>> Rule hosts.allow line 1:\ndaemons:  sshd\nclients:  10.0.0.0/8\noption:   ban 10m\naccess:   denied\n", r.Stdout);
+        Assert.Contains(">>> Rule hosts.allow line 2:\ndaemons:  ALL\nclients:  10.0.0.0/8\noption:   user nosuchuser4711\naccess:   denied\n", r.Stdout);
+        Assert.DoesNotContain("info: ban", r.Stdout);
+    }
+
+    [Theory]
+    [InlineData("sshd: 10.0.0.0/8 EXCEPT\n", "client list is empty or ends in EXCEPT")]
+    [InlineData("sshd except: 10.0.0.0/8\n", "daemon list is empty or ends in EXCEPT")]
+    [InlineData("FAIL: 10.0.0.0/8\n", "FAIL is no longer recognized")]
+    [InlineData("KNOWN: 10.0.0.0/8\n", "KNOWN: daemon name may be reserved word")]
+    [InlineData("sshd: LOCAL@10.0.0.0/8\n", "LOCAL: user name may be reserved word")]
+    [InlineData("sshd.: 10.0.0.0/8\n", "sshd.: daemon name ends in dot")]
+    [InlineData("sshd: host.example.\n", "host.example.: domain or host name ends in dot")]
+    [InlineData("sshd: .10.1\n", ".10.1: network number begins with dot")]
+    [InlineData("sshd: 10.0/255.0.0.0\n", "10.0/255.0.0.0: bad net/mask pattern")]
+    [InlineData("sshd: 10.0.0.0/8 : spawn echo %z\n", "unrecognized %z")]
+    public void Check_TcpdchkWarnings_AreReported(string table, string message)
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", table);
+        var r = CliRunner.Run(dir.Path, "check", "-d", "--no-dns");
+        Assert.Contains("hosts.allow:1", r.Stdout);
+        Assert.Contains($"warning: {message}", r.Stdout);
+    }
+
+    [Fact]
+    public void Check_Ipv6MaskWrittenAsAddress_HintsThePrefixLength()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "sshd: [2001:db8::]/ffff:ffff::\n");
+        var r = CliRunner.Run(dir.Path, "check", "-d", "--no-dns");
+        Assert.Contains("(write [2001:db8::]/32)", r.Stdout);
+        Assert.DoesNotContain("write [ffff:ffff]", r.Stdout);
+    }
+
+    [Fact]
+    public void Check_InetdConf_SaysWhichDaemonsAreNotWrapped()
+    {
+        using var dir = new TempDir();
+        var inetd = dir.Write("inetd.conf",
+            "telnet stream tcp nowait root /usr/sbin/tcpd in.telnetd\n" +
+            "talk dgram udp wait nobody.tty /usr/sbin/in.talkd in.talkd\n" +
+            "daytime stream tcp nowait root internal\n");
+        dir.Write("hosts.allow", "in.telnetd: 10.0.0.0/8\nin.talkd: 10.0.0.0/8\nin.rshd: 10.0.0.0/8\nsshd: 10.0.0.0/8\n");
+        var r = CliRunner.Run(dir.Path, "check", "-d", "--no-dns", "-i", inetd);
+        Assert.Contains("hosts.allow:2:1: warning: in.talkd: service possibly not wrapped", r.Stdout);
+        Assert.Contains($"hosts.allow:3:1: warning: in.rshd: no such process name in {inetd}", r.Stdout);
+        Assert.DoesNotContain("hosts.allow:1:", r.Stdout);
+        Assert.DoesNotContain("hosts.allow:4:", r.Stdout);
+        var missing = CliRunner.Run(dir.Path, "check", "-d", "--no-dns", "-i", Path.Combine(dir.Path, "nonesuch"));
+        Assert.Equal(1, missing.ExitCode);
+    }
+
+    [Fact]
+    public void Check_PatternFile_IsCheckedWordByWord_AndALoopIsReportedNotFollowed()
+    {
+        using var dir = new TempDir();
+        var list = Path.Combine(dir.Path, "clients.txt");
+        File.WriteAllText(list, $"10.0.0.0/8\n  bad.example. {list}\n");
+        dir.Write("hosts.allow", $"sshd: 10.0.0.0/8, {list}\n");
+        var r = CliRunner.Run(dir.Path, "check", "-d", "--no-dns");
+        Assert.Contains($"{list}:2:3: warning: bad.example.: domain or host name ends in dot", r.Stdout);
+        Assert.Contains($"{list}:2:16: warning: {list}: this pattern file includes itself", r.Stdout);
+    }
 }

@@ -55,6 +55,42 @@ public sealed class MatchCommandTests
     }
 
     [Fact]
+    public void Match_ArgumentsReadAsTcpdmatchReadsThem()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "sshd: a_b@ALL : spawn echo %u\nALL: 127.0.0.0/8 : spawn echo %a\nALL: UNKNOWN : spawn echo %n\n");
+        dir.Write("hosts.deny", "ALL: ALL\n");
+        // A daemon path is its basename; the user is sanitised before matching (a;b matches a_b).
+        var path = CliRunner.Run(dir.Path, "match", "-d", "/usr/sbin/sshd", "a;b@10.1.2.3");
+        Assert.Equal("client:   address  10.1.2.3\nclient:   username a_b\nserver:   process  sshd\nmatched:  hosts.allow line 1\noption:   spawn echo a_b\naccess:   granted\n", path.Stdout);
+        Assert.Contains("/usr/sbin/sshd: daemon name normalized to: sshd", path.Stderr);
+        // The special names keep their spelling; an empty user is unknown, not a response file.
+        Assert.Contains("option:   spawn echo UNKNOWN\n", CliRunner.Run(dir.Path, "match", "-d", "ftpd", "UNKNOWN").Stdout);
+        var empty = CliRunner.Run(dir.Path, "match", "-d", "ftpd", "@10.1.2.3");
+        Assert.Equal(0, empty.ExitCode);
+        Assert.StartsWith("client:   address  10.1.2.3\nserver:   process  ftpd\n", empty.Stdout);
+        // A dotted quad is taken as typed; other numeric forms go through the resolver.
+        Assert.Contains("option:   spawn echo 0x7f.0.0.5\n", CliRunner.Run(dir.Path, "match", "-d", "ftpd", "0x7f.0.0.5").Stdout);
+        Assert.Contains("client:   address  127.0.0.5\n", CliRunner.Run(dir.Path, "match", "-d", "ftpd", "127.5").Stdout);
+        Assert.Contains("client:   address  127.0.0.5\n", CliRunner.Run(dir.Path, "match", "-d", "ftpd", "2130706437").Stdout);
+    }
+
+    [Fact]
+    public void Match_InetdConf_WarnsAboutUnwrappedDaemons()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "ALL: ALL\n");
+        var inetd = dir.Write("inetd.conf", "talk dgram udp wait nobody.tty /usr/sbin/in.talkd in.talkd\ntelnet stream tcp nowait root /usr/sbin/tcpd in.telnetd\n");
+        Assert.Contains("warning: in.talkd: service possibly not wrapped", CliRunner.Run(dir.Path, "match", "-d", "-i", inetd, "in.talkd", "10.1.2.3").Stderr);
+        Assert.Contains($"warning: in.rshd: no such process name in {inetd}", CliRunner.Run(dir.Path, "match", "-d", "-i", inetd, "in.rshd", "10.1.2.3").Stderr);
+        var wrapped = CliRunner.Run(dir.Path, "match", "-d", "-i", inetd, "in.telnetd", "10.1.2.3");
+        Assert.DoesNotContain("warning: in.telnetd: no such process name", wrapped.Stderr);
+        Assert.DoesNotContain("warning: in.telnetd: service possibly not wrapped", wrapped.Stderr);
+        Assert.EndsWith("access:   granted\n", wrapped.Stdout);
+        Assert.Equal(1, CliRunner.Run(dir.Path, "match", "-d", "-i", Path.Combine(dir.Path, "nonesuch"), "sshd", "10.1.2.3").ExitCode);
+    }
+
+    [Fact]
     public void Batch_AnswersEveryLineInOrder_AndRefusesMalformedOnes()
     {
         using var dir = new TempDir();

@@ -17,7 +17,9 @@ internal static class CheckCommand
         var explicitAllow = new Option<bool>("-a") { Description = "Report hosts.allow rules that grant access without an explicit allow option." };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
         var config = new Option<string?>("--config") { Description = $"The configuration whose [safety] keep lists clients that must stay granted (default {ServeCommand.DefaultConfig} when it exists)." };
-        var command = new Command("check", "Examine the tables for problems (tcpdchk), and for lockouts.") { verbose, explicitAllow, json, config };
+        var inetd = new Option<string?>("-i") { Description = $"The inetd.conf that says which daemons are wrapped (default {InetdConf.DefaultPath}), as tcpdchk -i." };
+        var noDns = new Option<bool>("--no-dns") { Description = "Skip tcpdchk's name service checks of host names, addresses and netgroups (for large tables)." };
+        var command = new Command("check", "Examine the tables for problems (tcpdchk), and for lockouts.") { verbose, explicitAllow, json, config, inetd, noDns };
         tables.AddTo(command);
         command.SetAction(result =>
         {
@@ -25,13 +27,36 @@ internal static class CheckCommand
             CheckReport report;
             using (TerminalProgress.Start($"checking {allow} and {deny} ({TerminalProgress.Size(TerminalProgress.FileSize(allow) + TerminalProgress.FileSize(deny))})"))
             {
-                report = TableChecker.Check(allow, deny, new CheckOptions { RequireExplicitAllow = result.GetValue(explicitAllow) });
+                report = TableChecker.Check(allow, deny, new CheckOptions
+                {
+                    RequireExplicitAllow = result.GetValue(explicitAllow),
+                    Lookups = result.GetValue(noDns) ? null : HostLookups.Instance,
+                    InetdConf = result.GetValue(inetd),
+                    WrappedDaemons = GateDaemons(result.GetValue(config)),
+                });
                 report = report with { Diagnostics = [.. report.Diagnostics, .. Lockouts(allow, deny, result.GetValue(config))] };
             }
             Console.Out.Write(result.GetValue(json) ? Json(report) : Text(report, result.GetValue(verbose)));
             return report.HasErrors ? 1 : 0;
         });
         return command;
+    }
+
+    /// <summary>The daemon names of the gate's [service:NAME] sections: Giftwrap wraps them, whatever inetd.conf says.</summary>
+    internal static List<string> GateDaemons(string? configPath)
+    {
+        configPath ??= File.Exists(ServeCommand.DefaultConfig) ? ServeCommand.DefaultConfig : null;
+        if (configPath is null)
+            return [];
+        var ini = Giftwrap.Gate.Config.IniFile.Read(configPath);
+        var names = new List<string>();
+        foreach (var key in ini.Values.Keys)
+        {
+            var f = key.Split(':');
+            if (f.Length == 3 && f[0].Equals("service", StringComparison.OrdinalIgnoreCase))
+                names.Add(ini.Values.TryGetValue($"service:{f[1]}:daemon", out var d) ? d.Value : f[1]);
+        }
+        return names;
     }
 
     /// <summary>The lockout check: this SSH session and [safety] keep must still be granted.</summary>

@@ -28,4 +28,13 @@ internal sealed record CheckOptions
 
     /// <summary>Users and groups for the user and group options.</summary>
     public Decisions.IAccounts Accounts { get; init; } = Decisions.SystemAccounts.Instance;
+
+    /// <summary>DNS and netgroup lookups for tcpdchk's host checks; null skips them.</summary>
+    public ICheckLookups? Lookups { get; init; }
+
+    /// <summary>tcpdchk -i: the inetd.conf to read (null: /etc/inetd.conf when it exists).</summary>
+    public string? InetdConf { get; init; }
+
+    /// <summary>Daemon names Giftwrap itself wraps (the gate's services): never "no such process name".</summary>
+    public IReadOnlyList<string> WrappedDaemons { get; init; } = [];
 }

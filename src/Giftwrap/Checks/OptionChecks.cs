@@ -8,8 +8,10 @@ namespace Giftwrap.Checks;
 
 internal static class OptionChecks
 {
-    public static void Check(RuleOptions opts, TableEntry e, string file, bool isDeny, CheckOptions options, List<Diagnostic> d)
+    /// <summary>Reports the rule's option problems; true when libwrap refuses access whenever the rule matches.</summary>
+    public static bool Check(RuleOptions opts, TableEntry e, string file, bool isDeny, CheckOptions options, List<Diagnostic> d)
     {
+        var before = d.Count(x => x.Severity == DiagnosticSeverity.Error);
         var column = e.OptionsOffset + 1;
         var explicitAllow = false;
         foreach (var w in opts.ParseWarnings)
@@ -54,12 +56,33 @@ internal static class OptionChecks
                     d.Add(PatternChecks.Info(file, e.Line, column, "deny-in-allow", "deny in hosts.allow refuses access from the allow table"));
                     break;
                 case OptionKind.Ban:
-                    d.Add(PatternChecks.Info(file, e.Line, column, "extension", "ban is a Giftwrap extension: libwrap rejects this rule as a bad option name and refuses access"));
+                    // A libwrap-linked daemon (sshd, tcpd) reading the same table stops at "bad option
+                    // name" (options.c process_options) and refuses whoever this rule matches.
+                    d.Add(PatternChecks.Warn(file, e.Line, column, "extension",
+                        "ban is a Giftwrap extension: libwrap rejects it as a bad option name and refuses access whenever this rule matches",
+                        "keep rules with ban in tables that only Giftwrap reads"));
                     break;
             }
+            if (s.Definition.Expands && s.Value is not null)
+                UnknownPercents(s.Value, file, e.Line, column, d);
         }
         if (!isDeny && !explicitAllow && options.RequireExplicitAllow && !opts.Steps.Any(s => s.Definition?.Kind is OptionKind.Deny or OptionKind.Twist))
             d.Add(PatternChecks.Warn(file, e.Line, 1, "implicit-allow", "grants access without an explicit allow option", "end the rule with : allow"));
+        return d.Count(x => x.Severity == DiagnosticSeverity.Error) > before || opts.Steps.Any(s => s.Definition?.Kind == OptionKind.Ban);
+    }
+
+    /// <summary>percent_x(): a '%' before any character but the known letters expands to nothing, with a warning.</summary>
+    private static void UnknownPercents(string value, string file, int line, int column, List<Diagnostic> d)
+    {
+        for (var i = 0; i + 1 < value.Length; i++)
+        {
+            if (value[i] != '%')
+                continue;
+            var letter = value[++i];
+            if (!"aAcdhHnNprRsu%".Contains(letter, StringComparison.Ordinal))
+                d.Add(PatternChecks.Warn(file, line, column, "percent", $"unrecognized %{letter}: it expands to nothing",
+                    "known: %a %A %c %d %h %H %n %N %p %r %R %s %u %%"));
+        }
     }
 
     private static string? Fix(OptionStep s)

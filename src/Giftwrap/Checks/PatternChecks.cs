@@ -76,10 +76,33 @@ internal static partial class PatternChecks
             var candidate = m.Value.TrimEnd(':');
             if (!Ipv6.TryParse(candidate, out _) && !Ipv6.TryParse(m.Value, out _))
                 continue;
+            if (before == '/' && MaskAsLength(text, m) is { } fix)
+            {
+                into.Add(Warn(file, line, m.Index + 1, "ipv6-brackets",
+                    $"IPv6 mask {m.Value} written as an address: libwrap takes only a prefix length after [net]/, and splits the rule at the mask's ':' characters",
+                    fix));
+                continue;
+            }
             into.Add(Warn(file, line, m.Index + 1, "ipv6-brackets",
                 $"IPv6 address {m.Value} written without brackets: libwrap splits the rule at its ':' characters",
                 $"write [{candidate}]"));
         }
+    }
+
+    /// <summary>For [net]/mask with an IPv6 mask: the hint to write the mask as its prefix length.</summary>
+    private static string? MaskAsLength(string text, Match m)
+    {
+        var slash = m.Index - 1;
+        var start = slash > 0 ? text.LastIndexOf('[', slash - 1) : -1;
+        if (start < 0 || text[slash - 1] != ']')
+            return null;
+        var net = text[start..slash];
+        if (!Ipv6.TryParse(m.Value, out var mask) && !Ipv6.TryParse(m.Value.TrimEnd(':'), out mask))
+            return null;
+        var length = 0;
+        while (length < 128 && ((mask >> (127 - length)) & 1) == 1)
+            length++;
+        return Ipv6.Mask(length) == mask ? $"write {net}/{length}" : "write [net]/len with a prefix length from 0 to 128";
     }
 
     [GeneratedRegex(@"(?<![0-9A-Za-z.:\[])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f.]*")]

@@ -21,10 +21,11 @@ internal static class TableChecker
         var allow = Read(allowPath, diagnostics);
         var deny = Read(denyPath, diagnostics);
         var allowDecisive = new List<(TableEntry Entry, string File)>();
+        var critique = new TcpdchkCritique(options.Lookups, InetdConf.Read(options.InetdConf, options.WrappedDaemons, diagnostics).WithLibwrapPrograms());
         if (allow is not null)
-            CheckTable(allow, isDeny: false, options, diagnostics, rules, allowDecisive);
+            CheckTable(allow, isDeny: false, options, critique, diagnostics, rules, allowDecisive);
         if (deny is not null)
-            CheckTable(deny, isDeny: true, options, diagnostics, rules, allowDecisive);
+            CheckTable(deny, isDeny: true, options, critique, diagnostics, rules, allowDecisive);
         return new CheckReport(diagnostics, rules);
     }
 
@@ -50,7 +51,7 @@ internal static class TableChecker
         return CompiledTable.Compile(path, data);
     }
 
-    private static void CheckTable(CompiledTable table, bool isDeny, CheckOptions options, List<Diagnostic> d,
+    private static void CheckTable(CompiledTable table, bool isDeny, CheckOptions options, TcpdchkCritique critique, List<Diagnostic> d,
         List<RuleSummary> rules, List<(TableEntry Entry, string File)> allowDecisive)
     {
         var file = table.Path;
@@ -68,8 +69,10 @@ internal static class TableChecker
             {
                 case EntryKind.Stop:
                     stoppedAt = e.Line;
-                    d.Add(PatternChecks.Error(file, e.FirstLine, 1, "line-too-long",
-                        $"missing newline or line longer than {LogicalLineReader.BufferLength - 1} bytes: libwrap ignores this line and every line after it"
+                    // Reported at libwrap's line count, as tcpd and tcpdchk log it: xgets() counts a line
+                    // only when it reads its newline, so that is the last complete line before this one.
+                    d.Add(PatternChecks.Error(file, e.Line, 1, "line-too-long",
+                        $"missing newline or line longer than {LogicalLineReader.BufferLength - 1} bytes at physical line {e.FirstLine}: libwrap ignores this line and every line after it"
                         + (isDeny ? ", and refuses every client that reaches it" : ""),
                         "end the file with a newline and split long lines with a backslash"));
                     continue;
@@ -78,15 +81,18 @@ internal static class TableChecker
                         "missing \":\" separator: libwrap ignores this line", "write daemon_list : client_list [: options]"));
                     continue;
             }
-            CheckRule(e, file, isDeny, options, d);
+            var clientEnd = e.OptionsOffset < 0 ? e.Text.Length : e.OptionsOffset - 1;
+            critique.Rule(e.Text[..(e.ClientOffset - 1)], e.Text[e.ClientOffset..clientEnd], e.ClientOffset, file, e.Line, d);
+            var refused = CheckRule(e, file, isDeny, options, d);
             Shadowed(e, file, broad, seen, isDeny ? allowDecisive : null, d);
             if (!isDeny && !(e.Options?.Steps.Any(s => s.Definition?.Kind == OptionKind.AclExec) ?? false))
                 allowDecisive.Add((e, file));
-            rules.Add(Summary(e, file, isDeny));
+            rules.Add(Summary(e, file, isDeny, refused));
         }
     }
 
-    private static void CheckRule(TableEntry e, string file, bool isDeny, CheckOptions options, List<Diagnostic> d)
+    /// <summary>Checks one rule; true when libwrap refuses access whenever it matches (an option it rejects).</summary>
+    private static bool CheckRule(TableEntry e, string file, bool isDeny, CheckOptions options, List<Diagnostic> d)
     {
         foreach (var group in e.Daemons!.Groups)
         {
@@ -101,15 +107,12 @@ internal static class TableChecker
             foreach (var p in group)
                 PatternChecks.Host(p.Host, p.User is null ? p.Token : p.Token[(p.Token.IndexOf('@', 1) + 1)..], file, e.Line, p.Column, d);
         }
-        if (e.Daemons.Groups[0].Length == 0)
-            d.Add(PatternChecks.Warn(file, e.Line, 1, "empty-list", "empty daemon list: this rule never matches"));
-        if (e.Clients.Groups[0].Length == 0)
-            d.Add(PatternChecks.Warn(file, e.Line, e.ClientOffset + 1, "empty-list", "empty client list: this rule never matches"));
         PatternChecks.UnbracketedIpv6(e.Text, e.ClientOffset, file, e.Line, d);
         if (e.Options is { } opts)
-            OptionChecks.Check(opts, e, file, isDeny, options, d);
-        else if (!isDeny && options.RequireExplicitAllow)
+            return OptionChecks.Check(opts, e, file, isDeny, options, d);
+        if (!isDeny && options.RequireExplicitAllow)
             d.Add(PatternChecks.Warn(file, e.Line, 1, "implicit-allow", "grants access without an explicit allow option", "end the rule with : allow"));
+        return false;
     }
 
     private static void Shadowed(TableEntry e, string file, List<TableEntry> broad, Dictionary<string, int> seen,
@@ -146,7 +149,7 @@ internal static class TableChecker
             broad.Add(e);
     }
 
-    private static RuleSummary Summary(TableEntry e, string file, bool isDeny)
+    private static RuleSummary Summary(TableEntry e, string file, bool isDeny, bool refused)
     {
         var colon = Tokens.SplitAt(e.Text, ':');
         var daemons = string.Join(' ', Tokens.Split(e.Text[..colon], 0).Select(t => t.Token));
@@ -171,6 +174,7 @@ internal static class TableChecker
                     access = "delegated";
             }
         }
-        return new RuleSummary(file, e.Line, daemons, clients, opts, access);
+        // tcpdchk -v: any option libwrap rejects (tcpd_jump) makes the verdict "denied" (tcpdchk.c parse_table).
+        return new RuleSummary(file, e.Line, daemons, clients, opts, refused ? "denied" : access);
     }
 }

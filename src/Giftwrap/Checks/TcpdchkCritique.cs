@@ -1,0 +1,283 @@
+// tcpdchk's own criticism of each list and token (tcpdchk.c: check_daemon_list,
+// check_client_list, check_daemon, check_user, check_host): lists that are empty or
+// end in EXCEPT, reserved words, FAIL, names beginning or ending with '.', '@' or '/',
+// net/mask forms it cannot read, unknown netgroups, host names that do not resolve or
+// resolve badly, daemons that inetd.conf does not wrap. The DNS and netgroup questions
+// go through ICheckLookups: the core asks nothing of the network itself. Word
+// comparisons are case-blind because tcpd.h's STR_EQ is strcasecmp().
+using Giftwrap.Patterns;
+using Giftwrap.Rules;
+
+namespace Giftwrap.Checks;
+
+/// <summary>What check_dns() found for one host: its address count and the warnings on the way.</summary>
+internal sealed record HostReport(int Addresses, IReadOnlyList<string> Warnings);
+
+/// <summary>The name service questions tcpdchk asks: DNS (check_dns) and netgroups (getnetgrent).</summary>
+internal interface ICheckLookups
+{
+    /// <summary>check_dns(): resolves <paramref name="host"/> and verifies each address's name both ways.</summary>
+    HostReport Host(string host);
+
+    /// <summary>True when the netgroup exists and has at least one member.</summary>
+    bool NetgroupExists(string name);
+}
+
+/// <summary>The per-token findings of tcpdchk, kept for one check run (a daemon name is reported once).</summary>
+internal sealed class TcpdchkCritique(ICheckLookups? lookups, InetdConf inetd)
+{
+    // tcpdchk.c's strtok() separators: no '\r', unlike hosts_access.c's.
+    private const string Separators = ", \t\n";
+    private readonly Dictionary<string, HostReport> _hosts = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _openFiles = new(StringComparer.Ordinal);
+
+    private string _file = "";
+    private int _line;
+    private int _column;
+    private List<Diagnostic> _into = [];
+
+    /// <summary>Critiques the daemon list and the client list of one rule (as check_daemon_list and check_client_list).</summary>
+    public void Rule(string daemonList, string clientList, int clientOffset, string file, int line, List<Diagnostic> into)
+    {
+        (_file, _line, _column, _into) = (file, line, 1, into);
+        var daemons = 0;
+        foreach (var (cp, offset) in Words(daemonList, Separators, 0))
+        {
+            _column = offset + 1;
+            if (Ascii.EqualsIgnoreCase(cp, "EXCEPT"))
+            {
+                daemons = 0;
+                continue;
+            }
+            daemons++;
+            var at = cp.Length > 1 ? Tokens.SplitAt(cp, '@', 1) : -1;
+            if (at >= 0)
+            {
+                _column = offset + at + 2;
+                if (CheckHost(cp[(at + 1)..]) > 1)
+                    Warn($"host {cp[(at + 1)..]} has more than one address (consider using an address instead)");
+                _column = offset + 1;
+            }
+            CheckDaemon(at >= 0 ? cp[..at] : cp);
+        }
+        _column = 1;
+        if (daemons == 0)
+            Warn("daemon list is empty or ends in EXCEPT");
+        var clients = 0;
+        foreach (var (cp, offset) in Words(clientList, Separators, clientOffset))
+        {
+            _column = offset + 1;
+            if (Ascii.EqualsIgnoreCase(cp, "EXCEPT"))
+            {
+                clients = 0;
+                continue;
+            }
+            clients++;
+            var at = cp.Length > 1 ? Tokens.SplitAt(cp, '@', 1) : -1;
+            if (at >= 0)
+            {
+                CheckUser(cp[..at]);
+                _column = offset + at + 2;
+                CheckHost(cp[(at + 1)..]);
+            }
+            else
+            {
+                CheckHost(cp);
+            }
+        }
+        _column = clientOffset + 1;
+        if (clients == 0)
+            Warn("client list is empty or ends in EXCEPT");
+    }
+
+    /// <summary>strtok(): the words between separators, with their offsets.</summary>
+    private static IEnumerable<(string Word, int Offset)> Words(string text, string separators, int baseOffset)
+    {
+        var i = 0;
+        while (i < text.Length)
+        {
+            while (i < text.Length && separators.Contains(text[i], StringComparison.Ordinal))
+                i++;
+            var start = i;
+            while (i < text.Length && !separators.Contains(text[i], StringComparison.Ordinal))
+                i++;
+            if (i > start)
+                yield return (text[start..i], baseOffset + start);
+        }
+    }
+
+    private void CheckDaemon(string pat)
+    {
+        if (pat.Length == 0)
+            return;
+        if (NameForm(pat, "daemon name"))
+            return;
+        if (Ascii.EqualsIgnoreCase(pat, "ALL") || Ascii.EqualsIgnoreCase(pat, "unknown"))
+            return;
+        if (Fail(pat))
+            return;
+        if (Reserved(pat))
+        {
+            Warn($"{pat}: daemon name may be reserved word");
+            return;
+        }
+        switch (inetd.Get(pat))
+        {
+            case WrapStatus.Unknown:
+                // Without an inetd.conf tcpdchk still calls every name outside its libwrap list unknown
+                // ("in (null)"); with the gate, xinetd or systemd there is none, so that is only a note.
+                Warn($"{pat}: no such process name in {inetd.Describe()}", inetd.Path is null ? DiagnosticSeverity.Info : DiagnosticSeverity.Warning);
+                inetd.Set(pat, WrapStatus.Yes);
+                break;
+            case WrapStatus.Not:
+                Warn($"{pat}: service possibly not wrapped");
+                inetd.Set(pat, WrapStatus.Yes);
+                break;
+        }
+    }
+
+    private void CheckUser(string pat)
+    {
+        if (pat.Length == 0 || NameForm(pat, "user name"))
+            return;
+        if (Ascii.EqualsIgnoreCase(pat, "ALL") || Ascii.EqualsIgnoreCase(pat, "unknown") || Ascii.EqualsIgnoreCase(pat, "KNOWN"))
+            return;
+        if (!Fail(pat) && Reserved(pat))
+            Warn($"{pat}: user name may be reserved word");
+    }
+
+    /// <summary>The four name-shape warnings check_daemon and check_user share; true when one applied.</summary>
+    private bool NameForm(string pat, string what)
+    {
+        string? problem = pat[0] switch
+        {
+            '@' => $"{what} begins with \"@\"",
+            '/' => $"{what} begins with \"/\"",
+            '.' => $"{what} begins with dot",
+            _ => pat[^1] == '.' ? $"{what} ends in dot" : null,
+        };
+        if (problem is not null)
+            Warn($"{pat}: {problem}");
+        return problem is not null;
+    }
+
+    private bool Fail(string pat)
+    {
+        if (!Ascii.EqualsIgnoreCase(pat, "FAIL"))
+            return false;
+        Warn("FAIL is no longer recognized (use EXCEPT or DENY instead)");
+        return true;
+    }
+
+    private static bool Reserved(string pat) =>
+        Ascii.EqualsIgnoreCase(pat, "unknown") || Ascii.EqualsIgnoreCase(pat, "KNOWN") || Ascii.EqualsIgnoreCase(pat, "paranoid")
+        || Ascii.EqualsIgnoreCase(pat, "ALL") || Ascii.EqualsIgnoreCase(pat, "LOCAL");
+
+    /// <summary>check_host(): the host part of a pattern; returns its address count (1 unless DNS says more).</summary>
+    private int CheckHost(string pat)
+    {
+        if (pat.Length == 0)
+            return 1;
+        if (pat[0] == '@')
+        {
+            if (lookups is not null && !lookups.NetgroupExists(pat[1..]))
+                Warn($"{pat[1..]}: unknown or empty netgroup");
+            return 1;
+        }
+        if (pat[0] == '/')
+        {
+            PatternFile(pat);
+            return 1;
+        }
+        var slash = Tokens.SplitAt(pat, '/');
+        if (slash >= 0)
+        {
+            NetMask(pat[..slash], pat[(slash + 1)..]);
+            return 1;
+        }
+        if (Fail(pat) || Reserved(pat) || IsInet6Address(pat))
+            return 1;
+        if (NotInAddr(pat))
+        {
+            if (pat[^1] == '.')
+                Warn($"{pat}: domain or host name ends in dot");
+            else if (pat[0] != '.')
+                return Dns(pat);
+            return 1;
+        }
+        if (pat is "0.0.0.0" or "255.255.255.255")
+            return 1;
+        if (pat[0] == '.')
+            Warn($"{pat}: network number begins with dot");
+        else if (pat[^1] != '.')
+            Dns(pat);
+        return 1;
+    }
+
+    // tcpdchk (with the IPv6 patch) accepts n.n.n.n/m.m.m.m, n.n.n.n/len (1-32) and [v6]/len (atoi 0-128).
+    private void NetMask(string net, string mask)
+    {
+        var v4 = Ipv4.TryParseDotQuad(net, out _) && (Ipv4.TryParseDotQuad(mask, out _) || CNumbers.Atoi(mask) is >= 1 and <= 32);
+        var v6 = IsInet6Address(net) && CNumbers.Atoi(mask) is >= 0 and <= 128;
+        if (!v4 && !v6)
+            Warn($"{net}/{mask}: bad net/mask pattern");
+    }
+
+    /// <summary>check_host() on a /file: every word of it is a host pattern, reported at the file's own line.</summary>
+    private void PatternFile(string path)
+    {
+        // A file that names itself (or a loop of them) would make tcpdchk recurse until it crashes.
+        if (!_openFiles.Add(path))
+        {
+            Warn($"{path}: this pattern file includes itself; libwrap recurses without end when a client reaches it");
+            return;
+        }
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllText(path, System.Text.Encoding.Latin1).Split('\n');
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // fopen() failing with ENOENT is silent in tcpdchk; anything else is worth a warning.
+            if (ex is not FileNotFoundException and not DirectoryNotFoundException)
+                Warn($"open {path}: {ex.Message}");
+            _openFiles.Remove(path);
+            return;
+        }
+        var (file, line, column) = (_file, _line, _column);
+        _file = path;
+        for (var i = 0; i < lines.Length; i++)
+        {
+            _line = i + 1;
+            foreach (var (word, offset) in Words(lines[i], " \t\r\n", 0))
+            {
+                _column = offset + 1;
+                CheckHost(word);
+            }
+        }
+        (_file, _line, _column) = (file, line, column);
+        _openFiles.Remove(path);
+    }
+
+    private int Dns(string host)
+    {
+        if (lookups is null)
+            return 1;
+        if (!_hosts.TryGetValue(host, out var report))
+            _hosts[host] = report = lookups.Host(host);
+        foreach (var w in report.Warnings)
+            _into.Add(new Diagnostic(_file, _line, _column, DiagnosticSeverity.Warning, "dns", w, "check the name service, or write an address"));
+        return report.Addresses;
+    }
+
+    /// <summary>tcpd.h NOT_INADDR: some character outside digits, '.' and '/'.</summary>
+    private static bool NotInAddr(string s) => s.AsSpan().IndexOfAnyExcept("01234567890./") >= 0;
+
+    private static bool IsInet6Address(string pat) =>
+        pat.Length > 2 && pat[0] == '[' && pat[^1] == ']' && System.Net.IPAddress.TryParse(pat[1..^1], out var a)
+        && a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
+
+    private void Warn(string message, DiagnosticSeverity severity = DiagnosticSeverity.Warning) =>
+        _into.Add(new Diagnostic(_file, _line, _column, severity, "tcpdchk", message));
+}
