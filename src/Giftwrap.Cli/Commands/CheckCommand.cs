@@ -41,13 +41,20 @@ internal static class CheckCommand
         var keep = new List<KeepRule>();
         if (LockoutCheck.FromSshConnection(Environment.GetEnvironmentVariable("SSH_CONNECTION")) is { } ssh)
             keep.Add(ssh);
-        configPath ??= File.Exists(ServeCommand.DefaultConfig) ? ServeCommand.DefaultConfig : null;
-        if (configPath is not null)
+        // An explicit --config must be readable and valid; the default one is used when it exists,
+        // and then it must be valid too: a broken configuration fails the check instead of
+        // silently skipping the lockout check.
+        var explicitConfig = configPath is not null;
+        configPath ??= ServeCommand.DefaultConfig;
+        var file = Settings.Read(configPath, missingIsEmpty: !explicitConfig);
+        var kept = Settings.Keep(file);
+        if (file.Errors.Count > 0)
         {
-            var ini = Giftwrap.Gate.Config.IniFile.Read(configPath);
-            if (ini.Values.TryGetValue("safety:keep", out var v))
-                keep.AddRange(LockoutCheck.ParseKeep(v.Value, $"{v.File}:{v.Line}", problems));
+            problems.AddRange(file.Errors.Select(Settings.AsDiagnostic));
+            problems.Add(new Diagnostic(configPath, 0, 0, DiagnosticSeverity.Error, "config", "the configuration has errors: the lockout check of [safety] keep was not made"));
+            return problems;
         }
+        keep.AddRange(kept);
         if (keep.Count == 0)
             return problems;
         using var tables = new Giftwrap.Tables.AccessTables(allow, deny, new Giftwrap.Tables.AccessTablesOptions { Live = false });

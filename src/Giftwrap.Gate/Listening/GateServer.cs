@@ -168,6 +168,9 @@ public sealed class GateServer : IAsyncDisposable
         }
     }
 
+    /// <summary>The key under which a SocketException of a bind carries the address (an <see cref="IPEndPoint"/>) in its Data.</summary>
+    public const string ListenEndPointKey = "giftwrap.listen";
+
     private Socket Bind(IPEndPoint ep)
     {
         var activated = _inherited.FindIndex(x => x.Socket.LocalEndPoint is IPEndPoint l && l.Equals(ep));
@@ -186,6 +189,13 @@ public sealed class GateServer : IAsyncDisposable
             s.Bind(ep);
             s.Listen(1024);
             return s;
+        }
+        catch (SocketException ex)
+        {
+            // The caller reports which address could not be had, and where it was configured.
+            ex.Data[ListenEndPointKey] = ep;
+            s.Dispose();
+            throw;
         }
         catch
         {

@@ -1,0 +1,76 @@
+// Operator errors in words: what failed, where (the address or path, and the line of the
+// configuration that named it), why (errno as text, never a number) and what to do. Each
+// becomes one line on stderr; none is ever a .NET stack trace.
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+using Giftwrap.Configuration;
+using Giftwrap.Gate.Config;
+using Giftwrap.Gate.Listening;
+
+namespace Giftwrap.Cli.Commands;
+
+/// <summary>Why a listener could not be opened.</summary>
+internal static class Listening
+{
+    public static string Describe(SocketException ex, GateConfig? config = null, ConfigFile? file = null)
+    {
+        var ep = ex.Data[GateServer.ListenEndPointKey] as IPEndPoint;
+        var service = ep is null ? null : config?.Services.FirstOrDefault(s => s.Listen.Contains(ep));
+        var where = service is not null && file?.Entry($"service:{service.Name}", "listen") is { } entry ? $"{entry.Source}: " : "";
+        var what = ep is null ? "cannot listen" : $"cannot listen on {ep}{(service is null ? "" : $" (service {service.Name})")}";
+        var why = ex.SocketErrorCode switch
+        {
+            SocketError.AddressAlreadyInUse => "the address is already in use: another gate or program listens there (see ss -ltnp); stop it or choose another port",
+            SocketError.AccessDenied => "permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE",
+            SocketError.AddressNotAvailable => "no interface of this host has that address: check ip address, or listen on 0.0.0.0",
+            _ => ex.Message,
+        };
+        return $"{where}{what}: {why}";
+    }
+}
+
+/// <summary>Why a ban store cannot be used.</summary>
+internal static partial class StoreProblems
+{
+    /// <summary>A store path that names something other than a directory, or null.</summary>
+    public static string? KindProblem(string store) =>
+        File.Exists(store) ? $"ban store {store} is a file, not a directory: name a directory in [bans] store (default /var/lib/giftwrap)" : null;
+
+    /// <summary>One line for an exception met while opening or writing the store at <paramref name="store"/>.</summary>
+    public static string Describe(string store, string where, Exception ex)
+    {
+        var prefix = where.Length > 0 && where != store ? $"{where}: " : "";
+        if (KindProblem(store) is { } kind)
+            return prefix + kind;
+        var why = Words(ex.Message).Replace(store + ": ", "", StringComparison.Ordinal);
+        var denied = ex is UnauthorizedAccessException || why.Contains("ermission denied", StringComparison.Ordinal) || why.Contains("is denied", StringComparison.Ordinal);
+        var fix = denied
+            ? "run it as root (the store belongs to root), or name a store this user may write in [bans] store"
+            : "check the directory and its disk, or name another in [bans] store";
+        return $"{prefix}ban store {store}: {(denied ? "permission denied" : why)}; {fix}";
+    }
+
+    /// <summary>Replaces "(errno N)" by the text of the error (strerror), as an operator reads it.</summary>
+    public static string Words(string message) =>
+        Errno().Replace(message, m => ": " + Marshal.GetPInvokeErrorMessage(int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)));
+
+    [GeneratedRegex(@" ?\(errno (\d{1,4})\)")]
+    private static partial Regex Errno();
+}
+
+/// <summary>The last word on an exception no command handled: one line, no stack trace.</summary>
+internal static class OperatorError
+{
+    public static string? Describe(Exception ex) => ex switch
+    {
+        UnauthorizedAccessException u => $"permission denied: {StoreProblems.Words(u.Message)} (run it as root, or as a user who may use that path)",
+        DirectoryNotFoundException d => $"no such directory: {d.Message}",
+        FileNotFoundException f => $"no such file: {f.FileName ?? f.Message}",
+        IOException io => $"{StoreProblems.Words(io.Message)} (check the path, its permissions and the free space of its disk)",
+        SocketException s => Listening.Describe(s),
+        // Anything else is a bug of giftwrap, not the operator's doing: still one line, and an exit status.
+        _ => $"internal error ({ex.GetType().Name.Replace("Exception", "", StringComparison.Ordinal)}): {ex.Message}; please report it with the command line",
+    };
+}
