@@ -6,7 +6,11 @@ using System.Globalization;
 
 namespace Giftwrap.Configuration;
 
-/// <summary>Durations written 500ms, 30s, 10m, 2h, 1d, 1w, or a bare whole number of seconds.</summary>
+/// <summary>
+/// Durations written as a whole number and a unit, 500ms, 30s, 10m, 2h, 1d, 1w, or a bare whole
+/// number of seconds; the same units as a rule's `ban 1w` (RuleOptions.TryDuration, which takes
+/// s to w and needs the unit). No fractions: "1.5h" is written 90m.
+/// </summary>
 internal static class Duration
 {
     private static readonly (string Suffix, double Seconds)[] Units =
@@ -18,7 +22,7 @@ internal static class Duration
     /// <summary>What an error message shows as the accepted forms.</summary>
     public const string Forms = "a duration such as 500ms, 30s, 10m, 2h, 1d, 1w or a number of seconds";
 
-    /// <summary>Parses a positive duration; zero, negative, fractional seconds below a millisecond and over <see cref="Longest"/> are refused.</summary>
+    /// <summary>Parses a positive duration; zero, negative, fractions and more than <see cref="Longest"/> are refused.</summary>
     public static bool TryParse(string? text, out TimeSpan value)
     {
         value = default;
@@ -34,8 +38,7 @@ internal static class Duration
                 break;
             }
         }
-        if (t.Length is 0 or > 15 || !(char.IsAsciiDigit(t[0]) && char.IsAsciiDigit(t[^1]))
-            || !double.TryParse(t, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var n))
+        if (t.Length is 0 or > 15 || !long.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var n))
             return false;
         var total = n * seconds;
         if (total < 0.001 || total > Longest.TotalSeconds)
