@@ -63,7 +63,7 @@ public static class BanCommands
             return Fail(errors, 2);
         if (!force && SshClient() is { } ssh && target.Contains(ssh))
             return Fail([$"refusing to ban {target}: it covers {ssh}, the address of this SSH session ($SSH_CONNECTION); use --force to ban it anyway"], 1);
-        if (OpenStore(config, out var status) is not { } store)
+        if (OpenStore(config, write: true, out var status) is not { } store)
             return status;
         using (store)
         {
@@ -75,7 +75,16 @@ public static class BanCommands
                 Reason = reason ?? "",
                 Daemons = daemons,
             };
-            var result = store.Ban(request);
+            BanResult result;
+            try
+            {
+                result = store.Ban(request);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Written nowhere: the journal refused the write (permissions, a full disk).
+                return Fail([StoreProblems.Describe(store.Options.Store, "", ex)], 1);
+            }
             if (!result.Succeeded)
                 return Fail([result.Message], result.Outcome == BanOutcome.Invalid ? 2 : 1);
             Console.Out.WriteLine(result.Message);
@@ -87,11 +96,19 @@ public static class BanCommands
     {
         if (!BanTarget.TryParse(targetText, out var target, out var error))
             return Fail([error], 2);
-        if (OpenStore(config, out var status) is not { } store)
+        if (OpenStore(config, write: true, out var status) is not { } store)
             return status;
         using (store)
         {
-            var result = store.Unban(target);
+            BanResult result;
+            try
+            {
+                result = store.Unban(target);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return Fail([StoreProblems.Describe(store.Options.Store, "", ex)], 1);
+            }
             if (!result.Succeeded)
             {
                 var covering = store.List(DateTimeOffset.UtcNow).Where(e => e.Target != target && e.Target.Overlaps(target)).Select(e => e.Target.ToString()).ToList();
@@ -105,8 +122,13 @@ public static class BanCommands
 
     private static int List(bool json, string? config)
     {
-        if (OpenStore(config, out var status) is not { } store)
+        if (OpenStore(config, write: false, out var status) is not { } store)
+        {
+            // Status 0 without a store: there is no store yet, so no bans (OpenStore said so on stderr).
+            if (status == 0)
+                Console.Out.Write(json ? BanOutput.Json([], DateTimeOffset.UtcNow) : BanOutput.Text([], DateTimeOffset.UtcNow));
             return status;
+        }
         using (store)
         {
             var now = store.Options.Time.GetUtcNow();
@@ -142,7 +164,7 @@ public static class BanCommands
         return extra.Count == 0 ? options : options with { Protect = [.. options.Protect, .. extra] };
     }
 
-    private static BanStore? OpenStore(string? config, out int status)
+    private static BanStore? OpenStore(string? config, bool write, out int status)
     {
         status = 2;
         // The whole configuration is checked before the store is opened: with any error nothing is
@@ -164,14 +186,25 @@ public static class BanCommands
             Fail([$"{(where == path ? "" : where + ": ")}{kind}"], 1);
             return null;
         }
+        if (!write && !Directory.Exists(options.Store))
+        {
+            Console.Error.WriteLine($"giftwrap: no ban store at {options.Store}{(where == path ? "" : $" ({where})")} yet: nothing was ever banned there");
+            status = 0;
+            return null;
+        }
+        if (StoreProblems.AccessProblem(options.Store, write) is { } access)
+        {
+            Fail([$"{(where == path ? "" : where + ": ")}{access}"], 1);
+            return null;
+        }
         try
         {
             BanStore store;
             using (TerminalProgress.Start($"loading bans from {options.Store} ({TerminalProgress.Size(StoreSize(options.Store))})"))
                 store = BanStore.Open(options, watch: false);
             foreach (var p in store.Problems)
-                Console.Error.WriteLine($"giftwrap: warning: {p}");
-            store.ProblemFound += (_, p) => Console.Error.WriteLine($"giftwrap: warning: {p}");
+                Console.Error.WriteLine($"giftwrap: warning: {StoreProblems.Words(p.ToString())}");
+            store.ProblemFound += (_, p) => Console.Error.WriteLine($"giftwrap: warning: {StoreProblems.Words(p.ToString())}");
             return store;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

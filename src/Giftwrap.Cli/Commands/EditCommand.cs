@@ -89,9 +89,22 @@ internal static class EditCommand
             }
             window = w;
         }
-        var original = File.Exists(target) ? File.ReadAllBytes(target) : [];
-        var draft = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(target))!, $".{Path.GetFileName(target)}.giftwrap-edit-{Environment.ProcessId}");
-        File.WriteAllBytes(draft, original);
+        var directory = Path.GetDirectoryName(Path.GetFullPath(target))!;
+        var draft = Path.Combine(directory, $".{Path.GetFileName(target)}.giftwrap-edit-{Environment.ProcessId}");
+        byte[] original;
+        try
+        {
+            original = File.Exists(target) ? File.ReadAllBytes(target) : [];
+            File.WriteAllBytes(draft, original);
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            // The draft lives beside the table so the final rename is atomic: without the right to
+            // write there, the table could not be replaced either. Nothing was changed.
+            var why = ex is UnauthorizedAccessException ? "permission denied" : StoreProblems.Words(ex.Message);
+            Console.Error.WriteLine($"giftwrap edit: cannot edit {target}: {why} (reading it and writing in {directory}); run it as root (sudo giftwrap edit), or name tables you may write with --allow and --deny");
+            return 1;
+        }
         try
         {
             var editor = Environment.GetEnvironmentVariable("VISUAL") ?? Environment.GetEnvironmentVariable("EDITOR") ?? "vi";

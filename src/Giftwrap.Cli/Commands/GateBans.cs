@@ -23,7 +23,9 @@ internal sealed class GateBans(BanStore store) : IGateBans, IDisposable
     /// <summary>Opens the store of <paramref name="options"/> for the gate; null and the reason in words when it cannot be used.</summary>
     public static GateBans? Open(BanOptions options, string where, out string? error)
     {
-        error = StoreProblems.KindProblem(options.Store) is { } kind ? $"{where}: {kind}" : null;
+        // The gate reads the store and writes to it (the ban option): it must be able to do both.
+        error = StoreProblems.KindProblem(options.Store) is { } kind ? $"{where}: {kind}"
+            : StoreProblems.AccessProblem(options.Store, write: true) is { } access ? $"{where}: {access}" : null;
         if (error is not null)
             return null;
         try

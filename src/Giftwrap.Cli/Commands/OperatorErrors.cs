@@ -38,16 +38,44 @@ internal static partial class StoreProblems
     public static string? KindProblem(string store) =>
         File.Exists(store) ? $"ban store {store} is a file, not a directory: name a directory in [bans] store (default /var/lib/giftwrap)" : null;
 
+    /// <summary>
+    /// Why this user cannot read (or, with <paramref name="write"/>, change) the store, or null. Checked
+    /// before the store is opened: a store that opens but cannot be read would list no bans, and
+    /// "no active bans" from a store nobody could read is a lie.
+    /// </summary>
+    public static string? AccessProblem(string store, bool write)
+    {
+        if (!Directory.Exists(store))
+            return null; // a store not made yet: ban makes it, bans lists nothing (there is nothing)
+        try
+        {
+            _ = Directory.EnumerateFileSystemEntries(store).Any();
+            foreach (var name in new[] { "journal", "snapshot" })
+            {
+                var file = Path.Combine(store, name);
+                if (File.Exists(file))
+                    using (File.OpenHandle(file, FileMode.Open, write ? FileAccess.ReadWrite : FileAccess.Read)) { }
+            }
+            if (write)
+                using (File.OpenHandle(Path.Combine(store, "lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite)) { }
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return Describe(store, "", ex);
+        }
+    }
+
     /// <summary>One line for an exception met while opening or writing the store at <paramref name="store"/>.</summary>
     public static string Describe(string store, string where, Exception ex)
     {
         var prefix = where.Length > 0 && where != store ? $"{where}: " : "";
         if (KindProblem(store) is { } kind)
             return prefix + kind;
-        var why = Words(ex.Message).Replace(store + ": ", "", StringComparison.Ordinal);
+        var why = Words(ex.Message).Replace(store + ": ", "", StringComparison.Ordinal).TrimEnd('.');
         var denied = ex is UnauthorizedAccessException || why.Contains("ermission denied", StringComparison.Ordinal) || why.Contains("is denied", StringComparison.Ordinal);
         var fix = denied
-            ? "run it as root (the store belongs to root), or name a store this user may write in [bans] store"
+            ? "run it as root (the store belongs to root), or name in [bans] store a directory this user may use"
             : "check the directory and its disk, or name another in [bans] store";
         return $"{prefix}ban store {store}: {(denied ? "permission denied" : why)}; {fix}";
     }
