@@ -45,10 +45,22 @@ internal static partial class StoreProblems
     /// </summary>
     public static string? AccessProblem(string store, bool write)
     {
-        if (!Directory.Exists(store))
-            return null; // a store not made yet: ban makes it, bans lists nothing (there is nothing)
+        if (!Directory.Exists(store) && !write)
+            return null; // a store not made yet: bans lists nothing (there is nothing)
         try
         {
+            // A store not made yet is made now, as the first ban would: one that cannot be made is refused here.
+            if (!Directory.Exists(store))
+            {
+                try
+                {
+                    Directory.CreateDirectory(store);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    return $"ban store {store} does not exist and cannot be made ({(ex is UnauthorizedAccessException ? "permission denied" : Words(ex.Message).TrimEnd('.'))}): create it, or name another in [bans] store";
+                }
+            }
             _ = Directory.EnumerateFileSystemEntries(store).Any();
             foreach (var name in new[] { "journal", "snapshot" })
             {
