@@ -26,13 +26,22 @@ internal static class CheckCommand
             using (TerminalProgress.Start($"checking {allow} and {deny} ({TerminalProgress.Size(TerminalProgress.FileSize(allow) + TerminalProgress.FileSize(deny))})"))
             {
                 report = TableChecker.Check(allow, deny, new CheckOptions { RequireExplicitAllow = result.GetValue(explicitAllow) });
-                report = report with { Diagnostics = [.. report.Diagnostics, .. Lockouts(allow, deny, result.GetValue(config))] };
+                report = report with { Diagnostics = [.. report.Diagnostics.Select(MissingIsWarning), .. Lockouts(allow, deny, result.GetValue(config))] };
             }
             Console.Out.Write(result.GetValue(json) ? Json(report) : Text(report, result.GetValue(verbose)));
             return report.HasErrors ? 1 : 0;
         });
         return command;
     }
+
+    /// <summary>
+    /// A missing table is empty to libwrap, as a directory is; both deserve the same warning (a
+    /// misspelt --allow would otherwise check nothing and pass).
+    /// </summary>
+    private static Diagnostic MissingIsWarning(Diagnostic d) =>
+        d.Code == "missing" && d.Line == 0 && d.Severity == DiagnosticSeverity.Info
+            ? d with { Severity = DiagnosticSeverity.Warning, Message = "no such file: libwrap reads it as an empty table (check the path)" }
+            : d;
 
     /// <summary>The lockout check: this SSH session and [safety] keep must still be granted.</summary>
     internal static List<Diagnostic> Lockouts(string allow, string deny, string? configPath)
