@@ -180,6 +180,47 @@ public sealed partial class OperatorErrorTests
         Assert.Contains("access:   granted", match.Stdout, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Serve_RedisUnreachable_StartsAndSaysSoInOneLine()
+    {
+        using var dir = new TempDir();
+        var conf = dir.Write("giftwrap.conf",
+            $"[log]\nsyslog = off\n[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n" +
+            $"[service:x]\nlisten = 127.0.0.1:{Loopback.FreePort()}\nforward = 127.0.0.1:1\n[bans]\nstore = {dir.Path}/store\nredis = 127.0.0.1:1\n");
+        var psi = new ProcessStartInfo("dotnet", [CliRunner.Dll, "serve", "--config", conf, "--drain-seconds", "1"])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        using var p = Process.Start(psi)!;
+        var stderr = new StringBuilder();
+        var listening = new TaskCompletionSource();
+        p.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+                return;
+            lock (stderr)
+                stderr.AppendLine(e.Data);
+            if (e.Data.Contains("listening on", StringComparison.Ordinal))
+                listening.TrySetResult();
+        };
+        p.BeginErrorReadLine();
+        try
+        {
+            await listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            Loopback.Signal(p.Id, 15);
+            if (!p.WaitForExit(30_000))
+                p.Kill();
+        }
+        var log = stderr.ToString();
+        Assert.Contains($"warning: {conf}:11:9: Redis 127.0.0.1:1 does not answer; bans stay local until it does", log, StringComparison.Ordinal);
+        Assert.False(StackFrame().IsMatch(log), log);
+        Assert.DoesNotContain("Exception", log, StringComparison.Ordinal);
+    }
+
     /// <summary>Runs giftwrap, as nobody (setpriv, no supplementary groups) when asked.</summary>
     private static CliResult Run(bool asNobody, Dictionary<string, string> environment, string[] args)
     {

@@ -84,6 +84,10 @@ internal static class ServeCommand
         using var banMetrics = bans?.ObserveMetrics();
         // A [bans] redis = ... key joins the fleet: bans and unbans travel to every member.
         await using var fleet = settings.Fleet is null ? null : await Giftwrap.Bans.Redis.BanFleet.JoinAsync(bans!.Store, settings.Fleet, null, ct).ConfigureAwait(false);
+        // An unreachable Redis is no reason to stop guarding: the member keeps its bans and catches up
+        // when Redis answers. But the operator hears of it, with where it was configured.
+        if (fleet is { IsConnected: false })
+            log.Gate(Severity.Warning, $"warning: {settings.File.Where("bans", "redis")}: Redis {settings.Fleet!.Redis.Split(',')[0]} does not answer; bans stay local until it does (the fleet catches up then)");
         var server = new GateServer(cfg, log, lookups, SocketActivation.Take(), bans);
         // Signals are taken before the listeners open: a SIGHUP that follows "listening on" at once
         // must reload, not kill the daemon with the default action.
