@@ -20,7 +20,11 @@ if (parsed.Errors.Count > 0 && parsed.Action is ParseErrorAction)
 }
 try
 {
-    return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
+    var status = await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
+    // serve --help also lists the configuration's keys, from the schema giftwrap.conf(5) documents.
+    if (parsed.Action is System.CommandLine.Help.HelpAction && parsed.CommandResult.Command.Name == "serve")
+        Console.Out.Write(ServeCommand.KeysHelp());
+    return status;
 }
 catch (Exception ex) when (OperatorError.Describe(ex) is { } line)
 {

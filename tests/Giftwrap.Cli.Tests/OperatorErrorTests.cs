@@ -168,6 +168,20 @@ public sealed partial class OperatorErrorTests
     }
 
     [Fact]
+    public void ServeHelp_ListsEveryKeyOfTheSchema_WithItsDocLine()
+    {
+        using var dir = new TempDir();
+        var r = CliRunner.Run(dir.Path, "serve", "--help");
+        Assert.Equal(0, r.ExitCode);
+        foreach (var section in Giftwrap.Configuration.ConfigSchema.Sections)
+        {
+            Assert.Contains($"  [{section.Name}{(section.Labelled ? ":NAME" : "")}]  {section.Doc}", r.Stdout, StringComparison.Ordinal);
+            foreach (var key in section.Keys)
+                Assert.Contains($"    {key.Name} = {Giftwrap.Configuration.ConfigSchema.Shape(key.Kind)}  {key.Doc}", r.Stdout, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void MissingTable_WarnedInCheckAndMatch()
     {
         using var dir = new TempDir();

@@ -64,6 +64,24 @@ internal static class ServeCommand
         return command;
     }
 
+    /// <summary>Every section and key of the configuration with its kind, default and documentation line.</summary>
+    internal static string KeysHelp()
+    {
+        var sb = new System.Text.StringBuilder("Configuration keys (giftwrap.conf(5); override with GIFTWRAP_section__key or --section:key=value):\n");
+        foreach (var section in ConfigSchema.Sections)
+        {
+            sb.Append("  [").Append(section.Name).Append(section.Labelled ? ":NAME]" : "]").Append("  ").Append(section.Doc).Append('\n');
+            foreach (var key in section.Keys)
+            {
+                sb.Append("    ").Append(key.Name).Append(" = ").Append(ConfigSchema.Shape(key.Kind)).Append("  ").Append(key.Doc);
+                if (key.Default is not null)
+                    sb.Append(" (default ").Append(key.Default).Append(')');
+                sb.Append('\n');
+            }
+        }
+        return sb.ToString();
+    }
+
     private static async Task<int> RunAsync(ServeSettings settings, string path, List<ConfigOverride> switches, string? inetd, TimeSpan drain, CancellationToken ct)
     {
         var cfg = settings.Gate;

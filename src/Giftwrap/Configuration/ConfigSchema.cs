@@ -113,6 +113,21 @@ internal static class ConfigSchema
         ]),
     ];
 
+    /// <summary>How a value of <paramref name="kind"/> is written, for help texts.</summary>
+    public static string Shape(ValueKind kind) => kind switch
+    {
+        ValueKind.Path => "PATH",
+        ValueKind.PathOrOff => "PATH|off",
+        ValueKind.YesNo => "yes|no",
+        ValueKind.Count => "N",
+        ValueKind.Number => "NUMBER",
+        ValueKind.Duration => "DURATION",
+        ValueKind.Size => "SIZE",
+        ValueKind.Address => "ADDRESS:PORT",
+        ValueKind.Addresses => "ADDRESS:PORT ...",
+        _ => "VALUE",
+    };
+
     public static ConfigSection? Section(string name) =>
         Sections.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase));
 
