@@ -168,6 +168,42 @@ public sealed partial class OperatorErrorTests
     }
 
     [Fact]
+    public async Task SecondGate_SameAddress_FailsToStartNamingTheAddressAndLine()
+    {
+        using var dir = new TempDir();
+        var port = Loopback.FreePort();
+        var conf = dir.Write("giftwrap.conf",
+            $"[log]\nsyslog = off\n[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[service:x]\nlisten = 127.0.0.1:{port}\nforward = 127.0.0.1:1\n");
+        var psi = new ProcessStartInfo("dotnet", [CliRunner.Dll, "serve", "--config", conf, "--drain-seconds", "1"])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        using var first = Process.Start(psi)!;
+        var listening = new TaskCompletionSource();
+        first.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data?.Contains("listening on", StringComparison.Ordinal) == true)
+                listening.TrySetResult();
+        };
+        first.BeginErrorReadLine();
+        try
+        {
+            await listening.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            // Without SO_REUSEPORT the second bind fails: two gates never split one address.
+            var second = Run(false, [], ["serve", "--config", conf]);
+            Assert.True(second.ExitCode == 1, second.Stderr);
+            Assert.Contains($"{conf}:7:10: cannot listen on 127.0.0.1:{port} (service x): the address is already in use", second.Stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Loopback.Signal(first.Id, 15);
+            if (!first.WaitForExit(30_000))
+                first.Kill();
+        }
+    }
+
+    [Fact]
     public void ServeHelp_ListsEveryKeyOfTheSchema_WithItsDocLine()
     {
         using var dir = new TempDir();

@@ -185,7 +185,10 @@ public sealed class GateServer : IAsyncDisposable
         {
             if (ep.AddressFamily == AddressFamily.InterNetworkV6)
                 s.DualMode = false;
-            s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // SO_REUSEADDR alone (a restart binds past TIME_WAIT). .NET's ReuseAddress also sets
+            // SO_REUSEPORT on Linux, which lets a second gate bind the same address and take half
+            // the connections with other tables: a busy address must fail the start instead.
+            s.SetRawSocketOption(1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
             s.Bind(ep);
             s.Listen(1024);
             return s;
