@@ -2,8 +2,10 @@
 // `redis` (a StackExchange.Redis connection string; absent means no fleet), `fleet_rate`
 // (the cap on bans this member sends into the fleet), `fleet_key` (the Redis key prefix
 // shared by one fleet) and `fleet_resync` (how often a full exchange runs besides reconnects).
-// Reading reports every error with its file and line; the local store reads the other keys.
+// The keys are declared with the others in Giftwrap.Configuration.ConfigSchema and read by
+// its one reader; what a rate is stays here.
 using System.Globalization;
+using Giftwrap.Configuration;
 
 namespace Giftwrap.Bans.Redis;
 
@@ -69,66 +71,50 @@ public static class FleetOptionsReader
     /// <summary>
     /// The fleet options of <paramref name="lines"/> (the file's text, named <paramref name="path"/>
     /// in errors), or null when [bans] has no `redis` key (this host is not in a fleet).
-    /// Every error is listed as "file:line: message"; with errors the result is not to be used.
+    /// Every error is listed as "file:line:column: message"; with errors the result is not to be used.
     /// </summary>
     public static FleetOptions? Parse(string path, IReadOnlyList<string> lines, out IReadOnlyList<string> errors)
     {
-        var list = new List<string>();
-        errors = list;
-        string? redis = null;
-        var options = new FleetOptions { Redis = "" };
-        foreach (var (key, value, line) in BanOptionsReader.Section([.. lines], "bans"))
-        {
-            var where = $"{path}:{line.ToString(CultureInfo.InvariantCulture)}";
-            switch (key)
-            {
-                case "redis":
-                    if (value.Length == 0)
-                        list.Add($"{where}: redis needs a connection string such as 127.0.0.1:6379");
-                    redis = value;
-                    break;
-                case "fleet_rate":
-                    if (FleetRate.TryParse(value, out var rate, out var error))
-                        options = options with { Rate = rate };
-                    else
-                        list.Add($"{where}: fleet_rate: {error}");
-                    break;
-                case "fleet_key":
-                    if (value.Length == 0)
-                        list.Add($"{where}: fleet_key needs a key prefix");
-                    else
-                        options = options with { KeyPrefix = value };
-                    break;
-                case "fleet_resync":
-                    if (BanDuration.TryParse(value, out var every, out _) && every is { } e)
-                        options = options with { ResyncInterval = e };
-                    else
-                        list.Add($"{where}: fleet_resync must be a duration such as 30s, 5m; found \"{value}\"");
-                    break;
-                default:
-                    break; // the local store's keys (store, protect, ...): BanOptionsReader reads them
-            }
-        }
-        return string.IsNullOrEmpty(redis) ? null : options with { Redis = redis };
+        var file = ConfigFile.Parse(path, lines);
+        var options = FromFile(file);
+        errors = file.Errors;
+        return options;
     }
 
-    /// <summary>Reads the file at <paramref name="path"/>; a missing file means no fleet.</summary>
+    /// <summary>Reads the file at <paramref name="path"/> (with GIFTWRAP_bans__KEY variables on top); a missing file means no fleet.</summary>
     public static FleetOptions? Read(string path, out IReadOnlyList<string> errors)
     {
+        var file = ConfigFile.Read(path, ConfigOverride.FromEnvironment(), missingIsEmpty: true);
+        var options = FromFile(file);
+        errors = file.Errors;
+        return options;
+    }
+
+    /// <summary>The fleet settings of a configuration already read; problems go to <see cref="ConfigFile.Errors"/>.</summary>
+    internal static FleetOptions? FromFile(ConfigFile file)
+    {
+        const string S = "bans";
+        if (file.Get(S, "redis") is not { } redis)
+            return null;
+        var options = new FleetOptions
+        {
+            Redis = redis,
+            KeyPrefix = file.Text(S, "fleet_key")!,
+            ResyncInterval = file.Duration(S, "fleet_resync"),
+        };
         try
         {
-            return Parse(path, File.ReadAllLines(path), out errors);
+            StackExchange.Redis.ConfigurationOptions.Parse(redis);
         }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        catch (ArgumentException ex)
         {
-            // No configuration at all: a host on its own, as the gate would run it.
-            errors = [];
-            return null;
+            // A connection string the client cannot read: say why here, not at the first ban.
+            file.Error(S, "redis", $"redis: {ex.Message}");
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            errors = [$"{path}: cannot read: {ex.Message}"];
-            return null;
-        }
+        if (FleetRate.TryParse(file.Text(S, "fleet_rate"), out var rate, out var error))
+            options = options with { Rate = rate };
+        else
+            file.Error(S, "fleet_rate", $"fleet_rate: {error}");
+        return options;
     }
 }

@@ -1,5 +1,6 @@
 // Durations as administrators and Fail2ban write them: 30s, 10m, 1h, 2d, 1w, a bare
-// number of seconds (Fail2ban's <bantime>), and "permanent" (or -1, Fail2ban's way).
+// number of seconds (Fail2ban's <bantime>), and "permanent" (or -1, Fail2ban's way). The
+// grammar of the lengths is the configuration's (Giftwrap.Configuration.Duration).
 using System.Globalization;
 
 namespace Giftwrap.Bans;
@@ -21,24 +22,14 @@ public static class BanDuration
         var t = (text ?? "").Trim().ToLowerInvariant();
         if (t is "permanent" or "forever" or "-1")
             return true;
-        long multiplier = 1;
-        foreach (var (suffix, seconds) in Units)
-        {
-            if (t.EndsWith(suffix, StringComparison.Ordinal))
-            {
-                multiplier = seconds;
-                t = t[..^1];
-                break;
-            }
-        }
-        // At most ~100 years: beyond that use "permanent"; it also keeps the arithmetic in range.
-        if (t.Length is 0 or > 12 || !t.All(char.IsAsciiDigit)
-            || !long.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n <= 0 || n * multiplier > 100L * 366 * 86400)
+        // One grammar for every duration of Giftwrap (Giftwrap.Configuration.Duration): "1w" is a
+        // week here as in a rule's `ban 1w` and in [limits] decision_timeout.
+        if (!Giftwrap.Configuration.Duration.TryParse(t, out var d))
         {
             error = $"\"{text}\" is not a duration (such as 30s, 10m, 1h, 2d, 1w, a number of seconds, or permanent)";
             return false;
         }
-        value = TimeSpan.FromSeconds(n * multiplier);
+        value = d;
         return true;
     }
 

@@ -1,8 +1,7 @@
 // The [bans] section of the gate's configuration file as an immutable value, and how it
-// is read. The gate's own reader (Giftwrap.Gate) ignores [bans]; this small reader takes
-// the same INI dialect (";" or "#" comments, also after a value when preceded by
-// whitespace) and reports every error with its file and line.
-using System.Globalization;
+// is taken from the one configuration reader (Giftwrap.Configuration.ConfigFile), which
+// declares the keys and checks their values; only what a ban target is stays here.
+using Giftwrap.Configuration;
 
 namespace Giftwrap.Bans;
 
@@ -50,121 +49,52 @@ public sealed record BanOptions
         [BanTarget.Parse("127.0.0.0/8"), BanTarget.Parse("::1")];
 }
 
-/// <summary>Reads <see cref="BanOptions"/> from the [bans] section of an INI file.</summary>
+/// <summary>Reads <see cref="BanOptions"/> from the [bans] section of the configuration.</summary>
 public static class BanOptionsReader
 {
     /// <summary>
-    /// Reads [bans] from <paramref name="path"/>. A missing file gives the defaults when
-    /// <paramref name="mustExist"/> is false (the default path on a host without a gate).
-    /// Every error is listed, each as "file:line: message"; with errors the options returned are not to be used.
+    /// Reads [bans] from <paramref name="path"/>, with GIFTWRAP_bans__KEY environment variables on top
+    /// (as `giftwrap serve` reads them, so a ban goes to the store the gate checks). A missing file gives
+    /// the defaults when <paramref name="mustExist"/> is false (the default path on a host without a gate).
+    /// The whole file is checked, not only [bans]: every error is listed, each as "file:line:column: message",
+    /// and with errors the options returned are not to be used.
     /// </summary>
     public static BanOptions Read(string path, bool mustExist, out IReadOnlyList<string> errors)
     {
-        var list = new List<string>();
-        errors = list;
-        var options = new BanOptions();
-        string[] lines;
-        try
-        {
-            lines = File.ReadAllLines(path);
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException && !mustExist)
-        {
-            // No configuration file at the default place: the defaults, as the gate would have them.
-            return options;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            list.Add($"{path}: cannot read: {ex.Message}");
-            return options;
-        }
-        foreach (var (key, value, line) in Section(lines, "bans"))
-            options = Apply(options, key, value, $"{path}:{line}", list);
+        var file = ConfigFile.Read(path, ConfigOverride.FromEnvironment(), missingIsEmpty: !mustExist);
+        var options = FromFile(file);
+        errors = file.Errors;
         return options;
     }
 
-    /// <summary>The keys of one [section] (lowercased), with their values and 1-based lines; the fleet reads [bans] with it too.</summary>
-    internal static IEnumerable<(string Key, string Value, int Line)> Section(string[] lines, string wanted)
+    /// <summary>The [bans] settings of a configuration already read; problems go to <see cref="ConfigFile.Errors"/>.</summary>
+    internal static BanOptions FromFile(ConfigFile file)
     {
-        string? section = null;
-        for (var i = 0; i < lines.Length; i++)
+        const string S = "bans";
+        var options = new BanOptions
         {
-            var line = StripComment(lines[i]).Trim();
-            if (line.StartsWith('[') && line.EndsWith(']'))
+            Store = file.Text(S, "store")!,
+            BanTime = file.Duration(S, "ban_time"),
+            IncrementFactor = file.Number(S, "increment_factor"),
+            MaxTime = file.Duration(S, "max_time"),
+            AggregateV6Threshold = file.Count(S, "aggregate_v6_threshold"),
+            ProtectLoopback = file.YesNo(S, "protect_loopback"),
+            HostsDeny = file.PathOrOff(S, "hosts_deny"),
+        };
+        if (options.AggregateV6Threshold == 1)
+            file.Error(S, "aggregate_v6_threshold", "aggregate_v6_threshold must be 0 (off) or a count of 2 or more; found 1");
+        if (file.Get(S, "protect") is { } protect)
+        {
+            var targets = new List<BanTarget>();
+            foreach (var part in ConfigFile.Split(protect))
             {
-                section = line[1..^1].Trim();
-                continue;
+                if (BanTarget.TryParse(part, out var t, out var error))
+                    targets.Add(t);
+                else
+                    file.Error(S, "protect", $"protect: {error}");
             }
-            var eq = line.IndexOf('=', StringComparison.Ordinal);
-            if (eq > 0 && string.Equals(section, wanted, StringComparison.OrdinalIgnoreCase))
-                yield return (line[..eq].Trim().ToLowerInvariant(), line[(eq + 1)..].Trim(), i + 1);
+            options = options with { Protect = targets };
         }
-    }
-
-    private static BanOptions Apply(BanOptions o, string key, string value, string where, List<string> errors)
-    {
-        switch (key)
-        {
-            case "store":
-                return value.Length > 0 ? o with { Store = value } : Error(o, $"{where}: store needs a directory", errors);
-            case "ban_time":
-                return BanDuration.TryParse(value, out var bt, out _) && bt is { } b
-                    ? o with { BanTime = b } : Error(o, $"{where}: ban_time must be a duration such as 10m, 1h, 1d; found \"{value}\"", errors);
-            case "max_time":
-                return BanDuration.TryParse(value, out var mt, out _) && mt is { } m
-                    ? o with { MaxTime = m } : Error(o, $"{where}: max_time must be a duration such as 1d, 1w; found \"{value}\"", errors);
-            case "increment_factor":
-                return double.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var f) && f >= 1 && f <= 1000
-                    ? o with { IncrementFactor = f } : Error(o, $"{where}: increment_factor must be a number from 1 to 1000; found \"{value}\"", errors);
-            case "aggregate_v6_threshold":
-                return int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n != 1
-                    ? o with { AggregateV6Threshold = n } : Error(o, $"{where}: aggregate_v6_threshold must be 0 (off) or a count of 2 or more; found \"{value}\"", errors);
-            case "hosts_deny":
-                return o with { HostsDeny = value.Length > 0 && !value.Equals("off", StringComparison.OrdinalIgnoreCase) ? value : null };
-            case "protect":
-                return Protect(o, value, where, errors);
-            case "protect_loopback":
-                return value.ToLowerInvariant() switch
-                {
-                    "yes" or "true" or "on" => o with { ProtectLoopback = true },
-                    "no" or "false" or "off" => o with { ProtectLoopback = false },
-                    _ => Error(o, $"{where}: protect_loopback must be yes or no; found \"{value}\"", errors),
-                };
-            default:
-                // Keys of the future fleet layer (redis, ...) belong to it: not an error here.
-                return o;
-        }
-    }
-
-    private static BanOptions Protect(BanOptions o, string value, string where, List<string> errors)
-    {
-        var targets = new List<BanTarget>();
-        foreach (var part in value.Split([' ', '\t', ','], StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (BanTarget.TryParse(part, out var t, out var error))
-                targets.Add(t);
-            else
-                errors.Add($"{where}: protect: {error}");
-        }
-        return o with { Protect = targets };
-    }
-
-    private static BanOptions Error(BanOptions o, string message, List<string> errors)
-    {
-        errors.Add(message);
-        return o;
-    }
-
-    private static string StripComment(string line)
-    {
-        var t = line.TrimStart();
-        if (t.StartsWith(';') || t.StartsWith('#'))
-            return "";
-        for (var i = 1; i < line.Length; i++)
-        {
-            if ((line[i] == ';' || line[i] == '#') && char.IsWhiteSpace(line[i - 1]))
-                return line[..i];
-        }
-        return line;
+        return options;
     }
 }

@@ -79,7 +79,7 @@ public sealed class FleetUnitTests
     {
         string[] lines =
         [
-            "[tables]", "redis = ignored:1",
+            "[tables]", "allow = /etc/hosts.allow",
             "[bans]", "store = /tmp/x", "redis = 10.0.0.5:6379,password=s ; the fleet", "fleet_rate = 10/s",
             "fleet_key = site1", "fleet_resync = 1m",
         ];
@@ -91,8 +91,11 @@ public sealed class FleetUnitTests
         Assert.Equal(TimeSpan.FromMinutes(1), o.ResyncInterval);
 
         FleetOptionsReader.Parse("g.conf", ["[bans]", "redis = r:1", "fleet_rate = lots", "fleet_resync = soon"], out errors);
-        Assert.Equal(["g.conf:3: fleet_rate: \"lots\" is not a rate (such as 100/min, 5/s, 1000/h, or unlimited)",
-            "g.conf:4: fleet_resync must be a duration such as 30s, 5m; found \"soon\""], errors);
+        Assert.Equal(["g.conf:4:16: fleet_resync = soon: must be a duration such as 500ms, 30s, 10m, 2h, 1d, 1w or a number of seconds",
+            "g.conf:3:14: fleet_rate: \"lots\" is not a rate (such as 100/min, 5/s, 1000/h, or unlimited)"], errors);
+        // A fleet key outside [bans] is no longer ignored: the one reader refuses keys where they do not belong.
+        FleetOptionsReader.Parse("g.conf", ["[tables]", "redis = r:1"], out errors);
+        Assert.Equal(["g.conf:2:1: unknown key \"redis\" in [tables]; its keys are allow, deny"], errors);
         Assert.Null(FleetOptionsReader.Parse("g.conf", ["[bans]", "store = /x"], out _));
     }
 }

@@ -17,9 +17,10 @@ public sealed class ServeCommandTests
         var conf = dir.Write("giftwrap.conf", "[service:x]\nlisten = 127.0.0.1:notaport\nforward = 127.0.0.1:1\nbogus line\n[limits]\nmax_per_source = -3\n");
         var r = CliRunner.Run(dir.Path, "serve", "--config", conf);
         Assert.Equal(78, r.ExitCode);
-        Assert.Contains($"{conf}:2: listen address \"127.0.0.1:notaport\"", r.Stderr);
-        Assert.Contains($"{conf}:4: expected key = value", r.Stderr);
-        Assert.Contains($"{conf}:6: limits:max_per_source must be a positive whole number", r.Stderr);
+        // Every error at once, each with file:line:column (the column of the value, or of the line).
+        Assert.Contains($"{conf}:2:10: listen = 127.0.0.1:notaport: \"127.0.0.1:notaport\": port \"notaport\" is not a number", r.Stderr);
+        Assert.Contains($"{conf}:4:1: \"bogus line\" is not key = value", r.Stderr);
+        Assert.Contains($"{conf}:6:18: max_per_source = -3: must be a whole number from 1 to 1000000", r.Stderr);
     }
 
     [Fact]

@@ -142,12 +142,12 @@ public sealed class ServeMetricsTests
             "[log]\nsyslog = off\n[service:x]\nlisten = 127.0.0.1:1\nforward = 127.0.0.1:2\n\n[metrics]\nlisten = 127.0.0.1\n");
         var r = CliRunner.Run(dir.Path, "serve", "--config", conf);
         Assert.Equal(78, r.ExitCode);
-        Assert.Contains($"{conf}:8: metrics listen address \"127.0.0.1\" is not address:port", r.Stderr);
+        Assert.Contains($"{conf}:8:10: listen = 127.0.0.1: \"127.0.0.1\" has no port: write address:port", r.Stderr);
 
         File.WriteAllText(conf, "[metrics]\nlisten = localhost:9464\n[service:x]\nlisten = 127.0.0.1:1\nforward = 127.0.0.1:2\n");
         r = CliRunner.Run(dir.Path, "serve", "--config", conf, "--check-config");
         Assert.Equal(78, r.ExitCode);
-        Assert.Contains($"{conf}:2: metrics listen address \"localhost:9464\"", r.Stderr);
+        Assert.Contains($"{conf}:2:10: listen = localhost:9464: \"localhost:9464\": host names are not looked up here; write the address, such as 127.0.0.1:9464", r.Stderr);
     }
 
     [Fact]

@@ -83,24 +83,14 @@ public sealed partial class ManPageTests(PackagingFixture fixture) : IDisposable
     {
         var page = Rendered("giftwrap.conf.5");
         var keys = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (var file in Directory.GetFiles(Path.Combine(fixture.Source, "src"), "*.cs", SearchOption.AllDirectories))
+        // Every section and key is declared once, in the configuration schema that every reader uses.
+        var current = "";
+        foreach (var line in File.ReadLines(Path.Combine(fixture.Source, "src", "Giftwrap", "Configuration", "ConfigSchema.cs")))
         {
-            var text = File.ReadAllText(file);
-            // "section:key" paths of the gate's reader and of the commands that read the file.
-            foreach (Match m in SectionKey().Matches(text))
-                keys.Add($"[{m.Groups[1].Value}] {m.Groups[2].Value}");
-            // A service section's keys: s["listen"].
-            if (file.EndsWith("GateConfig.cs", StringComparison.Ordinal))
-            {
-                foreach (Match m in ServiceKey().Matches(text))
-                    keys.Add($"[service:NAME] {m.Groups[1].Value}");
-            }
-            // The [bans] readers switch on the key.
-            if (file.EndsWith("BanOptions.cs", StringComparison.Ordinal) || file.EndsWith("FleetOptions.cs", StringComparison.Ordinal))
-            {
-                foreach (Match m in CaseKey().Matches(text))
-                    keys.Add($"[bans] {m.Groups[1].Value}");
-            }
+            if (SchemaSection().Match(line) is { Success: true } s)
+                current = s.Groups[2].Value == "true" ? $"{s.Groups[1].Value}:NAME" : s.Groups[1].Value;
+            else if (SchemaKey().Match(line) is { Success: true } k)
+                keys.Add($"[{current}] {k.Groups[1].Value}");
         }
         Assert.True(keys.Count >= 20, "the key finder found too few keys: " + string.Join(", ", keys));
         var missing = keys.Where(k =>
@@ -131,12 +121,9 @@ public sealed partial class ManPageTests(PackagingFixture fixture) : IDisposable
     [GeneratedRegex(@"(?<![\w<-])--?[A-Za-z][\w-]*|-\?")]
     private static partial Regex OptionName();
 
-    [GeneratedRegex(@"""(tables|limits|dns|ident|log|safety|metrics|bans):([a-z_]+)""")]
-    private static partial Regex SectionKey();
+    [GeneratedRegex(@"^\s*new\(""([a-z]+)"", (true|false),")]
+    private static partial Regex SchemaSection();
 
-    [GeneratedRegex(@"\bs\[""([a-z_]+)""\]")]
-    private static partial Regex ServiceKey();
-
-    [GeneratedRegex(@"case ""([a-z_0-9]+)"":")]
-    private static partial Regex CaseKey();
+    [GeneratedRegex(@"^\s*new\(""([a-z_0-9]+)"", ValueKind\.")]
+    private static partial Regex SchemaKey();
 }

@@ -2,7 +2,8 @@
 // Input is checked in full before the store is opened: a malformed address, duration or
 // daemon list changes nothing. `ban` refuses the address of the SSH session it runs in
 // (the first field of $SSH_CONNECTION) unless --force: locking yourself out is the
-// classic mistake. Exit status: 0 done, 1 refused or nothing to do, 2 bad input or configuration.
+// classic mistake. Exit status: 0 done, 1 refused, nothing to do or the store unusable, 2 bad
+// input or configuration.
 using System.CommandLine;
 using System.Net;
 using Giftwrap.Bans;
@@ -62,8 +63,8 @@ public static class BanCommands
             return Fail(errors, 2);
         if (!force && SshClient() is { } ssh && target.Contains(ssh))
             return Fail([$"refusing to ban {target}: it covers {ssh}, the address of this SSH session ($SSH_CONNECTION); use --force to ban it anyway"], 1);
-        if (OpenStore(config) is not { } store)
-            return 2;
+        if (OpenStore(config, write: true, out var status) is not { } store)
+            return status;
         using (store)
         {
             var request = new BanRequest
@@ -74,7 +75,16 @@ public static class BanCommands
                 Reason = reason ?? "",
                 Daemons = daemons,
             };
-            var result = store.Ban(request);
+            BanResult result;
+            try
+            {
+                result = store.Ban(request);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Written nowhere: the journal refused the write (permissions, a full disk).
+                return Fail([StoreProblems.Describe(store.Options.Store, "", ex)], 1);
+            }
             if (!result.Succeeded)
                 return Fail([result.Message], result.Outcome == BanOutcome.Invalid ? 2 : 1);
             Console.Out.WriteLine(result.Message);
@@ -86,11 +96,19 @@ public static class BanCommands
     {
         if (!BanTarget.TryParse(targetText, out var target, out var error))
             return Fail([error], 2);
-        if (OpenStore(config) is not { } store)
-            return 2;
+        if (OpenStore(config, write: true, out var status) is not { } store)
+            return status;
         using (store)
         {
-            var result = store.Unban(target);
+            BanResult result;
+            try
+            {
+                result = store.Unban(target);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return Fail([StoreProblems.Describe(store.Options.Store, "", ex)], 1);
+            }
             if (!result.Succeeded)
             {
                 var covering = store.List(DateTimeOffset.UtcNow).Where(e => e.Target != target && e.Target.Overlaps(target)).Select(e => e.Target.ToString()).ToList();
@@ -104,8 +122,13 @@ public static class BanCommands
 
     private static int List(bool json, string? config)
     {
-        if (OpenStore(config) is not { } store)
-            return 2;
+        if (OpenStore(config, write: false, out var status) is not { } store)
+        {
+            // Status 0 without a store: there is no store yet, so no bans (OpenStore said so on stderr).
+            if (status == 0)
+                Console.Out.Write(json ? BanOutput.Json([], DateTimeOffset.UtcNow) : BanOutput.Text([], DateTimeOffset.UtcNow));
+            return status;
+        }
         using (store)
         {
             var now = store.Options.Time.GetUtcNow();
@@ -127,15 +150,12 @@ public static class BanCommands
     /// The lockout check for bans: the clients under [safety] keep must stay granted, so a ban (and the
     /// hosts.deny block it writes) may never cover them. They join the protected addresses.
     /// </summary>
-    internal static BanOptions WithKeep(BanOptions options, string configPath)
+    internal static BanOptions WithKeep(BanOptions options, Giftwrap.Configuration.ConfigFile file)
     {
-        if (!File.Exists(configPath))
-            return options;
-        var ini = Giftwrap.Gate.Config.IniFile.Read(configPath);
-        if (!ini.Values.TryGetValue("safety:keep", out var keep))
+        if (file.Get("safety", "keep") is not { } keep)
             return options;
         var extra = new List<BanTarget>();
-        foreach (var item in keep.Value.Split([' ', '\t', ','], StringSplitOptions.RemoveEmptyEntries))
+        foreach (var item in Giftwrap.Configuration.ConfigFile.Split(keep))
         {
             var host = item.Contains('@', StringComparison.Ordinal) ? item[(item.IndexOf('@', StringComparison.Ordinal) + 1)..] : item;
             if (BanTarget.TryParse(host.Trim('[', ']'), out var target, out _))
@@ -144,30 +164,53 @@ public static class BanCommands
         return extra.Count == 0 ? options : options with { Protect = [.. options.Protect, .. extra] };
     }
 
-    private static BanStore? OpenStore(string? config)
+    private static BanStore? OpenStore(string? config, bool write, out int status)
     {
+        status = 2;
+        // The whole configuration is checked before the store is opened: with any error nothing is
+        // read or written, and never the default store in place of the one the file meant.
         var path = config ?? BanOptions.DefaultConfigPath;
-        var options = BanOptionsReader.Read(path, mustExist: config is not null, out var errors);
-        if (errors.Count > 0)
+        var file = Settings.Read(path, missingIsEmpty: config is null);
+        var options = BanOptionsReader.FromFile(file);
+        Settings.Keep(file);
+        options = WithKeep(options, file);
+        if (file.Errors.Count > 0)
         {
-            Fail(errors, 2);
+            Fail([.. file.Errors, $"{file.Errors.Count} error(s) in {path}; the ban store was not touched"], 2);
             return null;
         }
-        options = WithKeep(options, path);
+        var where = file.Where("bans", "store");
+        status = 1;
+        if (StoreProblems.KindProblem(options.Store) is { } kind)
+        {
+            Fail([$"{(where == path ? "" : where + ": ")}{kind}"], 1);
+            return null;
+        }
+        if (!write && !Directory.Exists(options.Store))
+        {
+            Console.Error.WriteLine($"giftwrap: no ban store at {options.Store}{(where == path ? "" : $" ({where})")} yet: nothing was ever banned there");
+            status = 0;
+            return null;
+        }
+        if (StoreProblems.AccessProblem(options.Store, write) is { } access)
+        {
+            Fail([$"{(where == path ? "" : where + ": ")}{access}"], 1);
+            return null;
+        }
         try
         {
             BanStore store;
             using (TerminalProgress.Start($"loading bans from {options.Store} ({TerminalProgress.Size(StoreSize(options.Store))})"))
                 store = BanStore.Open(options, watch: false);
             foreach (var p in store.Problems)
-                Console.Error.WriteLine($"giftwrap: warning: {p}");
-            store.ProblemFound += (_, p) => Console.Error.WriteLine($"giftwrap: warning: {p}");
+                Console.Error.WriteLine($"giftwrap: warning: {StoreProblems.Words(p.ToString())}");
+            store.ProblemFound += (_, p) => Console.Error.WriteLine($"giftwrap: warning: {StoreProblems.Words(p.ToString())}");
             return store;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            // The store could not be read at all: say so; nothing was changed.
-            Fail([$"{options.Store}: {ex.Message}"], 2);
+            // The store could not be read at all: say so; nothing was changed (and `bans` lists nothing).
+            Fail([StoreProblems.Describe(options.Store, where == path ? "" : where, ex)], 1);
             return null;
         }
     }

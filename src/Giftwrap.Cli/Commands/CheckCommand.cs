@@ -34,7 +34,7 @@ internal static class CheckCommand
                     InetdConf = result.GetValue(inetd),
                     WrappedDaemons = GateDaemons(result.GetValue(config)),
                 });
-                report = report with { Diagnostics = [.. report.Diagnostics, .. Lockouts(allow, deny, result.GetValue(config))] };
+                report = report with { Diagnostics = [.. report.Diagnostics.Select(MissingIsWarning), .. Lockouts(allow, deny, result.GetValue(config))] };
             }
             Console.Out.Write(result.GetValue(json) ? Json(report) : Text(report, result.GetValue(verbose)));
             return report.HasErrors ? 1 : 0;
@@ -48,16 +48,19 @@ internal static class CheckCommand
         configPath ??= File.Exists(ServeCommand.DefaultConfig) ? ServeCommand.DefaultConfig : null;
         if (configPath is null)
             return [];
-        var ini = Giftwrap.Gate.Config.IniFile.Read(configPath);
-        var names = new List<string>();
-        foreach (var key in ini.Values.Keys)
-        {
-            var f = key.Split(':');
-            if (f.Length == 3 && f[0].Equals("service", StringComparison.OrdinalIgnoreCase))
-                names.Add(ini.Values.TryGetValue($"service:{f[1]}:daemon", out var d) ? d.Value : f[1]);
-        }
-        return names;
+        // Errors of the file are the lockout check's to report; here only the names it does give count.
+        var file = Giftwrap.Configuration.ConfigFile.Read(configPath, missingIsEmpty: true);
+        return [.. file.Labels("service").Select(name => file.Get($"service:{name}", "daemon") ?? name)];
     }
+
+    /// <summary>
+    /// A missing table is empty to libwrap, as a directory is; both deserve the same warning (a
+    /// misspelt --allow would otherwise check nothing and pass).
+    /// </summary>
+    private static Diagnostic MissingIsWarning(Diagnostic d) =>
+        d.Code == "missing" && d.Line == 0 && d.Severity == DiagnosticSeverity.Info
+            ? d with { Severity = DiagnosticSeverity.Warning, Message = "no such file: libwrap reads it as an empty table (check the path)" }
+            : d;
 
     /// <summary>The lockout check: this SSH session and [safety] keep must still be granted.</summary>
     internal static List<Diagnostic> Lockouts(string allow, string deny, string? configPath)
@@ -66,13 +69,20 @@ internal static class CheckCommand
         var keep = new List<KeepRule>();
         if (LockoutCheck.FromSshConnection(Environment.GetEnvironmentVariable("SSH_CONNECTION")) is { } ssh)
             keep.Add(ssh);
-        configPath ??= File.Exists(ServeCommand.DefaultConfig) ? ServeCommand.DefaultConfig : null;
-        if (configPath is not null)
+        // An explicit --config must be readable and valid; the default one is used when it exists,
+        // and then it must be valid too: a broken configuration fails the check instead of
+        // silently skipping the lockout check.
+        var explicitConfig = configPath is not null;
+        configPath ??= ServeCommand.DefaultConfig;
+        var file = Settings.Read(configPath, missingIsEmpty: !explicitConfig);
+        var kept = Settings.Keep(file);
+        if (file.Errors.Count > 0)
         {
-            var ini = Giftwrap.Gate.Config.IniFile.Read(configPath);
-            if (ini.Values.TryGetValue("safety:keep", out var v))
-                keep.AddRange(LockoutCheck.ParseKeep(v.Value, $"{v.File}:{v.Line}", problems));
+            problems.AddRange(file.Errors.Select(Settings.AsDiagnostic));
+            problems.Add(new Diagnostic(configPath, 0, 0, DiagnosticSeverity.Error, "config", "the configuration has errors: the lockout check of [safety] keep was not made"));
+            return problems;
         }
+        keep.AddRange(kept);
         if (keep.Count == 0)
             return problems;
         using var tables = new Giftwrap.Tables.AccessTables(allow, deny, new Giftwrap.Tables.AccessTablesOptions { Live = false });

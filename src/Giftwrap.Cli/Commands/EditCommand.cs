@@ -82,16 +82,29 @@ internal static class EditCommand
         TimeSpan? window = null;
         if (within is not null)
         {
-            if (!Giftwrap.Gate.Config.DurationText.TryParse(within, out var w) || w <= TimeSpan.Zero)
+            if (!Giftwrap.Configuration.Duration.TryParse(within, out var w) || w <= TimeSpan.Zero)
             {
                 Console.Error.WriteLine($"giftwrap edit: --confirm-within {within}: not a duration (e.g. 90s, 5m)");
                 return 2;
             }
             window = w;
         }
-        var original = File.Exists(target) ? File.ReadAllBytes(target) : [];
-        var draft = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(target))!, $".{Path.GetFileName(target)}.giftwrap-edit-{Environment.ProcessId}");
-        File.WriteAllBytes(draft, original);
+        var directory = Path.GetDirectoryName(Path.GetFullPath(target))!;
+        var draft = Path.Combine(directory, $".{Path.GetFileName(target)}.giftwrap-edit-{Environment.ProcessId}");
+        byte[] original;
+        try
+        {
+            original = File.Exists(target) ? File.ReadAllBytes(target) : [];
+            File.WriteAllBytes(draft, original);
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            // The draft lives beside the table so the final rename is atomic: without the right to
+            // write there, the table could not be replaced either. Nothing was changed.
+            var why = ex is UnauthorizedAccessException ? "permission denied" : StoreProblems.Words(ex.Message);
+            Console.Error.WriteLine($"giftwrap edit: cannot edit {target}: {why} (reading it and writing in {directory}); run it as root (sudo giftwrap edit), or name tables you may write with --allow and --deny");
+            return 1;
+        }
         try
         {
             var editor = Environment.GetEnvironmentVariable("VISUAL") ?? Environment.GetEnvironmentVariable("EDITOR") ?? "vi";
@@ -150,18 +163,16 @@ internal static class EditCommand
 
     private static void ShowReplay(string allow, string deny, string newAllow, string newDeny, string? config)
     {
-        var path = config ?? (File.Exists(ServeCommand.DefaultConfig) ? ServeCommand.DefaultConfig : null);
-        if (path is null)
+        var file = Settings.Read(config ?? ServeCommand.DefaultConfig, missingIsEmpty: true);
+        // A broken configuration was reported by the lockout check, which refused the edit.
+        if (file.Errors.Count > 0 || file.Get("log", "decisions") is not { } log || !File.Exists(log))
             return;
-        var ini = Giftwrap.Gate.Config.IniFile.Read(path);
-        if (!ini.Values.TryGetValue("log:decisions", out var log) || !File.Exists(log.Value))
-            return;
-        using var stream = File.OpenRead(log.Value);
+        using var stream = File.OpenRead(log);
         var stats = new Giftwrap.Replay.LogStats();
         using var current = new Giftwrap.Tables.AccessTables(allow, deny, new Giftwrap.Tables.AccessTablesOptions { Live = false });
         using var proposed = new Giftwrap.Tables.AccessTables(newAllow, newDeny, new Giftwrap.Tables.AccessTablesOptions { Live = false });
         var r = Giftwrap.Replay.Replayer.Run(Giftwrap.Replay.LogReader.DecisionLog(stream, stats), stats, current, proposed);
-        Console.Out.Write("What this change does to recent connections (" + log.Value + "):\n" + ReplayCommand.Text(r));
+        Console.Out.Write("What this change does to recent connections (" + log + "):\n" + ReplayCommand.Text(r));
     }
 
     private static bool Ask(string question)

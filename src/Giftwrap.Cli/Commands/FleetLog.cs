@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Giftwrap.Cli.Commands;
 
-internal sealed class FleetLog(GateLog log) : ILogger
+internal sealed class FleetLog(GateLog log, string where) : ILogger
 {
     public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
@@ -23,6 +23,13 @@ internal sealed class FleetLog(GateLog log) : ILogger
         };
         // The exception's message only: no stack trace reaches an operator.
         var text = exception is null ? formatter(state, exception) : $"{formatter(state, exception)}: {exception.Message}";
-        log.Gate(severity, $"fleet: {text}");
+        // Warnings and errors say where the fleet was configured, as every other configuration problem does.
+        var prefix = severity switch
+        {
+            Severity.Warning => $"warning: {where}: ",
+            Severity.Err => $"error: {where}: ",
+            _ => "",
+        };
+        log.Gate(severity, $"{prefix}fleet: {text}");
     }
 }

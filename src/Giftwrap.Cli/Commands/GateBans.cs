@@ -28,22 +28,21 @@ internal sealed class GateBans(BanStore store) : IGateBans, IDisposable
         }
     }
 
-    /// <summary>Opens the store named by [bans] in the configuration; null (and the reasons) when it cannot be used.</summary>
-    public static GateBans? Open(string configPath, Action<string> report)
+    /// <summary>Opens the store of <paramref name="options"/> for the gate; null and the reason in words when it cannot be used.</summary>
+    public static GateBans? Open(BanOptions options, string where, out string? error)
     {
-        var options = BanOptionsReader.Read(configPath, mustExist: false, out var errors);
-        foreach (var e in errors)
-            report(e);
-        if (errors.Count > 0)
+        // The gate reads the store and writes to it (the ban option): it must be able to do both.
+        error = StoreProblems.KindProblem(options.Store) is { } kind ? $"{where}: {kind}"
+            : StoreProblems.AccessProblem(options.Store, write: true) is { } access ? $"{where}: {access}" : null;
+        if (error is not null)
             return null;
-        options = BanCommands.WithKeep(options, configPath);
         try
         {
             return new GateBans(BanStore.Open(options, watch: true));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            report($"ban store {options.Store}: {ex.Message}; bans are not enforced");
+            error = StoreProblems.Describe(options.Store, where, ex);
             return null;
         }
     }

@@ -28,6 +28,7 @@ internal static class MatchCommand
         command.SetAction(async (result, ct) =>
         {
             var (allow, deny) = tables.Resolve(result);
+            TableOptions.WarnUnusual(allow, deny, Console.Error);
             if (result.GetValue(batch))
                 return BatchMatcher.Run(allow, deny, Console.In, Console.Out, Console.Error);
             var d = result.GetValue(daemon);

@@ -6,6 +6,7 @@ using System.CommandLine;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Giftwrap.Configuration;
 using Giftwrap.Gate.Config;
 using Giftwrap.Gate.Connections;
 using Giftwrap.Gate.Listening;
@@ -29,68 +30,103 @@ internal static class ServeCommand
         command.SetAction(async (result, ct) =>
         {
             var path = result.GetValue(config) ?? DefaultConfig;
-            var overrides = result.UnmatchedTokens.ToArray();
-            GateConfig cfg;
-            try
+            // Unmatched tokens are --section:key=value settings; anything else is a usage error (2), never ignored.
+            var usage = new List<string>();
+            var switches = ConfigOverride.FromSwitches([.. result.UnmatchedTokens], usage);
+            if (usage.Count > 0)
             {
-                cfg = GateConfigLoader.Load(path, overrides, inetd: result.GetValue(inetd));
+                foreach (var u in usage)
+                    await Console.Error.WriteLineAsync($"giftwrap serve: {u}").ConfigureAwait(false);
+                return 2;
             }
-            catch (GateConfigException ex)
+            var settings = Settings.ForServe(path, switches, result.GetValue(inetd));
+            if (settings.File.Errors.Count > 0)
             {
-                foreach (var e in ex.Errors)
+                foreach (var e in settings.File.Errors)
                     await Console.Error.WriteLineAsync($"giftwrap: {e}").ConfigureAwait(false);
+                await Console.Error.WriteLineAsync($"giftwrap: {settings.File.Errors.Count} error(s) in the configuration; nothing started").ConfigureAwait(false);
                 return 78; // EX_CONFIG
             }
             if (result.GetValue(check))
             {
-                Console.Out.WriteLine($"{path}: {cfg.Services.Count} service(s), configuration OK");
+                if (settings.Bans is { } b && StoreProblems.KindProblem(b.Store) is { } kind)
+                {
+                    await Console.Error.WriteLineAsync($"giftwrap: {settings.File.Where("bans", "store")}: {kind}").ConfigureAwait(false);
+                    return 78;
+                }
+                Console.Out.WriteLine($"{path}: {settings.Gate.Services.Count} service(s), configuration OK");
                 return 0;
             }
-            foreach (var note in cfg.Notes)
+            foreach (var note in settings.Gate.Notes)
                 await Console.Error.WriteLineAsync($"giftwrap: {note}").ConfigureAwait(false);
-            return await RunAsync(cfg, path, overrides, result.GetValue(inetd), TimeSpan.FromSeconds(result.GetValue(drain)), ct).ConfigureAwait(false);
+            return await RunAsync(settings, path, switches, result.GetValue(inetd), TimeSpan.FromSeconds(result.GetValue(drain)), ct).ConfigureAwait(false);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(GateConfig cfg, string path, string[] overrides, string? inetd, TimeSpan drain, CancellationToken ct)
+    /// <summary>Every section and key of the configuration with its kind, default and documentation line.</summary>
+    internal static string KeysHelp()
     {
+        var sb = new System.Text.StringBuilder("Configuration keys (giftwrap.conf(5); override with GIFTWRAP_section__key or --section:key=value):\n");
+        foreach (var section in ConfigSchema.Sections)
+        {
+            sb.Append("  [").Append(section.Name).Append(section.Labelled ? ":NAME]" : "]").Append("  ").Append(section.Doc).Append('\n');
+            foreach (var key in section.Keys)
+            {
+                sb.Append("    ").Append(key.Name).Append(" = ").Append(ConfigSchema.Shape(key.Kind)).Append("  ").Append(key.Doc);
+                if (key.Default is not null)
+                    sb.Append(" (default ").Append(key.Default).Append(')');
+                sb.Append('\n');
+            }
+        }
+        return sb.ToString();
+    }
+
+    private static async Task<int> RunAsync(ServeSettings settings, string path, List<ConfigOverride> switches, string? inetd, TimeSpan drain, CancellationToken ct)
+    {
+        var cfg = settings.Gate;
         using var log = new GateLog(cfg.Syslog);
         var lookups = GateLookups.Create(cfg);
-        // Bans are part of the gate only when the configuration has a [bans] section.
-        using var bans = Giftwrap.Gate.Config.IniFile.Read(path).Values.Keys.Any(k => k.StartsWith("bans:", StringComparison.OrdinalIgnoreCase))
-            ? GateBans.Open(path, e => log.Gate(Severity.Err, $"error: {e}"))
-            : null;
-        // A [bans] redis = ... key joins the fleet: bans and unbans travel to every member.
-        IReadOnlyList<string> fleetErrors = [];
-        var fleetOptions = bans is null ? null : Giftwrap.Bans.Redis.FleetOptionsReader.Read(path, out fleetErrors);
-        foreach (var e in fleetErrors)
-            log.Gate(Severity.Err, $"error: {e}; not joining the fleet");
-        if (fleetErrors.Count > 0)
-            fleetOptions = null;
+        // A [bans] section that cannot be honoured stops the start: a typo must not turn every ban off.
+        GateBans? bans = null;
+        if (settings.Bans is { } banOptions)
+        {
+            bans = GateBans.Open(BanCommands.WithKeep(banOptions, settings.File), settings.File.Where("bans", "store"), out var storeError);
+            if (bans is null)
+            {
+                log.Gate(Severity.Err, $"error: {storeError}; not starting (bans could not be enforced)");
+                return 1;
+            }
+        }
+        using var bansOwner = bans;
         using var banMetrics = bans?.ObserveMetrics();
         // Joined in the background: a Redis that is down or does not answer must not hold the listeners back.
-        await using var fleet = fleetOptions is null ? null : Giftwrap.Bans.Redis.BackgroundFleet.Start(bans!.Store, fleetOptions, new FleetLog(log));
+        // Its warnings name the line of the configuration that asked for the fleet.
+        await using var fleet = settings.Fleet is null ? null : Giftwrap.Bans.Redis.BackgroundFleet.Start(bans!.Store, settings.Fleet, new FleetLog(log, settings.File.Where("bans", "redis")));
         var server = new GateServer(cfg, log, lookups, SocketActivation.Take(), bans);
         // Signals are taken before the listeners open: a SIGHUP that follows "listening on" at once
         // must reload, not kill the daemon with the default action.
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
         using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
+        var running = settings.File;
         using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
         {
             c.Cancel = true;
+            var reload = Reloading.Read(path, switches, inetd, running);
+            if (reload.Errors.Count > 0)
+            {
+                log.Gate(Severity.Err, $"error: reload refused, keeping the running configuration: {string.Join("; ", reload.Errors)}");
+                return;
+            }
             try
             {
-                server.Reload(GateConfigLoader.Load(path, overrides, inetd: inetd));
-            }
-            catch (GateConfigException ex)
-            {
-                log.Gate(Severity.Err, $"error: reload refused, keeping the running configuration: {string.Join("; ", ex.Errors)}");
+                server.Reload(reload.Settings!.Gate);
+                running = reload.Settings.File;
             }
             catch (SocketException ex)
             {
-                log.Gate(Severity.Err, $"error: reload refused, keeping the running configuration: {ex.Message}");
+                log.Gate(Severity.Err, $"error: reload refused, keeping the running configuration: {Listening.Describe(ex)}");
             }
         });
         MeterProvider? metrics = null;
@@ -101,14 +137,14 @@ internal static class ServeCommand
         }
         catch (SocketException ex)
         {
-            log.Gate(Severity.Err, $"error: cannot listen: {ex.Message}");
+            log.Gate(Severity.Err, $"error: {Listening.Describe(ex, cfg, settings.File)}");
             metrics?.Dispose();
             return 1;
         }
         catch (HttpListenerException ex)
         {
             // The [metrics] endpoint asked for cannot be had: refuse to start rather than run unobserved.
-            log.Gate(Severity.Err, $"error: cannot listen for metrics on {cfg.MetricsListen}: {ex.Message}");
+            log.Gate(Severity.Err, $"error: {settings.File.Where("metrics", "listen")}: cannot listen for metrics on {cfg.MetricsListen}: {ex.Message}");
             return 1;
         }
         using var metricsProvider = metrics;

@@ -35,4 +35,19 @@ internal sealed class TableOptions
         var deny = result.GetValue(Deny) ?? (local ? "hosts.deny" : DefaultDeny);
         return (allow, deny);
     }
+
+    /// <summary>
+    /// Warns of a table that is missing or a directory: libwrap reads either as an empty table, so the
+    /// prediction stands, but a misspelt --allow would otherwise predict "granted" without a word.
+    /// </summary>
+    public static void WarnUnusual(string allow, string deny, TextWriter error)
+    {
+        foreach (var path in new[] { allow, deny })
+        {
+            if (Directory.Exists(path))
+                error.WriteLine($"giftwrap: warning: {path}: is a directory: libwrap reads it as an empty table");
+            else if (!File.Exists(path))
+                error.WriteLine($"giftwrap: warning: {path}: no such file: libwrap reads it as an empty table (check the path)");
+        }
+    }
 }

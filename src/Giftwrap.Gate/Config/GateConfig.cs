@@ -1,8 +1,9 @@
 // The gate's configuration as immutable values, and how it is read: the INI file,
-// then GIFTWRAP_* environment variables and --section:key=value switches on top,
-// validated as a whole (every error reported, each with its file and line).
+// then GIFTWRAP_* environment variables and --section:key=value switches on top, all
+// through the one reader and schema of Giftwrap.Configuration (every error reported, each
+// with its file:line:column or the override that set it).
 using System.Net;
-using Microsoft.Extensions.Configuration;
+using Giftwrap.Configuration;
 
 namespace Giftwrap.Gate.Config;
 
@@ -71,186 +72,91 @@ public static class GateConfigLoader
     /// <summary>Reads and validates <paramref name="path"/>; throws <see cref="GateConfigException"/> listing every error.</summary>
     public static GateConfig Load(string path, IEnumerable<string>? overrides = null, IDictionary<string, string?>? environment = null, string? inetd = null)
     {
+        var usage = new List<string>();
+        var all = ConfigOverride.FromEnvironment(environment is null ? null : new System.Collections.Hashtable(environment.ToDictionary(e => e.Key, e => e.Value)));
+        all.AddRange(ConfigOverride.FromSwitches([.. overrides ?? []], usage));
         // With --inetd, the configuration file is optional: the inetd.conf lines are the services.
-        var ini = inetd is not null && !File.Exists(path) ? IniFile.Empty(path) : IniFile.Read(path);
-        var errors = new List<string>(ini.Errors);
-        var builder = new ConfigurationBuilder()
-            .AddInMemoryCollection(ini.Values.ToDictionary(kv => kv.Key, kv => (string?)kv.Value.Value, StringComparer.OrdinalIgnoreCase));
-        if (environment is not null)
-            builder.AddInMemoryCollection(environment.Where(e => e.Key.StartsWith("GIFTWRAP_", StringComparison.Ordinal))
-                .Select(e => KeyValuePair.Create(e.Key["GIFTWRAP_".Length..].Replace("__", ":", StringComparison.Ordinal), e.Value)));
-        else
-            builder.AddEnvironmentVariables("GIFTWRAP_");
-        if (overrides is not null)
-            builder.AddCommandLine([.. overrides]);
-        var config = builder.Build();
+        var file = ConfigFile.Read(path, all, missingIsEmpty: inetd is not null);
+        file.Errors.InsertRange(0, usage);
+        var config = FromFile(file, inetd);
+        if (file.Errors.Count > 0)
+            throw new GateConfigException(file.Errors);
+        return config;
+    }
+
+    /// <summary>
+    /// The gate's settings from a configuration already read; problems are added to
+    /// <see cref="ConfigFile.Errors"/>, and with any error the result is not to be used.
+    /// </summary>
+    internal static GateConfig FromFile(ConfigFile file, string? inetd)
+    {
+        var errors = file.Errors;
         var services = new List<ServiceConfig>();
-        foreach (var section in config.GetSection("service").GetChildren())
-            services.Add(Service(section, ini, errors));
+        foreach (var name in file.Labels("service").ToList())
+            services.Add(Service(file, name));
         var notes = new List<string>();
         if (inetd is not null)
             services.AddRange(InetdConf.Read(inetd, errors, notes));
         if (services.Count == 0)
-            errors.Add(inetd is null ? $"{path}: no [service:NAME] section: nothing to guard" : $"{inetd}: no stream/tcp nowait service to serve");
+            errors.Add(inetd is null ? $"{file.Path}: no [service:NAME] section: nothing to guard" : $"{inetd}: no stream/tcp nowait service to serve");
         var dup = services.SelectMany(s => s.Listen.Select(l => (s.Name, l))).GroupBy(x => x.l).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null)
-            errors.Add($"{path}: {dup.Key} is the listen address of more than one service ({string.Join(", ", dup.Select(d => d.Name))})");
+            errors.Add($"{file.Path}: {dup.Key} is the listen address of more than one service ({string.Join(", ", dup.Select(d => d.Name))})");
         var limits = new LimitsConfig
         {
-            MaxConnections = Int(config, "limits:max_connections", 4096, ini, errors),
-            MaxPerSource = Int(config, "limits:max_per_source", 64, ini, errors),
-            DecisionTimeout = Duration(config, "limits:decision_timeout", TimeSpan.FromSeconds(15), ini, errors),
-            BannerTimeout = Duration(config, "limits:banner_timeout", TimeSpan.FromSeconds(10), ini, errors),
-            ConnectTimeout = Duration(config, "limits:connect_timeout", TimeSpan.FromSeconds(10), ini, errors),
-            HalfCloseTimeout = Duration(config, "limits:half_close_timeout", TimeSpan.FromSeconds(60), ini, errors),
-            MaxChildren = Int(config, "actions:max_children", 32, ini, errors),
-            MaxStartsPerMinute = Int(config, "actions:max_starts_per_minute", 60, ini, errors),
+            MaxConnections = file.Count("limits", "max_connections"),
+            MaxPerSource = file.Count("limits", "max_per_source"),
+            DecisionTimeout = file.Duration("limits", "decision_timeout"),
+            BannerTimeout = file.Duration("limits", "banner_timeout"),
+            ConnectTimeout = file.Duration("limits", "connect_timeout"),
+            HalfCloseTimeout = file.Duration("limits", "half_close_timeout"),
+            MaxChildren = file.Count("actions", "max_children"),
+            MaxStartsPerMinute = file.Count("actions", "max_starts_per_minute"),
         };
-        IPEndPoint? dns = null;
-        if (config["dns:server"] is { Length: > 0 } dnsText && !TryEndPoint(dnsText, 53, out dns))
-            errors.Add($"{ini.Where("dns:server")}: dns server \"{dnsText}\" is not address:port");
-        IPEndPoint? metrics = null;
-        if (config["metrics:listen"] is { } metricsText && (!TryEndPoint(metricsText.Trim(), 0, out metrics) || metrics.Port == 0))
+        return new GateConfig
         {
-            errors.Add($"{ini.Where("metrics:listen")}: metrics listen address \"{metricsText}\" is not address:port (IPv6 as [addr]:port)");
-            metrics = null;
-        }
-        var result = new GateConfig
-        {
-            Allow = config["tables:allow"] ?? "/etc/hosts.allow",
-            Deny = config["tables:deny"] ?? "/etc/hosts.deny",
+            Allow = file.Text("tables", "allow")!,
+            Deny = file.Text("tables", "deny")!,
             Services = services,
             Limits = limits,
-            DnsServer = dns,
-            DnsTimeout = Duration(config, "dns:timeout", TimeSpan.FromSeconds(5), ini, errors),
-            IdentPort = Int(config, "ident:port", 113, ini, errors),
-            Syslog = config["log:syslog"] is { } s ? (s.Equals("off", StringComparison.OrdinalIgnoreCase) ? null : s) : "/dev/log",
-            Source = path,
+            DnsServer = file.Address("dns", "server"),
+            DnsTimeout = file.Duration("dns", "timeout"),
+            IdentPort = file.Count("ident", "port"),
+            Syslog = file.PathOrOff("log", "syslog"),
+            Source = file.Path,
             Notes = notes,
-            DecisionLog = config["log:decisions"] is { Length: > 0 } dl ? dl : null,
-            DecisionLogMaxBytes = Size(config, "log:decisions_max_size", 10 * 1024 * 1024, ini, errors),
-            DecisionLogKeep = Int(config, "log:decisions_keep", 3, ini, errors),
-            MetricsListen = metrics,
+            DecisionLog = file.Text("log", "decisions"),
+            DecisionLogMaxBytes = file.Size("log", "decisions_max_size"),
+            DecisionLogKeep = file.Count("log", "decisions_keep"),
+            MetricsListen = file.Address("metrics", "listen"),
         };
-        if (errors.Count > 0)
-            throw new GateConfigException(errors);
-        return result;
     }
 
-    private static ServiceConfig Service(IConfigurationSection s, IniFile ini, List<string> errors)
+    private static ServiceConfig Service(ConfigFile file, string name)
     {
-        var name = s.Key;
-        var where = ini.Where($"service:{name}:listen");
-        var listen = new List<IPEndPoint>();
-        var listenText = s["listen"];
-        if (string.IsNullOrWhiteSpace(listenText))
-            errors.Add($"{ini.Path}: [service:{name}] has no listen address");
-        else
-        {
-            foreach (var part in listenText.Split([' ', '\t', ','], StringSplitOptions.RemoveEmptyEntries))
-            {
-                if (TryEndPoint(part, 0, out var ep) && ep.Port != 0)
-                    listen.Add(ep);
-                else
-                    errors.Add($"{where}: listen address \"{part}\" is not address:port (IPv6 as [addr]:port)");
-            }
-        }
-        IPEndPoint? forward = null;
-        if (s["forward"] is { Length: > 0 } f && (!TryEndPoint(f, 0, out forward) || forward.Port == 0))
-            errors.Add($"{ini.Where($"service:{name}:forward")}: forward address \"{f}\" is not address:port");
-        var exec = s["exec"] is { Length: > 0 } e ? CommandLine.Split(e) : null;
+        var section = $"service:{name}";
+        if (file.Get(section, "listen") is null)
+            file.Error(section, "listen", $"[{section}] has no listen address (listen = address:port)");
+        var forward = file.Address(section, "forward");
+        var exec = file.Get(section, "exec") is { } e ? CommandLine.Split(e) : null;
         if (exec is { Count: 0 })
             exec = null;
-        if ((forward is null) == (exec is null) && !(s["forward"] is { Length: > 0 } && forward is null))
-            errors.Add($"{where}: [service:{name}] needs exactly one of forward = address:port or exec = program");
+        if (file.Get(section, "forward") is null == (exec is null))
+            file.Errors.Add($"{file.Section(section)!.Header}: [{section}] needs exactly one of forward = address:port or exec = program");
         if (exec is not null && !File.Exists(exec[0]))
-            errors.Add($"{ini.Where($"service:{name}:exec")}: {exec[0]}: no such program");
-        var user = s["user"];
-        if (user is { Length: > 0 } && !Giftwrap.Decisions.SystemAccounts.Instance.UserExists(user))
-            errors.Add($"{ini.Where($"service:{name}:user")}: unknown user \"{user}\"");
+            file.Error(section, "exec", $"{exec[0]}: no such program");
+        var user = file.Get(section, "user");
+        if (user is not null && !Giftwrap.Decisions.SystemAccounts.Instance.UserExists(user))
+            file.Error(section, "user", $"unknown user \"{user}\"");
         return new ServiceConfig
         {
             Name = name,
-            Listen = listen,
-            Daemon = s["daemon"] is { Length: > 0 } d ? d : name,
+            Listen = file.Addresses(section, "listen"),
+            Daemon = file.Get(section, "daemon") ?? name,
             Forward = forward,
             Exec = exec,
-            User = user is { Length: > 0 } ? user : null,
+            User = user,
         };
-    }
-
-    internal static bool TryEndPoint(string text, int defaultPort, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPEndPoint? ep)
-    {
-        if (!IPEndPoint.TryParse(text, out ep))
-            return false;
-        if (ep.Port == 0 && defaultPort != 0)
-            ep.Port = defaultPort;
-        return true;
-    }
-
-    private static long Size(IConfiguration c, string key, long fallback, IniFile ini, List<string> errors)
-    {
-        var text = c[key]?.Trim();
-        if (text is null)
-            return fallback;
-        var factor = text.EndsWith('K') || text.EndsWith('k') ? 1024L : text.EndsWith('M') ? 1024L * 1024 : text.EndsWith('G') ? 1024L * 1024 * 1024 : 1L;
-        var digits = factor == 1 ? text : text[..^1];
-        if (long.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0)
-            return n * factor;
-        errors.Add($"{ini.Where(key)}: {key} must be a size such as 500K or 10M, found \"{text}\"");
-        return fallback;
-    }
-
-    private static int Int(IConfiguration c, string key, int fallback, IniFile ini, List<string> errors)
-    {
-        var text = c[key];
-        if (text is null)
-            return fallback;
-        if (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var v) && v > 0)
-            return v;
-        errors.Add($"{ini.Where(key)}: {key} must be a positive whole number, found \"{text}\"");
-        return fallback;
-    }
-
-    private static TimeSpan Duration(IConfiguration c, string key, TimeSpan fallback, IniFile ini, List<string> errors)
-    {
-        var text = c[key];
-        if (text is null)
-            return fallback;
-        if (DurationText.TryParse(text, out var d) && d > TimeSpan.Zero)
-            return d;
-        errors.Add($"{ini.Where(key)}: {key} must be a duration such as 500ms, 10s, 5m; found \"{text}\"");
-        return fallback;
-    }
-}
-
-/// <summary>Durations written as 500ms, 10s, 5m, 2h, 1d (a bare number is seconds).</summary>
-public static class DurationText
-{
-    public static bool TryParse(string text, out TimeSpan value)
-    {
-        value = default;
-        var t = text.Trim();
-        var units = new (string Suffix, double Seconds)[] { ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400) };
-        foreach (var (suffix, seconds) in units)
-        {
-            if (t.EndsWith(suffix, StringComparison.OrdinalIgnoreCase) && !(suffix == "s" && t.EndsWith("ms", StringComparison.OrdinalIgnoreCase))
-                && !(suffix == "m" && t.EndsWith("ms", StringComparison.OrdinalIgnoreCase)))
-            {
-                if (double.TryParse(t[..^suffix.Length], System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var n))
-                {
-                    value = TimeSpan.FromSeconds(n * seconds);
-                    return true;
-                }
-                return false;
-            }
-        }
-        if (double.TryParse(t, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var secs))
-        {
-            value = TimeSpan.FromSeconds(secs);
-            return true;
-        }
-        return false;
     }
 }
 

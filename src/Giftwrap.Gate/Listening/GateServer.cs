@@ -180,6 +180,9 @@ public sealed class GateServer : IAsyncDisposable
         }
     }
 
+    /// <summary>The key under which a SocketException of a bind carries the address (an <see cref="IPEndPoint"/>) in its Data.</summary>
+    public const string ListenEndPointKey = "giftwrap.listen";
+
     /// <summary>
     /// A listening socket for <paramref name="ep"/> (an activated one if systemd passed it). A socket
     /// error names the address and the service, as "ADDRESS ([service:NAME]): reason".
@@ -210,7 +213,11 @@ public sealed class GateServer : IAsyncDisposable
         catch (SocketException ex)
         {
             s.Dispose();
-            throw new SocketException((int)ex.SocketErrorCode, $"{ep} ([service:{service.Name}]): {ex.Message}");
+            // The message names the address and its service; the Data entry lets the command line
+            // say also where in the configuration that address was given.
+            var named = new SocketException((int)ex.SocketErrorCode, $"{ep} ([service:{service.Name}]): {ex.Message}");
+            named.Data[ListenEndPointKey] = ep;
+            throw named;
         }
         catch
         {

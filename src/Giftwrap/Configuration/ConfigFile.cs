@@ -1,0 +1,198 @@
+// The one reader of giftwrap.conf, used by every command and by the fleet. It reads the
+// INI form (sections, key = value, ; and # comments, also after a value when a blank
+// precedes them), lays the overrides on top, and checks everything against ConfigSchema:
+// an unknown section or key, a malformed header, a line without "=", a key set twice and
+// a value of the wrong kind or out of range are errors, each with file:line:column (or the
+// variable or switch that set it), all collected before anyone looks at a value.
+// A configuration with errors is not to be used: fail closed, never fall back to a default
+// in place of what the administrator meant to write.
+using System.Globalization;
+using System.Net;
+
+namespace Giftwrap.Configuration;
+
+/// <summary>Where a value came from: file:line:column, or the variable or switch that set it.</summary>
+internal sealed record ConfigSource(string File, int Line, int Column, string? Override = null)
+{
+    public override string ToString() =>
+        Override ?? $"{File}:{Line.ToString(CultureInfo.InvariantCulture)}:{Column.ToString(CultureInfo.InvariantCulture)}";
+}
+
+internal sealed record ConfigEntry(string Key, string Value, ConfigSource Source);
+
+/// <summary>One [section] as read: where its header is and its keys.</summary>
+internal sealed class ConfigSectionData(string name, ConfigSource header)
+{
+    public string Name { get; } = name;
+    public ConfigSource Header { get; } = header;
+    public Dictionary<string, ConfigEntry> Entries { get; } = new(StringComparer.OrdinalIgnoreCase);
+}
+
+internal sealed partial class ConfigFile
+{
+    private readonly List<ConfigSectionData> _sections = [];
+
+    private ConfigFile(string path) => Path = path;
+
+    public string Path { get; }
+
+    /// <summary>False when the file does not exist (and was allowed not to).</summary>
+    public bool Exists { get; private set; } = true;
+
+    /// <summary>Every error, as "where: message"; readers of the values add theirs here too.</summary>
+    public List<string> Errors { get; } = [];
+
+    /// <summary>The sections present (file or overrides), by full name (service:ssh), in order.</summary>
+    public IEnumerable<string> SectionNames => _sections.Select(s => s.Name);
+
+    /// <summary>
+    /// Reads <paramref name="path"/> and lays <paramref name="overrides"/> over it, in order (a later one wins).
+    /// A missing file is an empty configuration when <paramref name="missingIsEmpty"/>, else an error.
+    /// </summary>
+    public static ConfigFile Read(string path, IEnumerable<ConfigOverride>? overrides = null, bool missingIsEmpty = false)
+    {
+        var file = new ConfigFile(path);
+        if (file.Load(missingIsEmpty) is { } lines)
+            file.Parse(lines);
+        foreach (var o in overrides ?? [])
+            file.Override(o);
+        return file;
+    }
+
+    /// <summary>Reads text already in memory (tests, and a reload that checked what it read).</summary>
+    public static ConfigFile Parse(string path, IReadOnlyList<string> lines, IEnumerable<ConfigOverride>? overrides = null)
+    {
+        var file = new ConfigFile(path);
+        file.Parse(lines);
+        foreach (var o in overrides ?? [])
+            file.Override(o);
+        return file;
+    }
+
+    private string[]? Load(bool missingIsEmpty)
+    {
+        try
+        {
+            if (Directory.Exists(Path))
+            {
+                Errors.Add($"{Path}: is a directory, not a configuration file (name the file, such as {Path.TrimEnd('/')}/giftwrap.conf)");
+                return null;
+            }
+            return File.ReadAllLines(Path);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            Exists = false;
+            if (!missingIsEmpty)
+                Errors.Add($"{Path}: no such file (create it, see giftwrap.conf(5), or name another with --config)");
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            Errors.Add($"{Path}: cannot read the configuration: permission denied (run as root, or make the file readable to this user)");
+            return null;
+        }
+        catch (IOException ex)
+        {
+            // An I/O error (EIO, a name too long ...): the message of the runtime is already in words.
+            Errors.Add($"{Path}: cannot read the configuration: {ex.Message}");
+            return null;
+        }
+    }
+
+    public ConfigSectionData? Section(string name) =>
+        _sections.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase));
+
+    public bool HasSection(string name) => Section(name) is not null;
+
+    /// <summary>The labels of the [kind:LABEL] sections (the service names), in order.</summary>
+    public IEnumerable<string> Labels(string kind) =>
+        _sections.Where(s => s.Name.StartsWith(kind + ":", StringComparison.OrdinalIgnoreCase)).Select(s => s.Name[(kind.Length + 1)..]);
+
+    /// <summary>The value as written (or overridden), or null when the key is not set.</summary>
+    public string? Get(string section, string key) => Entry(section, key)?.Value;
+
+    public ConfigEntry? Entry(string section, string key) =>
+        Section(section) is { } s && s.Entries.TryGetValue(key, out var e) ? e : null;
+
+    /// <summary>Where a key was set, else where its section starts, else the file.</summary>
+    public string Where(string section, string key) =>
+        Entry(section, key)?.Source.ToString() ?? Section(section)?.Header.ToString() ?? Path;
+
+    /// <summary>Records an error about a key, at the place it was set.</summary>
+    public void Error(string section, string key, string message) => Errors.Add($"{Where(section, key)}: {message}");
+
+    private static ConfigKey Declared(string section, string key)
+    {
+        var colon = section.IndexOf(':', StringComparison.Ordinal);
+        var kind = colon < 0 ? section : section[..colon];
+        return ConfigSchema.Section(kind)?.Key(key) ?? throw new ArgumentException($"[{section}] {key} is not declared in ConfigSchema");
+    }
+
+    /// <summary>The value, or the declared default (null when there is none).</summary>
+    public string? Text(string section, string key) => Get(section, key) ?? Declared(section, key).Default;
+
+    public int Count(string section, string key) =>
+        Text(section, key) is { } t && long.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? (int)n : 0;
+
+    public double Number(string section, string key) =>
+        Text(section, key) is { } t && double.TryParse(t, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var n) ? n : 0;
+
+    public TimeSpan Duration(string section, string key) =>
+        Configuration.Duration.TryParse(Text(section, key), out var d) ? d : TimeSpan.Zero;
+
+    public long Size(string section, string key) => TrySize(Text(section, key) ?? "", out var n) ? n : 0;
+
+    public bool YesNo(string section, string key) => TryYesNo(Text(section, key) ?? "", out var b) && b;
+
+    /// <summary>A path, or null for off (or for no value and no default).</summary>
+    public string? PathOrOff(string section, string key) =>
+        Text(section, key) is { } t && !t.Equals("off", StringComparison.OrdinalIgnoreCase) ? t : null;
+
+    public IPEndPoint? Address(string section, string key) =>
+        Get(section, key) is { } t && EndPointText.TryParse(t, Declared(section, key).DefaultPort, out var ep, out _) ? ep : null;
+
+    public IReadOnlyList<IPEndPoint> Addresses(string section, string key)
+    {
+        var list = new List<IPEndPoint>();
+        foreach (var part in Split(Get(section, key) ?? ""))
+        {
+            if (EndPointText.TryParse(part, 0, out var ep, out _))
+                list.Add(ep);
+        }
+        return list;
+    }
+
+    /// <summary>A list value cut at blanks and commas.</summary>
+    public static string[] Split(string value) => value.Split([' ', '\t', ','], StringSplitOptions.RemoveEmptyEntries);
+
+    internal static bool TrySize(string text, out long bytes)
+    {
+        bytes = 0;
+        var t = text.Trim();
+        if (t.Length == 0)
+            return false;
+        var factor = char.ToUpperInvariant(t[^1]) switch { 'K' => 1L << 10, 'M' => 1L << 20, 'G' => 1L << 30, _ => 1L };
+        var digits = factor == 1 ? t : t[..^1];
+        if (digits.Length is 0 or > 12 || !long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n <= 0)
+            return false;
+        bytes = n * factor;
+        return true;
+    }
+
+    internal static bool TryYesNo(string text, out bool value)
+    {
+        switch (text.Trim().ToLowerInvariant())
+        {
+            case "yes" or "true" or "on":
+                value = true;
+                return true;
+            case "no" or "false" or "off":
+                value = false;
+                return true;
+            default:
+                value = false;
+                return false;
+        }
+    }
+}
