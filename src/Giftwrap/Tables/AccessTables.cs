@@ -206,8 +206,9 @@ public sealed class AccessTables : IDisposable
     /// <summary>
     /// For a caller that must not block (the gate's event loops): true when the compiled tables are
     /// current, so that <see cref="DecideCurrent"/> decides as <see cref="Decide"/> would. False when
-    /// a file changed or a recompile is under way; the recompile then starts on the thread pool and
-    /// the caller decides the long way (<see cref="Decide"/> decides with the old tables until the new ones are ready).
+    /// a file changed or a recompile is under way; the caller then decides the long way, where
+    /// <see cref="Decide"/> recompiles the changes this call found (or, while another caller recompiles,
+    /// decides with the old tables until the new ones are ready).
     /// </summary>
     internal bool IsCurrentWithoutWaiting()
     {
@@ -231,8 +232,12 @@ public sealed class AccessTables : IDisposable
             var changed = _monitor.Poll(out _);
             if (changed is null)
                 return true;
+            // Not recompiled on the thread pool apart from this caller: the connection that found the
+            // change decides the long way, and its own Current() recompiles with these changes and decides
+            // with the new tables. A separate work item could take the lock first, and this very connection,
+            // which came after the write, would then be decided by the tables as they were (a granted client
+            // that the new table refuses).
             _pendingChanges = changed;
-            ThreadPool.UnsafeQueueUserWorkItem(static t => t.Current(), this, preferLocal: false);
             return false;
         }
         finally

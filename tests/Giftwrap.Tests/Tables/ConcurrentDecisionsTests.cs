@@ -91,6 +91,31 @@ public sealed class ConcurrentDecisionsTests
         Assert.False(tables.Decide(client).IsGranted);
     }
 
+    [Fact]
+    public void FastCheckFindsAChange_ThenTheLongWay_DecidesWithTheNewTables()
+    {
+        // The gate's order for one connection: IsCurrentWithoutWaiting() on the loop, then Decide() on
+        // the thread pool. The change was written before the connection came, so its decision must see
+        // it, however long the recompile takes (a big table makes a lost race likely).
+        using var files = new TableFiles();
+        var big = new System.Text.StringBuilder();
+        for (var i = 0; i < 200_000; i++)
+            big.Append("sshd: 10.").Append((i >> 16) & 255).Append('.').Append((i >> 8) & 255).Append('.').Append(i & 255).Append('\n');
+        File.WriteAllText(files.Deny, big.ToString());
+        var client = TableFiles.Request("sshd", "198.51.100.1");
+        using var tables = files.Open(live: true);
+        for (var round = 0; round < 3; round++)
+        {
+            Assert.True(tables.Decide(client).IsGranted);
+            File.AppendAllText(files.Deny, "sshd: 198.51.100.1\n");
+            Assert.False(tables.IsCurrentWithoutWaiting());
+            // The long way starts a little later on the thread pool, as it does in the gate.
+            Thread.Sleep(50);
+            Assert.False(tables.Decide(client).IsGranted);
+            File.WriteAllText(files.Deny, big.ToString());
+        }
+    }
+
     // Lists lose and regain their client; the allow table is rewritten by rename now and then.
     private static void Rewrite(TableFiles files, string[] lists, AccessRequest[] clients, int round, CancellationToken stop)
     {
