@@ -35,7 +35,8 @@ internal sealed partial class Gatekeeper
                         SetSocket(socket, decision, request, "keepalive", static (s, _) => s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true), 0);
                         break;
                     case LingerAction l:
-                        SetSocket(socket, decision, request, "linger", static (s, seconds) => s.LingerState = new LingerOption(true, seconds), l.Seconds);
+                        // options.c linger_option(): l_onoff = (l_linger != 0); "linger 0" turns SO_LINGER off.
+                        SetSocket(socket, decision, request, "linger", static (s, seconds) => s.LingerState = new LingerOption(seconds != 0, seconds), l.Seconds);
                         break;
                     case SpawnAction s:
                         await RunAsync(programs, s.Command, request, ct).ConfigureAwait(false);
@@ -57,7 +58,7 @@ internal sealed partial class Gatekeeper
                 var status = await RunAsync(programs, aclexec, request, ct).ConfigureAwait(false);
                 if (status != 0)
                 {
-                    AclExecFailed(_log, request.Daemon, status);
+                    AclExecFailed(_log, request.Daemon, Logging.LibwrapLines.AclExecReturned);
                     decision = fallback;
                     continue;
                 }
