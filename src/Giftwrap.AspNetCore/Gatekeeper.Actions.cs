@@ -36,7 +36,7 @@ internal sealed partial class Gatekeeper
                         break;
                     case LingerAction l:
                         // options.c linger_option(): l_onoff = (l_linger != 0); "linger 0" turns SO_LINGER off.
-                        SetSocket(socket, decision, request, "linger", static (s, seconds) => s.LingerState = new LingerOption(seconds != 0, seconds), l.Seconds);
+                        SetSocket(socket, decision, request, "linger", static (s, seconds) => SetLinger(s, seconds), l.Seconds);
                         break;
                     case SpawnAction s:
                         await RunAsync(programs, s.Command, request, ct).ConfigureAwait(false);
@@ -102,6 +102,15 @@ internal sealed partial class Gatekeeper
             // The client may already be gone; the option then has nothing left to act on.
             SocketOptionFailed(_log, request.Daemon, keyword, ex.Message);
         }
+    }
+
+    /// <summary>setsockopt(SO_LINGER) raw, as libwrap sets it: LingerOption refuses more than 65,535 s, the kernel does not.</summary>
+    private static void SetLinger(Socket socket, int seconds)
+    {
+        Span<byte> linger = stackalloc byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(linger, seconds != 0 ? 1 : 0);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(linger[4..], seconds);
+        socket.SetRawSocketOption(1 /*SOL_SOCKET*/, 13 /*SO_LINGER*/, linger);
     }
 
     private void Ignored(Decision decision, AccessRequest request, string keyword, string why)

@@ -71,7 +71,7 @@ internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool lau
                     case LingerAction l:
                         // options.c linger_option(): l_onoff = (l_linger != 0). "linger 0" turns SO_LINGER
                         // off (a normal close), it does not ask for a reset on close.
-                        TrySocket(() => Need(client).LingerState = new LingerOption(l.Seconds != 0, l.Seconds), $"SO_LINGER {l.Seconds}", decision, request);
+                        TrySocket(() => SetLinger(Need(client), l.Seconds), $"SO_LINGER {l.Seconds}", decision, request);
                         break;
                     case SpawnAction s:
                         await RunAndWaitAsync(s.Command, state, request).ConfigureAwait(false);
@@ -104,6 +104,18 @@ internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool lau
             }
             return new ActionOutcome(decision.IsGranted ? ConnectionFate.Serve : ConnectionFate.Refuse, state, decision, facility, level, Request: request);
         }
+    }
+
+    /// <summary>
+    /// setsockopt(SO_LINGER) with struct linger as libwrap fills it. Raw, because LingerOption refuses more than
+    /// 65,535 seconds where the kernel takes any int (libwrap's "linger 100000" is valid).
+    /// </summary>
+    internal static void SetLinger(Socket socket, int seconds)
+    {
+        Span<byte> linger = stackalloc byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(linger, seconds != 0 ? 1 : 0);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(linger[4..], seconds);
+        socket.SetRawSocketOption(1 /*SOL_SOCKET*/, 13 /*SO_LINGER*/, linger);
     }
 
     private static Socket Need(Socket? client) =>

@@ -48,8 +48,18 @@ internal static partial class LibwrapLines
     public static string Warning(RuleLocation? rule, string message) =>
         rule is { } r ? $"warning: {r.File}, line {r.Line}: {message}" : $"warning: {message}";
 
-    /// <summary>A diagnostic of the evaluation as tcpd_warn() or tcpd_jump() logs it.</summary>
-    public static string Diagnostic(Diagnostic diagnostic) => diagnostic.ToLogLine();
+    /// <summary>
+    /// A diagnostic of the evaluation as tcpd_warn() or tcpd_jump() logs it: with "FILE, line N: " whenever a table
+    /// was being read, line 0 included (a first line too long); without it only for a table that cannot be opened
+    /// (hosts_access.c warns before it sets tcpd_context).
+    /// </summary>
+    public static string Diagnostic(Diagnostic diagnostic)
+    {
+        var kind = diagnostic.Severity == DiagnosticSeverity.Error ? "error" : "warning";
+        return diagnostic.File.Length > 0 && diagnostic.Code != "cannot-open"
+            ? $"{kind}: {diagnostic.File}, line {diagnostic.Line}: {diagnostic.Message}"
+            : $"{kind}: {diagnostic.Message}";
+    }
 
     /// <summary>eval_client(), as the log lines show it: not sanitised (percent_x() sanitises, syslog does not).</summary>
     public static string Client(AccessRequest request) =>
