@@ -14,6 +14,9 @@ namespace Giftwrap.Cli.Tests;
 /// <summary>What one run showed; <see cref="ToString"/> is the transcript compared between tcpds.</summary>
 public sealed record Transcript(string Received, bool Reset, IReadOnlyList<string> Syslog, string Spawned, int ExitStatus)
 {
+    /// <summary>The syslog datagrams as they came (not compared: times and pids differ).</summary>
+    public IReadOnlyList<string> Datagrams { get; init; } = [];
+
     public override string ToString() =>
         $"received: \"{Escape(Received)}\"{(Reset ? " (reset)" : "")}\nsyslog:\n{string.Concat(Syslog.Select(l => $"  {Escape(l)}\n"))}spawned: \"{Escape(Spawned)}\"\nexit: {ExitStatus}\n";
 
@@ -131,9 +134,10 @@ public static partial class InetdOnce
             var (received, reset) = await AskAsync(c.Client, port);
             if (!p.WaitForExit(60_000))
                 throw new TimeoutException($"{c.Name}: {tcpd[0]} did not exit within 60 s of the client's end");
-            var lines = Drain(log).Select(l => Normalise(l, d)).ToList();
+            var datagrams = Drain(log);
+            var lines = datagrams.Select(l => Normalise(l, d)).ToList();
             var spawned = File.Exists(Path.Combine(d, "spawned")) ? File.ReadAllText(Path.Combine(d, "spawned"), Encoding.Latin1) : "";
-            return new Transcript(received.Replace(d, "DIR", StringComparison.Ordinal), reset, lines, spawned.Replace(d, "DIR", StringComparison.Ordinal), p.ExitCode);
+            return new Transcript(received.Replace(d, "DIR", StringComparison.Ordinal), reset, lines, spawned.Replace(d, "DIR", StringComparison.Ordinal), p.ExitCode) { Datagrams = datagrams };
         }
         finally
         {
