@@ -17,6 +17,9 @@ public sealed record Transcript(string Received, bool Reset, IReadOnlyList<strin
     /// <summary>The syslog datagrams as they came (not compared: times and pids differ).</summary>
     public IReadOnlyList<string> Datagrams { get; init; } = [];
 
+    /// <summary>From the first syslog line to the client's end of the connection (not compared).</summary>
+    public TimeSpan LogToClose { get; init; }
+
     public override string ToString() =>
         $"received: \"{Escape(Received)}\"{(Reset ? " (reset)" : "")}\nsyslog:\n{string.Concat(Syslog.Select(l => $"  {Escape(l)}\n"))}spawned: \"{Escape(Spawned)}\"\nexit: {ExitStatus}\n";
 
@@ -131,13 +134,21 @@ public static partial class InetdOnce
         try
         {
             var port = await PortAsync(Path.Combine(d, "port"), p, stderr);
+            // Peeks only: the datagrams stay queued for Drain.
+            var firstLog = Task.Run(() => log.Poll(TimeSpan.FromSeconds(60), SelectMode.SelectRead) ? Stopwatch.GetTimestamp() : long.MaxValue);
             var (received, reset) = await AskAsync(c.Client, port);
+            var closed = Stopwatch.GetTimestamp();
+            var logged = await firstLog;
             if (!p.WaitForExit(60_000))
                 throw new TimeoutException($"{c.Name}: {tcpd[0]} did not exit within 60 s of the client's end");
             var datagrams = Drain(log);
             var lines = datagrams.Select(l => Normalise(l, d)).ToList();
             var spawned = File.Exists(Path.Combine(d, "spawned")) ? File.ReadAllText(Path.Combine(d, "spawned"), Encoding.Latin1) : "";
-            return new Transcript(received.Replace(d, "DIR", StringComparison.Ordinal), reset, lines, spawned.Replace(d, "DIR", StringComparison.Ordinal), p.ExitCode) { Datagrams = datagrams };
+            return new Transcript(received.Replace(d, "DIR", StringComparison.Ordinal), reset, lines, spawned.Replace(d, "DIR", StringComparison.Ordinal), p.ExitCode)
+            {
+                Datagrams = datagrams,
+                LogToClose = logged < closed ? Stopwatch.GetElapsedTime(logged, closed) : TimeSpan.Zero,
+            };
         }
         finally
         {

@@ -111,6 +111,17 @@ public sealed class TcpdRuntimeDifferentialTests
     }
 
     [Fact]
+    public async Task Tcpd_Refusal_ClientSeesTheCloseAfterCleanExitsPause_AsWithTcpd()
+    {
+        // clean_exit.c sleeps 5 s before exit(0): the refused client keeps its connection until then.
+        // A lower bound only, measured from the refusal line: load can only make it longer.
+        var c = new InetdCase("refused", "", "svc: ALL\n", "127.0.0.2");
+        var runs = await Task.WhenAll(InetdOnce.RunAsync(c, [Tcpd], daemonAsArgv0: true), InetdOnce.RunAsync(c, Giftwrap(), daemonAsArgv0: false));
+        Assert.All(runs, r => Assert.Equal(0, r.ExitStatus));
+        Assert.All(runs, r => Assert.True(r.LogToClose >= TimeSpan.FromSeconds(3), $"closed {r.LogToClose.TotalSeconds:0.0} s after the refusal line"));
+    }
+
+    [Fact]
     public async Task Tcpd_UserOption_IsTheOneDeliberateDifference()
     {
         // Debian's libwrap checks user and group but never switches (options.c tests dry_run the
