@@ -111,6 +111,21 @@ public sealed class TcpdRuntimeDifferentialTests
     }
 
     [Fact]
+    public async Task TcpdCommand_SomeCases_GiftwrapTcpdCommandBehavesAsLibwrapsTcpd()
+    {
+        // `giftwrap tcpd` is the same tcpd mode as giftwrap-tcpd, reached through the full command line.
+        var dotnet = Giftwrap()[0];
+        string[] command = [dotnet, CliRunner.Dll, "tcpd"];
+        var names = new[] { "granted-by-name", "facility-mail", "bad-umask", "twist", "aclexec-false", "banner-lookups" };
+        foreach (var c in Cases().Where(c => names.Contains(c.Name)))
+        {
+            var libwrap = InetdOnce.RunAsync(c, [Tcpd], daemonAsArgv0: true);
+            var giftwrap = InetdOnce.RunAsync(c, command, daemonAsArgv0: false);
+            Assert.Equal($"== {c.Name}\n{await libwrap}", $"== {c.Name}\n{await giftwrap}");
+        }
+    }
+
+    [Fact]
     public async Task Tcpd_Refusal_ClientSeesTheCloseAfterCleanExitsPause_AsWithTcpd()
     {
         // clean_exit.c sleeps 5 s before exit(0): the refused client keeps its connection until then.
