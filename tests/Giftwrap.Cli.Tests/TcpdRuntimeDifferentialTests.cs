@@ -46,6 +46,7 @@ public sealed class TcpdRuntimeDifferentialTests
         yield return new("linger-0", "svc: ALL: linger 0\n", "");
         yield return new("linger-7", "svc: ALL: linger 7: keepalive\n", "");
         yield return new("spawn-state", "svc: ALL: umask 077: setenv GW_X 1: spawn (umask; echo $GW_X %a %h %d) >> DIR/spawned\n", "");
+        yield return new("spawn-shell-args", "svc: ALL: spawn echo $0 $# >> DIR/spawned: twist echo $0 $#\n", "");
         yield return new("spawn-refused", "", "svc: ALL: spawn echo refused %a %c >> DIR/spawned\n", "127.0.0.3");
         // twist: its line at deny_severity with eval_client, then /bin/sh on the connection.
         yield return new("twist", "svc: ALL: twist /bin/echo twisted %a %c %d\n", "");
