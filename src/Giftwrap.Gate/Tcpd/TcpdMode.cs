@@ -34,7 +34,7 @@ public sealed record TcpdOptions
 public static class TcpdMode
 {
     /// <summary>tcpd.c's umask(DAEMON_UMASK), 022 in Debian's build, set before anything runs.</summary>
-    private const int DaemonUmask = 0x12;
+    private const int DaemonUmask = 0b000_010_010;
 
     /// <summary>
     /// Runs tcpd mode; returns only when the daemon was not run (the exit status: 0 after a refusal or a
@@ -79,7 +79,7 @@ public static class TcpdMode
         {
             case ConnectionFate.Twisted:
                 var error = NativeExec.Exec(ProcessLauncher.Shell, ["sh", "-c", outcome.TwistCommand!], outcome.State);
-                log.Daemon(daemon, LibwrapLines.DiagnosticLevel, LibwrapLines.Warning(outcome.Decision.Match, $"twist_option: /bin/sh: {error}"));
+                log.Daemon(daemon, LibwrapLines.DiagnosticLevel, LibwrapLines.TwistFailed(outcome.Decision.Match, error));
                 return await CleanExitAsync(log, options).ConfigureAwait(false);
             case ConnectionFate.Refuse:
                 log.Daemon(daemon, outcome.Level ?? LibwrapLines.DenyLevel, LibwrapLines.Refused(request), outcome.Facility);

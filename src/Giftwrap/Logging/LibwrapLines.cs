@@ -37,8 +37,8 @@ internal static partial class LibwrapLines
     /// <summary>tcpd.c after a failed execv(): <c>error: cannot execute %s: %m</c>, at LOG_ERR.</summary>
     public static string CannotExecute(string path, string error) => $"error: cannot execute {path}: {error}";
 
-    /// <summary>options.c twist_option() after a failed execl(): tcpd_warn("twist_option: /bin/sh: %m").</summary>
-    public static string TwistFailed(string error) => $"warning: twist_option: /bin/sh: {error}";
+    /// <summary>options.c twist_option() after a failed execl(): tcpd_warn("twist_option: /bin/sh: %m"), with the rule's place.</summary>
+    public static string TwistFailed(RuleLocation? rule, string error) => Warning(rule, $"twist_option: /bin/sh: {error}");
 
     /// <summary>options.c aclexec_option() for a command killed by a signal: tcpd_warn(), with the rule's file and line.</summary>
     public static string AclExecSignal(RuleLocation? rule, int pid, int signal) =>
