@@ -8,7 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(tcpd libwrap0-dev gcc xinetd socat redis-server systemd clang lld zlib1g-dev man-db git)
+packages=(tcpd libwrap0-dev gcc xinetd socat redis-server systemd clang lld zlib1g-dev man-db git fail2ban python3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -35,7 +35,8 @@ internal sealed partial class Gatekeeper
                         SetSocket(socket, decision, request, "keepalive", static (s, _) => s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true), 0);
                         break;
                     case LingerAction l:
-                        SetSocket(socket, decision, request, "linger", static (s, seconds) => s.LingerState = new LingerOption(true, seconds), l.Seconds);
+                        // options.c linger_option(): l_onoff = (l_linger != 0); "linger 0" turns SO_LINGER off.
+                        SetSocket(socket, decision, request, "linger", static (s, seconds) => SetLinger(s, seconds), l.Seconds);
                         break;
                     case SpawnAction s:
                         await RunAsync(programs, s.Command, request, ct).ConfigureAwait(false);
@@ -57,7 +58,7 @@ internal sealed partial class Gatekeeper
                 var status = await RunAsync(programs, aclexec, request, ct).ConfigureAwait(false);
                 if (status != 0)
                 {
-                    AclExecFailed(_log, request.Daemon, status);
+                    AclExecFailed(_log, request.Daemon, Logging.LibwrapLines.AclExecReturned);
                     decision = fallback;
                     continue;
                 }
@@ -101,6 +102,15 @@ internal sealed partial class Gatekeeper
             // The client may already be gone; the option then has nothing left to act on.
             SocketOptionFailed(_log, request.Daemon, keyword, ex.Message);
         }
+    }
+
+    /// <summary>setsockopt(SO_LINGER) raw, as libwrap sets it: LingerOption refuses more than 65,535 s, the kernel does not.</summary>
+    private static void SetLinger(Socket socket, int seconds)
+    {
+        Span<byte> linger = stackalloc byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(linger, seconds != 0 ? 1 : 0);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(linger[4..], seconds);
+        socket.SetRawSocketOption(1 /*SOL_SOCKET*/, 13 /*SO_LINGER*/, linger);
     }
 
     private void Ignored(Decision decision, AccessRequest request, string keyword, string why)

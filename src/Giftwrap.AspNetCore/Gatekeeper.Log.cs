@@ -1,17 +1,18 @@
-// What the gatekeeper logs, with fixed event ids: libwrap's own lines ("connect from %c",
-// "refused connect from %c", prefixed with the daemon name that syslog would tag them with)
-// so that fail2ban-style filters keep matching, and the notices about options.
+// What the gatekeeper logs, with fixed event ids: libwrap's own lines as LibwrapLines spells them
+// for every host ("connect from %c (%a)", "refused connect from %c (%a)", prefixed with the daemon
+// name that syslog would tag them with) so that fail2ban's filters keep matching, and the notices
+// about options.
 using Microsoft.Extensions.Logging;
 
 namespace Giftwrap.AspNetCore;
 
 internal sealed partial class Gatekeeper
 {
-    [LoggerMessage(EventId = 1, Message = "{Daemon}: connect from {Client}")]
-    private static partial void Connect(ILogger logger, LogLevel level, string daemon, string client);
+    [LoggerMessage(EventId = 1, Message = "{Daemon}: {Line}")]
+    private static partial void Connect(ILogger logger, LogLevel level, string daemon, string line);
 
-    [LoggerMessage(EventId = 2, Message = "{Daemon}: refused connect from {Client}")]
-    private static partial void Refused(ILogger logger, LogLevel level, string daemon, string client);
+    [LoggerMessage(EventId = 2, Message = "{Daemon}: {Line}")]
+    private static partial void Refused(ILogger logger, LogLevel level, string daemon, string line);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "{Daemon}: refused connect from {Client} (banned: {Reason})")]
     private static partial void RefusedBanned(ILogger logger, string daemon, string client, string reason);
@@ -28,8 +29,8 @@ internal sealed partial class Gatekeeper
     [LoggerMessage(EventId = 7, Level = LogLevel.Error, Message = "{Daemon}: {Reason}")]
     private static partial void ProgramFailed(ILogger logger, string daemon, string reason);
 
-    [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "{Daemon}: aclexec returned {Status}")]
-    private static partial void AclExecFailed(ILogger logger, string daemon, int status);
+    [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "{Daemon}: {Line}")]
+    private static partial void AclExecFailed(ILogger logger, string daemon, string line);
 
     [LoggerMessage(EventId = 9, Level = LogLevel.Information, Message = "{Daemon}: ban {Client} for {Duration}: {Result}")]
     private static partial void Banned(ILogger logger, string daemon, string client, string duration, string result);

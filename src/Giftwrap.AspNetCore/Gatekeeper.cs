@@ -58,7 +58,7 @@ internal sealed partial class Gatekeeper
             return false;
         request = judgement.Request;
         foreach (var w in decided.Warnings)
-            TableWarning(_log, w.Severity == Rules.DiagnosticSeverity.Error ? LogLevel.Error : LogLevel.Warning, request.Daemon, w.ToLogLine());
+            TableWarning(_log, LevelOf(Logging.LibwrapLines.DiagnosticLevel), request.Daemon, Logging.LibwrapLines.Diagnostic(w));
         var outcome = decided.Actions.Count == 0 && decided.AclExec is null
             ? new Outcome(decided.IsGranted, decided, null)
             : await CarryOutAsync(decided, request, socket, ct).ConfigureAwait(false);
@@ -71,9 +71,9 @@ internal sealed partial class Gatekeeper
         if (_log.IsEnabled(level))
         {
             if (outcome.Admit)
-                Connect(_log, level, request.Daemon, ClientInfo(request));
+                Connect(_log, level, request.Daemon, Logging.LibwrapLines.Connect(request));
             else
-                Refused(_log, level, request.Daemon, ClientInfo(request));
+                Refused(_log, level, request.Daemon, Logging.LibwrapLines.Refused(request));
         }
         return outcome.Admit;
     }
@@ -109,14 +109,6 @@ internal sealed partial class Gatekeeper
             AfterTls(_log, daemon, endPoint?.ToString() ?? "an endpoint");
     }
 
-    /// <summary>libwrap's eval_client() (%c): user@host when the user is known, the host name when known, else the address.</summary>
-    internal static string ClientInfo(AccessRequest r)
-    {
-        var host = r.ClientName is { Length: > 0 } name && !IsUnknown(name) && !string.Equals(name, AccessRequest.Paranoid, StringComparison.OrdinalIgnoreCase)
-            ? name
-            : r.ClientAddress ?? AccessRequest.Unknown;
-        return r.ClientUser is { Length: > 0 } user && !IsUnknown(user) ? $"{user}@{host}" : host;
-
-        static bool IsUnknown(string s) => string.Equals(s, AccessRequest.Unknown, StringComparison.OrdinalIgnoreCase);
-    }
+    /// <summary>libwrap's eval_client() (%c) as its log lines show it: user@host when the user is known, the host name when known, else the address.</summary>
+    internal static string ClientInfo(AccessRequest r) => Logging.LibwrapLines.Client(r);
 }

@@ -38,7 +38,7 @@ public sealed class HttpMiddlewareTests
 
         Assert.Equal(status, result.Status);
         var judged = forwardedFor is not null && peer == "127.0.0.1" ? forwardedFor : peer;
-        Assert.Contains(app.Logs.Giftwrap, e => e.Message.EndsWith($"connect from {judged}", StringComparison.Ordinal));
+        Assert.Contains(app.Logs.Giftwrap, e => e.Message.EndsWith($"connect from {judged} ({judged})", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -52,6 +52,6 @@ public sealed class HttpMiddlewareTests
 
         Assert.Equal(403, result.Status);
         Assert.True(result.ClosedByServer);
-        Assert.Contains(app.Logs.Giftwrap, e => e.EventId == 2 && e.Message == "webapp: refused connect from 10.6.6.6");
+        Assert.Contains(app.Logs.Giftwrap, e => e.EventId == 2 && e.Message == "webapp: refused connect from 10.6.6.6 (10.6.6.6)");
     }
 }

@@ -20,7 +20,7 @@ public sealed class SampleAppTests
         Assert.True(refused.Failure is IOException or System.Security.Authentication.AuthenticationException
             or System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionReset }, $"handshake ended with {refused.Failure}");
         Assert.Null(refused.ServerCertificate);
-        Assert.Contains(app.Logs.Giftwrap, e => e.EventId == 2 && e.Message == "webapp: refused connect from 127.0.0.2");
+        Assert.Contains(app.Logs.Giftwrap, e => e.EventId == 2 && e.Message == "webapp: refused connect from 127.0.0.2 (127.0.0.2)");
     }
 
     [Fact]
@@ -35,7 +35,7 @@ public sealed class SampleAppTests
         Assert.NotNull(served.ServerCertificate);
         Assert.Equal(200, served.Status);
         Assert.Contains("served over HTTPS", served.Body, StringComparison.Ordinal);
-        Assert.Contains(app.Logs.Giftwrap, e => e.EventId == 1 && e.Message == "webapp: connect from 127.0.0.1");
+        Assert.Contains(app.Logs.Giftwrap, e => e.EventId == 1 && e.Message == "webapp: connect from 127.0.0.1 (127.0.0.1)");
     }
 
     [Fact]

@@ -61,6 +61,24 @@ public sealed class ReplayTests
     }
 
     [Fact]
+    public void Replay_DebiansLinesWithNameAndAddress_AreDecidedByTheAddress()
+    {
+        // Debian's tcpd (and Giftwrap) write "connect from NAME (ADDR)": the address decides, the name is kept.
+        using var dir = new TempDir();
+        var cur = dir.Write("cur", "");
+        var newDeny = dir.Write("new.deny", "sshd: 203.0.113.\n");
+        var log = dir.Write("syslog",
+            "Nov 20 10:00:00 host sshd[123]: connect from gw.example.org (203.0.113.5)\n" +
+            "Nov 20 10:00:01 host sshd[124]: refused connect from 198.51.100.9 (198.51.100.9)\n" +
+            "Nov 20 10:00:02 host sshd[125]: connect from bob@gw.example.org (203.0.113.5)\n" +
+            "Nov 20 10:00:03 host sshd[126]: refused connect from 198.51.100.7 (banned: probing)\n");
+        var r = CliRunner.Run(dir.Path, "replay", "--syslog", log, "--allow", cur, "--deny", newDeny, "--current-allow", cur, "--current-deny", cur);
+        Assert.Contains("sshd: 2 client(s), 2 connection(s)", r.Stdout);
+        Assert.Contains("  gw.example.org (203.0.113.5) ", r.Stdout);
+        Assert.Contains("  bob@gw.example.org (203.0.113.5) ", r.Stdout);
+    }
+
+    [Fact]
     public void Replay_BinaryLogWithHugeLines_SaysSoAndDoesNotCrash()
     {
         using var dir = new TempDir();

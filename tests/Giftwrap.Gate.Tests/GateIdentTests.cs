@@ -33,8 +33,24 @@ public sealed class GateIdentTests
         Assert.Equal("served\n", await GateFixture.ReadAllAsync(c));
         Assert.Equal("alice\n", await ReadWhenWrittenAsync(mark));
         var (query, _) = await ident.Asked.Task.WaitAsync(TimeSpan.FromSeconds(20));
-        Assert.Equal($"{((IPEndPoint)c.LocalEndPoint!).Port} , {port}\r\n", query);
+        Assert.Equal($"{((IPEndPoint)c.LocalEndPoint!).Port},{port}\r\n", query); // as rfc931.c sends it
         Assert.Contains("connect from alice@127.0.0.1", await gate.WaitForLogAsync("connect from alice@"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Twist_WithTheUserKnown_LogsUserAtHost_AsTcpdDoes()
+    {
+        // options.c twist_option(): syslog(deny_severity, "twist %s to %s", eval_client(), command).
+        await using var ident = new IdentTestServer { Answer = "alice" };
+        await using var gate = new GateFixture();
+        File.WriteAllText(gate.Allow, "sshd: ALL: rfc931 2: twist echo twisted\n");
+        var port = GateFixture.FreePort();
+        StartWithIdent(gate, ident, Shell("sshd", port, "echo served"));
+        using var c = await GateFixture.ConnectAsync(port);
+        Assert.Equal("twisted\n", await GateFixture.ReadAllAsync(c));
+        var line = await gate.WaitForLogAsync("twist alice@");
+        Assert.StartsWith("<28>", line, StringComparison.Ordinal); // daemon (3) * 8 + warning (4)
+        Assert.EndsWith("]: twist alice@127.0.0.1 to echo twisted", line, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -90,6 +90,47 @@ public sealed class GateOptionTests
     }
 
     [Fact]
+    public async Task LingerZero_TurnsLingerOff_AsLibwrapDoes()
+    {
+        // options.c linger_option(): l_onoff = (l_linger != 0); "linger 0" is no reset on close.
+        await using var gate = new GateFixture();
+        var port = GateFixture.FreePort();
+        Assert.Equal("keepalive=0 linger=0/0\n", await ServeOnceAsync("probe: ALL: linger 0\n", Exec("probe", port, SockOptProgram), gate));
+    }
+
+    [Fact]
+    public async Task Linger_BeyondWhatLingerOptionTakes_IsSetAsTheKernelTakesIt()
+    {
+        await using var gate = new GateFixture();
+        var port = GateFixture.FreePort();
+        Assert.Equal("keepalive=0 linger=1/100000\n", await ServeOnceAsync("probe: ALL: linger 100000\n", Exec("probe", port, SockOptProgram), gate));
+    }
+
+    [Fact]
+    public async Task Verdicts_AreLoggedAsDebiansTcpdLogsThem_NameThenAddress()
+    {
+        await using var gate = new GateFixture(deny: "sh: 127.0.0.24\n");
+        var port = GateFixture.FreePort();
+        Assert.Equal("hi\n", await ServeOnceAsync("sh: 127.0.0.23\n", Shell("sh", port, "echo hi"), gate, from: "127.0.0.23"));
+        Assert.EndsWith("]: connect from 127.0.0.23 (127.0.0.23)", await gate.WaitForLogAsync("connect from 127.0.0.23"), StringComparison.Ordinal);
+        using var refused = await GateFixture.ConnectAsync(port, "127.0.0.24");
+        Assert.Equal("", await GateFixture.ReadAllAsync(refused));
+        Assert.EndsWith("]: refused connect from 127.0.0.24 (127.0.0.24)", await gate.WaitForLogAsync("connect from 127.0.0.24"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Warnings_AreLoggedAtErr_AsTcpdWarnLogsThem()
+    {
+        // diag.c: tcpd_warn() and tcpd_jump() both log at LOG_ERR; "warning:" is daemon.err, not daemon.warning.
+        await using var gate = new GateFixture();
+        var port = GateFixture.FreePort();
+        await ServeOnceAsync("sh: ALL: spawn echo %z\n", Shell("sh", port, "echo hi"), gate, from: "127.0.0.25");
+        var line = await gate.WaitForLogAsync("unrecognized %z");
+        Assert.StartsWith("<27>", line, StringComparison.Ordinal); // daemon (3) * 8 + err (3)
+        Assert.EndsWith($"]: warning: {gate.Allow}, line 1: unrecognized %z", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task NoSocketOptions_LeaveTheDefaults()
     {
         await using var gate = new GateFixture();

@@ -3,6 +3,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Giftwrap.Decisions;
 using Giftwrap.Gate.Config;
 
 namespace Giftwrap.Gate.Tests;
@@ -121,6 +122,34 @@ public sealed class GateTests
         await c.SendAsync("x"u8.ToArray(), SocketFlags.None);
         c.Shutdown(SocketShutdown.Send);
         Assert.Equal("Welcome 127.0.0.6\r\nAuthorised use only\r\nx", await GateFixture.ReadAllAsync(c));
+    }
+
+    [Fact]
+    public async Task Banners_AsLibwrapSendsThem_LeadingEmptyLinesNulAndTheLookupsOfPercentN()
+    {
+        // banners_option(): empty lines kept, a NUL ends its line (the rest of it is lost), a line ending
+        // in '%' loses its CR to percent_x(), and %n looks the name up, which the connect line then shows.
+        await using var gate = new GateFixture();
+        var banners = Directory.CreateDirectory(Path.Combine(gate.Directory, "banners")).FullName;
+        File.WriteAllBytes(Path.Combine(banners, "echo"), "\n\nname %n\nab\0cd\nends in %\nlast"u8.ToArray());
+        File.WriteAllText(gate.Allow, $"echo: ALL: banners {banners}\n");
+        using var echo = new EchoServer();
+        var port = GateFixture.FreePort();
+        gate.Start(gate.Config(Forward("echo", port, echo.Port)), new NamedLookups());
+        using var c = await GateFixture.ConnectAsync(port, from: "127.0.0.26");
+        c.Shutdown(SocketShutdown.Send);
+        Assert.Equal("\r\n\r\nname host26.test\r\nabends in \nlast", await GateFixture.ReadAllAsync(c));
+        Assert.EndsWith("]: connect from host26.test (127.0.0.26)", await gate.WaitForLogAsync("connect from host26"), StringComparison.Ordinal);
+    }
+
+    /// <summary>Every address is host&lt;last byte&gt;.test.</summary>
+    private sealed class NamedLookups : IRequestLookups
+    {
+        public ValueTask<string> HostNameAsync(string address, CancellationToken cancellationToken) =>
+            ValueTask.FromResult($"host{address[(address.LastIndexOf('.') + 1)..]}.test");
+
+        public ValueTask<string> UserAsync(AccessRequest request, TimeSpan timeout, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(AccessRequest.Unknown);
     }
 
     [Fact]

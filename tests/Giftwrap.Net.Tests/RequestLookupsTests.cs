@@ -69,7 +69,7 @@ public sealed class RequestLookupsTests
         await using var ident = new IdentTestServer { Answer = "carol" };
         var request = new AccessRequest { ClientAddress = "127.0.0.1", ClientPort = 50000, ServerAddress = "127.0.0.1", ServerPort = 2222, CanLookUp = true };
         Assert.Equal("carol", await Lookups(dns, ident.Port).UserAsync(request, TimeSpan.FromSeconds(10), CancellationToken.None));
-        Assert.Equal("50000 , 2222\r\n", (await ident.Asked.Task).Query);
+        Assert.Equal("50000,2222\r\n", (await ident.Asked.Task).Query);
     }
 
     [Fact]

@@ -5,10 +5,9 @@
 // connection to a program; a deferred aclexec decides last. Returns what the
 // connection became.
 using System.Net.Sockets;
-using System.Text;
 using Giftwrap.Decisions;
-using Giftwrap.Expansion;
 using Giftwrap.Gate.Logging;
+using Giftwrap.Logging;
 using Giftwrap.Options;
 
 namespace Giftwrap.Gate.Actions;
@@ -21,19 +20,24 @@ internal enum ConnectionFate
     Refuse,
     /// <summary>A twist program took the connection.</summary>
     Twisted,
+    /// <summary>Carrying out the options failed as libwrap exits there (a banner expansion too long): closed, no verdict line.</summary>
+    Aborted,
 }
 
-// Program: the twist program's exit status, when the gate started one.
-internal sealed record ActionOutcome(ConnectionFate Fate, ProcessState State, Decision Decision, int? Facility, int? Level, string? TwistCommand = null, Task<int>? Program = null);
+/// <summary>
+/// What carrying out a decision came to; <c>Request</c> is the request as the actions left it (a banner's
+/// %n or %u may have looked up the name or the user, which the log line then shows); <c>Program</c> is
+/// the twist program's exit status, when the gate started one.
+/// </summary>
+internal sealed record ActionOutcome(ConnectionFate Fate, ProcessState State, Decision Decision, int? Facility, int? Level, string? TwistCommand = null, AccessRequest? Request = null, Task<int>? Program = null);
 
 /// <param name="log">Where tcpd's lines go.</param>
 /// <param name="bannerTimeout">How long a banner may take to send.</param>
 /// <param name="launchTwist">The gate starts the twist program itself; tcpd mode leaves it to the caller, which replaces itself.</param>
 /// <param name="programs">The gate's bounds on the programs of rules; null in tcpd mode (one connection per process).</param>
-internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool launchTwist = true, ProgramLimits? programs = null)
+/// <param name="lookups">The lookups behind %n, %N and %u in banner text (libwrap looks them up there); null: none.</param>
+internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool launchTwist = true, ProgramLimits? programs = null, IRequestLookups? lookups = null)
 {
-    private const int MaxBannerBytes = 64 * 1024;
-
     /// <summary>Whether carrying out <paramref name="decision"/> touches the client socket (keepalive, linger, banners, twist).</summary>
     public static bool NeedsSocket(Decision decision) =>
         decision.Actions.Any(a => a is KeepAliveAction or LingerAction or BannersAction or TwistAction)
@@ -64,10 +68,12 @@ internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool lau
                         level = s.Level;
                         break;
                     case KeepAliveAction:
-                        TrySocket(() => Need(client).SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true), "keepalive", request);
+                        TrySocket(() => Need(client).SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true), "SO_KEEPALIVE", decision, request);
                         break;
                     case LingerAction l:
-                        TrySocket(() => Need(client).LingerState = new LingerOption(true, l.Seconds), "linger", request);
+                        // options.c linger_option(): l_onoff = (l_linger != 0). "linger 0" turns SO_LINGER
+                        // off (a normal close), it does not ask for a reset on close.
+                        TrySocket(() => SetLinger(Need(client), l.Seconds), $"SO_LINGER {l.Seconds}", decision, request);
                         break;
                     case SpawnAction s:
                         // Waited for as libwrap's shell_cmd() does, but a stop whose drain runs out
@@ -75,47 +81,68 @@ internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool lau
                         await RunAndWaitAsync(s.Command, state, request, decision).WaitAsync(ct).ConfigureAwait(false);
                         break;
                     case BannersAction b:
-                        await SendBannerAsync(b.Path, request, Need(client), ct).ConfigureAwait(false);
+                        var banner = new BannerSender(log, lookups, decision.Match, bannerTimeout);
+                        (var sent, request) = await banner.SendAsync(b, request, Need(client), ct).ConfigureAwait(false);
+                        if (!sent)
+                            return new ActionOutcome(ConnectionFate.Aborted, state, decision, facility, level, Request: request);
                         break;
                     case TwistAction t:
-                        log.Daemon(request.Daemon, level ?? Severity.Warning, $"twist {PercentExpander.Expand("%c", request)} to {t.Command}", facility);
+                        log.Daemon(request.Daemon, level ?? LibwrapLines.DenyLevel, LibwrapLines.Twist(request, t.Command), facility);
                         var program = launchTwist
-                            ? StartForRule(ProcessLauncher.ShellCommand(t.Command), state, (int)Need(client).SafeHandle.DangerousGetHandle(), request, decision)
+                            ? StatusOf(StartForRule(ProcessLauncher.ShellCommand(t.Command), state, (int)Need(client).SafeHandle.DangerousGetHandle(), request, decision))
                             : null;
-                        return new ActionOutcome(ConnectionFate.Twisted, state, decision, facility, level, t.Command, program);
+                        return new ActionOutcome(ConnectionFate.Twisted, state, decision, facility, level, t.Command, request, program);
                 }
             }
             if (decision.AclExec is { } aclexec && decision.AclExecFallback is { } fallback)
             {
-                var status = await RunAndWaitAsync(aclexec, state, request, decision).WaitAsync(ct).ConfigureAwait(false);
-                if (status != 0)
+                var exit = await StartForRule(ProcessLauncher.ShellCommand(aclexec), state, -1, request, decision).WaitAsync(ct).ConfigureAwait(false);
+                if (exit.Signal != 0)
+                    log.Daemon(request.Daemon, LibwrapLines.DiagnosticLevel, LibwrapLines.AclExecSignal(decision.Match, exit.Pid, exit.Signal));
+                if (exit.Status != 0)
                 {
-                    log.Daemon(request.Daemon, Severity.Info, "aclexec returned 1", facility);
+                    // hosts_access.c: syslog(LOG_INFO, ...), at the default facility whatever the rule's severity.
+                    log.Daemon(request.Daemon, LibwrapLines.AllowLevel, LibwrapLines.AclExecReturned);
                     decision = fallback;
                     continue;
                 }
             }
-            return new ActionOutcome(decision.IsGranted ? ConnectionFate.Serve : ConnectionFate.Refuse, state, decision, facility, level);
+            return new ActionOutcome(decision.IsGranted ? ConnectionFate.Serve : ConnectionFate.Refuse, state, decision, facility, level, Request: request);
         }
+    }
+
+    /// <summary>
+    /// setsockopt(SO_LINGER) with struct linger as libwrap fills it. Raw, because LingerOption refuses more than
+    /// 65,535 seconds where the kernel takes any int (libwrap's "linger 100000" is valid).
+    /// </summary>
+    internal static void SetLinger(Socket socket, int seconds)
+    {
+        Span<byte> linger = stackalloc byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(linger, seconds != 0 ? 1 : 0);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(linger[4..], seconds);
+        socket.SetRawSocketOption(1 /*SOL_SOCKET*/, 13 /*SO_LINGER*/, linger);
     }
 
     private static Socket Need(Socket? client) =>
         client ?? throw new InvalidOperationException("the decision's actions need the client socket");
 
     private Task<int> RunAndWaitAsync(string command, ProcessState state, AccessRequest request, Decision decision) =>
-        StartForRule(ProcessLauncher.ShellCommand(command), state, -1, request, decision);
+        StatusOf(StartForRule(ProcessLauncher.ShellCommand(command), state, -1, request, decision));
+
+    private static Task<int> StatusOf(Task<ChildExit> exit) =>
+        exit.ContinueWith(static t => t.Result.Status, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     /// <summary>
     /// Starts a program of <paramref name="decision"/>'s rule within the gate's bounds: over them it
-    /// is not started (-1, as a program that could not start: a twist then closes the connection, a
-    /// failed aclexec refuses), and the refusal is counted and summarised by <see cref="ProgramLimits"/>.
+    /// is not started (status -1, as a program that could not start: a twist then closes the connection,
+    /// a failed aclexec refuses), and the refusal is counted and summarised by <see cref="ProgramLimits"/>.
     /// </summary>
-    private Task<int> StartForRule(string[] argv, ProcessState state, int stdio, AccessRequest request, Decision decision)
+    private Task<ChildExit> StartForRule(string[] argv, ProcessState state, int stdio, AccessRequest request, Decision decision)
     {
         if (programs is null)
-            return Start(argv, state, stdio, request);
+            return StartExit(argv, state, stdio, request);
         if (!programs.TryEnter(decision.Match?.ToString() ?? "(no rule)", request.Daemon))
-            return Task.FromResult(-1);
+            return Task.FromResult(new ChildExit(0, -1, 0));
         int pid;
         try
         {
@@ -124,29 +151,33 @@ internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool lau
         catch (IOException ex)
         {
             programs.NotStarted();
-            log.Daemon(request.Daemon, Severity.Err, $"error: {ex.Message}");
-            return Task.FromResult(-1);
+            log.Daemon(request.Daemon, LibwrapLines.DiagnosticLevel, $"error: {ex.Message}");
+            return Task.FromResult(new ChildExit(0, -1, 0));
         }
-        var exited = ChildReaper.Watch(pid);
+        var exited = ChildReaper.WatchExit(pid);
         programs.Started(pid, exited);
         return exited;
     }
 
     /// <summary>Starts a program; the task completes with its exit status (-1 if it could not start).</summary>
-    internal Task<int> Start(string[] argv, ProcessState state, int stdio, AccessRequest request)
+    internal async Task<int> Start(string[] argv, ProcessState state, int stdio, AccessRequest request) =>
+        (await StartExit(argv, state, stdio, request).ConfigureAwait(false)).Status;
+
+    private Task<ChildExit> StartExit(string[] argv, ProcessState state, int stdio, AccessRequest request)
     {
         try
         {
-            return ChildReaper.Watch(ProcessLauncher.Start(argv, state, stdio));
+            return ChildReaper.WatchExit(ProcessLauncher.Start(argv, state, stdio));
         }
         catch (IOException ex)
         {
-            log.Daemon(request.Daemon, Severity.Err, $"error: {ex.Message}");
-            return Task.FromResult(-1);
+            log.Daemon(request.Daemon, LibwrapLines.DiagnosticLevel, $"error: {ex.Message}");
+            return Task.FromResult(new ChildExit(0, -1, 0));
         }
     }
 
-    private void TrySocket(Action set, string what, AccessRequest request)
+    /// <summary>A failed setsockopt() is tcpd_warn()'s "setsockopt SO_LINGER 5: %m" with the rule's place, at LOG_ERR.</summary>
+    private void TrySocket(Action set, string what, Decision decision, AccessRequest request)
     {
         try
         {
@@ -154,55 +185,7 @@ internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool lau
         }
         catch (SocketException ex)
         {
-            log.Daemon(request.Daemon, Severity.Warning, $"warning: setsockopt {what}: {ex.Message}");
-        }
-    }
-
-    /// <summary>banners: the file named after the daemon, %-expanded, newlines sent as CRLF, bounded in size and time.</summary>
-    private async Task SendBannerAsync(string path, AccessRequest request, Socket client, CancellationToken ct)
-    {
-        byte[] data;
-        try
-        {
-            await using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 4096, useAsync: true);
-            data = new byte[Math.Min(fs.Length, MaxBannerBytes)];
-            var read = 0;
-            while (read < data.Length)
-            {
-                var n = await fs.ReadAsync(data.AsMemory(read), ct).ConfigureAwait(false);
-                if (n == 0)
-                    break;
-                read += n;
-            }
-            data = data[..read];
-        }
-        catch (FileNotFoundException)
-        {
-            return;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            log.Daemon(request.Daemon, Severity.Warning, $"warning: {path}: {ex.Message}");
-            return;
-        }
-        var text = Encoding.Latin1.GetString(data);
-        var sb = new StringBuilder(text.Length + 64);
-        foreach (var line in text.Split('\n'))
-        {
-            if (sb.Length > 0)
-                sb.Append("\r\n");
-            sb.Append(PercentExpander.Expand(line, request));
-        }
-        var bytes = Encoding.Latin1.GetBytes(sb.ToString());
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(bannerTimeout);
-        try
-        {
-            await client.SendAsync(bytes, SocketFlags.None, timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
-        {
-            log.Daemon(request.Daemon, Severity.Warning, $"warning: banner to {request.ClientAddress} not sent: {ex.Message}");
+            log.Daemon(request.Daemon, LibwrapLines.DiagnosticLevel, LibwrapLines.Warning(decision.Match, $"setsockopt {what}: {ex.Message}"));
         }
     }
 }

@@ -1,15 +1,23 @@
 // Collects the exit status of every child the gate starts, so none is left a
 // zombie: one background thread waits on the registered pids (woken by SIGCHLD,
 // and every 250 ms in case a signal was merged away). Tasks complete with the
-// child's status as the shell reports it (exit code, or 128 + signal).
+// child's status as the shell reports it (exit code, or 128 + signal), or with the
+// exit code and the signal apart where a caller must tell them apart (aclexec's log line).
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 
 namespace Giftwrap.Gate.Actions;
 
+/// <summary>How a child ended: its exit code, or the signal that killed it (0 when none).</summary>
+internal readonly record struct ChildExit(int Pid, int Code, int Signal)
+{
+    /// <summary>The status as the shell reports it: the exit code, or 128 + signal.</summary>
+    public int Status => Signal == 0 ? Code : 128 + Signal;
+}
+
 internal static unsafe partial class ChildReaper
 {
-    private static readonly ConcurrentDictionary<int, TaskCompletionSource<int>> Children = new();
+    private static readonly ConcurrentDictionary<int, TaskCompletionSource<ChildExit>> Children = new();
     private static readonly SemaphoreSlim Wake = new(0);
     private static readonly PosixSignalRegistration? SigChld = Register();
     private static readonly Thread Reaper = StartThread();
@@ -17,9 +25,13 @@ internal static unsafe partial class ChildReaper
     public static int Running => Children.Count;
 
     /// <summary>The exit status of <paramref name="pid"/> when it ends.</summary>
-    public static Task<int> Watch(int pid)
+    public static Task<int> Watch(int pid) =>
+        WatchExit(pid).ContinueWith(static t => t.Result.Status, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+    /// <summary>How <paramref name="pid"/> ended, when it ends (code -1 when it could not be waited for).</summary>
+    public static Task<ChildExit> WatchExit(int pid)
     {
-        var tcs = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var tcs = new TaskCompletionSource<ChildExit>(TaskCreationOptions.RunContinuationsAsynchronously);
         Children[pid] = tcs;
         _ = Reaper.IsAlive;
         Wake.Release();
@@ -62,16 +74,16 @@ internal static unsafe partial class ChildReaper
                 if (rc == pid || (rc < 0 && Marshal.GetLastPInvokeError() == 10 /*ECHILD*/))
                 {
                     if (Children.TryRemove(pid, out var tcs))
-                        tcs.TrySetResult(rc == pid ? Decode(status) : -1);
+                        tcs.TrySetResult(rc == pid ? Decode(pid, status) : new ChildExit(pid, -1, 0));
                 }
             }
         }
     }
 
-    private static int Decode(int status)
+    private static ChildExit Decode(int pid, int status)
     {
         var signal = status & 0x7f;
-        return signal == 0 ? (status >> 8) & 0xff : 128 + signal;
+        return signal == 0 ? new ChildExit(pid, (status >> 8) & 0xff, 0) : new ChildExit(pid, 0, signal);
     }
 
     [LibraryImport("libc.so.6", SetLastError = true)]

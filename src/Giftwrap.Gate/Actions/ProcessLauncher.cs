@@ -43,8 +43,11 @@ internal static unsafe partial class ProcessLauncher
     private static readonly string NiceTool = Find("nice");
     private static readonly string SetprivTool = Find("setpriv");
 
-    /// <summary>argv for `/bin/sh -c command`.</summary>
-    public static string[] ShellCommand(string command) => [Shell, "-c", command];
+    /// <summary>
+    /// argv for `/bin/sh -c command sh`: the command sees $0 = "sh" and no arguments, as under libwrap's
+    /// execl("/bin/sh", "sh", "-c", command) (shell_cmd.c, options.c), while argv[0] stays the path spawned.
+    /// </summary>
+    public static string[] ShellCommand(string command) => [Shell, "-c", command, "sh"];
 
     /// <summary>
     /// Starts <paramref name="argv"/>. <paramref name="stdio"/> is the descriptor for 0, 1 and 2

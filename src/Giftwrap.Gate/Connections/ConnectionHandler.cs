@@ -6,11 +6,11 @@ using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Decisions;
 using Giftwrap.Diagnostics;
-using Giftwrap.Expansion;
 using Giftwrap.Gate.Actions;
 using Giftwrap.Gate.Config;
 using Giftwrap.Gate.Forwarding;
 using Giftwrap.Gate.Logging;
+using Giftwrap.Logging;
 using Giftwrap.Rules;
 using Giftwrap.Tables;
 
@@ -18,7 +18,7 @@ namespace Giftwrap.Gate.Connections;
 
 internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups lookups, GateLog log, LimitsConfig limits, Relay relay, DecisionLog? decisions = null, IGateBans? bans = null, ProgramLimits? programs = null)
 {
-    private readonly ActionRunner _actions = new(log, limits.BannerTimeout, programs: programs);
+    private readonly ActionRunner _actions = new(log, limits.BannerTimeout, programs: programs, lookups: lookups);
 
     /// <summary>
     /// Judges and serves one connection. True when the relay took it over (its end is reported to
@@ -55,8 +55,9 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
         }
         request = judgement.Request;
         foreach (var w in judgement.Decision.Warnings)
-            log.Daemon(service.Daemon, w.Severity == DiagnosticSeverity.Error ? Severity.Err : Severity.Warning, w.ToLogLine());
+            log.Daemon(service.Daemon, LibwrapLines.DiagnosticLevel, LibwrapLines.Diagnostic(w));
         var outcome = await _actions.RunAsync(judgement.Decision, request, client, ct).ConfigureAwait(false);
+        request = outcome.Request ?? request;
         foreach (var ban in outcome.Decision.Actions.OfType<Giftwrap.Options.BanAction>())
         {
             var said = bans?.Ban(ClientAddress(client), ban.Duration, $"ban option, {outcome.Decision.Match}", service.Daemon)
@@ -76,6 +77,9 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
             await WhileRunningAsync(outcome.Program, client, ct).ConfigureAwait(false);
             return false;
         }
+        // A banner that libwrap would have given up on (its expansion too long): closed, no verdict line.
+        if (outcome.Fate == ConnectionFate.Aborted)
+            return false;
         SayVerdict(service, outcome.Fate == ConnectionFate.Serve, request, outcome.Level, outcome.Facility);
         if (outcome.Fate == ConnectionFate.Refuse)
             return false;
@@ -152,11 +156,10 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
     /// <summary>tcpd's line for a verdict, at the severity (and facility) the rule set, else info or warning.</summary>
     private void SayVerdict(ServiceConfig service, bool granted, AccessRequest request, int? level = null, int? facility = null)
     {
-        var who = PercentExpander.Expand("%c", request);
         if (granted)
-            log.Daemon(service.Daemon, level ?? Severity.Info, $"connect from {who}", facility);
+            log.Daemon(service.Daemon, level ?? LibwrapLines.AllowLevel, LibwrapLines.Connect(request), facility);
         else
-            log.Daemon(service.Daemon, level ?? Severity.Warning, $"refused connect from {who}", facility);
+            log.Daemon(service.Daemon, level ?? LibwrapLines.DenyLevel, LibwrapLines.Refused(request), facility);
     }
 
     internal static AccessRequest RequestFor(Socket client, ServiceConfig service)

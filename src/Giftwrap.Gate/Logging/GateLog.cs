@@ -48,7 +48,11 @@ public sealed class GateLog : IDisposable
         _console = console ?? Console.Error;
     }
 
-    /// <summary>A line as tcpd would log it, tagged with the daemon name; <paramref name="facility"/> overrides daemon.</summary>
+    /// <summary>
+    /// A line as tcpd would log it, tagged with the daemon name; <paramref name="facility"/> (LOG_MAIL ...) overrides
+    /// daemon. LOG_KERN (0) does not: syslog(3) takes a priority without facility bits to mean openlog()'s facility,
+    /// so libwrap's "severity kern.info" logs at daemon.info.
+    /// </summary>
     public void Daemon(string daemon, int severity, string message, int? facility = null)
     {
         WriteConsole(severity, $"{daemon}: {message}");
@@ -59,7 +63,7 @@ public sealed class GateLog : IDisposable
         lock (_gate)
         {
             if (!_writers.TryGetValue(key, out w!))
-                _writers[key] = w = new SyslogWriter(daemon, facility is { } f ? f >> 3 : SyslogFacility.Daemon, _syslogPath);
+                _writers[key] = w = new SyslogWriter(daemon, facility is { } f && f >> 3 != 0 ? f >> 3 : SyslogFacility.Daemon, _syslogPath);
         }
         w.Log(severity, message);
     }

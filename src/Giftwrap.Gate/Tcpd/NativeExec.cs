@@ -9,6 +9,9 @@ namespace Giftwrap.Gate.Tcpd;
 
 internal static unsafe partial class NativeExec
 {
+    /// <summary>Sets this process's file creation mask (inherited by every program it starts).</summary>
+    public static void SetUmask(int mask) => _ = umask(mask);
+
     /// <summary>Applies <paramref name="state"/> to this process and replaces it by <paramref name="argv"/>; returns only on failure.</summary>
     public static string Exec(string path, string[] argv, ProcessState state)
     {
@@ -47,7 +50,7 @@ internal static unsafe partial class NativeExec
         var argvp = ToCStrings(argv);
         var envp = ToCStrings([.. env.Select(kv => $"{kv.Key}={kv.Value}")]);
         _ = execve(path, argvp, envp);
-        return $"{path}: {Marshal.GetLastPInvokeErrorMessage()}";
+        return Marshal.GetLastPInvokeErrorMessage();
     }
 
     private static byte** ToCStrings(string[] items)

@@ -62,7 +62,8 @@ public sealed class IdentClient
                 socket.Bind(new IPEndPoint(serverAddress, 0));
             }
             await socket.ConnectAsync(new IPEndPoint(clientAddress, Port), deadline.Token).ConfigureAwait(false);
-            byte[] query = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{client.Port} , {server.Port}\r\n"));
+            // rfc931.c: fprintf(fp, "%u,%u\r\n", ...): no blanks around the comma (RFC 1413 allows both).
+            byte[] query = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{client.Port},{server.Port}\r\n"));
             await socket.SendAsync(query, SocketFlags.None, deadline.Token).ConfigureAwait(false);
             byte[]? line = await ReadLineAsync(socket, deadline.Token).ConfigureAwait(false);
             // A reply line is a lookup that worked, even when it says ERROR: the peer answered.

@@ -90,7 +90,9 @@ public sealed partial class SyslogWriter : IDisposable
 
     /// <summary>
     /// Sends <paramref name="message"/> at <paramref name="severity"/> (0 to 7, <see cref="SyslogSeverity"/>; other bits are
-    /// masked off as syslog(3) does). Control chars (NUL, CR, LF, ...) become spaces, so one call is one line.
+    /// masked off as syslog(3) does). NUL and LF become spaces, so one call is one line that no text can forge a second
+    /// one in; other control characters (CR, TAB, ...) are sent as they are, as syslog(3) sends libwrap's (a banner line
+    /// ending in '%' makes libwrap log "unrecognized %\r").
     /// Never throws and never blocks; returns false when the message was dropped (also counted in <see cref="Failures"/>).
     /// </summary>
     public bool Log(int severity, string message)
@@ -129,7 +131,7 @@ public sealed partial class SyslogWriter : IDisposable
             .Append(' ').Append(_tag).Append('[').Append(_processId).Append("]: ");
         foreach (char c in message)
         {
-            line.Append(char.IsControl(c) ? ' ' : c);
+            line.Append(c is '\0' or '\n' ? ' ' : c);
             if (line.Length >= MaxDatagramLength)
             {
                 break;

@@ -1,10 +1,10 @@
 // Past connections read back from logs: Giftwrap's decision log (one JSON object a
-// line) or libwrap/tcpd syslog lines ("sshd[123]: refused connect from 1.2.3.4").
+// line) or libwrap/tcpd syslog lines ("sshd[123]: refused connect from 1.2.3.4", Debian's
+// "sshd[123]: refused connect from host.example (1.2.3.4)"), read by LibwrapLines.
 // Reading is streaming and bounded: a line longer than the limit is skipped whole,
 // a line that is not a decision is ignored, and the count of both is kept.
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Giftwrap.Decisions;
 
 namespace Giftwrap.Replay;
@@ -26,7 +26,7 @@ internal sealed class LogStats
 }
 
 /// <summary>Reads past connections from a log.</summary>
-internal static partial class LogReader
+internal static class LogReader
 {
     /// <summary>Lines longer than this are skipped (a log line of any length must not exhaust memory).</summary>
     public const int MaxLineBytes = 64 * 1024;
@@ -55,14 +55,12 @@ internal static partial class LogReader
         foreach (var bytes in Lines(stream, stats))
         {
             var line = Encoding.Latin1.GetString(bytes.Span).TrimEnd('\r');
-            var m = TcpdLine().Match(line);
-            if (!m.Success)
+            if (Logging.LibwrapLines.Read(line) is not var (daemon, _, client, address))
             {
                 stats.Ignored++;
                 continue;
             }
             stats.Decisions++;
-            var client = m.Groups["client"].Value;
             string? user = null;
             var at = client.LastIndexOf('@');
             if (at > 0)
@@ -70,14 +68,11 @@ internal static partial class LogReader
                 user = client[..at];
                 client = client[(at + 1)..];
             }
+            // Debian's tcpd names the address after the host: "connect from host.example (1.2.3.4)".
             var isAddress = System.Net.IPAddress.TryParse(client, out _);
-            yield return new PastConnection(m.Groups["daemon"].Value, isAddress ? client : null, isAddress ? null : client, user, null, 0);
+            yield return new PastConnection(daemon, address ?? (isAddress ? client : null), isAddress ? null : client, user, null, 0);
         }
     }
-
-    // "... sshd[123]: refused connect from 1.2.3.4" and "... in.ftpd[9]: connect from bob@host.example"
-    [GeneratedRegex(@"(?:^|\s)(?<daemon>[^\s\[\]:]+)(?:\[\d+\])?: (?:refused )?connect from (?<client>\S+)", RegexOptions.CultureInvariant)]
-    private static partial Regex TcpdLine();
 
     // Utf8JsonReader over the line's bytes: no document is built per line.
     private static bool TryParseDecision(ReadOnlySpan<byte> line, Dictionary<string, string> strings, out PastConnection connection)

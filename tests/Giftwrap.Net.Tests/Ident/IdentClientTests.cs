@@ -17,7 +17,8 @@ public sealed class IdentClientTests
         await using var ident = new IdentTestServer();
         Assert.Equal("alice", await new IdentClient(ident.Port).UserAsync(Client, Server, Generous, CancellationToken.None));
         (string query, IPEndPoint from) = await ident.Asked.Task;
-        Assert.Equal("40123 , 22\r\n", query);
+        // As libwrap's rfc931.c sends it.
+        Assert.Equal("40123,22\r\n", query);
         Assert.Equal(Server.Address, from.Address);
     }
 

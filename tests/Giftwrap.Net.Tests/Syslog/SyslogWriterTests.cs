@@ -35,12 +35,12 @@ public sealed class SyslogWriterTests
     }
 
     [Fact]
-    public async Task Log_NewlinesAndNul_OneLine()
+    public async Task Log_NewlinesAndNul_OneLine_OtherControlsAsSyslog3SendsThem()
     {
         using var receiver = new SyslogReceiver();
         using var writer = new SyslogWriter("giftwrap", SyslogFacility.Daemon, receiver.Path, Clock);
-        writer.Log(SyslogSeverity.Info, "a\nJan  5 03:04:05 fake[1]: b\0c\r");
-        Assert.EndsWith("]: a Jan  5 03:04:05 fake[1]: b c ", await receiver.ReceiveAsync());
+        writer.Log(SyslogSeverity.Info, "a\nJan  5 03:04:05 fake[1]: b\0c\r\td");
+        Assert.EndsWith("]: a Jan  5 03:04:05 fake[1]: b c\r\td", await receiver.ReceiveAsync());
     }
 
     [Fact]

@@ -1,0 +1,249 @@
+// One connection handed to a tcpd as inetd hands it (the accepted socket on descriptors 0, 1 and 2,
+// the daemon's path as argv[0]), inside a private mount namespace whose /etc/hosts, hosts.allow,
+// hosts.deny and resolv.conf are the run's own files and whose /dev/log is the run's datagram
+// socket. Records what the client received, the syslog lines with their priorities, what spawned
+// commands wrote and the tcpd's exit status. The machine's own /etc and /dev are never touched.
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Giftwrap.Cli.Tests;
+
+/// <summary>What one run showed; <see cref="ToString"/> is the transcript compared between tcpds.</summary>
+public sealed record Transcript(string Received, bool Reset, IReadOnlyList<string> Syslog, string Spawned, int ExitStatus)
+{
+    /// <summary>The syslog datagrams as they came (not compared: times and pids differ).</summary>
+    public IReadOnlyList<string> Datagrams { get; init; } = [];
+
+    /// <summary>From the first syslog line to the client's end of the connection (not compared).</summary>
+    public TimeSpan LogToClose { get; init; }
+
+    public override string ToString() =>
+        $"received: \"{Escape(Received)}\"{(Reset ? " (reset)" : "")}\nsyslog:\n{string.Concat(Syslog.Select(l => $"  {Escape(l)}\n"))}spawned: \"{Escape(Spawned)}\"\nexit: {ExitStatus}\n";
+
+    public static string Escape(string s)
+    {
+        var sb = new StringBuilder(s.Length);
+        foreach (var c in s)
+        {
+            sb.Append(c switch
+            {
+                '\r' => "\\r",
+                '\n' => "\\n",
+                '\\' => "\\\\",
+                < ' ' or > '~' => $"\\x{(int)c:x2}",
+                _ => c.ToString(),
+            });
+        }
+        return sb.ToString();
+    }
+}
+
+/// <summary>The tables and files one run sees. DIR in any text stands for the run's directory.</summary>
+public sealed record InetdCase(string Name, string Allow, string Deny, string Client = "127.0.0.1")
+{
+    /// <summary>The banner file DIR/banners/svc, or null for none.</summary>
+    public byte[]? Banner { get; init; }
+    /// <summary>The daemon as argv[0]: DIR/svc, the test daemon, unless another path is wanted.</summary>
+    public string Daemon { get; init; } = "DIR/svc";
+}
+
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public static partial class InetdOnce
+{
+    /// <summary>The /etc/hosts of every run: names for the loopback addresses the clients use.</summary>
+    public const string Hosts = "127.0.0.1\tlocalhost\n127.0.0.2\talpha.test alpha\n127.0.0.3\tbeta.test\n127.0.0.5\tserver.test\n";
+
+    // The daemon the tcpds run: prints what it was given (identity, umask, nice, socket options, environment).
+    private const string Daemon = """
+        #!/usr/bin/python3
+        import os, socket, struct, sys
+        s = socket.socket(fileno=os.dup(0))
+        keepalive = s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+        onoff, secs = struct.unpack("ii", s.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8))
+        mask = os.umask(0)
+        env = "".join(f"  {k}={v}\n" for k, v in sorted(os.environ.items()))
+        out = (f"served argv={sys.argv[1:]} uid={os.getuid()} gid={os.getgid()} umask={mask:03o} nice={os.nice(0)} "
+               f"keepalive={keepalive} linger={onoff},{secs}\n{env}")
+        os.write(1, out.encode())
+        """;
+
+    // inetd for one connection: listen, say the port, accept, put the socket on 0, 1 and 2, exec.
+    // A umask of 077 shows whether the tcpd sets its own (tcpd.c: umask(022)).
+    private const string Launcher = """
+        import os, socket, sys
+        portfile, argv0, path = sys.argv[1:4]
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        with open(portfile + ".new", "w") as f:
+            f.write(str(ls.getsockname()[1]))
+        os.rename(portfile + ".new", portfile)
+        c, _ = ls.accept()
+        ls.close()
+        for fd in (0, 1, 2):
+            os.dup2(c.fileno(), fd)
+        c.close()
+        os.umask(0o077)
+        os.execv(path, [argv0] + sys.argv[4:])
+        """;
+
+    // Inside the namespace: the run's /etc files, and a /dev of its own (the real nodes bound in)
+    // with /dev/log pointing at the run's collector.
+    private const string Setup = """
+        set -e
+        D="$1"; shift
+        for f in hosts hosts.allow hosts.deny resolv.conf; do mount --bind "$D/etc/$f" "/etc/$f"; done
+        mkdir -p "$D/realdev"
+        mount --rbind /dev "$D/realdev"
+        mount -t tmpfs -o mode=755 tmpfs /dev
+        for n in null zero full random urandom tty; do touch "/dev/$n"; mount --bind "$D/realdev/$n" "/dev/$n"; done
+        mkdir /dev/shm /dev/pts
+        mount --rbind "$D/realdev/shm" /dev/shm
+        ln -s /proc/self/fd /dev/fd
+        ln -s "$D/log" /dev/log
+        exec /usr/bin/python3 "$D/launch.py" "$@"
+        """;
+
+    /// <summary>
+    /// Runs <paramref name="tcpd"/> (its argv before the daemon) for one connection of <paramref name="c"/>.
+    /// <paramref name="daemonAsArgv0"/>: the daemon path is argv[0] (tcpd's way); otherwise it is the first argument.
+    /// </summary>
+    public static async Task<Transcript> RunAsync(InetdCase c, string[] tcpd, bool daemonAsArgv0)
+    {
+        using var dir = new TempDir();
+        var d = dir.Path;
+        Prepare(c, d);
+        using var log = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        log.Bind(new UnixDomainSocketEndPoint(Path.Combine(d, "log")));
+        var daemon = c.Daemon.Replace("DIR", d, StringComparison.Ordinal);
+        string[] launch = daemonAsArgv0
+            ? [Path.Combine(d, "port"), daemon, tcpd[0], .. tcpd[1..]]
+            : [Path.Combine(d, "port"), tcpd[0], tcpd[0], .. tcpd[1..], daemon];
+        var psi = new ProcessStartInfo("unshare", ["--mount", "--propagation", "private", "--fork", "--kill-child", "sh", "-c", Setup, "setup", d, .. launch])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        psi.Environment.Remove("SSH_CONNECTION");
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        _ = p.StandardOutput.ReadToEndAsync();
+        try
+        {
+            var port = await PortAsync(Path.Combine(d, "port"), p, stderr);
+            // Peeks only: the datagrams stay queued for Drain.
+            var firstLog = Task.Run(() => log.Poll(TimeSpan.FromSeconds(60), SelectMode.SelectRead) ? Stopwatch.GetTimestamp() : long.MaxValue);
+            var (received, reset) = await AskAsync(c.Client, port);
+            var closed = Stopwatch.GetTimestamp();
+            var logged = await firstLog;
+            if (!p.WaitForExit(60_000))
+                throw new TimeoutException($"{c.Name}: {tcpd[0]} did not exit within 60 s of the client's end");
+            var datagrams = Drain(log);
+            var lines = datagrams.Select(l => Normalise(l, d)).ToList();
+            var spawned = File.Exists(Path.Combine(d, "spawned")) ? File.ReadAllText(Path.Combine(d, "spawned"), Encoding.Latin1) : "";
+            return new Transcript(received.Replace(d, "DIR", StringComparison.Ordinal), reset, lines, spawned.Replace(d, "DIR", StringComparison.Ordinal), p.ExitCode)
+            {
+                Datagrams = datagrams,
+                LogToClose = logged < closed ? Stopwatch.GetElapsedTime(logged, closed) : TimeSpan.Zero,
+            };
+        }
+        finally
+        {
+            if (!p.HasExited)
+            {
+                p.Kill(entireProcessTree: true);
+                p.WaitForExit(30_000);
+            }
+        }
+    }
+
+    private static void Prepare(InetdCase c, string d)
+    {
+        // A temporary directory is the owner's only: the daemon may run as nobody (the user option).
+        File.SetUnixFileMode(d, (UnixFileMode)0b111_101_101);
+        Directory.CreateDirectory(Path.Combine(d, "etc"));
+        File.WriteAllText(Path.Combine(d, "etc", "hosts"), Hosts);
+        File.WriteAllText(Path.Combine(d, "etc", "hosts.allow"), c.Allow.Replace("DIR", d, StringComparison.Ordinal), Encoding.Latin1);
+        File.WriteAllText(Path.Combine(d, "etc", "hosts.deny"), c.Deny.Replace("DIR", d, StringComparison.Ordinal), Encoding.Latin1);
+        // Nothing listens on loopback port 53: a name not in /etc/hosts fails at once, never on the network.
+        File.WriteAllText(Path.Combine(d, "etc", "resolv.conf"), "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n");
+        File.WriteAllText(Path.Combine(d, "launch.py"), Launcher);
+        File.WriteAllText(Path.Combine(d, "svc"), Daemon);
+        File.SetUnixFileMode(Path.Combine(d, "svc"), (UnixFileMode)0b111_101_101);
+        Directory.CreateDirectory(Path.Combine(d, "banners"));
+        if (c.Banner is { } banner)
+            File.WriteAllBytes(Path.Combine(d, "banners", "svc"), banner);
+        File.WriteAllText(Path.Combine(d, "spawned"), "");
+    }
+
+    private static async Task<int> PortAsync(string file, Process p, Task<string> stderr)
+    {
+        for (var i = 0; i < 1200; i++)
+        {
+            if (File.Exists(file))
+                return int.Parse(await File.ReadAllTextAsync(file), System.Globalization.CultureInfo.InvariantCulture);
+            if (p.HasExited)
+                throw new InvalidOperationException($"the launcher exited ({p.ExitCode}) before listening: {await stderr}");
+            await Task.Delay(50);
+        }
+        throw new TimeoutException("the launcher did not listen within 60 s");
+    }
+
+    /// <summary>Connects from <paramref name="from"/>, sends nothing, reads until the tcpd side closes.</summary>
+    private static async Task<(string Text, bool Reset)> AskAsync(string from, int port)
+    {
+        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        s.Bind(new IPEndPoint(IPAddress.Parse(from), 0));
+        await s.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var bytes = new List<byte>();
+        var buf = new byte[65536];
+        try
+        {
+            int n;
+            while ((n = await s.ReceiveAsync(buf, SocketFlags.None, cts.Token)) > 0)
+                bytes.AddRange(buf.AsSpan(0, n));
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            return (Encoding.Latin1.GetString([.. bytes]), true);
+        }
+        return (Encoding.Latin1.GetString([.. bytes]), false);
+    }
+
+    /// <summary>Every datagram already queued: the tcpd logged before the client saw its end, so all are here.</summary>
+    private static List<string> Drain(Socket log)
+    {
+        var lines = new List<string>();
+        var buf = new byte[65536];
+        while (log.Available > 0)
+        {
+            var n = log.Receive(buf);
+            lines.Add(Encoding.Latin1.GetString(buf, 0, n));
+        }
+        return lines;
+    }
+
+    /// <summary>"&lt;PRI&gt;Mmm dd hh:mm:ss TAG[PID]: MSG" as "facility.level TAG: MSG", the pids and the run's directory masked.</summary>
+    internal static string Normalise(string datagram, string dir)
+    {
+        var m = SyslogLine().Match(datagram);
+        if (!m.Success)
+            return $"? {datagram}";
+        var pri = int.Parse(m.Groups["pri"].Value, System.Globalization.CultureInfo.InvariantCulture);
+        var msg = ProcessId().Replace(m.Groups["msg"].Value, "process PID").Replace(dir, "DIR", StringComparison.Ordinal);
+        return $"{Facilities[pri >> 3]}.{Levels[pri & 7]} {m.Groups["tag"].Value}: {msg}";
+    }
+
+    private static readonly string[] Facilities = ["kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp", "12", "13", "14", "15", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"];
+    private static readonly string[] Levels = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+
+    [GeneratedRegex(@"^<(?<pri>\d+)>\w{3} [ \d]\d \d\d:\d\d:\d\d (?<tag>[^\[:]*)(?:\[\d+\])?: (?<msg>.*)$", RegexOptions.Singleline)]
+    private static partial Regex SyslogLine();
+
+    [GeneratedRegex(@"process \d+")]
+    private static partial Regex ProcessId();
+}
