@@ -60,7 +60,7 @@ public static class TcpdMode
         request = judgement.Request;
         foreach (var w in judgement.Decision.Warnings)
             log.Daemon(daemon, LibwrapLines.DiagnosticLevel, LibwrapLines.Diagnostic(w));
-        var runner = new ActionRunner(log, TimeSpan.FromSeconds(10), launchTwist: false, lookups);
+        var runner = new ActionRunner(log, TimeSpan.FromSeconds(10), launchTwist: false, lookups: lookups);
         // Only keepalive, linger and banners need a Socket for the connection; most rules have none.
         using var client = ActionRunner.NeedsSocket(judgement.Decision) ? new Socket(new SafeSocketHandle(0, ownsHandle: false)) : null;
         var outcome = await runner.RunAsync(judgement.Decision, request, client, CancellationToken.None).ConfigureAwait(false);
