@@ -13,8 +13,10 @@ namespace Giftwrap.Cli.Tests;
 public sealed class TcpdRuntimeDifferentialTests
 {
     private const string Tcpd = "/usr/sbin/tcpd";
-    private static readonly string[] Facilities = ["kern", "user", "mail", "daemon", "auth", "lpr", "news", "uucp", "cron", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"];
-    private static readonly string[] Levels = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+    // Names libwrap's own tables lack (authpriv, ftp, security, syslog, warn, error, panic) included:
+    // to tcpd they are bad options, which refuse.
+    private static readonly string[] Facilities = ["kern", "user", "mail", "daemon", "auth", "lpr", "news", "uucp", "cron", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7", "authpriv", "ftp", "security", "syslog"];
+    private static readonly string[] Levels = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", "warn", "error", "panic"];
 
     private static string[] Giftwrap()
     {
@@ -63,6 +65,12 @@ public sealed class TcpdRuntimeDifferentialTests
         // Lines and expansions at libwrap's limits.
         yield return new("linger-100000", "svc: ALL: linger 100000\n", "");
         yield return new("line-too-long", "svc: ALL: spawn echo " + new string('s', 2100) + " >> DIR/spawned\n", "");
+        yield return new("long-twist-expansion", "svc: ALL: spawn echo before >> DIR/spawned: twist echo " + string.Concat(Enumerable.Repeat("%a", 1000)) + "\n", "");
+        // Numbers as glibc's sscanf reads them: wrap-around and sign, not clamping.
+        yield return new("linger-2147483648", "svc: ALL: linger 2147483648\n", "");
+        yield return new("linger-minus-4294967295", "svc: ALL: linger -4294967295\n", "");
+        yield return new("umask-40000000022", "svc: ALL: umask 40000000022\n", "");
+        yield return new("nice-4294967301", "svc: ALL: nice 4294967301\n", "");
         yield return new("long-spawn-expansion", "svc: ALL: spawn echo " + string.Concat(Enumerable.Repeat("%a", 1000)) + " >> DIR/spawned\n", "");
         yield return new("banner-refused", "", "svc: ALL: banners DIR/banners\n") { Banner = "go away %a\n"u8.ToArray() };
     }

@@ -26,6 +26,8 @@ public sealed class GateOptionTests
         var rule = "sh: ALL: spawn echo " + string.Concat(Enumerable.Repeat("%a", 911)) + "\n";
         Assert.Equal("", await ServeOnceAsync(rule, Shell("sh", port, "echo served"), gate));
         await gate.WaitForLogAsync($"warning: {gate.Allow}, line 1: percent_x: expansion too long: echo 127.0.0.1127.0.0.1127.0.0...");
+        // percent_x() exits there: tcpd never reaches refuse(), so no verdict line follows the warning.
+        Assert.DoesNotContain(gate.LogLines, l => l.Contains("connect from", StringComparison.Ordinal));
     }
 
     [Fact]

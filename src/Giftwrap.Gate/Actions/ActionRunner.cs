@@ -107,7 +107,7 @@ internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool lau
                     continue;
                 }
             }
-            return new ActionOutcome(decision.IsGranted ? ConnectionFate.Serve : ConnectionFate.Refuse, state, decision, facility, level, Request: request);
+            return new ActionOutcome(FateOf(decision), state, decision, facility, level, Request: request);
         }
     }
 
@@ -122,6 +122,13 @@ internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool lau
         System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(linger[4..], seconds);
         socket.SetRawSocketOption(1 /*SOL_SOCKET*/, 13 /*SO_LINGER*/, linger);
     }
+
+    // percent_x() logs "expansion too long" and exits: the options before it were carried out, and
+    // no verdict line follows (tcpd never reaches refuse() or its "connect from" line).
+    private static ConnectionFate FateOf(Decision decision) =>
+        decision.IsGranted ? ConnectionFate.Serve
+        : decision.Warnings.Any(w => w.Code == "percent_x") ? ConnectionFate.Aborted
+        : ConnectionFate.Refuse;
 
     private static Socket Need(Socket? client) =>
         client ?? throw new InvalidOperationException("the decision's actions need the client socket");
