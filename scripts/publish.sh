@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds Giftwrap's programs as self-contained NativeAOT binaries for Linux (one file each,
 # no .NET runtime needed on the target) into one directory. Needs Debian's clang, lld and
-# zlib1g-dev next to the .NET SDK; installing them is left to the caller (scripts/test.sh does).
+# zlib1g-dev next to the .NET SDK, and for --rid linux-arm64 on x86-64 also gcc-aarch64-linux-gnu and
+# libc6-dev-arm64-cross (the cross linker and C library); installing them is left to the caller
+# (scripts/test.sh does).
 #
 #   scripts/publish.sh [--output DIR] [--rid RID] [--list]
 #
@@ -26,7 +28,7 @@ while [ $# -gt 0 ]; do
         --rid) rid="$2"; shift 2 ;;
         --rid=*) rid="${1#*=}"; shift ;;
         --list) list=1; shift ;;
-        -h|--help) sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "publish.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done

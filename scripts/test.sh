@@ -2,13 +2,15 @@
 # Runs every Giftwrap test on a fresh Debian machine: installs what the tests need
 # (the real libwrap to compare against, gcc to build the harness, xinetd and socat
 # for the tcpd-mode comparison, clang, lld and zlib1g-dev for the NativeAOT binary,
+# gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user for the linux-arm64 one and its run,
 # man-db to render the manual pages), builds the
 # libwrap harness, runs all test projects, and ends with one line
 # "N passed, N failed" totalled over every project.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(tcpd libwrap0-dev gcc xinetd socat redis-server systemd clang lld zlib1g-dev man-db git fail2ban python3)
+packages=(tcpd libwrap0-dev gcc xinetd socat redis-server systemd clang lld zlib1g-dev man-db git fail2ban python3
+          gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

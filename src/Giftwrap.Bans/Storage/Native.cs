@@ -1,7 +1,9 @@
 // The few POSIX calls .NET does not offer (flock is in StoreLock): fsync(2) on files and directories (a rename is durable only once its
-// directory is), and stat(2)'s inode and owner, to see a file replaced under us and
-// to keep hosts.deny's owner when it is rewritten. Linux only (x86-64 and arm64 stat layouts).
+// directory is), and a file's inode and owner (statx(2), see Giftwrap.Interop.Statx: glibc 2.28,
+// one layout on every architecture, checked at first use), to see a file replaced under us and
+// to keep hosts.deny's owner when it is rewritten. Linux only.
 using System.Runtime.InteropServices;
+using Giftwrap.Interop;
 using Microsoft.Win32.SafeHandles;
 
 namespace Giftwrap.Bans.Storage;
@@ -32,32 +34,27 @@ internal static partial class Native
     }
 
     /// <summary>The inode number of <paramref name="path"/>, or 0 when it cannot be read.</summary>
-    public static unsafe ulong Inode(string path)
+    public static ulong Inode(string path)
     {
-        var buf = stackalloc byte[256];
-        return stat(path, buf) == 0 ? *(ulong*)(buf + 8) : 0;
+        Statx.EnsureLayout();
+        return Statx.Get(Statx.AtFdCwd, path, 0, Statx.InodeBit, out var buf) == 0 && (buf.Mask & Statx.InodeBit) != 0 ? buf.Inode : 0;
     }
 
     /// <summary>The inode number of an open file, or 0.</summary>
-    public static unsafe ulong Inode(SafeFileHandle handle)
+    public static ulong Inode(SafeFileHandle handle)
     {
-        var buf = stackalloc byte[256];
-        return fstat((int)handle.DangerousGetHandle(), buf) == 0 ? *(ulong*)(buf + 8) : 0;
+        Statx.EnsureLayout();
+        return Statx.Get((int)handle.DangerousGetHandle(), Statx.InodeBit, out var buf) == 0 && (buf.Mask & Statx.InodeBit) != 0 ? buf.Inode : 0;
     }
 
-    /// <summary>Owner and group of <paramref name="path"/>; null when unknown (or on an architecture whose stat layout is not known here).</summary>
-    public static unsafe (uint Uid, uint Gid)? Owner(string path)
+    /// <summary>Owner and group of <paramref name="path"/>; null when unknown.</summary>
+    public static (uint Uid, uint Gid)? Owner(string path)
     {
-        var offset = RuntimeInformation.ProcessArchitecture switch
-        {
-            Architecture.X64 => 28,
-            Architecture.Arm64 => 24,
-            _ => -1,
-        };
-        var buf = stackalloc byte[256];
-        if (offset < 0 || stat(path, buf) != 0)
+        Statx.EnsureLayout();
+        const uint wanted = Statx.UidBit | Statx.GidBit;
+        if (Statx.Get(Statx.AtFdCwd, path, 0, wanted, out var buf) != 0 || (buf.Mask & wanted) != wanted)
             return null;
-        return (*(uint*)(buf + offset), *(uint*)(buf + offset + 4));
+        return (buf.Uid, buf.Gid);
     }
 
     public static void SetOwner(SafeFileHandle handle, uint uid, uint gid) =>
@@ -71,12 +68,6 @@ internal static partial class Native
 
     [LibraryImport("libc.so.6", SetLastError = true)]
     private static partial int close(int fd);
-
-    [LibraryImport("libc.so.6", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static unsafe partial int stat(string path, byte* buf);
-
-    [LibraryImport("libc.so.6", SetLastError = true)]
-    private static unsafe partial int fstat(int fd, byte* buf);
 
     [LibraryImport("libc.so.6", SetLastError = true)]
     private static partial int fchown(int fd, uint uid, uint gid);

@@ -181,15 +181,15 @@ internal sealed partial class HostLookups : ICheckLookups
         return sa6;
     }
 
-    [LibraryImport("libc", SetLastError = false)]
+    [LibraryImport("libc.so.6", SetLastError = false)]
     private static partial int getnameinfo(byte[] sa, int salen, byte[] host, int hostlen, byte[]? serv, int servlen, int flags);
 
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int setnetgrent(string netgroup);
 
-    [LibraryImport("libc")]
+    [LibraryImport("libc.so.6")]
     private static partial int getnetgrent(out IntPtr host, out IntPtr user, out IntPtr domain);
 
-    [LibraryImport("libc")]
+    [LibraryImport("libc.so.6")]
     private static partial void endnetgrent();
 }

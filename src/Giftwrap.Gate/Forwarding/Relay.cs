@@ -65,6 +65,9 @@ internal sealed unsafe class Relay : IDisposable
     /// <param name="owner">Told of every connection accepted and every connection's end.</param>
     public Relay(int bufferSize, IRelayOwner owner)
     {
+        // Before any event is read: a struct epoll_event of the wrong size would have the kernel
+        // write past the loop's buffer (one line to the operator instead).
+        Sys.EnsureEpollLayout();
         BufferSize = bufferSize;
         Owner = owner;
         Buffers = ArrayPool<byte>.Create(bufferSize, maxArraysPerBucket: 32);

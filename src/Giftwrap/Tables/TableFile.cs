@@ -7,6 +7,7 @@
 // open, so a swap in between is caught), and sizes are bounded so a hostile file cannot
 // exhaust memory; past the bound the file counts as unreadable (fail closed).
 using System.Runtime.InteropServices;
+using Giftwrap.Interop;
 using Microsoft.Win32.SafeHandles;
 
 namespace Giftwrap.Tables;
@@ -28,7 +29,7 @@ internal static partial class TableFile
     public const long MaxBytes = 256L * 1024 * 1024;
 
     private const int ORdOnly = 0, ONonBlock = 0x800, ONoCtty = 0x100, OCloExec = 0x80000;
-    private const int AtFdCwd = -100, AtEmptyPath = 0x1000, StatxType = 0x1, StatxSize = 0x200;
+    private const int AtFdCwd = Statx.AtFdCwd, AtEmptyPath = Statx.AtEmptyPath;
     private const int SIfMt = 0xF000, SIfReg = 0x8000, SIfDir = 0x4000;
     private const int Enoent = 2;
 
@@ -158,16 +159,12 @@ internal static partial class TableFile
     }
 
     /// <summary>stat(2) through statx(2), whose layout is the same on every architecture. Returns errno, or 0.</summary>
-    private static unsafe int Stat(int dirfd, string path, int flags, out int mode, out long size)
+    private static int Stat(int dirfd, string path, int flags, out int mode, out long size)
     {
-        var buf = stackalloc byte[256];
-        mode = 0;
-        size = 0;
-        if (statx(dirfd, path, flags, StatxType | StatxSize, buf) != 0)
-            return Marshal.GetLastPInvokeError();
-        mode = *(ushort*)(buf + 28); // stx_mode
-        size = *(long*)(buf + 40);   // stx_size
-        return 0;
+        var errno = Statx.Get(dirfd, path, flags, Statx.Type | Statx.SizeBit, out var buf);
+        mode = buf.Mode;
+        size = buf.FileSize;
+        return errno;
     }
 
     // Elsewhere than Linux: .NET's own open (no FIFO guard there), with the same bounds.
@@ -207,7 +204,4 @@ internal static partial class TableFile
 
     [LibraryImport("libc.so.6", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int open(string path, int flags);
-
-    [LibraryImport("libc.so.6", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static unsafe partial int statx(int dirfd, string path, int flags, int mask, byte* buf);
 }

@@ -1,0 +1,99 @@
+// statx(2): the one way Giftwrap asks the kernel about a file (type, mode, owner, inode, size).
+// Why statx and not stat/fstat: glibc exports `stat` and `fstat` as symbols only from 2.33 (before,
+// they are inline wrappers over __xstat), so a P/Invoke of them fails on Debian 11 and RHEL 8;
+// statx is exported from glibc 2.28. Its struct is laid out with explicit sizes
+// (include/uapi/linux/stat.h), the same on every architecture, unlike struct stat. The offsets
+// live here and nowhere else; callers read the fields of StatxBuffer.
+using System.Runtime.InteropServices;
+
+namespace Giftwrap.Interop;
+
+/// <summary>struct statx, the fields Giftwrap reads, at the kernel's offsets (256 bytes in all).</summary>
+[StructLayout(LayoutKind.Explicit, Size = Statx.Size)]
+internal struct StatxBuffer
+{
+    /// <summary>stx_mask: which of the asked fields the kernel filled.</summary>
+    [FieldOffset(0)] public uint Mask;
+    [FieldOffset(20)] public uint Uid;
+    [FieldOffset(24)] public uint Gid;
+    [FieldOffset(28)] public ushort Mode;
+    [FieldOffset(32)] public ulong Inode;
+    [FieldOffset(40)] public long FileSize;
+}
+
+internal static unsafe partial class Statx
+{
+    public const int Size = 256;
+    public const int AtFdCwd = -100;
+    public const int AtEmptyPath = 0x1000;
+    public const uint Type = 0x1, ModeBits = 0x2, UidBit = 0x8, GidBit = 0x10, InodeBit = 0x100, SizeBit = 0x200;
+    public const int SIfMt = 0xF000, SIfDir = 0x4000;
+
+    /// <summary>The kernel's offsets, as (field, offset): what <see cref="StatxBuffer"/> must agree with.</summary>
+    public static readonly (string Field, int Offset)[] KernelOffsets =
+    [
+        ("Mask", 0), ("Uid", 20), ("Gid", 24), ("Mode", 28), ("Inode", 32), ("FileSize", 40),
+    ];
+
+    private static string? s_layoutError;
+    private static int s_checked;
+
+    /// <summary>statx(2) of <paramref name="path"/> relative to <paramref name="dirfd"/>. Returns errno, or 0.</summary>
+    public static int Get(int dirfd, string path, int flags, uint mask, out StatxBuffer buffer)
+    {
+        buffer = default;
+        fixed (StatxBuffer* p = &buffer)
+            return statx(dirfd, path, flags, mask, p) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    }
+
+    /// <summary>fstat(2) through statx(fd, "", AT_EMPTY_PATH). Returns errno, or 0.</summary>
+    public static int Get(int fd, uint mask, out StatxBuffer buffer) => Get(fd, "", AtEmptyPath, mask, out buffer);
+
+    /// <summary>
+    /// Null when the layout assumed here matches the running process and kernel, else one line saying why not:
+    /// the struct's size and offsets, then a statx of "/" that must say "a directory, inode known".
+    /// Computed once.
+    /// </summary>
+    public static string? LayoutError()
+    {
+        if (Volatile.Read(ref s_checked) != 0)
+            return s_layoutError;
+        var error = Describe<StatxBuffer>(Size, KernelOffsets);
+        if (error is null)
+        {
+            var errno = Get(AtFdCwd, "/", 0, Type | ModeBits | InodeBit, out var root);
+            if (errno != 0)
+                error = $"statx(\"/\") failed: {Marshal.GetPInvokeErrorMessage(errno)}";
+            else if ((root.Mode & SIfMt) != SIfDir || root.Inode == 0)
+                error = $"statx(\"/\") did not read back as a directory (mode {root.Mode:x}, mask {root.Mask:x}): the struct statx layout assumed here is wrong";
+        }
+        s_layoutError = error;
+        Volatile.Write(ref s_checked, 1);
+        return error;
+    }
+
+    /// <summary>Throws PlatformNotSupportedException with one line when <see cref="LayoutError"/> has something to say.</summary>
+    public static void EnsureLayout()
+    {
+        if (LayoutError() is { } error)
+            throw new PlatformNotSupportedException($"{error} ({RuntimeInformation.ProcessArchitecture}); not using it rather than misreading memory");
+    }
+
+    /// <summary>Null when <typeparamref name="T"/> has <paramref name="size"/> bytes and the field offsets named, else what differs.</summary>
+    public static string? Describe<T>(int size, IEnumerable<(string Field, int Offset)> offsets)
+        where T : unmanaged
+    {
+        if (sizeof(T) != size)
+            return $"{typeof(T).Name} is {sizeof(T)} bytes, the kernel's is {size}";
+        foreach (var (field, offset) in offsets)
+        {
+            var actual = (int)Marshal.OffsetOf<T>(field);
+            if (actual != offset)
+                return $"{typeof(T).Name}.{field} is at offset {actual}, the kernel's at {offset}";
+        }
+        return null;
+    }
+
+    [LibraryImport("libc.so.6", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int statx(int dirfd, string path, int flags, uint mask, StatxBuffer* buf);
+}
