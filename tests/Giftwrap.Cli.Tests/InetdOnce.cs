@@ -53,8 +53,9 @@ public sealed record InetdCase(string Name, string Allow, string Deny, string Cl
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public static partial class InetdOnce
 {
-    /// <summary>The /etc/hosts of every run: names for the loopback addresses the clients use.</summary>
-    public const string Hosts = "127.0.0.1\tlocalhost\n127.0.0.2\talpha.test alpha\n127.0.0.3\tbeta.test\n127.0.0.5\tserver.test\n";
+    /// <summary>The /etc/hosts of every run: names for the loopback addresses the clients use (written as Latin-1:
+    /// 127.0.0.6's name holds the byte 0xE9, which libwrap keeps and syslog(3) sends as it is).</summary>
+    public const string Hosts = "127.0.0.1\tlocalhost\n127.0.0.2\talpha.test alpha\n127.0.0.3\tbeta.test\n127.0.0.5\tserver.test\n127.0.0.6\tcaf\u00e9.test\n";
 
     // The daemon the tcpds run: prints what it was given (identity, umask, nice, socket options, environment).
     private const string Daemon = """
@@ -165,7 +166,7 @@ public static partial class InetdOnce
         // A temporary directory is the owner's only: the daemon may run as nobody (the user option).
         File.SetUnixFileMode(d, (UnixFileMode)0b111_101_101);
         Directory.CreateDirectory(Path.Combine(d, "etc"));
-        File.WriteAllText(Path.Combine(d, "etc", "hosts"), Hosts);
+        File.WriteAllText(Path.Combine(d, "etc", "hosts"), Hosts, Encoding.Latin1);
         File.WriteAllText(Path.Combine(d, "etc", "hosts.allow"), c.Allow.Replace("DIR", d, StringComparison.Ordinal), Encoding.Latin1);
         File.WriteAllText(Path.Combine(d, "etc", "hosts.deny"), c.Deny.Replace("DIR", d, StringComparison.Ordinal), Encoding.Latin1);
         // Nothing listens on loopback port 53: a name not in /etc/hosts fails at once, never on the network.

@@ -32,6 +32,9 @@ public sealed class TcpdRuntimeDifferentialTests
         yield return new("refused", "", "svc: ALL\n", "127.0.0.2");
         yield return new("granted-by-name", "svc: alpha.test\n", all, "127.0.0.2");
         yield return new("refused-by-name", "svc: nomatch.test\n", "svc: beta.test\n", "127.0.0.3");
+        // A name with a byte outside ASCII (0xE9, from /etc/hosts): kept, matched byte for byte, and sent
+        // raw by syslog(3) in "connect from NAME (ADDR)".
+        yield return new("non-ascii-name", "svc: caf\u00e9.test\n", all, "127.0.0.6");
         yield return new("unknown-name", "svc: UNKNOWN: severity notice\n", all, "127.0.0.4");
         foreach (var f in Facilities)
             yield return new($"facility-{f}", $"svc: ALL: severity {f}.info\n", "");

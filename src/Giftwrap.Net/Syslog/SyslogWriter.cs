@@ -122,37 +122,43 @@ public sealed partial class SyslogWriter : IDisposable
     /// <summary>The datagram for one message: RFC 3164 4.1 header, tag, pid, sanitised text, at most 2 KB.</summary>
     internal byte[] Format(int severity, string message, DateTimeOffset now)
     {
-        var line = new StringBuilder(64 + Math.Min(message.Length, MaxDatagramLength));
+        var header = new StringBuilder(64);
         // RFC 3164 4.1.2: "Mmm dd hh:mm:ss", the day padded with a space, months in English whatever the locale.
-        line.Append('<').Append((_facility * 8) + severity).Append('>')
+        header.Append('<').Append((_facility * 8) + severity).Append('>')
             .Append(Months[now.Month - 1]).Append(' ')
             .Append(now.Day.ToString(CultureInfo.InvariantCulture).PadLeft(2))
             .Append(' ').Append(now.ToString("HH:mm:ss", CultureInfo.InvariantCulture))
             .Append(' ').Append(_tag).Append('[').Append(_processId).Append("]: ");
-        foreach (char c in message)
+        var line = new List<byte>(64 + Math.Min(message.Length, MaxDatagramLength));
+        line.AddRange(Encoding.ASCII.GetBytes(header.ToString()));
+        // Names, table text, banners and ident replies are carried one char per byte (Latin-1), and
+        // syslog(3) sends libwrap's bytes as they are: a char up to U+00FF is that one byte (a host name
+        // with 0xE9 from /etc/hosts goes out as 0xE9, as tcpd's "connect from" has it). A char above
+        // U+00FF cannot have come from bytes that way, so it is text and goes out as UTF-8 rather than
+        // as '?'. Cut at 2 KB between characters, never inside one's UTF-8 sequence.
+        Span<byte> utf8 = stackalloc byte[4];
+        foreach (Rune r in message.EnumerateRunes())
         {
-            line.Append(c is '\0' or '\n' ? ' ' : c);
-            if (line.Length >= MaxDatagramLength)
+            int n;
+            if (r.Value <= 0xFF)
+            {
+                utf8[0] = r.Value is 0 or '\n' ? (byte)' ' : (byte)r.Value;
+                n = 1;
+            }
+            else
+            {
+                n = r.EncodeToUtf8(utf8);
+            }
+            if (line.Count + n > MaxDatagramLength)
             {
                 break;
             }
+            for (int i = 0; i < n; i++)
+            {
+                line.Add(utf8[i]);
+            }
         }
-        return Cut(Encoding.UTF8.GetBytes(line.ToString()));
-    }
-
-    /// <summary>Cuts to 2 KB without splitting a UTF-8 sequence.</summary>
-    private static byte[] Cut(byte[] bytes)
-    {
-        if (bytes.Length <= MaxDatagramLength)
-        {
-            return bytes;
-        }
-        int end = MaxDatagramLength;
-        while (end > 0 && (bytes[end] & 0xC0) == 0x80)
-        {
-            end--;
-        }
-        return bytes[..end];
+        return [.. line];
     }
 
     private bool Send(byte[] datagram)

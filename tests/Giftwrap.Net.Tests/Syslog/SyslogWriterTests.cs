@@ -48,10 +48,22 @@ public sealed class SyslogWriterTests
     {
         using var receiver = new SyslogReceiver();
         using var writer = new SyslogWriter("giftwrap", SyslogFacility.Daemon, receiver.Path, Clock);
-        writer.Log(SyslogSeverity.Info, new string('é', 100_000));
+        writer.Log(SyslogSeverity.Info, new string('\u20ac', 100_000));
         string line = await receiver.ReceiveAsync();
         Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(line), 2000, SyslogWriter.MaxDatagramLength);
-        Assert.EndsWith("é", line);
+        Assert.EndsWith("\u20ac", line);
+    }
+
+    [Fact]
+    public void Format_CharsUpToFF_OneByteEach_AsSyslog3SendsLibwrapsBytes_TextAboveAsUtf8()
+    {
+        // A host name from /etc/hosts with byte 0xE9 is carried as U+00E9 and must go out as 0xE9, not C3 A9;
+        // a char above U+00FF is text, sent as UTF-8 rather than '?'.
+        using var writer = new SyslogWriter("tcpd", SyslogFacility.Daemon, "/nonexistent", Clock);
+        byte[] datagram = writer.Format(SyslogSeverity.Info, "connect from caf\u00e9\u00ff (127.0.0.6) \u20ac", Clock.GetLocalNow());
+        byte[] expected = [.. System.Text.Encoding.ASCII.GetBytes($"<30>Jan  5 03:04:05 tcpd[{Pid}]: connect from caf"), 0xE9, 0xFF,
+            .. " (127.0.0.6) "u8, 0xE2, 0x82, 0xAC];
+        Assert.Equal(expected, datagram);
     }
 
     [Fact]
