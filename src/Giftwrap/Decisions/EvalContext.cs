@@ -33,7 +33,14 @@ internal sealed class EvalContext
         Daemon = AccessRequest.Cut(request.Daemon);
         ClientAddress = Address(request.ClientAddress);
         ServerAddress = Address(request.ServerAddress);
+        ClientAddressShown = Shown(request.ClientAddress);
+        ServerAddressShown = Shown(request.ServerAddress);
     }
+
+    // libwrap compares an IPv4-mapped address as IPv4 but keeps host->addr as it was set: tcpdmatch's
+    // typed "::ffff:127.0.0.1" stays so in %a, %A and eval_hostinfo() (tcpdmatch.c request_set RQ_CLIENT_ADDR).
+    // A live connection's address is already plain IPv4 (AccessRequest.ForConnection), as tcpd shows it.
+    private static string Shown(string? text) => text is { Length: > 0 } ? AccessRequest.Cut(text) : AccessRequest.Unknown;
 
     /// <summary>The address as libwrap compares it: an IPv4-mapped IPv6 address becomes plain IPv4.</summary>
     internal static string Address(string? text)
@@ -51,6 +58,12 @@ internal sealed class EvalContext
     public string Daemon { get; }
     public string ClientAddress { get; }
     public string ServerAddress { get; }
+
+    /// <summary>The client address as the request gave it, for expansions (%a, and %h/%c without a name).</summary>
+    public string ClientAddressShown { get; }
+
+    /// <summary>The server address as the request gave it, for expansions (%A, and %H/%s without a name).</summary>
+    public string ServerAddressShown { get; }
 
     /// <summary>The table and line being evaluated, for warnings.</summary>
     public string File { get; set; } = "";
@@ -102,6 +115,9 @@ internal sealed class EvalContext
     }
 
     public string Host(bool server) => server ? ServerAddress : ClientAddress;
+
+    /// <summary>The address as expansions show it (see <see cref="ClientAddressShown"/>).</summary>
+    public string HostShown(bool server) => server ? ServerAddressShown : ClientAddressShown;
 
     /// <summary>Facts consulted so far (for explain): which lookups a rule needed.</summary>
     public LookupUse Used { get; set; }

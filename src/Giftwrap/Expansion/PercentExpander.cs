@@ -69,8 +69,8 @@ public static class PercentExpander
 
     private static string Letter(char letter, EvalContext ctx) => letter switch
     {
-        'a' => ctx.ClientAddress,
-        'A' => ctx.ServerAddress,
+        'a' => ctx.ClientAddressShown,
+        'A' => ctx.ServerAddressShown,
         'c' => Client(ctx),
         'd' => ctx.Daemon,
         'h' => HostInfo(ctx, server: false),
@@ -96,9 +96,9 @@ public static class PercentExpander
     internal static string HostInfo(EvalContext ctx, bool server)
     {
         if (!ctx.NameLookedUp(server))
-            return ctx.Host(server);
+            return ctx.HostShown(server);
         var name = ctx.HostName(server);
-        return Ascii(name) ? name : ctx.Host(server);
+        return Ascii(name) ? name : ctx.HostShown(server);
 
         static bool Ascii(string n) =>
             !Patterns.Ascii.EqualsIgnoreCase(n, AccessRequest.Unknown) && !Patterns.Ascii.EqualsIgnoreCase(n, AccessRequest.Paranoid);
