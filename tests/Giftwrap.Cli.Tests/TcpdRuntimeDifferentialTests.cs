@@ -35,6 +35,9 @@ public sealed class TcpdRuntimeDifferentialTests
         // A name with a byte outside ASCII (0xE9, from /etc/hosts): kept, matched byte for byte, and sent
         // raw by syslog(3) in "connect from NAME (ADDR)".
         yield return new("non-ascii-name", "svc: caf\u00e9.test\n", all, "127.0.0.6");
+        // percent_x() sanitises the name in its own buffer: tcpd's "connect from" line after a %h shows caf_.test.
+        yield return new("non-ascii-name-expanded", "svc: caf\u00e9.test: spawn echo %h >> DIR/spawned\n", all, "127.0.0.6");
+        yield return new("non-ascii-name-twist", "svc: caf\u00e9.test: twist echo %n\n", all, "127.0.0.6");
         yield return new("unknown-name", "svc: UNKNOWN: severity notice\n", all, "127.0.0.4");
         foreach (var f in Facilities)
             yield return new($"facility-{f}", $"svc: ALL: severity {f}.info\n", "");

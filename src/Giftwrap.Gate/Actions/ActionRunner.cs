@@ -54,6 +54,8 @@ internal sealed class ActionRunner(GateLog log, TimeSpan bannerTimeout, bool lau
         int? level = null;
         while (true)
         {
+            // The names as libwrap holds them after expanding the options: tcpd's later lines show them so.
+            request = decision.AsLeftByExpansion(request);
             foreach (var action in decision.Actions)
             {
                 if (state.With(action) is { } next)

@@ -35,7 +35,17 @@ public sealed class Decision
     internal static readonly Decision GrantedByDefault = new(Verdict.Granted, null, NoWarnings, NoActions);
 
     internal Decision WithFallback(string command, Decision fallback) =>
-        new(Verdict, Match, Warnings, Actions, PendingLookup, LookupTimeout) { AclExec = command, AclExecFallback = fallback };
+        new(Verdict, Match, Warnings, Actions, PendingLookup, LookupTimeout) { AclExec = command, AclExecFallback = fallback, Sanitised = Sanitised };
+
+    /// <summary>The request's fields that expanding this decision's options rewrote in place, as percent_x() does.</summary>
+    internal SanitisedFields Sanitised { get; init; }
+
+    /// <summary>The request as libwrap holds it after the options were expanded: the rewritten fields sanitised.</summary>
+    internal AccessRequest AsLeftByExpansion(AccessRequest request) => Sanitised == SanitisedFields.None ? request : request with
+    {
+        ClientName = (Sanitised & SanitisedFields.ClientName) != 0 && request.ClientName is { } n ? Expansion.PercentExpander.Sanitise(n) : request.ClientName,
+        ClientUser = (Sanitised & SanitisedFields.ClientUser) != 0 && request.ClientUser is { } u ? Expansion.PercentExpander.Sanitise(u) : request.ClientUser,
+    };
 
     internal Decision(Verdict verdict, RuleLocation? match, IReadOnlyList<Diagnostic>? warnings, IReadOnlyList<RuleAction>? actions,
         LookupKind pending = LookupKind.None, TimeSpan lookupTimeout = default)
@@ -84,6 +94,7 @@ public sealed class Decision
             merged.Add(Warnings[next++]);
         return new Decision(Verdict, Match, merged, Actions, PendingLookup, LookupTimeout)
         {
+            Sanitised = Sanitised,
             AclExec = AclExec,
             AclExecFallback = AclExecFallback?.WithLookupWarnings(lookups),
         };

@@ -95,6 +95,9 @@ internal sealed class EvalContext
         Failed = true;
     }
 
+    /// <summary>The request's own fields that an expansion sanitised in place (percent_x()).</summary>
+    public SanitisedFields Sanitised { get; set; }
+
     /// <summary>
     /// Set when libwrap's process would have exited in the middle of the options (percent_x's
     /// "expansion too long"): the search ends, access is refused, and nothing after it happens.

@@ -55,12 +55,12 @@ internal static class Evaluator
             if (aclexec is null && aclexecFailed && entry!.Options is not null && EndsNormally(decision))
             {
                 ctx.Warn("aclexec", "aclexec returned 1");
-                return new Decision(Verdict.Granted, decision.Match, ctx.Warnings, decision.Actions);
+                return new Decision(Verdict.Granted, decision.Match, ctx.Warnings, decision.Actions) { Sanitised = ctx.Sanitised };
             }
             if (aclexec is null)
                 return decision;
             ctx.Warn("aclexec", "aclexec returned 1");
-            return decision.WithFallback(aclexec, new Decision(Verdict.Granted, decision.Match, ctx.Warnings, null));
+            return decision.WithFallback(aclexec, new Decision(Verdict.Granted, decision.Match, ctx.Warnings, null) { Sanitised = ctx.Sanitised });
         }
         var verdict = result == TableResult.Error ? Verdict.Denied : Verdict.Granted;
         if (ctx.Warnings is null && verdict == Verdict.Granted && earlier is null)
@@ -84,7 +84,7 @@ internal static class Evaluator
             return (Decision.Needs(ctx), null);
         if (outcome.Error is not null)
             ctx.Error("option", outcome.Error);
-        var decision = new Decision(outcome.Verdict ?? verdict, where, ctx.Warnings, outcome.Actions);
+        var decision = new Decision(outcome.Verdict ?? verdict, where, ctx.Warnings, outcome.Actions) { Sanitised = ctx.Sanitised };
         // aclexec decides only when the options ran to their end (allow, deny, errors and twist end them first).
         return (decision, outcome.AclExec);
     }

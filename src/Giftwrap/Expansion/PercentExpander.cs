@@ -40,6 +40,7 @@ public static class PercentExpander
             {
                 var letter = text[++i];
                 var value = Letter(letter, ctx);
+                ctx.Sanitised |= RewrittenInPlace(letter, ctx);
                 var start = sb.Length;
                 sb.Append(value);
                 for (var j = start; j < sb.Length; j++)
@@ -85,6 +86,34 @@ public static class PercentExpander
         '%' => "%",
         _ => Unrecognized(letter, ctx),
     };
+
+    /// <summary>Replaces every byte outside percent_x()'s safe set with '_'.</summary>
+    internal static string Sanitise(string value)
+    {
+        if (value.AsSpan().IndexOfAnyExcept(Safe) < 0)
+            return value;
+        var chars = value.ToCharArray();
+        for (var i = 0; i < chars.Length; i++)
+        {
+            if (!Safe.Contains(chars[i]))
+                chars[i] = '_';
+        }
+        return new string(chars);
+    }
+
+    // percent_x() sanitises the string eval_*() returned where it lies: for %h and %n (and %c when no
+    // user is known, eval_client() then being eval_hostinfo()) that is the client's name buffer once the
+    // name is known, for %u the user buffer. A %c with a user is a copy ("user@host" in a static buffer).
+    private static SanitisedFields RewrittenInPlace(char letter, EvalContext ctx) => letter switch
+    {
+        'h' or 'n' when ctx.NameLookedUp(server: false) => SanitisedFields.ClientName,
+        'c' when ctx.NameLookedUp(server: false) && !UserShown(ctx.UserKnown()) => SanitisedFields.ClientName,
+        'u' => SanitisedFields.ClientUser,
+        _ => SanitisedFields.None,
+    };
+
+    private static bool UserShown(string? user) =>
+        user is { Length: > 0 } && !Patterns.Ascii.EqualsIgnoreCase(user, AccessRequest.Unknown);
 
     private static string Unrecognized(char letter, EvalContext ctx)
     {
