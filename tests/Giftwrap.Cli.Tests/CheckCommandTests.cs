@@ -79,6 +79,17 @@ public sealed class CheckCommandTests
         Assert.DoesNotContain("info: ban", r.Stdout);
     }
 
+    [Fact]
+    public void Check_TwistRule_IsListedWithItsTablesVerdict_AsTcpdchkDoes()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "in.fingerd: 10.0.0.0/8 : twist /bin/echo no\n");
+        dir.Write("hosts.deny", "in.telnetd: ALL : twist /bin/echo go away\n");
+        var r = CliRunner.Run(dir.Path, "check", "-d", "-v", "--no-dns");
+        Assert.Contains(">>> Rule hosts.allow line 1:\ndaemons:  in.fingerd\nclients:  10.0.0.0/8\noption:   twist /bin/echo no\naccess:   granted\n", r.Stdout);
+        Assert.Contains(">>> Rule hosts.deny line 1:\ndaemons:  in.telnetd\nclients:  ALL\noption:   twist /bin/echo go away\naccess:   denied\n", r.Stdout);
+    }
+
     [Theory]
     [InlineData("sshd: 10.0.0.0/8 EXCEPT\n", "client list is empty or ends in EXCEPT")]
     [InlineData("sshd except: 10.0.0.0/8\n", "daemon list is empty or ends in EXCEPT")]

@@ -170,8 +170,8 @@ internal static class TableChecker
                     access = "granted";
                 else if (s.Definition?.Kind == OptionKind.Deny)
                     access = "denied";
-                else if (s.Definition?.Kind == OptionKind.Twist)
-                    access = "delegated";
+                // twist: tcpdchk's dry run only clears dry_run, so the listing keeps the table's own verdict
+                // (granted in hosts.allow, denied in hosts.deny); "delegated" is tcpdmatch's word, not tcpdchk's.
             }
         }
         // tcpdchk -v: any option libwrap rejects (tcpd_jump) makes the verdict "denied" (tcpdchk.c parse_table).
