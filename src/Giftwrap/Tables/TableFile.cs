@@ -75,6 +75,13 @@ internal static partial class TableFile
             return Failed(path, e2, ref error);
         if (Refuse(path, mode, table, ref error) is { } late)
             return late;
+        return ReadOpened(handle, size, path, ref data, ref error, table, maxBytes);
+    }
+
+    // The size said by stat, then the bytes themselves, must stay within the bound: a file that grows
+    // while it is read is caught by the second test.
+    private static ReadOutcome ReadOpened(SafeFileHandle handle, long size, string path, ref byte[] data, ref string? error, bool table, long maxBytes)
+    {
         if (size > maxBytes)
             return TooLarge(path, maxBytes, table, ref error);
         data = ReadBounded(handle, (int)size, maxBytes);
@@ -175,16 +182,7 @@ internal static partial class TableFile
             if (Directory.Exists(path))
                 return Refuse(path, SIfDir, table, ref error)!.Value;
             using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            var size = RandomAccess.GetLength(handle);
-            if (size > maxBytes)
-                return TooLarge(path, maxBytes, table, ref error);
-            data = ReadBounded(handle, (int)size, maxBytes);
-            if (data.Length > maxBytes)
-            {
-                data = [];
-                return TooLarge(path, maxBytes, table, ref error);
-            }
-            return ReadOutcome.Read;
+            return ReadOpened(handle, RandomAccess.GetLength(handle), path, ref data, ref error, table, maxBytes);
         }
         catch (FileNotFoundException)
         {
