@@ -174,33 +174,12 @@ public sealed partial class OperatorErrorTests
         var port = Loopback.FreePort();
         var conf = dir.Write("giftwrap.conf",
             $"[log]\nsyslog = off\n[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[service:x]\nlisten = 127.0.0.1:{port}\nforward = 127.0.0.1:1\n");
-        var psi = new ProcessStartInfo("dotnet", [CliRunner.Dll, "serve", "--config", conf, "--drain-seconds", "1"])
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-        };
-        using var first = Process.Start(psi)!;
-        var listening = new TaskCompletionSource();
-        first.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data?.Contains("listening on", StringComparison.Ordinal) == true)
-                listening.TrySetResult();
-        };
-        first.BeginErrorReadLine();
-        try
-        {
-            await listening.Task.WaitAsync(TimeSpan.FromSeconds(30));
-            // Without SO_REUSEPORT the second bind fails: two gates never split one address.
-            var second = Run(false, [], ["serve", "--config", conf]);
-            Assert.True(second.ExitCode == 1, second.Stderr);
-            Assert.Contains($"{conf}:7:10: cannot listen on 127.0.0.1:{port} (service x): the address is already in use", second.Stderr, StringComparison.Ordinal);
-        }
-        finally
-        {
-            Loopback.Signal(first.Id, 15);
-            if (!first.WaitForExit(30_000))
-                first.Kill();
-        }
+        using var first = new ServeProcess(conf, drainSeconds: 1);
+        await first.WaitForAsync("listening on", TimeSpan.FromSeconds(30));
+        // Without SO_REUSEPORT the second bind fails: two gates never split one address.
+        var second = Run(false, [], ["serve", "--config", conf]);
+        Assert.True(second.ExitCode == 1, second.Stderr);
+        Assert.Contains($"{conf}:7:10: cannot listen on 127.0.0.1:{port} (service x): the address is already in use", second.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -237,40 +216,15 @@ public sealed partial class OperatorErrorTests
         var conf = dir.Write("giftwrap.conf",
             $"[log]\nsyslog = off\n[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n" +
             $"[service:x]\nlisten = 127.0.0.1:{Loopback.FreePort()}\nforward = 127.0.0.1:1\n[bans]\nstore = {dir.Path}/store\nredis = 127.0.0.1:1\n");
-        var psi = new ProcessStartInfo("dotnet", [CliRunner.Dll, "serve", "--config", conf, "--drain-seconds", "1"])
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-        };
-        using var p = Process.Start(psi)!;
-        var stderr = new StringBuilder();
-        var listening = new TaskCompletionSource();
-        var silent = new TaskCompletionSource();
-        p.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is null)
-                return;
-            lock (stderr)
-                stderr.AppendLine(e.Data);
-            if (e.Data.Contains("listening on", StringComparison.Ordinal))
-                listening.TrySetResult();
-            if (e.Data.Contains("does not answer", StringComparison.Ordinal))
-                silent.TrySetResult();
-        };
-        p.BeginErrorReadLine();
-        try
+        string log;
+        using (var gate = new ServeProcess(conf, drainSeconds: 1))
         {
             // The gate listens first; the fleet is joined in the background and says so when Redis is silent.
-            await listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
-            await silent.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            await gate.WaitForAsync("listening on", TimeSpan.FromSeconds(60));
+            await gate.WaitForAsync("does not answer", TimeSpan.FromSeconds(60));
+            gate.Dispose(); // stopped before the log is read: the drain's lines are in it too
+            log = gate.Stderr;
         }
-        finally
-        {
-            Loopback.Signal(p.Id, 15);
-            if (!p.WaitForExit(30_000))
-                p.Kill();
-        }
-        var log = stderr.ToString();
         Assert.Contains($"warning: {conf}:11:9: fleet: Redis at 127.0.0.1:1 does not answer", log, StringComparison.Ordinal);
         Assert.False(StackFrame().IsMatch(log), log);
         Assert.DoesNotContain("Exception", log, StringComparison.Ordinal);

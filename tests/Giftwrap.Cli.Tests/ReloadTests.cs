@@ -58,37 +58,16 @@ public sealed class ReloadTests
         var port = Loopback.FreePort();
         var full = Full(dir.Path, port);
         var conf = dir.Write("giftwrap.conf", full);
-        var psi = new ProcessStartInfo("dotnet", [CliRunner.Dll, "serve", "--config", conf, "--drain-seconds", "1"])
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-        };
-        using var p = Process.Start(psi)!;
-        var stderr = new StringBuilder();
-        var listening = new TaskCompletionSource();
-        var refusals = 0;
-        var refused = new TaskCompletionSource[] { new(), new() };
-        p.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is null)
-                return;
-            lock (stderr)
-                stderr.AppendLine(e.Data);
-            if (e.Data.Contains("listening on", StringComparison.Ordinal))
-                listening.TrySetResult();
-            if (e.Data.Contains("reload refused", StringComparison.Ordinal) && refusals < 2)
-                refused[refusals++].TrySetResult();
-        };
-        p.BeginErrorReadLine();
+        var gate = new ServeProcess(conf, drainSeconds: 1);
         try
         {
-            await listening.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            await gate.WaitForAsync("listening on", TimeSpan.FromSeconds(30));
             File.WriteAllText(conf, full[..full.IndexOf("[tables]", StringComparison.Ordinal)]);
-            Assert.Equal(0, Loopback.Signal(p.Id, 1));
-            await refused[0].Task.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(0, Loopback.Signal(gate.Id, 1));
+            await gate.WaitForAsync("reload refused", TimeSpan.FromSeconds(30));
             File.WriteAllText(conf, full[..(full.IndexOf("allow =", StringComparison.Ordinal) + 3)]);
-            Assert.Equal(0, Loopback.Signal(p.Id, 1));
-            await refused[1].Task.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(0, Loopback.Signal(gate.Id, 1));
+            await gate.WaitForAsync("reload refused", TimeSpan.FromSeconds(30), count: 2);
 
             // Still the running tables: loopback is refused (the connection is closed without an echo).
             using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -106,11 +85,9 @@ public sealed class ReloadTests
         }
         finally
         {
-            Loopback.Signal(p.Id, 15);
-            if (!p.WaitForExit(30_000))
-                p.Kill();
+            gate.Dispose();
         }
-        var log = stderr.ToString();
+        var log = gate.Stderr;
         Assert.Contains("[tables] is gone", log, StringComparison.Ordinal);
         Assert.Contains("the last line has no newline", log, StringComparison.Ordinal);
         Assert.DoesNotContain("configuration reloaded", log, StringComparison.Ordinal);
