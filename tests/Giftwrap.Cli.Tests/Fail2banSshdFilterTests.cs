@@ -77,6 +77,55 @@ public sealed class Fail2banSshdFilterTests
         }
     }
 
+    [Fact]
+    public async Task Fail2ban_SshdFilter_MatchesTheGatesOwnRefusals_BanAndPerSourceLimit_WithTheClientAddress()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "ALL: ALL\n");
+        dir.Write("hosts.deny", "");
+        var socketPath = Path.Combine(dir.Path, "log");
+        using var log = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        log.Bind(new UnixDomainSocketEndPoint(socketPath));
+        var port = Loopback.FreePort();
+        var conf = dir.Write("giftwrap.conf",
+            $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = {socketPath}\n" +
+            $"[service:ssh]\nlisten = 127.0.0.1:{port}\ndaemon = sshd\nexec = /bin/cat\n[limits]\nmax_per_source = 1\n" +
+            $"[bans]\nstore = {dir.Path}/bans\nprotect_loopback = no\n");
+        using var gate = new ServeProcess(conf, drainSeconds: 1);
+        await gate.WaitForAsync("listening on", TimeSpan.FromSeconds(60));
+
+        // 127.0.0.51 holds its one connection; its second is refused by the per-source limit.
+        using var held = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        held.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.51"), 0));
+        await held.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
+        await held.SendAsync("x"u8.ToArray(), SocketFlags.None);
+        Assert.Equal(1, await held.ReceiveAsync(new byte[1], SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(30)));
+        await RefusedAsync("127.0.0.51", port);
+        await gate.WaitForAsync("more than 1 connections from one address", TimeSpan.FromSeconds(10));
+
+        // 127.0.0.52 banned from the shell: refused by the ban before the tables.
+        var ban = CliRunner.Run(dir.Path, "ban", "127.0.0.52", "--for", "1h", "--reason", "probing", "--config", conf);
+        Assert.True(ban.ExitCode == 0, ban.Stdout + ban.Stderr);
+        for (var i = 0; i < 100 && !gate.Stderr.Contains("(banned: probing)", StringComparison.Ordinal); i++)
+        {
+            await RefusedAsync("127.0.0.52", port);
+            await Task.Delay(100);
+        }
+        await gate.WaitForAsync("refused connect from 127.0.0.52 (127.0.0.52) (banned: probing)", TimeSpan.FromSeconds(10));
+
+        var refusals = new List<string>();
+        var buf = new byte[8192];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (!refusals.Any(d => d.Contains("(banned: probing)", StringComparison.Ordinal)))
+        {
+            var n = await log.ReceiveAsync(buf, SocketFlags.None, cts.Token);
+            var d = Encoding.UTF8.GetString(buf, 0, n);
+            if (d.Contains("refused connect", StringComparison.Ordinal))
+                refusals.Add(d);
+        }
+        Assert.Equal(["127.0.0.51", "127.0.0.52"], Banned(refusals));
+    }
+
     private static async Task RefusedAsync(string from, int port)
     {
         using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);

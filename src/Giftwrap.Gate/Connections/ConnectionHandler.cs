@@ -48,7 +48,7 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
             catch (TimeoutException)
             {
                 // Fail closed: no decision in time is a refusal.
-                log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {request.ClientAddress} (no decision within {limits.DecisionTimeout.TotalSeconds:0}s)");
+                log.Daemon(service.Daemon, Severity.Warning, Refusal(request, $"no decision within {limits.DecisionTimeout.TotalSeconds:0}s"));
                 GiftwrapMetrics.Decided(service.Daemon, "denied", "timeout");
                 return false;
             }
@@ -148,10 +148,14 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
     {
         if (bans?.Check(client, service.Daemon) is not { } banned)
             return false;
-        log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {request.ClientAddress} (banned: {banned})");
+        log.Daemon(service.Daemon, Severity.Warning, Refusal(request, $"banned: {banned}"));
         GiftwrapMetrics.Decided(service.Daemon, "denied", "ban");
         return true;
     }
+
+    /// <summary>The gate's own refusal of <paramref name="request"/>'s client, in tcpd's form with the reason after it.</summary>
+    private static string Refusal(AccessRequest request, string reason) =>
+        GateLog.Refusal(LibwrapLines.Client(request), LibwrapLines.Address(request), reason);
 
     /// <summary>tcpd's line for a verdict, at the severity (and facility) the rule set, else info or warning.</summary>
     private void SayVerdict(ServiceConfig service, bool granted, AccessRequest request, int? level = null, int? facility = null)

@@ -290,13 +290,15 @@ public sealed class GateServer : IAsyncDisposable
         if (Interlocked.Increment(ref _open) > limits.MaxConnections)
         {
             Leave();
+            // Not in tcpd's form on purpose: the gate is full, which is not this client's doing, and
+            // Fail2ban's filters must not ban the clients that come during someone else's flood.
             _log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {source} (too many connections: {limits.MaxConnections})");
             return null;
         }
         if (_perSource.TryEnter(source, limits.MaxPerSource) is { } count)
             return count;
         Leave();
-        _log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {source} (more than {limits.MaxPerSource} connections from one address)");
+        _log.Daemon(service.Daemon, Severity.Warning, GateLog.Refusal(source.ToString(), source.ToString(), $"more than {limits.MaxPerSource} connections from one address"));
         return null;
     }
 
