@@ -10,7 +10,7 @@ namespace Giftwrap.Cli.Tests;
 
 public sealed class GateBanTests
 {
-    private static async Task<string> TalkAsync(int port, string from)
+    internal static async Task<string> TalkAsync(int port, string from)
     {
         using var c = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         c.Bind(new IPEndPoint(IPAddress.Parse(from), 0));

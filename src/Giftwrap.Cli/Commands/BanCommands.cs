@@ -26,9 +26,14 @@ public static class BanCommands
         var reason = new Option<string?>("--reason") { Description = "Why, for `giftwrap bans` and the fleet." };
         var daemons = new Option<string?>("--daemon") { Description = "Daemon list the ban applies to (sshd,vsftpd); default every daemon." };
         var force = new Option<bool>("--force") { Description = "Ban even the address of the current SSH session." };
-        var command = new Command("ban", "Ban an address or prefix on this host.") { target, duration, reason, daemons, force, config };
+        var unlessBanned = new Option<bool>("--unless-banned")
+        {
+            Description = "Change nothing when the address or prefix is banned already (a ban restored by Fail2ban after its restart: no second offence).",
+        };
+        var command = new Command("ban", "Ban an address or prefix on this host.") { target, duration, reason, daemons, force, unlessBanned, config };
         command.SetAction(result => Ban(
-            result.GetValue(target)!, result.GetValue(duration), result.GetValue(reason), result.GetValue(daemons), result.GetValue(force), result.GetValue(config)));
+            result.GetValue(target)!, result.GetValue(duration), result.GetValue(reason), result.GetValue(daemons), result.GetValue(force), result.GetValue(config),
+            result.GetValue(unlessBanned)));
         return command;
     }
 
@@ -50,7 +55,7 @@ public static class BanCommands
         return command;
     }
 
-    private static int Ban(string targetText, string? durationText, string? reason, string? daemonText, bool force, string? config)
+    private static int Ban(string targetText, string? durationText, string? reason, string? daemonText, bool force, string? config, bool unlessBanned = false)
     {
         var errors = new List<string>();
         if (!BanTarget.TryParse(targetText, out var target, out var targetError))
@@ -67,6 +72,13 @@ public static class BanCommands
             return status;
         using (store)
         {
+            // Fail2ban bans again, at its start, every ban it restores from its database; the store
+            // would count each as a new offence and escalate it, so its action asks for this.
+            if (unlessBanned && store.List(store.Options.Time.GetUtcNow()).FirstOrDefault(e => e.Target == target) is { } held)
+            {
+                Console.Out.WriteLine($"{target} is banned already ({BanDuration.Format(held.TimeLeft(store.Options.Time.GetUtcNow()))} left): unchanged");
+                return 0;
+            }
             var request = new BanRequest
             {
                 Target = target,

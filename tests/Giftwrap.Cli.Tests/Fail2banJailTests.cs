@@ -1,0 +1,200 @@
+// Fail2ban and Giftwrap together, both real: Debian's fail2ban-server with the stock sshd filter
+// and the shipped examples/fail2ban action, a real `giftwrap serve`, loopback clients.
+// Fail2ban -> Giftwrap: failed logins in a log become bans in the store, which the gate
+// enforces; Fail2ban's unban, its expiry and its restart go through the same way.
+// Giftwrap -> Fail2ban: the gate's own refusal lines, through syslog to a log file, are what
+// Fail2ban counts, and the ban it makes comes back to the gate through the store.
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace Giftwrap.Cli.Tests;
+
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class Fail2banJailTests
+{
+    [Fact]
+    public async Task Fail2ban_SshdJail_BansThroughGiftwrap_GateRefuses_UnbanExpiryAndRestartFollow()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "ALL: ALL\n");
+        dir.Write("hosts.deny", "");
+        var cat = Loopback.FreePort();
+        var conf = dir.Write("giftwrap.conf",
+            $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = off\n" +
+            $"[service:cat]\nlisten = 127.0.0.1:{cat}\nexec = /bin/cat\n" +
+            $"[bans]\nstore = {dir.Path}/bans\nprotect_loopback = no\n");
+        var authLog = dir.Write("auth.log", "");
+        var briefLog = dir.Write("brief.log", "");
+        using var gate = new ServeProcess(conf, drainSeconds: 1);
+        using var fail2ban = new Fail2banServer(dir.Path, [("sshd", authLog, 3600), ("sshd-brief", briefLog, 6)], conf);
+        await gate.WaitForAsync("listening on", TimeSpan.FromSeconds(60));
+        await fail2ban.StartAsync(jails: 2);
+        Assert.Equal("hi\n", await GateBanTests.TalkAsync(cat, "127.0.0.31"));
+
+        // Three failed logins each: Fail2ban bans, and the ban is Giftwrap's, with the jail as the reason.
+        for (var i = 1; i <= 3; i++)
+        {
+            File.AppendAllText(authLog, Fail2banServer.FailedPassword("127.0.0.31", i));
+            File.AppendAllText(briefLog, Fail2banServer.FailedPassword("127.0.0.32", i));
+        }
+        await fail2ban.WaitForActionAsync("'banned 127.0.0.31 for 1h (offence 1)'");
+        await fail2ban.WaitForActionAsync("'banned 127.0.0.32 for 6s (offence 1)'");
+        var bans = Bans(conf);
+        Assert.Equal("fail2ban sshd", Ban(bans, "127.0.0.31").GetProperty("reason").GetString());
+        Assert.Equal("fail2ban sshd-brief", Ban(bans, "127.0.0.32").GetProperty("reason").GetString());
+        Assert.True(await Eventually(async () => await GateBanTests.TalkAsync(cat, "127.0.0.31") == ""), "the gate never refused 127.0.0.31");
+        Assert.Equal("", await GateBanTests.TalkAsync(cat, "127.0.0.32"));
+        await gate.WaitForAsync("cat: refused connect from 127.0.0.31 (127.0.0.31) (banned: fail2ban sshd)", TimeSpan.FromSeconds(10));
+
+        // The brief jail's ban (6 s) expires in Fail2ban, which unbans it: gone from the store, served again.
+        // (Its unban command ends before Fail2ban's "Unbanned 1" line; Giftwrap may have ended the ban first.)
+        await fail2ban.WaitForAsync(l => l.Contains("Unbanned 1, 0 ticket(s) in 'sshd-brief'", StringComparison.Ordinal), "the brief ban to expire");
+        Assert.DoesNotContain(Bans(conf).EnumerateArray(), b => b.GetProperty("address").GetString() == "127.0.0.32");
+        Assert.True(await Eventually(async () => await GateBanTests.TalkAsync(cat, "127.0.0.32") == "hi\n"), "the gate still refuses 127.0.0.32 after its ban expired");
+
+        // A restart of Fail2ban: the ban stays in force while it is down, and comes back as it was
+        // (one entry, the same end, still the first offence: not banned twice).
+        var before = Fixed(Ban(Bans(conf), "127.0.0.31"));
+        fail2ban.Stop();
+        Assert.Equal(before, Fixed(Ban(Bans(conf), "127.0.0.31")));
+        Assert.Equal("", await GateBanTests.TalkAsync(cat, "127.0.0.31"));
+        await fail2ban.StartAsync(jails: 2);
+        await fail2ban.WaitForAsync(l => l.Contains("[sshd] Restore Ban 127.0.0.31", StringComparison.Ordinal), "the ban to be restored");
+        await fail2ban.WaitForActionAsync("'127.0.0.31 is banned already (");
+        var after = Bans(conf);
+        Assert.Single(after.EnumerateArray());
+        Assert.Equal(before, Fixed(Ban(after, "127.0.0.31")));
+        Assert.Equal(1, Ban(after, "127.0.0.31").GetProperty("offences").GetInt32());
+
+        // Fail2ban's unban of the restored ticket reaches the store and the gate.
+        fail2ban.Client("set", "sshd", "unbanip", "127.0.0.31");
+        Assert.Equal(0, Bans(conf).GetArrayLength());
+        Assert.True(await Eventually(async () => await GateBanTests.TalkAsync(cat, "127.0.0.31") == "hi\n"), "the gate still refuses 127.0.0.31 after Fail2ban unbanned it");
+    }
+
+    [Fact]
+    public async Task Fail2ban_CountsTheGatesRefusals_BansTheProber_GateRefusesItEverywhere()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "");
+        dir.Write("hosts.deny", "sshd: 127.0.0.41\n");
+        var ssh = Loopback.FreePort();
+        var cat = Loopback.FreePort();
+        var authLog = dir.Write("auth.log", "");
+        using var syslog = new SyslogFile(Path.Combine(dir.Path, "log"), authLog);
+        var conf = dir.Write("giftwrap.conf",
+            $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = {syslog.SocketPath}\n" +
+            $"[service:ssh]\nlisten = 127.0.0.1:{ssh}\ndaemon = sshd\nexec = /bin/cat\n" +
+            $"[service:cat]\nlisten = 127.0.0.1:{cat}\nexec = /bin/cat\n" +
+            $"[bans]\nstore = {dir.Path}/bans\nprotect_loopback = no\n");
+        using var gate = new ServeProcess(conf, drainSeconds: 1);
+        using var fail2ban = new Fail2banServer(dir.Path, [("sshd", authLog, 3600)], conf);
+        await gate.WaitForAsync("listening on", TimeSpan.FromSeconds(60));
+        await fail2ban.StartAsync(jails: 1);
+        Assert.Equal("hi\n", await GateBanTests.TalkAsync(cat, "127.0.0.41"));
+        Assert.Equal("hi\n", await GateBanTests.TalkAsync(ssh, "127.0.0.42"));
+
+        // Probes the tables refuse, logged by the gate as tcpd logs them: Fail2ban counts three and bans.
+        for (var i = 0; i < 3; i++)
+            Assert.Equal("", await GateBanTests.TalkAsync(ssh, "127.0.0.41"));
+        await fail2ban.WaitForActionAsync("'banned 127.0.0.41 for 1h (offence 1)'");
+        Assert.Equal("fail2ban sshd", Ban(Bans(conf), "127.0.0.41").GetProperty("reason").GetString());
+        Assert.Contains("refused connect from 127.0.0.41 (127.0.0.41)", File.ReadAllText(authLog), StringComparison.Ordinal);
+
+        // The ban is the store's: the prober is refused by a service the tables grant it.
+        Assert.True(await Eventually(async () => await GateBanTests.TalkAsync(cat, "127.0.0.41") == ""), "the gate never refused 127.0.0.41 on cat");
+        await syslog.WaitForAsync("cat[", "refused connect from 127.0.0.41 (127.0.0.41) (banned: fail2ban sshd)");
+        Assert.Equal("hi\n", await GateBanTests.TalkAsync(ssh, "127.0.0.42"));
+        Assert.DoesNotContain("127.0.0.42", fail2ban.Log, StringComparison.Ordinal);
+    }
+
+    /// <summary>`giftwrap bans --json` for <paramref name="conf"/>.</summary>
+    private static JsonElement Bans(string conf)
+    {
+        var r = CliRunner.Run(Path.GetDirectoryName(conf)!, "bans", "--json", "--config", conf);
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        return JsonDocument.Parse(r.Stdout).RootElement.Clone();
+    }
+
+    private static JsonElement Ban(JsonElement bans, string address) =>
+        bans.EnumerateArray().Single(b => b.GetProperty("address").GetString() == address);
+
+    /// <summary>What a ban is, without the time left (which changes as the test runs).</summary>
+    private static string Fixed(JsonElement ban) =>
+        string.Join(" ", ban.EnumerateObject().Where(p => p.Name != "seconds_left").Select(p => $"{p.Name}={p.Value.GetRawText()}"));
+
+    /// <summary>True as soon as <paramref name="check"/> is (tried for at most 10 s): a running gate sees a store change within 100 ms.</summary>
+    private static async Task<bool> Eventually(Func<Task<bool>> check)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            if (await check())
+                return true;
+            await Task.Delay(100);
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// A syslog daemon for one test: a Unix datagram socket (the gate's [log] syslog) whose messages
+    /// are appended to a file as rsyslog writes auth.log ("Mmm dd hh:mm:ss HOST TAG[PID]: MSG").
+    /// </summary>
+    private sealed class SyslogFile : IDisposable
+    {
+        private readonly Socket _socket = new(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _loop;
+        private readonly string _file;
+
+        public SyslogFile(string socketPath, string file)
+        {
+            SocketPath = socketPath;
+            _file = file;
+            _socket.Bind(new UnixDomainSocketEndPoint(socketPath));
+            _loop = Task.Run(ReadAsync);
+        }
+
+        public string SocketPath { get; }
+
+        private async Task ReadAsync()
+        {
+            var buf = new byte[8192];
+            try
+            {
+                while (true)
+                {
+                    var n = await _socket.ReceiveAsync(buf, SocketFlags.None, _stop.Token);
+                    var d = Encoding.UTF8.GetString(buf, 0, n);
+                    // "<PRI>Mmm dd hh:mm:ss TAG[PID]: MSG": the host name goes after the time stamp.
+                    d = d[(d.IndexOf('>', StringComparison.Ordinal) + 1)..];
+                    File.AppendAllText(_file, $"{d[..15]} testhost {d[16..]}\n");
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // The test is over.
+            }
+        }
+
+        /// <summary>Waits (at most 30 s) for a line of the file with every one of <paramref name="texts"/>.</summary>
+        public async Task WaitForAsync(params string[] texts)
+        {
+            for (var i = 0; i < 300; i++)
+            {
+                if (File.ReadAllLines(_file).Any(l => texts.All(t => l.Contains(t, StringComparison.Ordinal))))
+                    return;
+                await Task.Delay(100);
+            }
+            Assert.Fail($"no syslog line with {string.Join(", ", texts)}:\n{File.ReadAllText(_file)}");
+        }
+
+        public void Dispose()
+        {
+            _stop.Cancel();
+            _loop.Wait(TimeSpan.FromSeconds(10));
+            _socket.Dispose();
+            _stop.Dispose();
+        }
+    }
+}
