@@ -32,6 +32,9 @@ internal static class Settings
         // Bans are part of the gate only when the configuration has a [bans] section.
         var bans = file.HasSection("bans") ? BanOptionsReader.FromFile(file) : null;
         var fleet = bans is null ? null : FleetOptionsReader.FromFile(file);
+        // A trap bans through the store: without one it would only refuse, and say nothing of it.
+        foreach (var trap in gate.Services.Where(s => s.Trap is not null && bans is null))
+            file.Error($"service:{trap.Name}", "trap", $"[service:{trap.Name}] trap needs the ban store: add a [bans] section");
         return new ServeSettings(gate, bans, fleet, file);
     }
 

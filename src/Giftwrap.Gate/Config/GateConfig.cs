@@ -16,6 +16,10 @@ public sealed record ServiceConfig
     public IPEndPoint? Forward { get; init; }
     public IReadOnlyList<string>? Exec { get; init; }
     public string? User { get; init; }
+    /// <summary>A trap ([service:NAME] trap = DURATION): no backend; every connection bans its source for this long.</summary>
+    public TimeSpan? Trap { get; init; }
+    /// <summary>The most bans the trap makes per minute (trap_bans_per_minute).</summary>
+    public int TrapBansPerMinute { get; init; } = 60;
 }
 
 /// <summary>Limits that keep the gate standing under abuse.</summary>
@@ -141,8 +145,9 @@ public static class GateConfigLoader
         var exec = file.Get(section, "exec") is { } e ? CommandLine.Split(e) : null;
         if (exec is { Count: 0 })
             exec = null;
-        if (file.Get(section, "forward") is null == (exec is null))
-            file.Errors.Add($"{file.Section(section)!.Header}: [{section}] needs exactly one of forward = address:port or exec = program");
+        var trap = file.Get(section, "trap") is null ? (TimeSpan?)null : file.Duration(section, "trap");
+        if ((file.Get(section, "forward") is null ? 0 : 1) + (exec is null ? 0 : 1) + (trap is null ? 0 : 1) != 1)
+            file.Errors.Add($"{file.Section(section)!.Header}: [{section}] needs exactly one of forward = address:port, exec = program or trap = duration");
         if (exec is not null && !File.Exists(exec[0]))
             file.Error(section, "exec", $"{exec[0]}: no such program");
         var user = file.Get(section, "user");
@@ -156,6 +161,8 @@ public static class GateConfigLoader
             Forward = forward,
             Exec = exec,
             User = user,
+            Trap = trap,
+            TrapBansPerMinute = file.Count(section, "trap_bans_per_minute"),
         };
     }
 }

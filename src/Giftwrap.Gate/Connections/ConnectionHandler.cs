@@ -16,9 +16,10 @@ using Giftwrap.Tables;
 
 namespace Giftwrap.Gate.Connections;
 
-internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups lookups, GateLog log, LimitsConfig limits, Relay relay, DecisionLog? decisions = null, IGateBans? bans = null, ProgramLimits? programs = null)
+internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups lookups, GateLog log, LimitsConfig limits, Relay relay, DecisionLog? decisions = null, IGateBans? bans = null, ProgramLimits? programs = null, Traps? traps = null)
 {
     private readonly ActionRunner _actions = new(log, limits.BannerTimeout, programs: programs, lookups: lookups);
+    private readonly Traps _traps = traps ?? new Traps(log);
 
     /// <summary>
     /// Judges and serves one connection. True when the relay took it over (its end is reported to
@@ -31,6 +32,12 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
         // Bans come before the tables: a banned client is refused whatever the rules say.
         if (RefusedAsBanned(ClientAddress(client), service, request))
             return false;
+        // A trap: no tables, no backend; the source is banned and the connection closed by the caller.
+        if (service.Trap is not null)
+        {
+            _traps.Caught(ClientAddress(client), request, service, bans);
+            return false;
+        }
         Judgement judgement;
         var pending = tables.DecideAsync(request, lookups, ct);
         if (pending.IsCompletedSuccessfully)

@@ -66,8 +66,12 @@ public sealed class GateServer : IAsyncDisposable
         _decisions = config.DecisionLog is { } path ? new DecisionLog(path, config.DecisionLogMaxBytes, config.DecisionLogKeep) : null;
         _relay = new Relay(config.Limits.BufferSize, new RelayCallbacks(this)) { HalfCloseTimeout = config.Limits.HalfCloseTimeout };
         _programs = new ProgramLimits(log, config.Limits);
-        _handler = new ConnectionHandler(_tables, lookups, log, config.Limits, _relay, _decisions, bans, _programs);
+        _traps = new Traps(log);
+        _handler = new ConnectionHandler(_tables, lookups, log, config.Limits, _relay, _decisions, bans, _programs, _traps);
     }
+
+    // The traps' ban counts: one for the gate, so a reload keeps them.
+    private readonly Traps _traps;
 
     // The bounds on the programs of rules: one for the gate, so a reload keeps its counts.
     private readonly ProgramLimits _programs;
@@ -144,7 +148,7 @@ public sealed class GateServer : IAsyncDisposable
             var old = _tables;
             _tables = new AccessTables(config.Allow, config.Deny);
             _programs.Update(config.Limits);
-            _handler = new ConnectionHandler(_tables, _lookups, _log, config.Limits, _relay, _decisions, _bans, _programs);
+            _handler = new ConnectionHandler(_tables, _lookups, _log, config.Limits, _relay, _decisions, _bans, _programs, _traps);
             _relay.HalfCloseTimeout = config.Limits.HalfCloseTimeout;
             _ = Task.Delay(TimeSpan.FromMinutes(5)).ContinueWith(_ => old.Dispose(), TaskScheduler.Default);
         }
@@ -381,6 +385,7 @@ public sealed class GateServer : IAsyncDisposable
         _tables.Dispose();
         _decisions?.Dispose();
         _programs.Dispose();
+        _traps.Dispose();
         _stopping.Dispose();
     }
 }

@@ -63,6 +63,8 @@ internal static class ConfigSchema
             new("forward", ValueKind.Address, null, "Proxy every granted connection to this backend."),
             new("exec", ValueKind.Text, null, "Run this program for every granted connection, inetd nowait style."),
             new("user", ValueKind.Text, null, "Run the exec program as this user."),
+            new("trap", ValueKind.Duration, null, "A trap instead of forward or exec: every connection bans its source for this long and is closed."),
+            new("trap_bans_per_minute", ValueKind.Count, "60", "The most bans this trap makes per minute; the excess is counted and summarised.") { Max = 1_000_000 },
         ]),
         new("limits", false, "Limits that keep the gate standing under abuse.",
         [
