@@ -72,7 +72,7 @@ public sealed partial class TrapTests
         for (var i = 0; i < 150 && NotBanned(gate.Stderr).Sum() < 4; i++)
             await Task.Delay(100);
         Assert.Equal(4, NotBanned(gate.Stderr).Sum());
-        Assert.InRange(NotBanned(gate.Stderr).Count, 1, 2);
+        Assert.InRange(NotBanned(gate.Stderr).Count, 1, 3); // summarised: fewer lines than connections over the cap
         Assert.Contains("over trap_bans_per_minute = 2", gate.Stderr, StringComparison.Ordinal);
         Assert.Equal(["127.0.0.71", "127.0.0.72"], Bans(conf).Select(b => b.GetProperty("address").GetString()).Order(StringComparer.Ordinal));
         Assert.Equal(2, Regex.Count(gate.Stderr, @"\(trap scan: banned 127\.0\.0\.7\d for 1h"));
