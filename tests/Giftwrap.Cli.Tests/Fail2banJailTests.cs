@@ -110,6 +110,23 @@ public sealed class Fail2banJailTests
         Assert.DoesNotContain("127.0.0.42", fail2ban.Log, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Ban_UnlessBanned_LeavesABanInForceAsItIs_BansAnAddressThatIsNot()
+    {
+        using var dir = new TempDir();
+        var conf = dir.Write("giftwrap.conf", $"[bans]\nstore = {dir.Path}/bans\n");
+        Assert.Equal(0, CliRunner.Run(dir.Path, "ban", "192.0.2.7", "--for", "1h", "--reason", "first", "--config", conf).ExitCode);
+        var before = Fixed(Ban(Bans(conf), "192.0.2.7"));
+        var again = CliRunner.Run(dir.Path, "ban", "192.0.2.7", "--for", "1h", "--reason", "again", "--unless-banned", "--config", conf);
+        Assert.Equal(0, again.ExitCode);
+        Assert.Contains("192.0.2.7 is banned already (", again.Stdout, StringComparison.Ordinal);
+        Assert.Equal(before, Fixed(Ban(Bans(conf), "192.0.2.7")));
+        // Without the flag the same ban is a second offence, escalated: what Fail2ban's restarts did.
+        Assert.Contains("(offence 2)", CliRunner.Run(dir.Path, "ban", "192.0.2.7", "--for", "1h", "--config", conf).Stdout, StringComparison.Ordinal);
+        var fresh = CliRunner.Run(dir.Path, "ban", "192.0.2.8", "--for", "1h", "--unless-banned", "--config", conf);
+        Assert.Contains("banned 192.0.2.8 for 1h (offence 1)", fresh.Stdout, StringComparison.Ordinal);
+    }
+
     /// <summary>`giftwrap bans --json` for <paramref name="conf"/>.</summary>
     private static JsonElement Bans(string conf)
     {
