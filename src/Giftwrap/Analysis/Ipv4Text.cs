@@ -11,7 +11,7 @@ namespace Giftwrap.Analysis;
 internal sealed class Ipv4Text
 {
     /// <summary>How many partly matched octet ranges are split further before the rest is called Maybe.</summary>
-    private const int SplitBudget = 1024;
+    private const int SplitBudget = 64;
 
     private static readonly string[] Octets = [.. Enumerable.Range(0, 256).Select(i => i.ToString(CultureInfo.InvariantCulture))];
 
@@ -29,6 +29,8 @@ internal sealed class Ipv4Text
     public static (TriMap Map, bool Scattered) Match(string glob)
     {
         glob = Collapse(glob);
+        if (glob.AsSpan().IndexOfAnyExcept("0123456789.*?") >= 0)
+            return (TriMap.None, false);
         if (glob.Length > 63)
         {
             // No IPv4 text is longer than 15 characters; a longer glob is kept out of the bit masks.

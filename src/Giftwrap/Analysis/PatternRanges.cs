@@ -10,15 +10,13 @@ using Giftwrap.Patterns;
 
 namespace Giftwrap.Analysis;
 
-internal sealed class PatternRanges(AddressFamilySpace family, string daemon, int serverPort)
+internal sealed class PatternRanges(AddressFamilySpace family, string daemon, int serverPort, Dictionary<string, (TriMap, bool)> globs)
 {
     // Linux gives a link-local client its interface as scope id, and .NET's text then ends in "%N":
     // string_match() and inet_pton() see that text, so no address pattern is trusted there.
     private static readonly UInt128 LinkLocal = (UInt128)0xfe80 << 112;
     private static readonly UInt128 LinkLocalEnd = LinkLocal | ((UInt128.One << 118) - 1);
     private static readonly char[] Ipv6TextChars = "0123456789abcdefABCDEF:.%".ToCharArray();
-
-    private readonly Dictionary<string, (TriMap, bool)> _globs = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>What the Maybe parts of the last rule depend on, in the order met.</summary>
     public List<string> Depends { get; } = [];
@@ -134,8 +132,8 @@ internal sealed class PatternRanges(AddressFamilySpace family, string daemon, in
                 var v = family.Value(ip4);
                 return TriMap.Range(v, v);
             }
-            if (!_globs.TryGetValue(glob, out var r))
-                _globs[glob] = r = Ipv4Text.Match(glob);
+            if (!globs.TryGetValue(glob, out var r))
+                globs[glob] = r = Ipv4Text.Match(glob);
             if (r.Item2)
                 Depend($"\"{token}\" matches addresses too scattered to list");
             return r.Item1;
@@ -154,7 +152,10 @@ internal sealed class PatternRanges(AddressFamilySpace family, string daemon, in
         }
         if (token.Trim('*').Length == 0)
             return All(Tri.Yes);
-        if (token.AsSpan().IndexOfAnyExcept([.. Ipv6TextChars, '*', '?']) >= 0)
+        // An IPv6 text has a ':' within its first five characters and dots only after one: a prefix
+        // token without ':' ("10.0.") can never begin it.
+        if (token.AsSpan().IndexOfAnyExcept([.. Ipv6TextChars, '*', '?']) >= 0
+            || (s.Kind == StringPatternKind.Prefix && !token.Contains(':', StringComparison.Ordinal)))
             return TriMap.None;
         Depend($"\"{token}\" compares the IPv6 address as text");
         return All(Tri.Maybe);

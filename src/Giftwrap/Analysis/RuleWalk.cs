@@ -35,6 +35,7 @@ internal static class RuleWalk
     {
         var outcomes = new List<Outcome> { new(false, "no rule matches: granted by default", "", 0) };
         var painter = new Painter(family);
+        var globs = new Dictionary<string, (TriMap, bool)>(StringComparer.OrdinalIgnoreCase);
         if (!family.IsV4)
         {
             // IPv4-mapped addresses are compared as IPv4 (EvalContext.Address): decided by the IPv4 walk.
@@ -54,14 +55,14 @@ internal static class RuleWalk
             foreach (var (table, inAllow) in new[] { (allow, true), (deny, false) })
             {
                 foreach (var entry in table.Entries)
-                    Rule(family, table, inAllow, entry, daemon, serverPort, painter, outcomes, order++);
+                    Rule(new PatternRanges(family, daemon, serverPort, globs), family, table, inAllow, entry, painter, outcomes, order++);
             }
         }
         var segments = painter.Resolve(0);
         Emit(family, segments, outcomes, refused, held);
     }
 
-    private static void Rule(AddressFamilySpace family, CompiledTable table, bool inAllow, TableEntry entry, string daemon, int serverPort,
+    private static void Rule(PatternRanges ranges, AddressFamilySpace family, CompiledTable table, bool inAllow, TableEntry entry,
         Painter painter, List<Outcome> outcomes, int order)
     {
         if (entry.Kind == EntryKind.Skip)
@@ -73,7 +74,6 @@ internal static class RuleWalk
             painter.Paint(TriMap.Constant(Tri.Yes, family.Max), order, o, o);
             return;
         }
-        var ranges = new PatternRanges(family, daemon, serverPort);
         var daemons = ranges.Daemons(entry.Daemons!);
         if (daemons == Tri.No)
             return;
