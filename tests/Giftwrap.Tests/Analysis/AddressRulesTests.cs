@@ -214,3 +214,22 @@ public sealed class AddressRulesTests
         Assert.Equal("10.0.0.0/23", Refused(v));
     }
 }
+
+public sealed class CanonicalDottedQuadTests
+{
+    [Theory]
+    [InlineData("1.2.3.4", 0x01020304u)]
+    [InlineData("0.0.0.0", 0u)]
+    [InlineData("255.255.255.255", 0xffffffffu)]
+    [InlineData("10.0.0.10", 0x0a00000au)]
+    [InlineData("01.2.3.4", null)]
+    [InlineData("1.2.3.04", null)]
+    [InlineData("256.1.1.1", null)]
+    [InlineData("1.2.3", null)]
+    [InlineData("1.2.3.4.5", null)]
+    [InlineData("1..2.3", null)]
+    [InlineData("1.2.3.", null)]
+    [InlineData("1000.2.3.4", null)]
+    public void CanonicalDottedQuad_OnlyTheTextTcpdShows(string text, uint? expected) =>
+        Assert.Equal(expected, Giftwrap.Analysis.RuleWalk.CanonicalDottedQuad(text));
+}
