@@ -181,8 +181,11 @@ internal static class RuleWalk
             if (ready is DenyAction)
                 return (RuleKind.Deny, "");
         }
-        var keywords = string.Join(", ", options.Steps.Select(s => s.Key).Distinct(StringComparer.OrdinalIgnoreCase));
-        return (RuleKind.Effects, $"the rule has options to carry out ({keywords})");
+        var keywords = string.Join(", ", options.Steps.Select(s => s.Key).Where(k => k.Length > 0).Distinct(StringComparer.OrdinalIgnoreCase));
+        var reason = keywords.Length > 0 ? $"the rule has options to carry out ({keywords})" : "the rule has an empty option";
+        if (options.Steps.FirstOrDefault(s => s.Error is not null)?.Error is { } error)
+            reason += $"; option error: {error} (refused and logged in user space)";
+        return (RuleKind.Effects, reason);
     }
 }
 
