@@ -16,6 +16,23 @@ public sealed record ServiceConfig
     public IPEndPoint? Forward { get; init; }
     public IReadOnlyList<string>? Exec { get; init; }
     public string? User { get; init; }
+
+    /// <summary>[service:X] proxy_protocol: the PROXY protocol header a forward backend gets before the client's bytes.</summary>
+    public ProxyProtocolVersion ProxyProtocol { get; init; }
+
+    /// <summary>[service:X] transparent: the forward backend is connected to from the client's own address.</summary>
+    public bool Transparent { get; init; }
+}
+
+/// <summary>Which PROXY protocol header (HAProxy's proxy-protocol.txt) a forward service sends, if any.</summary>
+public enum ProxyProtocolVersion
+{
+    /// <summary>No header: the backend sees the gate's connection only.</summary>
+    None,
+    /// <summary>Version 1, one line of text.</summary>
+    V1,
+    /// <summary>Version 2, binary.</summary>
+    V2,
 }
 
 /// <summary>Limits that keep the gate standing under abuse.</summary>
@@ -148,6 +165,7 @@ public static class GateConfigLoader
         var user = file.Get(section, "user");
         if (user is not null && !Giftwrap.Decisions.SystemAccounts.Instance.UserExists(user))
             file.Error(section, "user", $"unknown user \"{user}\"");
+        var (proxy, transparent) = ClientAddressForBackend.Read(file, section, exec is not null);
         return new ServiceConfig
         {
             Name = name,
@@ -156,6 +174,8 @@ public static class GateConfigLoader
             Forward = forward,
             Exec = exec,
             User = user,
+            ProxyProtocol = proxy,
+            Transparent = transparent,
         };
     }
 }

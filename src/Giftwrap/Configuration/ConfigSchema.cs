@@ -63,6 +63,8 @@ internal static class ConfigSchema
             new("forward", ValueKind.Address, null, "Proxy every granted connection to this backend."),
             new("exec", ValueKind.Text, null, "Run this program for every granted connection, inetd nowait style."),
             new("user", ValueKind.Text, null, "Run the exec program as this user."),
+            new("proxy_protocol", ValueKind.Text, "off", "Send the forward backend the client's address first: v1 or v2 (HAProxy's PROXY protocol), or off."),
+            new("transparent", ValueKind.YesNo, "no", "Connect to the forward backend from the client's own address (IP_TRANSPARENT; needs CAP_NET_ADMIN and policy routing)."),
         ]),
         new("limits", false, "Limits that keep the gate standing under abuse.",
         [
