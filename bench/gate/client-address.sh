@@ -143,8 +143,8 @@ done
 
 hz=$(getconf CLK_TCK)
 echo
-echo "| path | connections/s | p50 latency | p99 latency | gate CPU per connection | backend's accept() saw |"
-echo "| --- | ---: | ---: | ---: | ---: | --- |"
+echo "| path | connections/s | p50 latency | p99 latency | gate CPU per connection | backend's accept() saw | the PROXY header said |"
+echo "| --- | ---: | ---: | ---: | ---: | --- | --- |"
 for m in "${modes[@]}"; do
     rate=$(awk -v m="$m" '$1 == m { print $2 }' "$work/results" | median)
     p50=$(awk -v m="$m" '$1 == m { print $3 }' "$work/results" | median)
@@ -153,6 +153,7 @@ for m in "${modes[@]}"; do
     [ "$m" = direct ] && cpu="-"
     [ "$cpu" != "-" ] && cpu=$(printf '%.0f us' "$cpu")
     seen=$( [ "$m" = exec ] && echo "10.231.0.2 (its own socket)" || sed -n 's/^FIRST_PEER //p' "$work/$m.out")
-    printf '| %s | %.0f | %.0f us | %.0f us | %s | %s |\n' "$m" "$rate" "$p50" "$p99" "$cpu" "${seen:-?}"
+    said=$( [ "$m" = exec ] || sed -n 's/^FIRST_HEADER //p' "$work/$m.out")
+    printf '| %s | %.0f | %.0f us | %.0f us | %s | %s | %s |\n' "$m" "$rate" "$p50" "$p99" "$cpu" "${seen:-?}" "${said:--}"
 done
 sh "$repo/examples/transparent/routing.sh" del 127.0.0.1 $((b + 15))

@@ -6,8 +6,9 @@
  *       proxy: accept, read the PROXY protocol header (v1: through its "\r\n"; v2: its 16 bytes
  *              and the length they give), then write "ok\n" and close. Reading the header first
  *              is what a real backend does, and closing with it unread would reset the connection.
- * The first accepted connection's peer address is printed (FIRST_PEER a.b.c.d), so the run
- * shows what the backend's accept() saw.
+ * The first accepted connection's peer address is printed (FIRST_PEER a.b.c.d), and in proxy
+ * mode the client address of the first header (FIRST_HEADER a.b.c.d), so the run shows what the
+ * backend's accept() saw and what the header told it.
  * Exits by itself after MAX_SECONDS (default 900). Build: gcc -O2 -o ppresponder ppresponder.c
  */
 #define _GNU_SOURCE
@@ -35,6 +36,22 @@ static int complete(int fd)
     if (n >= 6 && memcmp(buf[fd], "PROXY ", 6) == 0)
         return memmem(buf[fd], n, "\r\n", 2) ? 1 : (n >= 107 ? -1 : 0);
     return n >= 16 ? -1 : 0;
+}
+
+/* The client address a whole header gives (TCP4 only: the benchmark's client), printed once. */
+static void say_header(int fd)
+{
+    static int said;
+    char text[INET_ADDRSTRLEN] = "?";
+    if (said)
+        return;
+    said = 1;
+    if (buf[fd][0] == 'P')
+        sscanf((const char *)buf[fd], "PROXY TCP4 %15s", text);
+    else if (buf[fd][13] == 0x11)
+        inet_ntop(AF_INET, buf[fd] + 16, text, sizeof text);
+    printf("FIRST_HEADER %s\n", text);
+    fflush(stdout);
 }
 
 static void reply(int fd)
@@ -101,8 +118,10 @@ int main(int argc, char **argv)
             int done = complete(fd);
             if (done != 0) {
                 epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
-                if (done > 0)
+                if (done > 0) {
+                    say_header(fd);
                     reply(fd);
+                }
                 else
                     close(fd);
             }
