@@ -158,6 +158,17 @@ public sealed class TransparentForwardTests
     }
 
     [Fact]
+    public void Transparent_ListenAndBackendOfDifferentFamilies_IsAnErrorAtItsLine()
+    {
+        using var dir = new TempDir();
+        var conf = dir.Write("gate.conf", Conf.Replace("listen = 127.0.0.1:2222", "listen = 127.0.0.1:2222 [::1]:2222", StringComparison.Ordinal));
+        var r = CliRunner.Run(dir.Path, "serve", "--config", conf, "--check-config");
+        Assert.Equal(78, r.ExitCode);
+        Assert.Contains($"{conf}:8:15: transparent = yes: clients of [::1]:2222 cannot be the source of a connection to the backend 127.0.0.1:7000", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("clients of 127.0.0.1:2222", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ExecService_RefusesProxyProtocolAndTransparent_ItHasTheClientsSocket()
     {
         using var dir = new TempDir();

@@ -32,6 +32,19 @@ internal static unsafe class ClientAddressForBackend
         return (proxy, transparent);
     }
 
+    /// <summary>
+    /// A transparent service whose clients cannot be the source of a connect to its backend: the
+    /// gate's IPv6 sockets take IPv6 clients only, so a listen address of the other family than
+    /// the backend's would fail every connection it takes.
+    /// </summary>
+    public static void CheckFamilies(ConfigFile file, string section, IReadOnlyList<System.Net.IPEndPoint> listen, System.Net.IPEndPoint? forward)
+    {
+        if (forward is null || !file.YesNo(section, "transparent"))
+            return;
+        foreach (var l in listen.Where(l => l.AddressFamily != forward.AddressFamily))
+            file.Error(section, "transparent", $"transparent = yes: clients of {l} cannot be the source of a connection to the backend {forward} (another address family)");
+    }
+
     private static ProxyProtocolVersion Bad(ConfigFile file, string section, string message)
     {
         file.Error(section, "proxy_protocol", message);

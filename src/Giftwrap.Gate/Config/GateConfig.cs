@@ -166,10 +166,12 @@ public static class GateConfigLoader
         if (user is not null && !Giftwrap.Decisions.SystemAccounts.Instance.UserExists(user))
             file.Error(section, "user", $"unknown user \"{user}\"");
         var (proxy, transparent) = ClientAddressForBackend.Read(file, section, exec is not null);
+        var listen = file.Addresses(section, "listen");
+        ClientAddressForBackend.CheckFamilies(file, section, listen, forward);
         return new ServiceConfig
         {
             Name = name,
-            Listen = file.Addresses(section, "listen"),
+            Listen = listen,
             Daemon = file.Get(section, "daemon") ?? name,
             Forward = forward,
             Exec = exec,
