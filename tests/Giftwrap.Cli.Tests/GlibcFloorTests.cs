@@ -15,7 +15,7 @@ public sealed class GlibcFloorTests
     // name -> GLIBC_x.y of its default version on x86-64 (checked against the machine's libc below).
     private static readonly Dictionary<string, string> Available = new(StringComparer.Ordinal)
     {
-        ["accept4"] = "2.10", ["close"] = "2.2.5", ["connect"] = "2.2.5", ["endnetgrent"] = "2.2.5",
+        ["accept4"] = "2.10", ["bind"] = "2.2.5", ["close"] = "2.2.5", ["connect"] = "2.2.5", ["endnetgrent"] = "2.2.5",
         ["epoll_create1"] = "2.9", ["epoll_ctl"] = "2.3.2", ["epoll_wait"] = "2.3.2", ["eventfd"] = "2.7",
         ["execve"] = "2.2.5", ["fchown"] = "2.2.5", ["fcntl"] = "2.2.5", ["flock"] = "2.2.5",
         ["freeaddrinfo"] = "2.2.5", ["fsync"] = "2.2.5", ["getaddrinfo"] = "2.2.5", ["getegid"] = "2.2.5",

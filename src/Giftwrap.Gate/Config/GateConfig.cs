@@ -20,6 +20,23 @@ public sealed record ServiceConfig
     public TimeSpan? Trap { get; init; }
     /// <summary>The most bans the trap makes per minute (trap_bans_per_minute).</summary>
     public int TrapBansPerMinute { get; init; } = 60;
+
+    /// <summary>[service:X] proxy_protocol: the PROXY protocol header a forward backend gets before the client's bytes.</summary>
+    public ProxyProtocolVersion ProxyProtocol { get; init; }
+
+    /// <summary>[service:X] transparent: the forward backend is connected to from the client's own address.</summary>
+    public bool Transparent { get; init; }
+}
+
+/// <summary>Which PROXY protocol header (HAProxy's proxy-protocol.txt) a forward service sends, if any.</summary>
+public enum ProxyProtocolVersion
+{
+    /// <summary>No header: the backend sees the gate's connection only.</summary>
+    None,
+    /// <summary>Version 1, one line of text.</summary>
+    V1,
+    /// <summary>Version 2, binary.</summary>
+    V2,
 }
 
 /// <summary>Limits that keep the gate standing under abuse.</summary>
@@ -153,16 +170,21 @@ public static class GateConfigLoader
         var user = file.Get(section, "user");
         if (user is not null && !Giftwrap.Decisions.SystemAccounts.Instance.UserExists(user))
             file.Error(section, "user", $"unknown user \"{user}\"");
+        var (proxy, transparent) = ClientAddressForBackend.Read(file, section, exec is not null);
+        var listen = file.Addresses(section, "listen");
+        ClientAddressForBackend.CheckFamilies(file, section, listen, forward);
         return new ServiceConfig
         {
             Name = name,
-            Listen = file.Addresses(section, "listen"),
+            Listen = listen,
             Daemon = file.Get(section, "daemon") ?? name,
             Forward = forward,
             Exec = exec,
             User = user,
             Trap = trap,
             TrapBansPerMinute = file.Count(section, "trap_bans_per_minute"),
+            ProxyProtocol = proxy,
+            Transparent = transparent,
         };
     }
 }

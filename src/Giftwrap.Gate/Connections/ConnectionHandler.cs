@@ -143,7 +143,7 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
         SayVerdict(service, decision.IsGranted, request);
         if (!decision.IsGranted)
             return LoopOutcome.Closed;
-        var error = relay.Start(fd, backend, limits.ConnectTimeout, relayState, loop);
+        var error = relay.Start(fd, backend, limits.ConnectTimeout, relayState, loop, BackendSource.Of(service));
         if (error == 0)
             return LoopOutcome.Relayed;
         LogBackendFailure(log, service, backend, error);
@@ -186,7 +186,7 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
 
     private bool Forward(Socket client, IPEndPoint backend, ServiceConfig service, object? relayState)
     {
-        var error = relay.Start(client, backend, limits.ConnectTimeout, relayState);
+        var error = relay.Start(client, backend, limits.ConnectTimeout, relayState, BackendSource.Of(service));
         if (error == 0)
             return true;
         // Refused at once (or out of descriptors): the relay never had it.
@@ -198,6 +198,8 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
     internal static void LogBackendFailure(GateLog log, ServiceConfig service, IPEndPoint backend, int errno)
     {
         var reason = errno == Forwarding.Sys.ETimedOut ? "timed out" : System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno);
-        log.Daemon(service.Daemon, Severity.Err, $"error: cannot connect to backend {backend}: {reason}; closing the client");
+        // A transparent connect fails for its own reasons too (the client's family, the capability).
+        var from = service.Transparent ? " from the client's address (transparent)" : "";
+        log.Daemon(service.Daemon, Severity.Err, $"error: cannot connect to backend {backend}{from}: {reason}; closing the client");
     }
 }

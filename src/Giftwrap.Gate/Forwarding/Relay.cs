@@ -52,6 +52,14 @@ internal sealed class RelayListener(Socket socket, object state)
 /// <param name="Connected">False when the backend was never reached (<paramref name="Error"/> says why).</param>
 internal readonly record struct RelayResult(long ToBackend, long ToClient, int Error, bool Connected);
 
+/// <summary>What a forward backend is told of the client, from [service:X] proxy_protocol and transparent.</summary>
+/// <param name="Header">The PROXY protocol header sent before the client's bytes, if any.</param>
+/// <param name="Transparent">Connect from the client's own address (IP_TRANSPARENT).</param>
+internal readonly record struct BackendSource(Config.ProxyProtocolVersion Header, bool Transparent)
+{
+    public static BackendSource Of(Config.ServiceConfig service) => new(service.ProxyProtocol, service.Transparent);
+}
+
 internal sealed unsafe class Relay : IDisposable
 {
     private readonly RelayLoop[] _loops;
@@ -105,7 +113,7 @@ internal sealed unsafe class Relay : IDisposable
     /// (its end is reported to the owner with <paramref name="state"/>), or the errno of a connect
     /// that failed at once.
     /// </summary>
-    public int Start(Socket client, IPEndPoint backend, TimeSpan connectTimeout, object? state)
+    public int Start(Socket client, IPEndPoint backend, TimeSpan connectTimeout, object? state, BackendSource source = default)
     {
         var clientFd = Sys.fcntl((int)client.SafeHandle.DangerousGetHandle(), Sys.FDupFdCloexec, 0);
         if (clientFd < 0)
@@ -113,7 +121,7 @@ internal sealed unsafe class Relay : IDisposable
         // The gate's Socket goes now, so the relay's descriptor is the only one left.
         client.Dispose();
         _ = Sys.SetNonBlocking(clientFd, true);
-        var error = Start(clientFd, backend, connectTimeout, state, null);
+        var error = Start(clientFd, backend, connectTimeout, state, null, source);
         if (error != 0)
             _ = Sys.close(clientFd);
         return error;
@@ -122,10 +130,21 @@ internal sealed unsafe class Relay : IDisposable
     /// <summary>
     /// As above for a non-blocking descriptor: the relay's when 0 is returned, still the caller's
     /// otherwise. <paramref name="loop"/>: the loop to run it on (the one that accepted it), or any.
+    /// <paramref name="source"/>: what the backend is told of the client (a PROXY header, a
+    /// transparent connect), nothing by default.
     /// </summary>
-    internal int Start(int clientFd, IPEndPoint backend, TimeSpan connectTimeout, object? state, RelayLoop? loop)
+    internal int Start(int clientFd, IPEndPoint backend, TimeSpan connectTimeout, object? state, RelayLoop? loop, BackendSource source = default)
     {
         EnsureLoops();
+        IPEndPoint? peer = null, local = null;
+        if (source.Transparent || source.Header != Config.ProxyProtocolVersion.None)
+        {
+            // The client's endpoints from its socket: one or two system calls, for these services only.
+            peer = SockAddr.Peer(clientFd);
+            local = SockAddr.Local(clientFd);
+            if (peer is null)
+                return Sys.ENotConn;
+        }
         var family = backend.AddressFamily == AddressFamily.InterNetworkV6 ? Sys.AfInet6 : Sys.AfInet;
         var backendFd = Sys.socket(family, Sys.SockStream | Sys.SockNonBlock | Sys.SockCloexec, 0);
         if (backendFd < 0)
@@ -133,8 +152,12 @@ internal sealed unsafe class Relay : IDisposable
         var one = 1;
         _ = Sys.setsockopt(backendFd, Sys.IpProtoTcp, Sys.TcpNoDelay, &one, sizeof(int));
         var address = stackalloc byte[28];
-        var length = SockAddr.Write(backend, new Span<byte>(address, 28));
-        var error = Sys.connect(backendFd, address, length) != 0 ? Sys.Errno : 0;
+        var error = source.Transparent ? BindToClient(backendFd, family, peer!, address) : 0;
+        if (error == 0)
+        {
+            var length = SockAddr.Write(backend, new Span<byte>(address, 28));
+            error = Sys.connect(backendFd, address, length) != 0 ? Sys.Errno : 0;
+        }
         if (error != 0 && error != Sys.EInProgress)
         {
             _ = Sys.close(backendFd);
@@ -143,7 +166,39 @@ internal sealed unsafe class Relay : IDisposable
         _ = Sys.setsockopt(clientFd, Sys.IpProtoTcp, Sys.TcpNoDelay, &one, sizeof(int));
         loop ??= _loops[(int)((uint)Interlocked.Increment(ref _next) % (uint)_loops.Length)];
         var deadline = Environment.TickCount64 + (long)connectTimeout.TotalMilliseconds;
-        return loop.Adopt(new RelayConnection(clientFd, backendFd, state, deadline));
+        var c = new RelayConnection(clientFd, backendFd, state, deadline);
+        if (source.Header != Config.ProxyProtocolVersion.None)
+        {
+            // The header is the first thing held for the backend: the loop sends what a direction
+            // holds before it reads from the client again, and a direction starts splicing only
+            // from a read, so the header is whole on the wire before any byte of the client.
+            var header = Buffers.Rent(ProxyHeader.MaxLength);
+            c.Up.Held = header;
+            c.Up.HeldLength = ProxyHeader.Write(source.Header, peer, local, header);
+        }
+        return loop.Adopt(c);
+    }
+
+    /// <summary>
+    /// Binds the backend socket to the client's own address, port 0 (as HAProxy's `usesrc clientip`):
+    /// IP_TRANSPARENT lets it bind an address that is not the host's, and IP_BIND_ADDRESS_NO_PORT
+    /// leaves the port to connect(2), which then needs only the four-tuple to be free. Returns 0 or the errno.
+    /// </summary>
+    private static int BindToClient(int fd, int family, IPEndPoint client, byte* address)
+    {
+        var clientFamily = client.AddressFamily == AddressFamily.InterNetworkV6 ? Sys.AfInet6 : Sys.AfInet;
+        // An IPv4 client cannot be the source of an IPv6 connect, nor the other way round.
+        if (clientFamily != family)
+            return Sys.EAfNoSupport;
+        var one = 1;
+        var set = family == Sys.AfInet6
+            ? Sys.setsockopt(fd, Sys.SolIpv6, Sys.Ipv6Transparent, &one, sizeof(int))
+            : Sys.setsockopt(fd, Sys.SolIp, Sys.IpTransparent, &one, sizeof(int));
+        if (set != 0)
+            return Sys.Errno;
+        _ = Sys.setsockopt(fd, Sys.SolIp, Sys.IpBindAddressNoPort, &one, sizeof(int));
+        var length = SockAddr.Write(new IPEndPoint(client.Address, 0), new Span<byte>(address, 28));
+        return Sys.bind(fd, address, length) != 0 ? Sys.Errno : 0;
     }
 
     /// <summary>Accepts on <paramref name="socket"/> in every loop from now on; the owner is told of each connection.</summary>

@@ -170,6 +170,13 @@ internal static unsafe partial class Sys
     public const int SolSocket = 1;
     public const int SoError = 4;
     public const int IpProtoTcp = 6;
+    // Transparent connects (ip(7), ipv6(7)): IP_TRANSPARENT at SOL_IP, IPV6_TRANSPARENT at SOL_IPV6;
+    // IP_BIND_ADDRESS_NO_PORT (SOL_IP, IPv6 sockets too) leaves the port to connect(2).
+    public const int SolIp = 0;
+    public const int SolIpv6 = 41;
+    public const int IpTransparent = 19;
+    public const int Ipv6Transparent = 75;
+    public const int IpBindAddressNoPort = 24;
     public const int TcpNoDelay = 1;
     public const int ShutWr = 1;
     public const int MsgNoSignal = 0x4000;
@@ -191,6 +198,9 @@ internal static unsafe partial class Sys
     public const int ENFile = 23;
     public const int ENoBufs = 105;
     public const int ENoMem = 12;
+    public const int EPerm = 1;
+    public const int EAfNoSupport = 97;
+    public const int ENotConn = 107;
 
     [LibraryImport("libc.so.6", SetLastError = true)]
     public static partial int epoll_create1(int flags);
@@ -221,6 +231,9 @@ internal static unsafe partial class Sys
 
     [LibraryImport("libc.so.6", SetLastError = true)]
     public static partial int getpeername(int fd, byte* addr, uint* length);
+
+    [LibraryImport("libc.so.6", SetLastError = true)]
+    public static partial int bind(int fd, byte* addr, uint length);
 
     [LibraryImport("libc.so.6", SetLastError = true)]
     public static partial int connect(int fd, byte* addr, uint length);

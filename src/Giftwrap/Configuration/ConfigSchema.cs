@@ -65,6 +65,8 @@ internal static class ConfigSchema
             new("user", ValueKind.Text, null, "Run the exec program as this user."),
             new("trap", ValueKind.Duration, null, "A trap instead of forward or exec: every connection bans its source for this long and is closed."),
             new("trap_bans_per_minute", ValueKind.Count, "60", "The most bans this trap makes per minute; the excess is counted and summarised.") { Max = 1_000_000 },
+            new("proxy_protocol", ValueKind.Text, "off", "Send the forward backend the client's address first: v1 or v2 (HAProxy's PROXY protocol), or off."),
+            new("transparent", ValueKind.YesNo, "no", "Connect to the forward backend from the client's own address (IP_TRANSPARENT; needs CAP_NET_ADMIN and policy routing)."),
         ]),
         new("limits", false, "Limits that keep the gate standing under abuse.",
         [
