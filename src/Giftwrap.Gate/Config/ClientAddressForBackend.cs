@@ -11,7 +11,7 @@ namespace Giftwrap.Gate.Config;
 
 internal static unsafe class ClientAddressForBackend
 {
-    /// <summary>The two keys of <paramref name="section"/>; problems go to the file's errors with their place.</summary>
+    /// <summary>The two keys of <paramref name="section"/> (<paramref name="exec"/>: not a forward service); problems go to the file's errors with their place.</summary>
     public static (ProxyProtocolVersion Proxy, bool Transparent) Read(ConfigFile file, string section, bool exec)
     {
         var proxy = (file.Text(section, "proxy_protocol") ?? "off").ToLowerInvariant() switch
@@ -24,9 +24,9 @@ internal static unsafe class ClientAddressForBackend
         var transparent = file.YesNo(section, "transparent");
         // exec keeps the client's own socket: the program's getpeername() is the client already.
         if (exec && proxy != ProxyProtocolVersion.None)
-            file.Error(section, "proxy_protocol", "proxy_protocol is for forward services; an exec program has the client's own socket");
+            file.Error(section, "proxy_protocol", "proxy_protocol is for forward services; an exec program has the client's own socket, a trap no backend");
         if (exec && transparent)
-            file.Error(section, "transparent", "transparent is for forward services; an exec program has the client's own socket");
+            file.Error(section, "transparent", "transparent is for forward services; an exec program has the client's own socket, a trap no backend");
         if (transparent && !exec && CannotBindForeign() is { } why)
             file.Error(section, "transparent", $"transparent = yes cannot work here: {why}");
         return (proxy, transparent);

@@ -170,7 +170,7 @@ public static class GateConfigLoader
         var user = file.Get(section, "user");
         if (user is not null && !Giftwrap.Decisions.SystemAccounts.Instance.UserExists(user))
             file.Error(section, "user", $"unknown user \"{user}\"");
-        var (proxy, transparent) = ClientAddressForBackend.Read(file, section, exec is not null);
+        var (proxy, transparent) = ClientAddressForBackend.Read(file, section, exec is not null || trap is not null);
         var listen = file.Addresses(section, "listen");
         ClientAddressForBackend.CheckFamilies(file, section, listen, forward);
         return new ServiceConfig
