@@ -75,6 +75,9 @@ public sealed class GateServer : IAsyncDisposable
     private readonly DecisionLog? _decisions;
     private readonly IGateBans? _bans;
 
+    /// <summary>The tables new connections are decided with.</summary>
+    internal AccessTables Tables => Volatile.Read(ref _tables);
+
     /// <summary>Connections being handled now.</summary>
     public int OpenConnections => Volatile.Read(ref _open);
 
