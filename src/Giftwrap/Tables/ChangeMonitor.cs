@@ -21,6 +21,8 @@ internal sealed class ChangeMonitor : IDisposable
     private readonly ConcurrentQueue<(string Dir, int Watch)> _lost = new();
     private long _version;
     private int _disposed;
+    // Set once a file is polled: ConcurrentDictionary.IsEmpty takes every lock when it is empty.
+    private volatile bool _polling;
 
     public ChangeMonitor()
         : this(TableWatcher.Shared)
@@ -50,7 +52,7 @@ internal sealed class ChangeMonitor : IDisposable
         {
             deps.Add(path);
             if (Volatile.Read(ref _disposed) == 0 && _tracked.TryAdd(path, 0) && !_hub.Watch(this, Path.GetDirectoryName(path) ?? "/"))
-                _polled[path] = Stamp(path);
+                Poll(path);
             try
             {
                 var target = new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true);
@@ -91,7 +93,7 @@ internal sealed class ChangeMonitor : IDisposable
     {
         if (!_hub.Drain(wait))
             return false;
-        if (_polled.IsEmpty)
+        if (!_polling)
             return true;
         foreach (var (path, stamp) in _polled)
         {
@@ -115,7 +117,7 @@ internal sealed class ChangeMonitor : IDisposable
             if (_hub.Rewatch(this, lost.Dir, lost.Watch))
                 continue;
             foreach (var path in _tracked.Keys.Where(p => (Path.GetDirectoryName(p) ?? "/") == lost.Dir))
-                _polled[path] = Stamp(path);
+                Poll(path);
         }
         HashSet<string>? changed = null;
         while (_changes.TryDequeue(out var path))
@@ -126,6 +128,12 @@ internal sealed class ChangeMonitor : IDisposable
                 (changed ??= new HashSet<string>(StringComparer.Ordinal)).Add(path);
         }
         return all ? new HashSet<string>(_tracked.Keys, StringComparer.Ordinal) : changed;
+    }
+
+    private void Poll(string path)
+    {
+        _polled[path] = Stamp(path);
+        _polling = true;
     }
 
     private static (bool, long, DateTime) Stamp(string path)
