@@ -16,7 +16,7 @@ public sealed class ReloadSoakTests(ITestOutputHelper output)
     private const int Reloads = 1000, AllowLines = 100_000;
 
     // What RSS may keep above its figure before the reloads: garbage not yet collected and the
-    // runtime's pools, not one compiled copy of the 100,000-line table per reload (about 20 MB each).
+    // runtime's pools, not one compiled copy of the 100,000-line table per reload (about 29 MB each).
     private const long RssBoundBytes = 48L * 1024 * 1024;
 
     [Fact]
