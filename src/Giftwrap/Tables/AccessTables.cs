@@ -1,6 +1,8 @@
 // The live pair of tables, hosts.allow and hosts.deny: read and compiled once,
-// checked for changes before every decision (one syscall), recompiled only when a
-// file's bytes changed, swapped atomically. The entry point of the core.
+// checked for changes before every decision (one syscall, no lock), recompiled only
+// when a file's bytes changed, published as an immutable snapshot; released by
+// reference count when neither its owner nor a connection being decided holds it.
+// The entry point of the core.
 using Giftwrap.Decisions;
 using Giftwrap.Rules;
 
@@ -29,8 +31,6 @@ public sealed class AccessTables : IDisposable
 {
     private readonly AccessTablesOptions _options;
     private readonly ChangeMonitor? _monitor;
-    private readonly string _allowFull;
-    private readonly string _denyFull;
     // The tables decisions use now: replaced whole (Volatile), never changed in place.
     private Snapshot _snapshot;
     // 1 while a caller recompiles; the others decide with _snapshot meanwhile.
@@ -55,14 +55,14 @@ public sealed class AccessTables : IDisposable
         _options = options ?? new AccessTablesOptions();
         AllowPath = allowPath;
         DenyPath = denyPath;
-        _allowFull = Path.GetFullPath(allowPath);
-        _denyFull = Path.GetFullPath(denyPath);
         if (_options.Live)
             _monitor = new ChangeMonitor();
         var version = _monitor?.Version ?? 0;
         var allow = Load(AllowPath, null);
         var deny = Load(DenyPath, null);
-        _snapshot = new Snapshot(allow, deny, PatternFileCache.Build([.. allow.Table.FileLists, .. deny.Table.FileLists], null, null, Track), version);
+        // Live tables register and read their /file lists with the tables; tables read once read a list when it is first evaluated.
+        var files = _monitor is null ? PatternFileCache.ReadOnce() : PatternFileCache.Build([.. allow.Table.FileLists, .. deny.Table.FileLists], null, null, Track);
+        _snapshot = new Snapshot(allow, deny, files, version);
     }
 
     /// <summary>The allow table's path, as given.</summary>

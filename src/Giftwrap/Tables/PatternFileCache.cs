@@ -33,13 +33,27 @@ internal sealed class PatternFileCache
     private readonly record struct Entry(PatternFileList List, string[] Dependencies);
 
     private readonly Dictionary<string, Entry> _lists;
+    // Tables read once (tcpd mode, the command line): each list is read when first evaluated and kept.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, PatternFileList>? _once;
 
-    private PatternFileCache(Dictionary<string, Entry> lists) => _lists = lists;
+    private PatternFileCache(Dictionary<string, Entry> lists, bool once = false)
+    {
+        _lists = lists;
+        _once = once ? new(StringComparer.Ordinal) : null;
+    }
+
+    /// <summary>For tables that are not followed: lists are read on first use (as libwrap reads them only when evaluated) and kept.</summary>
+    public static PatternFileCache ReadOnce() => new([], once: true);
 
     /// <summary>The list at <paramref name="path"/> as compiled; one not registered (none of the tables') is read now, as libwrap does.</summary>
-    public PatternFileList Get(string path) => _lists.TryGetValue(path, out var e) ? e.List : Load(path);
+    public PatternFileList Get(string path)
+    {
+        if (_lists.TryGetValue(path, out var e))
+            return e.List;
+        return _once is null ? Load(path) : _once.GetOrAdd(path, Load);
+    }
 
-    public IEnumerable<string> Paths => _lists.Keys;
+    public IEnumerable<string> Paths => _once is null ? _lists.Keys : _once.Keys;
 
     /// <summary>
     /// The lists <paramref name="roots"/> name, and the lists those name in turn (to the nesting evaluation
