@@ -21,4 +21,20 @@ internal static partial class Loopback
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int kill(int pid, int signal);
+
+    /// <summary>mkfifo(3) with mode 0644: 0 when made.</summary>
+    public static int MakeFifo(string path) => mkfifo(path, 0x1A4);
+
+    /// <summary>open(O_RDWR | O_CLOEXEC): on a FIFO it never waits for a partner.</summary>
+    public static nint OpenReadWrite(string path)
+    {
+        var fd = open(path, 2 | 0x80000);
+        return fd >= 0 ? fd : throw new IOException($"open {path}: {Marshal.GetLastPInvokeErrorMessage()}");
+    }
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int mkfifo(string path, uint mode);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags);
 }

@@ -12,9 +12,14 @@ internal sealed class ServeProcess : IDisposable
     private readonly List<(string Text, int Count, TaskCompletionSource Seen)> _waits = [];
     private bool _stopped;
 
-    public ServeProcess(string conf, int drainSeconds)
+    /// <param name="conf">The configuration file.</param>
+    /// <param name="drainSeconds">--drain-seconds.</param>
+    /// <param name="prefix">A command that execs the rest in place (as `unshare -m sh -c SCRIPT`), so that the pid stays the gate's.</param>
+    public ServeProcess(string conf, int drainSeconds, IReadOnlyList<string>? prefix = null)
     {
-        var psi = new ProcessStartInfo("dotnet", [CliRunner.Dll, "serve", "--config", conf, "--drain-seconds", drainSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+        string[] serve = ["dotnet", CliRunner.Dll, "serve", "--config", conf, "--drain-seconds", drainSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        string[] command = prefix is null ? serve : [.. prefix, .. serve];
+        var psi = new ProcessStartInfo(command[0], command[1..])
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,

@@ -21,44 +21,57 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
     private readonly ActionRunner _actions = new(log, limits.BannerTimeout, programs: programs, lookups: lookups);
     private readonly Traps _traps = traps ?? new Traps(log);
 
+    /// <summary>The tables this handler decides with; a connection holds a reference on them while it is decided.</summary>
+    public AccessTables Tables => tables;
+
     /// <summary>
     /// Judges and serves one connection. True when the relay took it over (its end is reported to
     /// the relay's owner with <paramref name="relayState"/>); false when it is over on return.
-    /// The caller disposes <paramref name="client"/> in both cases.
+    /// The caller disposes <paramref name="client"/> in both cases. The caller holds a reference on
+    /// <see cref="Tables"/> (<see cref="AccessTables.TryAcquire"/>); it is given back once the connection is decided.
     /// </summary>
     public async Task<bool> HandleAsync(Socket client, ServiceConfig service, object? relayState, CancellationToken ct)
     {
-        var request = RequestFor(client, service);
-        // Bans come before the tables: a banned client is refused whatever the rules say.
-        if (RefusedAsBanned(ClientAddress(client), service, request))
-            return false;
-        // A trap: no tables, no backend; the source is banned and the connection closed by the caller.
-        if (service.Trap is not null)
-        {
-            _traps.Caught(ClientAddress(client), request, service, bans);
-            return false;
-        }
         Judgement judgement;
-        var pending = tables.DecideAsync(request, lookups, ct);
-        if (pending.IsCompletedSuccessfully)
+        AccessRequest request;
+        try
         {
-            // No lookup was needed: decided on this thread, no timer armed.
-            judgement = pending.Result;
-        }
-        else
-        {
-            try
+            request = RequestFor(client, service);
+            // Bans come before the tables: a banned client is refused whatever the rules say.
+            if (RefusedAsBanned(ClientAddress(client), service, request))
+                return false;
+            // A trap: no tables, no backend; the source is banned and the connection closed by the caller.
+            if (service.Trap is not null)
             {
-                // The lookups have their own time limits; the decision as a whole has this one.
-                judgement = await pending.AsTask().WaitAsync(limits.DecisionTimeout, ct).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                // Fail closed: no decision in time is a refusal.
-                log.Daemon(service.Daemon, Severity.Warning, Refusal(request, $"no decision within {limits.DecisionTimeout.TotalSeconds:0}s"));
-                GiftwrapMetrics.Decided(service.Daemon, "denied", "timeout");
+                _traps.Caught(ClientAddress(client), request, service, bans);
                 return false;
             }
+            var pending = tables.DecideAsync(request, lookups, ct);
+            if (pending.IsCompletedSuccessfully)
+            {
+                // No lookup was needed: decided on this thread, no timer armed.
+                judgement = pending.Result;
+            }
+            else
+            {
+                try
+                {
+                    // The lookups have their own time limits; the decision as a whole has this one.
+                    judgement = await pending.AsTask().WaitAsync(limits.DecisionTimeout, ct).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    // Fail closed: no decision in time is a refusal.
+                    log.Daemon(service.Daemon, Severity.Warning, Refusal(request, $"no decision within {limits.DecisionTimeout.TotalSeconds:0}s"));
+                    GiftwrapMetrics.Decided(service.Daemon, "denied", "timeout");
+                    return false;
+                }
+            }
+        }
+        finally
+        {
+            // Decided (or given up): these tables are no longer needed by this connection, however long it lasts.
+            tables.Release();
         }
         request = judgement.Request;
         foreach (var w in judgement.Decision.Warnings)

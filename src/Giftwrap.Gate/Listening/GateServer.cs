@@ -79,6 +79,9 @@ public sealed class GateServer : IAsyncDisposable
     private readonly DecisionLog? _decisions;
     private readonly IGateBans? _bans;
 
+    /// <summary>The tables new connections are decided with.</summary>
+    internal AccessTables Tables => Volatile.Read(ref _tables);
+
     /// <summary>Connections being handled now.</summary>
     public int OpenConnections => Volatile.Read(ref _open);
 
@@ -143,15 +146,21 @@ public sealed class GateServer : IAsyncDisposable
                 l.Socket.Dispose();
             throw;
         }
-        if (config.Allow != _config.Allow || config.Deny != _config.Deny || config.Limits != _config.Limits)
+        // New tables only for new table paths: a change to [limits] keeps the compiled tables and their watches.
+        AccessTables? old = null;
+        if (config.Allow != _config.Allow || config.Deny != _config.Deny)
         {
-            var old = _tables;
+            old = _tables;
             _tables = new AccessTables(config.Allow, config.Deny);
+        }
+        if (old is not null || config.Limits != _config.Limits)
+        {
             _programs.Update(config.Limits);
             _handler = new ConnectionHandler(_tables, _lookups, _log, config.Limits, _relay, _decisions, _bans, _programs, _traps);
             _relay.HalfCloseTimeout = config.Limits.HalfCloseTimeout;
-            _ = Task.Delay(TimeSpan.FromMinutes(5)).ContinueWith(_ => old.Dispose(), TaskScheduler.Default);
         }
+        // The gate's own reference: the old tables are released when the last connection deciding with them is decided.
+        old?.Dispose();
         foreach (var (ep, l) in _listeners)
         {
             if (wanted.TryGetValue(ep, out var s))
@@ -262,7 +271,7 @@ public sealed class GateServer : IAsyncDisposable
         }
         GiftwrapMetrics.ConnectionDelta(1, service.Daemon, service.Name);
         var open = new OpenConnection(source, count, service);
-        var handler = _handler;
+        var handler = HandlerWithTables();
         ConnectionHandler.LoopOutcome outcome;
         try
         {
@@ -275,6 +284,9 @@ public sealed class GateServer : IAsyncDisposable
             _log.Daemon(service.Daemon, Severity.Err, $"error: refused connect from {source}: {ex.GetType().Name}: {ex.Message}");
             outcome = ConnectionHandler.LoopOutcome.Closed;
         }
+        // Decided here, or the long way takes the reference over (HandleAsync gives it back once decided).
+        if (outcome != ConnectionHandler.LoopOutcome.LongWay)
+            handler.Tables.Release();
         switch (outcome)
         {
             case ConnectionHandler.LoopOutcome.Relayed:
@@ -285,6 +297,20 @@ public sealed class GateServer : IAsyncDisposable
                 return;
         }
         ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Gate.ServeAsync(s.Handler, s.Fd, s.Open), (Gate: this, Handler: handler, Fd: fd, Open: open), preferLocal: false);
+    }
+
+    /// <summary>
+    /// The current handler, with a reference taken on its tables. A reload may release those tables
+    /// between the read and the reference: the newer handler is read again then.
+    /// </summary>
+    private ConnectionHandler HandlerWithTables()
+    {
+        while (true)
+        {
+            var handler = Volatile.Read(ref _handler);
+            if (handler.Tables.TryAcquire())
+                return handler;
+        }
     }
 
     /// <summary>Within the limits: counted in (its source's count), or refused and logged (null).</summary>
@@ -320,6 +346,7 @@ public sealed class GateServer : IAsyncDisposable
         {
             // Gone before we could look at it.
             _ = Sys.close(fd);
+            handler.Tables.Release();
             Close(open);
             return;
         }

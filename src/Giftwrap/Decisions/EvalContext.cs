@@ -72,6 +72,28 @@ internal sealed class EvalContext
     /// <summary>Depth of /file pattern nesting, bounded so a file naming itself cannot loop.</summary>
     public int FileDepth { get; set; }
 
+    /// <summary>
+    /// False on a thread that must not block (the gate's event loops): a rule that needs the system's
+    /// netgroups or accounts (NSS sources that may be remote) then stops the evaluation with
+    /// <see cref="OffLoop"/> pending, and the decision is made the long way, as for DNS and ident.
+    /// </summary>
+    public bool MayBlock { get; init; } = true;
+
+    /// <summary>
+    /// The pending "lookup" of a netgroup or account on a thread that must not block. Never seen outside
+    /// the gate's loop check (<see cref="Tables.AccessTables.DecideCurrent"/>): the long way may block.
+    /// </summary>
+    internal const LookupKind OffLoop = (LookupKind)(-1);
+
+    /// <summary>True when the evaluation may call a system lookup now; else asks for the long way.</summary>
+    public bool MayLookUpSystem()
+    {
+        if (MayBlock)
+            return true;
+        Need(OffLoop, default);
+        return false;
+    }
+
     public LookupKind Pending { get; private set; }
     public TimeSpan PendingTimeout { get; private set; }
     public TimeSpan Rfc931Timeout { get; set; } = DefaultRfc931Timeout;

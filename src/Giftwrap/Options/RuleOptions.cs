@@ -265,6 +265,9 @@ internal sealed class RuleOptions
             case OptionKind.User:
                 return User(value!, ctx, actions);
             case OptionKind.Group:
+                // getgrnam() may ask a remote source: never on a thread that must not block.
+                if (!ctx.MayLookUpSystem())
+                    return null;
                 if (!ctx.Accounts.GroupExists(value!))
                     return $"unknown group: \"{value}\"";
                 actions.Add(new GroupAction(value!));
@@ -291,6 +294,9 @@ internal sealed class RuleOptions
         var dot = Patterns.Tokens.SplitAt(value, '.');
         var user = dot < 0 ? value : value[..dot];
         string? group = dot < 0 ? null : value[(dot + 1)..];
+        // getpwnam() may ask a remote source: never on a thread that must not block.
+        if (!ctx.MayLookUpSystem())
+            return null;
         if (group is not null && !ctx.Accounts.GroupExists(group))
             return $"unknown group: \"{group}\"";
         if (!ctx.Accounts.UserExists(user))

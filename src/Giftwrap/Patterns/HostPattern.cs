@@ -43,8 +43,15 @@ internal sealed class NetgroupPattern(string group) : HostPattern
 {
     public string Group => group;
 
-    public override bool IsMatch(EvalContext ctx, bool server) =>
-        ctx.Netgroups.IsHostInNetgroup(group, ctx.HostName(server));
+    public override bool IsMatch(EvalContext ctx, bool server)
+    {
+        var host = ctx.HostName(server);
+        // innetgr() may ask a remote NIS or LDAP server: not while a lookup of the name is pending (this
+        // pass is evaluated again with the name), nor on a thread that must not block.
+        if (ctx.Pending != LookupKind.None || !ctx.MayLookUpSystem())
+            return false;
+        return ctx.Netgroups.IsHostInNetgroup(group, host);
+    }
 }
 
 internal sealed class KnownPattern : HostPattern

@@ -1,6 +1,8 @@
 // The live pair of tables, hosts.allow and hosts.deny: read and compiled once,
-// checked for changes before every decision (one syscall), recompiled only when a
-// file's bytes changed, swapped atomically. The entry point of the core.
+// checked for changes before every decision (one syscall, no lock), recompiled only
+// when a file's bytes changed, published as an immutable snapshot; released by
+// reference count when neither its owner nor a connection being decided holds it.
+// The entry point of the core.
 using Giftwrap.Decisions;
 using Giftwrap.Rules;
 
@@ -27,16 +29,22 @@ public readonly record struct Judgement(Decision Decision, AccessRequest Request
 /// <summary>hosts.allow and hosts.deny, live, decided against as libwrap's hosts_access() does.</summary>
 public sealed class AccessTables : IDisposable
 {
-    private readonly object _gate = new();
     private readonly AccessTablesOptions _options;
     private readonly ChangeMonitor? _monitor;
-    private readonly PatternFileCache _files;
-    private readonly string _allowFull;
-    private readonly string _denyFull;
-    private volatile Snapshot _snapshot;
+    // The tables decisions use now: replaced whole (Volatile), never changed in place.
+    private Snapshot _snapshot;
+    // 1 while a caller recompiles; the others decide with _snapshot meanwhile.
+    private int _reloading;
     private int _compilations;
+    // The owner's reference and one per user (a gate's connection being decided); 0: released.
+    private int _references = 1;
+    private int _disposed;
 
-    private sealed record Snapshot(CompiledTable Allow, byte[]? AllowBytes, CompiledTable Deny, byte[]? DenyBytes);
+    // Version: the monitor's version the snapshot accounts for (every change queued before it moved).
+    private sealed record Snapshot(Loaded Allow, Loaded Deny, PatternFileCache Files, long Version);
+
+    // A table as read, with the paths it was read through (itself and, for a link, its targets).
+    private sealed record Loaded(CompiledTable Table, byte[]? Bytes, string[] Dependencies);
 
     /// <summary>Opens the two tables (missing files are empty tables, as in libwrap).</summary>
     /// <param name="allowPath">hosts.allow: its rules grant access.</param>
@@ -47,22 +55,14 @@ public sealed class AccessTables : IDisposable
         _options = options ?? new AccessTablesOptions();
         AllowPath = allowPath;
         DenyPath = denyPath;
-        _allowFull = Path.GetFullPath(allowPath);
-        _denyFull = Path.GetFullPath(denyPath);
         if (_options.Live)
-        {
             _monitor = new ChangeMonitor();
-            _monitor.Track(_allowFull);
-            _monitor.Track(_denyFull);
-            _files = new PatternFileCache(_monitor.Track);
-        }
-        else
-        {
-            _files = new PatternFileCache(static _ => { });
-        }
-        var (allow, allowBytes) = Load(AllowPath, null, null);
-        var (deny, denyBytes) = Load(DenyPath, null, null);
-        _snapshot = new Snapshot(allow, allowBytes, deny, denyBytes);
+        var version = _monitor?.Version ?? 0;
+        var allow = Load(AllowPath, null);
+        var deny = Load(DenyPath, null);
+        // Live tables register and read their /file lists with the tables; tables read once read a list when it is first evaluated.
+        var files = _monitor is null ? PatternFileCache.ReadOnce() : PatternFileCache.Build([.. allow.Table.FileLists, .. deny.Table.FileLists], null, null, Track);
+        _snapshot = new Snapshot(allow, deny, files, version);
     }
 
     /// <summary>The allow table's path, as given.</summary>
@@ -77,22 +77,26 @@ public sealed class AccessTables : IDisposable
         get
         {
             var s = Current();
-            return (s.Allow.Entries.Length, s.Deny.Entries.Length);
+            return (s.Allow.Table.Entries.Length, s.Deny.Table.Entries.Length);
         }
     }
 
     internal (CompiledTable Allow, CompiledTable Deny) Compiled()
     {
         var s = Current();
-        return (s.Allow, s.Deny);
+        return (s.Allow.Table, s.Deny.Table);
     }
 
-    internal PatternFileCache Files => _files;
+    /// <summary>The /file lists of the tables as they are now.</summary>
+    internal PatternFileCache Files => Current().Files;
 
     internal AccessTablesOptions Options => _options;
 
     /// <summary>How many times a table was compiled (unchanged files are not compiled again).</summary>
-    internal int Compilations => _compilations;
+    internal int Compilations => Volatile.Read(ref _compilations);
+
+    /// <summary>The paths followed for changes (tables, their links' targets, /file lists).</summary>
+    internal IReadOnlyCollection<string> Tracked => _monitor?.Tracked ?? [];
 
     /// <summary>
     /// Decides <paramref name="request"/> against the tables as they are now, without lookups: when
@@ -105,8 +109,8 @@ public sealed class AccessTables : IDisposable
         return Evaluate(Current(), request);
     }
 
-    private Decision Evaluate(Snapshot s, AccessRequest request) =>
-        Evaluator.Evaluate(s.Allow, s.Deny, new EvalContext(request, _files, _options.Netgroups, _options.Accounts));
+    private Decision Evaluate(Snapshot s, AccessRequest request, bool mayBlock = true) =>
+        Evaluator.Evaluate(s.Allow.Table, s.Deny.Table, new EvalContext(request, s.Files, _options.Netgroups, _options.Accounts) { MayBlock = mayBlock });
 
     /// <summary>
     /// Decides, performing the lookups the rules need (each at most once) through <paramref name="lookups"/>.
@@ -159,140 +163,93 @@ public sealed class AccessTables : IDisposable
     // recompiles (so a change written before a decision is seen by it). While a recompile is under way,
     // other callers decide with the tables as they were: a recompile never stalls decisions (a
     // 1,000,000-line table takes seconds), and the old tables decide until the new ones are ready.
+    // No lock: the snapshot is immutable and replaced whole; one caller at a time recompiles (_reloading),
+    // and the changes it has not taken stay queued in the monitor for the next one.
     private Snapshot Current()
     {
+        var s = Volatile.Read(ref _snapshot);
         if (_monitor is null)
-            return _snapshot;
-        var spin = new SpinWait();
-        while (!Monitor.TryEnter(_gate))
-        {
-            // Held for a poll (well under a microsecond): wait a little. Held for a recompile: do not wait.
-            if (_reloading)
-                return _snapshot;
-            spin.SpinOnce(sleep1Threshold: -1);
-        }
+            return s;
+        _monitor.Refresh(wait: true);
+        if (_monitor.Version == s.Version || Interlocked.CompareExchange(ref _reloading, 1, 0) != 0)
+            return s;
         try
         {
-            var changed = _monitor.Poll(out _);
-            if (_pendingChanges is { } pending)
+            // Another caller may have finished a recompile since the first read.
+            s = Volatile.Read(ref _snapshot);
+            if (_monitor.Version != s.Version)
             {
-                changed = changed is null ? pending : [.. pending, .. changed];
-                _pendingChanges = null;
+                s = Reload(s);
+                Volatile.Write(ref _snapshot, s);
             }
-            if (changed is not null)
-            {
-                _reloading = true;
-                try
-                {
-                    Reload(changed);
-                }
-                finally
-                {
-                    _reloading = false;
-                }
-            }
-            return _snapshot;
+            return s;
         }
         finally
         {
-            Monitor.Exit(_gate);
+            Volatile.Write(ref _reloading, 0);
         }
     }
-
-    // Changes seen by a caller that could not wait for the recompile; applied by the next Current().
-    private volatile List<string>? _pendingChanges;
-    private volatile bool _reloading;
 
     /// <summary>
     /// For a caller that must not block (the gate's event loops): true when the compiled tables are
     /// current, so that <see cref="DecideCurrent"/> decides as <see cref="Decide"/> would. False when
     /// a file changed or a recompile is under way; the caller then decides the long way, where
-    /// <see cref="Decide"/> recompiles the changes this call found (or, while another caller recompiles,
-    /// decides with the old tables until the new ones are ready).
+    /// <see cref="Decide"/> recompiles the changes this call found (they stay queued until a recompile
+    /// takes them) or, while another caller recompiles, decides with the old tables until the new ones are ready.
     /// </summary>
     internal bool IsCurrentWithoutWaiting()
     {
         if (_monitor is null)
             return true;
-        if (_reloading || _pendingChanges is not null)
+        if (!_monitor.Refresh(wait: false))
             return false;
-        // The lock is held for a poll (well under a microsecond) by another loop, or for a recompile:
-        // spin a little for the first, give up at once on the second.
-        var spin = new SpinWait();
-        while (!Monitor.TryEnter(_gate))
-        {
-            if (_reloading || spin.NextSpinWillYield)
-                return false;
-            spin.SpinOnce(sleep1Threshold: -1);
-        }
-        try
-        {
-            if (_pendingChanges is not null)
-                return false;
-            var changed = _monitor.Poll(out _);
-            if (changed is null)
-                return true;
-            // Not recompiled on the thread pool apart from this caller: the connection that found the
-            // change decides the long way, and its own Current() recompiles with these changes and decides
-            // with the new tables. A separate work item could take the lock first, and this very connection,
-            // which came after the write, would then be decided by the tables as they were (a granted client
-            // that the new table refuses).
-            _pendingChanges = changed;
-            return false;
-        }
-        finally
-        {
-            Monitor.Exit(_gate);
-        }
+        return Volatile.Read(ref _reloading) == 0 && _monitor.Version == Volatile.Read(ref _snapshot).Version;
     }
 
-    /// <summary><see cref="Decide"/> on the tables as last compiled, after <see cref="IsCurrentWithoutWaiting"/> said they are current.</summary>
-    internal Decision DecideCurrent(AccessRequest request) => Evaluate(_snapshot, request);
+    /// <summary>
+    /// <see cref="Decide"/> on the tables as last compiled, after <see cref="IsCurrentWithoutWaiting"/> said they
+    /// are current, for a thread that must not block: a rule that needs the system's netgroups or accounts
+    /// (innetgr, getpwnam: NSS sources that may be remote) makes it <see cref="Verdict.NeedsLookup"/>, to be
+    /// decided the long way.
+    /// </summary>
+    internal Decision DecideCurrent(AccessRequest request) => Evaluate(Volatile.Read(ref _snapshot), request, mayBlock: false);
 
-    private void Reload(List<string> changed)
+    private Snapshot Reload(Snapshot s)
     {
-        var s = _snapshot;
-        var allow = s.Allow;
-        var allowBytes = s.AllowBytes;
-        var deny = s.Deny;
-        var denyBytes = s.DenyBytes;
-        foreach (var path in changed)
-        {
-            if (path == _allowFull)
-                (allow, allowBytes) = Load(AllowPath, allow, allowBytes);
-            else if (path == _denyFull)
-                (deny, denyBytes) = Load(DenyPath, deny, denyBytes);
-            else
-                _files.Invalidate(path);
-        }
-        // A link's target changed: the tables behind links are re-read too.
-        if (changed.Any(p => p != _allowFull && p != _denyFull))
-        {
-            (allow, allowBytes) = Load(AllowPath, allow, allowBytes);
-            (deny, denyBytes) = Load(DenyPath, deny, denyBytes);
-        }
-        _snapshot = new Snapshot(allow, allowBytes, deny, denyBytes);
+        // Read before the changes are taken: a change queued after this moves the version again.
+        var version = _monitor!.Version;
+        var changed = _monitor.TakeChanges(out _);
+        if (changed is null)
+            return s with { Version = version };
+        var allow = s.Allow.Dependencies.Any(changed.Contains) ? Load(AllowPath, s.Allow) : s.Allow;
+        var deny = s.Deny.Dependencies.Any(changed.Contains) ? Load(DenyPath, s.Deny) : s.Deny;
+        var files = PatternFileCache.Build([.. allow.Table.FileLists, .. deny.Table.FileLists], s.Files, changed, Track);
+        return new Snapshot(allow, deny, files, version);
     }
+
+    private string[] Track(string path) => _monitor?.Track(path) ?? [];
 
     /// <summary>Reads a table; an unchanged file keeps its compiled form.</summary>
-    private (CompiledTable, byte[]?) Load(string path, CompiledTable? previous, byte[]? previousBytes)
+    private Loaded Load(string path, Loaded? previous)
     {
+        // Watched before it is read, so a change made after the read is always seen.
+        var deps = Track(path);
         switch (TableFile.TryRead(path, out var data, out var error))
         {
             case ReadOutcome.Missing:
-                return (CompiledTable.Missing(path), null);
+                return new Loaded(CompiledTable.Missing(path), null, deps);
             case ReadOutcome.Failed:
-                return (CompiledTable.Unreadable(path, error!), null);
+                return new Loaded(CompiledTable.Unreadable(path, error!), null, deps);
         }
-        if (previous is not null && previousBytes is not null && previousBytes.AsSpan().SequenceEqual(data))
-            return (previous, previousBytes);
+        if (previous?.Bytes is { } previousBytes && previousBytes.AsSpan().SequenceEqual(data))
+            return previous with { Dependencies = deps };
         if (s_compiled.TryGetValue(path, out var shared) && shared.Table.TryGetTarget(out var table)
             && shared.Bytes.TryGetTarget(out var bytes) && bytes.AsSpan().SequenceEqual(data))
-            return (table, bytes);
+            return new Loaded(table, bytes, deps);
         Interlocked.Increment(ref _compilations);
         var compiled = CompiledTable.Compile(path, data);
         s_compiled[path] = (new WeakReference<CompiledTable>(compiled), new WeakReference<byte[]>(data));
-        return (compiled, data);
+        return new Loaded(compiled, data, deps);
     }
 
     // The tables compiled in this process, by path as given, for as long as some AccessTables holds them:
@@ -301,6 +258,37 @@ public sealed class AccessTables : IDisposable
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, (WeakReference<CompiledTable> Table, WeakReference<byte[]> Bytes)> s_compiled =
         new(StringComparer.Ordinal);
 
-    /// <inheritdoc/>
-    public void Dispose() => _monitor?.Dispose();
+    /// <summary>
+    /// Takes a reference for a user of the tables (a connection being decided): false when the tables were
+    /// released already (the caller takes the newer tables instead). Each true is paired with <see cref="Release"/>.
+    /// </summary>
+    internal bool TryAcquire()
+    {
+        var n = Volatile.Read(ref _references);
+        while (n > 0)
+        {
+            var seen = Interlocked.CompareExchange(ref _references, n + 1, n);
+            if (seen == n)
+                return true;
+            n = seen;
+        }
+        return false;
+    }
+
+    /// <summary>Gives back a reference; the last one stops following the files (their watches go).</summary>
+    internal void Release()
+    {
+        if (Interlocked.Decrement(ref _references) == 0)
+            _monitor?.Dispose();
+    }
+
+    /// <summary>References held now, the owner's included (0: released).</summary>
+    internal int References => Volatile.Read(ref _references);
+
+    /// <summary>Gives back the owner's reference: the tables are released once no user holds them.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            Release();
+    }
 }

@@ -1,138 +1,139 @@
-// Tells AccessTables, cheaply and before every decision, which watched files may
-// have changed. On Linux the process's one inotify instance (InotifyHub) watches the
-// files' directories and hands this monitor the events for its files: the kernel
-// queues an event inside the write or rename call, so a change completed before a
-// decision is always seen by it. Where inotify is unavailable (or a directory cannot
-// be watched), each such file is stat()ed on every poll instead.
-// Threads: Track is called by whichever loop first evaluates a /file pattern, Poll by the
-// table owner. Lock order: the hub's lock, then this monitor's _pending lock (a leaf);
-// _sync (the tracked files) is never held while calling the hub, so none can deadlock.
+// One live AccessTables' view of its files: which paths it tracks (the two tables and
+// every /file list they name, registered when they are compiled), and a version that
+// moves when one of them may have changed. TableWatcher, the one owner of inotify,
+// queues the events here; where a directory cannot be watched, its files are stat()ed
+// on every refresh instead. The kernel queues an event inside the write or rename call,
+// and a refresh hands over every queued event, so a change completed before a decision
+// is seen by it.
+// Threads: Changed and Refresh from any decision (lock-free queues and counters);
+// Track and TakeChanges only from the one caller that compiles (AccessTables' reload).
+using System.Collections.Concurrent;
+
 namespace Giftwrap.Tables;
 
 internal sealed class ChangeMonitor : IDisposable
 {
-    private readonly InotifyHub _hub;
-    private readonly Lock _sync = new();
-    private readonly HashSet<string> _tracked = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (bool Exists, long Length, DateTime Written)> _polled = new(StringComparer.Ordinal);
-    private readonly Lock _pendingLock = new();
-    private HashSet<string>? _pending;
-    private List<string>? _unwatched;
-    private bool _all;
-    private bool _disposed;
+    private readonly TableWatcher _hub;
+    private readonly ConcurrentDictionary<string, byte> _tracked = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (bool Exists, long Length, DateTime Written)> _polled = new(StringComparer.Ordinal);
+    // A path that may have changed; null: anything may have (events lost, a directory gone).
+    private readonly ConcurrentQueue<string?> _changes = new();
+    private readonly ConcurrentQueue<(string Dir, int Watch)> _lost = new();
+    private long _version;
+    private int _disposed;
+    // Set once a file is polled: ConcurrentDictionary.IsEmpty takes every lock when it is empty.
+    private volatile bool _polling;
 
     public ChangeMonitor()
-        : this(InotifyHub.Shared)
+        : this(TableWatcher.Shared)
     {
     }
 
-    internal ChangeMonitor(InotifyHub hub) => _hub = hub;
+    internal ChangeMonitor(TableWatcher hub) => _hub = hub;
 
     public bool UsesInotify => _hub.Available;
 
     /// <summary>The paths watched so far (a copy).</summary>
-    public IReadOnlyCollection<string> Tracked
-    {
-        get
-        {
-            lock (_sync)
-                return [.. _tracked];
-        }
-    }
+    public IReadOnlyCollection<string> Tracked => [.. _tracked.Keys];
 
-    /// <summary>Starts watching <paramref name="path"/> (and, for a symbolic link, what it points to). Safe from any thread.</summary>
-    public void Track(string path)
+    /// <summary>Moves each time a tracked path may have changed; changes are queued before it moves.</summary>
+    public long Version => Volatile.Read(ref _version);
+
+    /// <summary>
+    /// Starts watching <paramref name="path"/> (and, for a symbolic link, what it points to); returns every
+    /// path it depends on. Called by the one caller that compiles, before it reads the file, so that a change
+    /// made after the read is always seen.
+    /// </summary>
+    public string[] Track(string path)
     {
         path = Path.GetFullPath(path);
-        while (true)
+        var deps = new List<string>(1);
+        while (deps.Count < 40 && !deps.Contains(path))
         {
-            lock (_sync)
-            {
-                if (_disposed || !_tracked.Add(path))
-                    return;
-            }
-            if (!_hub.Watch(this, Path.GetDirectoryName(path) ?? "/"))
-            {
-                lock (_sync)
-                    _polled[path] = Stamp(path);
-            }
-            // The link is resolved outside the locks (it reads the file system); its target is tracked in turn.
+            deps.Add(path);
+            if (Volatile.Read(ref _disposed) == 0 && _tracked.TryAdd(path, 0) && !_hub.Watch(this, Path.GetDirectoryName(path) ?? "/"))
+                Poll(path);
             try
             {
                 var target = new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true);
                 if (target is null)
-                    return;
+                    break;
                 path = target.FullName;
             }
             catch (IOException)
             {
                 // A dangling or looping link: the link itself is watched, which is what fopen() follows.
-                return;
+                break;
             }
         }
+        return [.. deps];
     }
 
-    /// <summary>From the hub (under its lock): <paramref name="path"/> may have changed; null: anything may have.</summary>
+    /// <summary>From the watcher: <paramref name="path"/> may have changed; null: anything may have.</summary>
     internal void Changed(string? path)
     {
-        lock (_pendingLock)
-        {
-            if (path is null)
-                _all = true;
-            else
-                (_pending ??= new HashSet<string>(StringComparer.Ordinal)).Add(path);
-        }
+        if (path is not null && !_tracked.ContainsKey(path))
+            return;
+        _changes.Enqueue(path);
+        Interlocked.Increment(ref _version);
     }
 
-    /// <summary>From the hub (under its lock): <paramref name="dir"/> can no longer be watched; its files are polled.</summary>
-    internal void Unwatched(string dir)
+    /// <summary>From the watcher: the kernel dropped the watch on <paramref name="dir"/>; it is watched again (or polled) at the next reload.</summary>
+    internal void Lost(string dir, int watch)
     {
-        lock (_pendingLock)
-        {
-            (_unwatched ??= []).Add(dir);
-            _all = true;
-        }
+        _lost.Enqueue((dir, watch));
+        Changed(null);
     }
 
     /// <summary>
-    /// Returns the tracked paths that may have changed since the last poll; <paramref name="all"/>
-    /// is set when events were lost or a directory went away, and everything must be checked.
+    /// Brings <see cref="Version"/> up to date with every change completed before this call. False, without
+    /// waiting, when <paramref name="wait"/> is false and another caller holds events it is handing over.
     /// </summary>
-    public List<string>? Poll(out bool all)
+    public bool Refresh(bool wait)
     {
-        _hub.Drain();
-        HashSet<string>? pending;
-        List<string>? unwatched;
-        lock (_pendingLock)
+        if (!_hub.Drain(wait))
+            return false;
+        if (!_polling)
+            return true;
+        foreach (var (path, stamp) in _polled)
         {
-            pending = _pending;
-            unwatched = _unwatched;
-            all = _all;
-            _pending = null;
-            _unwatched = null;
-            _all = false;
+            var now = Stamp(path);
+            // Of several callers that see the same change, the one whose update wins reports it.
+            if (now != stamp && _polled.TryUpdate(path, now, stamp))
+                Changed(path);
         }
-        lock (_sync)
+        return true;
+    }
+
+    /// <summary>
+    /// For the one caller that compiles: the tracked paths that may have changed since the last call;
+    /// <paramref name="all"/> is set when events were lost or a directory went away, and everything must be checked.
+    /// </summary>
+    public HashSet<string>? TakeChanges(out bool all)
+    {
+        all = false;
+        while (_lost.TryDequeue(out var lost))
         {
-            foreach (var dir in unwatched ?? [])
-            {
-                foreach (var path in _tracked.Where(p => (Path.GetDirectoryName(p) ?? "/") == dir))
-                    _polled[path] = Stamp(path);
-            }
-            List<string>? changed = pending?.Where(_tracked.Contains).ToList();
-            foreach (var (path, stamp) in _polled)
-            {
-                var now = Stamp(path);
-                if (now != stamp)
-                {
-                    _polled[path] = now;
-                    (changed ??= []).Add(path);
-                }
-            }
-            if (all)
-                return [.. _tracked];
-            return changed is { Count: > 0 } ? changed : null;
+            if (_hub.Rewatch(this, lost.Dir, lost.Watch))
+                continue;
+            foreach (var path in _tracked.Keys.Where(p => (Path.GetDirectoryName(p) ?? "/") == lost.Dir))
+                Poll(path);
         }
+        HashSet<string>? changed = null;
+        while (_changes.TryDequeue(out var path))
+        {
+            if (path is null)
+                all = true;
+            else
+                (changed ??= new HashSet<string>(StringComparer.Ordinal)).Add(path);
+        }
+        return all ? new HashSet<string>(_tracked.Keys, StringComparer.Ordinal) : changed;
+    }
+
+    private void Poll(string path)
+    {
+        _polled[path] = Stamp(path);
+        _polling = true;
     }
 
     private static (bool, long, DateTime) Stamp(string path)
@@ -143,12 +144,7 @@ internal sealed class ChangeMonitor : IDisposable
 
     public void Dispose()
     {
-        lock (_sync)
-        {
-            if (_disposed)
-                return;
-            _disposed = true;
-        }
-        _hub.Unsubscribe(this);
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            _hub.Unsubscribe(this);
     }
 }

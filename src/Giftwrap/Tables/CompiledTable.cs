@@ -51,6 +51,9 @@ internal sealed class CompiledTable
     public int[] General { get; }
     public int IndexedCount => Entries.Length - General.Length;
 
+    /// <summary>The /file lists the rules name (daemon@/file and client /file tokens), registered with the table.</summary>
+    public string[] FileLists { get; private init; } = [];
+
     public static CompiledTable Missing(string path) => Empty(path, TableState.Missing, null);
 
     public static CompiledTable Unreadable(string path, string error) => Empty(path, TableState.Unreadable, error);
@@ -102,7 +105,38 @@ internal sealed class CompiledTable
         return new CompiledTable(path, TableState.Loaded, null, entries, [.. general],
             exact, [.. shared.Select(l => l.ToArray())], Freeze(prefix),
             [.. v4.OrderBy(kv => kv.Key).Select(kv => (kv.Key, Freeze(kv.Value)))],
-            [.. v6.OrderBy(kv => kv.Key).Select(kv => (kv.Key, Freeze(kv.Value)))]);
+            [.. v6.OrderBy(kv => kv.Key).Select(kv => (kv.Key, Freeze(kv.Value)))])
+        {
+            FileLists = FileListsOf(entries),
+        };
+    }
+
+    // Rules of plain addresses name no file; the others are compiled already (the index needs them).
+    private static string[] FileListsOf(TableEntry[] entries)
+    {
+        HashSet<string>? paths = null;
+        foreach (var e in entries)
+        {
+            if (e.Kind != EntryKind.Rule || e.PlainAddresses is not null || !e.Text.Contains('/', StringComparison.Ordinal))
+                continue;
+            foreach (var group in e.Daemons!.Groups)
+            {
+                foreach (var d in group)
+                {
+                    if (d.Host is FilePattern f)
+                        (paths ??= new(StringComparer.Ordinal)).Add(f.Path);
+                }
+            }
+            foreach (var group in e.Clients!.Groups)
+            {
+                foreach (var c in group)
+                {
+                    if (c.Host is FilePattern f)
+                        (paths ??= new(StringComparer.Ordinal)).Add(f.Path);
+                }
+            }
+        }
+        return paths is null ? [] : [.. paths];
     }
 
     /// <summary>

@@ -1,10 +1,9 @@
-// /path pattern files, read and compiled on first use and kept until the file
-// changes. libwrap re-reads the file each time the pattern is evaluated; the
-// owner of the cache (AccessTables) drops an entry when its file changes.
+// /path pattern files, read and compiled with the tables that name them and kept
+// until the file changes. libwrap re-reads the file each time the pattern is
+// evaluated; the owner (AccessTables) builds a new set when a list's file changes.
 // SECURITY: read on a decision's path, so TableFile's rules hold (non-blocking open,
 // regular files only, bounded size); what libwrap would crash or hang on (a token
 // longer than its buffer, /dev/zero, a FIFO) refuses access with the place named.
-using System.Collections.Concurrent;
 using Giftwrap.Patterns;
 
 namespace Giftwrap.Tables;
@@ -15,9 +14,14 @@ namespace Giftwrap.Tables;
 /// </summary>
 internal sealed record PatternFileList(HostPattern[] Patterns, string? Error, bool Fatal = false, string Code = "file-open");
 
-internal sealed class PatternFileCache(Action<string>? track)
+/// <summary>
+/// The /file lists of one snapshot of the tables, read when the tables were compiled and never changed
+/// after: a changed list gives a new snapshot (see <see cref="AccessTables"/>), so evaluation reads them
+/// from any thread without a lock.
+/// </summary>
+internal sealed class PatternFileCache
 {
-    public static readonly PatternFileCache Empty = new(null);
+    public static readonly PatternFileCache Empty = new(new Dictionary<string, Entry>(StringComparer.Ordinal));
 
     /// <summary>fscanf("%s") into libwrap's char tok[BUFSIZ]: a token this long or longer overflows it.</summary>
     internal const int TokenBuffer = 8192;
@@ -25,40 +29,61 @@ internal sealed class PatternFileCache(Action<string>? track)
     /// <summary>The largest pattern file read: a list of a million addresses fits well within it.</summary>
     internal const long MaxBytes = 64L * 1024 * 1024;
 
-    private readonly ConcurrentDictionary<string, PatternFileList> _files = new(StringComparer.Ordinal);
+    // A list with the paths it was read through (itself and, for a link, its targets).
+    private readonly record struct Entry(PatternFileList List, string[] Dependencies);
 
-    // Bumped by every invalidation: a list read before a change is not cached after it.
-    private long _epoch;
+    private readonly Dictionary<string, Entry> _lists;
+    // Tables read once (tcpd mode, the command line): each list is read when first evaluated and kept.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, PatternFileList>? _once;
 
+    private PatternFileCache(Dictionary<string, Entry> lists, bool once = false)
+    {
+        _lists = lists;
+        _once = once ? new(StringComparer.Ordinal) : null;
+    }
+
+    /// <summary>For tables that are not followed: lists are read on first use (as libwrap reads them only when evaluated) and kept.</summary>
+    public static PatternFileCache ReadOnce() => new([], once: true);
+
+    /// <summary>The list at <paramref name="path"/> as compiled; one not registered (none of the tables') is read now, as libwrap does.</summary>
     public PatternFileList Get(string path)
     {
-        if (_files.TryGetValue(path, out var list))
-            return list;
-        // Watched before it is read, so a change made after the read is always seen by the next poll.
-        track?.Invoke(path);
-        var epoch = Interlocked.Read(ref _epoch);
-        list = Load(path);
-        if (track is null)
-            return list;
-        var cached = _files.GetOrAdd(path, list);
-        if (Interlocked.Read(ref _epoch) != epoch)
-            _files.TryRemove(KeyValuePair.Create(path, cached)); // possibly stale: read again next time
-        return list;
+        if (_lists.TryGetValue(path, out var e))
+            return e.List;
+        return _once is null ? Load(path) : _once.GetOrAdd(path, Load);
     }
 
-    public void Invalidate(string path)
+    public IEnumerable<string> Paths => _once is null ? _lists.Keys : _once.Keys;
+
+    /// <summary>
+    /// The lists <paramref name="roots"/> name, and the lists those name in turn (to the nesting evaluation
+    /// allows), each registered with <paramref name="track"/> before it is read. A list of
+    /// <paramref name="previous"/> none of whose paths is in <paramref name="changed"/> is kept as it was.
+    /// </summary>
+    public static PatternFileCache Build(IEnumerable<string> roots, PatternFileCache? previous, IReadOnlySet<string>? changed, Func<string, string[]> track)
     {
-        Interlocked.Increment(ref _epoch);
-        _files.TryRemove(path, out _);
+        var lists = new Dictionary<string, Entry>(StringComparer.Ordinal);
+        var next = roots.Select(p => (Path: p, Depth: 0)).ToList();
+        for (var i = 0; i < next.Count; i++)
+        {
+            var (path, depth) = next[i];
+            if (depth >= FilePattern.MaxDepth || lists.ContainsKey(path))
+                continue;
+            if (previous is null || !previous._lists.TryGetValue(path, out var entry) || (changed is not null && entry.Dependencies.Any(changed.Contains)))
+            {
+                // Watched before it is read, so a change made after the read is always seen.
+                var deps = track(path);
+                entry = new Entry(Load(path), deps);
+            }
+            lists[path] = entry;
+            foreach (var p in entry.List.Patterns)
+            {
+                if (p is FilePattern f)
+                    next.Add((f.Path, depth + 1));
+            }
+        }
+        return new PatternFileCache(lists);
     }
-
-    public void Clear()
-    {
-        Interlocked.Increment(ref _epoch);
-        _files.Clear();
-    }
-
-    public IEnumerable<string> Paths => _files.Keys;
 
     private static PatternFileList Load(string path)
     {
