@@ -12,9 +12,12 @@ internal sealed class ServeProcess : IDisposable
     private readonly List<(string Text, int Count, TaskCompletionSource Seen)> _waits = [];
     private bool _stopped;
 
-    public ServeProcess(string conf, int drainSeconds)
+    /// <param name="conf">The configuration file.</param>
+    /// <param name="drainSeconds">--drain-seconds.</param>
+    /// <param name="extra">More arguments for serve (such as --inetd FILE).</param>
+    public ServeProcess(string conf, int drainSeconds, params string[] extra)
     {
-        var psi = new ProcessStartInfo("dotnet", [CliRunner.Dll, "serve", "--config", conf, "--drain-seconds", drainSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+        var psi = new ProcessStartInfo("dotnet", [CliRunner.Dll, "serve", "--config", conf, "--drain-seconds", drainSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extra])
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
