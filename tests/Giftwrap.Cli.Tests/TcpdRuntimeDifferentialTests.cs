@@ -191,8 +191,8 @@ public sealed class TcpdRuntimeDifferentialTests
         // `giftwrap tcpd` is the same tcpd mode as giftwrap-tcpd, reached through the full command line.
         var dotnet = Giftwrap()[0];
         string[] command = [dotnet, CliRunner.Dll, "tcpd"];
-        var names = new[] { "granted-by-name", "facility-mail", "bad-umask", "twist", "aclexec-false", "banner-lookups" };
-        foreach (var c in Cases().Where(c => names.Contains(c.Name)))
+        var names = new[] { "granted-by-name", "facility-mail", "bad-umask", "twist", "aclexec-false", "banner-lookups", "udp-expansions" };
+        foreach (var c in Cases().Concat(DatagramCases()).Where(c => names.Contains(c.Name)))
         {
             var libwrap = InetdOnce.RunAsync(c, [Tcpd], daemonAsArgv0: true);
             var giftwrap = InetdOnce.RunAsync(c, command, daemonAsArgv0: false);

@@ -33,6 +33,13 @@ public sealed class UdpServiceTests
     private static int Count(string file, string word) =>
         File.Exists(file) ? File.ReadAllLines(file).Count(l => l == word) : 0;
 
+    private static string Receive(Socket s)
+    {
+        var buffer = new byte[100];
+        s.ReceiveTimeout = 60_000;
+        return Encoding.ASCII.GetString(buffer, 0, s.Receive(buffer));
+    }
+
     /// <summary>Debian's tftp client: one get, bounded in time, stopped by pid if it hangs.</summary>
     private static CliResult Tftp(string dir, int port, string remote, string local)
     {
@@ -107,26 +114,24 @@ public sealed class UdpServiceTests
     }
 
     [Fact]
-    public async Task Serve_ListenUdpWithExec_GrantedBurstRunsTheProgram_RefusedIsSunk()
+    public async Task Serve_ListenUdpWithExec_GrantedBurstRunsTheProgram_WhichGetsTheSocketUntilItExits_RefusedIsSunk()
     {
         using var dir = new TempDir();
         var d = dir.Path;
         var starts = Path.Combine(d, "starts");
-        // The program reads every datagram queued on its stdin socket and answers each sender, as a
-        // wait service does, then exits when none comes for a moment.
+        // The program reads every datagram on its stdin socket and answers each sender, as a wait
+        // service does, until one says "bye".
         var echo = dir.Write("echo.py", $$"""
             #!/usr/bin/python3
             import os, socket
             with open("{{starts}}", "a") as f:
                 f.write("start\n")
             s = socket.socket(fileno=0)
-            s.settimeout(1)
-            try:
-                while True:
-                    data, peer = s.recvfrom(65536)
-                    s.sendto(b"echo: " + data, peer)
-            except socket.timeout:
-                pass
+            while True:
+                data, peer = s.recvfrom(65536)
+                s.sendto(b"echo: " + data, peer)
+                if data == b"bye":
+                    break
             with open("{{starts}}", "a") as f:
                 f.write("exit\n")
             """);
@@ -145,15 +150,24 @@ public sealed class UdpServiceTests
 
         using var allowed = Client("127.0.0.1");
         allowed.SendTo("two"u8, service);
-        var buffer = new byte[100];
-        allowed.ReceiveTimeout = 60_000;
-        var n = allowed.Receive(buffer);
-        Assert.Equal("echo: two", Encoding.ASCII.GetString(buffer, 0, n));
+        Assert.Equal("echo: two", Receive(allowed));
         await gate.WaitForAsync("echo: connect from 127.0.0.1 (127.0.0.1)", Within);
+        // inetd's "wait": while the program runs, the gate does not look at the socket, and the
+        // program reads whatever comes, here from a host the tables refuse.
+        using var other = Client("127.0.0.4");
+        other.SendTo("three"u8, service);
+        Assert.Equal("echo: three", Receive(other));
+        allowed.SendTo("bye"u8, service);
+        Assert.Equal("echo: bye", Receive(allowed));
         await UntilAsync(() => Count(starts, "exit") == 1, "the program exits");
+        // Once it has exited the gate watches again: the same host is judged, refused, and answered by no one.
+        other.SendTo("four"u8, service);
+        await gate.WaitForAsync("echo: refused connect from 127.0.0.4 (127.0.0.4)", Within);
         Assert.Equal(1, Count(starts, "start"));
-        // The refused datagram was read away before the program ran: it answered no one else.
+        Assert.DoesNotContain("refused connect from 127.0.0.1", gate.Stderr, StringComparison.Ordinal);
+        // The refused datagrams were read away: the program never answered them.
         Assert.Equal(0, refused.Available);
+        Assert.Equal(0, other.Available);
     }
 
     [Fact]

@@ -110,6 +110,8 @@ internal sealed class DatagramListener : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
+            // Stopped while a program may still hold the socket: it keeps it as it is (blocking), and
+            // this side is about to close its own descriptor.
             return;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -118,10 +120,7 @@ internal sealed class DatagramListener : IAsyncDisposable
             _log.Daemon(service.Daemon, Severity.Err, $"error: refused connect from {remote.Address}: {ex.GetType().Name}: {ex.Message}");
             status = null;
         }
-        finally
-        {
-            _ = Sys.SetNonBlocking(fd, true);
-        }
+        _ = Sys.SetNonBlocking(fd, true);
         // Refused, or no program could take it (tcpd's clean_exit() after a failed exec): read away.
         if (status is null or -1)
             _ = Datagram.Sink(fd);
