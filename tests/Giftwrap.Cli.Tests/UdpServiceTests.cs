@@ -171,6 +171,19 @@ public sealed class UdpServiceTests
     }
 
     [Fact]
+    public void Serve_UdpAddressInUse_FailsToStart_NamingTheAddressAndTheLine()
+    {
+        using var dir = new TempDir();
+        using var holder = Client("127.0.0.1");
+        var port = ((IPEndPoint)holder.LocalEndPoint!).Port;
+        var conf = dir.Write("giftwrap.conf", $"[log]\nsyslog = off\n[tables]\nallow = {dir.Path}/a\ndeny = {dir.Path}/d\n[service:echo]\nlisten = udp:127.0.0.1:{port}\nexec = /bin/cat\n");
+        var r = CliRunner.Run(dir.Path, "serve", "--config", conf);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains($"{conf}:7:", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"cannot listen on udp:127.0.0.1:{port} (service echo): the address is already in use", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void CheckConfig_ListenUdpWithForward_IsAnErrorNamingTheLine()
     {
         using var dir = new TempDir();

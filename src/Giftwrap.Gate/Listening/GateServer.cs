@@ -211,6 +211,9 @@ public sealed class GateServer : IAsyncDisposable
         }
     }
 
+    /// <summary>The key under which a SocketException of a bind says (true) that the address is a UDP one.</summary>
+    public const string ListenUdpKey = "giftwrap.listen.udp";
+
     /// <summary>The key under which a SocketException of a bind carries the address (an <see cref="IPEndPoint"/>) in its Data.</summary>
     public const string ListenEndPointKey = "giftwrap.listen";
 
@@ -268,6 +271,7 @@ public sealed class GateServer : IAsyncDisposable
         {
             var named = new SocketException((int)ex.SocketErrorCode, $"udp:{ep} ([service:{service.Name}]): {ex.Message}");
             named.Data[ListenEndPointKey] = ep;
+            named.Data[ListenUdpKey] = true;
             throw named;
         }
     }
