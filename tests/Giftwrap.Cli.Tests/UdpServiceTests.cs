@@ -171,6 +171,44 @@ public sealed class UdpServiceTests
     }
 
     [Fact]
+    public async Task Serve_Sighup_MovesAUdpService_ClosesTheOldSocket_ServesOnTheNewOne()
+    {
+        using var dir = new TempDir();
+        var once = dir.Write("once.py", "#!/usr/bin/python3\nimport socket\ns = socket.socket(fileno=0)\ndata, peer = s.recvfrom(100)\ns.sendto(b\"once: \" + data, peer)\n");
+        File.SetUnixFileMode(once, (UnixFileMode)0b111_101_101);
+        dir.Write("hosts.allow", "once: 127.0.0.1\n");
+        dir.Write("hosts.deny", "ALL: ALL\n");
+        var (first, second) = (FreeUdpPort(), FreeUdpPort());
+        string Conf(int port) => $"[log]\nsyslog = off\n[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[service:once]\nlisten = udp:127.0.0.1:{port}\nexec = {once}\n";
+        var conf = dir.Write("giftwrap.conf", Conf(first));
+        using var gate = new ServeProcess(conf, 1);
+        await gate.WaitForAsync($"listening on udp:127.0.0.1:{first}", Within);
+        using var client = Client("127.0.0.1");
+        client.SendTo("a"u8, new IPEndPoint(IPAddress.Loopback, first));
+        Assert.Equal("once: a", Receive(client));
+
+        File.WriteAllText(conf, Conf(second));
+        Assert.Equal(0, Loopback.Signal(gate.Id, 1));
+        await gate.WaitForAsync($"configuration reloaded; listening on udp:127.0.0.1:{second}", Within);
+        client.SendTo("b"u8, new IPEndPoint(IPAddress.Loopback, second));
+        Assert.Equal("once: b", Receive(client));
+        // The old address is the gate's no more: it can be bound again.
+        await UntilAsync(() =>
+        {
+            try
+            {
+                using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+                s.Bind(new IPEndPoint(IPAddress.Loopback, first));
+                return true;
+            }
+            catch (SocketException)
+            {
+                return false;
+            }
+        }, "the old UDP socket is closed");
+    }
+
+    [Fact]
     public void Serve_UdpAddressInUse_FailsToStart_NamingTheAddressAndTheLine()
     {
         using var dir = new TempDir();

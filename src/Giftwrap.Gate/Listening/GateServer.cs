@@ -129,7 +129,7 @@ public sealed class GateServer : IAsyncDisposable
             Run(ep, l);
         foreach (var (ep, d) in datagrams)
             RunUdp(ep, d);
-        _log.Gate(Severity.Info, $"listening on {string.Join(", ", _listeners.Keys.Select(k => k.ToString()).Concat(_datagrams.Keys.Select(k => $"udp:{k}")))}");
+        _log.Gate(Severity.Info, $"listening on {ListeningText()}");
     }
 
     /// <summary>Takes a new configuration: kept listeners stay open, open connections are untouched.</summary>
@@ -188,7 +188,7 @@ public sealed class GateServer : IAsyncDisposable
         foreach (var (ep, l) in added)
             Run(ep, l);
         _config = config;
-        _log.Gate(Severity.Notice, $"configuration reloaded; listening on {string.Join(", ", _listeners.Keys)}");
+        _log.Gate(Severity.Notice, $"configuration reloaded; listening on {ListeningText()}");
     }
 
     /// <summary>Stops accepting and waits up to <paramref name="drain"/> for open connections to finish.</summary>
@@ -259,6 +259,10 @@ public sealed class GateServer : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>The addresses listened on, for the log: TCP ones as they are, UDP ones as udp:ADDRESS.</summary>
+    private string ListeningText() =>
+        string.Join(", ", _listeners.Keys.Select(k => k.ToString()).Concat(_datagrams.Keys.Select(k => $"udp:{k}")));
 
     /// <summary>A bound UDP socket for <paramref name="ep"/>; an error names the address and the service as <see cref="Bind"/>'s do.</summary>
     private static Socket BindUdp(IPEndPoint ep, ServiceConfig service)
