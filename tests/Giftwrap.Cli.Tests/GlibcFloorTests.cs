@@ -28,7 +28,7 @@ public sealed class GlibcFloorTests
         ["posix_spawn_file_actions_init"] = "2.2.5", ["posix_spawnattr_destroy"] = "2.2.5",
         ["posix_spawnattr_init"] = "2.2.5", ["posix_spawnattr_setflags"] = "2.2.5",
         ["posix_spawnattr_setsigdefault"] = "2.2.5", ["posix_spawnattr_setsigmask"] = "2.2.5",
-        ["read"] = "2.2.5", ["recv"] = "2.2.5", ["send"] = "2.2.5", ["setgid"] = "2.2.5", ["setnetgrent"] = "2.2.5",
+        ["read"] = "2.2.5", ["recv"] = "2.2.5", ["recvfrom"] = "2.2.5", ["send"] = "2.2.5", ["setgid"] = "2.2.5", ["setnetgrent"] = "2.2.5",
         ["setsockopt"] = "2.2.5", ["setuid"] = "2.2.5", ["shutdown"] = "2.2.5", ["sigemptyset"] = "2.2.5",
         ["sigfillset"] = "2.2.5", ["socket"] = "2.2.5", ["splice"] = "2.5", ["statx"] = "2.28", ["umask"] = "2.2.5",
         ["waitpid"] = "2.2.5", ["write"] = "2.2.5",

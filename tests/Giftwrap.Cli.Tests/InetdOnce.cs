@@ -20,8 +20,12 @@ public sealed record Transcript(string Received, bool Reset, IReadOnlyList<strin
     /// <summary>From the first syslog line to the client's end of the connection (not compared).</summary>
     public TimeSpan LogToClose { get; init; }
 
+    /// <summary>For a datagram service: the datagrams still queued on the socket when the tcpd exited (0 when it sank the one it was started for).</summary>
+    public int? Left { get; init; }
+
     public override string ToString() =>
-        $"received: \"{Escape(Received)}\"{(Reset ? " (reset)" : "")}\nsyslog:\n{string.Concat(Syslog.Select(l => $"  {Escape(l)}\n"))}spawned: \"{Escape(Spawned)}\"\nexit: {ExitStatus}\n";
+        $"received: \"{Escape(Received)}\"{(Reset ? " (reset)" : "")}\nsyslog:\n{string.Concat(Syslog.Select(l => $"  {Escape(l)}\n"))}spawned: \"{Escape(Spawned)}\"\nexit: {ExitStatus}\n"
+        + (Left is { } left ? $"left queued: {left}\n" : "");
 
     public static string Escape(string s)
     {
@@ -48,6 +52,8 @@ public sealed record InetdCase(string Name, string Allow, string Deny, string Cl
     public byte[]? Banner { get; init; }
     /// <summary>The daemon as argv[0]: DIR/svc, the test daemon, unless another path is wanted.</summary>
     public string Daemon { get; init; } = "DIR/svc";
+    /// <summary>A `dgram udp wait` service: the tcpd gets the bound UDP socket with one datagram queued.</summary>
+    public bool Datagram { get; init; }
 }
 
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
@@ -57,18 +63,23 @@ public static partial class InetdOnce
     /// 127.0.0.6's name holds the byte 0xE9, which libwrap keeps and syslog(3) sends as it is).</summary>
     public const string Hosts = "127.0.0.1\tlocalhost\n127.0.0.2\talpha.test alpha\n127.0.0.3\tbeta.test\n127.0.0.5\tserver.test\n127.0.0.6\tcaf\u00e9.test\n";
 
-    // The daemon the tcpds run: prints what it was given (identity, umask, nice, socket options, environment).
+    // The daemon the tcpds run: prints what it was given (identity, umask, nice, socket options, environment);
+    // on a datagram socket it reads the datagram and answers its sender.
     private const string Daemon = """
         #!/usr/bin/python3
         import os, socket, struct, sys
         s = socket.socket(fileno=os.dup(0))
+        peer = s.recvfrom(65536)[1] if s.type == socket.SOCK_DGRAM else None
         keepalive = s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
         onoff, secs = struct.unpack("ii", s.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8))
         mask = os.umask(0)
         env = "".join(f"  {k}={v}\n" for k, v in sorted(os.environ.items()))
         out = (f"served argv={sys.argv[1:]} uid={os.getuid()} gid={os.getgid()} umask={mask:03o} nice={os.nice(0)} "
                f"keepalive={keepalive} linger={onoff},{secs}\n{env}")
-        os.write(1, out.encode())
+        if peer is None:
+            os.write(1, out.encode())
+        else:
+            s.sendto(out.encode(), peer)
         """;
 
     // inetd for one connection: listen, say the port, accept, put the socket on 0, 1 and 2, exec.
@@ -89,6 +100,39 @@ public static partial class InetdOnce
         c.close()
         os.umask(0o077)
         os.execv(path, [argv0] + sys.argv[4:])
+        """;
+
+    // inetd for one datagram service: bind, say the port, wait until a datagram is queued, start the
+    // tcpd with the socket on 0, 1 and 2 and wait for it (the socket stays open here, as in inetd), then
+    // count the datagrams still queued: a refusal that did not sink its datagram leaves one.
+    private const string DatagramLauncher = """
+        import os, select, socket, sys
+        portfile, argv0, path = sys.argv[1:4]
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        with open(portfile + ".new", "w") as f:
+            f.write(str(s.getsockname()[1]))
+        os.rename(portfile + ".new", portfile)
+        select.select([s], [], [], 60)
+        pid = os.fork()
+        if pid == 0:
+            for fd in (0, 1, 2):
+                os.dup2(s.fileno(), fd)
+            s.close()
+            os.umask(0o077)
+            os.execv(path, [argv0] + sys.argv[4:])
+        status = os.waitpid(pid, 0)[1]
+        s.setblocking(False)
+        left = 0
+        while True:
+            try:
+                s.recv(65536)
+                left += 1
+            except BlockingIOError:
+                break
+        with open(portfile + ".left", "w") as f:
+            f.write(str(left))
+        sys.exit(os.waitstatus_to_exitcode(status) & 255)
         """;
 
     // Inside the namespace: the run's /etc files, and a /dev of its own (the real nodes bound in)
@@ -137,11 +181,19 @@ public static partial class InetdOnce
             var port = await PortAsync(Path.Combine(d, "port"), p, stderr);
             // Peeks only: the datagrams stay queued for Drain.
             var firstLog = Task.Run(() => log.Poll(TimeSpan.FromSeconds(60), SelectMode.SelectRead) ? Stopwatch.GetTimestamp() : long.MaxValue);
-            var (received, reset) = await AskAsync(c.Client, port);
+            using var datagramClient = c.Datagram ? SendDatagram(c.Client, port) : null;
+            var (received, reset) = c.Datagram ? ("", false) : await AskAsync(c.Client, port);
             var closed = Stopwatch.GetTimestamp();
             var logged = await firstLog;
             if (!p.WaitForExit(60_000))
                 throw new TimeoutException($"{c.Name}: {tcpd[0]} did not exit within 60 s of the client's end");
+            int? left = null;
+            if (datagramClient is not null)
+            {
+                // The daemon answered (or not) before the tcpd's process ended: every answer is queued now.
+                received = string.Concat(Drain(datagramClient));
+                left = int.Parse(await File.ReadAllTextAsync(Path.Combine(d, "port.left")), System.Globalization.CultureInfo.InvariantCulture);
+            }
             var datagrams = Drain(log);
             var lines = datagrams.Select(l => Normalise(l, d)).ToList();
             var spawned = File.Exists(Path.Combine(d, "spawned")) ? File.ReadAllText(Path.Combine(d, "spawned"), Encoding.Latin1) : "";
@@ -149,6 +201,7 @@ public static partial class InetdOnce
             {
                 Datagrams = datagrams,
                 LogToClose = logged < closed ? Stopwatch.GetElapsedTime(logged, closed) : TimeSpan.Zero,
+                Left = left,
             };
         }
         finally
@@ -171,7 +224,7 @@ public static partial class InetdOnce
         File.WriteAllText(Path.Combine(d, "etc", "hosts.deny"), c.Deny.Replace("DIR", d, StringComparison.Ordinal), Encoding.Latin1);
         // Nothing listens on loopback port 53: a name not in /etc/hosts fails at once, never on the network.
         File.WriteAllText(Path.Combine(d, "etc", "resolv.conf"), "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n");
-        File.WriteAllText(Path.Combine(d, "launch.py"), Launcher);
+        File.WriteAllText(Path.Combine(d, "launch.py"), c.Datagram ? DatagramLauncher : Launcher);
         File.WriteAllText(Path.Combine(d, "svc"), Daemon);
         File.SetUnixFileMode(Path.Combine(d, "svc"), (UnixFileMode)0b111_101_101);
         Directory.CreateDirectory(Path.Combine(d, "banners"));
@@ -213,6 +266,15 @@ public static partial class InetdOnce
             return (Encoding.Latin1.GetString([.. bytes]), true);
         }
         return (Encoding.Latin1.GetString([.. bytes]), false);
+    }
+
+    /// <summary>Sends one datagram from <paramref name="from"/>; the socket is kept for the answers.</summary>
+    private static Socket SendDatagram(string from, int port)
+    {
+        var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        s.Bind(new IPEndPoint(IPAddress.Parse(from), 0));
+        s.SendTo("hello\n"u8, new IPEndPoint(IPAddress.Loopback, port));
+        return s;
     }
 
     /// <summary>Every datagram already queued: the tcpd logged before the client saw its end, so all are here.</summary>

@@ -14,10 +14,19 @@ internal sealed class ServeProcess : IDisposable
 
     /// <param name="conf">The configuration file.</param>
     /// <param name="drainSeconds">--drain-seconds.</param>
-    /// <param name="prefix">A command that execs the rest in place (as `unshare -m sh -c SCRIPT`), so that the pid stays the gate's.</param>
-    public ServeProcess(string conf, int drainSeconds, IReadOnlyList<string>? prefix = null)
+    /// <param name="extra">More arguments for serve (such as --inetd FILE).</param>
+    public ServeProcess(string conf, int drainSeconds, params string[] extra)
+        : this(conf, drainSeconds, null, extra)
     {
-        string[] serve = ["dotnet", CliRunner.Dll, "serve", "--config", conf, "--drain-seconds", drainSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+    }
+
+    /// <param name="conf">The configuration file.</param>
+    /// <param name="drainSeconds">--drain-seconds.</param>
+    /// <param name="prefix">A command that execs the rest in place (as `unshare -m sh -c SCRIPT`), so that the pid stays the gate's.</param>
+    /// <param name="extra">More arguments for serve.</param>
+    public ServeProcess(string conf, int drainSeconds, IReadOnlyList<string>? prefix, string[] extra)
+    {
+        string[] serve = ["dotnet", CliRunner.Dll, "serve", "--config", conf, "--drain-seconds", drainSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extra];
         string[] command = prefix is null ? serve : [.. prefix, .. serve];
         var psi = new ProcessStartInfo(command[0], command[1..])
         {

@@ -50,7 +50,7 @@ public sealed class SlowNetgroupTests
             $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[limits]\ndecision_timeout = 120s\n");
         var unshare = new[] { "/usr/bin/unshare", "/bin/unshare" }.First(File.Exists);
         var stuck = new List<Socket>();
-        var gate = new ServeProcess(conf, drainSeconds: 1, [unshare, "-m", "sh", "-c", Script, dir.Path]);
+        var gate = new ServeProcess(conf, drainSeconds: 1, prefix: [unshare, "-m", "sh", "-c", Script, dir.Path], extra: []);
         try
         {
             await gate.WaitForAsync("listening on", TimeSpan.FromSeconds(60));

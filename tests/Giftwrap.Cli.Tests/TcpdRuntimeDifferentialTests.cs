@@ -55,6 +55,8 @@ public sealed class TcpdRuntimeDifferentialTests
         yield return new("linger-7", "svc: ALL: linger 7: keepalive\n", "");
         yield return new("spawn-state", "svc: ALL: umask 077: setenv GW_X 1: spawn (umask; echo $GW_X %a %h %d) >> DIR/spawned\n", "");
         yield return new("spawn-shell-args", "svc: ALL: spawn echo $0 $# >> DIR/spawned: twist echo $0 $#\n", "");
+        // A name looked up late in the rule (%n after %c) is the name tcpd's "connect from" line shows.
+        yield return new("spawn-name-late", "svc: ALL: spawn echo %c %a %h %n >> DIR/spawned\n", "", "127.0.0.2");
         yield return new("spawn-refused", "", "svc: ALL: spawn echo refused %a %c >> DIR/spawned\n", "127.0.0.3");
         // twist: its line at deny_severity with eval_client, then /bin/sh on the connection.
         yield return new("twist", "svc: ALL: twist /bin/echo twisted %a %c %d\n", "");
@@ -125,14 +127,72 @@ public sealed class TcpdRuntimeDifferentialTests
         Assert.True(differences.Count == 0, $"{differences.Count} of {cases.Count} cases differ:\n{string.Join("\n", differences)}");
     }
 
+    /// <summary>
+    /// Datagram services (`dgram udp wait`): the client from the peeked datagram, no RFC 1413 lookup (%u is
+    /// unknown), banners sent nowhere, keepalive and linger set on the UDP socket, and the datagram sunk on
+    /// every exit that does not run the daemon, except percent_x()'s own exit.
+    /// </summary>
+    public static IEnumerable<InetdCase> DatagramCases()
+    {
+        const string all = "ALL: ALL\n";
+        yield return new("udp-granted", "svc: 127.0.0.1\n", all) { Datagram = true };
+        yield return new("udp-refused", "", "svc: ALL\n", "127.0.0.2") { Datagram = true };
+        yield return new("udp-granted-by-name", "svc: alpha.test\n", all, "127.0.0.2") { Datagram = true };
+        yield return new("udp-refused-by-name", "svc: nomatch.test\n", "svc: beta.test\n", "127.0.0.3") { Datagram = true };
+        yield return new("udp-server-pattern", "svc@127.0.0.1: 127.0.0.3\n", all, "127.0.0.3") { Datagram = true };
+        yield return new("udp-user-pattern", "svc: KNOWN@127.0.0.3\n", all, "127.0.0.3") { Datagram = true };
+        yield return new("udp-expansions", "svc: ALL: spawn echo %u %c %a %A %h %H %n %s %d >> DIR/spawned\n", "", "127.0.0.2") { Datagram = true };
+        yield return new("udp-severity", "", "svc: ALL: severity local3.err\n", "127.0.0.3") { Datagram = true };
+        yield return new("udp-spawn-refused", "", "svc: ALL: spawn echo refused %a %c >> DIR/spawned\n", "127.0.0.3") { Datagram = true };
+        yield return new("udp-process-state", "svc: ALL: nice 5: keepalive: linger 5: umask 027: setenv GW_X bar\n", "") { Datagram = true };
+        yield return new("udp-twist", "svc: ALL: spawn echo before >> DIR/spawned: twist /bin/echo twisted %a %c\n", "") { Datagram = true };
+        yield return new("udp-aclexec-false", "svc: ALL: aclexec /bin/false\n", "svc: ALL\n") { Datagram = true };
+        yield return new("udp-bad-umask", "svc: ALL: umask 0999\n", "") { Datagram = true };
+        yield return new("udp-cannot-execute", "nosuch: ALL\n", "") { Daemon = "DIR/nosuch", Datagram = true };
+        yield return new("udp-banner", "svc: ALL: banners DIR/banners\n", "", "127.0.0.2") { Datagram = true, Banner = "Hello %a %u\n"u8.ToArray() };
+        yield return new("udp-banner-refused", "", "svc: ALL: banners DIR/banners\n") { Datagram = true, Banner = "go away %a\n"u8.ToArray() };
+        yield return new("udp-banner-expansion-too-long", "svc: ALL: banners DIR/banners\n", "") { Datagram = true, Banner = Encoding.Latin1.GetBytes(string.Concat(Enumerable.Repeat("%a", 4100)) + "\n") };
+    }
+
+    [Fact]
+    public async Task Tcpd_DatagramService_GiftwrapTcpdDecidesLogsAndSinksAsLibwrapsTcpd()
+    {
+        var cases = DatagramCases().ToList();
+        using var slots = new SemaphoreSlim(3);
+        var results = await Task.WhenAll(cases.Select(async c =>
+        {
+            await slots.WaitAsync();
+            try
+            {
+                var libwrap = InetdOnce.RunAsync(c, [Tcpd], daemonAsArgv0: true);
+                var giftwrap = InetdOnce.RunAsync(c, Giftwrap(), daemonAsArgv0: false);
+                return (Case: c, Libwrap: await libwrap, Giftwrap: await giftwrap);
+            }
+            finally
+            {
+                slots.Release();
+            }
+        }));
+        // Not vacuous: the granted daemon answered the client, a refusal sank its datagram, and
+        // percent_x()'s exit left it queued.
+        var byName = results.ToDictionary(r => r.Case.Name);
+        Assert.StartsWith("served ", byName["udp-granted"].Libwrap.Received, StringComparison.Ordinal);
+        Assert.Equal(0, byName["udp-refused"].Libwrap.Left);
+        Assert.Contains(byName["udp-refused"].Libwrap.Syslog, l => l.Contains("refused connect from 127.0.0.2", StringComparison.Ordinal));
+        Assert.Equal(1, byName["udp-banner-expansion-too-long"].Libwrap.Left);
+        var differences = results.Where(r => r.Libwrap.ToString() != r.Giftwrap.ToString())
+            .Select(r => $"== {r.Case.Name}\n-- libwrap tcpd:\n{r.Libwrap}-- giftwrap-tcpd:\n{r.Giftwrap}").ToList();
+        Assert.True(differences.Count == 0, $"{differences.Count} of {cases.Count} cases differ:\n{string.Join("\n", differences)}");
+    }
+
     [Fact]
     public async Task TcpdCommand_SomeCases_GiftwrapTcpdCommandBehavesAsLibwrapsTcpd()
     {
         // `giftwrap tcpd` is the same tcpd mode as giftwrap-tcpd, reached through the full command line.
         var dotnet = Giftwrap()[0];
         string[] command = [dotnet, CliRunner.Dll, "tcpd"];
-        var names = new[] { "granted-by-name", "facility-mail", "bad-umask", "twist", "aclexec-false", "banner-lookups" };
-        foreach (var c in Cases().Where(c => names.Contains(c.Name)))
+        var names = new[] { "granted-by-name", "facility-mail", "bad-umask", "twist", "aclexec-false", "banner-lookups", "udp-expansions" };
+        foreach (var c in Cases().Concat(DatagramCases()).Where(c => names.Contains(c.Name)))
         {
             var libwrap = InetdOnce.RunAsync(c, [Tcpd], daemonAsArgv0: true);
             var giftwrap = InetdOnce.RunAsync(c, command, daemonAsArgv0: false);

@@ -17,12 +17,13 @@ internal static class Listening
     public static string Describe(SocketException ex, GateConfig? config = null, ConfigFile? file = null)
     {
         var ep = ex.Data[GateServer.ListenEndPointKey] as IPEndPoint;
-        var service = ep is null ? null : config?.Services.FirstOrDefault(s => s.Listen.Contains(ep));
+        var udp = ex.Data[GateServer.ListenUdpKey] is true;
+        var service = ep is null ? null : config?.Services.FirstOrDefault(s => (udp ? s.ListenUdp : s.Listen).Contains(ep));
         var where = service is not null && file?.Entry($"service:{service.Name}", "listen") is { } entry ? $"{entry.Source}: " : "";
-        var what = ep is null ? "cannot listen" : $"cannot listen on {ep}{(service is null ? "" : $" (service {service.Name})")}";
+        var what = ep is null ? "cannot listen" : $"cannot listen on {(udp ? "udp:" : "")}{ep}{(service is null ? "" : $" (service {service.Name})")}";
         var why = ex.SocketErrorCode switch
         {
-            SocketError.AddressAlreadyInUse => "the address is already in use: another gate or program listens there (see ss -ltnp); stop it or choose another port",
+            SocketError.AddressAlreadyInUse => $"the address is already in use: another gate or program listens there (see ss {(udp ? "-lunp" : "-ltnp")}); stop it or choose another port",
             SocketError.AccessDenied => "permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE",
             SocketError.AddressNotAvailable => "no interface of this host has that address: check ip address, or listen on 0.0.0.0",
             _ => ex.Message,

@@ -23,7 +23,7 @@ internal static class ServeCommand
     {
         var config = new Option<string>("--config") { Description = $"The configuration file (default {DefaultConfig})." };
         var check = new Option<bool>("--check-config") { Description = "Read and validate the configuration, then exit." };
-        var inetd = new Option<string?>("--inetd") { Description = "Serve the stream/tcp nowait services of an inetd.conf as they are (tcpd entries unwrapped)." };
+        var inetd = new Option<string?>("--inetd") { Description = "Serve the stream/tcp nowait and dgram/udp wait services of an inetd.conf as inetd does (tcpd entries unwrapped)." };
         var drain = new Option<int>("--drain-seconds") { Description = "How long SIGTERM waits for open connections (default 30).", DefaultValueFactory = _ => 30 };
         var command = new Command("serve", "Run the gate daemon in front of TCP services (forward to a backend, or exec a program); --section:key=value overrides a configuration setting.") { config, inetd, check, drain };
         command.TreatUnmatchedTokensAsErrors = false;

@@ -198,7 +198,9 @@ internal sealed class BannerSender(GateLog log, IRequestLookups? lookups, RuleLo
 
     private async Task WriteAsync(byte[] bytes, AccessRequest request, Socket client, CancellationToken ct)
     {
-        if (bytes.Length == 0)
+        // A datagram service's socket has no peer: libwrap's write() fails there (EDESTADDRREQ) and its
+        // result is not looked at, so the banner is expanded and nothing is sent or said.
+        if (bytes.Length == 0 || client.SocketType == SocketType.Dgram)
             return;
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(timeout);

@@ -26,6 +26,9 @@ public sealed record ServiceConfig
 
     /// <summary>[service:X] transparent: the forward backend is connected to from the client's own address.</summary>
     public bool Transparent { get; init; }
+
+    /// <summary>The UDP addresses of a datagram service (inetd's `dgram udp wait`): the exec program gets the socket for each granted burst.</summary>
+    public IReadOnlyList<IPEndPoint> ListenUdp { get; init; } = [];
 }
 
 /// <summary>Which PROXY protocol header (HAProxy's proxy-protocol.txt) a forward service sends, if any.</summary>
@@ -119,7 +122,10 @@ public static class GateConfigLoader
         if (inetd is not null)
             services.AddRange(InetdConf.Read(inetd, errors, notes));
         if (services.Count == 0)
-            errors.Add(inetd is null ? $"{file.Path}: no [service:NAME] section: nothing to guard" : $"{inetd}: no stream/tcp nowait service to serve");
+            errors.Add(inetd is null ? $"{file.Path}: no [service:NAME] section: nothing to guard" : $"{inetd}: no stream/tcp nowait or dgram/udp wait service to serve");
+        var dupUdp = services.SelectMany(s => s.ListenUdp.Select(l => (s.Name, l))).GroupBy(x => x.l).FirstOrDefault(g => g.Count() > 1);
+        if (dupUdp is not null)
+            errors.Add($"{file.Path}: udp:{dupUdp.Key} is the listen address of more than one service ({string.Join(", ", dupUdp.Select(d => d.Name))})");
         var dup = services.SelectMany(s => s.Listen.Select(l => (s.Name, l))).GroupBy(x => x.l).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null)
             errors.Add($"{file.Path}: {dup.Key} is the listen address of more than one service ({string.Join(", ", dup.Select(d => d.Name))})");
@@ -167,16 +173,21 @@ public static class GateConfigLoader
             file.Errors.Add($"{file.Section(section)!.Header}: [{section}] needs exactly one of forward = address:port, exec = program or trap = duration");
         if (exec is not null && !File.Exists(exec[0]))
             file.Error(section, "exec", $"{exec[0]}: no such program");
+        var udp = file.ListenAddresses(section, "listen", udp: true);
+        // A datagram has no connection to forward: a UDP service is a program that reads its socket.
+        if (udp.Count > 0 && exec is null)
+            file.Error(section, "listen", $"[{section}] listens on udp: a UDP service needs exec = program (forward is for TCP)");
         var user = file.Get(section, "user");
         if (user is not null && !Giftwrap.Decisions.SystemAccounts.Instance.UserExists(user))
             file.Error(section, "user", $"unknown user \"{user}\"");
         var (proxy, transparent) = ClientAddressForBackend.Read(file, section, exec is not null || trap is not null);
-        var listen = file.Addresses(section, "listen");
+        var listen = file.ListenAddresses(section, "listen", udp: false);
         ClientAddressForBackend.CheckFamilies(file, section, listen, forward);
         return new ServiceConfig
         {
             Name = name,
             Listen = listen,
+            ListenUdp = udp,
             Daemon = file.Get(section, "daemon") ?? name,
             Forward = forward,
             Exec = exec,

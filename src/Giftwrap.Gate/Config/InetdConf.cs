@@ -1,9 +1,11 @@
 // `giftwrap serve --inetd FILE`: an existing inetd.conf served as it is. Each
 // `service stream tcp[4|6] nowait[.max] user[.group] server args...` line becomes a
 // service that execs the server with the connection on its stdio; lines that run
-// tcpd are unwrapped (the rules are Giftwrap's own now). Service names are looked
-// up in /etc/services. Other socket types and `wait` services are reported and
-// skipped: they are not TCP connection services.
+// tcpd are unwrapped (the rules are Giftwrap's own now). Each `service dgram
+// udp[4|6|46] wait[.max] ...` line becomes a UDP service served as inetd does: one
+// program per burst of datagrams, with the socket on its stdio. Service names are
+// looked up in /etc/services for the line's protocol. Other socket types, `stream
+// wait` and `dgram nowait` services are reported and skipped.
 using System.Net;
 
 namespace Giftwrap.Gate.Config;
@@ -23,7 +25,8 @@ public static class InetdConf
             errors.Add($"{path}: cannot read: {ex.Message}");
             return result;
         }
-        var ports = ServicePorts(servicesFile);
+        var ports = ServicePorts(servicesFile, "tcp");
+        var udpPorts = ServicePorts(servicesFile, "udp");
         for (var i = 0; i < lines.Length; i++)
         {
             var where = $"{path}:{i + 1}";
@@ -37,12 +40,14 @@ public static class InetdConf
                 continue;
             }
             var (service, socketType, protocol, wait, user) = (f[0], f[1], f[2], f[3], f[4]);
-            if (socketType != "stream" || !protocol.StartsWith("tcp", StringComparison.Ordinal) || !wait.StartsWith("nowait", StringComparison.Ordinal))
+            var stream = socketType == "stream" && protocol.StartsWith("tcp", StringComparison.Ordinal) && wait.StartsWith("nowait", StringComparison.Ordinal);
+            var datagram = socketType == "dgram" && protocol.StartsWith("udp", StringComparison.Ordinal) && wait.StartsWith("wait", StringComparison.Ordinal);
+            if (!stream && !datagram)
             {
-                skipped.Add($"{where}: skipped: only stream/tcp nowait services are served (this is {socketType}/{protocol} {wait})");
+                skipped.Add($"{where}: skipped: only stream/tcp nowait and dgram/udp wait services are served (this is {socketType}/{protocol} {wait})");
                 continue;
             }
-            if (!int.TryParse(service, out var port) && !ports.TryGetValue(service, out port))
+            if (!int.TryParse(service, out var port) && !(datagram ? udpPorts : ports).TryGetValue(service, out port))
             {
                 errors.Add($"{where}: unknown service \"{service}\" (not in {servicesFile})");
                 continue;
@@ -60,17 +65,18 @@ public static class InetdConf
             {
                 server = args[0].Contains('/', StringComparison.Ordinal) ? args[0] : Path.Combine("/usr/sbin", args[0]);
             }
-            var listen = protocol switch
+            var listen = protocol[3..] switch
             {
-                "tcp6" => new List<IPEndPoint> { new(IPAddress.IPv6Any, port) },
-                "tcp46" => [new(IPAddress.Any, port), new(IPAddress.IPv6Any, port)],
+                "6" => new List<IPEndPoint> { new(IPAddress.IPv6Any, port) },
+                "46" => [new(IPAddress.Any, port), new(IPAddress.IPv6Any, port)],
                 _ => [new(IPAddress.Any, port)],
             };
             var userName = user.Split('.', ':')[0];
             result.Add(new ServiceConfig
             {
                 Name = $"{service}/{protocol}",
-                Listen = listen,
+                Listen = datagram ? [] : listen,
+                ListenUdp = datagram ? listen : [],
                 Daemon = Path.GetFileName(args[0]),
                 Exec = [server, .. args[1..]],
                 User = userName == "root" ? null : userName,
@@ -79,7 +85,7 @@ public static class InetdConf
         return result;
     }
 
-    private static Dictionary<string, int> ServicePorts(string file)
+    private static Dictionary<string, int> ServicePorts(string file, string protocol)
     {
         var map = new Dictionary<string, int>(StringComparer.Ordinal);
         if (!File.Exists(file))
@@ -88,7 +94,7 @@ public static class InetdConf
         {
             var line = raw.Split('#')[0];
             var f = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
-            if (f.Length < 2 || !f[1].EndsWith("/tcp", StringComparison.Ordinal))
+            if (f.Length < 2 || !f[1].EndsWith($"/{protocol}", StringComparison.Ordinal))
                 continue;
             if (!int.TryParse(f[1].AsSpan(0, f[1].Length - 4), out var port))
                 continue;

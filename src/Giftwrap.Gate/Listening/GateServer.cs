@@ -47,6 +47,8 @@ public sealed class GateServer : IAsyncDisposable
     }
 
     private readonly List<(Socket Socket, string? Name)> _inherited;
+    // The UDP services (dgram udp wait), each watched by its own loop; see DatagramListener.
+    private readonly ConcurrentDictionary<IPEndPoint, DatagramListener> _datagrams = new();
     private const int SolSocket = 1;
     private const int SoReuseAddr = 2;
 
@@ -91,16 +93,22 @@ public sealed class GateServer : IAsyncDisposable
     /// <summary>The addresses listened on.</summary>
     public IReadOnlyCollection<IPEndPoint> Endpoints => [.. _listeners.Keys];
 
+    /// <summary>The UDP addresses of datagram services.</summary>
+    public IReadOnlyCollection<IPEndPoint> DatagramEndpoints => [.. _datagrams.Keys];
+
     /// <summary>Opens every listener; fails (and opens none) if one cannot be bound.</summary>
     public void Start()
     {
         var opened = new List<(IPEndPoint, Listener)>();
+        var datagrams = new List<(IPEndPoint, DatagramListener)>();
         try
         {
             foreach (var s in _config.Services)
             {
                 foreach (var ep in s.Listen)
                     opened.Add((ep, new Listener(Bind(ep, s), s)));
+                foreach (var ep in s.ListenUdp)
+                    datagrams.Add((ep, new DatagramListener(BindUdp(ep, s), s, _log, NewDatagramHandler)));
             }
             // Activated sockets no listen address claims: named after a service (FileDescriptorName=).
             foreach (var (socket, name) in _inherited.ToList())
@@ -120,18 +128,24 @@ public sealed class GateServer : IAsyncDisposable
         {
             foreach (var (_, l) in opened)
                 l.Socket.Dispose();
+            foreach (var (_, d) in datagrams)
+                _ = d.DisposeAsync();
             throw;
         }
         foreach (var (ep, l) in opened)
             Run(ep, l);
-        _log.Gate(Severity.Info, $"listening on {string.Join(", ", _listeners.Keys)}");
+        foreach (var (ep, d) in datagrams)
+            RunUdp(ep, d);
+        _log.Gate(Severity.Info, $"listening on {ListeningText()}");
     }
 
     /// <summary>Takes a new configuration: kept listeners stay open, open connections are untouched.</summary>
     public void Reload(GateConfig config)
     {
         var wanted = config.Services.SelectMany(s => s.Listen.Select(ep => (ep, s))).ToDictionary(x => x.ep, x => x.s);
+        var wantedUdp = config.Services.SelectMany(s => s.ListenUdp.Select(ep => (ep, s))).ToDictionary(x => x.ep, x => x.s);
         var added = new List<(IPEndPoint, Listener)>();
+        var addedUdp = new List<(IPEndPoint, DatagramListener)>();
         try
         {
             foreach (var (ep, s) in wanted)
@@ -139,13 +153,29 @@ public sealed class GateServer : IAsyncDisposable
                 if (!_listeners.ContainsKey(ep))
                     added.Add((ep, new Listener(Bind(ep, s), s)));
             }
+            foreach (var (ep, s) in wantedUdp)
+            {
+                if (!_datagrams.ContainsKey(ep))
+                    addedUdp.Add((ep, new DatagramListener(BindUdp(ep, s), s, _log, NewDatagramHandler)));
+            }
         }
         catch
         {
             foreach (var (_, l) in added)
                 l.Socket.Dispose();
+            foreach (var (_, d) in addedUdp)
+                _ = d.DisposeAsync();
             throw;
         }
+        foreach (var (ep, d) in _datagrams)
+        {
+            if (wantedUdp.TryGetValue(ep, out var s))
+                d.Service = s;
+            else if (_datagrams.TryRemove(ep, out var gone))
+                _ = gone.DisposeAsync().AsTask();
+        }
+        foreach (var (ep, d) in addedUdp)
+            RunUdp(ep, d);
         // New tables only for new table paths: a change to [limits] keeps the compiled tables and their watches.
         AccessTables? old = null;
         if (config.Allow != _config.Allow || config.Deny != _config.Deny)
@@ -171,14 +201,15 @@ public sealed class GateServer : IAsyncDisposable
         foreach (var (ep, l) in added)
             Run(ep, l);
         _config = config;
-        _log.Gate(Severity.Notice, $"configuration reloaded; listening on {string.Join(", ", _listeners.Keys)}");
+        _log.Gate(Severity.Notice, $"configuration reloaded; listening on {ListeningText()}");
     }
 
     /// <summary>Stops accepting and waits up to <paramref name="drain"/> for open connections to finish.</summary>
     public async Task StopAsync(TimeSpan drain)
     {
-        var closing = _listeners.Values.Select(CloseAsync).ToList();
+        var closing = _listeners.Values.Select(CloseAsync).Concat(_datagrams.Values.Select(d => d.DisposeAsync().AsTask())).ToList();
         _listeners.Clear();
+        _datagrams.Clear();
         await Task.WhenAll(closing).ConfigureAwait(false);
         _draining = true;
         if (OpenConnections == 0)
@@ -192,6 +223,9 @@ public sealed class GateServer : IAsyncDisposable
             await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
         }
     }
+
+    /// <summary>The key under which a SocketException of a bind says (true) that the address is a UDP one.</summary>
+    public const string ListenUdpKey = "giftwrap.listen.udp";
 
     /// <summary>The key under which a SocketException of a bind carries the address (an <see cref="IPEndPoint"/>) in its Data.</summary>
     public const string ListenEndPointKey = "giftwrap.listen";
@@ -237,6 +271,44 @@ public sealed class GateServer : IAsyncDisposable
             s.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The addresses listened on, for the log: TCP ones as they are, UDP ones as udp:ADDRESS.</summary>
+    private string ListeningText() =>
+        string.Join(", ", _listeners.Keys.Select(k => k.ToString()).Concat(_datagrams.Keys.Select(k => $"udp:{k}")));
+
+    /// <summary>A bound UDP socket for <paramref name="ep"/>; an error names the address and the service as <see cref="Bind"/>'s do.</summary>
+    private static Socket BindUdp(IPEndPoint ep, ServiceConfig service)
+    {
+        try
+        {
+            return DatagramListener.Bind(ep);
+        }
+        catch (SocketException ex)
+        {
+            var named = new SocketException((int)ex.SocketErrorCode, $"udp:{ep} ([service:{service.Name}]): {ex.Message}");
+            named.Data[ListenEndPointKey] = ep;
+            named.Data[ListenUdpKey] = true;
+            throw named;
+        }
+    }
+
+    /// <summary>A handler for one burst, with the tables and limits in force now (a reload is seen by the next burst).</summary>
+    /// <summary>A handler for one burst, with a reference taken on the current tables (given back once decided).</summary>
+    private DatagramHandler NewDatagramHandler()
+    {
+        while (true)
+        {
+            var tables = Volatile.Read(ref _tables);
+            if (tables.TryAcquire())
+                return new(tables, _lookups, _log, _config.Limits, _decisions, _bans, _programs);
+        }
+    }
+
+    private void RunUdp(IPEndPoint ep, DatagramListener d)
+    {
+        _datagrams[ep] = d;
+        d.Start();
     }
 
     private void Run(IPEndPoint ep, Listener l)

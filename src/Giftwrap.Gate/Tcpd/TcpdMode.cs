@@ -7,6 +7,7 @@ using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Decisions;
 using Giftwrap.Gate.Actions;
+using Giftwrap.Gate.Listening;
 using Giftwrap.Gate.Logging;
 using Giftwrap.Logging;
 using Giftwrap.Tables;
@@ -54,7 +55,13 @@ public static class TcpdMode
         var path = absolute ? daemonArgs[0] : Path.Combine(options.DaemonDirectory, daemonArgs[0]);
         var daemon = absolute ? daemonArgs[0][(daemonArgs[0].LastIndexOf('/') + 1)..] : daemonArgs[0];
         using var log = new GateLog(options.Syslog, TextWriter.Null);
-        var request = FromStdin(daemon);
+        var stdin = StdinSocket.Read();
+        if (stdin.Warning is { } cannot)
+            log.Daemon(daemon, LibwrapLines.DiagnosticLevel, cannot);
+        var request = FromStdin(daemon, stdin);
+        // clean_exit.c: a datagram not yet received is read away on every exit that does not run the
+        // daemon, "or inetd will loop" (it starts the service again while the datagram is queued).
+        var sink = stdin.Datagram;
         using var tables = new AccessTables(options.Allow, options.Deny, new AccessTablesOptions { Live = false });
         var judgement = await tables.DecideAsync(request, lookups).ConfigureAwait(false);
         request = judgement.Request;
@@ -80,33 +87,38 @@ public static class TcpdMode
             case ConnectionFate.Twisted:
                 var error = NativeExec.Exec(ProcessLauncher.Shell, ["sh", "-c", outcome.TwistCommand!], outcome.State);
                 log.Daemon(daemon, LibwrapLines.DiagnosticLevel, LibwrapLines.TwistFailed(outcome.Decision.Match, error));
-                return await CleanExitAsync(log, options).ConfigureAwait(false);
+                return await CleanExitAsync(log, options, sink).ConfigureAwait(false);
             case ConnectionFate.Refuse:
                 log.Daemon(daemon, outcome.Level ?? LibwrapLines.DenyLevel, LibwrapLines.Refused(request), outcome.Facility);
-                return await CleanExitAsync(log, options).ConfigureAwait(false);
+                return await CleanExitAsync(log, options, sink).ConfigureAwait(false);
             case ConnectionFate.Aborted:
-                return await CleanExitAsync(log, options).ConfigureAwait(false);
+                // percent_x.c exits on "expansion too long" itself, without clean_exit(): nothing is sunk.
+                return await CleanExitAsync(log, options, sink: false).ConfigureAwait(false);
         }
         log.Daemon(daemon, outcome.Level ?? LibwrapLines.AllowLevel, LibwrapLines.Connect(request), outcome.Facility);
         var failure = NativeExec.Exec(path, [daemon, .. daemonArgs[1..]], outcome.State);
         log.Daemon(daemon, LibwrapLines.DiagnosticLevel, LibwrapLines.CannotExecute(path, failure));
-        return await CleanExitAsync(log, options).ConfigureAwait(false);
+        return await CleanExitAsync(log, options, sink).ConfigureAwait(false);
     }
 
-    /// <summary>clean_exit.c: the lines are out; wait, then exit 0 with the client still connected until then.</summary>
-    private static async Task<int> CleanExitAsync(GateLog log, TcpdOptions options)
+    /// <summary>clean_exit.c: the lines are out; the datagram sunk; wait, then exit 0 with the client still connected until then.</summary>
+    private static async Task<int> CleanExitAsync(GateLog log, TcpdOptions options, bool sink)
     {
         log.FlushConsole();
+        if (sink)
+            _ = Datagram.Sink(0);
         if (options.ExitPause > TimeSpan.Zero)
             await Task.Delay(options.ExitPause).ConfigureAwait(false);
         return 0;
     }
 
-    private static AccessRequest FromStdin(string daemon)
+    private static AccessRequest FromStdin(string daemon, StdinRequest stdin)
     {
-        // Not a TCP socket on stdin (run by hand, or a UDP service): judged with what is known.
-        return StdinSocket.Endpoints() is var (remote, local)
-            ? AccessRequest.ForConnection(daemon, remote, local)
-            : new AccessRequest { Daemon = daemon, CanLookUp = false };
+        // Not a socket on stdin (run by hand), or a datagram whose client could not be read: judged with what is known.
+        if (stdin.Remote is not { } remote || stdin.Local is not { } local)
+            return new AccessRequest { Daemon = daemon, CanLookUp = false };
+        var request = AccessRequest.ForConnection(daemon, remote, local);
+        // eval.c eval_user(): no RFC 1413 lookup when there is a sink (a datagram service): the user is unknown.
+        return stdin.Datagram ? request with { ClientUser = AccessRequest.Unknown } : request;
     }
 }

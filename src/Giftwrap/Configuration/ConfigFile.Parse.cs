@@ -161,6 +161,8 @@ internal sealed partial class ConfigFile
                 return EndPointText.TryParse(value, key.DefaultPort, out _, out var error) ? null : error;
             case ValueKind.Addresses:
                 return string.Join("; ", Split(value).Select(p => EndPointText.TryParse(p, 0, out _, out var e) ? null : e).OfType<string>()) is { Length: > 0 } all ? all : null;
+            case ValueKind.ListenAddresses:
+                return string.Join("; ", Split(value).Select(p => EndPointText.TryParse(WithoutProtocol(p, out _), 0, out _, out var e) ? null : e).OfType<string>()) is { Length: > 0 } listen ? listen : null;
             default:
                 return null;
         }

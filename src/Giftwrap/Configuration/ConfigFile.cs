@@ -163,6 +163,25 @@ internal sealed partial class ConfigFile
         return list;
     }
 
+    /// <summary>The addresses of a listen list for one protocol: <paramref name="udp"/> those written udp:ADDRESS:PORT, else the others (TCP, with or without tcp:).</summary>
+    public IReadOnlyList<IPEndPoint> ListenAddresses(string section, string key, bool udp)
+    {
+        var list = new List<IPEndPoint>();
+        foreach (var part in Split(Get(section, key) ?? ""))
+        {
+            if (EndPointText.TryParse(WithoutProtocol(part, out var isUdp), 0, out var ep, out _) && isUdp == udp)
+                list.Add(ep);
+        }
+        return list;
+    }
+
+    /// <summary>A listen address without its tcp: or udp: prefix; <paramref name="udp"/> says which it had.</summary>
+    internal static string WithoutProtocol(string part, out bool udp)
+    {
+        udp = part.StartsWith("udp:", StringComparison.Ordinal);
+        return udp || part.StartsWith("tcp:", StringComparison.Ordinal) ? part[4..] : part;
+    }
+
     /// <summary>A list value cut at blanks and commas.</summary>
     public static string[] Split(string value) => value.Split([' ', '\t', ','], StringSplitOptions.RemoveEmptyEntries);
 

@@ -29,6 +29,8 @@ internal enum ValueKind
     Address,
     /// <summary>Addresses separated by blanks or commas.</summary>
     Addresses,
+    /// <summary>Listen addresses separated by blanks or commas, each TCP, or UDP when written udp:ADDRESS:PORT.</summary>
+    ListenAddresses,
 }
 
 /// <summary>One key: name, kind, default (as written in the file, or null for none), bounds, documentation.</summary>
@@ -58,7 +60,7 @@ internal static class ConfigSchema
         ]),
         new("service", true, "One guarded service: [service:NAME].",
         [
-            new("listen", ValueKind.Addresses, null, "Where to listen: address:port, one or more (required)."),
+            new("listen", ValueKind.ListenAddresses, null, "Where to listen: address:port (TCP) or udp:address:port (a datagram service for exec), one or more (required)."),
             new("daemon", ValueKind.Text, null, "The daemon name the rules see (default: the section's NAME)."),
             new("forward", ValueKind.Address, null, "Proxy every granted connection to this backend."),
             new("exec", ValueKind.Text, null, "Run this program for every granted connection, inetd nowait style."),
@@ -135,6 +137,7 @@ internal static class ConfigSchema
         ValueKind.Size => "SIZE",
         ValueKind.Address => "ADDRESS:PORT",
         ValueKind.Addresses => "ADDRESS:PORT ...",
+        ValueKind.ListenAddresses => "[udp:]ADDRESS:PORT ...",
         _ => "VALUE",
     };
 

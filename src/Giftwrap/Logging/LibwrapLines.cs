@@ -61,9 +61,14 @@ internal static partial class LibwrapLines
             : $"{kind}: {diagnostic.Message}";
     }
 
-    /// <summary>eval_client(), as the log lines show it: not sanitised (percent_x() sanitises, syslog does not).</summary>
+    /// <summary>
+    /// eval_client(), as the log lines show it: not sanitised (percent_x() sanitises, syslog does not). A line
+    /// is said after the evaluation, when every name and user it looked up is known to libwrap's request,
+    /// however late in the rule (a %n after %c): the steps at which they became known do not apply here.
+    /// </summary>
     public static string Client(AccessRequest request) =>
-        PercentExpander.Client(new EvalContext(request with { CanLookUp = false }, Tables.PatternFileCache.Empty, SystemNetgroups.Instance, SystemAccounts.Instance));
+        PercentExpander.Client(new EvalContext(request with { CanLookUp = false, ClientNameStep = 0, ServerNameStep = 0, ClientUserStep = 0 },
+            Tables.PatternFileCache.Empty, SystemNetgroups.Instance, SystemAccounts.Instance));
 
     /// <summary>eval_hostaddr() of the client: its address, or "unknown".</summary>
     public static string Address(AccessRequest request) => EvalContext.Address(request.ClientAddress);

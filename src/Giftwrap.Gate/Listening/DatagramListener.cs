@@ -1,0 +1,155 @@
+// A UDP service served as inetd serves a `dgram udp wait` line: the gate waits until a
+// datagram is queued, judges the burst by its first datagram's source, and either reads that
+// datagram away (refused: socket.c sock_sink) or starts the program with the socket on its
+// stdio and does not look at the socket again until the program exits (inetd's "wait": the
+// program reads the burst, and every datagram that comes while it runs). One program at a
+// time per socket; the connection limits of TCP services do not apply.
+using System.Net;
+using System.Net.Sockets;
+using Giftwrap.Gate.Config;
+using Giftwrap.Gate.Connections;
+using Giftwrap.Gate.Forwarding;
+using Giftwrap.Gate.Logging;
+using Giftwrap.Logging;
+
+namespace Giftwrap.Gate.Listening;
+
+internal sealed class DatagramListener : IAsyncDisposable
+{
+    // openbsd-inetd's TOOMANY and CNT_INTVL: a wait service started more often than this in a
+    // minute is most likely a program that exits without reading its datagram, which would be
+    // started again at once for ever; the bursts over the bound are read away unjudged instead
+    // (inetd stops the service for ten minutes), and that is said once a minute.
+    private const int MaxStartsPerMinute = 256;
+
+    private readonly Socket _socket;
+    private readonly GateLog _log;
+    private readonly Func<DatagramHandler> _handler;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Queue<long> _starts = new();
+    private long _saidTooMany;
+    private Task _loop = Task.CompletedTask;
+
+    public DatagramListener(Socket socket, ServiceConfig service, GateLog log, Func<DatagramHandler> handler)
+    {
+        _socket = socket;
+        Service = service;
+        _log = log;
+        _handler = handler;
+        Local = (IPEndPoint)socket.LocalEndPoint!;
+    }
+
+    /// <summary>The service; a reload may replace it (the socket stays).</summary>
+    public volatile ServiceConfig Service;
+
+    /// <summary>The address the socket is bound to: the server address rules see (the wildcard address when bound to it, as under inetd).</summary>
+    public IPEndPoint Local { get; }
+
+    /// <summary>A UDP socket bound to <paramref name="ep"/>; the caller names the address in an error.</summary>
+    public static Socket Bind(IPEndPoint ep)
+    {
+        var s = new Socket(ep.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            if (ep.AddressFamily == AddressFamily.InterNetworkV6)
+                s.DualMode = false;
+            s.Bind(ep);
+            return s;
+        }
+        catch
+        {
+            s.Dispose();
+            throw;
+        }
+    }
+
+    public void Start() => _loop = Task.Run(() => RunAsync(_stop.Token));
+
+    private async Task RunAsync(CancellationToken ct)
+    {
+        var peek = new byte[65536];
+        var fd = (int)_socket.SafeHandle.DangerousGetHandle();
+        while (!ct.IsCancellationRequested)
+        {
+            SocketReceiveFromResult first;
+            try
+            {
+                // MSG_PEEK: the datagram stays queued for the program (socket.c sock_host()).
+                first = await _socket.ReceiveFromAsync(peek, SocketFlags.Peek, new IPEndPoint(Local.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0), ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            {
+                // Stopped or reloaded away.
+                return;
+            }
+            catch (SocketException ex)
+            {
+                // An ICMP error of an earlier reply (ECONNREFUSED) and the like: nothing queued to judge.
+                _log.Gate(Severity.Debug, $"udp {Local}: {ex.Message}");
+                continue;
+            }
+            await BurstAsync(fd, (IPEndPoint)first.RemoteEndPoint, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task BurstAsync(int fd, IPEndPoint remote, CancellationToken ct)
+    {
+        var service = Service;
+        if (TooMany())
+        {
+            _ = Datagram.Sink(fd);
+            return;
+        }
+        int? status;
+        // Blocking while a program may hold it (what inetd hands over); the runtime's own
+        // operations on this socket expect it non-blocking again afterwards.
+        _ = Sys.SetNonBlocking(fd, false);
+        try
+        {
+            status = await _handler().HandleAsync(_socket, remote, Local, service, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped while a program may still hold the socket: it keeps it as it is (blocking), and
+            // this side is about to close its own descriptor.
+            return;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A fault of ours refuses the burst (fail closed) and keeps the service up.
+            _log.Daemon(service.Daemon, Severity.Err, $"error: refused connect from {remote.Address}: {ex.GetType().Name}: {ex.Message}");
+            status = null;
+        }
+        _ = Sys.SetNonBlocking(fd, true);
+        // Refused, or no program could take it (tcpd's clean_exit() after a failed exec): read away.
+        if (status is null or -1)
+            _ = Datagram.Sink(fd);
+        else
+            _starts.Enqueue(Environment.TickCount64);
+    }
+
+    /// <summary>Over inetd's bound of programs started in the last minute (said once a minute). Refused bursts start none and do not count.</summary>
+    private bool TooMany()
+    {
+        var now = Environment.TickCount64;
+        while (_starts.Count > 0 && now - _starts.Peek() > 60_000)
+            _starts.Dequeue();
+        if (_starts.Count < MaxStartsPerMinute)
+            return false;
+        if (now - _saidTooMany > 60_000)
+        {
+            _saidTooMany = now;
+            _log.Daemon(Service.Daemon, Severity.Err, $"error: udp {Local}: more than {MaxStartsPerMinute} programs started in a minute; reading datagrams away until it calms down");
+        }
+        return true;
+    }
+
+    /// <summary>Stops watching and closes the socket (a program still running keeps its own descriptor).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _loop.ConfigureAwait(false);
+        _socket.Dispose();
+        _stop.Dispose();
+    }
+}
