@@ -1,0 +1,64 @@
+// What the access tables decide from a client address alone, for one daemon: the
+// ranges they refuse whatever any lookup says (the kernel may drop those), and every
+// other range with the rule that kept it out of the kernel. Data only; AddressRules
+// computes it, the kernel helper turns it into nftables sets.
+using System.Net;
+using System.Net.Sockets;
+
+namespace Giftwrap.Analysis;
+
+/// <summary>An address range left to user space, and why.</summary>
+/// <param name="Range">The client addresses (IPv4, or IPv6 outside <c>::ffff:0:0/96</c>).</param>
+/// <param name="Reason">Why the range may be granted or needs more than a drop (e.g. "may match: depends on the client host name").</param>
+/// <param name="File">The table of the rule that kept the range out, or empty when no rule matches it (granted by default).</param>
+/// <param name="Line">The line of that rule, 0 when none.</param>
+public sealed record HeldRange(IPNetwork Range, string Reason, string File, int Line);
+
+/// <summary>
+/// The client address ranges of one daemon that the tables refuse whatever the lookups would say
+/// (<see cref="Refused"/>), and all other ranges with the reason they were kept out (<see cref="Held"/>).
+/// Both lists are sorted, merged into as few prefixes as possible, and together cover every IPv4 and
+/// IPv6 address; IPv4-mapped IPv6 addresses are decided as their IPv4 form, as libwrap compares them,
+/// so <c>::ffff:0:0/96</c> appears in neither list.
+/// </summary>
+public sealed class AddressVerdicts
+{
+    internal AddressVerdicts(string daemon, int serverPort, IReadOnlyList<IPNetwork> refused, IReadOnlyList<HeldRange> held)
+    {
+        Daemon = daemon;
+        ServerPort = serverPort;
+        Refused = refused;
+        Held = held;
+    }
+
+    /// <summary>The daemon name the verdicts are for.</summary>
+    public string Daemon { get; }
+
+    /// <summary>The server port the verdicts are for, 0 for any port.</summary>
+    public int ServerPort { get; }
+
+    /// <summary>Prefixes the tables refuse whatever the lookups say, with no rule effects to carry out: safe to drop.</summary>
+    public IReadOnlyList<IPNetwork> Refused { get; }
+
+    /// <summary>Every other range, with the reason and the rule (file:line) that kept it out of <see cref="Refused"/>.</summary>
+    public IReadOnlyList<HeldRange> Held { get; }
+
+    /// <summary>Whether <paramref name="address"/> lies in a refused range (an IPv4-mapped address as its IPv4 form).</summary>
+    public bool IsRefused(IPAddress address) => HeldFor(address) is null;
+
+    /// <summary>The held range containing <paramref name="address"/>, or <c>null</c> when the address is refused.</summary>
+    public HeldRange? HeldFor(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        if (address.IsIPv4MappedToIPv6)
+            address = address.MapToIPv4();
+        if (address.AddressFamily == AddressFamily.InterNetworkV6 && address.ScopeId != 0)
+            address = new IPAddress(address.GetAddressBytes());
+        foreach (var h in Held)
+        {
+            if (h.Range.Contains(address))
+                return h;
+        }
+        return null;
+    }
+}
