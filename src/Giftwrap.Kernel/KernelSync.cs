@@ -35,7 +35,8 @@ public sealed partial class KernelSync : IAsyncDisposable
 {
     // Expiries read back from nft's JSON are whole seconds, and an element may be a few ms from its end.
     private const long Margin = 2500;
-    private readonly BanStore _store;
+    private readonly BanStore? _store;
+    private readonly TimeProvider _time;
     private readonly KernelOptions _options;
     private readonly IKernelLog _log;
     private readonly Nft _nft;
@@ -52,11 +53,16 @@ public sealed partial class KernelSync : IAsyncDisposable
     private Task? _monitorLoop;
     private Process? _monitor;
     private IDisposable? _gauge;
+    private KernelRules? _rules;
 
-    public KernelSync(BanStore store, KernelOptions options, IKernelLog log)
+    /// <param name="store">The ban store; null when the host has no [bans] (address rules only).</param>
+    /// <param name="options">The [kernel] settings.</param>
+    /// <param name="log">Where drift, refused batches and nft's errors are reported.</param>
+    public KernelSync(BanStore? store, KernelOptions options, IKernelLog log)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _store = store ?? throw new ArgumentNullException(nameof(store));
+        _store = store;
+        _time = store?.Options.Time ?? TimeProvider.System;
         _options = options;
         _log = log ?? throw new ArgumentNullException(nameof(log));
         _nft = new Nft(options.Nft);
@@ -84,11 +90,23 @@ public sealed partial class KernelSync : IAsyncDisposable
     public async Task<bool> StartAsync()
     {
         var ok = await RewriteAsync("start", _stop.Token).ConfigureAwait(false);
-        _store.Changed += OnChanged;
+        if (_store is not null)
+            _store.Changed += OnChanged;
         _gauge = KernelMetrics.ObserveElements(() => Elements);
         _loop = Task.Run(LoopAsync);
         _monitorLoop = Task.Run(MonitorAsync);
         return ok;
+    }
+
+    /// <summary>
+    /// Puts the address rules of <paramref name="rules"/> in the kernel from the next write on, and
+    /// rewrites the table whenever the tables change. The kernel side disposes of them.
+    /// </summary>
+    internal void Use(KernelRules rules)
+    {
+        _rules = rules;
+        AddressRules = rules.Compile;
+        rules.Changed += RulesChanged;
     }
 
     /// <summary>The tables changed: the address rules are compiled again and the table rewritten in one transaction.</summary>
@@ -132,7 +150,9 @@ public sealed partial class KernelSync : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _store.Changed -= OnChanged;
+        if (_store is not null)
+            _store.Changed -= OnChanged;
+        _rules?.Dispose();
         await _stop.CancelAsync().ConfigureAwait(false);
         StopMonitor();
         foreach (var t in new[] { _loop, _monitorLoop })
@@ -160,9 +180,10 @@ public sealed partial class KernelSync : IAsyncDisposable
         _wake.Release();
     }
 
-    private long Now() => _store.Options.Time.GetUtcNow().ToUnixTimeMilliseconds();
+    private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
-    private KernelView Desired(long now) => KernelView.Build(_store.List(DateTimeOffset.FromUnixTimeMilliseconds(now)), _options.Protect, now);
+    private KernelView Desired(long now) =>
+        KernelView.Build(_store?.List(DateTimeOffset.FromUnixTimeMilliseconds(now)) ?? [], _options.Protect, now);
 
     private async Task LoopAsync()
     {
@@ -244,7 +265,8 @@ public sealed partial class KernelSync : IAsyncDisposable
         await RewriteLockedAsync("a refused batch", ct).ConfigureAwait(false);
     }
 
-    private async Task<bool> RewriteAsync(string why, CancellationToken ct)
+    /// <summary>Writes the whole table now (bans and address rules) in one transaction; false when nft refused it (logged).</summary>
+    public async Task<bool> RewriteAsync(string why, CancellationToken ct)
     {
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
@@ -294,22 +316,14 @@ public sealed partial class KernelSync : IAsyncDisposable
             _log.Error($"kernel: cannot read table inet {KernelOptions.Table}: {error}");
             return new KernelReconcile(false, false, 0, 0, 0, false, Elements, error);
         }
-        var now = Now();
-        var view = Desired(now);
-        var expectedSets = new[] { KernelView.Addresses4, KernelView.Addresses6, KernelView.Networks4, KernelView.Networks6 }
-            .Concat(Enumerable.Range(0, _daemons.Count).SelectMany(i => new[] { NftScript.RefusalSet(i, false), NftScript.RefusalSet(i, true) }));
-        var structure = contents.Exists && (contents.Rules != 4 + (2 * _daemons.Count) || !expectedSets.All(contents.Sets.Contains));
-        var missing = view.Elements.Values.Count(v => !contents.Elements.ContainsKey(v.Key) && (v.ExpiresMs is not { } x || x > now + Margin));
-        var extra = contents.Elements.Keys.Count(k => !view.Elements.ContainsKey(k));
-        var timeout = view.Elements.Values.Count(v => contents.Elements.TryGetValue(v.Key, out var k) && !Close(k, v.ExpiresMs));
-        var report = new KernelReconcile(!contents.Exists, structure, contents.Exists ? missing : 0, extra, timeout, false, view.Elements.Count, null);
+        var report = Compare(contents);
         if (!report.Drifted)
             return report;
         if (report.TableMissing)
             KernelMetrics.Drifted("table", 1);
-        if (structure)
+        if (report.StructureChanged)
             KernelMetrics.Drifted("structure", 1);
-        foreach (var (kind, count) in new[] { ("missing", report.Missing), ("extra", extra), ("timeout", timeout) })
+        foreach (var (kind, count) in new[] { ("missing", report.Missing), ("extra", report.Extra), ("timeout", report.WrongTimeout) })
         {
             if (count > 0)
                 KernelMetrics.Drifted(kind, count);
@@ -317,6 +331,21 @@ public sealed partial class KernelSync : IAsyncDisposable
         _log.Warning($"kernel: drift ({why}): {Describe(report)}; writing the whole table");
         var ok = await RewriteLockedAsync("drift", ct).ConfigureAwait(false);
         return report with { Rewritten = ok, Error = ok ? null : "nft refused the table" };
+    }
+
+    /// <summary>What differs between <paramref name="contents"/> and what the store wants now (no change made).</summary>
+    internal KernelReconcile Compare(KernelContents contents)
+    {
+        var now = Now();
+        var view = Desired(now);
+        var expectedSets = new[] { KernelView.Addresses4, KernelView.Addresses6, KernelView.Networks4, KernelView.Networks6 }
+            .Concat(Enumerable.Range(0, _daemons.Count).SelectMany(i => new[] { NftScript.RefusalSet(i, false), NftScript.RefusalSet(i, true) }));
+        var structure = contents.Exists && (contents.Rules != 4 + (2 * _daemons.Count) || !expectedSets.All(contents.Sets.Contains));
+        // An element at the end of its time may be gone from the kernel already: not drift.
+        var missing = view.Elements.Values.Count(v => !contents.Elements.ContainsKey(v.Key) && (v.ExpiresMs is not { } x || x > now + Margin));
+        var extra = contents.Elements.Keys.Count(k => !view.Elements.ContainsKey(k));
+        var timeout = view.Elements.Values.Count(v => contents.Elements.TryGetValue(v.Key, out var k) && !Close(k, v.ExpiresMs));
+        return new KernelReconcile(!contents.Exists, structure, contents.Exists ? missing : 0, extra, timeout, false, view.Elements.Count, null);
     }
 
     private static bool Close(long? kernel, long? store) =>
