@@ -80,6 +80,9 @@ public sealed partial class KernelSync : IAsyncDisposable
     /// <summary>Elements in the kernel's ban sets as last written.</summary>
     public int Elements => Volatile.Read(ref _model).Count;
 
+    /// <summary>True while the `nft monitor` child runs.</summary>
+    internal bool Monitoring => Volatile.Read(ref _monitor) is { HasExited: false };
+
     /// <summary>The address rules as last written to the kernel.</summary>
     internal IReadOnlyList<DaemonRefusals> Daemons => _daemons;
 
