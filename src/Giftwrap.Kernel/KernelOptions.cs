@@ -11,13 +11,19 @@ namespace Giftwrap.Kernel;
 /// <summary>One guarded TCP port, with the daemon name the tables use for it (null: bans only).</summary>
 public sealed record KernelPort(string? Daemon, int Port)
 {
+    /// <summary>A [service:*] listen port: it gets address rules, but does not narrow the ports bans drop.</summary>
+    public bool Service { get; init; }
+
     public override string ToString() => Daemon is null ? Port.ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{Daemon}:{Port}";
 }
 
 /// <summary>Settings of the kernel side.</summary>
 public sealed record KernelOptions
 {
-    /// <summary>The guarded ports. Empty: bans drop every TCP port, and no daemon has address rules in the kernel.</summary>
+    /// <summary>
+    /// The guarded ports: [kernel] ports, then the services' listen ports. Bans drop the [kernel]
+    /// ports (every TCP port when there is none); every port with a daemon name gets address rules.
+    /// </summary>
     public IReadOnlyList<KernelPort> Ports { get; init; } = [];
 
     /// <summary>How often the kernel's table is compared with the store in full (besides after start and after foreign changes).</summary>

@@ -27,7 +27,7 @@ internal sealed class KernelRules : IDisposable
     public KernelRules(string allow, string deny, IReadOnlyList<KernelPort> ports, IReadOnlyList<BanTarget> protect, bool live)
     {
         _tables = new AccessTables(allow, deny, new AccessTablesOptions { Live = live });
-        _ports = [.. ports.Where(p => p.Daemon is not null).Distinct()];
+        _ports = [.. ports.Where(p => p.Daemon is not null).DistinctBy(p => (p.Daemon, p.Port))];
         _protect = protect;
         _seen = Snapshot();
         if (live)

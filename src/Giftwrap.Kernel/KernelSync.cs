@@ -75,7 +75,7 @@ public sealed partial class KernelSync : IAsyncDisposable
     internal Func<IReadOnlyList<DaemonRefusals>>? AddressRules { get; set; }
 
     /// <summary>The ports bans drop (empty: every TCP port).</summary>
-    internal IReadOnlyList<int> BanPorts => [.. _options.Ports.Select(p => p.Port).Distinct().Order()];
+    internal IReadOnlyList<int> BanPorts => [.. _options.Ports.Where(p => !p.Service).Select(p => p.Port).Distinct().Order()];
 
     /// <summary>Elements in the kernel's ban sets as last written.</summary>
     public int Elements => Volatile.Read(ref _model).Count;

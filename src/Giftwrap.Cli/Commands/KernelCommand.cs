@@ -102,7 +102,8 @@ internal static class KernelCommand
         }
         var o = Console.Out;
         o.WriteLine($"nftables:  {(settings.Enabled ? "yes" : "no")} ([kernel] nftables)");
-        o.WriteLine($"ports:     {(settings.Options.Ports.Count == 0 ? "every TCP port" : string.Join(" ", settings.Options.Ports))}");
+        var banPorts = settings.Options.Ports.Where(p => !p.Service).ToList();
+        o.WriteLine($"ban ports: {(banPorts.Count == 0 ? "every TCP port" : string.Join(" ", banPorts.Select(p => p.Port).Distinct()))}");
         if (!contents.Exists)
         {
             o.WriteLine($"table:     inet {KernelOptions.Table} is not in the kernel");

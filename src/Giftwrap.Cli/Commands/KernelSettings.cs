@@ -38,7 +38,7 @@ internal sealed record KernelSettings(bool Enabled, KernelOptions Options, strin
             if (file.Get(section, "listen") is null)
                 continue;
             foreach (var listen in file.Addresses(section, "listen"))
-                ports.Add(new KernelPort(file.Get(section, "daemon") ?? name, listen.Port));
+                ports.Add(new KernelPort(file.Get(section, "daemon") ?? name, listen.Port) { Service = true });
         }
         var protect = KernelOptions.ProtectedFor(bans ?? new BanOptions());
         var options = new KernelOptions { Ports = [.. ports.Distinct()], Reconcile = file.Duration(S, "reconcile"), Protect = protect };
