@@ -56,9 +56,31 @@ public sealed class AddressVerdicts
             address = new IPAddress(address.GetAddressBytes());
         foreach (var h in Held)
         {
-            if (h.Range.Contains(address))
+            if (Covers(h.Range, address))
                 return h;
         }
         return null;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="network"/> holds <paramref name="address"/>, families compared as they are:
+    /// .NET 10's IPNetwork.Contains says 1000::/4 holds ::ffff:10.0.0.1, and 0.0.0.0/0 holds it too.
+    /// </summary>
+    internal static bool Covers(IPNetwork network, IPAddress address)
+    {
+        if (network.BaseAddress.AddressFamily != address.AddressFamily)
+            return false;
+        Span<byte> a = stackalloc byte[16];
+        Span<byte> n = stackalloc byte[16];
+        address.TryWriteBytes(a, out var length);
+        network.BaseAddress.TryWriteBytes(n, out _);
+        var bits = network.PrefixLength;
+        for (var i = 0; i < length && bits > 0; i++, bits -= 8)
+        {
+            var mask = bits >= 8 ? 0xff : 0xff << (8 - bits) & 0xff;
+            if ((a[i] & mask) != (n[i] & mask))
+                return false;
+        }
+        return true;
     }
 }
