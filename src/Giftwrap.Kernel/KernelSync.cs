@@ -337,13 +337,16 @@ public sealed partial class KernelSync : IAsyncDisposable
     }
 
     /// <summary>What differs between <paramref name="contents"/> and what the store wants now (no change made).</summary>
-    internal KernelReconcile Compare(KernelContents contents)
+    internal KernelReconcile Compare(KernelContents contents) => Compare(contents, _daemons.Count);
+
+    /// <summary>As <see cref="Compare(KernelContents)"/>, for a table that should hold <paramref name="daemons"/> address-rule ports.</summary>
+    internal KernelReconcile Compare(KernelContents contents, int daemons)
     {
         var now = Now();
         var view = Desired(now);
         var expectedSets = new[] { KernelView.Addresses4, KernelView.Addresses6, KernelView.Networks4, KernelView.Networks6 }
-            .Concat(Enumerable.Range(0, _daemons.Count).SelectMany(i => new[] { NftScript.RefusalSet(i, false), NftScript.RefusalSet(i, true) }));
-        var structure = contents.Exists && (contents.Rules != 4 + (2 * _daemons.Count) || !expectedSets.All(contents.Sets.Contains));
+            .Concat(Enumerable.Range(0, daemons).SelectMany(i => new[] { NftScript.RefusalSet(i, false), NftScript.RefusalSet(i, true) }));
+        var structure = contents.Exists && (contents.Rules != 4 + (2 * daemons) || !expectedSets.All(contents.Sets.Contains));
         // An element at the end of its time may be gone from the kernel already: not drift.
         var missing = view.Elements.Values.Count(v => !contents.Elements.ContainsKey(v.Key) && (v.ExpiresMs is not { } x || x > now + Margin));
         var extra = contents.Elements.Keys.Count(k => !view.Elements.ContainsKey(k));

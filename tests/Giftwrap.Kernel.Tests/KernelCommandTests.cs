@@ -93,6 +93,23 @@ public sealed class KernelCommandTests : IDisposable
     }
 
     [NfTablesFact]
+    public void Status_AddressRules_ShowWhatTheKernelDropsAndWhichRuleKeptTheRestOut()
+    {
+        File.WriteAllText(Path.Combine(_dir, "hosts.deny"), "sshd: 127.0.6.0/255.255.255.0\nsshd: .example\n");
+        var conf = Config($"ports = sshd:{_listener.Port}");
+        var sync = Giftwrap(null, "kernel", "sync", "--config", conf);
+        Assert.True(sync.ExitCode == 0, sync.Stderr);
+        Assert.Contains("1 daemon port(s) with address rules", sync.Stdout, StringComparison.Ordinal);
+        Assert.False(From("127.0.6.5"));
+        Assert.True(From("127.0.7.5"));
+        var status = Giftwrap(null, "kernel", "status", "--config", conf);
+        Assert.True(status.ExitCode == 0, status.Stdout + status.Stderr);
+        Assert.Contains($"sshd:{_listener.Port}: 1 range(s) refused by the tables whatever the lookups; 1 element(s) in the kernel's drop sets", status.Stdout, StringComparison.Ordinal);
+        Assert.Contains("  dropped  127.0.6.0/24", status.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"{_dir}/hosts.deny:2)", status.Stdout, StringComparison.Ordinal);
+    }
+
+    [NfTablesFact]
     public void Serve_WritesTheTableAtStart_AndStopsItsMonitorWithItself()
     {
         var port = _listener.Port;

@@ -128,14 +128,18 @@ public sealed partial class NetNamespace : IDisposable
     /// Whether a TCP connection from <paramref name="source"/> to <paramref name="port"/> on
     /// <paramref name="destination"/> completes within <paramref name="wait"/>: a dropped SYN never does.
     /// </summary>
-    public bool Connects(IPAddress source, IPAddress destination, int port, TimeSpan wait)
+    public bool Connects(IPAddress source, IPAddress destination, int port, TimeSpan wait) =>
+        ConnectsAsync(source, destination, port, wait).GetAwaiter().GetResult();
+
+    /// <summary>As <see cref="Connects"/>, without holding a thread while it waits (many probes at once).</summary>
+    public async Task<bool> ConnectsAsync(IPAddress source, IPAddress destination, int port, TimeSpan wait)
     {
         using var s = Socket(source.AddressFamily);
         s.Bind(new IPEndPoint(source, 0));
         using var cts = new CancellationTokenSource(wait);
         try
         {
-            s.ConnectAsync(new IPEndPoint(destination, port), cts.Token).AsTask().GetAwaiter().GetResult();
+            await s.ConnectAsync(new IPEndPoint(destination, port), cts.Token);
             return true;
         }
         catch (OperationCanceledException)

@@ -104,18 +104,22 @@ internal static class KernelCommand
         o.WriteLine($"nftables:  {(settings.Enabled ? "yes" : "no")} ([kernel] nftables)");
         var banPorts = settings.Options.Ports.Where(p => !p.Service).ToList();
         o.WriteLine($"ban ports: {(banPorts.Count == 0 ? "every TCP port" : string.Join(" ", banPorts.Select(p => p.Port).Distinct()))}");
+        using var rules = settings.Rules(live: false);
+        var inStep = contents.Exists;
         if (!contents.Exists)
         {
             o.WriteLine($"table:     inet {KernelOptions.Table} is not in the kernel");
-            return 1;
         }
-        var report = kernel.Compare(contents);
-        o.WriteLine($"table:     inet {KernelOptions.Table}: {contents.Elements.Count} ban element(s) (store wants {report.Elements})");
-        o.WriteLine($"in step:   {(report.Drifted ? "no: " + KernelSync.Describe(report) : "yes")}");
-        using var rules = settings.Rules(live: false);
+        else
+        {
+            var report = kernel.Compare(contents, rules?.Ports.Count ?? 0);
+            o.WriteLine($"table:     inet {KernelOptions.Table}: {contents.Elements.Count} ban element(s) (store wants {report.Elements})");
+            o.WriteLine($"in step:   {(report.Drifted ? "no: " + KernelSync.Describe(report) : "yes")}");
+            inStep = !report.Drifted;
+        }
         if (rules is not null)
             Daemons(o, rules, contents);
-        return report.Drifted ? 1 : 0;
+        return inStep ? 0 : 1;
     }
 
     /// <summary>Per daemon:port: the sets in the kernel, the refused ranges, and the rules (file:line) that kept the other ranges out.</summary>
