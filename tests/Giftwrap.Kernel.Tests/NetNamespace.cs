@@ -31,13 +31,14 @@ public sealed partial class NetNamespace : IDisposable
     public static NetNamespace Create()
     {
         // Bounded: the holder ends by itself after 10 minutes should the test die without Dispose.
-        var holder = Process.Start(new ProcessStartInfo("unshare", ["--net", "--", "sleep", "600"]) { UseShellExecute = false })!;
+        // The holder brings loopback up itself, then becomes the sleep: once its name is "sleep", the namespace is ready.
+        var holder = Process.Start(new ProcessStartInfo("unshare", ["--net", "--", "sh", "-c", "ip link set lo up && exec sleep 600"]) { UseShellExecute = false })!;
         var ns = new NetNamespace(holder);
         var ours = File.ResolveLinkTarget("/proc/self/ns/net", false)?.ToString();
         var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(10))
+        string? theirs = null;
+        while (deadline.Elapsed < TimeSpan.FromSeconds(30))
         {
-            string? theirs = null;
             try
             {
                 theirs = File.ResolveLinkTarget($"/proc/{ns.Pid}/ns/net", false)?.ToString();
@@ -46,12 +47,52 @@ public sealed partial class NetNamespace : IDisposable
             {
                 // Not there yet.
             }
-            if (theirs is not null && theirs != ours)
+            if (theirs is not null && theirs != ours && Comm(ns.Pid) == "sleep")
                 break;
             Thread.Sleep(10);
         }
-        ns.Must("ip", "link", "set", "lo", "up");
+        // Never go on in the machine's own namespace: the tests flush rulesets.
+        if (theirs is null || theirs == ours || Comm(ns.Pid) != "sleep")
+        {
+            ns.Dispose();
+            throw new InvalidOperationException("unshare --net did not make a network namespace with loopback up within 30 s");
+        }
+        ns.WaitForLoopback();
         return ns;
+    }
+
+    private static string? Comm(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/comm").Trim();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Loopback answers inside the namespace (its local routes are there) before any test traffic.</summary>
+    private void WaitForLoopback()
+    {
+        using var probe = Listen();
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                if (Connects(IPAddress.Loopback, IPAddress.Loopback, probe.Port, TimeSpan.FromSeconds(5)))
+                    return;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.NetworkUnreachable && sw.Elapsed < TimeSpan.FromSeconds(10))
+            {
+                // lo is coming up.
+            }
+            if (sw.Elapsed > TimeSpan.FromSeconds(30))
+                throw new InvalidOperationException("loopback does not answer inside the test's namespace");
+            Thread.Sleep(20);
+        }
     }
 
     /// <summary>Runs a program inside the namespace (bounded to 60 s).</summary>
