@@ -4,6 +4,8 @@
 using System.CommandLine;
 using System.Text;
 using System.Text.Json;
+using System.Net;
+using Giftwrap.Analysis;
 using Giftwrap.Decisions;
 using Giftwrap.Explain;
 using Giftwrap.Tables;
@@ -28,7 +30,10 @@ internal static class ExplainCommand
                 return 1;
             using var t = new AccessTables(allow, deny, new AccessTablesOptions { Live = false });
             var explanations = requests.Select(r => (Request: r, Explanation: Explainer.Explain(t, r))).ToList();
-            Console.Out.Write(result.GetValue(json) ? Json(explanations) : string.Join("\n", explanations.Select(e => Text(e.Request, e.Explanation))));
+            var kernel = requests.Select(r => Kernel(t, r)).ToList();
+            Console.Out.Write(result.GetValue(json)
+                ? Json(explanations, kernel)
+                : string.Join("\n", explanations.Select((e, i) => Text(e.Request, e.Explanation) + KernelText(kernel[i]))));
             return 0;
         });
         return command;
@@ -70,6 +75,28 @@ internal static class ExplainCommand
         return sb.ToString();
     }
 
+    /// <summary>
+    /// What kernel address rules (docs/design/kernel-rules.md) would do with this client address for this
+    /// daemon: refused (dropped before user space) or held with the rule that kept it out. Null for a
+    /// client given by name only.
+    /// </summary>
+    internal static (bool Refused, HeldRange? Held)? Kernel(AccessTables tables, AccessRequest r)
+    {
+        if (r.ClientAddress is not { } text || !IPAddress.TryParse(text, out var address))
+            return null;
+        var held = AddressRules.Compile(tables, r.Daemon, r.ServerPort).HeldFor(address);
+        return (held is null, held);
+    }
+
+    private static string KernelText((bool Refused, HeldRange? Held)? kernel) => kernel switch
+    {
+        null => "",
+        { Refused: true } => "kernel:   refused whatever the lookups say (address rules may drop it)\n",
+        { Held: { File.Length: > 0 } h } => $"kernel:   held ({h.Range}): {h.Reason} ({h.File} line {h.Line})\n",
+        { Held: { } h } => $"kernel:   held ({h.Range}): {h.Reason}\n",
+        _ => "",
+    };
+
     private static string Lookups(LookupUse use) => string.Join(", ", new[]
     {
         use.HasFlag(LookupUse.ClientName) ? "client host name" : null,
@@ -77,14 +104,15 @@ internal static class ExplainCommand
         use.HasFlag(LookupUse.ClientUser) ? "client user (ident)" : null,
     }.Where(x => x is not null));
 
-    internal static string Json(List<(AccessRequest Request, Explanation Explanation)> list)
+    internal static string Json(List<(AccessRequest Request, Explanation Explanation)> list, List<(bool Refused, HeldRange? Held)?> kernel)
     {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
         {
             w.WriteStartArray();
-            foreach (var (r, x) in list)
+            for (var i = 0; i < list.Count; i++)
             {
+                var (r, x) = list[i];
                 w.WriteStartObject();
                 w.WriteStartArray("rules");
                 foreach (var rule in x.Rules)
@@ -105,6 +133,19 @@ internal static class ExplainCommand
                 w.WriteString("access", MatchCommand.Access(x.Decision));
                 if (x.Decision.Match is { } m)
                     w.WriteString("matched", $"{m.File}:{m.Line}");
+                if (kernel[i] is { } k)
+                {
+                    w.WriteStartObject("kernel");
+                    w.WriteBoolean("refused", k.Refused);
+                    if (k.Held is { } h)
+                    {
+                        w.WriteString("range", h.Range.ToString());
+                        w.WriteString("reason", h.Reason);
+                        if (h.File.Length > 0)
+                            w.WriteString("rule", $"{h.File}:{h.Line}");
+                    }
+                    w.WriteEndObject();
+                }
                 w.WriteEndObject();
             }
             w.WriteEndArray();

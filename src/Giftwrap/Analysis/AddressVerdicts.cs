@@ -23,12 +23,20 @@ public sealed record HeldRange(IPNetwork Range, string Reason, string File, int 
 /// </summary>
 public sealed class AddressVerdicts
 {
-    internal AddressVerdicts(string daemon, int serverPort, IReadOnlyList<IPNetwork> refused, IReadOnlyList<HeldRange> held)
+    private readonly FamilyVerdicts _v4;
+    private readonly FamilyVerdicts _v6;
+    private readonly Lazy<IReadOnlyList<HeldRange>> _held;
+
+    internal AddressVerdicts(string daemon, int serverPort, FamilyVerdicts v4, FamilyVerdicts v6)
     {
         Daemon = daemon;
         ServerPort = serverPort;
-        Refused = refused;
-        Held = held;
+        _v4 = v4;
+        _v6 = v6;
+        Refused = [.. v4.Refused(), .. v6.Refused()];
+        // Held ranges between scattered refusals run to millions of prefixes for a 100,000-line hosts.deny:
+        // listed only when asked for; HeldFor finds one range without them.
+        _held = new Lazy<IReadOnlyList<HeldRange>>(() => [.. v4.Held(), .. v6.Held()]);
     }
 
     /// <summary>The daemon name the verdicts are for.</summary>
@@ -41,7 +49,7 @@ public sealed class AddressVerdicts
     public IReadOnlyList<IPNetwork> Refused { get; }
 
     /// <summary>Every other range, with the reason and the rule (file:line) that kept it out of <see cref="Refused"/>.</summary>
-    public IReadOnlyList<HeldRange> Held { get; }
+    public IReadOnlyList<HeldRange> Held => _held.Value;
 
     /// <summary>Whether <paramref name="address"/> lies in a refused range (an IPv4-mapped address as its IPv4 form).</summary>
     public bool IsRefused(IPAddress address) => HeldFor(address) is null;
@@ -52,14 +60,8 @@ public sealed class AddressVerdicts
         ArgumentNullException.ThrowIfNull(address);
         if (address.IsIPv4MappedToIPv6)
             address = address.MapToIPv4();
-        if (address.AddressFamily == AddressFamily.InterNetworkV6 && address.ScopeId != 0)
-            address = new IPAddress(address.GetAddressBytes());
-        foreach (var h in Held)
-        {
-            if (Covers(h.Range, address))
-                return h;
-        }
-        return null;
+        var family = address.AddressFamily == AddressFamily.InterNetwork ? _v4 : _v6;
+        return family.HeldFor(family.Space.Value(address));
     }
 
     /// <summary>
@@ -82,5 +84,74 @@ public sealed class AddressVerdicts
                 return false;
         }
         return true;
+    }
+}
+
+/// <summary>What became of a range: refused by a rule, or held with a reason (empty: decided elsewhere, e.g. as IPv4).</summary>
+internal sealed record RangeOutcome(bool Refused, string Reason, string File, int Line)
+{
+    public static readonly RangeOutcome Elsewhere = new(false, "", "", 0);
+}
+
+/// <summary>One family's address space as sorted segments covering it, each with its outcome.</summary>
+internal sealed class FamilyVerdicts(AddressFamilySpace space, (UInt128 Lo, UInt128 Hi, int Outcome)[] segments, RangeOutcome[] outcomes)
+{
+    public AddressFamilySpace Space => space;
+
+    /// <summary>Refused segments merged across rules, as the fewest prefixes.</summary>
+    public List<IPNetwork> Refused()
+    {
+        var result = new List<IPNetwork>();
+        var i = 0;
+        while (i < segments.Length)
+        {
+            if (!outcomes[segments[i].Outcome].Refused)
+            {
+                i++;
+                continue;
+            }
+            var lo = segments[i].Lo;
+            var hi = segments[i].Hi;
+            while (++i < segments.Length && outcomes[segments[i].Outcome].Refused)
+                hi = segments[i].Hi;
+            space.AddPrefixes(lo, hi, result);
+        }
+        return result;
+    }
+
+    public IEnumerable<HeldRange> Held()
+    {
+        var nets = new List<IPNetwork>();
+        foreach (var (lo, hi, index) in segments)
+        {
+            var o = outcomes[index];
+            if (o.Refused || o.Reason.Length == 0)
+                continue;
+            nets.Clear();
+            space.AddPrefixes(lo, hi, nets);
+            foreach (var n in nets)
+                yield return new HeldRange(n, o.Reason, o.File, o.Line);
+        }
+    }
+
+    public HeldRange? HeldFor(UInt128 value)
+    {
+        int lo = 0, hi = segments.Length - 1;
+        while (lo < hi)
+        {
+            var mid = (lo + hi + 1) / 2;
+            if (segments[mid].Lo <= value)
+                lo = mid;
+            else
+                hi = mid - 1;
+        }
+        var s = segments[lo];
+        var o = outcomes[s.Outcome];
+        if (o.Refused)
+            return null;
+        var nets = new List<IPNetwork>();
+        space.AddPrefixes(s.Lo, s.Hi, nets);
+        var address = space.Address(value);
+        return nets.Where(n => AddressVerdicts.Covers(n, address)).Select(n => new HeldRange(n, o.Reason, o.File, o.Line)).First();
     }
 }

@@ -12,8 +12,6 @@ namespace Giftwrap.Analysis;
 
 internal static class RuleWalk
 {
-    private sealed record Outcome(bool Refused, string Reason, string File, int Line);
-
     private enum RuleKind
     {
         Grant,
@@ -21,26 +19,22 @@ internal static class RuleWalk
         Effects,
     }
 
-    public static AddressVerdicts Compile(CompiledTable allow, CompiledTable deny, string daemon, int serverPort)
-    {
-        var refused = new List<IPNetwork>();
-        var held = new List<HeldRange>();
-        foreach (var family in new[] { AddressFamilySpace.V4, AddressFamilySpace.V6 })
-            Walk(family, allow, deny, daemon, serverPort, refused, held);
-        return new AddressVerdicts(daemon, serverPort, refused, held);
-    }
+    public static AddressVerdicts Compile(CompiledTable allow, CompiledTable deny, string daemon, int serverPort) =>
+        new(daemon, serverPort,
+            Walk(AddressFamilySpace.V4, allow, deny, daemon, serverPort),
+            Walk(AddressFamilySpace.V6, allow, deny, daemon, serverPort));
 
-    private static void Walk(AddressFamilySpace family, CompiledTable allow, CompiledTable deny, string daemon, int serverPort,
-        List<IPNetwork> refused, List<HeldRange> held)
+    private static FamilyVerdicts Walk(AddressFamilySpace family, CompiledTable allow, CompiledTable deny, string daemon, int serverPort)
     {
-        var outcomes = new List<Outcome> { new(false, "no rule matches: granted by default", "", 0) };
+        var outcomes = new List<RangeOutcome> { new(false, "no rule matches: granted by default", "", 0) };
         var painter = new Painter(family);
         var globs = new Dictionary<string, (TriMap, bool)>(StringComparer.OrdinalIgnoreCase);
+        var daemonLists = new Dictionary<string, (Tri, string)>(StringComparer.Ordinal);
         if (!family.IsV4)
         {
             // IPv4-mapped addresses are compared as IPv4 (EvalContext.Address): decided by the IPv4 walk.
             var mapped = (UInt128)0xffff << 32;
-            painter.Paint(TriMap.Range(mapped, mapped | uint.MaxValue), -1, Outcomes(outcomes, new(false, "", "", 0)), -1);
+            painter.Paint(TriMap.Range(mapped, mapped | uint.MaxValue), -1, Outcomes(outcomes, RangeOutcome.Elsewhere), -1);
         }
         var unreadable = new[] { allow, deny }.FirstOrDefault(t => t.State == TableState.Unreadable);
         if (unreadable is not null)
@@ -55,15 +49,81 @@ internal static class RuleWalk
             foreach (var (table, inAllow) in new[] { (allow, true), (deny, false) })
             {
                 foreach (var entry in table.Entries)
-                    Rule(new PatternRanges(family, daemon, serverPort, globs), family, table, inAllow, entry, painter, outcomes, order++);
+                {
+                    if (entry.PlainAddresses is { } plain)
+                        Plain(family, table, inAllow, entry, plain, () => new PatternRanges(family, daemon, serverPort, globs), daemonLists, painter, outcomes, order++);
+                    else
+                        Rule(new PatternRanges(family, daemon, serverPort, globs), family, table, inAllow, entry, painter, outcomes, order++);
+                }
             }
         }
-        var segments = painter.Resolve(0);
-        Emit(family, segments, outcomes, refused, held);
+        var segs = painter.Resolve(0);
+        return new FamilyVerdicts(family, [.. segs], [.. outcomes]);
+    }
+
+    /// <summary>
+    /// The common `daemons : a.b.c.d ...` rule (no options, EXCEPT or @; see RuleReader.PlainAddresses), read
+    /// without compiling its patterns: a 100,000-line hosts.deny is mostly these, and the evaluator never
+    /// compiles them either. The daemon list is settled once per distinct text.
+    /// </summary>
+    private static void Plain(AddressFamilySpace family, CompiledTable table, bool inAllow, TableEntry entry, string[] plain,
+        Func<PatternRanges> newRanges, Dictionary<string, (Tri, string)> daemonLists, Painter painter, List<RangeOutcome> outcomes, int order)
+    {
+        if (!family.IsV4)
+            return;
+        var daemonText = entry.Text[..(entry.ClientOffset - 1)];
+        if (!daemonLists.TryGetValue(daemonText, out var settled))
+        {
+            var list = Patterns.PatternList<Patterns.DaemonPattern>.Parse(Patterns.Tokens.Split(daemonText, 0), (t, col) => new Patterns.DaemonPattern(t, col));
+            var ranges = newRanges();
+            daemonLists[daemonText] = settled = (ranges.Daemons(list), string.Join(", ", ranges.Depends));
+        }
+        var (daemons, depends) = settled;
+        if (daemons == Tri.No)
+            return;
+        var pieces = new List<Piece>(plain.Length);
+        foreach (var token in plain)
+        {
+            // Only the dotted text tcpd shows matches: "010.0.0.1" or "1.2.3" match no address.
+            if (CanonicalDottedQuad(token) is { } v)
+                pieces.Add(new Piece(v, v, daemons));
+        }
+        if (pieces.Count == 0)
+            return;
+        if (pieces.Count > 1)
+        {
+            pieces.Sort((a, b) => a.Lo.CompareTo(b.Lo));
+            pieces = [.. pieces.Where((p, i) => i == 0 || p.Lo != pieces[i - 1].Lo)];
+        }
+        var where = new RangeOutcome(false, "", table.Path, entry.Line);
+        var yes = inAllow ? Outcomes(outcomes, where with { Reason = "granted" }) : Outcomes(outcomes, where with { Refused = true, Reason = "refused" });
+        var maybe = inAllow && daemons == Tri.Maybe ? Outcomes(outcomes, where with { Reason = "may be granted: depends on " + depends }) : -1;
+        painter.Paint(new TriMap([.. pieces]), order, yes, maybe);
+    }
+
+    /// <summary>The address of four decimal octets without leading zeros, the only text of an IPv4 client.</summary>
+    internal static uint? CanonicalDottedQuad(string s)
+    {
+        uint value = 0;
+        var parts = 0;
+        var i = 0;
+        while (parts < 4)
+        {
+            var start = i;
+            var octet = 0;
+            while (i < s.Length && char.IsAsciiDigit(s[i]) && i - start < 3)
+                octet = octet * 10 + (s[i++] - '0');
+            if (i == start || octet > 255 || (i - start > 1 && s[start] == '0'))
+                return null;
+            value = (value << 8) | (uint)octet;
+            if (++parts < 4 && (i >= s.Length || s[i++] != '.'))
+                return null;
+        }
+        return i == s.Length ? value : null;
     }
 
     private static void Rule(PatternRanges ranges, AddressFamilySpace family, CompiledTable table, bool inAllow, TableEntry entry,
-        Painter painter, List<Outcome> outcomes, int order)
+        Painter painter, List<RangeOutcome> outcomes, int order)
     {
         if (entry.Kind == EntryKind.Skip)
             return;
@@ -98,7 +158,7 @@ internal static class RuleWalk
         }
     }
 
-    private static int Outcomes(List<Outcome> outcomes, Outcome o)
+    private static int Outcomes(List<RangeOutcome> outcomes, RangeOutcome o)
     {
         outcomes.Add(o);
         return outcomes.Count - 1;
@@ -121,39 +181,11 @@ internal static class RuleWalk
             if (ready is DenyAction)
                 return (RuleKind.Deny, "");
         }
-        var keywords = string.Join(", ", options.Steps.Select(s => s.Key).Distinct(StringComparer.OrdinalIgnoreCase));
-        return (RuleKind.Effects, $"the rule has options to carry out ({keywords})");
-    }
-
-    private static void Emit(AddressFamilySpace family, List<(UInt128 Lo, UInt128 Hi, int Outcome)> segments, List<Outcome> outcomes,
-        List<IPNetwork> refused, List<HeldRange> held)
-    {
-        // Refused: every refusing rule is one set; held: one entry per prefix, with its rule.
-        (UInt128 Lo, UInt128 Hi)? run = null;
-        foreach (var (lo, hi, index) in segments)
-        {
-            var o = outcomes[index];
-            if (o.Refused)
-            {
-                run = run is { } r && r.Hi + 1 == lo ? (r.Lo, hi) : Flush(run, lo, hi);
-                continue;
-            }
-            Flush(run, 0, 0);
-            run = null;
-            if (o.Reason.Length == 0)
-                continue;
-            var nets = new List<IPNetwork>();
-            family.AddPrefixes(lo, hi, nets);
-            held.AddRange(nets.Select(n => new HeldRange(n, o.Reason, o.File, o.Line)));
-        }
-        Flush(run, 0, 0);
-
-        (UInt128, UInt128) Flush((UInt128 Lo, UInt128 Hi)? r, UInt128 lo, UInt128 hi)
-        {
-            if (r is { } x)
-                family.AddPrefixes(x.Lo, x.Hi, refused);
-            return (lo, hi);
-        }
+        var keywords = string.Join(", ", options.Steps.Select(s => s.Key).Where(k => k.Length > 0).Distinct(StringComparer.OrdinalIgnoreCase));
+        var reason = keywords.Length > 0 ? $"the rule has options to carry out ({keywords})" : "the rule has an empty option";
+        if (options.Steps.FirstOrDefault(s => s.Error is not null)?.Error is { } error)
+            reason += $"; option error: {error} (refused and logged in user space)";
+        return (RuleKind.Effects, reason);
     }
 }
 
@@ -176,9 +208,13 @@ internal sealed class Painter(AddressFamilySpace family)
     /// <summary>The whole space as segments with their outcomes, adjacent equal ones merged.</summary>
     public List<(UInt128 Lo, UInt128 Hi, int Outcome)> Resolve(int unpainted)
     {
-        _paints.Sort((a, b) => a.Lo.CompareTo(b.Lo));
-        var bounds = new List<UInt128>(_paints.Count * 2 + 1) { 0 };
-        foreach (var p in _paints)
+        var keys = new UInt128[_paints.Count];
+        for (var k = 0; k < keys.Length; k++)
+            keys[k] = _paints[k].Lo;
+        var paints = _paints.ToArray();
+        Array.Sort(keys, paints);
+        var bounds = new List<UInt128>(paints.Length * 2 + 1) { 0 };
+        foreach (var p in paints)
         {
             bounds.Add(p.Lo);
             if (p.Hi < family.Max)
@@ -193,9 +229,9 @@ internal sealed class Painter(AddressFamilySpace family)
             var at = bounds[i];
             if (i > 0 && at == bounds[i - 1])
                 continue;
-            while (next < _paints.Count && _paints[next].Lo == at)
+            while (next < paints.Length && paints[next].Lo == at)
             {
-                var p = _paints[next++];
+                var p = paints[next++];
                 active.Enqueue((p.Hi, p.Outcome), p.Order);
             }
             while (active.TryPeek(out var top, out _) && top.Hi < at)

@@ -1,7 +1,7 @@
 // AddressRules against the real evaluator, on random tables (seeded, replayable by seed):
 // mixed tables (every pattern form, options and broken lines, from the conformance
 // generator): an address the compiler refuses is refused under every lookup outcome
-// tried (names, user, server address and name, port); address-only tables: the compiler
+// tried (names, user, server address and name, port, netgroup membership); address-only tables: the compiler
 // refuses exactly the addresses the evaluator refuses (it misses none).
 using System.Net;
 using System.Text;
@@ -35,11 +35,18 @@ public sealed class AddressRulesDifferentialTests : IDisposable
         "2001:db8::1", "2001:db9::1", "::", "::ffff:192.168.1.20", "1.2.3.5", "100.0.0.1", "19.0.0.1",
     ];
 
-    private AccessTables Open(string allow, string deny)
+    private AccessTables Open(string allow, string deny, bool inNetgroups = false)
     {
         File.WriteAllText(Path.Combine(_dir, "hosts.allow"), allow, Encoding.Latin1);
         File.WriteAllText(Path.Combine(_dir, "hosts.deny"), deny, Encoding.Latin1);
-        return new AccessTables(Path.Combine(_dir, "hosts.allow"), Path.Combine(_dir, "hosts.deny"), new AccessTablesOptions { Live = false });
+        return new AccessTables(Path.Combine(_dir, "hosts.allow"), Path.Combine(_dir, "hosts.deny"),
+            new AccessTablesOptions { Live = false, Netgroups = new EveryNetgroup(inNetgroups) });
+    }
+
+    /// <summary>A netgroup lookup's two outcomes: every host in every netgroup, or none in any.</summary>
+    private sealed class EveryNetgroup(bool member) : INetgroups
+    {
+        public bool IsHostInNetgroup(string netgroup, string host) => member;
     }
 
     [Fact]
@@ -53,6 +60,7 @@ public sealed class AddressRulesDifferentialTests : IDisposable
             // Every other hosts.deny ends in ALL: ALL, so that most addresses are refused unless a rule holds them.
             var (allow, deny) = (gen.Table(), gen.Table() + (seed % 2 == 0 ? "ALL: ALL\n" : ""));
             using var tables = Open(allow, deny);
+            using var netgroupTables = Open(allow, deny, inNetgroups: true);
             var rng = new Random(seed);
             foreach (var (daemon, port) in new[] { ("sshd", 22), ("in.ftpd", 21), ("SSHD", 0) })
             {
@@ -64,9 +72,12 @@ public sealed class AddressRulesDifferentialTests : IDisposable
                     refusedChecked++;
                     foreach (var request in Lookups(rng, daemon, address, port))
                     {
-                        var (verdict, _) = Ours.Final(tables.Decide(request));
-                        Assert.True(verdict == "denied",
-                            $"seed {seed}: {address} refused for {daemon}:{port}, but {verdict} with {request}\n--allow--\n{allow}--deny--\n{deny}");
+                        foreach (var (t, netgroups) in new[] { (tables, "in no netgroup"), (netgroupTables, "in every netgroup") })
+                        {
+                            var (verdict, _) = Ours.Final(t.Decide(request));
+                            Assert.True(verdict == "denied",
+                                $"seed {seed}: {address} refused for {daemon}:{port}, but {verdict} with {request} {netgroups}\n--allow--\n{allow}--deny--\n{deny}");
+                        }
                     }
                 }
             }
