@@ -17,6 +17,7 @@ internal static class GiftwrapCommand
             ReplayCommand.Create(),
             ServeCommand.Create(),
             TcpdCommand.Create(),
+            KernelCommand.Create(),
         };
         foreach (var c in EditCommand.Create())
             root.Add(c);

@@ -82,6 +82,16 @@ internal static class ServeCommand
         return sb.ToString();
     }
 
+    private static async Task<Giftwrap.Kernel.KernelSync> StartKernelAsync(KernelSettings settings, GateBans? bans, GateLog log)
+    {
+        var kernel = new Giftwrap.Kernel.KernelSync(bans?.Store, settings.Options, new KernelGateLog(log));
+        if (settings.Rules(live: true) is { } rules)
+            kernel.Use(rules);
+        if (await kernel.StartAsync().ConfigureAwait(false))
+            log.Gate(Severity.Info, $"kernel: table inet {Giftwrap.Kernel.KernelOptions.Table} written: {kernel.Elements} ban element(s), {kernel.Daemons.Count} daemon port(s) with address rules");
+        return kernel;
+    }
+
     private static async Task<int> RunAsync(ServeSettings settings, string path, List<ConfigOverride> switches, string? inetd, TimeSpan drain, CancellationToken ct)
     {
         var cfg = settings.Gate;
@@ -103,6 +113,9 @@ internal static class ServeCommand
         // Joined in the background: a Redis that is down or does not answer must not hold the listeners back.
         // Its warnings name the line of the configuration that asked for the fleet.
         await using var fleet = settings.Fleet is null ? null : Giftwrap.Bans.Redis.BackgroundFleet.Start(bans!.Store, settings.Fleet, new FleetLog(log, settings.File.Where("bans", "redis")));
+        // The kernel side (nftables) is a first line in front of the gate, stopped with it. A failed
+        // first write is logged and retried by its loop: the gate refuses banned clients itself.
+        await using var kernel = settings.Kernel is { Enabled: true } k ? await StartKernelAsync(k, bans, log).ConfigureAwait(false) : null;
         var server = new GateServer(cfg, log, lookups, SocketActivation.Take(), bans);
         // Signals are taken before the listeners open: a SIGHUP that follows "listening on" at once
         // must reload, not kill the daemon with the default action.

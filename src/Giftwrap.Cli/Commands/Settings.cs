@@ -12,7 +12,11 @@ using Giftwrap.Rules;
 namespace Giftwrap.Cli.Commands;
 
 /// <summary>What serve runs with: the gate, and the ban store and fleet when [bans] asks for them.</summary>
-internal sealed record ServeSettings(GateConfig Gate, BanOptions? Bans, FleetOptions? Fleet, ConfigFile File);
+internal sealed record ServeSettings(GateConfig Gate, BanOptions? Bans, FleetOptions? Fleet, ConfigFile File)
+{
+    /// <summary>The [kernel] section: bans and address rules in nftables.</summary>
+    public KernelSettings? Kernel { get; init; }
+}
 
 internal static class Settings
 {
@@ -35,7 +39,9 @@ internal static class Settings
         // A trap bans through the store: without one it would only refuse, and say nothing of it.
         foreach (var trap in gate.Services.Where(s => s.Trap is not null && bans is null))
             file.Error($"service:{trap.Name}", "trap", $"[service:{trap.Name}] trap needs the ban store: add a [bans] section");
-        return new ServeSettings(gate, bans, fleet, file);
+        // The kernel's protected addresses are the store's, [safety] keep included.
+        var kernel = KernelSettings.FromFile(file, bans is null ? null : BanCommands.WithKeep(bans, file));
+        return new ServeSettings(gate, bans, fleet, file) { Kernel = kernel };
     }
 
     /// <summary>The clients of [safety] keep; a malformed entry is an error of the file.</summary>

@@ -119,6 +119,12 @@ internal static class ConfigSchema
             new("fleet_key", ValueKind.Text, "giftwrap:bans", "The prefix of the fleet's Redis keys."),
             new("fleet_resync", ValueKind.Duration, "5m", "How often a member compares its list with the fleet's in full."),
         ]),
+        new("kernel", false, "Bans and address rules in the Linux kernel (nftables table inet giftwrap).",
+        [
+            new("nftables", ValueKind.YesNo, "no", "Keep the bans (and the address rules of the ports below) in the kernel's nftables table inet giftwrap."),
+            new("ports", ValueKind.Text, null, "TCP ports guarded in the kernel, as daemon:port or port (default: bans drop every TCP port); [service:*] listen ports join under their daemon name."),
+            new("reconcile", ValueKind.Duration, "1m", "How often the kernel's table is compared with the ban store in full."),
+        ]),
         new("metrics", false, "The Prometheus metrics endpoint.",
         [
             new("listen", ValueKind.Address, null, "Serve the metrics over HTTP at this address."),

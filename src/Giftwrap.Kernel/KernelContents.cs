@@ -1,0 +1,98 @@
+// What the kernel holds in Giftwrap's table, read from `nft -j list table inet giftwrap`:
+// the sets and their elements (with the seconds they have left), and the base chain with
+// its rules, so that the reconciler can tell a missing table, a deleted chain or rule, a
+// flushed set and a lost element apart from a table in step with the store.
+// nft's JSON gives timeouts in whole seconds: expiries compare with a margin.
+using System.Text.Json;
+using Giftwrap.Bans;
+
+namespace Giftwrap.Kernel;
+
+internal sealed class KernelContents
+{
+    /// <summary>The table is there at all.</summary>
+    public bool Exists { get; private init; }
+
+    /// <summary>Elements of the ban sets by key ("a4 192.0.2.1"), with their expiry in Unix ms (null: no timeout).</summary>
+    public Dictionary<string, long?> Elements { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Elements of other sets (the address rules), by set name, as nft wrote them.</summary>
+    public Dictionary<string, List<string>> Others { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Set comments by set name (the address rules' sets carry their daemon name).</summary>
+    public Dictionary<string, string> Comments { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The names of the sets present.</summary>
+    public HashSet<string> Sets { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Rules in the input chain; -1 when the chain or its hook is missing.</summary>
+    public int Rules { get; private set; } = -1;
+
+    public static KernelContents Absent { get; } = new() { Exists = false };
+
+    public static KernelContents Parse(string json, long nowMs)
+    {
+        var contents = new KernelContents { Exists = true };
+        using var doc = JsonDocument.Parse(json);
+        var rules = 0;
+        var hooked = false;
+        foreach (var item in doc.RootElement.GetProperty("nftables").EnumerateArray())
+        {
+            if (item.TryGetProperty("set", out var set))
+                contents.ReadSet(set, nowMs);
+            else if (item.TryGetProperty("chain", out var chain))
+                hooked |= chain.GetProperty("name").GetString() == "input" && chain.TryGetProperty("hook", out var hook) && hook.GetString() == "input";
+            else if (item.TryGetProperty("rule", out var rule) && rule.GetProperty("chain").GetString() == "input")
+                rules++;
+        }
+        contents.Rules = hooked ? rules : -1;
+        return contents;
+    }
+
+    private void ReadSet(JsonElement set, long nowMs)
+    {
+        var name = set.GetProperty("name").GetString() ?? "";
+        Sets.Add(name);
+        if (set.TryGetProperty("comment", out var comment))
+            Comments[name] = comment.GetString() ?? "";
+        if (!set.TryGetProperty("elem", out var elems))
+            return;
+        var banSet = name is KernelView.Addresses4 or KernelView.Addresses6 or KernelView.Networks4 or KernelView.Networks6;
+        foreach (var elem in elems.EnumerateArray())
+        {
+            var value = elem;
+            long? expires = null;
+            if (elem.ValueKind == JsonValueKind.Object && elem.TryGetProperty("elem", out var inner))
+            {
+                value = inner.GetProperty("val");
+                if (inner.TryGetProperty("expires", out var left))
+                    expires = nowMs + (left.GetInt64() * 1000);
+                else if (inner.TryGetProperty("timeout", out var timeout))
+                    expires = nowMs + (timeout.GetInt64() * 1000);
+            }
+            var text = Text(value);
+            if (banSet)
+                Elements[$"{name} {Normalise(text)}"] = expires;
+            else
+            {
+                if (!Others.TryGetValue(name, out var list))
+                    Others[name] = list = [];
+                list.Add(text);
+            }
+        }
+    }
+
+    private static string Text(JsonElement value)
+    {
+        if (value.ValueKind == JsonValueKind.String)
+            return value.GetString() ?? "";
+        if (value.TryGetProperty("prefix", out var prefix))
+            return $"{prefix.GetProperty("addr").GetString()}/{prefix.GetProperty("len").GetInt32()}";
+        if (value.TryGetProperty("range", out var range))
+            return $"{range[0].GetString()}-{range[1].GetString()}";
+        return value.GetRawText();
+    }
+
+    // nft writes addresses with inet_ntop; the store with .NET: both go through BanTarget to compare.
+    private static string Normalise(string text) => BanTarget.TryParse(text, out var t, out _) ? t.ToString() : text;
+}

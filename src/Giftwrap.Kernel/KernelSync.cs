@@ -1,0 +1,453 @@
+// Keeps the kernel's table (inet giftwrap) in step with the ban store, for serve and for
+// `giftwrap kernel sync --follow`. Store changes wake one loop, which diffs what the store
+// wants against what it last wrote and sends the difference as one nft transaction; a
+// refused batch, a missing table or any drift found by reconciliation (after start, on a
+// timer, after a foreign ruleset change seen by `nft monitor`) rewrites the whole table in
+// one transaction. The kernel's element timeouts are the bans' remaining times, so the
+// kernel lets them expire when the store does, without a message from here.
+// SECURITY: what the kernel drops is a subset of what the store refuses: protected
+// addresses are cut out (KernelView), daemon-specific bans stay in user space. When nft
+// fails, the gate still refuses every banned client itself: the kernel is a first line only.
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Giftwrap.Bans;
+
+namespace Giftwrap.Kernel;
+
+/// <summary>Where the kernel side's log lines go (the gate's log, or a command's standard error).</summary>
+public interface IKernelLog
+{
+    void Info(string message);
+
+    void Warning(string message);
+
+    void Error(string message);
+}
+
+/// <summary>What one reconciliation found, and whether it rewrote the table.</summary>
+public sealed record KernelReconcile(bool TableMissing, bool StructureChanged, int Missing, int Extra, int WrongTimeout, bool Rewritten, int Elements, string? Error)
+{
+    public bool Drifted => TableMissing || StructureChanged || Missing + Extra + WrongTimeout > 0;
+}
+
+/// <summary>The kernel side: one per process.</summary>
+public sealed partial class KernelSync : IAsyncDisposable
+{
+    // Expiries read back from nft's JSON are whole seconds, and an element may be a few ms from its end.
+    private const long Margin = 2500;
+    private readonly BanStore? _store;
+    private readonly TimeProvider _time;
+    private readonly KernelOptions _options;
+    private readonly IKernelLog _log;
+    private readonly Nft _nft;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
+    private readonly CancellationTokenSource _stop = new();
+    private Dictionary<string, KernelElement> _model = new(StringComparer.Ordinal);
+    private IReadOnlyList<DaemonRefusals> _daemons = [];
+    private long _nextChange = long.MaxValue; // Unix ms; MaxValue: none
+    private int _changed;
+    private int _reconcile;
+    private int _rewrite;
+    private Task? _loop;
+    private Task? _monitorLoop;
+    private Process? _monitor;
+    private IDisposable? _gauge;
+    private KernelRules? _rules;
+
+    /// <param name="store">The ban store; null when the host has no [bans] (address rules only).</param>
+    /// <param name="options">The [kernel] settings.</param>
+    /// <param name="log">Where drift, refused batches and nft's errors are reported.</param>
+    public KernelSync(BanStore? store, KernelOptions options, IKernelLog log)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _store = store;
+        _time = store?.Options.Time ?? TimeProvider.System;
+        _options = options;
+        _log = log ?? throw new ArgumentNullException(nameof(log));
+        _nft = new Nft(options.Nft);
+    }
+
+    /// <summary>
+    /// The address rules per daemon (part 2): called for every rewrite of the table. Null: no
+    /// address rules in the kernel, only bans.
+    /// </summary>
+    internal Func<IReadOnlyList<DaemonRefusals>>? AddressRules { get; set; }
+
+    /// <summary>The ports bans drop (empty: every TCP port).</summary>
+    internal IReadOnlyList<int> BanPorts => [.. _options.Ports.Where(p => !p.Service).Select(p => p.Port).Distinct().Order()];
+
+    /// <summary>Elements in the kernel's ban sets as last written.</summary>
+    public int Elements => Volatile.Read(ref _model).Count;
+
+    /// <summary>True while the `nft monitor` child runs.</summary>
+    internal bool Monitoring => Volatile.Read(ref _monitor) is { HasExited: false };
+
+    /// <summary>The address rules as last written to the kernel.</summary>
+    internal IReadOnlyList<DaemonRefusals> Daemons => _daemons;
+
+    /// <summary>
+    /// Writes the whole table, then follows the store, the timer and the monitor until disposed.
+    /// False (and the reason logged) when nft refused the first write; the loop still retries.
+    /// </summary>
+    public async Task<bool> StartAsync()
+    {
+        var ok = await RewriteAsync("start", _stop.Token).ConfigureAwait(false);
+        if (_store is not null)
+            _store.Changed += OnChanged;
+        _gauge = KernelMetrics.ObserveElements(() => Elements);
+        _loop = Task.Run(LoopAsync);
+        _monitorLoop = Task.Run(MonitorAsync);
+        return ok;
+    }
+
+    /// <summary>
+    /// Puts the address rules of <paramref name="rules"/> in the kernel from the next write on, and
+    /// rewrites the table whenever the tables change. The kernel side disposes of them.
+    /// </summary>
+    internal void Use(KernelRules rules)
+    {
+        _rules = rules;
+        AddressRules = rules.Compile;
+        rules.Changed += RulesChanged;
+    }
+
+    /// <summary>The tables changed: the address rules are compiled again and the table rewritten in one transaction.</summary>
+    public void RulesChanged()
+    {
+        Interlocked.Exchange(ref _rewrite, 1);
+        _wake.Release();
+    }
+
+    /// <summary>Compares the kernel's table with the store; any difference rewrites the whole table.</summary>
+    public async Task<KernelReconcile> ReconcileAsync(string why, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return await ReconcileLockedAsync(why, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Removes Giftwrap's table (and nothing else) from the kernel.</summary>
+    public async Task<string?> RemoveAsync(CancellationToken ct)
+    {
+        var r = await _nft.ApplyAsync(NftScript.Remove(), ct).ConfigureAwait(false);
+        return r.Succeeded ? null : r.Error;
+    }
+
+    /// <summary>What the kernel holds now, read back from nft; null and the reason when it cannot be read.</summary>
+    internal async Task<(KernelContents? Contents, string? Error)> ReadAsync(CancellationToken ct)
+    {
+        var r = await _nft.ListAsync(ct).ConfigureAwait(false);
+        var now = Now();
+        if (r.Succeeded)
+            return (KernelContents.Parse(r.Stdout, now), null);
+        // The table is absent (flushed ruleset, restarted nftables, never written): a state, not an error.
+        return r.Stderr.Contains("No such file or directory", StringComparison.Ordinal) ? (KernelContents.Absent, null) : (null, r.Error);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_store is not null)
+            _store.Changed -= OnChanged;
+        _rules?.Dispose();
+        await _stop.CancelAsync().ConfigureAwait(false);
+        StopMonitor();
+        foreach (var t in new[] { _loop, _monitorLoop })
+        {
+            if (t is null)
+                continue;
+            try
+            {
+                await t.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopping: the loop was waiting or running nft.
+            }
+        }
+        _gauge?.Dispose();
+        _stop.Dispose();
+        _gate.Dispose();
+        _wake.Dispose();
+    }
+
+    private void OnChanged(object? sender, BanChangedEventArgs e)
+    {
+        Interlocked.Exchange(ref _changed, 1);
+        _wake.Release();
+    }
+
+    private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private KernelView Desired(long now) =>
+        KernelView.Build(_store?.List(DateTimeOffset.FromUnixTimeMilliseconds(now)) ?? [], _options.Protect, now);
+
+    private async Task LoopAsync()
+    {
+        var ct = _stop.Token;
+        var nextReconcile = Environment.TickCount64 + (long)_options.Reconcile.TotalMilliseconds;
+        while (!ct.IsCancellationRequested)
+        {
+            var wait = nextReconcile - Environment.TickCount64;
+            if (Volatile.Read(ref _nextChange) is var change and < long.MaxValue)
+                wait = Math.Min(wait, change - Now());
+            await _wake.WaitAsync(TimeSpan.FromMilliseconds(Math.Clamp(wait, 0, int.MaxValue)), ct).ConfigureAwait(false);
+            if (Environment.TickCount64 >= nextReconcile)
+            {
+                Interlocked.Exchange(ref _reconcile, 1);
+                nextReconcile = Environment.TickCount64 + (long)_options.Reconcile.TotalMilliseconds;
+            }
+            if (Now() >= Volatile.Read(ref _nextChange))
+                Interlocked.Exchange(ref _changed, 1);
+            try
+            {
+                await StepAsync(ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException or IOException)
+            {
+                // nft's JSON not as expected, or a pipe broke: logged, and the next timer or change tries again.
+                _log.Error($"kernel: {ex.Message}");
+            }
+        }
+    }
+
+    private async Task StepAsync(CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (Interlocked.Exchange(ref _rewrite, 0) == 1)
+            {
+                Interlocked.Exchange(ref _changed, 0);
+                await RewriteLockedAsync("the tables changed", ct).ConfigureAwait(false);
+            }
+            if (Interlocked.Exchange(ref _reconcile, 0) == 1)
+            {
+                Interlocked.Exchange(ref _changed, 0);
+                await ReconcileLockedAsync("timer or ruleset change", ct).ConfigureAwait(false);
+            }
+            if (Interlocked.Exchange(ref _changed, 0) == 1)
+                await ApplyChangesLockedAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>The difference between what the store wants and what was last written, as one transaction.</summary>
+    private async Task ApplyChangesLockedAsync(CancellationToken ct)
+    {
+        var now = Now();
+        var view = Desired(now);
+        Volatile.Write(ref _nextChange, view.NextChangeMs is { } n ? n + 200 : long.MaxValue);
+        // Elements at (or within ms of) their end are the kernel's to remove: a deletion racing
+        // the kernel's own expiry would fail the whole batch.
+        var model = _model.Where(kv => kv.Value.ExpiresMs is not { } x || x > now + 50).ToDictionary(StringComparer.Ordinal);
+        var delete = model.Values.Where(m => !view.Elements.TryGetValue(m.Key, out var v) || v.ExpiresMs != m.ExpiresMs).ToList();
+        var add = view.Elements.Values.Where(v => !model.TryGetValue(v.Key, out var m) || m.ExpiresMs != v.ExpiresMs).ToList();
+        if (delete.Count == 0 && add.Count == 0)
+        {
+            _model = model;
+            return;
+        }
+        var r = await _nft.ApplyAsync(NftScript.Changes(delete, add, now), ct).ConfigureAwait(false);
+        KernelMetrics.Transaction("changes", r.Succeeded);
+        if (r.Succeeded)
+        {
+            _model = new Dictionary<string, KernelElement>(view.Elements, StringComparer.Ordinal);
+            return;
+        }
+        _log.Warning($"kernel: nft refused a batch of {delete.Count} removal(s) and {add.Count} addition(s) ({r.Error}); writing the whole table");
+        await RewriteLockedAsync("a refused batch", ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Writes the whole table now (bans and address rules) in one transaction; false when nft refused it (logged).</summary>
+    public async Task<bool> RewriteAsync(string why, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return await RewriteLockedAsync(why, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task<bool> RewriteLockedAsync(string why, CancellationToken ct)
+    {
+        var now = Now();
+        var view = Desired(now);
+        Volatile.Write(ref _nextChange, view.NextChangeMs is { } n ? n + 200 : long.MaxValue);
+        IReadOnlyList<DaemonRefusals> daemons;
+        try
+        {
+            daemons = AddressRules?.Invoke() ?? [];
+        }
+        catch (InvalidOperationException ex)
+        {
+            // Fail closed toward user space: without a compiled answer no address is dropped by
+            // the kernel, and every connection reaches the gate, which decides as before.
+            _log.Warning($"kernel: address rules not compiled ({ex.Message}); the kernel holds bans only");
+            daemons = [];
+        }
+        var r = await _nft.ApplyAsync(NftScript.Table(view, BanPorts, daemons, now), ct).ConfigureAwait(false);
+        KernelMetrics.Transaction("table", r.Succeeded);
+        if (!r.Succeeded)
+        {
+            _log.Error($"kernel: cannot write table inet {KernelOptions.Table} ({why}): {r.Error}; the gate still refuses banned clients itself");
+            return false;
+        }
+        _model = new Dictionary<string, KernelElement>(view.Elements, StringComparer.Ordinal);
+        _daemons = daemons;
+        return true;
+    }
+
+    private async Task<KernelReconcile> ReconcileLockedAsync(string why, CancellationToken ct)
+    {
+        var (contents, error) = await ReadAsync(ct).ConfigureAwait(false);
+        if (contents is null)
+        {
+            _log.Error($"kernel: cannot read table inet {KernelOptions.Table}: {error}");
+            return new KernelReconcile(false, false, 0, 0, 0, false, Elements, error);
+        }
+        var report = Compare(contents);
+        if (!report.Drifted)
+            return report;
+        if (report.TableMissing)
+            KernelMetrics.Drifted("table", 1);
+        if (report.StructureChanged)
+            KernelMetrics.Drifted("structure", 1);
+        foreach (var (kind, count) in new[] { ("missing", report.Missing), ("extra", report.Extra), ("timeout", report.WrongTimeout) })
+        {
+            if (count > 0)
+                KernelMetrics.Drifted(kind, count);
+        }
+        _log.Warning($"kernel: drift ({why}): {Describe(report)}; writing the whole table");
+        var ok = await RewriteLockedAsync("drift", ct).ConfigureAwait(false);
+        return report with { Rewritten = ok, Error = ok ? null : "nft refused the table" };
+    }
+
+    /// <summary>What differs between <paramref name="contents"/> and what the store wants now (no change made).</summary>
+    internal KernelReconcile Compare(KernelContents contents) => Compare(contents, _daemons.Count);
+
+    /// <summary>As <see cref="Compare(KernelContents)"/>, for a table that should hold <paramref name="daemons"/> address-rule ports.</summary>
+    internal KernelReconcile Compare(KernelContents contents, int daemons)
+    {
+        var now = Now();
+        var view = Desired(now);
+        var expectedSets = new[] { KernelView.Addresses4, KernelView.Addresses6, KernelView.Networks4, KernelView.Networks6 }
+            .Concat(Enumerable.Range(0, daemons).SelectMany(i => new[] { NftScript.RefusalSet(i, false), NftScript.RefusalSet(i, true) }));
+        var structure = contents.Exists && (contents.Rules != 4 + (2 * daemons) || !expectedSets.All(contents.Sets.Contains));
+        // An element at the end of its time may be gone from the kernel already: not drift.
+        var missing = view.Elements.Values.Count(v => !contents.Elements.ContainsKey(v.Key) && (v.ExpiresMs is not { } x || x > now + Margin));
+        var extra = contents.Elements.Keys.Count(k => !view.Elements.ContainsKey(k));
+        var timeout = view.Elements.Values.Count(v => contents.Elements.TryGetValue(v.Key, out var k) && !Close(k, v.ExpiresMs));
+        return new KernelReconcile(!contents.Exists, structure, contents.Exists ? missing : 0, extra, timeout, false, view.Elements.Count, null);
+    }
+
+    private static bool Close(long? kernel, long? store) =>
+        (kernel, store) switch
+        {
+            (null, null) => true,
+            ({ } k, { } s) => Math.Abs(k - s) <= Margin,
+            _ => false,
+        };
+
+    internal static string Describe(KernelReconcile r) =>
+        r.TableMissing ? $"table inet {KernelOptions.Table} missing"
+        : $"{(r.StructureChanged ? "chain, rule or set changed; " : "")}{r.Missing} element(s) missing, {r.Extra} extra, {r.WrongTimeout} with a wrong timeout";
+
+    /// <summary>
+    /// Follows `nft monitor`: a change to Giftwrap's table made by any process other than our
+    /// own nft (a flushed ruleset, a restarted nftables service, a deleted set or element)
+    /// triggers a reconciliation at once. The monitor is restarted if it dies.
+    /// </summary>
+    private async Task MonitorAsync()
+    {
+        var ct = _stop.Token;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                _monitor = _nft.StartMonitor();
+            }
+            catch (System.ComponentModel.Win32Exception ex)
+            {
+                _log.Warning($"kernel: cannot start nft monitor ({ex.Message}); foreign changes are found by the timer only");
+                return;
+            }
+            await FollowAsync(_monitor, ct).ConfigureAwait(false);
+            StopMonitor();
+            if (ct.IsCancellationRequested)
+                return;
+            _log.Warning("kernel: nft monitor ended; starting it again");
+            await Task.Delay(1000, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task FollowAsync(Process monitor, CancellationToken ct)
+    {
+        var touched = false;
+        while (await ReadLineAsync(monitor.StandardOutput, ct).ConfigureAwait(false) is { } line)
+        {
+            if (line.StartsWith("# new generation", StringComparison.Ordinal))
+            {
+                var m = GenerationPid().Match(line);
+                if (touched && !(m.Success && _nft.IsOurs(int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))))
+                {
+                    Interlocked.Exchange(ref _reconcile, 1);
+                    _wake.Release();
+                }
+                touched = false;
+            }
+            else if (line.Contains(" inet " + KernelOptions.Table + " ", StringComparison.Ordinal) || line.EndsWith(" inet " + KernelOptions.Table, StringComparison.Ordinal))
+            {
+                touched = true;
+            }
+        }
+    }
+
+    private static async Task<string?> ReadLineAsync(StreamReader reader, CancellationToken ct)
+    {
+        try
+        {
+            return await reader.ReadLineAsync(ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            // Stopping, or the monitor's pipe closed under us: the loop decides what comes next.
+            return null;
+        }
+    }
+
+    private void StopMonitor()
+    {
+        var m = Interlocked.Exchange(ref _monitor, null);
+        if (m is null)
+            return;
+        try
+        {
+            // Our child, by its pid: stopped with the gate.
+            if (!m.HasExited)
+                m.Kill();
+            m.WaitForExit(5000);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+        m.Dispose();
+    }
+
+    [GeneratedRegex(@"by process (\d+)")]
+    private static partial Regex GenerationPid();
+}

@@ -1,0 +1,11 @@
+// The public surface of Giftwrap.Kernel, snapshot-checked: a change to it must change PublicApi.txt
+// too, on purpose. Set GIFTWRAP_UPDATE_API=1 to rewrite the snapshot.
+using Giftwrap.Testing;
+
+namespace Giftwrap.Kernel.Tests;
+
+public sealed class PublicApiTests
+{
+    [Fact]
+    public void PublicApi_MatchesSnapshot() => PublicApiSnapshot.Verify(typeof(KernelSync).Assembly);
+}
