@@ -22,14 +22,15 @@ out=${3:-/tmp/giftwrap-fuzz/$target}
 command -v afl-fuzz >/dev/null || { echo "fuzz.sh: afl-fuzz not found (apt-get install afl++)" >&2; exit 2; }
 
 tools="${XDG_CACHE_HOME:-$HOME/.cache}/giftwrap-fuzz/tools"
-if [ ! -x "$tools/sharpfuzz" ]; then
-    dotnet tool install SharpFuzz.CommandLine --version 2.3.0 --tool-path "$tools" >/dev/null
-fi
+mkdir -p "$tools"
+flock "$tools/.lock" sh -c '[ -x "$1/sharpfuzz" ] || dotnet tool install SharpFuzz.CommandLine --version 2.3.0 --tool-path "$1" >/dev/null' sh "$tools"
 
 # One published copy per run: several targets can be fuzzed at once, each instrumenting its own.
+# The builds of one tree share obj/ and bin/: one at a time (flock), the others wait.
 app=$(mktemp -d "${TMPDIR:-/tmp}/giftwrap-fuzz-app.XXXXXX")
 trap 'rm -rf "$app"' EXIT
-dotnet publish fuzz/Giftwrap.Fuzz -c Release -nologo -v quiet -o "$app" >/dev/null
+mkdir -p fuzz/Giftwrap.Fuzz/obj
+flock fuzz/Giftwrap.Fuzz/obj/.publish.lock dotnet publish fuzz/Giftwrap.Fuzz -c Release -nologo -v quiet -o "$app" >/dev/null
 for assembly in Giftwrap.Core Giftwrap.Net Giftwrap.Bans Giftwrap.Bans.Redis Giftwrap.Gate; do
     "$tools/sharpfuzz" "$app/$assembly.dll" >/dev/null
 done
