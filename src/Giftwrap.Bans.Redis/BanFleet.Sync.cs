@@ -88,16 +88,8 @@ public sealed partial class BanFleet
         _needSync = false;
         try
         {
-            if (!_subscribed)
-            {
-                // Before the pull: a change published during the pull then arrives too (applied once, by version).
-                await _redis.GetSubscriber().SubscribeAsync(_channel, (_, value) =>
-                {
-                    if (value.HasValue)
-                        _work.Writer.TryWrite(new Work.Remote(value.ToString()));
-                }).ConfigureAwait(false);
-                _subscribed = true;
-            }
+            if (!_subscribed || Interlocked.Exchange(ref _resubscribe, 0) == 1)
+                await SubscribeAsync().ConfigureAwait(false);
             var missed = new List<FleetRecord>();
             Reconcile(missed);
             _ledger.Flush();
@@ -143,6 +135,40 @@ public sealed partial class BanFleet
             if (known is { Kind: RecordKind.Ban } k && k.Version == entry.Created.ToUnixTimeMilliseconds()
                 && entry.Expires is { } ended && (k.Expires is null || k.Expires > ended.ToUnixTimeMilliseconds()))
                 OnLocal(new BanChange { Kind = BanChangeKind.Unbanned, Target = entry.Target, At = ended, Origin = _store.Options.Origin }, outgoing);
+        }
+    }
+
+    /// <summary>
+    /// Subscribes to the fleet's channel, before the pull: a change published during the pull then
+    /// arrives too (applied once, by version). After a lost connection the subscription is made anew:
+    /// the client moves it to a live server on its own, but later than the exchange may run (under
+    /// Sentinel, the promoted replica), and a record a member re-sent meanwhile would then reach this
+    /// one only at the next resync. Made again and confirmed by the server before the pull, every record
+    /// is either in the list pulled or published after the subscription and so received.
+    /// </summary>
+    private async Task SubscribeAsync()
+    {
+        var subscriber = _redis.GetSubscriber();
+        try
+        {
+            if (_subscribed)
+            {
+                // Fire and forget: the server it was on may be gone; the handler goes at once either way.
+                await subscriber.UnsubscribeAsync(_channel, null, CommandFlags.FireAndForget).ConfigureAwait(false);
+                _subscribed = false;
+            }
+            await subscriber.SubscribeAsync(_channel, (_, value) =>
+            {
+                if (value.HasValue)
+                    _work.Writer.TryWrite(new Work.Remote(value.ToString()));
+            }).ConfigureAwait(false);
+            _subscribed = true;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // Not confirmed: made again at the next exchange, which the caller's handler schedules.
+            Interlocked.Exchange(ref _resubscribe, 1);
+            throw;
         }
     }
 

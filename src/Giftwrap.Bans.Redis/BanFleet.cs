@@ -31,6 +31,8 @@ public sealed partial class BanFleet : IAsyncDisposable
     private volatile bool _needSync = true;
     private int _syncQueued;
     private bool _subscribed;
+    // 1 after a connection was lost: the next exchange subscribes again before it pulls (BanFleet.Sync.cs).
+    private int _resubscribe;
     private long _published, _received, _refused, _keptLocal, _malformed, _syncs;
     private long _lastSyncMs;
     private int _disposed;
@@ -140,6 +142,7 @@ public sealed partial class BanFleet : IAsyncDisposable
 
     private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
     {
+        Interlocked.Exchange(ref _resubscribe, 1);
         _needSync = true;
         if (e.ConnectionType == ConnectionType.Interactive)
             LinkDown(e.FailureType.ToString());

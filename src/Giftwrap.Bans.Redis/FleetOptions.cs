@@ -12,7 +12,7 @@ namespace Giftwrap.Bans.Redis;
 /// <summary>How a member joins a fleet.</summary>
 public sealed record FleetOptions
 {
-    /// <summary>The StackExchange.Redis connection string (host:port[,option=value...]).</summary>
+    /// <summary>The StackExchange.Redis connection string (host:port[,option=value...]; behind Sentinel, the sentinels and serviceName=NAME).</summary>
     public required string Redis { get; init; }
 
     /// <summary>The prefix of the Redis keys of one fleet: `PREFIX:list` (hash) and `PREFIX:changes` (channel).</summary>

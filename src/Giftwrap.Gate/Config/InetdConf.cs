@@ -47,7 +47,12 @@ public static class InetdConf
                 skipped.Add($"{where}: skipped: only stream/tcp nowait and dgram/udp wait services are served (this is {socketType}/{protocol} {wait})");
                 continue;
             }
-            if (!int.TryParse(service, out var port) && !(datagram ? udpPorts : ports).TryGetValue(service, out port))
+            if (IsNumber(service) && !TryPort(service, out _))
+            {
+                errors.Add($"{where}: port {service} is out of range (1-65535)");
+                continue;
+            }
+            if (!TryPort(service, out var port) && !(datagram ? udpPorts : ports).TryGetValue(service, out port))
             {
                 errors.Add($"{where}: unknown service \"{service}\" (not in {servicesFile})");
                 continue;
@@ -85,6 +90,13 @@ public static class InetdConf
         return result;
     }
 
+    private static bool IsNumber(string text) => text.Length > 0 && text.AsSpan().IndexOfAnyExceptInRange('0', '9') < 0;
+
+    // A port: digits only (no sign, no blanks) and 1-65535; a larger number would make IPEndPoint throw.
+    private static bool TryPort(string text, out int port) =>
+        int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out port)
+        && port is > 0 and <= IPEndPoint.MaxPort;
+
     private static Dictionary<string, int> ServicePorts(string file, string protocol)
     {
         var map = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -96,7 +108,8 @@ public static class InetdConf
             var f = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
             if (f.Length < 2 || !f[1].EndsWith($"/{protocol}", StringComparison.Ordinal))
                 continue;
-            if (!int.TryParse(f[1].AsSpan(0, f[1].Length - 4), out var port))
+            // A port out of range names no service (getservbyname would not return it either).
+            if (!TryPort(f[1][..^4], out var port))
                 continue;
             foreach (var name in f.Where((_, j) => j == 0 || j >= 2))
                 map.TryAdd(name, port);

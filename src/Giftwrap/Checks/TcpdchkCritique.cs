@@ -7,6 +7,7 @@
 // comparisons are case-blind because tcpd.h's STR_EQ is strcasecmp().
 using Giftwrap.Patterns;
 using Giftwrap.Rules;
+using Giftwrap.Tables;
 
 namespace Giftwrap.Checks;
 
@@ -232,19 +233,18 @@ internal sealed class TcpdchkCritique(ICheckLookups? lookups, InetdConf inetd)
             Warn($"{path}: this pattern file includes itself; libwrap recurses without end when a client reaches it");
             return;
         }
-        string[] lines;
-        try
-        {
-            lines = File.ReadAllText(path, System.Text.Encoding.Latin1).Split('\n');
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        // Read as a decision reads it (TableFile): a FIFO would hang open(2) and /dev/zero or /dev/full
+        // would be read until memory ran out, so only a regular file of bounded size is read.
+        var outcome = TableFile.TryRead(path, out var data, out var error, table: false, maxBytes: PatternFileCache.MaxBytes);
+        if (outcome != ReadOutcome.Read)
         {
             // fopen() failing with ENOENT is silent in tcpdchk; anything else is worth a warning.
-            if (ex is not FileNotFoundException and not DirectoryNotFoundException)
-                Warn($"open {path}: {ex.Message}");
+            if (outcome != ReadOutcome.Missing)
+                Warn(Unread(outcome, error!));
             _openFiles.Remove(path);
             return;
         }
+        var lines = PatternFileCache.Latin1(data).Split('\n');
         var (file, line, column) = (_file, _line, _column);
         _file = path;
         for (var i = 0; i < lines.Length; i++)
@@ -277,6 +277,14 @@ internal sealed class TcpdchkCritique(ICheckLookups? lookups, InetdConf inetd)
     private static bool IsInet6Address(string pat) =>
         pat.Length > 2 && pat[0] == '[' && pat[^1] == ']' && System.Net.IPAddress.TryParse(pat[1..^1], out var a)
         && a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
+
+    // The words of PatternFileCache, which decides with the same file.
+    private static string Unread(ReadOutcome outcome, string error) => outcome switch
+    {
+        ReadOutcome.Directory => $"{error}; it lists no patterns (as in libwrap)",
+        ReadOutcome.Refused => $"{error}; a /file pattern list must be a regular file of at most {PatternFileCache.MaxBytes} bytes; a client that reaches it is refused",
+        _ => error.Replace("cannot open", "open", StringComparison.Ordinal),
+    };
 
     private void Warn(string message, DiagnosticSeverity severity = DiagnosticSeverity.Warning) =>
         _into.Add(new Diagnostic(_file, _line, _column, severity, "tcpdchk", message));

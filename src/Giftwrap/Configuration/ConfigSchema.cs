@@ -114,7 +114,7 @@ internal static class ConfigSchema
             new("protect", ValueKind.Text, null, "Addresses and prefixes that can never be banned."),
             new("protect_loopback", ValueKind.YesNo, "yes", "Whether loopback can never be banned."),
             new("hosts_deny", ValueKind.PathOrOff, "off", "Keep a marked block of this file in step with the ban list."),
-            new("redis", ValueKind.Text, null, "Join a fleet through this Redis server (a StackExchange.Redis connection string)."),
+            new("redis", ValueKind.Text, null, "Join a fleet through this Redis server (a StackExchange.Redis connection string; sentinels and serviceName=NAME for Sentinel)."),
             new("fleet_rate", ValueKind.Text, "100/min", "The most bans this member sends to the fleet per s, min, h or d, or unlimited."),
             new("fleet_key", ValueKind.Text, "giftwrap:bans", "The prefix of the fleet's Redis keys."),
             new("fleet_resync", ValueKind.Duration, "5m", "How often a member compares its list with the fleet's in full."),

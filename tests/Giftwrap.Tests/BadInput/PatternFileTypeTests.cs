@@ -105,6 +105,25 @@ public sealed class PatternFileTypeTests
         Assert.Contains(d.Warnings, w => w.Message.Contains($"cannot open {fifo}: a FIFO", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Check_FifoAndDeviceAsPatternFiles_WarnWithoutReadingThem()
+    {
+        // Found by scripts/fuzz.sh tables: check read a /file list with File.ReadAllText, so /dev/full
+        // (or /dev/zero) was read until memory ran out and a FIFO hung it in open(2).
+        using var files = new TableFiles();
+        var fifo = MakeFifo(files.Directory, "list");
+        File.WriteAllText(files.Deny, $"sshd: {fifo}\nALL: /dev/null\n");
+        var task = Task.Run(() => Giftwrap.Checks.TableChecker.Check(files.Allow, files.Deny));
+        if (await Task.WhenAny(task, Task.Delay(TimeSpan.FromSeconds(30))) != task)
+        {
+            using (new FileStream(fifo, FileMode.Open, FileAccess.Write)) { }
+            Assert.Fail("check blocked in open(2) on the FIFO");
+        }
+        var warnings = (await task).Diagnostics.Where(d => d.File == files.Deny).Select(d => $"{d.Line}: {d.Message}").ToList();
+        Assert.Contains(warnings, w => w.StartsWith($"1: {fifo}: a FIFO, not a regular file;", StringComparison.Ordinal));
+        Assert.Contains(warnings, w => w.StartsWith("2: /dev/null: a character device, not a regular file;", StringComparison.Ordinal));
+    }
+
     // A decision that blocked in open(2) is released by opening the FIFO's other end, so a failing test ends.
     private static Decision DecideOrUnblock(Func<Decision> decide, string fifo)
     {
