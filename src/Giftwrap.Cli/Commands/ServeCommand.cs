@@ -103,6 +103,9 @@ internal static class ServeCommand
         // Joined in the background: a Redis that is down or does not answer must not hold the listeners back.
         // Its warnings name the line of the configuration that asked for the fleet.
         await using var fleet = settings.Fleet is null ? null : Giftwrap.Bans.Redis.BackgroundFleet.Start(bans!.Store, settings.Fleet, new FleetLog(log, settings.File.Where("bans", "redis")));
+        // CrowdSec's decisions into the same store (so the fleet shares them), followed in the background.
+        await using var crowdsec = settings.CrowdSec is null ? null
+            : Giftwrap.Bans.CrowdSec.CrowdSecBouncer.Start(bans!.Store, settings.CrowdSec, new FleetLog(log, settings.File.Where("crowdsec", "lapi"), topic: null));
         var server = new GateServer(cfg, log, lookups, SocketActivation.Take(), bans);
         // Signals are taken before the listeners open: a SIGHUP that follows "listening on" at once
         // must reload, not kill the daemon with the default action.

@@ -12,7 +12,11 @@ using Giftwrap.Rules;
 namespace Giftwrap.Cli.Commands;
 
 /// <summary>What serve runs with: the gate, and the ban store and fleet when [bans] asks for them.</summary>
-internal sealed record ServeSettings(GateConfig Gate, BanOptions? Bans, FleetOptions? Fleet, ConfigFile File);
+internal sealed record ServeSettings(GateConfig Gate, BanOptions? Bans, FleetOptions? Fleet, ConfigFile File)
+{
+    /// <summary>The CrowdSec bouncer, when [crowdsec] names a Local API.</summary>
+    public Giftwrap.Bans.CrowdSec.CrowdSecOptions? CrowdSec { get; init; }
+}
 
 internal static class Settings
 {
@@ -32,7 +36,8 @@ internal static class Settings
         // Bans are part of the gate only when the configuration has a [bans] section.
         var bans = file.HasSection("bans") ? BanOptionsReader.FromFile(file) : null;
         var fleet = bans is null ? null : FleetOptionsReader.FromFile(file);
-        return new ServeSettings(gate, bans, fleet, file);
+        var crowdsec = Giftwrap.Bans.CrowdSec.CrowdSecOptionsReader.FromFile(file);
+        return new ServeSettings(gate, bans, fleet, file) { CrowdSec = crowdsec };
     }
 
     /// <summary>The clients of [safety] keep; a malformed entry is an error of the file.</summary>
