@@ -11,7 +11,8 @@
 # Everything is stopped by pid at the end.
 #
 #   bench/crowdsec/run.sh [N]        (default 100000)
-# GIFTWRAP=PROGRAM   the giftwrap to run (default: the NativeAOT one scripts/publish.sh builds)
+# GIFTWRAP=COMMAND   the giftwrap to run, words allowed ("dotnet path/giftwrap.dll"); default: the
+#                    NativeAOT one scripts/publish.sh builds
 set -euo pipefail
 n=${1:-100000}
 cd "$(dirname "$0")/../.."
@@ -25,6 +26,7 @@ if [ -z "${GIFTWRAP:-}" ]; then
     scripts/publish.sh --output "$work/bin" >/dev/null
     GIFTWRAP="$work/bin/giftwrap"
 fi
+read -ra giftwrap <<<"$GIFTWRAP"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 gate=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$work/data" "$work/hub" "$work/config"
@@ -86,16 +88,17 @@ timeout = 120s
 CONF
 mkfifo "$work/gate.fifo"
 t0=$(now)
-"$GIFTWRAP" serve --config "$work/giftwrap.conf" 2>"$work/gate.fifo" &
+"${giftwrap[@]}" serve --config "$work/giftwrap.conf" 2>"$work/gate.fifo" &
 pids+=($!)
 exec 3<"$work/gate.fifo"
 while IFS= read -r line <&3; do
     echo "$line" >>"$work/gate.log"
-    case "$line" in *"crowdsec: $n decision(s) in force"*) break ;; esac
+    case "$line" in *"crowdsec: $n decision(s) in force"*) synced=1; break ;; esac
 done
+[ "${synced:-0}" = 1 ] || { echo "run.sh: the gate ended before it had the $n decisions:" >&2; cat "$work/gate.log" >&2; exit 1; }
 t1=$(now)
 echo "giftwrap serve started with $n decisions in the LAPI, to all enforced: $(seconds "$t0" "$t1") s"
-active=$("$GIFTWRAP" bans --config "$work/giftwrap.conf" 2>/dev/null | grep -c 'crowdsec/' || true)
+active=$("${giftwrap[@]}" bans --config "$work/giftwrap.conf" 2>/dev/null | grep -c 'crowdsec/' || true)
 echo "  bans listed by giftwrap bans: $active"
 
 decisions $((n + 1)) "$n" >"$work/second.csv"
