@@ -84,12 +84,14 @@ store = $work/bans
 lapi = http://127.0.0.1:$port
 api_key_file = $work/key
 poll = 1s
+resync = 1m
 timeout = 120s
 CONF
 mkfifo "$work/gate.fifo"
 t0=$(now)
 "${giftwrap[@]}" serve --config "$work/giftwrap.conf" 2>"$work/gate.fifo" &
-pids+=($!)
+gate_pid=$!
+pids+=($gate_pid)
 exec 3<"$work/gate.fifo"
 while IFS= read -r line <&3; do
     echo "$line" >>"$work/gate.log"
@@ -97,7 +99,9 @@ while IFS= read -r line <&3; do
 done
 [ "${synced:-0}" = 1 ] || { echo "run.sh: the gate ended before it had the $n decisions:" >&2; cat "$work/gate.log" >&2; exit 1; }
 t1=$(now)
-echo "giftwrap serve started with $n decisions in the LAPI, to all enforced: $(seconds "$t0" "$t1") s"
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$gate_pid/stat"; }
+c1=$(cpu)
+echo "giftwrap serve started with $n decisions in the LAPI, to all enforced: $(seconds "$t0" "$t1") s; the gate's CPU: $c1 s (start-up included)"
 active=$("${giftwrap[@]}" bans --config "$work/giftwrap.conf" 2>/dev/null | grep -c 'crowdsec/' || true)
 echo "  bans listed by giftwrap bans: $active"
 
@@ -106,8 +110,8 @@ t0=$(now); cscli decisions import -i "$work/second.csv" >/dev/null 2>&1; t1=$(no
 total=0
 while [ "$total" -lt "$n" ] && IFS= read -r line <&3; do
     echo "$line" >>"$work/gate.log"
-    added=$(sed -n 's/.*crowdsec: \([0-9]*\) ban(s) added.*/\1/p' <<<"$line")
+    added=$(sed -n 's/.* \([0-9]*\) ban(s) added.*/\1/p' <<<"$line")
     total=$((total + ${added:-0}))
 done
 t2=$(now)
-echo "a running gate following $n new decisions: import $(seconds "$t0" "$t1") s; from the import's end to the last ban enforced: $(seconds "$t1" "$t2") s"
+echo "a running gate following $n new decisions: import $(seconds "$t0" "$t1") s; from the import's end to the last ban enforced: $(seconds "$t1" "$t2") s; the gate's CPU meanwhile: $(seconds "$c1" "$(cpu)") s"

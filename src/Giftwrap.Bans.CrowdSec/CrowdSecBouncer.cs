@@ -4,8 +4,9 @@
 // scenario as the reason; a deleted decision lifts the ban once no other decision holds the
 // target. The store then does what it does with any ban: the gate refuses, the fleet shares.
 //
-// Restarts and outages: the first call, and the first after any failure, asks for the full
-// list (startup=true) and reconciles the store's CrowdSec bans with it: bans for decisions
+// Restarts and outages: the first call, the first after any failure, and one every `resync`
+// (the deltas can miss decisions) ask for the full list (startup=true) and reconcile the
+// store's CrowdSec bans with it: bans for decisions
 // gone meanwhile are lifted (none resurrected), missing ones are added, ones already in force
 // are left as they are (no journal record per decision at every start). Which bans are the
 // bouncer's: a reason starting with "crowdsec/" written by this host (its Origin): a ban an
@@ -90,15 +91,24 @@ public sealed partial class CrowdSecBouncer : IAsyncDisposable
         var startup = true;
         var failures = 0;
         var delay = _options.FirstBackoff;
+        var time = _store.Options.Time;
+        var lastFull = time.GetTimestamp();
         while (!ct.IsCancellationRequested)
         {
             try
             {
+                // The full list again now and then: the deltas can miss a decision (CrowdSecOptions.Resync).
+                startup |= time.GetElapsedTime(lastFull) >= _options.Resync;
                 var stream = await _client.StreamAsync(startup, ct).ConfigureAwait(false);
                 if (startup)
-                    Reconcile(stream.New ?? []);
+                {
+                    Reconcile(stream.New ?? [], first: _polls == 0);
+                    lastFull = time.GetTimestamp();
+                }
                 else
+                {
                     Apply(stream.New ?? [], stream.Deleted ?? []);
+                }
                 CrowdSecMetrics.Succeeded();
                 Interlocked.Increment(ref _polls);
                 if (failures > 0)
@@ -147,7 +157,7 @@ public sealed partial class CrowdSecBouncer : IAsyncDisposable
     }
 
     /// <summary>The full list (startup=true): the store's CrowdSec bans made to match it.</summary>
-    private void Reconcile(List<LapiDecision> current)
+    private void Reconcile(List<LapiDecision> current, bool first)
     {
         _decisions.Clear();
         _holders.Clear();
@@ -167,7 +177,9 @@ public sealed partial class CrowdSecBouncer : IAsyncDisposable
         var (banned, refused) = Ban(missing.Select(w => (w.Key, w.Value.Left, w.Value.Reason)));
         var unbanned = Unban(stale);
         Report(invalid, refused);
-        Reconciled(_log, wanted.Count, banned, unbanned);
+        // After the first, a full list that changed nothing is the usual case: said only when it did.
+        if (first || banned + unbanned > 0)
+            Reconciled(_log, wanted.Count, banned, unbanned);
     }
 
     /// <summary>A delta: new decisions banned, deleted ones lifted when no other decision holds their target.</summary>

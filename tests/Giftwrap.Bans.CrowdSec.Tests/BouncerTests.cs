@@ -145,6 +145,22 @@ public sealed class BouncerTests : IDisposable
     }
 
     [Fact]
+    public async Task Bouncer_EveryResync_ReconcilesWithTheFullList()
+    {
+        // What the deltas missed is put right by the next full list: here a ban lifted behind the
+        // bouncer's back while CrowdSec's decision stands (no delta will ever mention it again).
+        using var lapi = new CrowdSecLapi();
+        lapi.Cscli("decisions", "add", "-i", "10.7.0.1", "-d", "4h");
+        var log = new ListLogger();
+        using var store = OpenStore();
+        await using var bouncer = CrowdSecBouncer.Start(store, Options(lapi, lapi.AddBouncer("gate-a")) with { Resync = TimeSpan.FromSeconds(1) }, log);
+        await Until(() => Active(store, "10.7.0.1") is not null, "the decision banned");
+        store.Unban(BanTarget.Parse("10.7.0.1"));
+        await Until(() => Active(store, "10.7.0.1") is not null, "the ban restored by a full list");
+        Assert.Contains(log.Lines, l => l.Contains("1 ban(s) added, 0 lifted to match", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Bouncer_WithAWrongKey_SaysSo_AndBansNothing()
     {
         using var lapi = new CrowdSecLapi();

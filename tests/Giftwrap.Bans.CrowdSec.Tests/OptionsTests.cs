@@ -27,12 +27,13 @@ public sealed class OptionsTests : IDisposable
     [Fact]
     public void Read_TheSection_TakesEveryKey()
     {
-        var (options, errors) = Read($"[bans]\n[crowdsec]\nlapi = http://127.0.0.1:8080\napi_key_file = {Key("abc123\n")}\npoll = 3s\norigins = crowdsec cscli\ntimeout = 5s");
+        var (options, errors) = Read($"[bans]\n[crowdsec]\nlapi = http://127.0.0.1:8080\napi_key_file = {Key("abc123\n")}\npoll = 3s\norigins = crowdsec cscli\ntimeout = 5s\nresync = 2m");
         Assert.Empty(errors);
         Assert.Equal(new Uri("http://127.0.0.1:8080"), options!.Lapi);
         Assert.Equal("abc123", options.ApiKey);
         Assert.Equal(TimeSpan.FromSeconds(3), options.Poll);
         Assert.Equal(TimeSpan.FromSeconds(5), options.Timeout);
+        Assert.Equal(TimeSpan.FromMinutes(2), options.Resync);
         Assert.Equal(["crowdsec", "cscli"], options.Origins);
     }
 

@@ -123,6 +123,7 @@ internal static class ConfigSchema
             new("api_key_file", ValueKind.Path, null, "The file holding the bouncer's key (cscli bouncers add NAME)."),
             new("poll", ValueKind.Duration, "10s", "How often the decision stream is asked for changes."),
             new("origins", ValueKind.Text, null, "Enforce decisions of these origins only (crowdsec, cscli, CAPI, lists...)."),
+            new("resync", ValueKind.Duration, "10m", "How often the full decision list is reconciled again (the deltas can miss some)."),
             new("timeout", ValueKind.Duration, "30s", "The longest one request to the Local API may take."),
         ]),
     ];
