@@ -176,16 +176,14 @@ build() {
         echo " -- $maintainer  $(date -u -R -d "@$epoch")"
     } | gzip -9n >"$doc/changelog.gz"
 
-    # The cross-built arm64 giftwrap carries the .NET runtime's own zlib, linked in statically by
-    # NativeAOT (this machine has no arm64 libz to link against); the amd64 one does not. Said to
-    # lintian here rather than hidden: it is a fact of the build, not a copy kept by hand.
-    if [ "$arch" = arm64 ]; then
-        install -d -m 0755 "$tree/usr/share/lintian/overrides"
-        {
-            echo "# NativeAOT links the .NET runtime's zlib into the cross-built program statically."
-            echo "giftwrap: embedded-library zlib [usr/sbin/giftwrap]"
-        } >"$tree/usr/share/lintian/overrides/giftwrap"
-    fi
+    # giftwrap carries the .NET runtime's own zlib (System.IO.Compression.Native, for the CrowdSec
+    # bouncer's compressed HTTP answers), linked in statically by NativeAOT. Said to lintian here
+    # rather than hidden: it is a fact of the build, not a copy kept by hand.
+    install -d -m 0755 "$tree/usr/share/lintian/overrides"
+    {
+        echo "# NativeAOT links the .NET runtime's zlib into the program statically."
+        echo "giftwrap: embedded-library zlib [usr/sbin/giftwrap]"
+    } >"$tree/usr/share/lintian/overrides/giftwrap"
 
     # 7. Maintainer scripts. /var/lib/giftwrap holds the ban store: created on configure, kept on
     #    remove (bans outlive a reinstall), removed on purge only.
