@@ -45,6 +45,12 @@ public sealed record BanRequest
     /// <summary>A permanent ban (no expiry, no escalation needed).</summary>
     public bool Permanent { get; init; }
 
+    /// <summary>
+    /// Whether a repeat offence multiplies <see cref="Duration"/> ([bans] increment_factor). False
+    /// for a decision made elsewhere with its own length (CrowdSec's), which is kept as given.
+    /// </summary>
+    public bool Escalate { get; init; } = true;
+
     public string Reason { get; init; } = "";
 
     /// <summary>Daemon names; null or empty means every daemon.</summary>

@@ -43,7 +43,8 @@ public sealed partial class BanStore
         var known = pending.TryGetValue(target, out var pend) ? pend : (_table.TryGet(target, out var e) ? e : null);
         var active = known is not null && known.IsActive(now) ? known : null;
         var offences = (known?.Offences ?? 0) + 1;
-        DateTimeOffset? expires = request.Permanent ? null : now + Escalate(request.Duration ?? Options.BanTime, offences);
+        var length = request.Duration ?? Options.BanTime;
+        DateTimeOffset? expires = request.Permanent ? null : now + (request.Escalate ? Escalate(length, offences) : length);
         if (active is not null && expires is { } x && (active.Expires is null || active.Expires > x))
             expires = active.Expires; // a ban in force is never shortened by a new one
         IReadOnlyList<string>? daemons = request.Daemons is { Count: > 0 } d ? d.Distinct(StringComparer.OrdinalIgnoreCase).ToArray() : null;

@@ -173,15 +173,35 @@ public sealed partial class BanStore : IDisposable
     }
 
     /// <summary>Ends the active ban on exactly <paramref name="target"/>. The offence count is kept, so a later ban still escalates.</summary>
-    public BanResult Unban(BanTarget target) =>
-        WriteLocked(() =>
+    public BanResult Unban(BanTarget target) => UnbanMany([target])[0];
+
+    /// <summary>
+    /// Ends the active bans on many targets with one journal write and one fsync (a feed's
+    /// deletions). Results come in the order of the targets.
+    /// </summary>
+    public IReadOnlyList<BanResult> UnbanMany(IEnumerable<BanTarget> targets)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        var list = targets.ToList();
+        return WriteLocked(() =>
         {
             var now = Now();
-            if (!_table.TryGet(target, out var e) || !e.IsActive(now))
-                return ([new BanResult(BanOutcome.NotBanned, null, $"{target} is not banned")], new List<BanChange>());
-            var change = new BanChange { Kind = BanChangeKind.Unbanned, Target = target, At = now, Origin = Options.Origin };
-            return ([new BanResult(BanOutcome.Unbanned, e with { Expires = now }, $"unbanned {target}")], [change]);
-        })[0];
+            var results = new List<BanResult>(list.Count);
+            var changes = new List<BanChange>();
+            var done = new HashSet<BanTarget>();
+            foreach (var target in list)
+            {
+                if (!_table.TryGet(target, out var e) || !e.IsActive(now) || !done.Add(target))
+                {
+                    results.Add(new BanResult(BanOutcome.NotBanned, null, $"{target} is not banned"));
+                    continue;
+                }
+                changes.Add(new BanChange { Kind = BanChangeKind.Unbanned, Target = target, At = now, Origin = Options.Origin });
+                results.Add(new BanResult(BanOutcome.Unbanned, e with { Expires = now }, $"unbanned {target}"));
+            }
+            return (results, changes);
+        });
+    }
 
     /// <summary>
     /// Applies a change made on another host (the entry point of a fleet layer). Protected

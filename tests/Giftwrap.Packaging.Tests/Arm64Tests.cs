@@ -13,8 +13,6 @@ namespace Giftwrap.Packaging.Tests;
 [Collection(PackagingCollection.Name)]
 public sealed class Arm64Tests(PackagingFixture fixture)
 {
-    private static readonly Lock s_publish = new();
-
     [Fact]
     public async Task Arm64Gate_UnderQemu_RelaysConcurrentConnectionsByteForByte()
     {
@@ -87,16 +85,7 @@ public sealed class Arm64Tests(PackagingFixture fixture)
         Assert.DoesNotContain(output, l => l.Contains("   at ", StringComparison.Ordinal));
     }
 
-    private string Publish()
-    {
-        lock (s_publish)
-        {
-            var output = Path.Combine(fixture.Root, "linux-arm64");
-            if (!File.Exists(Path.Combine(output, "giftwrap")))
-                Run.Program("bash", ["scripts/publish.sh", "--rid", "linux-arm64", "--output", output], fixture.Source, PackagingFixture.BuildEnvironment).Succeeded();
-            return Path.Combine(output, "giftwrap");
-        }
-    }
+    private string Publish() => Path.Combine(fixture.Arm64Binaries(), "giftwrap");
 
     private static int FreePort()
     {

@@ -1,7 +1,8 @@
 // Builds what the repository ships, once per test run: a snapshot of the working tree made
 // into a fresh git repository whose origin is the upstream URL (so SourceLink has a GitHub
 // remote and a commit), `dotnet pack` of every project under src/ with CI=true, and
-// scripts/publish.sh (NativeAOT, linux-x64). The tests then only look at the results.
+// scripts/publish.sh (NativeAOT, linux-x64); the arm64 programs and the .deb files on first use.
+// The tests then only look at the results.
 using System.Xml.Linq;
 
 namespace Giftwrap.Packaging.Tests;
@@ -60,6 +61,33 @@ public sealed class PackagingFixture : IDisposable
 
     /// <summary>The version every package carries (VersionPrefix of src/Directory.Build.props).</summary>
     public string Version { get; } = "";
+
+    private readonly Lock _builds = new();
+
+    /// <summary>The NativeAOT programs for linux-arm64 (cross-compiled), published once per test run on first use.</summary>
+    public string Arm64Binaries()
+    {
+        lock (_builds)
+        {
+            var output = Path.Combine(Root, "linux-arm64");
+            if (!File.Exists(Path.Combine(output, "giftwrap-tcpd")))
+                Run.Program("bash", ["scripts/publish.sh", "--rid", "linux-arm64", "--output", output], Source, BuildEnvironment).Succeeded();
+            return output;
+        }
+    }
+
+    /// <summary>giftwrap_VERSION_ARCH.deb made by scripts/deb.sh from the programs already published, once per test run.</summary>
+    public string Deb(string arch)
+    {
+        var binaries = arch == "arm64" ? Arm64Binaries() : Binaries;
+        lock (_builds)
+        {
+            var deb = Path.Combine(Root, "deb", $"giftwrap_{Version}_{arch}.deb");
+            if (!File.Exists(deb))
+                Run.Program("bash", ["scripts/deb.sh", "--output", Path.Combine(Root, "deb"), "--arch", $"{arch}={binaries}"], Source, BuildEnvironment).Succeeded();
+            return deb;
+        }
+    }
 
     /// <summary>
     /// dotnet and MSBuild without build servers: a node kept alive would hold our output pipes

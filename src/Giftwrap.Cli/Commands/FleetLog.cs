@@ -1,11 +1,12 @@
 // The fleet layer's log lines (Microsoft.Extensions.Logging) into the gate's log, with
-// the severities syslog knows: the gate has no logging framework of its own.
+// the severities syslog knows: the gate has no logging framework of its own. The CrowdSec
+// bouncer's lines go the same way (its messages name themselves: no topic prefix).
 using Giftwrap.Gate.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace Giftwrap.Cli.Commands;
 
-internal sealed class FleetLog(GateLog log, string where) : ILogger
+internal sealed class FleetLog(GateLog log, string where, string? topic = "fleet") : ILogger
 {
     public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
@@ -30,6 +31,6 @@ internal sealed class FleetLog(GateLog log, string where) : ILogger
             Severity.Err => $"error: {where}: ",
             _ => "",
         };
-        log.Gate(severity, $"{prefix}fleet: {text}");
+        log.Gate(severity, topic is null ? $"{prefix}{text}" : $"{prefix}{topic}: {text}");
     }
 }

@@ -116,6 +116,9 @@ internal static class ServeCommand
         // The kernel side (nftables) is a first line in front of the gate, stopped with it. A failed
         // first write is logged and retried by its loop: the gate refuses banned clients itself.
         await using var kernel = settings.Kernel is { Enabled: true } k ? await StartKernelAsync(k, bans, log).ConfigureAwait(false) : null;
+        // CrowdSec's decisions into the same store (so the fleet shares them), followed in the background.
+        await using var crowdsec = settings.CrowdSec is null ? null
+            : Giftwrap.Bans.CrowdSec.CrowdSecBouncer.Start(bans!.Store, settings.CrowdSec, new FleetLog(log, settings.File.Where("crowdsec", "lapi"), topic: null));
         var server = new GateServer(cfg, log, lookups, SocketActivation.Take(), bans);
         // Signals are taken before the listeners open: a SIGHUP that follows "listening on" at once
         // must reload, not kill the daemon with the default action.

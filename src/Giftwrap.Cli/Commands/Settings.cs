@@ -16,6 +16,8 @@ internal sealed record ServeSettings(GateConfig Gate, BanOptions? Bans, FleetOpt
 {
     /// <summary>The [kernel] section: bans and address rules in nftables.</summary>
     public KernelSettings? Kernel { get; init; }
+    /// <summary>The CrowdSec bouncer, when [crowdsec] names a Local API.</summary>
+    public Giftwrap.Bans.CrowdSec.CrowdSecOptions? CrowdSec { get; init; }
 }
 
 internal static class Settings
@@ -41,7 +43,8 @@ internal static class Settings
             file.Error($"service:{trap.Name}", "trap", $"[service:{trap.Name}] trap needs the ban store: add a [bans] section");
         // The kernel's protected addresses are the store's, [safety] keep included.
         var kernel = KernelSettings.FromFile(file, bans is null ? null : BanCommands.WithKeep(bans, file));
-        return new ServeSettings(gate, bans, fleet, file) { Kernel = kernel };
+        var crowdsec = Giftwrap.Bans.CrowdSec.CrowdSecOptionsReader.FromFile(file);
+        return new ServeSettings(gate, bans, fleet, file) { Kernel = kernel, CrowdSec = crowdsec };
     }
 
     /// <summary>The clients of [safety] keep; a malformed entry is an error of the file.</summary>

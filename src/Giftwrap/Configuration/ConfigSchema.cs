@@ -129,6 +129,15 @@ internal static class ConfigSchema
         [
             new("listen", ValueKind.Address, null, "Serve the metrics over HTTP at this address."),
         ]),
+        new("crowdsec", false, "A CrowdSec bouncer: the Local API's decisions into the ban store.",
+        [
+            new("lapi", ValueKind.Text, null, "The Local API's URL, such as http://127.0.0.1:8080."),
+            new("api_key_file", ValueKind.Path, null, "The file holding the bouncer's key (cscli bouncers add NAME)."),
+            new("poll", ValueKind.Duration, "10s", "How often the decision stream is asked for changes."),
+            new("origins", ValueKind.Text, null, "Enforce decisions of these origins only (crowdsec, cscli, CAPI, lists...)."),
+            new("resync", ValueKind.Duration, "10m", "How often the full decision list is reconciled again (the deltas can miss some)."),
+            new("timeout", ValueKind.Duration, "30s", "The longest one request to the Local API may take."),
+        ]),
     ];
 
     /// <summary>How a value of <paramref name="kind"/> is written, for help texts.</summary>

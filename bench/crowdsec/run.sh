@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# 100,000 CrowdSec decisions from a real Local API to bans a running `giftwrap serve` enforces.
+# Starts Debian's crowdsec (unpacked in $GIFTWRAP_CROWDSEC_DIR, as scripts/test.sh does) offline
+# on a free loopback port with its database in a temp dir, imports N decisions for distinct
+# addresses with `cscli decisions import`, then measures:
+#   1. the LAPI alone answering the full list (curl, GET /v1/decisions/stream?startup=true);
+#   2. a gate started with the N decisions in the LAPI: start to "N decision(s) in force"
+#      (the LAPI's answer, parsing, and the bans written to the store and enforced);
+#   3. a running gate following N new decisions as deltas: from the end of a second import
+#      to the last of them enforced (poll = 1s).
+# Everything is stopped by pid at the end.
+#
+#   bench/crowdsec/run.sh [N]        (default 100000)
+# GIFTWRAP=COMMAND   the giftwrap to run, words allowed ("dotnet path/giftwrap.dll"); default: the
+#                    NativeAOT one scripts/publish.sh builds
+set -euo pipefail
+n=${1:-100000}
+cd "$(dirname "$0")/../.."
+root=${GIFTWRAP_CROWDSEC_DIR:-/var/cache/giftwrap-tests/crowdsec}
+[ -x "$root/usr/bin/crowdsec" ] || { echo "run.sh: $root/usr/bin/crowdsec is missing (scripts/test.sh unpacks it)" >&2; exit 1; }
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+if [ -z "${GIFTWRAP:-}" ]; then
+    scripts/publish.sh --output "$work/bin" >/dev/null
+    GIFTWRAP="$work/bin/giftwrap"
+fi
+read -ra giftwrap <<<"$GIFTWRAP"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+gate=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$work/data" "$work/hub" "$work/config"
+echo '{}' >"$work/hub/.index.json"
+echo 'simulation: off' >"$work/config/simulation.yaml"
+cp "$root/etc/crowdsec/profiles.yaml" "$work/config/"
+cat >"$work/config.yaml" <<YAML
+common: {daemonize: false, log_media: stdout, log_level: warning, working_dir: $work}
+config_paths: {config_dir: $work/config/, data_dir: $work/data/, simulation_path: $work/config/simulation.yaml, hub_dir: $work/hub/, index_path: $work/hub/.index.json, notification_dir: $work/config/notifications/, plugin_dir: $work/plugins/}
+db_config: {type: sqlite, db_path: $work/data/crowdsec.db, use_wal: true}
+api:
+  client: {credentials_path: $work/credentials.yaml}
+  server: {log_level: warning, listen_uri: "127.0.0.1:$port", profiles_path: $work/config/profiles.yaml}
+prometheus: {enabled: false}
+YAML
+cscli() { "$root/usr/bin/cscli" -c "$work/config.yaml" "$@"; }
+cscli machines add -a -f "$work/credentials.yaml" >/dev/null 2>&1
+"$root/usr/bin/crowdsec" -c "$work/config.yaml" -no-cs >"$work/lapi.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.1; done
+key=$(cscli bouncers add bench -o raw)
+echo "$key" >"$work/key"
+decisions() { # FIRST COUNT: a CSV of COUNT /32 decisions from the FIRST-th address of 10.0.0.0/8 on
+    python3 -c "
+import sys
+first, count = int(sys.argv[1]), int(sys.argv[2])
+print('duration,scope,value,reason')
+for i in range(first, first + count):
+    print(f'4h,ip,10.{i >> 16}.{(i >> 8) & 255}.{i & 255},bench/import')" "$1" "$2"
+}
+now() { date +%s.%N; }
+seconds() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$2"; }
+
+decisions 1 "$n" >"$work/first.csv"
+t0=$(now); cscli decisions import -i "$work/first.csv" >/dev/null 2>&1; t1=$(now)
+echo "cscli decisions import, $n decisions: $(seconds "$t0" "$t1") s (CrowdSec's own cost, not Giftwrap's)"
+t0=$(now); bytes=$(curl -s -H "X-Api-Key: $key" "http://127.0.0.1:$port/v1/decisions/stream?startup=true" | wc -c); t1=$(now)
+echo "LAPI alone, full list ($bytes bytes): $(seconds "$t0" "$t1") s"
+# Reset this bouncer's view: the curl above counted as its startup call.
+cscli bouncers delete bench >/dev/null 2>&1; key=$(cscli bouncers add bench -o raw); echo "$key" >"$work/key"
+
+printf 'ALL: ALL\n' >"$work/hosts.allow"; : >"$work/hosts.deny"
+cat >"$work/giftwrap.conf" <<CONF
+[tables]
+allow = $work/hosts.allow
+deny = $work/hosts.deny
+[log]
+syslog = off
+[service:cat]
+listen = 127.0.0.1:$gate
+exec = /bin/cat
+[bans]
+store = $work/bans
+[crowdsec]
+lapi = http://127.0.0.1:$port
+api_key_file = $work/key
+poll = 1s
+resync = 1m
+timeout = 120s
+CONF
+mkfifo "$work/gate.fifo"
+t0=$(now)
+"${giftwrap[@]}" serve --config "$work/giftwrap.conf" 2>"$work/gate.fifo" &
+gate_pid=$!
+pids+=($gate_pid)
+exec 3<"$work/gate.fifo"
+while IFS= read -r line <&3; do
+    echo "$line" >>"$work/gate.log"
+    case "$line" in *"crowdsec: $n decision(s) in force"*) synced=1; break ;; esac
+done
+[ "${synced:-0}" = 1 ] || { echo "run.sh: the gate ended before it had the $n decisions:" >&2; cat "$work/gate.log" >&2; exit 1; }
+t1=$(now)
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$gate_pid/stat"; }
+c1=$(cpu)
+echo "giftwrap serve started with $n decisions in the LAPI, to all enforced: $(seconds "$t0" "$t1") s; the gate's CPU: $c1 s (start-up included)"
+active=$("${giftwrap[@]}" bans --config "$work/giftwrap.conf" 2>/dev/null | grep -c 'crowdsec/' || true)
+echo "  bans listed by giftwrap bans: $active"
+
+decisions $((n + 1)) "$n" >"$work/second.csv"
+t0=$(now); cscli decisions import -i "$work/second.csv" >/dev/null 2>&1; t1=$(now)
+total=0
+while [ "$total" -lt "$n" ] && IFS= read -r line <&3; do
+    echo "$line" >>"$work/gate.log"
+    added=$(sed -n 's/.* \([0-9]*\) ban(s) added.*/\1/p' <<<"$line")
+    total=$((total + ${added:-0}))
+done
+t2=$(now)
+echo "a running gate following $n new decisions: import $(seconds "$t0" "$t1") s; from the import's end to the last ban enforced: $(seconds "$t1" "$t2") s; the gate's CPU meanwhile: $(seconds "$c1" "$(cpu)") s"

@@ -1,0 +1,82 @@
+// The bouncer's side of CrowdSec's Local API: GET /v1/decisions/stream with the key in the
+// X-Api-Key header (the LAPI's bouncer authentication), startup=true for the full list and
+// without it for the changes since this key's last call. Scopes ip and range are asked for,
+// the only ones a gate can enforce; origins are filtered by the bouncer, since older LAPIs
+// do not know that parameter. Every request is bounded by the configured timeout, body included.
+// Failures come back as LapiException with what an operator needs to act (no stack trace).
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+
+namespace Giftwrap.Bans.CrowdSec;
+
+/// <summary>A request to the Local API that failed: unreachable, timed out, refused, or answered with something that is not a stream.</summary>
+internal sealed class LapiException(string message, bool keyRefused = false) : Exception(message)
+{
+    /// <summary>The LAPI refused the key (401/403): retrying will not help until the key is fixed.</summary>
+    public bool KeyRefused { get; } = keyRefused;
+}
+
+internal sealed class LapiClient : IDisposable
+{
+    /// <summary>An answer larger than this is refused: 1,000,000 decisions take about 250 MB.</summary>
+    private const long MaxAnswerBytes = 512L * 1024 * 1024;
+
+    private readonly HttpClient _http;
+    private readonly CrowdSecOptions _options;
+
+    public LapiClient(CrowdSecOptions options, HttpMessageHandler? handler = null)
+    {
+        _options = options;
+        _http = new HttpClient(handler ?? new SocketsHttpHandler { ConnectTimeout = options.Timeout, AutomaticDecompression = DecompressionMethods.All })
+        {
+            BaseAddress = new Uri(options.Lapi.AbsoluteUri.TrimEnd('/') + "/"),
+            Timeout = options.Timeout,
+            MaxResponseContentBufferSize = int.MaxValue,
+        };
+        _http.DefaultRequestHeaders.Add("X-Api-Key", options.ApiKey);
+        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("giftwrap-bouncer", typeof(LapiClient).Assembly.GetName().Version?.ToString(3) ?? "0"));
+    }
+
+    /// <summary>One call of the stream: everything current with <paramref name="startup"/>, else what changed since the last call.</summary>
+    public async Task<LapiStream> StreamAsync(bool startup, CancellationToken ct)
+    {
+        var path = "v1/decisions/stream?scopes=ip,range" + (startup ? "&startup=true" : "");
+        try
+        {
+            // HttpClient.Timeout covers the whole exchange when the body is read before the call returns.
+            using var response = await _http.GetAsync(path, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+            if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+                throw new LapiException($"the Local API refused the bouncer's key ({(int)response.StatusCode}): check api_key_file against `cscli bouncers list`", keyRefused: true);
+            if (!response.IsSuccessStatusCode)
+                throw new LapiException($"the Local API answered {(int)response.StatusCode} {response.ReasonPhrase}");
+            if (response.Content.Headers.ContentLength > MaxAnswerBytes)
+                throw new LapiException($"the Local API's answer is {response.Content.Headers.ContentLength} bytes, more than {MaxAnswerBytes}");
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(_options.Timeout);
+            await using var body = await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
+            return await JsonSerializer.DeserializeAsync(body, LapiJson.Default.LapiStream, timeout.Token).ConfigureAwait(false)
+                ?? throw new LapiException("the Local API answered null, not a decision stream");
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new LapiException($"cannot reach the Local API at {_options.Lapi}: {ex.Message}");
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // Our timeout, not the caller's stop: a LAPI that accepts and never answers.
+            throw new LapiException($"the Local API at {_options.Lapi} did not answer within {_options.Timeout.TotalSeconds:0.#} s");
+        }
+        catch (JsonException ex)
+        {
+            throw new LapiException($"the Local API's answer is not a decision stream: {ex.Message}");
+        }
+        catch (IOException ex)
+        {
+            // The connection was cut while the answer was read.
+            throw new LapiException($"the answer of the Local API at {_options.Lapi} was cut short: {ex.Message}");
+        }
+    }
+
+    public void Dispose() => _http.Dispose();
+}
