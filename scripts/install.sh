@@ -89,6 +89,8 @@ for example in examples/systemd/*; do
     sed "s:/usr/local/bin/giftwrap:$prefix/bin/giftwrap:g" "$example" >"$examples/systemd/$(basename "$example")"
 done
 install -m 0644 examples/giftwrap.conf examples/hosts.allow examples/hosts.deny examples/inetd.conf "$examples/"
+mkdir -p "$examples/transparent"
+install -m 0755 examples/transparent/routing.sh "$examples/transparent/"
 
 # 4. Default paths. The configuration is written only when there is none: an
 #    administrator's file is never replaced. The example's tables are relative to the

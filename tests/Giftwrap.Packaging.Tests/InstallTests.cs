@@ -37,6 +37,7 @@ public sealed class InstallTests(PackagingFixture fixture) : IDisposable
         Assert.Contains("ExecStart=/usr/local/bin/giftwrap serve --config /etc/giftwrap/giftwrap.conf", service);
         Assert.Contains("ListenStream=", File.ReadAllText(At("/usr/local/lib/systemd/system/giftwrap.socket")));
         Assert.True(File.Exists(At("/usr/local/share/doc/giftwrap/examples/systemd/finger@.service")));
+        Assert.True(File.Exists(At("/usr/local/share/doc/giftwrap/examples/transparent/routing.sh")));
         // The default configuration guards the system's tables, not the repository's examples.
         var conf = File.ReadAllText(At("/etc/giftwrap/giftwrap.conf"));
         Assert.Contains("allow = /etc/hosts.allow", conf);
