@@ -86,7 +86,7 @@ hz=$(getconf CLK_TCK)
 now() { date +%s.%N; }
 
 echo "==== machine"
-echo "nproc $(nproc); $(uname -sr); $(nft --version); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "nproc $(nproc) ($(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed "s/^ *//")); $(uname -sr); $(nft --version); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "sources $sources, flood $flood_rate attempts/s over $flood_threads threads (timeout $flood_timeout ms), legitimate clients $legit_threads threads, windows of $window s, $rounds rounds"
 
 # ---------------------------------------------------------------- build
