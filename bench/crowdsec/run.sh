@@ -75,7 +75,7 @@ now() { date +%s.%N; }
 seconds() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$2"; }
 
 decisions 1 "$n" >"$work/first.csv"
-t0=$(now); cscli decisions import -i "$work/first.csv" >/dev/null 2>&1; t1=$(now)
+t0=$(now); cscli decisions import -i "$work/first.csv" >"$work/import.log" 2>&1 || { echo "run.sh: cscli decisions import failed:" >&2; tail -n 5 "$work/import.log" >&2; exit 1; }; t1=$(now)
 echo "cscli decisions import, $n decisions: $(seconds "$t0" "$t1") s (CrowdSec's own cost, not Giftwrap's)"
 t0=$(now); bytes=$(curl -s -H "X-Api-Key: $key" "http://127.0.0.1:$port/v1/decisions/stream?startup=true" | wc -c); t1=$(now)
 echo "LAPI alone, full list ($bytes bytes): $(seconds "$t0" "$t1") s"
@@ -148,7 +148,15 @@ mark=$(wc -l <"$work/gate.log")
 added() { tail -n +$((mark + 1)) "$work/gate.log" | sed -n 's/.* \([0-9]*\) ban(s) added.*/\1/p' | awk '{ t += $1 } END { print t + 0 }'; }
 all_added() { [ "$(added)" -ge "$n" ]; }
 c2=$(cpu)
-t0=$(now); cscli decisions import -i "$work/second.csv" >/dev/null 2>&1; t1=$(now)
+# The LAPI's SQLite can refuse the import's one big transaction while a bouncer's poll writes
+# (crowdsec 1.4.6: "database is locked"); the transaction is then rolled back whole, so it is retried.
+t0=$(now)
+for try in 1 2 3 4 5; do
+    cscli decisions import -i "$work/second.csv" >"$work/import.log" 2>&1 && break
+    grep -q 'database is locked' "$work/import.log" && [ "$try" -lt 5 ] || { echo "run.sh: cscli decisions import failed:" >&2; tail -n 5 "$work/import.log" >&2; exit 1; }
+    echo "  (import attempt $try: the LAPI's database was locked; retrying)"
+done
+t1=$(now)
 wait_for 900 all_added
 t2=$(now)
 echo "a running gate following $n new decisions: import $(seconds "$t0" "$t1") s; from the import's end to the last ban enforced: $(seconds "$t1" "$t2") s; the gate's CPU meanwhile: $(seconds "$c2" "$(cpu)") s"
