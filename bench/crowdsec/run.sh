@@ -165,4 +165,8 @@ if [ "$kernel" = yes ]; then
     t3=$(now)
     echo "  ... to all $((2 * n)) in the kernel set (gauge): $(seconds "$t1" "$t3") s from the import's end ($(seconds "$t0" "$t3") s from its start); the gate's CPU from the import's start: $(seconds "$c2" "$(cpu)") s; nft list set inet giftwrap a4 (listed afterwards): $(set_count) elements"
 fi
+# which path brought the deltas: the poll's "ban(s) added" lines, or the resync's "in force" line
+echo "  the gate's crowdsec lines since the second import (first 5, last 3 of $(tail -n +$((mark + 1)) "$work/gate.log" | grep -c 'crowdsec:' || true)):"
+tail -n +$((mark + 1)) "$work/gate.log" | grep 'crowdsec:' | head -n 5 | sed 's/^/    /'
+tail -n +$((mark + 1)) "$work/gate.log" | grep 'crowdsec:' | tail -n 3 | sed 's/^/    /'
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
