@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# A refusal flood from banned loopback sources against `giftwrap serve`, with and without the
+# kernel set (issue 11), side by side in one run, inside a network namespace made for the run
+# (`unshare -n`: nft changes never touch the machine's own ruleset, and every packet stays on the
+# namespace's own loopback).
+#
+#   bench/kernel/flood.sh          about 3 minutes; run as root (unshare, nft)
+#
+# Two gates run at once, each a `forward` service to its own tiny backend (bench/gate/responder.c,
+# writes "ok" and closes) plus a `trap` service, each with its own ban store:
+#   user   no kernel side: a banned source is accepted, looked up in the store and closed;
+#   kernel [kernel] nftables = yes, ports = its forward port: the banned sources' SYNs to that port
+#          are dropped in the input hook before any socket sees them.
+# SOURCES addresses (127.1.0.1, 127.1.0.2, ...) are banned first through each gate's trap (one
+# connection from each; trap_bans_per_minute raised), then, ROUNDS times and the two gates in turn
+# (which goes first alternates), three windows of WINDOW seconds each:
+#   alone   the legitimate clients (bench/gate/connload.c, LEGIT_THREADS blocking clients from
+#           127.0.0.1, connect, read "ok" until EOF, close) alone;
+#   flood   the flood alone (bench/kernel/flood.c: FLOOD_RATE attempts/s in all over FLOOD_THREADS
+#           threads, non-blocking, each attempt abandoned after FLOOD_TIMEOUT_MS, so that SYNs the
+#           kernel drops do not slow the flood down): the gate's CPU the flood alone costs;
+#   both    the flood and the legitimate clients together: their rate as a share of "alone".
+# The gate's CPU is utime+stime from /proc/PID/stat over each window (its threads included).
+#
+# Environment: SOURCES (1000) FLOOD_RATE (12000) FLOOD_THREADS (8) FLOOD_TIMEOUT_MS (200)
+#   LEGIT_THREADS (4) WINDOW (6) ROUNDS (3)
+#   GIFTWRAP=COMMAND   the giftwrap to run, words allowed; default: the Release build of
+#                      src/Giftwrap.Cli (dotnet build first), run as `dotnet giftwrap.dll`
+# Every process started is stopped by pid; every load loop is bounded in time.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+if [ -z "${GIFTWRAP_FLOOD_IN_NETNS:-}" ]; then
+    [ "$(id -u)" -eq 0 ] || { echo "flood.sh: run as root (unshare -n, nft)" >&2; exit 1; }
+    exec unshare --net -- env GIFTWRAP_FLOOD_IN_NETNS=1 "$0" "$@"
+fi
+sources=${SOURCES:-1000}
+flood_rate=${FLOOD_RATE:-12000}
+flood_threads=${FLOOD_THREADS:-8}
+flood_timeout=${FLOOD_TIMEOUT_MS:-200}
+legit_threads=${LEGIT_THREADS:-4}
+window=${WINDOW:-6}
+rounds=${ROUNDS:-3}
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+# the session's SSH client would be a protected address; it is not part of this namespace
+unset SSH_CONNECTION SSH_CLIENT
+
+ip link set lo up
+work=$(mktemp -d "${TMPDIR:-/tmp}/giftwrap-flood-bench.XXXXXX")
+declare -A PID=()
+cleanup() {
+    local name
+    for name in "${!PID[@]}"; do kill "${PID[$name]}" 2>/dev/null || true; done
+    for name in "${!PID[@]}"; do wait "${PID[$name]}" 2>/dev/null || true; done
+    nft delete table inet giftwrap 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+start() {
+    local name=$1
+    shift
+    "$@" >"$work/$name.out" 2>"$work/$name.err" &
+    PID[$name]=$!
+}
+listening() {
+    local hex
+    hex=$(printf ':%04X' "$1")
+    awk -v p="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' /proc/net/tcp
+}
+wait_listening() {
+    local port=$1 name=$2 i
+    for i in $(seq 1 300); do
+        listening "$port" && return 0
+        kill -0 "${PID[$name]}" 2>/dev/null || { cat "$work/$name.err" >&2; echo "flood.sh: $name exited" >&2; exit 1; }
+        sleep 0.1
+    done
+    cat "$work/$name.err" >&2
+    echo "flood.sh: $name not listening on $port after 30 s" >&2
+    exit 1
+}
+kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" | head -n1; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+now() { date +%s.%N; }
+
+echo "==== machine"
+echo "nproc $(nproc) ($(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed "s/^ *//")); $(uname -sr); $(nft --version); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "sources $sources, flood $flood_rate attempts/s over $flood_threads threads (timeout $flood_timeout ms), legitimate clients $legit_threads threads, windows of $window s, $rounds rounds"
+
+# ---------------------------------------------------------------- build
+for p in connload responder; do gcc -O2 -Wall -pthread -o "$work/$p" "$repo/bench/gate/$p.c"; done
+gcc -O2 -Wall -pthread -o "$work/flood" "$here/flood.c"
+if [ -z "${GIFTWRAP:-}" ]; then
+    dotnet build "$repo/src/Giftwrap.Cli" -c Release -nologo -v quiet >"$work/build.log" 2>&1 || { tail -n 30 "$work/build.log" >&2; exit 1; }
+    GIFTWRAP="dotnet $repo/src/Giftwrap.Cli/bin/Release/net10.0/giftwrap.dll"
+fi
+read -ra giftwrap <<<"$GIFTWRAP"
+echo "giftwrap: $GIFTWRAP ($(git -C "$repo" log -1 --format='%h %s' 2>/dev/null || echo '?'))"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# ---------------------------------------------------------------- gates
+printf 'ALL: ALL\n' >"$work/hosts.allow"
+: >"$work/hosts.deny"
+declare -A FWD=([user]=20001 [kernel]=20011) TRAP=([user]=20002 [kernel]=20012) BACK=([user]=20003 [kernel]=20013)
+for g in user kernel; do
+    {
+        printf '[tables]\nallow = %s\ndeny = %s\n\n' "$work/hosts.allow" "$work/hosts.deny"
+        printf '[service:web]\nlisten = 127.0.0.1:%s\nforward = 127.0.0.1:%s\n\n' "${FWD[$g]}" "${BACK[$g]}"
+        printf '[service:trap]\nlisten = 127.0.0.1:%s\ntrap = 1d\ntrap_bans_per_minute = 1000000\n\n' "${TRAP[$g]}"
+        # one legitimate address opens every connection: the per-source limit (64) would refuse them
+        printf '[limits]\nmax_connections = 20000\nmax_per_source = 20000\n\n'
+        printf '[log]\nsyslog = off\n\n'
+        # 127.1.x.y are the attackers here: loopback must be bannable for the run
+        printf '[bans]\nstore = %s\nprotect_loopback = no\n\n' "$work/store-$g"
+        [ "$g" = kernel ] && printf '[kernel]\nnftables = yes\nports = %s\n\n' "${FWD[$g]}"
+    } >"$work/$g.conf"
+    start "back_$g" "$work/responder" "${BACK[$g]}" reply 900
+    start "gate_$g" "${giftwrap[@]}" serve --config "$work/$g.conf"
+done
+for g in user kernel; do
+    wait_listening "${BACK[$g]}" "back_$g"
+    wait_listening "${FWD[$g]}" "gate_$g"
+    wait_listening "${TRAP[$g]}" "gate_$g"
+done
+echo "==== configuration of the kernel gate"
+sed 's/^/  /' "$work/kernel.conf"
+
+# ---------------------------------------------------------------- bans
+for g in user kernel; do
+    r=$("$work/flood" seed 127.0.0.1 "${TRAP[$g]}" "$sources") || { echo "flood.sh: seeding $g: $r" >&2; exit 1; }
+    echo "bans through $g's trap: $r"
+done
+count_bans() { "${giftwrap[@]}" bans --config "$work/$1.conf" 2>/dev/null | grep -c '127\.1\.' || true; }
+for g in user kernel; do
+    n=$(count_bans "$g")
+    [ "$n" -ge "$sources" ] || { echo "flood.sh: $g's store holds $n bans of 127.1.x.y, not $sources" >&2; exit 1; }
+done
+set_count() { nft list set inet giftwrap a4 2>/dev/null | tr ',{}' '\n\n\n' | grep -c '127\.1\.' || true; }
+for _ in $(seq 1 100); do
+    [ "$(set_count)" -ge "$sources" ] && break
+    sleep 0.2
+done
+echo "stores: $sources bans each; the kernel set a4 of table inet giftwrap: $(set_count) elements"
+echo "the kernel gate's chain:"
+nft list chain inet giftwrap input | sed 's/^/  /'
+
+# a legitimate client gets through both; a banned source is refused by both
+for g in user kernel; do
+    r=$("$work/connload" run 127.0.0.1 "${FWD[$g]}" 20 2 10)
+    [ "$(kv ok <<<"$r")" = 20 ] || { echo "flood.sh: $g does not serve 127.0.0.1: $r" >&2; exit 1; }
+    r=$("$work/flood" run 127.0.0.1 "${FWD[$g]}" "$sources" 200 1 "$flood_timeout" 1)
+    echo "check, 200 attempts from banned sources to $g: $r"
+    [ "$(kv refused <<<"$r")" = 0 ] && [ "$(kv dropped <<<"$r")" = 0 ] && { echo "flood.sh: $g let banned sources in" >&2; exit 1; }
+done
+
+# ---------------------------------------------------------------- measure
+# window GATE KIND: one window; prints "KIND gate=G legit_rate=R gate_cpu_pct=C flood: ..."
+window() {
+    local g=$1 kind=$2 pid=${PID[gate_$1]} c0 c1 t0 t1 legit="" flood="" fpid=""
+    if [ "$kind" != alone ]; then
+        "$work/flood" run 127.0.0.1 "${FWD[$g]}" "$sources" "$flood_rate" "$((window + 2))" "$flood_timeout" "$flood_threads" >"$work/flood.out" &
+        fpid=$!
+        sleep 1
+    fi
+    c0=$(ticks "$pid")
+    t0=$(now)
+    if [ "$kind" = flood ]; then
+        sleep "$window"
+    else
+        legit=$("$work/connload" run 127.0.0.1 "${FWD[$g]}" 10000000 "$legit_threads" "$window")
+    fi
+    c1=$(ticks "$pid")
+    t1=$(now)
+    [ -n "$fpid" ] && { wait "$fpid" || true; flood=$(cat "$work/flood.out"); }
+    local cpu
+    cpu=$(awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" -v hz="$hz" 'BEGIN { printf "%.1f", 100 * (b - a) / hz / (t1 - t0) }')
+    printf '%-6s %-5s legit_rate=%s gate_cpu_pct=%s  %s  %s\n' "$g" "$kind" "$(kv rate <<<" ${legit#RESULT }")" "$cpu" "${legit#RESULT }" "${flood#FLOOD }"
+}
+# idle: both gates with no traffic at all, the floor under every CPU figure below
+c0u=$(ticks "${PID[gate_user]}") c0k=$(ticks "${PID[gate_kernel]}") t0=$(now)
+sleep "$window"
+c1u=$(ticks "${PID[gate_user]}") c1k=$(ticks "${PID[gate_kernel]}") t1=$(now)
+idle_pct() { awk -v a="$1" -v b="$2" -v t0="$t0" -v t1="$t1" -v hz="$hz" 'BEGIN { printf "%.1f", 100 * (b - a) / hz / (t1 - t0) }'; }
+echo "idle, no traffic for $window s: gate CPU % of a core: user $(idle_pct "$c0u" "$c1u"), kernel $(idle_pct "$c0k" "$c1k")"
+echo "==== rounds (load average at start: $(cut -d' ' -f1-3 /proc/loadavg))"
+: >"$work/results"
+for round in $(seq 1 "$rounds"); do
+    order="user kernel"
+    [ $((round % 2)) -eq 0 ] && order="kernel user"
+    for g in $order; do
+        for kind in alone flood both; do
+            line=$(window "$g" "$kind")
+            echo "round $round  $line"
+            echo "$round $line" >>"$work/results"
+            sleep 0.5
+        done
+    done
+    echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+done
+
+# ---------------------------------------------------------------- summary
+echo "==== summary (medians over $rounds rounds; ratio = rate during the flood / rate alone, per round)"
+for g in user kernel; do
+    alone=$(awk -v g="$g" '$2 == g && $3 == "alone" { sub("legit_rate=", "", $4); print $4 }' "$work/results" | median)
+    both=$(awk -v g="$g" '$2 == g && $3 == "both" { sub("legit_rate=", "", $4); print $4 }' "$work/results" | median)
+    ratio=$(awk -v g="$g" '$2 == g && $3 == "alone" { sub("legit_rate=", "", $4); a[$1] = $4 } $2 == g && $3 == "both" { sub("legit_rate=", "", $4); b[$1] = $4 } END { for (r in a) if (a[r] > 0) printf "%.3f\n", b[r] / a[r] }' "$work/results" | median)
+    cpu() { awk -v g="$g" -v k="$1" '$2 == g && $3 == k { sub("gate_cpu_pct=", "", $5); print $5 }' "$work/results" | median; }
+    field() { awk -v g="$g" -v k="$1" -v f="$2" '$2 == g && $3 == k { for (i = 1; i <= NF; i++) if (index($i, f "=") == 1) { sub(f "=", "", $i); print $i } }' "$work/results" | median; }
+    printf '%-6s legit alone %s conn/s, during the flood %s conn/s, ratio %s; gate CPU %% of a core: alone %s, flood alone %s, flood+legit %s; flood attempts/s %s (refused %s, dropped %s, stalled %s, skipped %s per window)\n' \
+        "$g" "$alone" "$both" "$ratio" "$(cpu alone)" "$(cpu flood)" "$(cpu both)" "$(field flood attempts_per_s)" "$(field flood refused)" "$(field flood dropped)" "$(field flood stalled)" "$(field flood skipped)"
+done
+for g in user kernel; do echo "$g gate: $(wc -l <"$work/gate_$g.err") line(s) on its stderr ([log] syslog = off: the console)"; done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "goal (issue 11): with the sources in the kernel set, ratio >= 0.9 and the gate under 5 % of a core"
