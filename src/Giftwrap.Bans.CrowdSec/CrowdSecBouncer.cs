@@ -14,7 +14,6 @@
 // in force until its own expiry; the bouncer retries with a doubling pause, logs the outage and
 // its end once each, and counts each failure (CrowdSecMetrics).
 // Not here: talking HTTP (LapiClient), the configuration (CrowdSecOptionsReader).
-using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -136,7 +135,9 @@ public sealed partial class CrowdSecBouncer : IAsyncDisposable
         if (!string.Equals(d.Type, "ban", StringComparison.OrdinalIgnoreCase)
             || d.Scope is not { } scope || !(scope.Equals("Ip", StringComparison.OrdinalIgnoreCase) || scope.Equals("Range", StringComparison.OrdinalIgnoreCase))
             || (_origins.Count > 0 && !_origins.Contains(d.Origin ?? "")))
+        {
             return null;
+        }
         // Scope Ip holds one address, Range a prefix; BanTarget reads both (and refuses host bits set).
         var isRange = scope.Equals("Range", StringComparison.OrdinalIgnoreCase);
         if (d.Value is not { } value || value.Contains('/', StringComparison.Ordinal) != isRange

@@ -2,8 +2,6 @@
 // order they came, so the ledger needs no lock. A local change is recorded (fsync) before
 // it is sent; a remote record is applied to the store only when it is newer than what the
 // ledger knows for its target, which is how an unban wins over an older ban arriving late.
-using Microsoft.Extensions.Logging;
-
 namespace Giftwrap.Bans.Redis;
 
 public sealed partial class BanFleet

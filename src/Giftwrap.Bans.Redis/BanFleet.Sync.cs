@@ -134,7 +134,9 @@ public sealed partial class BanFleet
             }
             if (known is { Kind: RecordKind.Ban } k && k.Version == entry.Created.ToUnixTimeMilliseconds()
                 && entry.Expires is { } ended && (k.Expires is null || k.Expires > ended.ToUnixTimeMilliseconds()))
+            {
                 OnLocal(new BanChange { Kind = BanChangeKind.Unbanned, Target = entry.Target, At = ended, Origin = _store.Options.Origin }, outgoing);
+            }
         }
     }
 

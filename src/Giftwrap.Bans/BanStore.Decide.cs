@@ -3,8 +3,6 @@
 // force (never shortened, daemon lists joined), IPv6 /64 aggregation, and the checks
 // that refuse protected or malformed targets. Runs under the writers' lock against a
 // state that has just caught up with the journal; writes nothing itself.
-using Giftwrap.Bans.Storage;
-
 namespace Giftwrap.Bans;
 
 public sealed partial class BanStore

@@ -187,7 +187,10 @@ public sealed partial class BanStore
                     ApplySalvaged(table, line, SnapshotPath, 1, null);
                 }
                 else if (line.IndexOf(" count=", StringComparison.Ordinal) is var c and > 0 && int.TryParse(line.AsSpan(c + 7), out var count) && count > 0)
+                {
                     table.EnsureCapacity(Math.Min(count, 50_000_000));
+                }
+
                 continue;
             }
             if (line == JournalFormat.SnapshotEnd)

@@ -72,7 +72,9 @@ internal sealed class KernelContents
             }
             var text = Text(value);
             if (banSet)
+            {
                 Elements[$"{name} {Normalise(text)}"] = expires;
+            }
             else
             {
                 if (!Others.TryGetValue(name, out var list))

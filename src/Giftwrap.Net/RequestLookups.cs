@@ -26,14 +26,14 @@ public sealed class RequestLookups : IRequestLookups
     /// <inheritdoc/>
     /// <remarks>An address that does not parse has no name: <c>unknown</c>.</remarks>
     public ValueTask<string> HostNameAsync(string address, CancellationToken cancellationToken) =>
-        IPAddress.TryParse(address, out IPAddress? parsed)
+        IPAddress.TryParse(address, out var parsed)
             ? _names.VerifiedNameAsync(parsed, cancellationToken)
             : ValueTask.FromResult(AccessRequest.Unknown);
 
     /// <inheritdoc/>
     /// <remarks>An address that does not parse has no name: <c>unknown</c>.</remarks>
     public ValueTask<HostNameLookup> LookUpHostNameAsync(string address, CancellationToken cancellationToken) =>
-        IPAddress.TryParse(address, out IPAddress? parsed)
+        IPAddress.TryParse(address, out var parsed)
             ? _names.VerifyAsync(parsed, cancellationToken)
             : ValueTask.FromResult(new HostNameLookup(AccessRequest.Unknown, null));
 
@@ -42,8 +42,8 @@ public sealed class RequestLookups : IRequestLookups
     public ValueTask<string> UserAsync(AccessRequest request, TimeSpan timeout, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (!TryEndPoint(request.ClientAddress, request.ClientPort, out IPEndPoint? client)
-            || !TryEndPoint(request.ServerAddress, request.ServerPort, out IPEndPoint? server))
+        if (!TryEndPoint(request.ClientAddress, request.ClientPort, out var client)
+            || !TryEndPoint(request.ServerAddress, request.ServerPort, out var server))
         {
             return ValueTask.FromResult(AccessRequest.Unknown);
         }
@@ -53,10 +53,8 @@ public sealed class RequestLookups : IRequestLookups
     private static bool TryEndPoint(string? address, int port, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPEndPoint? endPoint)
     {
         endPoint = null;
-        if (port is < 1 or > 65535 || !IPAddress.TryParse(address, out IPAddress? parsed))
-        {
+        if (port is < 1 or > 65535 || !IPAddress.TryParse(address, out var parsed))
             return false;
-        }
         endPoint = new IPEndPoint(parsed, port);
         return true;
     }

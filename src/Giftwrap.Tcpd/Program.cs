@@ -8,7 +8,7 @@ using Giftwrap.Gate.Connections;
 using Giftwrap.Gate.Tcpd;
 
 var argv0 = Environment.GetCommandLineArgs()[0];
-string[] words = Path.GetFileName(argv0).StartsWith("giftwrap-tcpd", StringComparison.Ordinal) ? args : ["--", argv0, .. args];
+var words = Path.GetFileName(argv0).StartsWith("giftwrap-tcpd", StringComparison.Ordinal) ? args : ["--", argv0, .. args];
 if (TcpdArguments.Parse(words, out var error) is not { } parsed)
 {
     await Console.Error.WriteLineAsync($"giftwrap-tcpd: {error}\n{TcpdArguments.Usage.Replace("giftwrap tcpd", "giftwrap-tcpd", StringComparison.Ordinal)}").ConfigureAwait(false);

@@ -54,8 +54,10 @@ public sealed partial class ServeTests : IDisposable
         gate.ErrorDataReceived += (_, e) =>
         {
             if (e.Data is not null)
+            {
                 lock (lines)
                     lines.Add(e.Data);
+            }
         };
         gate.BeginErrorReadLine();
         bool Logged(string text)

@@ -46,7 +46,10 @@ internal sealed class RedisServer : IDisposable
         };
         foreach (var a in new[] { "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
                      "--save", "", "--appendonly", "no", "--dir", _dir, "--protected-mode", "no" })
+        {
             psi.ArgumentList.Add(a);
+        }
+
         var p = Process.Start(psi)!;
         p.OutputDataReceived += (_, _) => { };
         p.ErrorDataReceived += (_, _) => { };

@@ -1,5 +1,4 @@
 using System.Net;
-using Giftwrap.Bans;
 
 namespace Giftwrap.Bans.Tests;
 

@@ -1,5 +1,3 @@
-using Giftwrap.Bans;
-
 namespace Giftwrap.Bans.Tests;
 
 public class BanTargetTests

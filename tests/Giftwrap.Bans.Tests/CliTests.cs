@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using Giftwrap.Bans;
 
 namespace Giftwrap.Bans.Tests;
 

@@ -1,5 +1,4 @@
 using System.Text;
-using Giftwrap.Bans;
 using Giftwrap.Bans.HostsDeny;
 
 namespace Giftwrap.Bans.Tests;

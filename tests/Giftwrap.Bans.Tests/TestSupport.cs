@@ -2,7 +2,6 @@
 // the ban commands run as a real process (BanHost: the CLI's BanCommands in a program of its own).
 using System.Diagnostics;
 using System.Text;
-using Giftwrap.Bans;
 
 namespace Giftwrap.Bans.Tests;
 

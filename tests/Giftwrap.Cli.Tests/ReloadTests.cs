@@ -2,10 +2,8 @@
 // valid (without its [tables] the gate would judge by /etc/hosts.allow and /etc/hosts.deny).
 // The rules are those of Reloading.cs: a final newline, every running section still there,
 // the same bytes on two reads, and a valid whole.
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using Giftwrap.Cli.Commands;
 using Giftwrap.Configuration;
 

@@ -1,7 +1,6 @@
 // A real `giftwrap serve` for a test: started with a configuration, its stderr collected line by
 // line, waits for lines that contain a text, and stopped by its pid (SIGTERM, then kill).
 using System.Diagnostics;
-using System.Text;
 
 namespace Giftwrap.Cli.Tests;
 
@@ -27,7 +26,7 @@ internal sealed class ServeProcess : IDisposable
     public ServeProcess(string conf, int drainSeconds, IReadOnlyList<string>? prefix, string[] extra)
     {
         string[] serve = ["dotnet", CliRunner.Dll, "serve", "--config", conf, "--drain-seconds", drainSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extra];
-        string[] command = prefix is null ? serve : [.. prefix, .. serve];
+        var command = prefix is null ? serve : [.. prefix, .. serve];
         var psi = new ProcessStartInfo(command[0], command[1..])
         {
             RedirectStandardError = true,

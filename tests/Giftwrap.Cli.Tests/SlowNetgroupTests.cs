@@ -150,7 +150,9 @@ public sealed class SlowNetgroupTests
                 // Threads of the gate's own (loops, thread pool), not the runtime's.
                 if (File.ReadAllText(Path.Combine(task.FullName, "wchan")) == "wait_for_partner"
                     && !File.ReadAllText(Path.Combine(task.FullName, "comm")).StartsWith(".NET D", StringComparison.Ordinal))
+                {
                     n++;
+                }
             }
             catch (IOException)
             {

@@ -3,7 +3,6 @@
 // connection or child. Runs alone: it counts this process's descriptors.
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using Giftwrap.Gate.Actions;
 using Giftwrap.Gate.Listening;
 using Giftwrap.Net.Dns;

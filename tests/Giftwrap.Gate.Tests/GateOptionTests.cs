@@ -1,6 +1,5 @@
 // Every process and socket option of hosts_options(5) carried out by the gate, observed from
 // the outside: by the exec'd program (umask, user, group, nice, socket options) or by syslog.
-using System.Net.Sockets;
 using static Giftwrap.Gate.Tests.GateProbes;
 
 namespace Giftwrap.Gate.Tests;

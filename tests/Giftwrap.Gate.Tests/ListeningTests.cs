@@ -2,7 +2,6 @@
 // address and service, and opens nothing (no SO_REUSEPORT, which would split the connections
 // between two gates with different tables); a restart binds while refused connections of the
 // last run linger in TIME_WAIT (SO_REUSEADDR stays).
-using System.Net;
 using System.Net.Sockets;
 
 namespace Giftwrap.Gate.Tests;

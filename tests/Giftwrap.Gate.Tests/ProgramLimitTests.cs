@@ -2,7 +2,6 @@
 // flood from many loopback addresses against `spawn (...) &` keeps the number of processes
 // bounded, the gate serves every client, and the excess is counted and summarised in the log.
 using System.Diagnostics.Metrics;
-using System.Net.Sockets;
 using Giftwrap.Diagnostics;
 using Xunit.Abstractions;
 

@@ -1,10 +1,8 @@
 // Reloads and the live tables: a change to [limits] alone keeps the compiled tables (and their
 // watches); new table paths give new tables, and the old ones are released as soon as the last
 // connection deciding with them is decided, not on a timer.
-using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Decisions;
-using Giftwrap.Gate.Config;
 
 namespace Giftwrap.Gate.Tests;
 

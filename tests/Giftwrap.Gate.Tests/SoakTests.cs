@@ -4,7 +4,6 @@
 // reads to the end, one that ignores its input and exits), with reloads on the way; afterwards every count is back at zero (the gate's own count, the
 // giftwrap.connections.active metric, the programs it started) and a fresh client is served.
 // Runs alone: it counts this process's children.
-using System.Net;
 using System.Net.Sockets;
 using Xunit.Abstractions;
 

@@ -26,7 +26,7 @@ public sealed class EmbeddingTests : IDisposable
         dns.AddAddress("web.example.org", IPAddress.Parse("127.0.0.7"));
         using var tables = Open("myapp : .example.org : spawn echo %c %d : ban 10m\n", "ALL : ALL\n");
 
-        Judgement judgement = await tables.DecideAsync(Request("127.0.0.7"), Lookups(dns), CancellationToken.None);
+        var judgement = await tables.DecideAsync(Request("127.0.0.7"), Lookups(dns), CancellationToken.None);
 
         Assert.True(judgement.Decision.IsGranted);
         Assert.Equal(new RuleLocation(Path.Combine(_dir, "hosts.allow"), 1), judgement.Decision.Match);
@@ -43,7 +43,7 @@ public sealed class EmbeddingTests : IDisposable
         await using var dns = new DnsTestServer();
         using var tables = Open("myapp : 10.0.0.0/8\n", "ALL : ALL\n");
 
-        Judgement judgement = await tables.DecideAsync(Request("127.0.0.8"), Lookups(dns), CancellationToken.None);
+        var judgement = await tables.DecideAsync(Request("127.0.0.8"), Lookups(dns), CancellationToken.None);
 
         Assert.Equal(Verdict.Denied, judgement.Decision.Verdict);
         Assert.Equal(new RuleLocation(Path.Combine(_dir, "hosts.deny"), 1), judgement.Decision.Match);
@@ -56,7 +56,7 @@ public sealed class EmbeddingTests : IDisposable
     {
         using var tables = Open("myapp : .example.org\nmyapp : UNKNOWN : deny\n", "");
 
-        Decision decision = tables.Decide(Request("127.0.0.7"));
+        var decision = tables.Decide(Request("127.0.0.7"));
 
         Assert.Equal(Verdict.Denied, decision.Verdict);
         Assert.Equal(2, decision.Match!.Line);

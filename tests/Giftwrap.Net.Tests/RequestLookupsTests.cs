@@ -15,7 +15,7 @@ public sealed class RequestLookupsTests
         await using var dns = new DnsTestServer();
         dns.AddPtr(IPAddress.Parse("127.0.0.9"), "nine.example");
         dns.AddAddress("nine.example", IPAddress.Parse("127.0.0.9"));
-        RequestLookups lookups = Lookups(dns, 113);
+        var lookups = Lookups(dns, 113);
         Assert.Equal("nine.example", await lookups.HostNameAsync("127.0.0.9", CancellationToken.None));
     }
 
@@ -30,11 +30,11 @@ public sealed class RequestLookupsTests
         dns.AddPtr(client, "alias.example");
         dns.AddCname("alias.example", "real.example");
         dns.AddAddress("real.example", client);
-        string dir = Directory.CreateTempSubdirectory("giftwrap-lookups-").FullName;
+        var dir = Directory.CreateTempSubdirectory("giftwrap-lookups-").FullName;
         try
         {
-            string allow = Path.Combine(dir, "hosts.allow");
-            string deny = Path.Combine(dir, "hosts.deny");
+            var allow = Path.Combine(dir, "hosts.allow");
+            var deny = Path.Combine(dir, "hosts.deny");
             File.WriteAllText(allow, "sshd: 192.0.2.1\n");
             File.WriteAllText(deny, "# comment\nALL: PARANOID\n");
             using var tables = new Giftwrap.Tables.AccessTables(allow, deny, new Giftwrap.Tables.AccessTablesOptions { Live = false });

@@ -71,7 +71,10 @@ public sealed class NuGetPackageTests(PackagingFixture fixture)
         var repository = package.MetadataElement("repository");
         if ((string?)repository?.Attribute("type") != "git" || (string?)repository?.Attribute("url") != PackagingFixture.Upstream
             || (string?)repository?.Attribute("commit") != fixture.Commit)
+        {
             yield return $"{id}: repository is {repository} (want git, {PackagingFixture.Upstream}, commit {fixture.Commit})";
+        }
+
         if (!File.Exists(PackagePath(id, "snupkg")))
             yield return $"{id}: no symbol package (.snupkg)";
         if (!project.IsTool)

@@ -11,8 +11,8 @@ internal static class PublicApiSnapshot
     /// <summary>Asserts that <paramref name="assembly"/>'s public API equals the PublicApi.txt copied to the test output.</summary>
     public static void Verify(Assembly assembly, [CallerFilePath] string callerPath = "")
     {
-        string snapshot = Path.Combine(AppContext.BaseDirectory, "PublicApi.txt");
-        string actual = string.Join('\n', Describe(assembly)) + "\n";
+        var snapshot = Path.Combine(AppContext.BaseDirectory, "PublicApi.txt");
+        var actual = string.Join('\n', Describe(assembly)) + "\n";
         if (Environment.GetEnvironmentVariable("GIFTWRAP_UPDATE_API") == "1")
         {
             File.WriteAllText(Path.Combine(Path.GetDirectoryName(callerPath)!, "PublicApi.txt"), actual);
@@ -23,10 +23,10 @@ internal static class PublicApiSnapshot
     public static IEnumerable<string> Describe(Assembly assembly)
     {
         const BindingFlags Declared = BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
-        foreach (Type type in assembly.GetExportedTypes().OrderBy(t => t.FullName, StringComparer.Ordinal))
+        foreach (var type in assembly.GetExportedTypes().OrderBy(t => t.FullName, StringComparer.Ordinal))
         {
             yield return $"{Kind(type)} {type.FullName}{(type.BaseType is { } b && b != typeof(object) && b != typeof(ValueType) && b != typeof(Enum) ? " : " + b.Name : "")}{string.Concat(type.GetInterfaces().Select(i => " : " + i.Name))}";
-            foreach (string member in type.GetMembers(Declared).Select(Member).OfType<string>().Order(StringComparer.Ordinal))
+            foreach (var member in type.GetMembers(Declared).Select(Member).OfType<string>().Order(StringComparer.Ordinal))
             {
                 yield return "  " + member;
             }

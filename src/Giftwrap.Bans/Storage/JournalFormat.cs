@@ -45,7 +45,10 @@ internal static class JournalFormat
         var tab = line.LastIndexOf('\t');
         if (tab < 0 || !uint.TryParse(line.AsSpan(tab + 1), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var crc)
             || line.Length - tab - 1 != 8)
+        {
             return Fail("no checksum at the end of the line", out error);
+        }
+
         var body = line[..tab];
         if (Crc(body) != crc)
             return Fail("checksum mismatch (the line is damaged)", out error);
@@ -163,7 +166,10 @@ internal static class JournalFormat
         t = default;
         if (!long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var ms)
             || ms < -62135596800000 || ms > 253402300799999)
+        {
             return false;
+        }
+
         t = DateTimeOffset.FromUnixTimeMilliseconds(ms);
         return true;
     }

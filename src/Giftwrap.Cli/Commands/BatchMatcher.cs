@@ -2,7 +2,6 @@
 // line, in order, streaming (constant memory whatever the input size). Names are
 // taken as given: nothing is looked up. A malformed line is refused, and said so.
 using Giftwrap.Decisions;
-using Giftwrap.Tables;
 
 namespace Giftwrap.Cli.Commands;
 

@@ -2,9 +2,9 @@
 // not, the lookups it needed and whether the search reached it; then the verdict
 // and the actions. tcpdmatch shows only the winner; this shows the whole path.
 using System.CommandLine;
+using System.Net;
 using System.Text;
 using System.Text.Json;
-using System.Net;
 using Giftwrap.Analysis;
 using Giftwrap.Decisions;
 using Giftwrap.Explain;

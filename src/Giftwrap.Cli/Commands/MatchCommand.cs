@@ -1,12 +1,10 @@
 // `giftwrap match`: tcpdmatch. Predicts how the tables answer one request (or, with
 // --batch, a stream of them) and prints it the way tcpdmatch does, or as JSON.
 using System.CommandLine;
-using System.Net;
 using Giftwrap.Checks;
 using Giftwrap.Decisions;
 using Giftwrap.Options;
 using Giftwrap.Rules;
-using Giftwrap.Tables;
 
 namespace Giftwrap.Cli.Commands;
 

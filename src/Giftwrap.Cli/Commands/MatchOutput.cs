@@ -2,7 +2,6 @@
 using System.Text;
 using System.Text.Json;
 using Giftwrap.Decisions;
-using Giftwrap.Rules;
 
 namespace Giftwrap.Cli.Commands;
 

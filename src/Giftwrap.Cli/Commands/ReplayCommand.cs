@@ -7,7 +7,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Giftwrap.Replay;
-using Giftwrap.Tables;
 
 namespace Giftwrap.Cli.Commands;
 

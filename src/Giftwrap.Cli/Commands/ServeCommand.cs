@@ -7,7 +7,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Giftwrap.Configuration;
-using Giftwrap.Gate.Config;
 using Giftwrap.Gate.Connections;
 using Giftwrap.Gate.Listening;
 using Giftwrap.Gate.Logging;

@@ -208,7 +208,7 @@ internal static class CommandLine
         var args = new List<string>();
         var sb = new System.Text.StringBuilder();
         var inArg = false;
-        char quote = '\0';
+        var quote = '\0';
         for (var i = 0; i < text.Length; i++)
         {
             var c = text[i];

@@ -11,7 +11,6 @@ using Giftwrap.Gate.Config;
 using Giftwrap.Gate.Forwarding;
 using Giftwrap.Gate.Logging;
 using Giftwrap.Logging;
-using Giftwrap.Rules;
 using Giftwrap.Tables;
 
 namespace Giftwrap.Gate.Connections;

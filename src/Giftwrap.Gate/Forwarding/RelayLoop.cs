@@ -674,7 +674,7 @@ internal sealed unsafe class RelayLoop : IDisposable
 
     private static int SocketError(int fd)
     {
-        int error = 0;
+        var error = 0;
         uint length = sizeof(int);
         return Sys.getsockopt(fd, Sys.SolSocket, Sys.SoError, &error, &length) == 0 && error != 0 ? error : Sys.ECanceled;
     }

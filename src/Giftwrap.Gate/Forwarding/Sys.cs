@@ -78,7 +78,9 @@ internal static unsafe partial class Sys
         var arch = RuntimeInformation.ProcessArchitecture;
         string? error;
         if (KernelEpollLayout(arch) is not var (size, dataOffset))
+        {
             error = $"the relay does not know struct epoll_event on {arch}";
+        }
         else
         {
             var (name, actualSize, actualOffset) = EpollPacked

@@ -10,7 +10,6 @@ using Giftwrap.Gate.Config;
 using Giftwrap.Gate.Connections;
 using Giftwrap.Gate.Forwarding;
 using Giftwrap.Gate.Logging;
-using Giftwrap.Logging;
 
 namespace Giftwrap.Gate.Listening;
 

@@ -16,7 +16,10 @@ public static class SocketActivation
         var count = Environment.GetEnvironmentVariable("LISTEN_FDS");
         if (pid is null || count is null || pid != Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)
             || !int.TryParse(count, out var n) || n <= 0)
+        {
             return [];
+        }
+
         var names = Environment.GetEnvironmentVariable("LISTEN_FDNAMES")?.Split(':') ?? [];
         var result = new List<(Socket, string?)>();
         Span<byte> value = stackalloc byte[4];

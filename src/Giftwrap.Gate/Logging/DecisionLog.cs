@@ -2,7 +2,6 @@
 // server, verdict, matched file:line, actions), for `giftwrap replay` and for
 // people. Appends under a lock, rotates by size (file, file.1 ... file.N), so it
 // stays bounded. A write failure is counted, never thrown into a connection.
-using System.Text;
 using System.Text.Json;
 using Giftwrap.Decisions;
 

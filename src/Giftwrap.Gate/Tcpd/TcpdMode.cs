@@ -3,7 +3,6 @@
 // daemon (a path, or a name looked up in the daemon directory) as argument. It
 // judges the connection with the daemon name basename(argv), logs like tcpd,
 // carries out the options, then becomes the real daemon with execve().
-using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Decisions;
 using Giftwrap.Gate.Actions;

@@ -48,21 +48,17 @@ internal static class DnsMessage
     /// <summary>The reverse-lookup name of an address: <c>d.c.b.a.in-addr.arpa</c> or the ip6.arpa nibbles (RFC 3596 2.5).</summary>
     internal static string ReverseName(IPAddress address)
     {
-        byte[] bytes = address.GetAddressBytes();
+        var bytes = address.GetAddressBytes();
         var text = new StringBuilder(72);
         if (address.AddressFamily == AddressFamily.InterNetwork)
         {
-            for (int i = bytes.Length - 1; i >= 0; i--)
-            {
+            for (var i = bytes.Length - 1; i >= 0; i--)
                 text.Append(bytes[i]).Append('.');
-            }
             return text.Append("in-addr.arpa").ToString();
         }
         const string Hex = "0123456789abcdef";
-        for (int i = bytes.Length - 1; i >= 0; i--)
-        {
+        for (var i = bytes.Length - 1; i >= 0; i--)
             text.Append(Hex[bytes[i] & 0xF]).Append('.').Append(Hex[bytes[i] >> 4]).Append('.');
-        }
         return text.Append("ip6.arpa").ToString();
     }
 
@@ -71,27 +67,19 @@ internal static class DnsMessage
     {
         written = 0;
         if (name.EndsWith('.'))
-        {
             name = name[..^1];
-        }
         if (name.Length == 0 || name.Length + 2 > MaxWireName || name.Length + 2 > destination.Length)
-        {
             return false;
-        }
-        foreach (Range range in name.AsSpan().Split('.'))
+        foreach (var range in name.AsSpan().Split('.'))
         {
-            ReadOnlySpan<char> label = name.AsSpan(range);
+            var label = name.AsSpan(range);
             if (label.Length is 0 or > 63)
-            {
                 return false;
-            }
             destination[written++] = (byte)label.Length;
-            foreach (char c in label)
+            foreach (var c in label)
             {
                 if (c > 0x7E)
-                {
                     return false;
-                }
                 destination[written++] = (byte)c;
             }
         }
@@ -103,11 +91,9 @@ internal static class DnsMessage
     internal static byte[]? BuildQuery(ushort id, string name, DnsRecordType type)
     {
         Span<byte> wireName = stackalloc byte[MaxWireName];
-        if (!TryEncodeName(name, wireName, out int nameLength))
-        {
+        if (!TryEncodeName(name, wireName, out var nameLength))
             return null;
-        }
-        byte[] query = new byte[HeaderLength + nameLength + 4];
+        var query = new byte[HeaderLength + nameLength + 4];
         BinaryPrimitives.WriteUInt16BigEndian(query, id);
         BinaryPrimitives.WriteUInt16BigEndian(query.AsSpan(2), 0x0100);
         BinaryPrimitives.WriteUInt16BigEndian(query.AsSpan(4), 1);
@@ -125,15 +111,11 @@ internal static class DnsMessage
     internal static ReplyStatus ParseReply(ReadOnlySpan<byte> reply, ReadOnlySpan<byte> query, DnsRecordType type,
         List<string> names, List<IPAddress> addresses)
     {
-        ReplyStatus header = CheckHeaderAndQuestion(reply, query, out int offset, out ushort flags, out int answerCount);
+        var header = CheckHeaderAndQuestion(reply, query, out var offset, out var flags, out var answerCount);
         if (header != ReplyStatus.Answer)
-        {
             return header;
-        }
         if ((flags & 0x0200) != 0)
-        {
             return ReplyStatus.Truncated;
-        }
         switch (flags & 0x000F)
         {
             case 0: break;
@@ -150,24 +132,18 @@ internal static class DnsMessage
         flags = 0;
         answerCount = 0;
         if (reply.Length < HeaderLength || query.Length < HeaderLength + 5)
-        {
             return ReplyStatus.NotOurs;
-        }
         flags = BinaryPrimitives.ReadUInt16BigEndian(reply[2..]);
-        bool isResponse = (flags & 0x8000) != 0 && ((flags >> 11) & 0xF) == 0;
+        var isResponse = (flags & 0x8000) != 0 && ((flags >> 11) & 0xF) == 0;
         if (!isResponse || !reply[..2].SequenceEqual(query[..2]) || BinaryPrimitives.ReadUInt16BigEndian(reply[4..]) != 1)
-        {
             return ReplyStatus.NotOurs;
-        }
         answerCount = BinaryPrimitives.ReadUInt16BigEndian(reply[6..]);
         Span<byte> name = stackalloc byte[MaxWireName];
-        if (!TryReadName(reply, ref offset, name, out int nameLength) || offset + 4 > reply.Length)
-        {
+        if (!TryReadName(reply, ref offset, name, out var nameLength) || offset + 4 > reply.Length)
             return ReplyStatus.NotOurs;
-        }
         // RFC 5452 9.1: the question must come back as asked (names compared without regard to case).
-        ReadOnlySpan<byte> asked = query[HeaderLength..];
-        bool same = SameName(name[..nameLength], asked[..^4]) && reply.Slice(offset, 4).SequenceEqual(asked[^4..]);
+        var asked = query[HeaderLength..];
+        var same = SameName(name[..nameLength], asked[..^4]) && reply.Slice(offset, 4).SequenceEqual(asked[^4..]);
         offset += 4;
         return same ? ReplyStatus.Answer : ReplyStatus.NotOurs;
     }
@@ -179,47 +155,33 @@ internal static class DnsMessage
         var owners = new List<byte[]> { questionName.ToArray() };
         Span<byte> owner = stackalloc byte[MaxWireName];
         Span<byte> target = stackalloc byte[MaxWireName];
-        for (int i = 0; i < answerCount; i++)
+        for (var i = 0; i < answerCount; i++)
         {
-            if (!TryReadName(reply, ref offset, owner, out int ownerLength) || offset + 10 > reply.Length)
-            {
+            if (!TryReadName(reply, ref offset, owner, out var ownerLength) || offset + 10 > reply.Length)
                 return ReplyStatus.Malformed;
-            }
             var rrType = (DnsRecordType)BinaryPrimitives.ReadUInt16BigEndian(reply[offset..]);
-            ushort rrClass = BinaryPrimitives.ReadUInt16BigEndian(reply[(offset + 2)..]);
+            var rrClass = BinaryPrimitives.ReadUInt16BigEndian(reply[(offset + 2)..]);
             int dataLength = BinaryPrimitives.ReadUInt16BigEndian(reply[(offset + 8)..]);
-            int data = offset + 10;
+            var data = offset + 10;
             offset = data + dataLength;
             if (offset > reply.Length)
-            {
                 return ReplyStatus.Malformed;
-            }
             if (rrClass != ClassIn || !IsOwner(owners, owner[..ownerLength]))
-            {
                 continue;
-            }
             if (rrType is DnsRecordType.Cname or DnsRecordType.Ptr)
             {
-                int nameOffset = data;
-                if (!TryReadName(reply, ref nameOffset, target, out int targetLength) || nameOffset != offset)
-                {
+                var nameOffset = data;
+                if (!TryReadName(reply, ref nameOffset, target, out var targetLength) || nameOffset != offset)
                     return ReplyStatus.Malformed;
-                }
                 if (rrType == DnsRecordType.Cname)
-                {
                     owners.Add(target[..targetLength].ToArray());
-                }
                 else if (type == DnsRecordType.Ptr && IsHostName(target[..targetLength]))
-                {
                     names.Add(ToText(target[..targetLength]));
-                }
             }
             else if (rrType == type && rrType is DnsRecordType.A or DnsRecordType.Aaaa)
             {
                 if (dataLength != (rrType == DnsRecordType.A ? 4 : 16))
-                {
                     return ReplyStatus.Malformed;
-                }
                 addresses.Add(new IPAddress(reply.Slice(data, dataLength)));
                 if (names.Count == 0)
                 {
@@ -239,19 +201,17 @@ internal static class DnsMessage
     internal static bool TryReadName(ReadOnlySpan<byte> message, ref int offset, Span<byte> wire, out int length)
     {
         length = 0;
-        int position = offset;
-        int jumps = 0;
-        bool jumped = false;
+        var position = offset;
+        var jumps = 0;
+        var jumped = false;
         while (position < message.Length)
         {
-            byte b = message[position];
+            var b = message[position];
             if ((b & 0xC0) == 0xC0)
             {
                 if (position + 1 >= message.Length || ++jumps > MaxPointerJumps)
-                {
                     return false;
-                }
-                int pointer = ((b & 0x3F) << 8) | message[position + 1];
+                var pointer = ((b & 0x3F) << 8) | message[position + 1];
                 if (!jumped)
                 {
                     offset = position + 2;
@@ -259,25 +219,19 @@ internal static class DnsMessage
                 }
                 // Only backward pointers: a name can then never point into itself.
                 if (pointer >= position)
-                {
                     return false;
-                }
                 position = pointer;
                 continue;
             }
             if ((b & 0xC0) != 0 || length + 1 + b > MaxWireName || position + 1 + b > message.Length || length + 1 + b > wire.Length)
-            {
                 return false;
-            }
             message.Slice(position, 1 + b).CopyTo(wire[length..]);
             length += 1 + b;
             position += 1 + b;
             if (b == 0)
             {
                 if (!jumped)
-                {
                     offset = position;
-                }
                 return true;
             }
         }
@@ -294,19 +248,15 @@ internal static class DnsMessage
     internal static bool IsHostName(ReadOnlySpan<byte> wire)
     {
         if (wire.Length < 2 || wire[0] == 0 || wire[1] == (byte)'-')
-        {
             return false;
-        }
-        int position = 0;
+        var position = 0;
         while (position < wire.Length && wire[position] != 0)
         {
             int labelLength = wire[position];
-            foreach (byte b in wire.Slice(position + 1, labelLength))
+            foreach (var b in wire.Slice(position + 1, labelLength))
             {
                 if (!(char.IsAsciiLetterOrDigit((char)b) || b is (byte)'-' or (byte)'_'))
-                {
                     return false;
-                }
             }
             position += 1 + labelLength;
         }
@@ -317,18 +267,14 @@ internal static class DnsMessage
     internal static string ToText(ReadOnlySpan<byte> wire)
     {
         var text = new StringBuilder(wire.Length);
-        int position = 0;
+        var position = 0;
         while (position < wire.Length && wire[position] != 0)
         {
             int labelLength = wire[position];
             if (text.Length > 0)
-            {
                 text.Append('.');
-            }
-            foreach (byte b in wire.Slice(position + 1, labelLength))
-            {
+            foreach (var b in wire.Slice(position + 1, labelLength))
                 text.Append((char)b);
-            }
             position += 1 + labelLength;
         }
         return text.ToString();
@@ -336,12 +282,10 @@ internal static class DnsMessage
 
     private static bool IsOwner(List<byte[]> owners, ReadOnlySpan<byte> name)
     {
-        foreach (byte[] candidate in owners)
+        foreach (var candidate in owners)
         {
             if (SameName(candidate, name))
-            {
                 return true;
-            }
         }
         return false;
     }
@@ -350,15 +294,11 @@ internal static class DnsMessage
     private static bool SameName(ReadOnlySpan<byte> left, ReadOnlySpan<byte> right)
     {
         if (left.Length != right.Length)
-        {
             return false;
-        }
-        for (int i = 0; i < left.Length; i++)
+        for (var i = 0; i < left.Length; i++)
         {
             if (Fold(left[i]) != Fold(right[i]))
-            {
                 return false;
-            }
         }
         return true;
     }

@@ -9,9 +9,9 @@
 // PTR names that are not host names, as glibc's resolver does (res_hnok), and %-expansion makes
 // every byte outside its safe set '_' before a shell sees it.
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Globalization;
 using Giftwrap.Decisions;
 using Giftwrap.Diagnostics;
 using Giftwrap.Patterns;
@@ -53,11 +53,9 @@ public sealed class HostNameVerifier
     {
         ArgumentNullException.ThrowIfNull(dns);
         _options = options ?? HostNameVerifierOptions.Default;
-        IReadOnlyList<string> errors = _options.Validate();
+        var errors = _options.Validate();
         if (errors.Count > 0)
-        {
             throw new ArgumentException(string.Join(" ", errors), nameof(options));
-        }
         _dns = dns;
         _clock = clock;
         _cache = new NameCache(_options.CacheSize);
@@ -96,18 +94,14 @@ public sealed class HostNameVerifier
     {
         ArgumentNullException.ThrowIfNull(address);
         cancellationToken.ThrowIfCancellationRequested();
-        IPAddress key = Normalize(address);
+        var key = Normalize(address);
         TaskCompletionSource<HostNameLookup> done;
         lock (_gate)
         {
-            if (_cache.TryGet(key, _clock.GetUtcNow(), out HostNameLookup cached))
-            {
+            if (_cache.TryGet(key, _clock.GetUtcNow(), out var cached))
                 return ValueTask.FromResult(cached);
-            }
-            if (_pending.TryGetValue(key, out Task<HostNameLookup>? shared))
-            {
+            if (_pending.TryGetValue(key, out var shared))
                 return new ValueTask<HostNameLookup>(shared.WaitAsync(cancellationToken));
-            }
             if (_slots >= _options.MaxLookupsInFlight)
             {
                 // Shed load rather than queue: a flood of new addresses must not grow memory or delay everyone.
@@ -126,9 +120,7 @@ public sealed class HostNameVerifier
     internal static IPAddress Normalize(IPAddress address)
     {
         if (address.IsIPv4MappedToIPv6)
-        {
             return address.MapToIPv4();
-        }
         return address.AddressFamily == AddressFamily.InterNetworkV6 && address.ScopeId != 0
             ? new IPAddress(address.GetAddressBytes())
             : address;
@@ -150,11 +142,9 @@ public sealed class HostNameVerifier
         }
         lock (_gate)
         {
-            TimeSpan ttl = outcome.Failed ? _options.FailureCacheTtl : _options.CacheTtl;
+            var ttl = outcome.Failed ? _options.FailureCacheTtl : _options.CacheTtl;
             if (ttl > TimeSpan.Zero)
-            {
                 _cache.Set(address, outcome.Lookup, _clock.GetUtcNow() + ttl);
-            }
             _pending.Remove(address);
         }
         done.SetResult(outcome.Lookup);
@@ -177,44 +167,38 @@ public sealed class HostNameVerifier
 
     private async Task<Outcome> LookUpAsync(IPAddress address, List<Task> abandoned)
     {
-        IReadOnlyList<string>? names = await AskAsync(GiftwrapMetrics.DnsReverse, token => _dns.ReverseAsync(address, token), abandoned).ConfigureAwait(false);
+        var names = await AskAsync(GiftwrapMetrics.DnsReverse, token => _dns.ReverseAsync(address, token), abandoned).ConfigureAwait(false);
         if (names is null)
-        {
             return Unknown(failed: true);
-        }
         // libwrap takes the one name getnameinfo gives (with several PTR records, the first), as a C
         // string, and STRN_CPY()s it into host->name: 127 bytes, before it is checked or looked up.
-        string? name = names.Count == 0 ? null : CString(names[0]);
+        var name = names.Count == 0 ? null : CString(names[0]);
         if (name is null)
-        {
             return Unknown(failed: false);
-        }
         name = AccessRequest.Cut(name);
-        AddressFamily family = address.AddressFamily;
+        var family = address.AddressFamily;
         if (IsNumericHost(name, family))
         {
             // A PTR name "10.1.2.3" would otherwise "verify" itself.
             return Paranoid(string.Format(CultureInfo.InvariantCulture, NonFqdn, name), failed: false);
         }
-        ForwardAnswer? answer = await AskAsync(GiftwrapMetrics.DnsForward, token => _dns.ForwardCanonicalAsync(name, family, token), abandoned).ConfigureAwait(false);
+        var answer = await AskAsync(GiftwrapMetrics.DnsForward, token => _dns.ForwardCanonicalAsync(name, family, token), abandoned).ConfigureAwait(false);
         if (answer is null || answer.Addresses.Count == 0)
         {
             return Paranoid(string.Format(CultureInfo.InvariantCulture, CannotVerify, name,
                 family == AddressFamily.InterNetwork ? "AF_INET" : "AF_INET6"), failed: answer is null);
         }
-        string canonical = answer.CanonicalName ?? "";
+        var canonical = answer.CanonicalName ?? "";
         if ((answer.CanonicalName is null || !Ascii.EqualsIgnoreCase(name, canonical))
             && !Ascii.EqualsIgnoreCase(name, "localhost"))
         {
             // gethostbyaddr() and gethostbyname() disagree on the name: a botched zone, or a spoof.
             return Paranoid(string.Format(CultureInfo.InvariantCulture, NameMismatch, name, Printed(canonical)), failed: false);
         }
-        foreach (IPAddress candidate in answer.Addresses)
+        foreach (var candidate in answer.Addresses)
         {
             if (candidate.AddressFamily == family && Normalize(candidate).Equals(address))
-            {
                 return new Outcome(new HostNameLookup(name, null), Failed: false);
-            }
         }
         return Paranoid(string.Format(CultureInfo.InvariantCulture, AddressMismatch, address, Printed(canonical)), failed: false);
     }
@@ -226,8 +210,8 @@ public sealed class HostNameVerifier
     /// <summary>The text up to a NUL, as C sees it; null when nothing is left.</summary>
     private static string? CString(string name)
     {
-        int nul = name.IndexOf('\0', StringComparison.Ordinal);
-        string text = nul < 0 ? name : name[..nul];
+        var nul = name.IndexOf('\0', StringComparison.Ordinal);
+        var text = nul < 0 ? name : name[..nul];
         return text.Length == 0 ? null : text;
     }
 
@@ -241,10 +225,8 @@ public sealed class HostNameVerifier
     internal static bool IsNumericHost(string name, AddressFamily family)
     {
         if (family == AddressFamily.InterNetwork)
-        {
             return Ipv4.TryInetAton(name, out _);
-        }
-        int scope = name.IndexOf('%', StringComparison.Ordinal);
+        var scope = name.IndexOf('%', StringComparison.Ordinal);
         return Ipv6.TryParse(scope < 0 ? name : name.AsSpan(0, scope), out _);
     }
 
@@ -253,7 +235,7 @@ public sealed class HostNameVerifier
         where T : class
     {
         using var timeout = new CancellationTokenSource(_options.Timeout);
-        long started = Stopwatch.GetTimestamp();
+        var started = Stopwatch.GetTimestamp();
         Task<T> call;
         try
         {
@@ -267,7 +249,7 @@ public sealed class HostNameVerifier
         }
         try
         {
-            T answer = await call.WaitAsync(timeout.Token).ConfigureAwait(false);
+            var answer = await call.WaitAsync(timeout.Token).ConfigureAwait(false);
             GiftwrapMetrics.LookedUp(kind, GiftwrapMetrics.Ok, started);
             return answer;
         }

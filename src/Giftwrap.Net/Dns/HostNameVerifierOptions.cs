@@ -28,25 +28,15 @@ public sealed record HostNameVerifierOptions
     {
         var errors = new List<string>();
         if (Timeout <= TimeSpan.Zero || Timeout.TotalMilliseconds > int.MaxValue)
-        {
             errors.Add($"Timeout must be positive and under 24 days, not {Timeout}.");
-        }
         if (CacheTtl < TimeSpan.Zero)
-        {
             errors.Add($"CacheTtl must not be negative, not {CacheTtl}.");
-        }
         if (FailureCacheTtl < TimeSpan.Zero)
-        {
             errors.Add($"FailureCacheTtl must not be negative, not {FailureCacheTtl}.");
-        }
         if (CacheSize < 0)
-        {
             errors.Add($"CacheSize must not be negative, not {CacheSize}.");
-        }
         if (MaxLookupsInFlight < 1)
-        {
             errors.Add($"MaxLookupsInFlight must be at least 1, not {MaxLookupsInFlight}.");
-        }
         return errors;
     }
 }

@@ -32,7 +32,7 @@ public interface IDnsClient
     /// </summary>
     async Task<ForwardAnswer> ForwardCanonicalAsync(string name, AddressFamily family, CancellationToken cancellationToken)
     {
-        IReadOnlyList<IPAddress> all = await ForwardAsync(name, cancellationToken).ConfigureAwait(false);
+        var all = await ForwardAsync(name, cancellationToken).ConfigureAwait(false);
         List<IPAddress> same = [.. all.Where(a => a.AddressFamily == family)];
         return new ForwardAnswer(same.Count == 0 ? null : name, same);
     }

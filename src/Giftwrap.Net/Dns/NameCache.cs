@@ -15,10 +15,8 @@ internal sealed class NameCache(int capacity)
     public bool TryGet(IPAddress address, DateTimeOffset now, out HostNameLookup name)
     {
         name = default;
-        if (!_index.TryGetValue(address, out LinkedListNode<Entry>? node))
-        {
+        if (!_index.TryGetValue(address, out var node))
             return false;
-        }
         if (node.Value.Expires <= now)
         {
             Remove(node);
@@ -33,17 +31,11 @@ internal sealed class NameCache(int capacity)
     public void Set(IPAddress address, HostNameLookup name, DateTimeOffset expires)
     {
         if (capacity == 0)
-        {
             return;
-        }
-        if (_index.TryGetValue(address, out LinkedListNode<Entry>? old))
-        {
+        if (_index.TryGetValue(address, out var old))
             Remove(old);
-        }
         while (_index.Count >= capacity && _order.Last is { } oldest)
-        {
             Remove(oldest);
-        }
         _index[address] = _order.AddFirst(new Entry(address, name, expires));
     }
 

@@ -34,7 +34,7 @@ public sealed partial class SystemDnsClient : IDnsClient
     public async Task<IReadOnlyList<string>> ReverseAsync(IPAddress address, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(address);
-        string? name = await Task.Run(() => GetNameInfo(address), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var name = await Task.Run(() => GetNameInfo(address), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
         return name is null ? [] : [name];
     }
 
@@ -44,9 +44,7 @@ public sealed partial class SystemDnsClient : IDnsClient
         ArgumentNullException.ThrowIfNull(name);
         // getaddrinfo answers a literal address with itself; a PTR name "1.2.3.4" must not verify itself.
         if (name.Length == 0 || IPAddress.TryParse(name, out _))
-        {
             return [];
-        }
         try
         {
             return await System.Net.Dns.GetHostAddressesAsync(name, cancellationToken).ConfigureAwait(false);
@@ -77,10 +75,8 @@ public sealed partial class SystemDnsClient : IDnsClient
     internal static ForwardAnswer GetAddrInfo(string name, AddressFamily family)
     {
         if (name.Length == 0 || name.Contains('\0', StringComparison.Ordinal) || name.AsSpan().ContainsAnyExceptInRange('\u0001', '\u00ff'))
-        {
             return new ForwardAnswer(null, []);
-        }
-        byte[] node = new byte[name.Length + 1];
+        var node = new byte[name.Length + 1];
         Encoding.Latin1.GetBytes(name, node);
         var hints = new AddrInfo
         {
@@ -88,15 +84,11 @@ public sealed partial class SystemDnsClient : IDnsClient
             Family = family == AddressFamily.InterNetworkV6 ? AfInet6 : AfInet,
             SockType = SockStream,
         };
-        int result = getaddrinfo(ref node[0], 0, ref hints, out nint list);
+        var result = getaddrinfo(ref node[0], 0, ref hints, out var list);
         if (result is EaiNoName or EaiNoData or EaiAddrFamily)
-        {
             return new ForwardAnswer(null, []);
-        }
         if (result != 0)
-        {
             throw new DnsLookupException(DnsFailure.ServerFailure, $"getaddrinfo({name}) failed: {result}");
-        }
         try
         {
             return Read(list);
@@ -110,34 +102,26 @@ public sealed partial class SystemDnsClient : IDnsClient
     private static unsafe ForwardAnswer Read(nint list)
     {
         var first = (AddrInfo*)list;
-        string? canonical = first->CanonName == 0 ? null : Latin1Z((byte*)first->CanonName);
+        var canonical = first->CanonName == 0 ? null : Latin1Z((byte*)first->CanonName);
         var addresses = new List<IPAddress>();
         for (var entry = first; entry is not null; entry = (AddrInfo*)entry->Next)
         {
-            byte* sa = (byte*)entry->Addr;
+            var sa = (byte*)entry->Addr;
             if (sa is null)
-            {
                 continue;
-            }
             if (entry->Family == AfInet && entry->AddrLen >= 8)
-            {
                 addresses.Add(new IPAddress(new ReadOnlySpan<byte>(sa + 4, 4)));
-            }
             else if (entry->Family == AfInet6 && entry->AddrLen >= 28)
-            {
                 addresses.Add(new IPAddress(new ReadOnlySpan<byte>(sa + 8, 16), *(uint*)(sa + 24)));
-            }
         }
         return new ForwardAnswer(canonical, addresses);
     }
 
     private static unsafe string Latin1Z(byte* text)
     {
-        int length = 0;
+        var length = 0;
         while (text[length] != 0)
-        {
             length++;
-        }
         return Encoding.Latin1.GetString(text, length);
     }
 
@@ -157,20 +141,16 @@ public sealed partial class SystemDnsClient : IDnsClient
 
     internal static string? GetNameInfo(IPAddress address)
     {
-        SocketAddress socketAddress = new IPEndPoint(address, 0).Serialize();
-        Span<byte> sockaddr = socketAddress.Buffer.Span[..socketAddress.Size];
-        byte[] host = new byte[NiMaxHost];
-        int result = getnameinfo(ref MemoryMarshal.GetReference(sockaddr), (uint)sockaddr.Length,
+        var socketAddress = new IPEndPoint(address, 0).Serialize();
+        var sockaddr = socketAddress.Buffer.Span[..socketAddress.Size];
+        var host = new byte[NiMaxHost];
+        var result = getnameinfo(ref MemoryMarshal.GetReference(sockaddr), (uint)sockaddr.Length,
             ref host[0], (uint)host.Length, 0, 0, NiNameRequired);
         if (result is EaiNoName or EaiNoData)
-        {
             return null;
-        }
         if (result != 0)
-        {
             throw new DnsLookupException(DnsFailure.ServerFailure, $"getnameinfo({address}) failed: {result}");
-        }
-        int length = host.AsSpan().IndexOf((byte)0);
+        var length = host.AsSpan().IndexOf((byte)0);
         // Latin-1: one char per octet, so odd bytes stay visible to HostNameVerifier's checks.
         return Encoding.Latin1.GetString(host, 0, length < 0 ? host.Length : length);
     }

@@ -36,12 +36,12 @@ public sealed class UdpDnsClient : IDnsClient
     {
         server = null!;
         // IPAddress.TryParse accepts "[v6]:port" too, ignoring the port: only unbracketed text is a bare address.
-        if (!text.StartsWith('[') && IPAddress.TryParse(text, out IPAddress? address))
+        if (!text.StartsWith('[') && IPAddress.TryParse(text, out var address))
         {
             server = new IPEndPoint(address, DefaultPort);
             return true;
         }
-        if (IPEndPoint.TryParse(text, out IPEndPoint? endPoint) && endPoint.Port != 0)
+        if (IPEndPoint.TryParse(text, out var endPoint) && endPoint.Port != 0)
         {
             server = endPoint;
             return true;
@@ -68,12 +68,10 @@ public sealed class UdpDnsClient : IDnsClient
     {
         ArgumentNullException.ThrowIfNull(name);
         if (IPAddress.TryParse(name, out _))
-        {
             return new ForwardAnswer(null, []);
-        }
         var owners = new List<string>();
         var addresses = new List<IPAddress>();
-        DnsRecordType type = family == AddressFamily.InterNetworkV6 ? DnsRecordType.Aaaa : DnsRecordType.A;
+        var type = family == AddressFamily.InterNetworkV6 ? DnsRecordType.Aaaa : DnsRecordType.A;
         await QueryAsync(name, type, owners, addresses, cancellationToken).ConfigureAwait(false);
         return new ForwardAnswer(owners.Count == 0 ? null : owners[0], addresses);
     }
@@ -84,9 +82,7 @@ public sealed class UdpDnsClient : IDnsClient
         ArgumentNullException.ThrowIfNull(name);
         // A literal address is not a name: answering it would let a PTR record "1.2.3.4" verify itself.
         if (IPAddress.TryParse(name, out _))
-        {
             return [];
-        }
         var v4 = new List<IPAddress>();
         var v6 = new List<IPAddress>();
         // Both questions must be answered: a partial answer could turn a good name into "paranoid".
@@ -99,22 +95,22 @@ public sealed class UdpDnsClient : IDnsClient
 
     private async Task QueryAsync(string name, DnsRecordType type, List<string> names, List<IPAddress> addresses, CancellationToken cancellationToken)
     {
-        byte[]? query = DnsMessage.BuildQuery((ushort)RandomNumberGenerator.GetInt32(0x10000), name, type);
+        var query = DnsMessage.BuildQuery((ushort)RandomNumberGenerator.GetInt32(0x10000), name, type);
         if (query is null)
         {
             return; // Not a representable name: no such name can exist.
         }
         using var socket = new Socket(Server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        byte[] buffer = new byte[ReceiveBufferSize];
+        var buffer = new byte[ReceiveBufferSize];
         try
         {
             // Connected: the kernel drops datagrams from other sources and reports ICMP unreachable.
             await socket.ConnectAsync(Server, cancellationToken).ConfigureAwait(false);
             await socket.SendAsync(query, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-            for (int stray = 0; stray <= MaxStrayReplies; stray++)
+            for (var stray = 0; stray <= MaxStrayReplies; stray++)
             {
-                int received = await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-                ReplyStatus status = DnsMessage.ParseReply(buffer.AsSpan(0, received), query, type, names, addresses);
+                var received = await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                var status = DnsMessage.ParseReply(buffer.AsSpan(0, received), query, type, names, addresses);
                 if (status != ReplyStatus.NotOurs)
                 {
                     ThrowUnlessAnswered(status, name);

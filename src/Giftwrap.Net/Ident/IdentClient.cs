@@ -46,26 +46,22 @@ public sealed class IdentClient
         ArgumentNullException.ThrowIfNull(server);
         cancellationToken.ThrowIfCancellationRequested();
         if (timeout <= TimeSpan.Zero || client.Port == 0 || server.Port == 0)
-        {
             return AccessRequest.Unknown;
-        }
-        IPAddress clientAddress = Normalize(client.Address);
-        IPAddress serverAddress = Normalize(server.Address);
+        var clientAddress = Normalize(client.Address);
+        var serverAddress = Normalize(server.Address);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
         using var socket = new Socket(clientAddress.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        long started = Stopwatch.GetTimestamp();
+        var started = Stopwatch.GetTimestamp();
         try
         {
             if (serverAddress.AddressFamily == clientAddress.AddressFamily && !IsUnspecified(serverAddress))
-            {
                 socket.Bind(new IPEndPoint(serverAddress, 0));
-            }
             await socket.ConnectAsync(new IPEndPoint(clientAddress, Port), deadline.Token).ConfigureAwait(false);
             // rfc931.c: fprintf(fp, "%u,%u\r\n", ...): no blanks around the comma (RFC 1413 allows both).
-            byte[] query = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{client.Port},{server.Port}\r\n"));
+            var query = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{client.Port},{server.Port}\r\n"));
             await socket.SendAsync(query, SocketFlags.None, deadline.Token).ConfigureAwait(false);
-            byte[]? line = await ReadLineAsync(socket, deadline.Token).ConfigureAwait(false);
+            var line = await ReadLineAsync(socket, deadline.Token).ConfigureAwait(false);
             // A reply line is a lookup that worked, even when it says ERROR: the peer answered.
             GiftwrapMetrics.LookedUp(GiftwrapMetrics.Ident, line is null ? GiftwrapMetrics.Failed : GiftwrapMetrics.Ok, started);
             return line is null ? AccessRequest.Unknown : IdentReply.Parse(line, client.Port, server.Port);
@@ -85,24 +81,22 @@ public sealed class IdentClient
     /// <summary>One line ending in LF (a CR before it dropped), or null at end of stream or past 1,000 bytes.</summary>
     private static async Task<byte[]?> ReadLineAsync(Socket socket, CancellationToken cancellationToken)
     {
-        byte[] buffer = new byte[MaxReplyLength];
-        int length = 0;
+        var buffer = new byte[MaxReplyLength];
+        var length = 0;
         while (length < buffer.Length)
         {
-            int received = await socket.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            var received = await socket.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None, cancellationToken).ConfigureAwait(false);
             if (received == 0)
             {
                 return null; // Closed before the line ended: RFC 1413 replies end in CRLF.
             }
-            int newline = buffer.AsSpan(length, received).IndexOf((byte)'\n');
+            var newline = buffer.AsSpan(length, received).IndexOf((byte)'\n');
             length += received;
             if (newline >= 0)
             {
-                int end = length - received + newline;
+                var end = length - received + newline;
                 if (end > 0 && buffer[end - 1] == '\r')
-                {
                     end--;
-                }
                 return buffer[..end];
             }
         }

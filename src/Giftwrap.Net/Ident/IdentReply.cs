@@ -13,25 +13,21 @@ internal static class IdentReply
     internal static string Parse(ReadOnlySpan<byte> line, int clientPort, int serverPort)
     {
         // Latin-1: one char per octet, so the checks below see every byte the peer sent.
-        string text = Encoding.Latin1.GetString(line);
-        string[] fields = text.Split(':', 4);
+        var text = Encoding.Latin1.GetString(line);
+        var fields = text.Split(':', 4);
         if (fields.Length != 4 || !PortsEcho(fields[0], clientPort, serverPort)
             || !string.Equals(fields[1].Trim(' ', '\t'), "USERID", StringComparison.Ordinal))
         {
             return AccessRequest.Unknown; // ERROR replies, other types, malformed lines.
         }
-        string user = FirstWord(fields[3]);
+        var user = FirstWord(fields[3]);
         if (user.Length == 0)
-        {
             return AccessRequest.Unknown;
-        }
-        foreach (char c in user)
+        foreach (var c in user)
         {
             // RFC 1413 forbids NUL, CR and LF in the id; we refuse every control char.
             if (c is < ' ' or '\x7f')
-            {
                 return AccessRequest.Unknown;
-            }
         }
         return user.Length <= AccessRequest.MaxFieldLength ? user : user[..AccessRequest.MaxFieldLength];
     }
@@ -39,10 +35,10 @@ internal static class IdentReply
     /// <summary>RFC 1413 section 6: the reply repeats the port pair; a reply for other ports is not ours.</summary>
     private static bool PortsEcho(string field, int clientPort, int serverPort)
     {
-        string[] ports = field.Split(',');
+        var ports = field.Split(',');
         return ports.Length == 2
-            && TryPort(ports[0], out int client) && client == clientPort
-            && TryPort(ports[1], out int server) && server == serverPort;
+            && TryPort(ports[0], out var client) && client == clientPort
+            && TryPort(ports[1], out var server) && server == serverPort;
     }
 
     private static bool TryPort(string text, out int port) =>
@@ -51,8 +47,8 @@ internal static class IdentReply
     /// <summary>libwrap's "%255s": skip spaces and tabs, take the word up to the next one.</summary>
     private static string FirstWord(string field)
     {
-        ReadOnlySpan<char> rest = field.AsSpan().TrimStart(" \t");
-        int end = rest.IndexOfAny(' ', '\t');
+        var rest = field.AsSpan().TrimStart(" \t");
+        var end = rest.IndexOfAny(' ', '\t');
         return (end < 0 ? rest : rest[..end]).ToString();
     }
 }

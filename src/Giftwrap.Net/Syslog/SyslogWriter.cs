@@ -101,9 +101,7 @@ public sealed partial class SyslogWriter : IDisposable
         {
             // Connected first: with no syslog daemon the message is dropped without reading the clock.
             if (!_disposed && (_fd >= 0 || Reconnect()) && Send(Format(severity & 7, message ?? "", _clock.GetLocalNow())))
-            {
                 return true;
-            }
         }
         Interlocked.Increment(ref _failures);
         return false;
@@ -137,7 +135,7 @@ public sealed partial class SyslogWriter : IDisposable
         // U+00FF cannot have come from bytes that way, so it is text and goes out as UTF-8 rather than
         // as '?'. Cut at 2 KB between characters, never inside one's UTF-8 sequence.
         Span<byte> utf8 = stackalloc byte[4];
-        foreach (Rune r in message.EnumerateRunes())
+        foreach (var r in message.EnumerateRunes())
         {
             int n;
             if (r.Value <= 0xFF)
@@ -150,26 +148,20 @@ public sealed partial class SyslogWriter : IDisposable
                 n = r.EncodeToUtf8(utf8);
             }
             if (line.Count + n > MaxDatagramLength)
-            {
                 break;
-            }
-            for (int i = 0; i < n; i++)
-            {
+            for (var i = 0; i < n; i++)
                 line.Add(utf8[i]);
-            }
         }
         return [.. line];
     }
 
     private bool Send(byte[] datagram)
     {
-        int errno = TrySend(datagram);
+        var errno = TrySend(datagram);
         // A full queue is the daemon being slow: drop. Anything else (refused, not connected) may be a
         // restarted daemon with a new socket: reopen once.
         if (errno is 0 or EAgain or ENoBufs)
-        {
             return errno == 0;
-        }
         return Reconnect() && TrySend(datagram) == 0;
     }
 
@@ -177,25 +169,19 @@ public sealed partial class SyslogWriter : IDisposable
     private int TrySend(byte[] datagram)
     {
         if (_fd < 0)
-        {
             return ENotConn;
-        }
         return send(_fd, datagram, (nuint)datagram.Length, MsgNoSignal) >= 0 ? 0 : Marshal.GetLastPInvokeError();
     }
 
     private bool Reconnect()
     {
         CloseSocket();
-        byte[] path = Encoding.UTF8.GetBytes(_socketPath);
+        var path = Encoding.UTF8.GetBytes(_socketPath);
         if (path.Length >= SunPathLength)
-        {
             return false;
-        }
-        int fd = socket(AfUnix, SockDgram | SockNonBlock | SockCloExec, 0);
+        var fd = socket(AfUnix, SockDgram | SockNonBlock | SockCloExec, 0);
         if (fd < 0)
-        {
             return false;
-        }
         // struct sockaddr_un: the family, then the NUL-terminated path.
         var address = new byte[2 + SunPathLength];
         BitConverter.TryWriteBytes(address, (ushort)AfUnix);
@@ -244,10 +230,8 @@ public sealed partial class SyslogWriter : IDisposable
     private static string CleanTag(string tag)
     {
         var clean = new StringBuilder(Math.Min(tag.Length, 32));
-        foreach (char c in tag.AsSpan(0, Math.Min(tag.Length, 32)))
-        {
+        foreach (var c in tag.AsSpan(0, Math.Min(tag.Length, 32)))
             clean.Append(c is <= ' ' or ':' or '[' or ']' or > '~' ? '_' : c);
-        }
         return clean.Length == 0 ? "giftwrap" : clean.ToString();
     }
 }

@@ -156,7 +156,10 @@ internal sealed class PatternRanges(AddressFamilySpace family, string daemon, in
         // token without ':' ("10.0.") can never begin it.
         if (token.AsSpan().IndexOfAnyExcept([.. Ipv6TextChars, '*', '?']) >= 0
             || (s.Kind == StringPatternKind.Prefix && !token.Contains(':', StringComparison.Ordinal)))
+        {
             return TriMap.None;
+        }
+
         Depend($"\"{token}\" compares the IPv6 address as text");
         return All(Tri.Maybe);
     }
@@ -231,7 +234,10 @@ internal sealed class PatternRanges(AddressFamilySpace family, string daemon, in
         // A map that is one value everywhere ("*", or Maybe already) reads no address text.
         if (family.IsV4 || map.Pieces is [var whole] && whole.Lo == 0 && whole.Hi == Max
             || !map.Pieces.Any(p => p.Lo <= LinkLocalEnd && p.Hi >= LinkLocal))
+        {
             return map;
+        }
+
         Depend("a link-local client (its address text carries the scope id)");
         var doubt = TriMap.Range(LinkLocal, LinkLocalEnd, Tri.Maybe);
         return TriMap.Overlay(map, doubt, doubt, Max);

@@ -3,7 +3,6 @@
 // would grant or carry out options; a rule that may match and would only deny is passed
 // over (the walk goes on either way). An address ends refused only when that first rule
 // surely matches and plainly denies. Ranges are painted first-wins in one sweep.
-using System.Net;
 using Giftwrap.Options;
 using Giftwrap.Rules;
 using Giftwrap.Tables;

@@ -80,8 +80,10 @@ internal static class OptionChecks
                 continue;
             var letter = value[++i];
             if (!"aAcdhHnNprRsu%".Contains(letter, StringComparison.Ordinal))
+            {
                 d.Add(PatternChecks.Warn(file, line, column, "percent", $"unrecognized %{letter}: it expands to nothing",
                     "known: %a %A %c %d %h %H %n %N %p %r %R %s %u %%"));
+            }
         }
     }
 

@@ -150,7 +150,7 @@ internal sealed class TcpdchkCritique(ICheckLookups? lookups, InetdConf inetd)
     /// <summary>The four name-shape warnings check_daemon and check_user share; true when one applied.</summary>
     private bool NameForm(string pat, string what)
     {
-        string? problem = pat[0] switch
+        var problem = pat[0] switch
         {
             '@' => $"{what} begins with \"@\"",
             '/' => $"{what} begins with \"/\"",

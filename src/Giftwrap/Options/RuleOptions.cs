@@ -293,7 +293,7 @@ internal sealed class RuleOptions
     {
         var dot = Patterns.Tokens.SplitAt(value, '.');
         var user = dot < 0 ? value : value[..dot];
-        string? group = dot < 0 ? null : value[(dot + 1)..];
+        var group = dot < 0 ? null : value[(dot + 1)..];
         // getpwnam() may ask a remote source: never on a thread that must not block.
         if (!ctx.MayLookUpSystem())
             return null;

@@ -26,11 +26,13 @@ internal static class Ascii
         foreach (var c in s)
         {
             if (c is >= 'A' and <= 'Z')
+            {
                 return string.Create(s.Length, s, static (dst, src) =>
                 {
                     for (var i = 0; i < src.Length; i++)
                         dst[i] = Lower(src[i]);
                 });
+            }
         }
         return s;
     }

@@ -26,7 +26,7 @@ internal static class CNumbers
             if (v > (ulong)long.MaxValue + (negative ? 1UL : 0UL))
                 overflow = true;
         }
-        long l = overflow ? (negative ? long.MinValue : long.MaxValue) : negative ? unchecked(-(long)v) : (long)v;
+        var l = overflow ? (negative ? long.MinValue : long.MaxValue) : negative ? unchecked(-(long)v) : (long)v;
         return unchecked((int)l);
     }
 
@@ -40,7 +40,7 @@ internal static class CNumbers
         if (!TryScan(s, 10, out var negative, out var magnitude, out var overflow))
             return false;
         // strtol saturates at LONG_MIN/LONG_MAX (-9223372036854775808 itself is exact).
-        long l = overflow ? (negative ? long.MinValue : long.MaxValue)
+        var l = overflow ? (negative ? long.MinValue : long.MaxValue)
             : negative ? (magnitude > (ulong)long.MaxValue ? long.MinValue : unchecked(-(long)magnitude))
             : magnitude > long.MaxValue ? long.MaxValue : (long)magnitude;
         value = unchecked((int)l);
@@ -56,7 +56,7 @@ internal static class CNumbers
         value = 0;
         if (!TryScan(s, radix, out var negative, out var magnitude, out var overflow))
             return false;
-        ulong u = overflow ? ulong.MaxValue : negative ? unchecked(0UL - magnitude) : magnitude;
+        var u = overflow ? ulong.MaxValue : negative ? unchecked(0UL - magnitude) : magnitude;
         value = unchecked((uint)u);
         return true;
     }

@@ -13,7 +13,9 @@ internal static class Ipv4
         foreach (var c in s)
         {
             if (c == '.')
+            {
                 inRun = false;
+            }
             else if (!inRun)
             {
                 inRun = true;

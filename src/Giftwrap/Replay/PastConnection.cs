@@ -5,7 +5,6 @@
 // a line that is not a decision is ignored, and the count of both is kept.
 using System.Text;
 using System.Text.Json;
-using Giftwrap.Decisions;
 
 namespace Giftwrap.Replay;
 

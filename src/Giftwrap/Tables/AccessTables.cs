@@ -245,7 +245,10 @@ public sealed class AccessTables : IDisposable
             return previous with { Dependencies = deps };
         if (s_compiled.TryGetValue(path, out var shared) && shared.Table.TryGetTarget(out var table)
             && shared.Bytes.TryGetTarget(out var bytes) && bytes.AsSpan().SequenceEqual(data))
+        {
             return new Loaded(table, bytes, deps);
+        }
+
         Interlocked.Increment(ref _compilations);
         var compiled = CompiledTable.Compile(path, data);
         s_compiled[path] = (new WeakReference<CompiledTable>(compiled), new WeakReference<byte[]>(data));

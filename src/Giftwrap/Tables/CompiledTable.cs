@@ -2,7 +2,6 @@
 // for a client address, the few rules whose client list can match it (exact
 // addresses, numeric prefixes, net/len). Rules that fit no index stay on a general
 // list. Evaluation walks both in line order, so the first match is libwrap's.
-using Giftwrap.Decisions;
 using Giftwrap.Patterns;
 using Giftwrap.Rules;
 

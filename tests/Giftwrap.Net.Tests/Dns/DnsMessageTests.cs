@@ -28,11 +28,11 @@ public sealed class DnsMessageTests
     [Fact]
     public void ParseReply_RandomBytes_NeverThrowsNorAnswers()
     {
-        byte[] query = DnsMessage.BuildQuery(0x1234, "example.com", DnsRecordType.A)!;
+        var query = DnsMessage.BuildQuery(0x1234, "example.com", DnsRecordType.A)!;
         var random = new Random(1413);
-        for (int i = 0; i < 20_000; i++)
+        for (var i = 0; i < 20_000; i++)
         {
-            byte[] reply = new byte[random.Next(0, 600)];
+            var reply = new byte[random.Next(0, 600)];
             random.NextBytes(reply);
             if (reply.Length >= 2 && i % 2 == 0)
             {
@@ -46,7 +46,7 @@ public sealed class DnsMessageTests
     [Fact]
     public void ParseReply_EveryPrefixOfAGoodReply_NeverAnswersWithLess()
     {
-        byte[] query = DnsMessage.BuildQuery(7, "host.example", DnsRecordType.A)!;
+        var query = DnsMessage.BuildQuery(7, "host.example", DnsRecordType.A)!;
         byte[] reply = [.. query, 0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1];
         reply[2] = 0x81;
         reply[3] = 0x80;
@@ -54,9 +54,9 @@ public sealed class DnsMessageTests
         var full = new List<IPAddress>();
         Assert.Equal(ReplyStatus.Answer, DnsMessage.ParseReply(reply, query, DnsRecordType.A, [], full));
         Assert.Equal([IPAddress.Parse("192.0.2.1")], full);
-        for (int length = 0; length < reply.Length; length++)
+        for (var length = 0; length < reply.Length; length++)
         {
-            ReplyStatus status = DnsMessage.ParseReply(reply.AsSpan(0, length), query, DnsRecordType.A, [], []);
+            var status = DnsMessage.ParseReply(reply.AsSpan(0, length), query, DnsRecordType.A, [], []);
             Assert.Contains(status, new[] { ReplyStatus.NotOurs, ReplyStatus.Malformed });
         }
     }
@@ -65,7 +65,7 @@ public sealed class DnsMessageTests
     public void TryReadName_PointerToItself_Refused()
     {
         byte[] message = [0, 0, 0xC0, 0x02];
-        int offset = 2;
+        var offset = 2;
         Assert.False(DnsMessage.TryReadName(message, ref offset, new byte[255], out _));
     }
 
@@ -73,7 +73,7 @@ public sealed class DnsMessageTests
     public void TryReadName_ForwardPointer_Refused()
     {
         byte[] message = [0xC0, 0x02, 1, (byte)'a', 0];
-        int offset = 0;
+        var offset = 0;
         Assert.False(DnsMessage.TryReadName(message, ref offset, new byte[255], out _));
     }
 
@@ -81,9 +81,9 @@ public sealed class DnsMessageTests
     public void TryReadName_BackwardPointer_Followed()
     {
         byte[] message = [1, (byte)'a', 0, 1, (byte)'b', 0xC0, 0x00];
-        int offset = 3;
-        byte[] wire = new byte[255];
-        Assert.True(DnsMessage.TryReadName(message, ref offset, wire, out int length));
+        var offset = 3;
+        var wire = new byte[255];
+        Assert.True(DnsMessage.TryReadName(message, ref offset, wire, out var length));
         Assert.Equal(7, offset);
         Assert.Equal("b.a", DnsMessage.ToText(wire.AsSpan(0, length)));
     }

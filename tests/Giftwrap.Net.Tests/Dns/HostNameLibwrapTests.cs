@@ -66,21 +66,21 @@ public sealed class HostNameLibwrapTests
     public async Task SystemResolver_EveryNameClass_AgreesWithLibwrap()
     {
         using var resolver = new ResolverNamespace(Encoding.Latin1.GetBytes(string.Join('\n', HostsLines) + "\n"));
-        string allow = Path.Combine(resolver.Directory, "hosts.allow");
-        string deny = Path.Combine(resolver.Directory, "hosts.deny");
+        var allow = Path.Combine(resolver.Directory, "hosts.allow");
+        var deny = Path.Combine(resolver.Directory, "hosts.deny");
         File.WriteAllText(allow, Allow, Encoding.Latin1);
         File.WriteAllText(deny, "", Encoding.Latin1);
-        List<string> theirs = resolver.Libwrap(allow, deny, Addresses.Select(a => $"sshd\t?\t{a}\t-\t-\t-\t0"));
+        var theirs = resolver.Libwrap(allow, deny, Addresses.Select(a => $"sshd\t?\t{a}\t-\t-\t-\t0"));
 
         var lookups = new RequestLookups(new HostNameVerifier(resolver, new HostNameVerifierOptions { CacheSize = 0 }), new IdentClient());
         using var tables = new AccessTables(allow, deny, new AccessTablesOptions { Live = false });
         var disagreements = new List<string>();
-        for (int i = 0; i < Addresses.Length; i++)
+        for (var i = 0; i < Addresses.Length; i++)
         {
             var request = AccessRequest.ForConnection("sshd", new IPEndPoint(IPAddress.Parse(Addresses[i]), 40000), null);
-            Judgement judgement = await tables.DecideAsync(request, lookups);
-            string ours = Describe(judgement.Decision);
-            string libwrap = Normalize(theirs[i]);
+            var judgement = await tables.DecideAsync(request, lookups);
+            var ours = Describe(judgement.Decision);
+            var libwrap = Normalize(theirs[i]);
             if (ours != libwrap)
             {
                 disagreements.Add($"{Addresses[i]}:\n  libwrap  {libwrap}\n  giftwrap {ours}");
@@ -107,25 +107,25 @@ public sealed class HostNameLibwrapTests
     public async Task PatternForms_LookUpTheNameWhereLibwrapDoes()
     {
         using var resolver = new ResolverNamespace(Encoding.Latin1.GetBytes("127.0.0.10 good.example\n"));
-        string allow = Path.Combine(resolver.Directory, "hosts.allow");
-        string deny = Path.Combine(resolver.Directory, "hosts.deny");
+        var allow = Path.Combine(resolver.Directory, "hosts.allow");
+        var deny = Path.Combine(resolver.Directory, "hosts.deny");
         var table = new StringBuilder();
-        for (int i = 0; i < PatternForms.Length; i++)
+        for (var i = 0; i < PatternForms.Length; i++)
         {
             table.Append($"d{i}: {PatternForms[i]} : setenv N first-%h\nd{i}: ALL : setenv N second-%h\n");
         }
         File.WriteAllText(allow, table.ToString(), Encoding.Latin1);
         File.WriteAllText(deny, "", Encoding.Latin1);
-        List<string> theirs = resolver.Libwrap(allow, deny, PatternForms.Select((_, i) => $"d{i}\t?\t127.0.0.10\t-\t-\t-\t0"));
+        var theirs = resolver.Libwrap(allow, deny, PatternForms.Select((_, i) => $"d{i}\t?\t127.0.0.10\t-\t-\t-\t0"));
 
         var lookups = new RequestLookups(new HostNameVerifier(resolver, new HostNameVerifierOptions { CacheSize = 0 }), new IdentClient());
         using var tables = new AccessTables(allow, deny, new AccessTablesOptions { Live = false });
         var disagreements = new List<string>();
-        for (int i = 0; i < PatternForms.Length; i++)
+        for (var i = 0; i < PatternForms.Length; i++)
         {
             var request = AccessRequest.ForConnection($"d{i}", new IPEndPoint(IPAddress.Parse("127.0.0.10"), 40000), null);
-            string ours = Describe((await tables.DecideAsync(request, lookups)).Decision);
-            string libwrap = Normalize(theirs[i]);
+            var ours = Describe((await tables.DecideAsync(request, lookups)).Decision);
+            var libwrap = Normalize(theirs[i]);
             if (ours != libwrap)
             {
                 disagreements.Add($"{PatternForms[i]}:\n  libwrap  {libwrap}\n  giftwrap {ours}");
@@ -139,18 +139,18 @@ public sealed class HostNameLibwrapTests
     /// <summary>libwrap's line in our words: verdict, match, the warnings without "option:" lines, and the setenv value.</summary>
     private static string Normalize(string line)
     {
-        string[] f = line.Split('\t');
-        string[] messages = f[2] == "-" ? [] : f[2].Split(" | ");
-        string warnings = string.Join(" | ", messages.Where(m => !m.StartsWith("option:", StringComparison.Ordinal)));
-        string value = messages.FirstOrDefault(m => m.StartsWith("option:   setenv N ", StringComparison.Ordinal))?["option:   setenv N ".Length..] ?? "-";
+        var f = line.Split('\t');
+        var messages = f[2] == "-" ? [] : f[2].Split(" | ");
+        var warnings = string.Join(" | ", messages.Where(m => !m.StartsWith("option:", StringComparison.Ordinal)));
+        var value = messages.FirstOrDefault(m => m.StartsWith("option:   setenv N ", StringComparison.Ordinal))?["option:   setenv N ".Length..] ?? "-";
         return $"{f[0]} {f[1]} [{warnings}] {value}";
     }
 
     private static string Describe(Decision d)
     {
-        string warnings = string.Join(" | ", d.Warnings.Select(w => w.ToLogLine()));
-        string value = d.Actions.OfType<SetEnvAction>().FirstOrDefault()?.VariableValue ?? "-";
-        string match = d.Match is { } m ? $"{m.File}:{m.Line}" : "-";
+        var warnings = string.Join(" | ", d.Warnings.Select(w => w.ToLogLine()));
+        var value = d.Actions.OfType<SetEnvAction>().FirstOrDefault()?.VariableValue ?? "-";
+        var match = d.Match is { } m ? $"{m.File}:{m.Line}" : "-";
         return $"{(d.IsGranted ? "granted" : "denied")} {match} [{warnings}] {value}";
     }
 }

@@ -92,7 +92,7 @@ public sealed class HostNameVerifierTests
         await using var server = new DnsTestServer();
         server.AddPtr(Client, "client.example");
         server.AddAddress("client.example", Client);
-        HostNameVerifier verifier = Verifier(server);
+        var verifier = Verifier(server);
         Assert.Equal("client.example", await verifier.VerifiedNameAsync(Client, CancellationToken.None));
         Assert.Equal("client.example", await verifier.VerifiedNameAsync(Client, CancellationToken.None));
         Assert.Equal(1, server.CountQuestions(Ptr));
@@ -104,7 +104,7 @@ public sealed class HostNameVerifierTests
     public async Task VerifiedNameAsync_NegativeAnswer_Cached()
     {
         await using var server = new DnsTestServer();
-        HostNameVerifier verifier = Verifier(server);
+        var verifier = Verifier(server);
         Assert.Equal("unknown", await verifier.VerifiedNameAsync(Client, CancellationToken.None));
         Assert.Equal("unknown", await verifier.VerifiedNameAsync(Client, CancellationToken.None));
         Assert.Equal(1, server.CountQuestions(Ptr));
@@ -129,8 +129,8 @@ public sealed class HostNameVerifierTests
     public async Task VerifiedNameAsync_CacheFull_OldestDropped()
     {
         await using var server = new DnsTestServer();
-        HostNameVerifier verifier = Verifier(server, Quick with { CacheSize = 2 });
-        foreach (string address in new[] { "127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.1" })
+        var verifier = Verifier(server, Quick with { CacheSize = 2 });
+        foreach (var address in new[] { "127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.1" })
         {
             await verifier.VerifiedNameAsync(IPAddress.Parse(address), CancellationToken.None);
         }
@@ -145,9 +145,9 @@ public sealed class HostNameVerifierTests
         server.AddAddress("client.example", Client);
         var hold = new TaskCompletionSource();
         server.Hold = hold;
-        HostNameVerifier verifier = Verifier(server, Quick with { Timeout = TimeSpan.FromSeconds(30) });
-        Task<string> first = verifier.VerifiedNameAsync(Client, CancellationToken.None).AsTask();
-        Task<string> second = verifier.VerifiedNameAsync(Client, CancellationToken.None).AsTask();
+        var verifier = Verifier(server, Quick with { Timeout = TimeSpan.FromSeconds(30) });
+        var first = verifier.VerifiedNameAsync(Client, CancellationToken.None).AsTask();
+        var second = verifier.VerifiedNameAsync(Client, CancellationToken.None).AsTask();
         server.Hold = null;
         hold.SetResult();
         Assert.Equal(["client.example", "client.example"], await Task.WhenAll(first, second));
@@ -159,17 +159,17 @@ public sealed class HostNameVerifierTests
     {
         await using var server = new DnsTestServer();
         var names = new[] { "127.0.0.10", "127.0.0.11", "127.0.0.12" }.Select(IPAddress.Parse).ToArray();
-        foreach (IPAddress address in names)
+        foreach (var address in names)
         {
             server.AddPtr(address, $"h{address.GetAddressBytes()[3]}.example");
             server.AddAddress($"h{address.GetAddressBytes()[3]}.example", address);
         }
         var hold = new TaskCompletionSource();
         server.Hold = hold;
-        HostNameVerifier verifier = Verifier(server, Quick with { Timeout = TimeSpan.FromSeconds(30), MaxLookupsInFlight = 2 });
-        ValueTask<string> first = verifier.VerifiedNameAsync(names[0], CancellationToken.None);
-        ValueTask<string> second = verifier.VerifiedNameAsync(names[1], CancellationToken.None);
-        ValueTask<string> third = verifier.VerifiedNameAsync(names[2], CancellationToken.None);
+        var verifier = Verifier(server, Quick with { Timeout = TimeSpan.FromSeconds(30), MaxLookupsInFlight = 2 });
+        var first = verifier.VerifiedNameAsync(names[0], CancellationToken.None);
+        var second = verifier.VerifiedNameAsync(names[1], CancellationToken.None);
+        var third = verifier.VerifiedNameAsync(names[2], CancellationToken.None);
         Assert.True(third.IsCompletedSuccessfully);
         Assert.Equal("unknown", await third);
         Assert.Equal(2, verifier.LookupsInFlight);
@@ -215,7 +215,7 @@ public sealed class HostNameVerifierTests
         // sock_hostname() cuts the name to host->name's 127 bytes before the forward lookup, which then
         // asks for the cut name: it does not exist, so the client is paranoid (was: the cut name, verified
         // as the whole name, which then matched patterns such as LOCAL).
-        string name = string.Join('.', Enumerable.Repeat(new string('a', 60), 3)) + ".example";
+        var name = string.Join('.', Enumerable.Repeat(new string('a', 60), 3)) + ".example";
         await using var server = new DnsTestServer();
         server.AddPtr(Client, name);
         server.AddAddress(name, Client);
@@ -312,7 +312,7 @@ public sealed class HostNameVerifierTests
     {
         await using var server = new DnsTestServer { Mode = DnsServerMode.Silent };
         using var cancel = new CancellationTokenSource();
-        ValueTask<string> lookup = Verifier(server).VerifiedNameAsync(Client, cancel.Token);
+        var lookup = Verifier(server).VerifiedNameAsync(Client, cancel.Token);
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => lookup.AsTask());
     }

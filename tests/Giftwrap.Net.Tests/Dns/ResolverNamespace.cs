@@ -3,8 +3,8 @@
 // ("hosts: files") bound over from a temporary directory. Lookups run on that thread, through
 // SystemDnsClient's own getnameinfo/getaddrinfo calls; the machine's /etc files are never touched.
 // The real libwrap is run in the same set-up by a child `unshare -m` over the same files.
-using System.Diagnostics;
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -54,7 +54,7 @@ internal sealed partial class ResolverNamespace : IDnsClient, IDisposable
     /// <summary>Runs the libwrap harness over <paramref name="requests"/> in a mount namespace with the same files.</summary>
     public List<string> Libwrap(string allow, string deny, IEnumerable<string> requests)
     {
-        string script = $"mount --make-rprivate / && mount --bind '{Hosts}' /etc/hosts && mount --bind '{NsSwitch}' /etc/nsswitch.conf " +
+        var script = $"mount --make-rprivate / && mount --bind '{Hosts}' /etc/hosts && mount --bind '{NsSwitch}' /etc/nsswitch.conf " +
             $"&& exec '{Giftwrap.Tests.Conformance.LibwrapOracle.Path}' --verbose-options --timeout 10 '{allow}' '{deny}'";
         var psi = new ProcessStartInfo("unshare", ["-m", "/bin/sh", "-c", script])
         {
@@ -66,7 +66,7 @@ internal sealed partial class ResolverNamespace : IDnsClient, IDisposable
         };
         using var p = Process.Start(psi)!;
         var error = p.StandardError.ReadToEndAsync();
-        foreach (string r in requests)
+        foreach (var r in requests)
         {
             p.StandardInput.Write(r + "\n");
         }
@@ -119,7 +119,7 @@ internal sealed partial class ResolverNamespace : IDnsClient, IDisposable
             _ready.SetException(e);
             return;
         }
-        foreach (Action work in _work.GetConsumingEnumerable())
+        foreach (var work in _work.GetConsumingEnumerable())
         {
             work();
         }

@@ -25,7 +25,7 @@ public sealed class UdpDnsClientTests
         server.AddAddress("client.example", Client);
         server.AddAddress("client.example", IPAddress.Parse("2001:db8::7"));
         var dns = new UdpDnsClient(server.EndPoint);
-        IReadOnlyList<IPAddress> addresses = await dns.ForwardAsync("client.example", CancellationToken.None);
+        var addresses = await dns.ForwardAsync("client.example", CancellationToken.None);
         Assert.Equal([Client, IPAddress.Parse("2001:db8::7")], addresses);
     }
 
@@ -81,7 +81,7 @@ public sealed class UdpDnsClientTests
     [InlineData("::1", "[::1]:53")]
     public void TryParseServer_Forms_Parsed(string text, string expected)
     {
-        Assert.True(UdpDnsClient.TryParseServer(text, out IPEndPoint server));
+        Assert.True(UdpDnsClient.TryParseServer(text, out var server));
         Assert.Equal(expected, server.ToString());
     }
 

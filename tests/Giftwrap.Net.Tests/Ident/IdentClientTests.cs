@@ -16,7 +16,7 @@ public sealed class IdentClientTests
     {
         await using var ident = new IdentTestServer();
         Assert.Equal("alice", await new IdentClient(ident.Port).UserAsync(Client, Server, Generous, CancellationToken.None));
-        (string query, IPEndPoint from) = await ident.Asked.Task;
+        (var query, var from) = await ident.Asked.Task;
         // As libwrap's rfc931.c sends it.
         Assert.Equal("40123,22\r\n", query);
         Assert.Equal(Server.Address, from.Address);
@@ -58,7 +58,7 @@ public sealed class IdentClientTests
     {
         await using var ident = new IdentTestServer { Mode = IdentMode.Slow };
         using var cancel = new CancellationTokenSource();
-        Task<string> user = new IdentClient(ident.Port).UserAsync(Client, Server, Generous, cancel.Token).AsTask();
+        var user = new IdentClient(ident.Port).UserAsync(Client, Server, Generous, cancel.Token).AsTask();
         await ident.Asked.Task;
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => user);

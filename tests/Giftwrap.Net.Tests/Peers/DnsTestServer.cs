@@ -79,17 +79,17 @@ internal sealed class DnsTestServer : IAsyncDisposable
 
     private async Task LoopAsync()
     {
-        byte[] buffer = new byte[512];
+        var buffer = new byte[512];
         while (!_stop.IsCancellationRequested)
         {
-            SocketReceiveFromResult received = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), _stop.Token);
+            var received = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), _stop.Token);
             _ = AnswerAsync(buffer[..received.ReceivedBytes], received.RemoteEndPoint);
         }
     }
 
     private async Task AnswerAsync(byte[] query, EndPoint client)
     {
-        if (!TryReadQuestion(query, out string name, out int type, out int questionEnd))
+        if (!TryReadQuestion(query, out var name, out var type, out var questionEnd))
         {
             return;
         }
@@ -98,7 +98,7 @@ internal sealed class DnsTestServer : IAsyncDisposable
         {
             await hold.Task;
         }
-        byte[]? reply = Mode switch
+        var reply = Mode switch
         {
             DnsServerMode.Silent => null,
             DnsServerMode.Garbage => [.. Enumerable.Range(0, 64).Select(i => (byte)Random.Shared.Next(256))],
@@ -120,29 +120,29 @@ internal sealed class DnsTestServer : IAsyncDisposable
     private byte[] BuildReply(byte[] query, string name, int type, int questionEnd)
     {
         var answers = new List<(int Type, byte[] Data)>();
-        int rcode = 0;
+        var rcode = 0;
         byte[]? aliasOwner = null;
-        if (type is 1 or 28 && _cnames.TryGetValue(name, out string? target))
+        if (type is 1 or 28 && _cnames.TryGetValue(name, out var target))
         {
             // The CNAME first (owner: the question), then the target's records (owner: the CNAME's data).
             answers.Add((5, WireName([.. target.Split('.').Select(Encoding.Latin1.GetBytes)])));
             aliasOwner = WireName([.. target.Split('.').Select(Encoding.Latin1.GetBytes)]);
             name = target;
         }
-        if (type == 12 && _ptr.TryGetValue(name, out List<byte[][]>? ptrs))
+        if (type == 12 && _ptr.TryGetValue(name, out var ptrs))
         {
             answers.AddRange(ptrs.Select(labels => (12, WireName(labels))));
         }
-        else if (type is 1 or 28 && _addresses.TryGetValue(name, out List<IPAddress>? addresses))
+        else if (type is 1 or 28 && _addresses.TryGetValue(name, out var addresses))
         {
-            AddressFamily family = type == 1 ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6;
+            var family = type == 1 ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6;
             answers.AddRange(addresses.Where(a => a.AddressFamily == family).Select(a => (type, a.GetAddressBytes())));
         }
         else if (!_addresses.ContainsKey(name) && !_ptr.ContainsKey(name))
         {
             rcode = 3;
         }
-        int flags = 0x8180 | rcode;
+        var flags = 0x8180 | rcode;
         switch (Mode)
         {
             case DnsServerMode.Truncated: flags |= 0x0200; answers.Clear(); break;
@@ -150,17 +150,17 @@ internal sealed class DnsTestServer : IAsyncDisposable
         }
         using var reply = new MemoryStream();
         reply.Write(query, 0, questionEnd);
-        byte[] header = reply.GetBuffer();
+        var header = reply.GetBuffer();
         if (Mode == DnsServerMode.WrongId)
         {
             header[0] ^= 0x55;
         }
         BinaryPrimitives.WriteUInt16BigEndian(header.AsSpan(2), (ushort)flags);
-        int count = Mode is DnsServerMode.CompressionLoop or DnsServerMode.OverrunRecord ? 1 : answers.Count;
+        var count = Mode is DnsServerMode.CompressionLoop or DnsServerMode.OverrunRecord ? 1 : answers.Count;
         BinaryPrimitives.WriteUInt16BigEndian(header.AsSpan(6), (ushort)count);
         if (Mode == DnsServerMode.CompressionLoop)
         {
-            int self = (int)reply.Length;
+            var self = (int)reply.Length;
             reply.Write([(byte)(0xC0 | (self >> 8)), (byte)self, 0, 12, 0, 1, 0, 0, 0, 60, 0, 0]);
             return reply.ToArray();
         }
@@ -169,7 +169,7 @@ internal sealed class DnsTestServer : IAsyncDisposable
             reply.Write([0xC0, 0x0C, 0, (byte)type, 0, 1, 0, 0, 0, 60, 0, 200, 1, 2, 3]);
             return reply.ToArray();
         }
-        foreach ((int answerType, byte[] data) in answers)
+        foreach ((var answerType, var data) in answers)
         {
             // The owner is a compression pointer to the question (RFC 1035 4.1.4), as real servers send;
             // behind a CNAME, the target's name written out.
@@ -190,7 +190,7 @@ internal sealed class DnsTestServer : IAsyncDisposable
     private static byte[] WireName(byte[][] labels)
     {
         using var wire = new MemoryStream();
-        foreach (byte[] label in labels)
+        foreach (var label in labels)
         {
             wire.WriteByte((byte)label.Length);
             wire.Write(label);

@@ -59,7 +59,7 @@ internal sealed class IdentTestServer : IAsyncDisposable
     {
         while (!_stop.IsCancellationRequested)
         {
-            Socket client = await _listener.AcceptSocketAsync(_stop.Token);
+            var client = await _listener.AcceptSocketAsync(_stop.Token);
             _ = ServeAsync(client);
         }
     }
@@ -70,10 +70,10 @@ internal sealed class IdentTestServer : IAsyncDisposable
         {
             try
             {
-                string query = await ReadQueryAsync(client);
+                var query = await ReadQueryAsync(client);
                 Asked.TrySetResult((query, (IPEndPoint)client.RemoteEndPoint!));
-                string ports = query.TrimEnd('\r', '\n');
-                string? reply = Mode switch
+                var ports = query.TrimEnd('\r', '\n');
+                var reply = Mode switch
                 {
                     IdentMode.Normal => $"{ports} : USERID : UNIX : {Answer}\r\n",
                     IdentMode.Error => $"{ports} : ERROR : NO-USER\r\n",
@@ -108,7 +108,7 @@ internal sealed class IdentTestServer : IAsyncDisposable
     private async Task<string> ReadQueryAsync(Socket client)
     {
         var query = new StringBuilder();
-        byte[] one = new byte[1];
+        var one = new byte[1];
         while (query.Length < 100 && await client.ReceiveAsync(one, SocketFlags.None, _stop.Token) == 1)
         {
             query.Append((char)one[0]);

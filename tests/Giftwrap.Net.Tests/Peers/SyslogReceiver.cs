@@ -20,9 +20,9 @@ internal sealed class SyslogReceiver : IDisposable
     /// <summary>The next datagram, waiting up to 10 s (a generous bound, not a timing assertion).</summary>
     public async Task<string> ReceiveAsync()
     {
-        byte[] buffer = new byte[65536];
+        var buffer = new byte[65536];
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        int length = await _socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+        var length = await _socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
         return Encoding.UTF8.GetString(buffer, 0, length);
     }
 

@@ -49,7 +49,7 @@ public sealed class SyslogWriterTests
         using var receiver = new SyslogReceiver();
         using var writer = new SyslogWriter("giftwrap", SyslogFacility.Daemon, receiver.Path, Clock);
         writer.Log(SyslogSeverity.Info, new string('\u20ac', 100_000));
-        string line = await receiver.ReceiveAsync();
+        var line = await receiver.ReceiveAsync();
         Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(line), 2000, SyslogWriter.MaxDatagramLength);
         Assert.EndsWith("\u20ac", line);
     }
@@ -60,7 +60,7 @@ public sealed class SyslogWriterTests
         // A host name from /etc/hosts with byte 0xE9 is carried as U+00E9 and must go out as 0xE9, not C3 A9;
         // a char above U+00FF is text, sent as UTF-8 rather than '?'.
         using var writer = new SyslogWriter("tcpd", SyslogFacility.Daemon, "/nonexistent", Clock);
-        byte[] datagram = writer.Format(SyslogSeverity.Info, "connect from caf\u00e9\u00ff (127.0.0.6) \u20ac", Clock.GetLocalNow());
+        var datagram = writer.Format(SyslogSeverity.Info, "connect from caf\u00e9\u00ff (127.0.0.6) \u20ac", Clock.GetLocalNow());
         byte[] expected = [.. System.Text.Encoding.ASCII.GetBytes($"<30>Jan  5 03:04:05 tcpd[{Pid}]: connect from caf"), 0xE9, 0xFF,
             .. " (127.0.0.6) "u8, 0xE2, 0x82, 0xAC];
         Assert.Equal(expected, datagram);
@@ -69,7 +69,7 @@ public sealed class SyslogWriterTests
     [Fact]
     public void Log_NoSocket_CountedNotThrown()
     {
-        string path = Path.Combine(Path.GetTempPath(), $"giftwrap-none-{Guid.NewGuid():N}.sock");
+        var path = Path.Combine(Path.GetTempPath(), $"giftwrap-none-{Guid.NewGuid():N}.sock");
         using var writer = new SyslogWriter("giftwrap", SyslogFacility.Daemon, path);
         Assert.False(writer.Log(SyslogSeverity.Info, "lost"));
         Assert.False(writer.Log(SyslogSeverity.Info, "lost"));
@@ -79,7 +79,7 @@ public sealed class SyslogWriterTests
     [Fact]
     public async Task Log_DaemonRestarted_Reconnects()
     {
-        string path = Path.Combine(Path.GetTempPath(), $"giftwrap-re-{Guid.NewGuid():N}.sock");
+        var path = Path.Combine(Path.GetTempPath(), $"giftwrap-re-{Guid.NewGuid():N}.sock");
         using var writer = new SyslogWriter("giftwrap", SyslogFacility.Daemon, path, Clock);
         using (var first = new SyslogReceiver(path))
         {

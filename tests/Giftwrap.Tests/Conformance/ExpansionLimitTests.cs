@@ -1,8 +1,6 @@
 // percent_x's buffer (BUFSIZ, 8,192 bytes): an option value whose expansion reaches 8,191 bytes makes
 // libwrap log "percent_x: expansion too long" and exit, so the daemon never runs. Asked of the real
 // libwrap (the harness reports such an exit as "twist") and of Giftwrap, at and around the limit.
-using System.Text;
-
 namespace Giftwrap.Tests.Conformance;
 
 public sealed class ExpansionLimitTests

@@ -4,7 +4,6 @@
 // (daemon dN for rule N), asked of the real libwrap and of Giftwrap: verdict, line and the
 // words libwrap logs must agree.
 using System.Text;
-using Giftwrap.Tests.Conformance;
 
 namespace Giftwrap.Tests.Conformance;
 

@@ -1,7 +1,6 @@
 // The `ban DURATION` option, Giftwrap's booby trap: the decision carries the ban for
 // the host to apply; `check` says that libwrap would reject the rule.
 using Giftwrap.Checks;
-using Giftwrap.Decisions;
 using Giftwrap.Options;
 
 namespace Giftwrap.Tests.Decisions;

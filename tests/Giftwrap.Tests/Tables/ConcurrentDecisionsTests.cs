@@ -3,7 +3,6 @@
 // mid-flight. No exception, and once the files stop changing every decision is the one
 // freshly read tables give.
 using Giftwrap.Decisions;
-using Giftwrap.Tables;
 
 namespace Giftwrap.Tests.Tables;
 
