@@ -124,7 +124,7 @@ internal static class OptionTable
             "Run *command* (**%** expanded) with */bin/sh*, its standard input, output and error on */dev/null*.")
             { Decide = OptionHandlers.Spawn },
         new("twist", OptionKind.Twist, Required, Decide, Expands | MustBeLast, "*command*",
-            "Hand the connection to *command* (**%** expanded) instead of the service. Must be the last option.")
+            "Hand the connection to *command* (**%** expanded) instead of the service.")
             { Decide = OptionHandlers.Twist },
         new("rfc931", OptionKind.Rfc931, Optional, Decide, OptionFlags.None, "[*timeout*]",
             "Look up the client's user name with RFC 1413 ident, waiting up to *timeout* seconds (default 10).")
@@ -139,10 +139,10 @@ internal static class OptionTable
             "Log this connection at the syslog *level* (and *facility*).")
             { Parse = OptionHandlers.Severity },
         new("allow", OptionKind.Allow, OptionArgument.None, Parse, MustBeLast, "",
-            "Grant access, whichever table the rule is in. Must be the last option.")
+            "Grant access, whichever table the rule is in.")
             { Parse = OptionHandlers.Allow, Settles = Verdict.Granted },
         new("deny", OptionKind.Deny, OptionArgument.None, Parse, MustBeLast, "",
-            "Refuse access, whichever table the rule is in. Must be the last option.")
+            "Refuse access, whichever table the rule is in.")
             { Parse = OptionHandlers.Deny, Settles = Verdict.Denied },
         new("banners", OptionKind.Banners, Required, Decide, OptionFlags.None, "*directory*",
             "Send the client the file of *directory* named after the daemon, **%** expanded.")
