@@ -1,6 +1,7 @@
 // Checks of a rule's options: the errors libwrap reports only when the rule
 // matches (and then refuses access), unknown users and groups, options that mean
-// something else in the other table, and Giftwrap's own extensions.
+// something else in the other table, and Giftwrap's own extensions (the rows of
+// OptionTable marked Extension). Parsing the options is RuleOptions' job.
 using Giftwrap.Options;
 using Giftwrap.Rules;
 
@@ -38,7 +39,7 @@ internal static class OptionChecks
                 case OptionKind.Group when !options.Accounts.GroupExists(s.Value!):
                     d.Add(PatternChecks.Error(file, e.Line, column, "option", $"unknown group \"{s.Value}\": libwrap refuses access whenever this rule matches"));
                     break;
-                case OptionKind.Rfc931 when s.Value is not null && (!RuleOptions.ParseInt(s.Value, out var t) || t <= 0):
+                case OptionKind.Rfc931 when s.Value is not null && (!OptionHandlers.ParseInt(s.Value, out var t) || t <= 0):
                     d.Add(PatternChecks.Error(file, e.Line, column, "option", $"bad rfc931 timeout \"{s.Value}\": libwrap refuses access whenever this rule matches", "rfc931 10"));
                     break;
                 case OptionKind.SetEnv when !s.Value!.Contains('%', StringComparison.Ordinal) && s.Value.Split([' ', '\t'], 2)[0].Contains('=', StringComparison.Ordinal):
@@ -55,21 +56,26 @@ internal static class OptionChecks
                 case OptionKind.Deny when !isDeny:
                     d.Add(PatternChecks.Info(file, e.Line, column, "deny-in-allow", "deny in hosts.allow refuses access from the allow table"));
                     break;
-                case OptionKind.Ban:
-                    // A libwrap-linked daemon (sshd, tcpd) reading the same table stops at "bad option
-                    // name" (options.c process_options) and refuses whoever this rule matches.
-                    d.Add(PatternChecks.Warn(file, e.Line, column, "extension",
-                        "ban is a Giftwrap extension: libwrap rejects it as a bad option name and refuses access whenever this rule matches",
-                        "keep rules with ban in tables that only Giftwrap reads"));
-                    break;
             }
+            if (s.Definition.Extension)
+                Extension(s.Definition, file, e.Line, column, d);
             if (s.Definition.Expands && s.Value is not null)
                 UnknownPercents(s.Value, file, e.Line, column, d);
         }
         if (!isDeny && !explicitAllow && options.RequireExplicitAllow && !opts.Steps.Any(s => s.Definition?.Kind is OptionKind.Deny or OptionKind.Twist))
             d.Add(PatternChecks.Warn(file, e.Line, 1, "implicit-allow", "grants access without an explicit allow option", "end the rule with : allow"));
-        return d.Count(x => x.Severity == DiagnosticSeverity.Error) > before || opts.Steps.Any(s => s.Definition?.Kind == OptionKind.Ban);
+        return d.Count(x => x.Severity == DiagnosticSeverity.Error) > before || opts.Steps.Any(s => s.Definition?.Extension == true);
     }
+
+    /// <summary>
+    /// A libwrap-linked daemon (sshd, tcpd) reading the same table stops at "bad option name"
+    /// (options.c process_options) and refuses whoever the rule matches: the table marks which
+    /// keywords are Giftwrap's own.
+    /// </summary>
+    private static void Extension(OptionDefinition option, string file, int line, int column, List<Diagnostic> d) =>
+        d.Add(PatternChecks.Warn(file, line, column, "extension",
+            $"{option.Keyword} is a Giftwrap extension: libwrap rejects it as a bad option name and refuses access whenever this rule matches",
+            $"keep rules with {option.Keyword} in tables that only Giftwrap reads"));
 
     /// <summary>percent_x(): a '%' before any character but the known letters expands to nothing, with a warning.</summary>
     private static void UnknownPercents(string value, string file, int line, int column, List<Diagnostic> d)

@@ -2,6 +2,7 @@
 // line and column and a suggested fix. Beyond tcpdchk: rules shadowed by earlier
 // ones, patterns that silently match nothing, IPv6 without brackets, allow/deny
 // in the wrong table. Reports only; never changes a table.
+using Giftwrap.Decisions;
 using Giftwrap.Options;
 using Giftwrap.Patterns;
 using Giftwrap.Rules;
@@ -85,7 +86,8 @@ internal static class TableChecker
             critique.Rule(e.Text[..(e.ClientOffset - 1)], e.Text[e.ClientOffset..clientEnd], e.ClientOffset, file, e.Line, d);
             var refused = CheckRule(e, file, isDeny, options, d);
             Shadowed(e, file, broad, seen, isDeny ? allowDecisive : null, d);
-            if (!isDeny && !(e.Options?.Steps.Any(s => s.Definition?.Kind == OptionKind.AclExec) ?? false))
+            // A rule whose options end in a command the host runs (aclexec) may still fall through to hosts.deny.
+            if (!isDeny && !(e.Options?.Steps.Any(s => s.Definition?.Phase == OptionPhase.CarryOut) ?? false))
                 allowDecisive.Add((e, file));
             rules.Add(Summary(e, file, isDeny, refused));
         }
@@ -166,10 +168,9 @@ internal static class TableChecker
                     access = "denied";
                     break;
                 }
-                if (s.Definition?.Kind == OptionKind.Allow)
-                    access = "granted";
-                else if (s.Definition?.Kind == OptionKind.Deny)
-                    access = "denied";
+                // allow and deny settle the verdict whichever table they are in (the table's Settles column).
+                if (s.Definition?.Settles is { } settled)
+                    access = settled == Verdict.Granted ? "granted" : "denied";
                 // twist: tcpdchk's dry run only clears dry_run, so the listing keeps the table's own verdict
                 // (granted in hosts.allow, denied in hosts.deny); "delegated" is tcpdmatch's word, not tcpdchk's.
             }

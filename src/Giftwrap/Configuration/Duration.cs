@@ -8,7 +8,7 @@ namespace Giftwrap.Configuration;
 
 /// <summary>
 /// Durations written as a whole number and a unit, 500ms, 30s, 10m, 2h, 1d, 1w, or a bare whole
-/// number of seconds; the same units as a rule's `ban 1w` (RuleOptions.TryDuration, which takes
+/// number of seconds; the same units as a rule's `ban 1w` (OptionHandlers.TryDuration, which takes
 /// s to w and needs the unit). No fractions: "1.5h" is written 90m.
 /// </summary>
 internal static class Duration
