@@ -7,7 +7,6 @@
 using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Decisions;
-using Giftwrap.Gate.Connections;
 using Giftwrap.Tables;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -20,18 +19,19 @@ internal sealed partial class Gatekeeper
 
     private readonly AccessTables _tables;
     private readonly IRequestLookups _lookups;
-    private readonly GiftwrapBans _bans;
+    private readonly IBanList? _bans;
     private readonly TimeSpan _decisionTimeout;
     private readonly ILogger _log;
     private readonly OnceReporter _once = new();
 
-    public Gatekeeper(AccessTables tables, GiftwrapBans bans, IOptions<GiftwrapOptions> options, ILoggerFactory loggers)
+    /// <summary>The container leaves <paramref name="bans"/> null when no package registered an <see cref="IBanList"/>.</summary>
+    public Gatekeeper(AccessTables tables, IOptions<GiftwrapOptions> options, ILoggerFactory loggers, IBanList? bans = null)
     {
         var o = options.Value;
         _tables = tables;
         _bans = bans;
         _decisionTimeout = o.DecisionTimeout;
-        _lookups = o.Lookups ?? GateLookups.Create(o.DnsServer, o.DnsTimeout, o.IdentPort);
+        _lookups = o.Lookups ?? DefaultLookups.Create(o.DnsServer, o.DnsTimeout, o.IdentPort);
         _log = loggers.CreateLogger(LogCategory);
     }
 
@@ -43,7 +43,7 @@ internal sealed partial class Gatekeeper
     public async ValueTask<bool> AdmitAsync(AccessRequest request, IPAddress? client, Socket? socket, CancellationToken ct)
     {
         // Bans come before the tables: a banned client is refused whatever the rules say.
-        if (client is not null && _bans.Check(client, request.Daemon) is { } banned)
+        if (client is not null && _bans?.Check(client, request.Daemon) is { } banned)
         {
             RefusedBanned(_log, request.Daemon, request.ClientAddress ?? AccessRequest.Unknown, banned);
             return false;
@@ -65,7 +65,7 @@ internal sealed partial class Gatekeeper
         if (client is not null)
         {
             foreach (var ban in outcome.Decision.Actions.OfType<Options.BanAction>())
-                Banned(_log, request.Daemon, request.ClientAddress!, ban.Text, _bans.Ban(client, ban.Duration, $"ban option, {outcome.Decision.Match}"));
+                Banned(_log, request.Daemon, request.ClientAddress!, ban.Text, _bans?.Ban(client, ban.Duration, $"ban option, {outcome.Decision.Match}") ?? "no ban store configured");
         }
         var level = outcome.Level ?? (outcome.Admit ? LogLevel.Information : LogLevel.Warning);
         if (_log.IsEnabled(level))
