@@ -1,0 +1,92 @@
+// Collects the exit status of every child a host starts, so none is left a
+// zombie: one background thread waits on the registered pids (woken by SIGCHLD,
+// and every 250 ms in case a signal was merged away). Tasks complete with the
+// child's status as the shell reports it (exit code, or 128 + signal), or with the
+// exit code and the signal apart where a caller must tell them apart (aclexec's log line).
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using Giftwrap.Hosting.Interop;
+
+namespace Giftwrap.Hosting;
+
+/// <summary>How a child ended: its exit code, or the signal that killed it (0 when none).</summary>
+internal readonly record struct ChildExit(int Pid, int Code, int Signal)
+{
+    /// <summary>The status as the shell reports it: the exit code, or 128 + signal.</summary>
+    public int Status => Signal == 0 ? Code : 128 + Signal;
+
+    /// <summary>A program that was not started (a bound, or a failure already reported): status -1, as libwrap's failed fork.</summary>
+    public static ChildExit NotStarted => new(0, -1, 0);
+}
+
+internal static unsafe class ChildReaper
+{
+    private static readonly ConcurrentDictionary<int, TaskCompletionSource<ChildExit>> Children = new();
+    private static readonly SemaphoreSlim Wake = new(0);
+    private static readonly PosixSignalRegistration? SigChld = Register();
+    private static readonly Thread Reaper = StartThread();
+
+    public static int Running => Children.Count;
+
+    /// <summary>The exit status of <paramref name="pid"/> when it ends.</summary>
+    public static Task<int> Watch(int pid) =>
+        WatchExit(pid).ContinueWith(static t => t.Result.Status, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+    /// <summary>How <paramref name="pid"/> ended, when it ends (code -1 when it could not be waited for).</summary>
+    public static Task<ChildExit> WatchExit(int pid)
+    {
+        var tcs = new TaskCompletionSource<ChildExit>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Children[pid] = tcs;
+        _ = Reaper.IsAlive;
+        Wake.Release();
+        return tcs.Task;
+    }
+
+    private static PosixSignalRegistration? Register()
+    {
+        try
+        {
+            return PosixSignalRegistration.Create(PosixSignal.SIGCHLD, ctx =>
+            {
+                ctx.Cancel = false;
+                Wake.Release();
+            });
+        }
+        catch (PlatformNotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    private static Thread StartThread()
+    {
+        var t = new Thread(Loop) { IsBackground = true, Name = "giftwrap child reaper" };
+        t.Start();
+        return t;
+    }
+
+    private static void Loop()
+    {
+        _ = SigChld;
+        while (true)
+        {
+            Wake.Wait(250);
+            foreach (var pid in Children.Keys)
+            {
+                int status;
+                var rc = Libc.waitpid(pid, &status, Libc.WNoHang);
+                if (rc == pid || (rc < 0 && Marshal.GetLastPInvokeError() == Libc.EChild))
+                {
+                    if (Children.TryRemove(pid, out var tcs))
+                        tcs.TrySetResult(rc == pid ? Decode(pid, status) : new ChildExit(pid, -1, 0));
+                }
+            }
+        }
+    }
+
+    private static ChildExit Decode(int pid, int status)
+    {
+        var signal = status & 0x7f;
+        return signal == 0 ? new ChildExit(pid, (status >> 8) & 0xff, 0) : new ChildExit(pid, 0, signal);
+    }
+}

@@ -1,0 +1,155 @@
+// Starts the programs a decision asks for (spawn, twist, aclexec, an exec service)
+// with posix_spawn(): the client socket or /dev/null on descriptors 0, 1 and 2,
+// signals back to their defaults (the runtime ignores SIGPIPE), and the process
+// state the rule's options built up (environment, umask, nice, user, group) applied
+// through small standard wrappers (sh for umask, nice, setpriv). Never forks the
+// runtime. Reaping is left to ChildReaper, the libc calls to Interop/Libc.
+using System.Runtime.InteropServices;
+using System.Runtime.InteropServices.Marshalling;
+using Giftwrap.Hosting.Interop;
+
+namespace Giftwrap.Hosting;
+
+internal static unsafe class ProcessLauncher
+{
+    public static readonly string Shell = "/bin/sh";
+    private static readonly string NiceTool = Find("nice");
+    private static readonly string SetprivTool = Find("setpriv");
+
+    /// <summary>
+    /// argv for `/bin/sh -c command sh`: the command sees $0 = "sh" and no arguments, as under libwrap's
+    /// execl("/bin/sh", "sh", "-c", command) (shell_cmd.c, options.c), while argv[0] stays the path spawned.
+    /// </summary>
+    public static string[] ShellCommand(string command) => [Shell, "-c", command, "sh"];
+
+    /// <summary>
+    /// Starts <paramref name="argv"/>. <paramref name="stdio"/> is the descriptor for 0, 1 and 2
+    /// (-1 for /dev/null). Returns the pid, or throws <see cref="IOException"/> with errno's text.
+    /// </summary>
+    public static int Start(string[] argv, ProcessState state, int stdio)
+    {
+        var full = Wrap(argv, state);
+        var env = BuildEnvironment(state.Environment);
+        var fa = NativeMemory.AllocZeroed(Libc.SpawnFileActionsSize);
+        var attr = NativeMemory.AllocZeroed(Libc.SpawnAttrSize);
+        var sigset = (byte*)NativeMemory.AllocZeroed(Libc.SigSetSize);
+        var argvp = ToCStrings(full);
+        var envp = ToCStrings(env);
+        try
+        {
+            Check(Libc.posix_spawn_file_actions_init(fa));
+            if (stdio < 0)
+            {
+                Check(Libc.posix_spawn_file_actions_addopen(fa, 0, "/dev/null", Libc.ORdWr, 0));
+                Check(Libc.posix_spawn_file_actions_adddup2(fa, 0, 1));
+                Check(Libc.posix_spawn_file_actions_adddup2(fa, 0, 2));
+            }
+            else
+            {
+                Check(Libc.posix_spawn_file_actions_adddup2(fa, stdio, 0));
+                Check(Libc.posix_spawn_file_actions_adddup2(fa, stdio, 1));
+                Check(Libc.posix_spawn_file_actions_adddup2(fa, stdio, 2));
+            }
+            Check(Libc.posix_spawnattr_init(attr));
+            Check(Libc.sigemptyset(sigset));
+            Check(Libc.posix_spawnattr_setsigmask(attr, sigset));
+            Check(Libc.sigfillset(sigset));
+            Check(Libc.posix_spawnattr_setsigdefault(attr, sigset));
+            Check(Libc.posix_spawnattr_setflags(attr, Libc.PosixSpawnSetSigDef | Libc.PosixSpawnSetSigMask | Libc.PosixSpawnSetSid));
+            int pid;
+            var rc = Libc.posix_spawn(&pid, full[0], fa, attr, argvp, envp);
+            if (rc != 0)
+                throw new IOException($"cannot start {full[0]}: {Marshal.GetPInvokeErrorMessage(rc)}");
+            return pid;
+        }
+        finally
+        {
+            _ = Libc.posix_spawn_file_actions_destroy(fa);
+            _ = Libc.posix_spawnattr_destroy(attr);
+            NativeMemory.Free(fa);
+            NativeMemory.Free(attr);
+            NativeMemory.Free(sigset);
+            FreeCStrings(argvp);
+            FreeCStrings(envp);
+        }
+    }
+
+    /// <summary>Applies umask, nice, user and group with standard tools around the program.</summary>
+    internal static string[] Wrap(string[] argv, ProcessState state)
+    {
+        IEnumerable<string> result = argv;
+        if (state.Umask is { } mask)
+            result = [Shell, "-c", $"umask {Convert.ToString(mask, 8)} && exec \"$0\" \"$@\"", .. result];
+        if (state.User is not null || state.Group is not null)
+        {
+            var priv = new List<string> { SetprivTool };
+            if (state.User is { } user)
+            {
+                priv.Add($"--reuid={user}");
+                priv.Add($"--regid={state.Group ?? PrimaryGroup(user)}");
+                priv.Add("--init-groups");
+            }
+            else
+            {
+                priv.Add($"--regid={state.Group}");
+                priv.Add("--keep-groups");
+            }
+            priv.Add("--");
+            result = [.. priv, .. result];
+        }
+        if (state.Nice is { } nice)
+            result = [NiceTool, "-n", nice.ToString(System.Globalization.CultureInfo.InvariantCulture), "--", .. result];
+        return [.. result];
+    }
+
+    private static string PrimaryGroup(string user)
+    {
+        var pw = Libc.getpwnam(user);
+        if (pw == 0)
+            return user;
+        var gid = Marshal.ReadInt32(pw, Libc.PasswdGidOffset);
+        return gid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static string[] BuildEnvironment(IReadOnlyDictionary<string, string> overrides)
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry e in System.Environment.GetEnvironmentVariables())
+            env[(string)e.Key] = (string?)e.Value ?? "";
+        foreach (var (k, v) in overrides)
+            env[k] = v;
+        return [.. env.Select(kv => $"{kv.Key}={kv.Value}")];
+    }
+
+    private static string Find(string tool)
+    {
+        foreach (var dir in new[] { "/usr/bin", "/bin", "/usr/sbin", "/sbin" })
+        {
+            var p = Path.Combine(dir, tool);
+            if (File.Exists(p))
+                return p;
+        }
+        return tool;
+    }
+
+    private static void Check(int rc)
+    {
+        if (rc != 0)
+            throw new IOException($"posix_spawn setup failed: {Marshal.GetPInvokeErrorMessage(rc)}");
+    }
+
+    private static byte** ToCStrings(string[] items)
+    {
+        var array = (byte**)NativeMemory.AllocZeroed((nuint)(items.Length + 1), (nuint)sizeof(byte*));
+        for (var i = 0; i < items.Length; i++)
+            array[i] = Utf8StringMarshaller.ConvertToUnmanaged(items[i]);
+        return array;
+    }
+
+    private static void FreeCStrings(byte** array)
+    {
+        for (var p = array; *p != null; p++)
+            Utf8StringMarshaller.Free(*p);
+        NativeMemory.Free(array);
+    }
+}
