@@ -1,12 +1,13 @@
 // Judges one client for Kestrel, as tcpd would: bans first, then the tables (lookups
 // included, bounded by the decision timeout: no decision in time refuses), then the rule's
-// options, then libwrap's log line. Shared by the connection middleware (before TLS) and
+// options carried out by Giftwrap.Hosting's DecisionEngine, then libwrap's log line. Shared by the connection middleware (before TLS) and
 // the HTTP middleware (after forwarded headers). Refusing the client is left to them.
 // SECURITY: every path that cannot finish a decision refuses; nothing read from the
 // client is trusted except the address the transport (or ForwardedHeaders) gives.
 using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Decisions;
+using Giftwrap.Hosting;
 using Giftwrap.Tables;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -22,6 +23,7 @@ internal sealed partial class Gatekeeper
     private readonly IBanList? _bans;
     private readonly TimeSpan _decisionTimeout;
     private readonly ILogger _log;
+    private readonly DecisionEngine _engine = new();
     private readonly OnceReporter _once = new();
 
     /// <summary>The container leaves <paramref name="bans"/> null when no package registered an <see cref="IBanList"/>.</summary>
@@ -57,25 +59,29 @@ internal sealed partial class Gatekeeper
         if (judgement.Decision is not { } decided)
             return false;
         request = judgement.Request;
-        foreach (var w in decided.Warnings)
-            TableWarning(_log, LevelOf(Logging.LibwrapLines.DiagnosticLevel), request.Daemon, Logging.LibwrapLines.Diagnostic(w));
-        var outcome = decided.Actions.Count == 0 && decided.AclExec is null
-            ? new Outcome(decided.IsGranted, decided, null)
-            : await CarryOutAsync(decided, request, socket, ct).ConfigureAwait(false);
+        DecisionOutcome outcome;
+        try
+        {
+            outcome = await _engine.CarryOutAsync(decided, request, HostFor(decided, socket), ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The client went away while a spawn or aclexec ran (the program runs on, reaped
+            // without us): nothing left to serve.
+            return false;
+        }
         if (client is not null)
         {
             foreach (var ban in outcome.Decision.Actions.OfType<Options.BanAction>())
-                Banned(_log, request.Daemon, request.ClientAddress!, ban.Text, _bans?.Ban(client, ban.Duration, $"ban option, {outcome.Decision.Match}") ?? "no ban store configured");
+            {
+                var result = _bans?.Ban(client, ban.Duration, $"ban option, {outcome.Decision.Match}") ?? "no ban store configured";
+                Log(LibwrapLog.Banned(outcome.Request, ban.Text, result));
+            }
         }
-        var level = outcome.Level ?? (outcome.Admit ? LogLevel.Information : LogLevel.Warning);
-        if (_log.IsEnabled(level))
-        {
-            if (outcome.Admit)
-                Connect(_log, level, request.Daemon, Logging.LibwrapLines.Connect(request));
-            else
-                Refused(_log, level, request.Daemon, Logging.LibwrapLines.Refused(request));
-        }
-        return outcome.Admit;
+        // An aborted expansion ends as libwrap exits there: closed, without a verdict line.
+        if (outcome.Fate != DecisionFate.Aborted)
+            Log(outcome.VerdictLine);
+        return outcome.Fate == DecisionFate.Serve;
     }
 
     /// <summary>The decision with its lookups, bounded in time; a null decision refuses.</summary>
