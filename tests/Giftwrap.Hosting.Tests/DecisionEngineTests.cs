@@ -57,10 +57,11 @@ public sealed class DecisionEngineTests : IDisposable
     [Fact]
     public async Task CarryOut_AclExecFails_LogsAndFallsBack()
     {
-        var (outcome, host) = await RunAsync("svc: ALL: aclexec /bin/false\nsvc: ALL: severity local0.notice\n");
+        var (outcome, host) = await RunAsync("svc: ALL: severity local0.notice: aclexec /bin/false\n", deny: "svc: ALL\n");
         var line = Assert.Single(host.Lines);
+        // At the default facility and LOG_INFO, whatever the rule's severity said.
         Assert.Equal(new LibwrapLine(LibwrapEvent.AclExecReturned, "svc", SyslogSeverity.Info, null, "aclexec returned 1"), line);
-        Assert.Equal(DecisionFate.Serve, outcome.Fate);
+        Assert.Equal(DecisionFate.Refuse, outcome.Fate);
         Assert.Equal(SyslogSeverity.Notice, outcome.Severity);
         Assert.Equal(16 << 3, outcome.Facility);
     }
@@ -68,7 +69,7 @@ public sealed class DecisionEngineTests : IDisposable
     [Fact]
     public async Task CarryOut_AclExecKilled_SaysTheSignalThenFallsBack()
     {
-        var (outcome, host) = await RunAsync("svc: ALL: aclexec kill -9 $$\n");
+        var (outcome, host) = await RunAsync("svc: ALL: aclexec kill -9 $$\n", deny: "svc: ALL\n");
         Assert.Equal(2, host.Lines.Count);
         Assert.Equal(LibwrapEvent.AclExecSignal, host.Lines[0].Event);
         Assert.Matches(@"^warning: .*hosts\.allow, line 1: process \d+ exited with signal 9$", host.Lines[0].Text);
@@ -128,7 +129,7 @@ public sealed class DecisionEngineTests : IDisposable
     [Fact]
     public async Task CarryOut_ProgramCannotStart_SaysErrorAndAclExecFallsBack()
     {
-        var (outcome, host) = await RunAsync("svc: ALL: aclexec true\n", new RecordingHost { StartFailure = "cannot start /bin/sh: No such file" });
+        var (outcome, host) = await RunAsync("svc: ALL: aclexec true\n", new RecordingHost { StartFailure = "cannot start /bin/sh: No such file" }, deny: "svc: ALL\n");
         Assert.Equal(["error: cannot start /bin/sh: No such file", "aclexec returned 1"], host.Lines.Select(l => l.Text));
         Assert.Equal(DecisionFate.Refuse, outcome.Fate);
     }
