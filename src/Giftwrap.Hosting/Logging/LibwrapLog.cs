@@ -70,28 +70,28 @@ internal static class LibwrapLog
 
     /// <summary>options.c aclexec_option(): tcpd_warn("process %d exited with signal %d"), with the rule's place.</summary>
     public static LibwrapLine AclExecSignal(string daemon, RuleLocation? rule, int pid, int signal) =>
-        new(LibwrapEvent.AclExecSignal, daemon, SyslogSeverity.Error, null, LibwrapLines.AclExecSignal(rule, pid, signal));
+        new(LibwrapEvent.AclExecSignal, daemon, SyslogSeverity.Err, null, LibwrapLines.AclExecSignal(rule, pid, signal));
 
     /// <summary>tcpd.c after a failed execv(): <c>error: cannot execute %s: %m</c>.</summary>
     public static LibwrapLine CannotExecute(string daemon, string path, string error) =>
-        new(LibwrapEvent.CannotExecute, daemon, SyslogSeverity.Error, null, LibwrapLines.CannotExecute(path, error));
+        new(LibwrapEvent.CannotExecute, daemon, SyslogSeverity.Err, null, LibwrapLines.CannotExecute(path, error));
 
     /// <summary>options.c twist_option() after a failed execl(): <c>warning: FILE, line N: twist_option: /bin/sh: %m</c>.</summary>
     public static LibwrapLine TwistFailed(string daemon, RuleLocation? rule, string error) =>
-        new(LibwrapEvent.TwistFailed, daemon, SyslogSeverity.Error, null, LibwrapLines.TwistFailed(rule, error));
+        new(LibwrapEvent.TwistFailed, daemon, SyslogSeverity.Err, null, LibwrapLines.TwistFailed(rule, error));
 
     /// <summary>A diagnostic of the evaluation as tcpd_warn() or tcpd_jump() logs it, at LOG_ERR.</summary>
     public static LibwrapLine Diagnostic(string daemon, Diagnostic diagnostic) =>
-        new(LibwrapEvent.Diagnostic, daemon, SyslogSeverity.Error, null, LibwrapLines.Diagnostic(diagnostic));
+        new(LibwrapEvent.Diagnostic, daemon, SyslogSeverity.Err, null, LibwrapLines.Diagnostic(diagnostic));
 
     /// <summary>A failed setsockopt(): tcpd_warn("setsockopt SO_LINGER 5: %m"), with the rule's place.</summary>
     public static LibwrapLine SocketOptionFailed(string daemon, RuleLocation? rule, ClientSocketOption option, int seconds, string error) =>
-        new(LibwrapEvent.SocketOptionFailed, daemon, SyslogSeverity.Error, null,
+        new(LibwrapEvent.SocketOptionFailed, daemon, SyslogSeverity.Err, null,
             LibwrapLines.Warning(rule, $"setsockopt {(option == ClientSocketOption.KeepAlive ? "SO_KEEPALIVE" : $"SO_LINGER {seconds}")}: {error}"));
 
     /// <summary>A banner's tcpd_warn(): percent_x's "expansion too long", "unrecognized %X", or the banner directory's stat() error.</summary>
     public static LibwrapLine BannerWarning(string daemon, RuleLocation? rule, string message) =>
-        new(LibwrapEvent.BannerWarning, daemon, SyslogSeverity.Error, null, LibwrapLines.Warning(rule, message));
+        new(LibwrapEvent.BannerWarning, daemon, SyslogSeverity.Err, null, LibwrapLines.Warning(rule, message));
 
     /// <summary>Giftwrap's own: a banner that could not be sent in time (libwrap's write() would block instead).</summary>
     public static LibwrapLine BannerNotSent(AccessRequest request, string reason) =>
@@ -99,11 +99,11 @@ internal static class LibwrapLog
 
     /// <summary>A program of a rule that could not be started: <c>error: cannot start ...</c>.</summary>
     public static LibwrapLine ProgramError(string daemon, string reason) =>
-        new(LibwrapEvent.ProgramError, daemon, SyslogSeverity.Error, null, $"error: {reason}");
+        new(LibwrapEvent.ProgramError, daemon, SyslogSeverity.Err, null, $"error: {reason}");
 
     /// <summary>tcpd mode's complaint about what it found on descriptor 0, at LOG_ERR.</summary>
     public static LibwrapLine StdinWarning(string daemon, string text) =>
-        new(LibwrapEvent.StdinWarning, daemon, SyslogSeverity.Error, null, text);
+        new(LibwrapEvent.StdinWarning, daemon, SyslogSeverity.Err, null, text);
 
     /// <summary>
     /// Giftwrap's own refusal of a banned client, in tcpd's form with the reason after it:

@@ -12,8 +12,8 @@ internal static class SyslogLevels
     /// <summary>emerg, alert and crit are Critical; err Error; warning Warning; notice and info Information; debug Debug.</summary>
     public static LogLevel ToLogLevel(this SyslogSeverity severity) => severity switch
     {
-        <= SyslogSeverity.Critical => LogLevel.Critical,
-        SyslogSeverity.Error => LogLevel.Error,
+        <= SyslogSeverity.Crit => LogLevel.Critical,
+        SyslogSeverity.Err => LogLevel.Error,
         SyslogSeverity.Warning => LogLevel.Warning,
         SyslogSeverity.Notice or SyslogSeverity.Info => LogLevel.Information,
         _ => LogLevel.Debug,

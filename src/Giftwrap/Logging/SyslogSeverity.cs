@@ -3,17 +3,20 @@
 // vocabularies (Microsoft.Extensions.Logging's LogLevel) is left to the hosts that need it.
 namespace Giftwrap.Logging;
 
-/// <summary>Severity codes, as in syslog(3) and RFC 3164 section 4.1.1; the values are the codes.</summary>
+/// <summary>
+/// Severity codes, as in syslog(3) and RFC 3164 section 4.1.1; the values are the codes, the names the
+/// level keywords of hosts_options(5)'s severity option (emerg ... debug), as libwrap's options.c knows them.
+/// </summary>
 public enum SyslogSeverity
 {
     /// <summary>LOG_EMERG: the system is unusable.</summary>
-    Emergency = 0,
+    Emerg = 0,
     /// <summary>LOG_ALERT: act at once.</summary>
     Alert = 1,
     /// <summary>LOG_CRIT: critical conditions.</summary>
-    Critical = 2,
+    Crit = 2,
     /// <summary>LOG_ERR: errors; tcpd_warn() and tcpd_jump() (diag.c) log at it.</summary>
-    Error = 3,
+    Err = 3,
     /// <summary>LOG_WARNING: tcpd's deny_severity ("refused connect", "twist").</summary>
     Warning = 4,
     /// <summary>LOG_NOTICE: normal but significant.</summary>
