@@ -1,7 +1,8 @@
-// Judges one client for Kestrel, as tcpd would: bans first, then the tables (lookups
-// included, bounded by the decision timeout: no decision in time refuses), then the rule's
-// options carried out by Giftwrap.Hosting's DecisionEngine, then libwrap's log line. Shared by the connection middleware (before TLS) and
-// the HTTP middleware (after forwarded headers). Refusing the client is left to them.
+// Judges one client for Kestrel, as tcpd would: bans first (when a package registered an
+// IBanList), then the tables (lookups included, bounded by the decision timeout: no decision
+// in time refuses), then the rule's options carried out by Giftwrap.Hosting's DecisionEngine,
+// then libwrap's log line. Shared by the connection middleware (before TLS) and the HTTP
+// middleware (after forwarded headers). Refusing the client is left to them.
 // SECURITY: every path that cannot finish a decision refuses; nothing read from the
 // client is trusted except the address the transport (or ForwardedHeaders) gives.
 using System.Net;
