@@ -64,15 +64,6 @@ public sealed class GateLog : IDisposable
     /// <summary>One of the lines <see cref="LibwrapLog"/> builds, tagged with its daemon, at its severity and facility.</summary>
     internal void Write(in LibwrapLine line) => Daemon(line.Daemon, line.Severity, line.Text, line.Facility);
 
-    /// <summary>
-    /// Giftwrap's own refusal of a client (a ban, the per-source limit, no decision in time, a trap) in
-    /// tcpd's form, <c>refused connect from NAME (ADDR)</c>, with the reason after it in parentheses:
-    /// Fail2ban's stock filters (sshd's <c>refused connect from \S+ \(&lt;HOST&gt;\)</c>) then count it as
-    /// they count tcpd's refusals. Refusals that are not the client's doing (the gate full, a fault of
-    /// ours) keep other forms, so that no filter bans a client for them.
-    /// </summary>
-    internal static string Refusal(string client, string address, string reason) => LibwrapLog.Refusal(client, address, reason);
-
     /// <summary>A line about the gate itself (start, reload, errors), tagged giftwrap.</summary>
     public void Gate(SyslogSeverity severity, string message) => Daemon("giftwrap", severity, message);
 

@@ -31,6 +31,10 @@ internal enum LibwrapEvent
     BannerWarning = 16,
     BannerNotSent = 17,
     StdinWarning = 18,
+    RefusedFault = 19,
+    RefusedFull = 20,
+    RefusedPerSource = 21,
+    RefusedTrap = 22,
 }
 
 /// <summary>One line: its event, the daemon it is tagged with, its severity, the rule's facility (null: the host's), and its words.</summary>
@@ -115,6 +119,25 @@ internal static class LibwrapLog
     /// <summary>Giftwrap's own refusal when no decision was made in time (fail closed): <c>refused connect from %c (%a) (no decision within Ns)</c>.</summary>
     public static LibwrapLine RefusedNoDecision(AccessRequest request, TimeSpan timeout) =>
         new(LibwrapEvent.RefusedNoDecision, request.Daemon, SyslogSeverity.Warning, null, Refusal(request, $"no decision within {timeout.TotalSeconds:0}s"));
+
+    /// <summary>Giftwrap's own refusal of a client caught in a trap: <c>refused connect from %c (%a) (trap NAME: RESULT)</c>.</summary>
+    public static LibwrapLine RefusedTrap(AccessRequest request, string trap, string result) =>
+        new(LibwrapEvent.RefusedTrap, request.Daemon, SyslogSeverity.Warning, null, Refusal(request, $"trap {trap}: {result}"));
+
+    /// <summary>Giftwrap's own refusal of a source over the per-address limit, in tcpd's form with the address twice (no name is looked up).</summary>
+    public static LibwrapLine RefusedPerSource(string daemon, string source, int max) =>
+        new(LibwrapEvent.RefusedPerSource, daemon, SyslogSeverity.Warning, null, Refusal(source, source, $"more than {max} connections from one address"));
+
+    /// <summary>
+    /// The gate full: <c>refused connect from ADDR (too many connections: N)</c>. Not in tcpd's form on purpose: it is
+    /// not this client's doing, and Fail2ban's filters must not ban the clients that come during someone else's flood.
+    /// </summary>
+    public static LibwrapLine RefusedFull(string daemon, string source, int max) =>
+        new(LibwrapEvent.RefusedFull, daemon, SyslogSeverity.Warning, null, $"refused connect from {source} (too many connections: {max})");
+
+    /// <summary>A fault of Giftwrap's own refuses the client (fail closed): <c>error: refused connect from ADDR: TYPE: MESSAGE</c>, not in tcpd's form.</summary>
+    public static LibwrapLine RefusedFault(string daemon, string source, Exception fault) =>
+        new(LibwrapEvent.RefusedFault, daemon, SyslogSeverity.Err, null, $"error: refused connect from {source}: {fault.GetType().Name}: {fault.Message}");
 
     /// <summary>Giftwrap's ban option carried out: <c>ban ADDR for DURATION: RESULT</c>, at LOG_NOTICE.</summary>
     public static LibwrapLine Banned(AccessRequest request, string duration, string result) =>
