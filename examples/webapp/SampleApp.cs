@@ -14,18 +14,20 @@ public static class SampleApp
 
     /// <summary>
     /// Builds the app. Settings (command line <c>--http=5080 --https=5443 --allow=hosts.allow --deny=hosts.deny</c>
-    /// or the usual configuration sources); <paramref name="configure"/> adds Giftwrap options (bans, timeouts).
+    /// or the usual configuration sources); <paramref name="configure"/> adds Giftwrap options (timeouts, lookups),
+    /// <paramref name="extend"/> what other packages add to Giftwrap (<c>AddBans()</c>, <c>AddFleet()</c>).
     /// </summary>
-    public static WebApplication Build(string[] args, Action<GiftwrapOptions>? configure = null)
+    public static WebApplication Build(string[] args, Action<GiftwrapOptions>? configure = null, Action<IGiftwrapBuilder>? extend = null)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
         var config = builder.Configuration;
-        builder.Services.AddGiftwrap(options =>
+        var giftwrap = builder.Services.AddGiftwrap(options =>
         {
             options.AllowPath = config["allow"] ?? "hosts.allow";
             options.DenyPath = config["deny"] ?? "hosts.deny";
             configure?.Invoke(options);
         });
+        extend?.Invoke(giftwrap);
         var certificate = DevCertificate.Create();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

@@ -1,117 +1,51 @@
-// Carries out a decision's options for an HTTP service, in libwrap's order: process
-// state (setenv, umask, nice, user, group) for the programs that follow; spawn run and
-// waited for; keepalive and linger on the client's socket when it is ours; severity for
-// the log line; a deferred aclexec last. What cannot apply to HTTP (banners, twist) is
-// reported once per rule; twist refuses, because the service never sees a twisted client.
-using System.Collections.Concurrent;
+// The gatekeeper as a host of Giftwrap.Hosting's DecisionEngine, which carries out a decision's
+// options in libwrap's order and spells the lines. What is Kestrel's own: programs start with stdio
+// on /dev/null (spawn, aclexec); keepalive and linger go on the client's socket when it is ours;
+// banners and twist cannot apply to HTTP and are reported once per rule (a twist refuses, because
+// the service never sees a twisted client); lines go to ILogger.
 using System.Net.Sockets;
 using Giftwrap.Decisions;
-using Giftwrap.Gate.Actions;
-using Giftwrap.Options;
+using Giftwrap.Hosting;
+using Giftwrap.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace Giftwrap.AspNetCore;
 
-internal sealed partial class Gatekeeper
+internal sealed partial class Gatekeeper : IDecisionHost
 {
-    private readonly record struct Outcome(bool Admit, Decision Decision, LogLevel? Level);
+    /// <summary>The host for one client: the gatekeeper itself when no socket is ours, else one that holds it.</summary>
+    private IDecisionHost HostFor(Decision decision, Socket? socket) =>
+        socket is not null && DecisionEngine.NeedsSocket(decision) ? new SocketHost(this, socket) : this;
 
-    private async Task<Outcome> CarryOutAsync(Decision decision, AccessRequest request, Socket? socket, CancellationToken ct)
+    public TwistSupport Twist => TwistSupport.Refuse;
+
+    public bool SendsBanners => false;
+
+    /// <summary>spawn and aclexec: /bin/sh with stdio on /dev/null, reaped by the engine's child reaper.</summary>
+    public Task<ChildExit> StartAsync(ProgramStart program) =>
+        ChildReaper.WatchExit(ProcessLauncher.Start(program.Argv, program.State, -1));
+
+    /// <summary>Never asked: <see cref="SendsBanners"/> is false, so the engine reports banners instead.</summary>
+    public ValueTask SendBannerAsync(ReadOnlyMemory<byte> banner, AccessRequest request, CancellationToken ct) => ValueTask.CompletedTask;
+
+    /// <summary>No socket of ours here (the HTTP-level check, or a transport without sockets): said once per rule.</summary>
+    public SocketOptionResult SetSocketOption(ClientSocketOption option, int seconds, Decision decision, AccessRequest request, out string? error)
     {
-        var programs = new RulePrograms();
-        LogLevel? level = null;
-        while (true)
-        {
-            foreach (var action in decision.Actions)
-            {
-                if (programs.Apply(action))
-                    continue;
-                switch (action)
-                {
-                    case SeverityAction s:
-                        level = LevelOf(s.Level);
-                        break;
-                    case KeepAliveAction:
-                        SetSocket(socket, decision, request, "keepalive", static (s, _) => s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true), 0);
-                        break;
-                    case LingerAction l:
-                        // options.c linger_option(): l_onoff = (l_linger != 0); "linger 0" turns SO_LINGER off.
-                        SetSocket(socket, decision, request, "linger", static (s, seconds) => SetLinger(s, seconds), l.Seconds);
-                        break;
-                    case SpawnAction s:
-                        await RunAsync(programs, s.Command, request, ct).ConfigureAwait(false);
-                        break;
-                    case BannersAction:
-                        Ignored(decision, request, "banners", "bytes before TLS or HTTP would break the protocol; not sent");
-                        break;
-                    case TwistAction:
-                        Ignored(decision, request, "twist", "no program can take over an HTTP connection here; not run, and the client is refused (a twisted client never reaches the service)");
-                        return new Outcome(false, decision, level);
-                    default:
-                        // allow and deny are in the verdict already, rfc931 is the lookups' time
-                        // limit, ban is carried out once the decision is final.
-                        break;
-                }
-            }
-            if (decision.AclExec is { } aclexec && decision.AclExecFallback is { } fallback)
-            {
-                var status = await RunAsync(programs, aclexec, request, ct).ConfigureAwait(false);
-                if (status != 0)
-                {
-                    AclExecFailed(_log, request.Daemon, Logging.LibwrapLines.AclExecReturned);
-                    decision = fallback;
-                    continue;
-                }
-            }
-            return new Outcome(decision.IsGranted, decision, level);
-        }
+        error = null;
+        Ignored(decision, request, option == ClientSocketOption.KeepAlive ? "keepalive" : "linger",
+            "the client's socket is not reachable here (HTTP-level check, or a transport without sockets)");
+        return SocketOptionResult.NotReachable;
     }
 
-    /// <summary>Runs a spawn or aclexec command and waits for it, as libwrap does; -1 when it could not run.</summary>
-    private async Task<int> RunAsync(RulePrograms programs, string command, AccessRequest request, CancellationToken ct)
-    {
-        try
+    public void NotCarriedOut(string keyword, Decision decision, AccessRequest request) =>
+        Ignored(decision, request, keyword, keyword switch
         {
-            return await programs.RunAsync(command).WaitAsync(ct).ConfigureAwait(false);
-        }
-        catch (IOException ex)
-        {
-            ProgramFailed(_log, request.Daemon, ex.Message);
-            return -1;
-        }
-        catch (OperationCanceledException)
-        {
-            // The client left; the program runs on and is reaped without us.
-            return -1;
-        }
-    }
+            "banners" => "bytes before TLS or HTTP would break the protocol; not sent",
+            "twist" => "no program can take over an HTTP connection here; not run, and the client is refused (a twisted client never reaches the service)",
+            _ => "not carried out for HTTP",
+        });
 
-    private void SetSocket(Socket? socket, Decision decision, AccessRequest request, string keyword, Action<Socket, int> set, int value)
-    {
-        if (socket is null)
-        {
-            Ignored(decision, request, keyword, "the client's socket is not reachable here (HTTP-level check, or a transport without sockets)");
-            return;
-        }
-        try
-        {
-            set(socket, value);
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-        {
-            // The client may already be gone; the option then has nothing left to act on.
-            SocketOptionFailed(_log, request.Daemon, keyword, ex.Message);
-        }
-    }
-
-    /// <summary>setsockopt(SO_LINGER) raw, as libwrap sets it: LingerOption refuses more than 65,535 s, the kernel does not.</summary>
-    private static void SetLinger(Socket socket, int seconds)
-    {
-        Span<byte> linger = stackalloc byte[8];
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(linger, seconds != 0 ? 1 : 0);
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(linger[4..], seconds);
-        socket.SetRawSocketOption(1 /*SOL_SOCKET*/, 13 /*SO_LINGER*/, linger);
-    }
+    public void Log(in LibwrapLine line) => line.WriteTo(_log);
 
     private void Ignored(Decision decision, AccessRequest request, string keyword, string why)
     {
@@ -120,21 +54,50 @@ internal sealed partial class Gatekeeper
             OptionIgnored(_log, request.Daemon, rule, keyword, why);
     }
 
-    /// <summary>syslog levels (hosts_options(5) severity) as ILogger levels.</summary>
-    internal static LogLevel LevelOf(int syslogLevel) => syslogLevel switch
+    /// <summary>syslog levels (hosts_options(5) severity) as ILogger levels, as the engine's lines are written.</summary>
+    internal static LogLevel LevelOf(int syslogLevel) => ((SyslogSeverity)syslogLevel).ToLogLevel();
+
+    /// <summary>The gatekeeper with the client's own socket, for keepalive and linger; everything else is the gatekeeper's.</summary>
+    private sealed class SocketHost(Gatekeeper gatekeeper, Socket socket) : IDecisionHost
     {
-        <= 2 => LogLevel.Critical,
-        3 => LogLevel.Error,
-        4 => LogLevel.Warning,
-        5 or 6 => LogLevel.Information,
-        _ => LogLevel.Debug,
-    };
+        public TwistSupport Twist => gatekeeper.Twist;
+
+        public bool SendsBanners => gatekeeper.SendsBanners;
+
+        public Task<ChildExit> StartAsync(ProgramStart program) => gatekeeper.StartAsync(program);
+
+        public ValueTask SendBannerAsync(ReadOnlyMemory<byte> banner, AccessRequest request, CancellationToken ct) =>
+            gatekeeper.SendBannerAsync(banner, request, ct);
+
+        public SocketOptionResult SetSocketOption(ClientSocketOption option, int seconds, Decision decision, AccessRequest request, out string? error)
+        {
+            error = null;
+            try
+            {
+                if (option == ClientSocketOption.KeepAlive)
+                    socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+                else
+                    SocketDecisionHost.SetLinger(socket, seconds);
+                return SocketOptionResult.Set;
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                // The client may already be gone; the engine says so in tcpd_warn()'s words.
+                error = ex.Message;
+                return SocketOptionResult.Failed;
+            }
+        }
+
+        public void NotCarriedOut(string keyword, Decision decision, AccessRequest request) => gatekeeper.NotCarriedOut(keyword, decision, request);
+
+        public void Log(in LibwrapLine line) => gatekeeper.Log(line);
+    }
 
     /// <summary>Remembers what was said, so that a per-rule notice is said once; bounded in size.</summary>
     private sealed class OnceReporter
     {
         private const int Capacity = 4096;
-        private readonly ConcurrentDictionary<string, byte> _said = new(StringComparer.Ordinal);
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _said = new(StringComparer.Ordinal);
 
         public bool First(string key)
         {

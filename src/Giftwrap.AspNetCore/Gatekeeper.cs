@@ -1,13 +1,14 @@
-// Judges one client for Kestrel, as tcpd would: bans first, then the tables (lookups
-// included, bounded by the decision timeout: no decision in time refuses), then the rule's
-// options, then libwrap's log line. Shared by the connection middleware (before TLS) and
-// the HTTP middleware (after forwarded headers). Refusing the client is left to them.
+// Judges one client for Kestrel, as tcpd would: bans first (when a package registered an
+// IBanList), then the tables (lookups included, bounded by the decision timeout: no decision
+// in time refuses), then the rule's options carried out by Giftwrap.Hosting's DecisionEngine,
+// then libwrap's log line. Shared by the connection middleware (before TLS) and the HTTP
+// middleware (after forwarded headers). Refusing the client is left to them.
 // SECURITY: every path that cannot finish a decision refuses; nothing read from the
 // client is trusted except the address the transport (or ForwardedHeaders) gives.
 using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Decisions;
-using Giftwrap.Gate.Connections;
+using Giftwrap.Hosting;
 using Giftwrap.Tables;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -20,18 +21,20 @@ internal sealed partial class Gatekeeper
 
     private readonly AccessTables _tables;
     private readonly IRequestLookups _lookups;
-    private readonly GiftwrapBans _bans;
+    private readonly IBanList? _bans;
     private readonly TimeSpan _decisionTimeout;
     private readonly ILogger _log;
+    private readonly DecisionEngine _engine = new();
     private readonly OnceReporter _once = new();
 
-    public Gatekeeper(AccessTables tables, GiftwrapBans bans, IOptions<GiftwrapOptions> options, ILoggerFactory loggers)
+    /// <summary>The container leaves <paramref name="bans"/> null when no package registered an <see cref="IBanList"/>.</summary>
+    public Gatekeeper(AccessTables tables, IOptions<GiftwrapOptions> options, ILoggerFactory loggers, IBanList? bans = null)
     {
         var o = options.Value;
         _tables = tables;
         _bans = bans;
         _decisionTimeout = o.DecisionTimeout;
-        _lookups = o.Lookups ?? GateLookups.Create(o.DnsServer, o.DnsTimeout, o.IdentPort);
+        _lookups = o.Lookups ?? DefaultLookups.Create(o.DnsServer, o.DnsTimeout, o.IdentPort);
         _log = loggers.CreateLogger(LogCategory);
     }
 
@@ -43,7 +46,7 @@ internal sealed partial class Gatekeeper
     public async ValueTask<bool> AdmitAsync(AccessRequest request, IPAddress? client, Socket? socket, CancellationToken ct)
     {
         // Bans come before the tables: a banned client is refused whatever the rules say.
-        if (client is not null && _bans.Check(client, request.Daemon) is { } banned)
+        if (client is not null && _bans?.Check(client, request.Daemon) is { } banned)
         {
             RefusedBanned(_log, request.Daemon, request.ClientAddress ?? AccessRequest.Unknown, banned);
             return false;
@@ -57,25 +60,29 @@ internal sealed partial class Gatekeeper
         if (judgement.Decision is not { } decided)
             return false;
         request = judgement.Request;
-        foreach (var w in decided.Warnings)
-            TableWarning(_log, LevelOf(Logging.LibwrapLines.DiagnosticLevel), request.Daemon, Logging.LibwrapLines.Diagnostic(w));
-        var outcome = decided.Actions.Count == 0 && decided.AclExec is null
-            ? new Outcome(decided.IsGranted, decided, null)
-            : await CarryOutAsync(decided, request, socket, ct).ConfigureAwait(false);
+        DecisionOutcome outcome;
+        try
+        {
+            outcome = await _engine.CarryOutAsync(decided, request, HostFor(decided, socket), ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The client went away while a spawn or aclexec ran (the program runs on, reaped
+            // without us): nothing left to serve.
+            return false;
+        }
         if (client is not null)
         {
             foreach (var ban in outcome.Decision.Actions.OfType<Options.BanAction>())
-                Banned(_log, request.Daemon, request.ClientAddress!, ban.Text, _bans.Ban(client, ban.Duration, $"ban option, {outcome.Decision.Match}"));
+            {
+                var result = _bans?.Ban(client, ban.Duration, $"ban option, {outcome.Decision.Match}") ?? "no ban store configured";
+                Log(LibwrapLog.Banned(outcome.Request, ban.Text, result));
+            }
         }
-        var level = outcome.Level ?? (outcome.Admit ? LogLevel.Information : LogLevel.Warning);
-        if (_log.IsEnabled(level))
-        {
-            if (outcome.Admit)
-                Connect(_log, level, request.Daemon, Logging.LibwrapLines.Connect(request));
-            else
-                Refused(_log, level, request.Daemon, Logging.LibwrapLines.Refused(request));
-        }
-        return outcome.Admit;
+        // An aborted expansion ends as libwrap exits there: closed, without a verdict line.
+        if (outcome.Fate != DecisionFate.Aborted)
+            Log(outcome.VerdictLine);
+        return outcome.Fate == DecisionFate.Serve;
     }
 
     /// <summary>The decision with its lookups, bounded in time; a null decision refuses.</summary>

@@ -1,9 +1,7 @@
-// The settings of AddGiftwrap(): where the tables are, the optional ban store and fleet,
-// how names and users are looked up, and how long a decision may take. Checked once at
-// start by GiftwrapOptionsValidator, which lists every error, not only the first.
+// The settings of AddGiftwrap(): where the tables are, how names and users are looked up,
+// and how long a decision may take; bans and the fleet have their own packages and settings.
+// Checked once at start by GiftwrapOptionsValidator, which lists every error, not only the first.
 using System.Net;
-using Giftwrap.Bans;
-using Giftwrap.Bans.Redis;
 using Giftwrap.Decisions;
 using Microsoft.Extensions.Options;
 
@@ -20,16 +18,6 @@ public sealed class GiftwrapOptions
 
     /// <summary>Follow edits of the tables (the next connection sees them); true by default.</summary>
     public bool LiveTables { get; set; } = true;
-
-    /// <summary>
-    /// The local ban store, checked before the tables and fed by the <c>ban</c> rule option;
-    /// null (the default) for none. <see cref="BanOptions.Store"/> names its directory, the one
-    /// <c>giftwrap ban</c> and <c>giftwrap serve</c> use (<c>[bans] store</c>), so a ban made there refuses here too.
-    /// </summary>
-    public BanOptions? Bans { get; set; }
-
-    /// <summary>Joins the ban store to a fleet sharing bans through Redis; needs <see cref="Bans"/>. Null for none.</summary>
-    public FleetOptions? Fleet { get; set; }
 
     /// <summary>Replaces the network lookups (reverse DNS and RFC 1413 ident) by your own; null uses <see cref="DnsServer"/> and <see cref="IdentPort"/>.</summary>
     public IRequestLookups? Lookups { get; set; }
@@ -66,10 +54,6 @@ internal sealed class GiftwrapOptionsValidator : IValidateOptions<GiftwrapOption
             errors.Add($"DnsTimeout must be positive; found {options.DnsTimeout}");
         if (options.IdentPort is < 1 or > 65535)
             errors.Add($"IdentPort must be a port from 1 to 65535; found {options.IdentPort}");
-        if (options.Bans is { Store: var store } && string.IsNullOrWhiteSpace(store))
-            errors.Add("Bans.Store must name the ban store's directory");
-        if (options.Fleet is not null && options.Bans is null)
-            errors.Add("Fleet needs Bans: a fleet shares the bans of a local store");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

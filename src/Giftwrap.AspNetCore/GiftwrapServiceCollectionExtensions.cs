@@ -1,10 +1,10 @@
 // builder.Services.AddGiftwrap(): registers the options, the one live AccessTables of the
-// application (disposed with the host), the gatekeeper that both middlewares share, and the
-// fleet member when one is configured. Wiring the middlewares is left to UseGiftwrap().
+// application (disposed with the host) and the gatekeeper that both middlewares share. Bans
+// and the fleet come from their own packages (AddBans(), AddFleet() on the returned builder);
+// wiring the middlewares is left to UseGiftwrap().
 using Giftwrap.AspNetCore;
 using Giftwrap.Tables;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -13,11 +13,12 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class GiftwrapServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers Giftwrap: one live <see cref="AccessTables"/> (a singleton, disposed with the host),
-    /// the optional ban store and fleet, and what <c>ListenOptions.UseGiftwrap()</c> and
-    /// <c>app.UseGiftwrap()</c> need. The options are checked when the application starts; every error is listed.
+    /// Registers Giftwrap: one live <see cref="AccessTables"/> (a singleton, disposed with the host)
+    /// and what <c>ListenOptions.UseGiftwrap()</c> and <c>app.UseGiftwrap()</c> need. The options are
+    /// checked when the application starts; every error is listed. Bans are checked when an
+    /// <see cref="IBanList"/> is registered (Giftwrap.AspNetCore.Bans: <c>.AddBans(...)</c> on the result).
     /// </summary>
-    public static IServiceCollection AddGiftwrap(this IServiceCollection services, Action<GiftwrapOptions>? configure = null)
+    public static IGiftwrapBuilder AddGiftwrap(this IServiceCollection services, Action<GiftwrapOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
         var options = services.AddOptions<GiftwrapOptions>();
@@ -30,9 +31,7 @@ public static class GiftwrapServiceCollectionExtensions
             var o = sp.GetRequiredService<IOptions<GiftwrapOptions>>().Value;
             return new AccessTables(o.AllowPath, o.DenyPath, new AccessTablesOptions { Live = o.LiveTables });
         });
-        services.TryAddSingleton<GiftwrapBans>();
         services.TryAddSingleton<Gatekeeper>();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, GiftwrapFleetService>());
-        return services;
+        return new GiftwrapBuilder(services);
     }
 }

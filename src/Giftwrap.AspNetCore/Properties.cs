@@ -1,3 +1,3 @@
-// Linux only, like the parts it carries out decisions with: the ban store (flock, fsync),
-// the gate's program launcher (posix_spawn) and the C library's netgroups and accounts.
+// Linux only, like the parts it carries out decisions with: the program launcher
+// (posix_spawn) and the C library's netgroups and accounts.
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]

@@ -74,4 +74,19 @@ public sealed class ConnectionMiddlewareTests
         Assert.Equal(0, second.Status);
         Assert.Single(app.Logs.Giftwrap, e => e.EventId == 11);
     }
+
+    [Fact]
+    public async Task BanOption_WithoutABanList_RefusesAndSaysSo()
+    {
+        // Giftwrap.AspNetCore alone has no ban store: the rule still decides, the ban is only logged as not made.
+        using var tables = new TempTables("webapp : 127.0.0.1\n", "webapp : 127.0.0.3 : ban 1h\nALL : ALL\n");
+        await using var app = await GuardedApp.StartSampleAsync(tables);
+
+        var trapped = await TlsGetAsync(Source("127.0.0.3"), app.HttpsPort);
+        var allowed = await TlsGetAsync(Source("127.0.0.1"), app.HttpsPort);
+
+        Assert.NotNull(trapped.Failure);
+        Assert.Equal(200, allowed.Status);
+        Assert.Contains(app.Logs.Giftwrap, e => e.EventId == 9 && e.Message == "webapp: ban 127.0.0.3 for 1h: no ban store configured");
+    }
 }

@@ -1,7 +1,6 @@
 // AddGiftwrap(): one live AccessTables for the application, options checked with every
 // error listed, and UseGiftwrap() refusing to run without it.
 using Giftwrap.AspNetCore.Tests.Support;
-using Giftwrap.Bans.Redis;
 using Giftwrap.Tables;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,12 +14,12 @@ public sealed class ServicesTests
     public void AddGiftwrap_OneAccessTablesOnTheConfiguredFiles()
     {
         using var tables = new TempTables("webapp : 127.0.0.1\n");
-        var services = new ServiceCollection().AddLogging().AddGiftwrap(o =>
+        var giftwrap = new ServiceCollection().AddLogging().AddGiftwrap(o =>
         {
             o.AllowPath = tables.Allow;
             o.DenyPath = tables.Deny;
         });
-        using var provider = services.BuildServiceProvider();
+        using var provider = giftwrap.Services.BuildServiceProvider();
 
         var first = provider.GetRequiredService<AccessTables>();
         var second = provider.GetRequiredService<AccessTables>();
@@ -33,20 +32,18 @@ public sealed class ServicesTests
     [Fact]
     public void Options_Invalid_EveryErrorListed()
     {
-        var services = new ServiceCollection().AddLogging().AddGiftwrap(o =>
+        var giftwrap = new ServiceCollection().AddLogging().AddGiftwrap(o =>
         {
             o.DecisionTimeout = TimeSpan.Zero;
             o.IdentPort = 0;
             o.AllowPath = "";
-            o.Fleet = new FleetOptions { Redis = "127.0.0.1:6379" };
         });
-        using var provider = services.BuildServiceProvider();
+        using var provider = giftwrap.Services.BuildServiceProvider();
 
         var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<GiftwrapOptions>>().Value);
 
-        Assert.Equal(4, error.Failures.Count());
+        Assert.Equal(3, error.Failures.Count());
         Assert.Contains(error.Failures, f => f.Contains("DecisionTimeout", StringComparison.Ordinal));
-        Assert.Contains(error.Failures, f => f.Contains("Fleet needs Bans", StringComparison.Ordinal));
     }
 
     [Fact]

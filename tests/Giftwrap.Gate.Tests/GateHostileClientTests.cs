@@ -3,7 +3,7 @@
 // connection or child. Runs alone: it counts this process's descriptors.
 using System.Net;
 using System.Net.Sockets;
-using Giftwrap.Gate.Actions;
+using Giftwrap.Hosting;
 using Giftwrap.Gate.Listening;
 using Giftwrap.Net.Dns;
 using Giftwrap.Net.Ident;

@@ -26,7 +26,7 @@ public sealed class NuGetPackageTests(PackagingFixture fixture)
         var expected = fixture.Projects.Where(p => p.ShouldPack)
             .Select(p => $"{p.PackageId}.{fixture.Version}.nupkg").Order(StringComparer.Ordinal).ToList();
         Assert.Equal(expected, made);
-        foreach (var id in new[] { "Giftwrap", "Giftwrap.Net", "Giftwrap.Gate", "Giftwrap.Bans", "Giftwrap.Bans.Redis", "Giftwrap.Cli" })
+        foreach (var id in new[] { "Giftwrap", "Giftwrap.Net", "Giftwrap.Gate", "Giftwrap.Bans", "Giftwrap.Bans.Redis", "Giftwrap.Cli", "Giftwrap.AspNetCore", "Giftwrap.AspNetCore.Bans", "Giftwrap.AspNetCore.Redis" })
             Assert.Contains($"{id}.{fixture.Version}.nupkg", made);
     }
 
@@ -92,6 +92,10 @@ public sealed class NuGetPackageTests(PackagingFixture fixture)
     [InlineData("Giftwrap.Gate", new[] { "Giftwrap", "Giftwrap.Net" })]
     [InlineData("Giftwrap.Bans", new[] { "Giftwrap" })]
     [InlineData("Giftwrap.Bans.Redis", new[] { "Giftwrap.Bans", "StackExchange.Redis", "System.IO.Hashing" })]
+    [InlineData("Giftwrap.Hosting", new[] { "Giftwrap" })]
+    [InlineData("Giftwrap.AspNetCore", new[] { "Giftwrap", "Giftwrap.Net", "Giftwrap.Hosting" })]
+    [InlineData("Giftwrap.AspNetCore.Bans", new[] { "Giftwrap.AspNetCore", "Giftwrap.Bans" })]
+    [InlineData("Giftwrap.AspNetCore.Redis", new[] { "Giftwrap.AspNetCore.Bans", "Giftwrap.Bans.Redis" })]
     public void Dependencies_NameTheReferencedProjects_AtTheSameVersion(string id, string[] expected)
     {
         using var package = new NuGetPackage(PackagePath(id));
@@ -102,6 +106,16 @@ public sealed class NuGetPackageTests(PackagingFixture fixture)
         foreach (var (dep, version) in dependencies.Where(d => ours.Contains(d.Id)))
             Assert.True(version == fixture.Version, $"{id} depends on {dep} {version}, not {fixture.Version}");
         Assert.DoesNotContain(dependencies, d => d.Id.StartsWith("xunit", StringComparison.Ordinal) || d.Id == "Microsoft.NET.Test.Sdk");
+    }
+
+    [Fact]
+    public void AspNetCore_PullsInNeitherTheGateNorBansNorRedis()
+    {
+        // A Kestrel user installs the core, Net and Hosting; bans and the fleet are packages of their own.
+        using var package = new NuGetPackage(PackagePath("Giftwrap.AspNetCore"));
+        var ids = package.Dependencies.Select(d => d.Id).ToList();
+        foreach (var unwanted in new[] { "Giftwrap.Gate", "Giftwrap.Bans", "Giftwrap.Bans.Redis", "StackExchange.Redis" })
+            Assert.DoesNotContain(unwanted, ids);
     }
 
     [Fact]

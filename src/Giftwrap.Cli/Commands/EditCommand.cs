@@ -6,7 +6,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Giftwrap.Checks;
-using Giftwrap.Gate.Actions;
+using Giftwrap.Hosting;
 using Giftwrap.Rules;
 
 namespace Giftwrap.Cli.Commands;

@@ -2,6 +2,7 @@
 // the severities syslog knows: the gate has no logging framework of its own. The CrowdSec
 // bouncer's lines go the same way (its messages name themselves: no topic prefix).
 using Giftwrap.Gate.Logging;
+using Giftwrap.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace Giftwrap.Cli.Commands;
@@ -18,17 +19,17 @@ internal sealed class FleetLog(GateLog log, string where, string? topic = "fleet
             return;
         var severity = logLevel switch
         {
-            LogLevel.Information => Severity.Info,
-            LogLevel.Warning => Severity.Warning,
-            _ => Severity.Err,
+            LogLevel.Information => SyslogSeverity.Info,
+            LogLevel.Warning => SyslogSeverity.Warning,
+            _ => SyslogSeverity.Err,
         };
         // The exception's message only: no stack trace reaches an operator.
         var text = exception is null ? formatter(state, exception) : $"{formatter(state, exception)}: {exception.Message}";
         // Warnings and errors say where the fleet was configured, as every other configuration problem does.
         var prefix = severity switch
         {
-            Severity.Warning => $"warning: {where}: ",
-            Severity.Err => $"error: {where}: ",
+            SyslogSeverity.Warning => $"warning: {where}: ",
+            SyslogSeverity.Err => $"error: {where}: ",
             _ => "",
         };
         log.Gate(severity, topic is null ? $"{prefix}{text}" : $"{prefix}{topic}: {text}");

@@ -6,6 +6,7 @@ using System.Globalization;
 using Giftwrap.Bans;
 using Giftwrap.Configuration;
 using Giftwrap.Gate.Logging;
+using Giftwrap.Logging;
 using Giftwrap.Kernel;
 
 namespace Giftwrap.Cli.Commands;
@@ -63,11 +64,11 @@ internal sealed record KernelSettings(bool Enabled, KernelOptions Options, strin
 /// <summary>The kernel side's lines into the gate's log (syslog), with their severities.</summary>
 internal sealed class KernelGateLog(GateLog log) : IKernelLog
 {
-    public void Info(string message) => log.Gate(Severity.Info, message);
+    public void Info(string message) => log.Gate(SyslogSeverity.Info, message);
 
-    public void Warning(string message) => log.Gate(Severity.Warning, $"warning: {message}");
+    public void Warning(string message) => log.Gate(SyslogSeverity.Warning, $"warning: {message}");
 
-    public void Error(string message) => log.Gate(Severity.Err, $"error: {message}");
+    public void Error(string message) => log.Gate(SyslogSeverity.Err, $"error: {message}");
 }
 
 /// <summary>The kernel side's lines on standard error, for `giftwrap kernel`.</summary>

@@ -10,6 +10,7 @@ using Giftwrap.Configuration;
 using Giftwrap.Gate.Connections;
 using Giftwrap.Gate.Listening;
 using Giftwrap.Gate.Logging;
+using Giftwrap.Logging;
 using OpenTelemetry.Metrics;
 
 namespace Giftwrap.Cli.Commands;
@@ -87,7 +88,7 @@ internal static class ServeCommand
         if (settings.Rules(live: true) is { } rules)
             kernel.Use(rules);
         if (await kernel.StartAsync().ConfigureAwait(false))
-            log.Gate(Severity.Info, $"kernel: table inet {Giftwrap.Kernel.KernelOptions.Table} written: {kernel.Elements} ban element(s), {kernel.Daemons.Count} daemon port(s) with address rules");
+            log.Gate(SyslogSeverity.Info, $"kernel: table inet {Giftwrap.Kernel.KernelOptions.Table} written: {kernel.Elements} ban element(s), {kernel.Daemons.Count} daemon port(s) with address rules");
         return kernel;
     }
 
@@ -103,7 +104,7 @@ internal static class ServeCommand
             bans = GateBans.Open(BanCommands.WithKeep(banOptions, settings.File), settings.File.Where("bans", "store"), out var storeError);
             if (bans is null)
             {
-                log.Gate(Severity.Err, $"error: {storeError}; not starting (bans could not be enforced)");
+                log.Gate(SyslogSeverity.Err, $"error: {storeError}; not starting (bans could not be enforced)");
                 return 1;
             }
         }
@@ -131,7 +132,7 @@ internal static class ServeCommand
             var reload = Reloading.Read(path, switches, inetd, running);
             if (reload.Errors.Count > 0)
             {
-                log.Gate(Severity.Err, $"error: reload refused, keeping the running configuration: {string.Join("; ", reload.Errors)}");
+                log.Gate(SyslogSeverity.Err, $"error: reload refused, keeping the running configuration: {string.Join("; ", reload.Errors)}");
                 return;
             }
             try
@@ -141,7 +142,7 @@ internal static class ServeCommand
             }
             catch (SocketException ex)
             {
-                log.Gate(Severity.Err, $"error: reload refused, keeping the running configuration: {Listening.Describe(ex)}");
+                log.Gate(SyslogSeverity.Err, $"error: reload refused, keeping the running configuration: {Listening.Describe(ex)}");
             }
         });
         MeterProvider? metrics = null;
@@ -152,24 +153,24 @@ internal static class ServeCommand
         }
         catch (SocketException ex)
         {
-            log.Gate(Severity.Err, $"error: {Listening.Describe(ex, cfg, settings.File)}");
+            log.Gate(SyslogSeverity.Err, $"error: {Listening.Describe(ex, cfg, settings.File)}");
             metrics?.Dispose();
             return 1;
         }
         catch (HttpListenerException ex)
         {
             // The [metrics] endpoint asked for cannot be had: refuse to start rather than run unobserved.
-            log.Gate(Severity.Err, $"error: {settings.File.Where("metrics", "listen")}: cannot listen for metrics on {cfg.MetricsListen}: {ex.Message}");
+            log.Gate(SyslogSeverity.Err, $"error: {settings.File.Where("metrics", "listen")}: cannot listen for metrics on {cfg.MetricsListen}: {ex.Message}");
             return 1;
         }
         using var metricsProvider = metrics;
         if (cfg.MetricsListen is { } endpoint)
-            log.Gate(Severity.Info, $"metrics on http://{endpoint}/metrics");
+            log.Gate(SyslogSeverity.Info, $"metrics on http://{endpoint}/metrics");
         SystemdNotify.Send("READY=1");
         using (ct.Register(() => stop.TrySetResult()))
             await stop.Task.ConfigureAwait(false);
         SystemdNotify.Send("STOPPING=1");
-        log.Gate(Severity.Info, "stopping: no new connections; draining open ones");
+        log.Gate(SyslogSeverity.Info, "stopping: no new connections; draining open ones");
         await server.StopAsync(drain).ConfigureAwait(false);
         await server.DisposeAsync().ConfigureAwait(false);
         return 0;

@@ -14,6 +14,7 @@ using System.Runtime.InteropServices;
 using Giftwrap.Diagnostics;
 using Giftwrap.Gate.Config;
 using Giftwrap.Gate.Logging;
+using Giftwrap.Logging;
 
 namespace Giftwrap.Gate.Actions;
 
@@ -183,7 +184,7 @@ internal sealed partial class ProgramLimits : IDisposable
         if (children + rate == 0 || _disposed)
             return;
         var limits = _limits;
-        _log.Gate(Severity.Warning,
+        _log.Gate(SyslogSeverity.Warning,
             $"warning: {children + rate} program(s) of rules not started: {children} over [actions] max_children = {limits.MaxChildren}, " +
             $"{rate} over max_starts_per_minute = {limits.MaxStartsPerMinute} (last by {rule}); next summary in {SummaryInterval.TotalSeconds:0}s at the earliest");
     }

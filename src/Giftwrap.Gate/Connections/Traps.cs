@@ -14,6 +14,7 @@ using Giftwrap.Decisions;
 using Giftwrap.Diagnostics;
 using Giftwrap.Gate.Config;
 using Giftwrap.Gate.Logging;
+using Giftwrap.Hosting;
 using Giftwrap.Logging;
 
 namespace Giftwrap.Gate.Connections;
@@ -57,8 +58,7 @@ internal sealed class Traps(GateLog log) : IDisposable
         var duration = service.Trap!.Value;
         var said = bans?.Ban(client, duration, $"trap {service.Name}, port {request.ServerPort}", service.Daemon) ?? "no ban store configured";
         // In tcpd's form, so that Fail2ban's filters count it too; the store's answer says whether it banned.
-        log.Daemon(service.Daemon, Severity.Warning,
-            GateLog.Refusal(LibwrapLines.Client(request), LibwrapLines.Address(request), $"trap {service.Name}: {said}"));
+        log.Write(LibwrapLog.RefusedTrap(request, service.Name, said));
     }
 
     /// <summary>Counts a ban in the trap's current minute; false when the minute is full.</summary>
@@ -110,7 +110,7 @@ internal sealed class Traps(GateLog log) : IDisposable
         // A summary due after the gate stopped has no log to go to (the metric has counted them).
         if (excess == 0 || _disposed)
             return;
-        log.Daemon(service.Daemon, Severity.Warning,
+        log.Daemon(service.Daemon, SyslogSeverity.Warning,
             $"warning: trap {service.Name}: {excess} connection(s) not banned: over trap_bans_per_minute = {service.TrapBansPerMinute}; " +
             $"next summary in {SummaryInterval.TotalSeconds:0}s at the earliest");
     }

@@ -10,6 +10,7 @@ using Giftwrap.Gate.Config;
 using Giftwrap.Gate.Connections;
 using Giftwrap.Gate.Forwarding;
 using Giftwrap.Gate.Logging;
+using Giftwrap.Hosting;
 
 namespace Giftwrap.Gate.Listening;
 
@@ -116,7 +117,7 @@ internal sealed class DatagramListener : IAsyncDisposable
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // A fault of ours refuses the burst (fail closed) and keeps the service up.
-            _log.Daemon(service.Daemon, Severity.Err, $"error: refused connect from {remote.Address}: {ex.GetType().Name}: {ex.Message}");
+            _log.Write(LibwrapLog.RefusedFault(service.Daemon, remote.Address.ToString(), ex));
             status = null;
         }
         _ = Sys.SetNonBlocking(fd, true);

@@ -13,6 +13,7 @@ using Giftwrap.Gate.Config;
 using Giftwrap.Gate.Connections;
 using Giftwrap.Gate.Forwarding;
 using Giftwrap.Gate.Logging;
+using Giftwrap.Hosting;
 using Giftwrap.Tables;
 
 namespace Giftwrap.Gate.Listening;
@@ -353,7 +354,7 @@ public sealed class GateServer : IAsyncDisposable
         catch (Exception ex)
         {
             // A fault of ours must not leave the connection open (fail closed) nor its count taken.
-            _log.Daemon(service.Daemon, Severity.Err, $"error: refused connect from {source}: {ex.GetType().Name}: {ex.Message}");
+            _log.Write(LibwrapLog.RefusedFault(service.Daemon, source.ToString(), ex));
             outcome = ConnectionHandler.LoopOutcome.Closed;
         }
         // Decided here, or the long way takes the reference over (HandleAsync gives it back once decided).
@@ -394,13 +395,13 @@ public sealed class GateServer : IAsyncDisposable
             Leave();
             // Not in tcpd's form on purpose: the gate is full, which is not this client's doing, and
             // Fail2ban's filters must not ban the clients that come during someone else's flood.
-            _log.Daemon(service.Daemon, Severity.Warning, $"refused connect from {source} (too many connections: {limits.MaxConnections})");
+            _log.Write(LibwrapLog.RefusedFull(service.Daemon, source.ToString(), limits.MaxConnections));
             return null;
         }
         if (_perSource.TryEnter(source, limits.MaxPerSource) is { } count)
             return count;
         Leave();
-        _log.Daemon(service.Daemon, Severity.Warning, GateLog.Refusal(source.ToString(), source.ToString(), $"more than {limits.MaxPerSource} connections from one address"));
+        _log.Write(LibwrapLog.RefusedPerSource(service.Daemon, source.ToString(), limits.MaxPerSource));
         return null;
     }
 

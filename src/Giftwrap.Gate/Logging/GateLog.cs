@@ -6,19 +6,12 @@
 // an overflow is counted and reported), so a busy gate makes one write(2) and wakes one
 // thread for many connections.
 using System.Collections.Concurrent;
+using Giftwrap.Hosting;
 using Giftwrap.Net.Syslog;
+// Giftwrap.Net.Syslog has int constants of the same name (SyslogWriter takes an int): the core's enum is meant.
+using SyslogSeverity = Giftwrap.Logging.SyslogSeverity;
 
 namespace Giftwrap.Gate.Logging;
-
-/// <summary>syslog severities (syslog(3)).</summary>
-public static class Severity
-{
-    public const int Err = 3;
-    public const int Warning = 4;
-    public const int Notice = 5;
-    public const int Info = 6;
-    public const int Debug = 7;
-}
 
 /// <summary>The gate's log: libwrap's lines to syslog, everything to the console.</summary>
 public sealed class GateLog : IDisposable
@@ -53,7 +46,7 @@ public sealed class GateLog : IDisposable
     /// daemon. LOG_KERN (0) does not: syslog(3) takes a priority without facility bits to mean openlog()'s facility,
     /// so libwrap's "severity kern.info" logs at daemon.info.
     /// </summary>
-    public void Daemon(string daemon, int severity, string message, int? facility = null)
+    public void Daemon(string daemon, SyslogSeverity severity, string message, int? facility = null)
     {
         WriteConsole(severity, $"{daemon}: {message}");
         if (_syslogPath is null)
@@ -65,22 +58,16 @@ public sealed class GateLog : IDisposable
             if (!_writers.TryGetValue(key, out w!))
                 _writers[key] = w = new SyslogWriter(daemon, facility is { } f && f >> 3 != 0 ? f >> 3 : SyslogFacility.Daemon, _syslogPath);
         }
-        w.Log(severity, message);
+        w.Log((int)severity, message);
     }
 
-    /// <summary>
-    /// Giftwrap's own refusal of a client (a ban, the per-source limit, no decision in time, a trap) in
-    /// tcpd's form, <c>refused connect from NAME (ADDR)</c>, with the reason after it in parentheses:
-    /// Fail2ban's stock filters (sshd's <c>refused connect from \S+ \(&lt;HOST&gt;\)</c>) then count it as
-    /// they count tcpd's refusals. Refusals that are not the client's doing (the gate full, a fault of
-    /// ours) keep other forms, so that no filter bans a client for them.
-    /// </summary>
-    internal static string Refusal(string client, string address, string reason) => $"refused connect from {client} ({address}) ({reason})";
+    /// <summary>One of the lines <see cref="LibwrapLog"/> builds, tagged with its daemon, at its severity and facility.</summary>
+    internal void Write(in LibwrapLine line) => Daemon(line.Daemon, line.Severity, line.Text, line.Facility);
 
     /// <summary>A line about the gate itself (start, reload, errors), tagged giftwrap.</summary>
-    public void Gate(int severity, string message) => Daemon("giftwrap", severity, message);
+    public void Gate(SyslogSeverity severity, string message) => Daemon("giftwrap", severity, message);
 
-    private void WriteConsole(int severity, string message)
+    private void WriteConsole(SyslogSeverity severity, string message)
     {
         if (ReferenceEquals(_console, TextWriter.Null))
             return;
@@ -91,7 +78,7 @@ public sealed class GateLog : IDisposable
             Interlocked.Increment(ref _dropped);
             return;
         }
-        _pending.Enqueue($"<{severity}>{message.Replace('\n', ' ').Replace('\r', ' ')}\n");
+        _pending.Enqueue($"<{(int)severity}>{message.Replace('\n', ' ').Replace('\r', ' ')}\n");
         if (Interlocked.CompareExchange(ref _flushQueued, 1, 0) != 0)
             return;
         if (_flushTimer is null)
@@ -128,7 +115,7 @@ public sealed class GateLog : IDisposable
             }
             var dropped = Interlocked.Exchange(ref _dropped, 0);
             if (dropped > 0)
-                _batch.Append($"<{Severity.Warning}>giftwrap: {dropped} console line(s) dropped (console too slow)\n");
+                _batch.Append($"<{(int)SyslogSeverity.Warning}>giftwrap: {dropped} console line(s) dropped (console too slow)\n");
             if (_batch.Length == 0)
                 return;
             try

@@ -3,7 +3,7 @@
 // the connection still on descriptors 0, 1 and 2.
 using System.Runtime.InteropServices;
 using System.Runtime.InteropServices.Marshalling;
-using Giftwrap.Gate.Actions;
+using Giftwrap.Hosting;
 
 namespace Giftwrap.Gate.Tcpd;
 

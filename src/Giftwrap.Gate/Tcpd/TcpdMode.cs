@@ -5,10 +5,9 @@
 // carries out the options, then becomes the real daemon with execve().
 using System.Net.Sockets;
 using Giftwrap.Decisions;
-using Giftwrap.Gate.Actions;
 using Giftwrap.Gate.Listening;
 using Giftwrap.Gate.Logging;
-using Giftwrap.Logging;
+using Giftwrap.Hosting;
 using Giftwrap.Tables;
 
 namespace Giftwrap.Gate.Tcpd;
@@ -56,48 +55,54 @@ public static class TcpdMode
         using var log = new GateLog(options.Syslog, TextWriter.Null);
         var stdin = StdinSocket.Read();
         if (stdin.Warning is { } cannot)
-            log.Daemon(daemon, LibwrapLines.DiagnosticLevel, cannot);
+            log.Write(LibwrapLog.StdinWarning(daemon, cannot));
         var request = FromStdin(daemon, stdin);
         // clean_exit.c: a datagram not yet received is read away on every exit that does not run the
         // daemon, "or inetd will loop" (it starts the service again while the datagram is queued).
         var sink = stdin.Datagram;
         using var tables = new AccessTables(options.Allow, options.Deny, new AccessTablesOptions { Live = false });
         var judgement = await tables.DecideAsync(request, lookups).ConfigureAwait(false);
-        request = judgement.Request;
-        foreach (var w in judgement.Decision.Warnings)
-            log.Daemon(daemon, LibwrapLines.DiagnosticLevel, LibwrapLines.Diagnostic(w));
-        var runner = new ActionRunner(log, TimeSpan.FromSeconds(10), launchTwist: false, lookups: lookups);
         // Only keepalive, linger and banners need a Socket for the connection; most rules have none.
-        using var client = ActionRunner.NeedsSocket(judgement.Decision) ? new Socket(new SafeSocketHandle(0, ownsHandle: false)) : null;
-        var outcome = await runner.RunAsync(judgement.Decision, request, client, CancellationToken.None).ConfigureAwait(false);
-        request = outcome.Request ?? request;
+        using var client = DecisionEngine.NeedsSocket(judgement.Decision) ? new Socket(new SafeSocketHandle(0, ownsHandle: false)) : null;
+        var host = new TcpdHost(client, log);
+        var outcome = await new DecisionEngine(lookups).CarryOutAsync(judgement.Decision, judgement.Request, host, CancellationToken.None).ConfigureAwait(false);
+        request = outcome.Request;
         if (options.DecisionLog is { } logPath)
         {
             using var decisions = new DecisionLog(logPath);
-            decisions.Write(request, outcome.Decision, outcome.Fate switch
-            {
-                ConnectionFate.Serve => "granted",
-                ConnectionFate.Twisted => "twist",
-                _ => "denied",
-            });
+            decisions.Write(request, outcome.Decision, outcome.Verdict);
         }
         switch (outcome.Fate)
         {
-            case ConnectionFate.Twisted:
+            case DecisionFate.Twisted:
                 var error = NativeExec.Exec(ProcessLauncher.Shell, ["sh", "-c", outcome.TwistCommand!], outcome.State);
-                log.Daemon(daemon, LibwrapLines.DiagnosticLevel, LibwrapLines.TwistFailed(outcome.Decision.Match, error));
+                log.Write(LibwrapLog.TwistFailed(daemon, outcome.Decision.Match, error));
                 return await CleanExitAsync(log, options, sink).ConfigureAwait(false);
-            case ConnectionFate.Refuse:
-                log.Daemon(daemon, outcome.Level ?? LibwrapLines.DenyLevel, LibwrapLines.Refused(request), outcome.Facility);
+            case DecisionFate.Refuse:
+                log.Write(outcome.VerdictLine);
                 return await CleanExitAsync(log, options, sink).ConfigureAwait(false);
-            case ConnectionFate.Aborted:
+            case DecisionFate.Aborted:
                 // percent_x.c exits on "expansion too long" itself, without clean_exit(): nothing is sunk.
                 return await CleanExitAsync(log, options, sink: false).ConfigureAwait(false);
         }
-        log.Daemon(daemon, outcome.Level ?? LibwrapLines.AllowLevel, LibwrapLines.Connect(request), outcome.Facility);
+        log.Write(outcome.VerdictLine);
         var failure = NativeExec.Exec(path, [daemon, .. daemonArgs[1..]], outcome.State);
-        log.Daemon(daemon, LibwrapLines.DiagnosticLevel, LibwrapLines.CannotExecute(path, failure));
+        log.Write(LibwrapLog.CannotExecute(daemon, path, failure));
         return await CleanExitAsync(log, options, sink).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// tcpd mode as a host of the engine: one connection on descriptor 0, lines to syslog, and a twist
+    /// deferred to the caller, which replaces the process with it (options.c twist_option's execl()).
+    /// </summary>
+    private sealed class TcpdHost(Socket? client, GateLog log) : SocketDecisionHost(client, BannerTimeout)
+    {
+        /// <summary>How long a banner may take: tcpd's write() would block; ten seconds and the client is let go.</summary>
+        private static readonly TimeSpan BannerTimeout = TimeSpan.FromSeconds(10);
+
+        public override TwistSupport Twist => TwistSupport.Defer;
+
+        public override void Log(in LibwrapLine line) => log.Write(line);
     }
 
     /// <summary>clean_exit.c: the lines are out; the datagram sunk; wait, then exit 0 with the client still connected until then.</summary>

@@ -1,8 +1,9 @@
 // libwrap's own log lines, spelled here once for every host that carries out a decision (the
-// gate, tcpd mode, Kestrel's gatekeeper) and read back here by replay. The texts and priorities are
+// gate, tcpd mode, Kestrel's gatekeeper) and read back here by replay. The texts are
 // Debian tcp_wrappers 7.6.q's (tcpd.c, refuse.c, options.c, hosts_access.c, diag.c): fail2ban's
 // stock filters and logwatch match them byte for byte, so no host spells them on its own.
-// Giftwrap's own lines (bans, limits, time-outs) are not libwrap's and are left to the hosts.
+// The severities, event ids and the hosts' own lines about a client are Giftwrap.Hosting's
+// LibwrapLog, the one place every host builds its lines.
 using System.Text.RegularExpressions;
 using Giftwrap.Decisions;
 using Giftwrap.Expansion;
@@ -10,18 +11,9 @@ using Giftwrap.Rules;
 
 namespace Giftwrap.Logging;
 
-/// <summary>The lines tcpd and libwrap write to syslog, and the priorities they write them at.</summary>
+/// <summary>The words of the lines tcpd and libwrap write to syslog.</summary>
 internal static partial class LibwrapLines
 {
-    /// <summary>LOG_ERR: what tcpd_warn() and tcpd_jump() (diag.c) log at, "warning:" and "error:" lines alike.</summary>
-    public const int DiagnosticLevel = 3;
-
-    /// <summary>LOG_WARNING: tcpd's deny_severity, for "refused connect" and "twist" unless a severity option changed it.</summary>
-    public const int DenyLevel = 4;
-
-    /// <summary>LOG_INFO: tcpd's allow_severity (SEVERITY in Debian's Makefile), and the "aclexec returned" line.</summary>
-    public const int AllowLevel = 6;
-
     /// <summary>hosts_access.c's line when an aclexec command failed: syslog(LOG_INFO), the rule's severity ignored.</summary>
     public const string AclExecReturned = "aclexec returned 1";
 

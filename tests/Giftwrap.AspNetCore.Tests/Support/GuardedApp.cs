@@ -27,8 +27,8 @@ internal sealed class GuardedApp : IAsyncDisposable
     public int HttpsPort => Port("https://");
 
     /// <summary>The sample web app (examples/webapp) on ports 0 with the given tables.</summary>
-    public static Task<GuardedApp> StartSampleAsync(TempTables tables, Action<GiftwrapOptions>? configure = null) =>
-        StartAsync(SampleApp.Build(["--http=0", "--https=0", $"--allow={tables.Allow}", $"--deny={tables.Deny}"], configure));
+    public static Task<GuardedApp> StartSampleAsync(TempTables tables, Action<GiftwrapOptions>? configure = null, Action<IGiftwrapBuilder>? extend = null) =>
+        StartAsync(SampleApp.Build(["--http=0", "--https=0", $"--allow={tables.Allow}", $"--deny={tables.Deny}"], configure, extend));
 
     /// <summary>An app built by the test: <paramref name="kestrel"/> sets up endpoints, <paramref name="pipeline"/> the middleware.</summary>
     public static Task<GuardedApp> StartCustomAsync(TempTables tables, Action<WebApplicationBuilder> kestrel, Action<WebApplication>? pipeline = null, Action<GiftwrapOptions>? configure = null)

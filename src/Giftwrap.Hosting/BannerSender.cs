@@ -6,17 +6,15 @@
 // does into a 16,384-byte buffer, looking up what %n, %N and %u name (libwrap does, in order).
 // An expansion that does not fit ends the connection, as percent_x() exits there. The file is read
 // up to MaxFileBytes (libwrap has no bound; a banner larger than that is cut, on purpose).
-using System.Net.Sockets;
+// Sending the bytes, and a failure to, are left to the host (IDecisionHost.SendBannerAsync).
 using System.Text;
 using Giftwrap.Decisions;
 using Giftwrap.Expansion;
-using Giftwrap.Gate.Logging;
-using Giftwrap.Logging;
 using Giftwrap.Options;
 
-namespace Giftwrap.Gate.Actions;
+namespace Giftwrap.Hosting;
 
-internal sealed class BannerSender(GateLog log, IRequestLookups? lookups, RuleLocation? rule, TimeSpan timeout)
+internal sealed class BannerSender(IDecisionHost host, IRequestLookups? lookups, RuleLocation? rule)
 {
     /// <summary>The most of a banner file that is read and sent.</summary>
     public const int MaxFileBytes = 1 << 20;
@@ -30,13 +28,14 @@ internal sealed class BannerSender(GateLog log, IRequestLookups? lookups, RuleLo
     private const string KnownLetters = "aAcdhHnNprRsu%";
 
     /// <summary>
-    /// Sends the banner of <paramref name="banners"/> for <paramref name="request"/>. Returns false when an
-    /// expansion was too long (libwrap exits: the connection ends), and the request with what was looked up.
+    /// The bytes of the banner of <paramref name="banners"/> for <paramref name="request"/> (empty when there is
+    /// none); Complete is false when an expansion was too long (libwrap exits: the client is let go after what
+    /// came before it), and the request with what was looked up.
     /// </summary>
-    public async Task<(bool Sent, AccessRequest Request)> SendAsync(BannersAction banners, AccessRequest request, Socket client, CancellationToken ct)
+    public async Task<(byte[] Bytes, bool Complete, AccessRequest Request)> ExpandAsync(BannersAction banners, AccessRequest request, CancellationToken ct)
     {
         if (await ReadAsync(banners, request.Daemon, ct).ConfigureAwait(false) is not { } data)
-            return (true, request);
+            return ([], true, request);
         var output = new List<byte>(data.Length + 64);
         var i = 0;
         // banners_option(): while ((ch = fgetc(fp)) == 0) write(fd, "", 1);
@@ -58,8 +57,7 @@ internal sealed class BannerSender(GateLog log, IRequestLookups? lookups, RuleLo
             }
             output.AddRange(expanded);
         }
-        await WriteAsync([.. output], request, client, ct).ConfigureAwait(false);
-        return (complete, request);
+        return ([.. output], complete, request);
     }
 
     /// <summary>The piece as a C string (up to a NUL), its first newline outside brackets made CRLF (split_at + strcat).</summary>
@@ -106,8 +104,7 @@ internal sealed class BannerSender(GateLog log, IRequestLookups? lookups, RuleLo
             }
             if (sb.Length + expansion.Length >= ExpansionLimit)
             {
-                log.Daemon(request.Daemon, LibwrapLines.DiagnosticLevel,
-                    LibwrapLines.Warning(rule, $"percent_x: expansion too long: {sb.ToString(0, Math.Min(30, sb.Length))}..."));
+                host.Log(LibwrapLog.BannerWarning(request.Daemon, rule, $"percent_x: expansion too long: {sb.ToString(0, Math.Min(30, sb.Length))}..."));
                 return (null, request);
             }
             sb.Append(expansion);
@@ -117,7 +114,7 @@ internal sealed class BannerSender(GateLog log, IRequestLookups? lookups, RuleLo
 
     private string Unrecognized(char letter, AccessRequest request)
     {
-        log.Daemon(request.Daemon, LibwrapLines.DiagnosticLevel, LibwrapLines.Warning(rule, $"unrecognized %{letter}"));
+        host.Log(LibwrapLog.BannerWarning(request.Daemon, rule, $"unrecognized %{letter}"));
         return "";
     }
 
@@ -159,7 +156,7 @@ internal sealed class BannerSender(GateLog log, IRequestLookups? lookups, RuleLo
         {
             // fopen() failed: libwrap then says something only when stat(DIR) fails too.
             if (StatError(banners.Directory) is { } error)
-                log.Daemon(daemon, LibwrapLines.DiagnosticLevel, LibwrapLines.Warning(rule, $"{banners.Directory}: {error}"));
+                host.Log(LibwrapLog.BannerWarning(daemon, rule, $"{banners.Directory}: {error}"));
             return null;
         }
     }
@@ -194,24 +191,5 @@ internal sealed class BannerSender(GateLog log, IRequestLookups? lookups, RuleLo
                 return true;
         }
         return false;
-    }
-
-    private async Task WriteAsync(byte[] bytes, AccessRequest request, Socket client, CancellationToken ct)
-    {
-        // A datagram service's socket has no peer: libwrap's write() fails there (EDESTADDRREQ) and its
-        // result is not looked at, so the banner is expanded and nothing is sent or said.
-        if (bytes.Length == 0 || client.SocketType == SocketType.Dgram)
-            return;
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        limit.CancelAfter(timeout);
-        try
-        {
-            await client.SendAsync(bytes, SocketFlags.None, limit.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
-        {
-            // Giftwrap's own line: libwrap's write() would block the process instead.
-            log.Daemon(request.Daemon, Severity.Warning, $"warning: banner to {request.ClientAddress} not sent: {ex.Message}");
-        }
     }
 }

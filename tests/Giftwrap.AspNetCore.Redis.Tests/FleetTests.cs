@@ -5,9 +5,10 @@ using Giftwrap.AspNetCore.Tests.Support;
 using Giftwrap.Bans;
 using Giftwrap.Bans.Redis;
 using Giftwrap.Bans.Redis.Tests;
+using Microsoft.Extensions.DependencyInjection;
 using static Giftwrap.AspNetCore.Tests.Support.Clients;
 
-namespace Giftwrap.AspNetCore.Tests;
+namespace Giftwrap.AspNetCore.Redis.Tests;
 
 public sealed class FleetTests
 {
@@ -17,11 +18,9 @@ public sealed class FleetTests
         using var redis = new RedisServer();
         using var tables = new TempTables("webapp : 127.0.0.1\n");
         var fleet = new FleetOptions { Redis = redis.ConnectionString, KeyPrefix = "aspnet-test" };
-        await using var app = await GuardedApp.StartSampleAsync(tables, o =>
-        {
-            o.Bans = new BanOptions { Store = tables.Path("here"), ProtectLoopback = false, Origin = "here" };
-            o.Fleet = fleet;
-        });
+        await using var app = await GuardedApp.StartSampleAsync(tables, extend: g => g
+            .AddBans(new BanOptions { Store = tables.Path("here"), ProtectLoopback = false, Origin = "here" })
+            .AddFleet(fleet));
         Assert.Equal(200, (await TlsGetAsync(Source("127.0.0.1"), app.HttpsPort)).Status);
 
         using var elsewhere = BanStore.Open(new BanOptions { Store = tables.Path("elsewhere"), ProtectLoopback = false, Origin = "elsewhere" });

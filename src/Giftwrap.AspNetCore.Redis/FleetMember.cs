@@ -1,25 +1,26 @@
-// Joins the ban store to its fleet when the application starts and leaves it when it stops.
-// Redis being away does not stop the application: the member enforces what it knows and
-// catches up when Redis returns (BanFleet's own policy). Not joining is logged as an error.
+// Joins the application's ban store to its fleet when the application starts and leaves it
+// when it stops. Redis being away does not stop the application: the member enforces what it
+// knows and catches up when Redis returns (BanFleet's own policy). Not joining is logged as an error.
+using Giftwrap.AspNetCore.Bans;
 using Giftwrap.Bans.Redis;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
-namespace Giftwrap.AspNetCore;
+namespace Giftwrap.AspNetCore.Redis;
 
-internal sealed partial class GiftwrapFleetService(IOptions<GiftwrapOptions> options, GiftwrapBans bans, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+internal sealed partial class FleetMember(FleetOptions options, StoreBanList bans, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
 {
-    private readonly ILogger _log = loggers.CreateLogger(Gatekeeper.LogCategory);
+    private readonly ILogger _log = loggers.CreateLogger(StoreBanList.LogCategory);
     private BanFleet? _fleet;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (options.Value.Fleet is not { } fleet || bans.Store is not { } store)
+        // A store that could not be opened has been reported already; there is nothing to share.
+        if (bans.Store is not { } store)
             return;
         try
         {
-            _fleet = await BanFleet.JoinAsync(store, fleet, loggers.CreateLogger("Giftwrap.Bans.Redis"), cancellationToken).ConfigureAwait(false);
+            _fleet = await BanFleet.JoinAsync(store, options, loggers.CreateLogger("Giftwrap.Bans.Redis"), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is ArgumentException or IOException or StackExchange.Redis.RedisException)
         {

@@ -3,9 +3,10 @@
 // bans the client for every service, so a later grant in hosts.allow does not let it back in.
 using Giftwrap.AspNetCore.Tests.Support;
 using Giftwrap.Bans;
+using Microsoft.Extensions.DependencyInjection;
 using static Giftwrap.AspNetCore.Tests.Support.Clients;
 
-namespace Giftwrap.AspNetCore.Tests;
+namespace Giftwrap.AspNetCore.Bans.Tests;
 
 public sealed class BanTests
 {
@@ -17,7 +18,7 @@ public sealed class BanTests
     public async Task BanFromAnotherProcess_RefusesAnAllowedClient()
     {
         using var tables = new TempTables("webapp : 127.0.0.1\n");
-        await using var app = await GuardedApp.StartSampleAsync(tables, o => o.Bans = StoreIn(tables));
+        await using var app = await GuardedApp.StartSampleAsync(tables, extend: g => g.AddBans(StoreIn(tables)));
         Assert.Equal(200, (await TlsGetAsync(Source("127.0.0.1"), app.HttpsPort)).Status);
 
         using (var cli = BanStore.Open(StoreIn(tables), watch: false))
@@ -40,7 +41,7 @@ public sealed class BanTests
     public async Task BanOption_BansTheClientBeyondTheRule()
     {
         using var tables = new TempTables("webapp : 127.0.0.1\n", "webapp : 127.0.0.3 : ban 1h\nALL : ALL\n");
-        await using var app = await GuardedApp.StartSampleAsync(tables, o => o.Bans = StoreIn(tables));
+        await using var app = await GuardedApp.StartSampleAsync(tables, extend: g => g.AddBans(StoreIn(tables)));
 
         var trapped = await TlsGetAsync(Source("127.0.0.3"), app.HttpsPort);
         File.WriteAllText(tables.Allow, "webapp : 127.0.0.1 127.0.0.3\n");

@@ -1,21 +1,25 @@
-// Collects the exit status of every child the gate starts, so none is left a
+// Collects the exit status of every child a host starts, so none is left a
 // zombie: one background thread waits on the registered pids (woken by SIGCHLD,
 // and every 250 ms in case a signal was merged away). Tasks complete with the
 // child's status as the shell reports it (exit code, or 128 + signal), or with the
 // exit code and the signal apart where a caller must tell them apart (aclexec's log line).
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using Giftwrap.Hosting.Interop;
 
-namespace Giftwrap.Gate.Actions;
+namespace Giftwrap.Hosting;
 
 /// <summary>How a child ended: its exit code, or the signal that killed it (0 when none).</summary>
 internal readonly record struct ChildExit(int Pid, int Code, int Signal)
 {
     /// <summary>The status as the shell reports it: the exit code, or 128 + signal.</summary>
     public int Status => Signal == 0 ? Code : 128 + Signal;
+
+    /// <summary>A program that was not started (a bound, or a failure already reported): status -1, as libwrap's failed fork.</summary>
+    public static ChildExit NotStarted => new(0, -1, 0);
 }
 
-internal static unsafe partial class ChildReaper
+internal static unsafe class ChildReaper
 {
     private static readonly ConcurrentDictionary<int, TaskCompletionSource<ChildExit>> Children = new();
     private static readonly SemaphoreSlim Wake = new(0);
@@ -70,8 +74,8 @@ internal static unsafe partial class ChildReaper
             foreach (var pid in Children.Keys)
             {
                 int status;
-                var rc = waitpid(pid, &status, 1 /*WNOHANG*/);
-                if (rc == pid || (rc < 0 && Marshal.GetLastPInvokeError() == 10 /*ECHILD*/))
+                var rc = Libc.waitpid(pid, &status, Libc.WNoHang);
+                if (rc == pid || (rc < 0 && Marshal.GetLastPInvokeError() == Libc.EChild))
                 {
                     if (Children.TryRemove(pid, out var tcs))
                         tcs.TrySetResult(rc == pid ? Decode(pid, status) : new ChildExit(pid, -1, 0));
@@ -85,7 +89,4 @@ internal static unsafe partial class ChildReaper
         var signal = status & 0x7f;
         return signal == 0 ? new ChildExit(pid, (status >> 8) & 0xff, 0) : new ChildExit(pid, 0, signal);
     }
-
-    [LibraryImport("libc.so.6", SetLastError = true)]
-    private static partial int waitpid(int pid, int* status, int options);
 }

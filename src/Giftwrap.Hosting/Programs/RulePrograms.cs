@@ -1,17 +1,17 @@
-// The programs of a rule's options (spawn, aclexec) for hosts other than the gate
-// (the Kestrel middleware of Giftwrap.AspNetCore): the process state that setenv, umask,
-// nice, user and group build up, then /bin/sh -c with stdio on /dev/null, reaped by
-// ChildReaper. Deciding which options apply, and logging, stay with the host.
+// The programs of a rule's options (spawn, aclexec) outside DecisionEngine (a host that runs
+// them on its own): the process state that setenv, umask, nice, user and group build up, then
+// /bin/sh -c with stdio on /dev/null, reaped by ChildReaper. Deciding which options apply, and
+// logging, stay with the caller.
 using Giftwrap.Options;
 
-namespace Giftwrap.Gate.Actions;
+namespace Giftwrap.Hosting;
 
 /// <summary>
 /// Runs the programs one matched rule asks for, in order, each with the process state the
 /// rule's earlier options built (hosts_options(5): setenv, umask, nice, user, group). One
 /// instance per decision; not thread-safe.
 /// </summary>
-public sealed class RulePrograms
+internal sealed class RulePrograms
 {
     private ProcessState _state = new();
 

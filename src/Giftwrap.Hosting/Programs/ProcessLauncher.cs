@@ -3,42 +3,15 @@
 // signals back to their defaults (the runtime ignores SIGPIPE), and the process
 // state the rule's options built up (environment, umask, nice, user, group) applied
 // through small standard wrappers (sh for umask, nice, setpriv). Never forks the
-// runtime. Reaping is left to ChildReaper.
+// runtime. Reaping is left to ChildReaper, the libc calls to Interop/Libc.
 using System.Runtime.InteropServices;
 using System.Runtime.InteropServices.Marshalling;
-using Giftwrap.Options;
+using Giftwrap.Hosting.Interop;
 
-namespace Giftwrap.Gate.Actions;
+namespace Giftwrap.Hosting;
 
-/// <summary>The process attributes that options accumulate before a program starts.</summary>
-internal sealed record ProcessState
+internal static unsafe class ProcessLauncher
 {
-    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
-    public int? Umask { get; init; }
-    public int? Nice { get; init; }
-    public string? User { get; init; }
-    public string? Group { get; init; }
-
-    /// <summary>The state after a process-state option (setenv, umask, nice, user, group); null for any other action.</summary>
-    public ProcessState? With(RuleAction action) => action switch
-    {
-        SetEnvAction e => this with { Environment = new Dictionary<string, string>(Environment, StringComparer.Ordinal) { [e.Name] = e.VariableValue } },
-        UmaskAction u => this with { Umask = u.Mask },
-        NiceAction n => this with { Nice = (Nice ?? 0) + n.Increment },
-        UserAction u => this with { User = u.User, Group = u.Group ?? Group },
-        GroupAction g => this with { Group = g.Group },
-        _ => null,
-    };
-}
-
-internal static unsafe partial class ProcessLauncher
-{
-    private const int ONonBlock = 0x800;
-    private const int ORdWr = 2;
-    private const short PosixSpawnSetSigDef = 0x04;
-    private const short PosixSpawnSetSigMask = 0x08;
-    private const short PosixSpawnSetSid = 0x80;
-
     public static readonly string Shell = "/bin/sh";
     private static readonly string NiceTool = Find("nice");
     private static readonly string SetprivTool = Find("setpriv");
@@ -57,42 +30,42 @@ internal static unsafe partial class ProcessLauncher
     {
         var full = Wrap(argv, state);
         var env = BuildEnvironment(state.Environment);
-        var fa = NativeMemory.AllocZeroed(512);
-        var attr = NativeMemory.AllocZeroed(512);
-        var sigset = (byte*)NativeMemory.AllocZeroed(128);
+        var fa = NativeMemory.AllocZeroed(Libc.SpawnFileActionsSize);
+        var attr = NativeMemory.AllocZeroed(Libc.SpawnAttrSize);
+        var sigset = (byte*)NativeMemory.AllocZeroed(Libc.SigSetSize);
         var argvp = ToCStrings(full);
         var envp = ToCStrings(env);
         try
         {
-            Check(posix_spawn_file_actions_init(fa));
+            Check(Libc.posix_spawn_file_actions_init(fa));
             if (stdio < 0)
             {
-                Check(posix_spawn_file_actions_addopen(fa, 0, "/dev/null", ORdWr, 0));
-                Check(posix_spawn_file_actions_adddup2(fa, 0, 1));
-                Check(posix_spawn_file_actions_adddup2(fa, 0, 2));
+                Check(Libc.posix_spawn_file_actions_addopen(fa, 0, "/dev/null", Libc.ORdWr, 0));
+                Check(Libc.posix_spawn_file_actions_adddup2(fa, 0, 1));
+                Check(Libc.posix_spawn_file_actions_adddup2(fa, 0, 2));
             }
             else
             {
-                Check(posix_spawn_file_actions_adddup2(fa, stdio, 0));
-                Check(posix_spawn_file_actions_adddup2(fa, stdio, 1));
-                Check(posix_spawn_file_actions_adddup2(fa, stdio, 2));
+                Check(Libc.posix_spawn_file_actions_adddup2(fa, stdio, 0));
+                Check(Libc.posix_spawn_file_actions_adddup2(fa, stdio, 1));
+                Check(Libc.posix_spawn_file_actions_adddup2(fa, stdio, 2));
             }
-            Check(posix_spawnattr_init(attr));
-            Check(sigemptyset(sigset));
-            Check(posix_spawnattr_setsigmask(attr, sigset));
-            Check(sigfillset(sigset));
-            Check(posix_spawnattr_setsigdefault(attr, sigset));
-            Check(posix_spawnattr_setflags(attr, PosixSpawnSetSigDef | PosixSpawnSetSigMask | PosixSpawnSetSid));
+            Check(Libc.posix_spawnattr_init(attr));
+            Check(Libc.sigemptyset(sigset));
+            Check(Libc.posix_spawnattr_setsigmask(attr, sigset));
+            Check(Libc.sigfillset(sigset));
+            Check(Libc.posix_spawnattr_setsigdefault(attr, sigset));
+            Check(Libc.posix_spawnattr_setflags(attr, Libc.PosixSpawnSetSigDef | Libc.PosixSpawnSetSigMask | Libc.PosixSpawnSetSid));
             int pid;
-            var rc = posix_spawn(&pid, full[0], fa, attr, argvp, envp);
+            var rc = Libc.posix_spawn(&pid, full[0], fa, attr, argvp, envp);
             if (rc != 0)
                 throw new IOException($"cannot start {full[0]}: {Marshal.GetPInvokeErrorMessage(rc)}");
             return pid;
         }
         finally
         {
-            _ = posix_spawn_file_actions_destroy(fa);
-            _ = posix_spawnattr_destroy(attr);
+            _ = Libc.posix_spawn_file_actions_destroy(fa);
+            _ = Libc.posix_spawnattr_destroy(attr);
             NativeMemory.Free(fa);
             NativeMemory.Free(attr);
             NativeMemory.Free(sigset);
@@ -131,11 +104,10 @@ internal static unsafe partial class ProcessLauncher
 
     private static string PrimaryGroup(string user)
     {
-        var pw = getpwnam(user);
+        var pw = Libc.getpwnam(user);
         if (pw == 0)
             return user;
-        // struct passwd: name, passwd, uid (int), gid (int) ...
-        var gid = Marshal.ReadInt32(pw, 2 * IntPtr.Size + 4);
+        var gid = Marshal.ReadInt32(pw, Libc.PasswdGidOffset);
         return gid.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
@@ -180,43 +152,4 @@ internal static unsafe partial class ProcessLauncher
             Utf8StringMarshaller.Free(*p);
         NativeMemory.Free(array);
     }
-
-    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int posix_spawn(int* pid, string path, void* fileActions, void* attr, byte** argv, byte** envp);
-
-    [LibraryImport("libc.so.6")]
-    private static partial int posix_spawn_file_actions_init(void* fa);
-
-    [LibraryImport("libc.so.6")]
-    private static partial int posix_spawn_file_actions_destroy(void* fa);
-
-    [LibraryImport("libc.so.6")]
-    private static partial int posix_spawn_file_actions_adddup2(void* fa, int fd, int newfd);
-
-    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int posix_spawn_file_actions_addopen(void* fa, int fd, string path, int oflag, int mode);
-
-    [LibraryImport("libc.so.6")]
-    private static partial int posix_spawnattr_init(void* attr);
-
-    [LibraryImport("libc.so.6")]
-    private static partial int posix_spawnattr_destroy(void* attr);
-
-    [LibraryImport("libc.so.6")]
-    private static partial int posix_spawnattr_setflags(void* attr, short flags);
-
-    [LibraryImport("libc.so.6")]
-    private static partial int posix_spawnattr_setsigmask(void* attr, void* set);
-
-    [LibraryImport("libc.so.6")]
-    private static partial int posix_spawnattr_setsigdefault(void* attr, void* set);
-
-    [LibraryImport("libc.so.6")]
-    private static partial int sigemptyset(void* set);
-
-    [LibraryImport("libc.so.6")]
-    private static partial int sigfillset(void* set);
-
-    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial nint getpwnam(string name);
 }

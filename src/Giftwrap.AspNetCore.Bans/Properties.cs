@@ -1,0 +1,2 @@
+// Linux only, like the ban store it opens (flock, fsync) and the package it plugs into.
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]

@@ -1,0 +1,2 @@
+// Linux only, like the ban store whose bans it shares.
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
