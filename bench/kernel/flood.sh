@@ -225,6 +225,9 @@ for g in user kernel; do
     printf '%-6s gate CPU %% of a core: alone %s, flood alone %s, flood+legit %s, burner+legit %s\n' "$g" "$(cpu alone)" "$(cpu flood)" "$(cpu both)" "$(cpu control)"
     printf '%-6s flood generator %s of a core beside the legitimate clients, the burner %s; flood attempts/s %s (refused %s, dropped %s, stalled %s, skipped %s per window)\n' \
         "$g" "$(side both)" "$(side control)" "$(field flood attempts_per_s)" "$(field flood refused)" "$(field flood dropped)" "$(field flood stalled)" "$(field flood skipped)"
+    # the control stands for the generator only when the burner got the CPU the generator got
+    awk -v a="$(side both)" -v b="$(side control)" 'BEGIN { exit !(a > 0 && (b < 0.9 * a || b > 1.1 * a)) }' &&
+        echo "$g   WARNING: the burner got $(side control) of a core, not the generator's $(side both): the machine is too busy for the control; its ratios are not valid"
 done
 for g in user kernel; do echo "$g gate: $(wc -l <"$work/gate_$g.err") line(s) on its stderr ([log] syslog = off: the console)"; done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
