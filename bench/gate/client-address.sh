@@ -41,7 +41,7 @@ if [ "${1:-}" != --inside ]; then
             || { tail -n 30 "$work/publish.log" >&2; exit 1; }
         gw=$work/giftwrap/giftwrap
     fi
-    gcc -O2 -pthread -o "$work/connload" "$here/connload.c"
+    gcc -O2 -pthread -I "$here/../lib" -o "$work/connload" "$here/connload.c"
     gcc -O2 -o "$work/ppresponder" "$here/ppresponder.c"
     unshare -n "$0" --inside "$work" "$gw"
     exit

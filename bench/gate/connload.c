@@ -16,44 +16,23 @@
  *       have passed or SIGTERM arrives; then closes them and prints CLOSED.
  *
  * Every socket has 5 s send/receive timeouts, so nothing waits forever.
- * Build: gcc -O2 -pthread -o connload connload.c
+ * Build: gcc -O2 -Wall -pthread -I ../lib -o connload connload.c
  */
-#define _GNU_SOURCE
-#include <arpa/inet.h>
+#include "load.h"
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
-static struct sockaddr_in target;
 static long total;
 static double deadline;
 static double *latency; /* seconds, per claimed index; < 0 when the connection failed */
 static atomic_long next_index, ok, err_connect, err_read, err_empty;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int open_connection(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = bounded_socket(5);
     if (fd < 0)
         return -1;
-    struct timeval tv = {.tv_sec = 5};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (connect(fd, (struct sockaddr *)&target, sizeof target) != 0) {
         close(fd);
         return -1;
@@ -181,14 +160,8 @@ int main(int argc, char **argv)
                         "       connload hold HOST PORT COUNT MAX_SECONDS\n");
         return 2;
     }
-    signal(SIGPIPE, SIG_IGN);
-    memset(&target, 0, sizeof target);
-    target.sin_family = AF_INET;
-    target.sin_port = htons((unsigned short)atoi(argv[3]));
-    if (inet_pton(AF_INET, argv[2], &target.sin_addr) != 1) {
-        fprintf(stderr, "connload: %s: not an IPv4 address\n", argv[2]);
+    if (set_target("connload", argv[2], argv[3]) != 0)
         return 2;
-    }
     long count = atol(argv[4]);
     if (count < 1)
         count = 1;

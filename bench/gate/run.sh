@@ -68,53 +68,16 @@ fi
 
 # ---------------------------------------------------------------- processes
 work=$(mktemp -d "${TMPDIR:-/tmp}/giftwrap-gate-bench.XXXXXX")
-declare -A PID=()
+# shared helpers: start, stop, stop_all, listening, wait_listening, kv, median, cpu_ticks
+# shellcheck source=../lib/procs.sh
+. "$here/../lib/procs.sh"
 cleanup() {
-    local name
-    for name in "${!PID[@]}"; do
-        kill "${PID[$name]}" 2>/dev/null || true
-    done
-    for name in "${!PID[@]}"; do
-        wait "${PID[$name]}" 2>/dev/null || true
-    done
+    stop_all
     rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start NAME CMD...: runs CMD in the background, output in $work/NAME.{out,err}
-start() {
-    local name=$1
-    shift
-    "$@" >"$work/$name.out" 2>"$work/$name.err" &
-    PID[$name]=$!
-}
-stop() {
-    local name=$1
-    [ -n "${PID[$name]:-}" ] || return 0
-    kill "${PID[$name]}" 2>/dev/null || true
-    wait "${PID[$name]}" 2>/dev/null || true
-    unset "PID[$name]"
-}
-# listening PORT: true when something listens on 127.0.0.1:PORT (read from /proc, no connection made)
-listening() {
-    local hex
-    hex=$(printf ':%04X' "$1")
-    awk -v p="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' /proc/net/tcp
-}
-wait_listening() {
-    local port=$1 name=$2 i
-    for i in $(seq 1 100); do
-        listening "$port" && return 0
-        if [ -n "${PID[$name]:-}" ] && ! kill -0 "${PID[$name]}" 2>/dev/null; then
-            cat "$work/$name.err" >&2
-            die "$name exited before listening on $port"
-        fi
-        sleep 0.1
-    done
-    cat "$work/$name.err" >&2
-    die "$name not listening on $port after 10 s"
-}
 # rotated ROUND PEER...: the peers, starting at a different one each round and in reverse order
 # every other round, so that no peer always runs first or follows the same one (the fork-heavy
 # xinetd rows leave the machine slower for a moment)
@@ -129,13 +92,9 @@ rotated() {
         printf '%s\n' "${all[j]}"
     done
 }
-kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" | head -n1; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 fds() { ls "/proc/$1/fd" | wc -l; }
-# cpu_ticks PID: user+system time of the process, its threads and its reaped children
-cpu_ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"; }
 # busy_percent SECONDS: how busy all CPUs were over SECONDS (from /proc/stat)
 busy_percent() {
     local a b
@@ -178,7 +137,7 @@ section "build"
 bin=$work/bin
 mkdir -p "$bin"
 for p in connload responder execbench; do
-    gcc -O2 -Wall -pthread -o "$bin/$p" "$here/$p.c"
+    gcc -O2 -Wall -pthread -I "$here/../lib" -o "$bin/$p" "$here/$p.c"
 done
 note "built connload, responder, execbench (gcc -O2)"
 if [ -n "${GIFTWRAP_BIN:-}" ]; then

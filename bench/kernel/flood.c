@@ -21,42 +21,33 @@
  *       Prints: FLOOD attempts=N seconds=S attempts_per_s=R refused=N dropped=N stalled=N
  *               error=N skipped=N cpu_s=C
  *
+ *   flood burn CORES SECONDS
+ *       The control: no network at all, only CPU. Burns CORES of CPU (such as 0.35: 35 % of one
+ *       core; above 1, over ceil(CORES) threads) for SECONDS, in busy spins within 10 ms periods
+ *       (CPU the scheduler withheld is made up later), so that it takes from the other processes
+ *       as much CPU as the flood generator did, spread over the window as the flood's is.
+ *       Prints: BURN seconds=S cpu_s=C
+ *
  * Sources are bound with IP_BIND_ADDRESS_NO_PORT, so the port is chosen at connect time per
  * 4-tuple (1,000 sources x the ephemeral range: no port shortage). Every loop is bounded in time.
- * Build: gcc -O2 -Wall -pthread -o flood flood.c
+ * Build: gcc -O2 -Wall -pthread -I ../lib -o flood flood.c
  */
-#define _GNU_SOURCE
-#include <arpa/inet.h>
+#include "load.h"
 #include <errno.h>
-#include <netinet/in.h>
+#include <math.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stdint.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
 
-static struct sockaddr_in target;
 static long sources;
 static double rate_per_thread, run_seconds, timeout_s;
 static long cap_per_thread;
 static atomic_long n_attempts, n_refused, n_dropped, n_stalled, n_error, n_skipped;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* source number i (0-based) as 127.1.0.1 + i */
 static struct in_addr source(long i)
@@ -97,10 +88,7 @@ static int seed(long count)
     double t0 = now();
     char buf[256];
     for (long i = 0; i < count && now() - t0 < 600; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct timeval tv = {.tv_sec = 2};
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        int fd = bounded_socket(2);
         struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr = source(i)};
         if (bind(fd, (struct sockaddr *)&src, sizeof src) != 0 || connect(fd, (struct sockaddr *)&target, sizeof target) != 0) {
             err++;
@@ -242,9 +230,7 @@ static int run(double rate, int threads)
     for (int t = 0; t < threads; t++)
         pthread_join(tid[t], NULL);
     double secs = now() - t0;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    double cpu = cpu_seconds();
     /* the rate of attempts over the pacing window (the last attempts' timeouts are not part of it) */
     printf("FLOOD attempts=%ld seconds=%.3f attempts_per_s=%.0f refused=%ld dropped=%ld stalled=%ld error=%ld skipped=%ld cpu_s=%.2f\n",
            (long)n_attempts, secs, n_attempts / run_seconds, (long)n_refused, (long)n_dropped, (long)n_stalled, (long)n_error,
@@ -252,21 +238,71 @@ static int run(double rate, int threads)
     return 0;
 }
 
+static double burn_duty, burn_seconds;
+
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * One burner thread: in every 10 ms period it spins until its own CPU time is burn_duty of the
+ * time since it started, then sleeps to the period's end. Time the scheduler did not give it is
+ * made up in the next periods, as far as a whole period allows: the CPU it gets, not the CPU it
+ * asks for, is what matches the flood generator's measured CPU.
+ */
+static void *burner(void *arg)
+{
+    (void)arg;
+    const double period = 0.010;
+    double t0 = now(), c0 = thread_cpu(), end = t0 + burn_seconds;
+    volatile unsigned long spin = 0;
+    for (double start = t0; start < end; start += period) {
+        double stop = start + period;
+        while (thread_cpu() - c0 < burn_duty * (now() - t0) && now() < stop)
+            spin++;
+        double rest = stop - now();
+        if (rest > 0) {
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)(rest * 1e9)};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
+}
+
+static int burn(double cores, double seconds)
+{
+    if (cores <= 0 || cores > 64 || seconds <= 0 || seconds > 600) {
+        fprintf(stderr, "flood: burn CORES must be in (0, 64], SECONDS in (0, 600]\n");
+        return 2;
+    }
+    int threads = (int)ceil(cores);
+    burn_duty = cores / threads;
+    burn_seconds = seconds;
+    pthread_t tid[64];
+    double t0 = now();
+    for (int t = 0; t < threads; t++)
+        pthread_create(&tid[t], NULL, burner, NULL);
+    for (int t = 0; t < threads; t++)
+        pthread_join(tid[t], NULL);
+    printf("BURN seconds=%.3f cpu_s=%.2f\n", now() - t0, cpu_seconds());
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "burn") == 0)
+        return burn(atof(argv[2]), atof(argv[3]));
     if (argc < 5) {
         fprintf(stderr, "usage: flood seed HOST PORT SOURCES\n"
-                        "       flood run HOST PORT SOURCES RATE SECONDS TIMEOUT_MS THREADS\n");
+                        "       flood run HOST PORT SOURCES RATE SECONDS TIMEOUT_MS THREADS\n"
+                        "       flood burn CORES SECONDS\n");
         return 2;
     }
-    signal(SIGPIPE, SIG_IGN);
-    memset(&target, 0, sizeof target);
-    target.sin_family = AF_INET;
-    target.sin_port = htons((unsigned short)atoi(argv[3]));
-    if (inet_pton(AF_INET, argv[2], &target.sin_addr) != 1) {
-        fprintf(stderr, "flood: %s: not an IPv4 address\n", argv[2]);
+    if (set_target("flood", argv[2], argv[3]) != 0)
         return 2;
-    }
     sources = atol(argv[4]);
     if (sources < 1 || sources > 60000) {
         fprintf(stderr, "flood: SOURCES must be 1..60000\n");

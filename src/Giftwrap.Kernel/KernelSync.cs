@@ -37,7 +37,7 @@ public sealed partial class KernelSync : IAsyncDisposable
     private const long Margin = 2500;
     private readonly BanStore? _store;
     private readonly TimeProvider _time;
-    private readonly KernelOptions _options;
+    private KernelOptions _options; // replaced by a reload, under _gate
     private readonly IKernelLog _log;
     private readonly Nft _nft;
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -54,6 +54,7 @@ public sealed partial class KernelSync : IAsyncDisposable
     private Process? _monitor;
     private IDisposable? _gauge;
     private KernelRules? _rules;
+    private bool _stale; // the last whole-table write failed: the kernel may hold an older table than ours
 
     /// <param name="store">The ban store; null when the host has no [bans] (address rules only).</param>
     /// <param name="options">The [kernel] settings.</param>
@@ -110,6 +111,39 @@ public sealed partial class KernelSync : IAsyncDisposable
         _rules = rules;
         AddressRules = rules.Compile;
         rules.Changed += RulesChanged;
+    }
+
+    /// <summary>
+    /// A reload's new [kernel] settings (ports, reconcile period, protected addresses) and address
+    /// rules (null: bans only): the whole table is written with them in one transaction, so the
+    /// kernel goes from the old rules to the new ones with nothing in between. When nft refuses it
+    /// the kernel keeps the old table (the transaction is all or nothing), the reason is logged,
+    /// and the next reconciliation writes it again. The kernel side disposes of the old rules.
+    /// </summary>
+    internal async Task<bool> ReconfigureAsync(KernelOptions options, KernelRules? rules, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var old = _rules;
+            if (old is not null)
+                old.Changed -= RulesChanged;
+            _options = options;
+            _rules = null;
+            AddressRules = null;
+            if (rules is not null)
+                Use(rules);
+            old?.Dispose();
+            var ok = await RewriteLockedAsync("reload", ct).ConfigureAwait(false);
+            // The loop takes the new reconcile period from its next turn.
+            _wake.Release();
+            return ok;
+        }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
     /// <summary>The tables changed: the address rules are compiled again and the table rewritten in one transaction.</summary>
@@ -191,9 +225,11 @@ public sealed partial class KernelSync : IAsyncDisposable
     private async Task LoopAsync()
     {
         var ct = _stop.Token;
-        var nextReconcile = Environment.TickCount64 + (long)_options.Reconcile.TotalMilliseconds;
+        var lastReconcile = Environment.TickCount64;
         while (!ct.IsCancellationRequested)
         {
+            // Read at every turn: a reload may have changed the period.
+            var nextReconcile = lastReconcile + (long)Volatile.Read(ref _options).Reconcile.TotalMilliseconds;
             var wait = nextReconcile - Environment.TickCount64;
             if (Volatile.Read(ref _nextChange) is var change and < long.MaxValue)
                 wait = Math.Min(wait, change - Now());
@@ -201,7 +237,7 @@ public sealed partial class KernelSync : IAsyncDisposable
             if (Environment.TickCount64 >= nextReconcile)
             {
                 Interlocked.Exchange(ref _reconcile, 1);
-                nextReconcile = Environment.TickCount64 + (long)_options.Reconcile.TotalMilliseconds;
+                lastReconcile = Environment.TickCount64;
             }
             if (Now() >= Volatile.Read(ref _nextChange))
                 Interlocked.Exchange(ref _changed, 1);
@@ -301,6 +337,7 @@ public sealed partial class KernelSync : IAsyncDisposable
         }
         var r = await _nft.ApplyAsync(NftScript.Table(view, BanPorts, daemons, now), ct).ConfigureAwait(false);
         KernelMetrics.Transaction("table", r.Succeeded);
+        _stale = !r.Succeeded;
         if (!r.Succeeded)
         {
             _log.Error($"kernel: cannot write table inet {KernelOptions.Table} ({why}): {r.Error}; the gate still refuses banned clients itself");
@@ -320,8 +357,15 @@ public sealed partial class KernelSync : IAsyncDisposable
             return new KernelReconcile(false, false, 0, 0, 0, false, Elements, error);
         }
         var report = Compare(contents);
+        // After a refused write the kernel may hold an older table that compares as in step
+        // with what was last written (a reload's old ports and rules): written again all the same.
         if (!report.Drifted)
-            return report;
+        {
+            if (!_stale)
+                return report;
+            var again = await RewriteLockedAsync("after a refused write", ct).ConfigureAwait(false);
+            return report with { Rewritten = again, Error = again ? null : "nft refused the table" };
+        }
         if (report.TableMissing)
             KernelMetrics.Drifted("table", 1);
         if (report.StructureChanged)

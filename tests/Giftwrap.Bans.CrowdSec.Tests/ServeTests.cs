@@ -1,6 +1,7 @@
 // The real `giftwrap serve` with [crowdsec]: a decision made with cscli against a real Local
 // API shuts a loopback client out of a guarded service, another client is served, and
-// deleting the decision lets the first one back in, with no restart of the gate.
+// deleting the decision lets the first one back in, with no restart of the gate; a SIGHUP that
+// changes [crowdsec] restarts the bouncer with the new settings.
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -43,23 +44,8 @@ public sealed partial class ServeTests : IDisposable
             api_key_file = {key}
             poll = 1s
             """);
-        var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "giftwrap.dll"), "serve", "--config", conf])
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-        };
-        psi.Environment.Remove("SSH_CONNECTION");
-        using var gate = Process.Start(psi)!;
         var lines = new List<string>();
-        gate.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                lock (lines)
-                    lines.Add(e.Data);
-            }
-        };
-        gate.BeginErrorReadLine();
+        using var gate = StartGate(conf, lines);
         bool Logged(string text)
         {
             lock (lines)
@@ -86,6 +72,91 @@ public sealed partial class ServeTests : IDisposable
         }
         lock (lines)
             Assert.DoesNotContain(lines, l => l.Contains("   at ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Serve_ReloadChangesCrowdSecSection_BouncerFollowsTheNewOrigins()
+    {
+        using var lapi = new CrowdSecLapi();
+        var key = lapi.AddBouncer("reload");
+        lapi.Cscli("decisions", "add", "-i", "127.0.0.5", "-d", "1h");
+        File.WriteAllText(Path.Combine(_dir, "hosts.allow"), "ALL: ALL\n");
+        File.WriteAllText(Path.Combine(_dir, "hosts.deny"), "");
+        var port = CrowdSecLapi.FreePort();
+        var conf = Path.Combine(_dir, "giftwrap.conf");
+        void Write(string origins) => File.WriteAllText(conf, $"""
+            [tables]
+            allow = {_dir}/hosts.allow
+            deny = {_dir}/hosts.deny
+            [log]
+            syslog = off
+            [service:cat]
+            listen = 127.0.0.1:{port}
+            exec = /bin/cat
+            [bans]
+            store = {_dir}/bans
+            protect_loopback = no
+            [crowdsec]
+            lapi = {lapi.Url}
+            api_key_file = {key}
+            poll = 1s
+            origins = {origins}
+
+            """);
+        // cscli's decision is of origin "cscli": a bouncer that follows "crowdsec" only leaves it alone.
+        Write("crowdsec");
+        var lines = new List<string>();
+        using var gate = StartGate(conf, lines);
+        int Count(string text)
+        {
+            lock (lines)
+                return lines.Count(l => l.Contains(text, StringComparison.Ordinal));
+        }
+        try
+        {
+            await Until(() => Count("listening on") == 1 && Count("crowdsec: 0 decision(s) in force") == 1, () => string.Join('\n', lines));
+            Assert.Equal("hi\n", await TalkAsync(port, "127.0.0.5"));
+
+            Write("crowdsec cscli");
+            kill(gate.Id, 1);
+            await Until(() => Count("crowdsec: 1 decision(s) in force; 1 ban(s) added") == 1, () => string.Join('\n', lines));
+            Assert.Equal("", await TalkAsync(port, "127.0.0.5"));
+
+            // Back to crowdsec only: the new bouncer's full list lifts the cscli ban it no longer follows.
+            Write("crowdsec");
+            kill(gate.Id, 1);
+            await Until(() => Count("crowdsec: 0 decision(s) in force; 0 ban(s) added, 1 lifted") == 1, () => string.Join('\n', lines));
+            Assert.Equal("hi\n", await TalkAsync(port, "127.0.0.5"));
+        }
+        finally
+        {
+            kill(gate.Id, 15);
+            if (!gate.WaitForExit(30_000))
+                gate.Kill();
+            gate.WaitForExit();
+        }
+    }
+
+    /// <summary>A real `giftwrap serve` with <paramref name="conf"/>, its log lines collected into <paramref name="lines"/>.</summary>
+    private static Process StartGate(string conf, List<string> lines)
+    {
+        var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "giftwrap.dll"), "serve", "--config", conf])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        psi.Environment.Remove("SSH_CONNECTION");
+        var gate = Process.Start(psi)!;
+        gate.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                lock (lines)
+                    lines.Add(e.Data);
+            }
+        };
+        gate.BeginErrorReadLine();
+        return gate;
     }
 
     private static async Task Until(Func<bool> condition, Func<string> state)

@@ -92,6 +92,27 @@ public sealed partial class TrapTests
         Assert.Contains($"{conf}:", r.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Trap_BadDuration_OneErrorLineWithItsPlace()
+    {
+        using var dir = new TempDir();
+        var allow = dir.Write("hosts.allow", "");
+        var deny = dir.Write("hosts.deny", "");
+        var conf = dir.Write("giftwrap.conf", $"[service:t]\nlisten = 127.0.0.1:1\ntrap = soon\n[bans]\nstore = {Path.Combine(dir.Path, "bans")}\n");
+        var serve = CliRunner.Run(dir.Path, "serve", "--config", conf, "--check-config");
+        Assert.Equal(78, serve.ExitCode);
+        Assert.Equal([$"giftwrap: {conf}:3:8: trap = soon: must be a duration such as 500ms, 30s, 10m, 2h, 1d, 1w or a number of seconds"], ErrorLines(serve.Stderr, "trap"));
+        Assert.Contains("1 error(s)", serve.Stderr, StringComparison.Ordinal);
+        // check reports the mistake once too; the lockout check it could not make is a warning, not a second error.
+        var check = CliRunner.Run(dir.Path, "check", "--allow", allow, "--deny", deny, "--config", conf);
+        Assert.Equal(1, check.ExitCode);
+        Assert.Equal([$"{conf}:3:8: error: trap = soon: must be a duration such as 500ms, 30s, 10m, 2h, 1d, 1w or a number of seconds"], ErrorLines(check.Stdout, ": error: "));
+        Assert.Contains("1 error(s), 1 warning(s)", check.Stdout, StringComparison.Ordinal);
+    }
+
+    private static List<string> ErrorLines(string output, string marker) =>
+        [.. output.Split('\n').Where(l => l.Contains(marker, StringComparison.Ordinal) && !l.Contains("error(s)", StringComparison.Ordinal))];
+
     /// <summary>The counts of the trap's summary lines.</summary>
     private static List<int> NotBanned(string stderr) =>
         [.. SummaryLine().Matches(stderr).Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))];

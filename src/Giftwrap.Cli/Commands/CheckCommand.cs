@@ -78,8 +78,10 @@ internal static class CheckCommand
         var kept = Settings.Keep(file);
         if (file.Errors.Count > 0)
         {
+            // Each mistake is one error, at its file:line; that the lockout check could not be made
+            // is their consequence, said once as a warning (a second error would count one mistake twice).
             problems.AddRange(file.Errors.Select(Settings.AsDiagnostic));
-            problems.Add(new Diagnostic(configPath, 0, 0, DiagnosticSeverity.Error, "config", "the configuration has errors: the lockout check of [safety] keep was not made"));
+            problems.Add(new Diagnostic(configPath, 0, 0, DiagnosticSeverity.Warning, "config", "the lockout check of [safety] keep was not made: the configuration has errors"));
             return problems;
         }
         keep.AddRange(kept);

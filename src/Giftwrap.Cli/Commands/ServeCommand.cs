@@ -82,16 +82,6 @@ internal static class ServeCommand
         return sb.ToString();
     }
 
-    private static async Task<Giftwrap.Kernel.KernelSync> StartKernelAsync(KernelSettings settings, GateBans? bans, GateLog log)
-    {
-        var kernel = new Giftwrap.Kernel.KernelSync(bans?.Store, settings.Options, new KernelGateLog(log));
-        if (settings.Rules(live: true) is { } rules)
-            kernel.Use(rules);
-        if (await kernel.StartAsync().ConfigureAwait(false))
-            log.Gate(SyslogSeverity.Info, $"kernel: table inet {Giftwrap.Kernel.KernelOptions.Table} written: {kernel.Elements} ban element(s), {kernel.Daemons.Count} daemon port(s) with address rules");
-        return kernel;
-    }
-
     private static async Task<int> RunAsync(ServeSettings settings, string path, List<ConfigOverride> switches, string? inetd, TimeSpan drain, CancellationToken ct)
     {
         var cfg = settings.Gate;
@@ -115,35 +105,23 @@ internal static class ServeCommand
         await using var fleet = settings.Fleet is null ? null : Giftwrap.Bans.Redis.BackgroundFleet.Start(bans!.Store, settings.Fleet, new FleetLog(log, settings.File.Where("bans", "redis")));
         // The kernel side (nftables) is a first line in front of the gate, stopped with it. A failed
         // first write is logged and retried by its loop: the gate refuses banned clients itself.
-        await using var kernel = settings.Kernel is { Enabled: true } k ? await StartKernelAsync(k, bans, log).ConfigureAwait(false) : null;
-        // CrowdSec's decisions into the same store (so the fleet shares them), followed in the background.
-        await using var crowdsec = settings.CrowdSec is null ? null
-            : Giftwrap.Bans.CrowdSec.CrowdSecBouncer.Start(bans!.Store, settings.CrowdSec, new FleetLog(log, settings.File.Where("crowdsec", "lapi"), topic: null));
+        // CrowdSec's decisions go into the same store (so the fleet shares them), followed in the
+        // background. A reload changes either where its section changed.
+        await using var sides = new ServeSides(bans, log);
+        await sides.StartAsync(settings).ConfigureAwait(false);
         var server = new GateServer(cfg, log, lookups, SocketActivation.Take(), bans);
         // Signals are taken before the listeners open: a SIGHUP that follows "listening on" at once
         // must reload, not kill the daemon with the default action.
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
         using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
-        var running = settings.File;
+        // The handler only asks: the reload runs in the loop below, one at a time, and can await
+        // the kernel's transaction and the bouncer's stop.
+        using var hups = new SemaphoreSlim(0);
         using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
         {
             c.Cancel = true;
-            var reload = Reloading.Read(path, switches, inetd, running);
-            if (reload.Errors.Count > 0)
-            {
-                log.Gate(SyslogSeverity.Err, $"error: reload refused, keeping the running configuration: {string.Join("; ", reload.Errors)}");
-                return;
-            }
-            try
-            {
-                server.Reload(reload.Settings!.Gate);
-                running = reload.Settings.File;
-            }
-            catch (SocketException ex)
-            {
-                log.Gate(SyslogSeverity.Err, $"error: reload refused, keeping the running configuration: {Listening.Describe(ex)}");
-            }
+            hups.Release();
         });
         MeterProvider? metrics = null;
         try
@@ -168,12 +146,43 @@ internal static class ServeCommand
             log.Gate(SyslogSeverity.Info, $"metrics on http://{endpoint}/metrics");
         SystemdNotify.Send("READY=1");
         using (ct.Register(() => stop.TrySetResult()))
-            await stop.Task.ConfigureAwait(false);
+        {
+            // A wait left pending at the stop is harmless: the process ends.
+            var running = settings.File;
+            while (await Task.WhenAny(stop.Task, hups.WaitAsync(CancellationToken.None)).ConfigureAwait(false) != stop.Task)
+                running = await ReloadAsync(server, sides, log, running, () => Reloading.Read(path, switches, inetd, running)).ConfigureAwait(false);
+        }
         SystemdNotify.Send("STOPPING=1");
         log.Gate(SyslogSeverity.Info, "stopping: no new connections; draining open ones");
         await server.StopAsync(drain).ConfigureAwait(false);
         await server.DisposeAsync().ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>
+    /// One SIGHUP: the whole new configuration or none of it. A configuration with any error
+    /// (each with its file:line) or a listener that cannot be opened keeps the running one,
+    /// the kernel side's and the bouncer's settings included.
+    /// </summary>
+    private static async Task<ConfigFile> ReloadAsync(GateServer server, ServeSides sides, GateLog log, ConfigFile running, Func<ReloadResult> read)
+    {
+        var reload = read();
+        if (reload.Errors.Count > 0)
+        {
+            log.Gate(SyslogSeverity.Err, $"error: reload refused, keeping the running configuration: {string.Join("; ", reload.Errors)}");
+            return running;
+        }
+        try
+        {
+            server.Reload(reload.Settings!.Gate);
+        }
+        catch (SocketException ex)
+        {
+            log.Gate(SyslogSeverity.Err, $"error: reload refused, keeping the running configuration: {Listening.Describe(ex)}");
+            return running;
+        }
+        await sides.ApplyAsync(reload.Settings).ConfigureAwait(false);
+        return reload.Settings.File;
     }
 }
 
