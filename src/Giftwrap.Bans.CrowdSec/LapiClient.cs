@@ -11,11 +11,7 @@ using System.Text.Json;
 namespace Giftwrap.Bans.CrowdSec;
 
 /// <summary>A request to the Local API that failed: unreachable, timed out, refused, or answered with something that is not a stream.</summary>
-internal sealed class LapiException(string message, bool keyRefused = false) : Exception(message)
-{
-    /// <summary>The LAPI refused the key (401/403): retrying will not help until the key is fixed.</summary>
-    public bool KeyRefused { get; } = keyRefused;
-}
+internal sealed class LapiException(string message) : Exception(message);
 
 internal sealed class LapiClient : IDisposable
 {
@@ -47,7 +43,7 @@ internal sealed class LapiClient : IDisposable
             // HttpClient.Timeout covers the whole exchange when the body is read before the call returns.
             using var response = await _http.GetAsync(path, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
             if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
-                throw new LapiException($"the Local API refused the bouncer's key ({(int)response.StatusCode}): check api_key_file against `cscli bouncers list`", keyRefused: true);
+                throw new LapiException($"the Local API refused the bouncer's key ({(int)response.StatusCode}): check api_key_file against `cscli bouncers list`");
             if (!response.IsSuccessStatusCode)
                 throw new LapiException($"the Local API answered {(int)response.StatusCode} {response.ReasonPhrase}");
             if (response.Content.Headers.ContentLength > MaxAnswerBytes)

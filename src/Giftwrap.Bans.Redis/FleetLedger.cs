@@ -58,8 +58,6 @@ internal sealed class FleetLedger : IDisposable
 
     public FleetRecord? Get(BanTarget target) => _records.TryGetValue(target, out var r) ? r.Record : null;
 
-    public bool IsLocalOnly(BanTarget target) => _records.TryGetValue(target, out var r) && r.LocalOnly;
-
     /// <summary>Records <paramref name="record"/> in memory; written by the next <see cref="Flush"/>.</summary>
     public void Put(FleetRecord record, bool localOnly)
     {

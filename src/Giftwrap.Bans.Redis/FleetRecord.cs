@@ -88,9 +88,6 @@ internal sealed record FleetRecord
         return string.CompareOrdinal(Origin, other.Origin) > 0;
     }
 
-    public bool SameVersion(FleetRecord other) =>
-        Version == other.Version && Kind == other.Kind && string.Equals(Origin, other.Origin, StringComparison.Ordinal);
-
     public string ToJson(bool localOnly = false)
     {
         var buffer = new ArrayBufferWriter<byte>(256);

@@ -69,8 +69,6 @@ public sealed partial class BanStore
 
     private long SnapshotGeneration() => HeaderGeneration(SnapshotPath, JournalFormat.SnapshotHeader) ?? 0;
 
-    private long? JournalGeneration() => HeaderGeneration(JournalPath, JournalFormat.JournalHeader);
-
     private static long? HeaderGeneration(string path, string header)
     {
         if (!File.Exists(path))

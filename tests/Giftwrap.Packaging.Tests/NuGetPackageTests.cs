@@ -17,8 +17,6 @@ public sealed class NuGetPackageTests(PackagingFixture fixture)
     private string PackagePath(string id, string extension = "nupkg") =>
         Path.Combine(fixture.Packages, $"{id}.{fixture.Version}.{extension}");
 
-    private SourceProject Project(string id) => fixture.Projects.Single(p => p.PackageId == id);
-
     [Fact]
     public void Pack_EveryLibraryAndTheTool_AndNothingElse()
     {

@@ -1,6 +1,7 @@
 // The public surface of an assembly as text, one line per type and member, compared with the
 // PublicApi.txt beside the calling test; linked into each test project that guards an API.
-// GIFTWRAP_UPDATE_API=1 rewrites the snapshot instead (review the diff, then commit it).
+// GIFTWRAP_UPDATE_API=1 rewrites the snapshot instead (review the diff, then commit it), e.g.
+// GIFTWRAP_UPDATE_API=1 dotnet test tests/Giftwrap.Gate.Tests -c Release --filter PublicApi
 using System.Reflection;
 using System.Runtime.CompilerServices;
 
@@ -15,7 +16,9 @@ internal static class PublicApiSnapshot
         var actual = string.Join('\n', Describe(assembly)) + "\n";
         if (Environment.GetEnvironmentVariable("GIFTWRAP_UPDATE_API") == "1")
         {
-            File.WriteAllText(Path.Combine(Path.GetDirectoryName(callerPath)!, "PublicApi.txt"), actual);
+            // The source copy beside the test, which the next build copies to the output.
+            snapshot = Path.Combine(Path.GetDirectoryName(callerPath)!, "PublicApi.txt");
+            File.WriteAllText(snapshot, actual);
         }
         Assert.Equal(File.ReadAllText(snapshot).ReplaceLineEndings("\n"), actual);
     }

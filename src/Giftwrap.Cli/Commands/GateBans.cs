@@ -2,7 +2,6 @@
 // before the tables, fed by the `ban DURATION` option.
 using System.Net;
 using Giftwrap.Bans;
-using Giftwrap.Diagnostics;
 using Giftwrap.Gate.Connections;
 
 namespace Giftwrap.Cli.Commands;
@@ -47,29 +46,8 @@ internal sealed class GateBans(BanStore store) : IGateBans, IDisposable
         }
     }
 
-    /// <summary>
-    /// Feeds the ban metrics until disposed: every change the store reports (this process's, other
-    /// processes' through the journal, the fleet's) counts as added or removed, and the active-bans
-    /// gauge reads the store.
-    /// </summary>
-    public IDisposable ObserveMetrics()
-    {
-        store.Changed += CountChange;
-        var gauge = GiftwrapMetrics.ObserveActiveBans(() => store.CountActive(DateTimeOffset.UtcNow));
-        return new Unobserve(() =>
-        {
-            store.Changed -= CountChange;
-            gauge.Dispose();
-        });
-    }
-
-    private static void CountChange(object? sender, BanChangedEventArgs e) =>
-        GiftwrapMetrics.BanChanged(e.Change.Kind == BanChangeKind.Banned);
-
-    private sealed class Unobserve(Action undo) : IDisposable
-    {
-        public void Dispose() => undo();
-    }
+    /// <summary>Feeds the ban metrics from the store until disposed (<see cref="BanMetrics.Observe"/>).</summary>
+    public IDisposable ObserveMetrics() => BanMetrics.Observe(store);
 
     public void Dispose() => store.Dispose();
 }

@@ -99,12 +99,11 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
     /// </summary>
     internal LoopOutcome TryServeOnLoop(int fd, AccessRequest request, IPAddress client, ServiceConfig service, object relayState, RelayLoop loop)
     {
-        if (service.Forward is not { } backend || decisions is not null || !tables.IsCurrentWithoutWaiting())
-            return LoopOutcome.LongWay;
         // Evaluated before the ban check (it has no effects), so that a connection sent the long way
         // is checked for bans there, once.
-        var decision = tables.DecideCurrent(request);
-        if (decision.Verdict == Verdict.NeedsLookup || decision.Actions.Count > 0 || decision.AclExec is not null || decision.Warnings.Count > 0)
+        if (service.Forward is not { } backend || decisions is not null || !tables.TryDecideWithoutWaiting(request, out var decision))
+            return LoopOutcome.LongWay;
+        if (decision.Actions.Count > 0 || decision.AclExec is not null || decision.Warnings.Count > 0)
             return LoopOutcome.LongWay;
         if (_judge.RefusedAsBanned(client, service, request))
             return LoopOutcome.Closed;

@@ -7,7 +7,6 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Decisions;
-using Giftwrap.Diagnostics;
 using Giftwrap.Gate.Actions;
 using Giftwrap.Gate.Config;
 using Giftwrap.Gate.Connections;
@@ -342,7 +341,7 @@ public sealed class GateServer : IAsyncDisposable
             _ = Sys.close(fd);
             return;
         }
-        GiftwrapMetrics.ConnectionDelta(1, service.Daemon, service.Name);
+        GateMetrics.ConnectionDelta(1, service.Daemon, service.Name);
         var open = new OpenConnection(source, count, service);
         var handler = HandlerWithTables();
         ConnectionHandler.LoopOutcome outcome;
@@ -448,7 +447,7 @@ public sealed class GateServer : IAsyncDisposable
     {
         _perSource.Leave(open.Source, open.Count);
         Leave();
-        GiftwrapMetrics.ConnectionDelta(-1, open.Service.Daemon, open.Service.Name);
+        GateMetrics.ConnectionDelta(-1, open.Service.Daemon, open.Service.Name);
     }
 
     /// <summary>The relay's calls into the gate, on its threads.</summary>
@@ -466,7 +465,7 @@ public sealed class GateServer : IAsyncDisposable
             if (!result.Connected && result.Error != Sys.ECanceled && open.Service.Forward is { } backend)
                 ConnectionHandler.LogBackendFailure(gate._log, open.Service, backend, result.Error);
             if (result.Connected)
-                GiftwrapMetrics.Forwarded(result.ToBackend, result.ToClient);
+                GateMetrics.Forwarded(result.ToBackend, result.ToClient);
             gate.Close(open);
         }
     }

@@ -81,7 +81,7 @@ internal sealed class EvalContext
 
     /// <summary>
     /// The pending "lookup" of a netgroup or account on a thread that must not block. Never seen outside
-    /// the gate's loop check (<see cref="Tables.AccessTables.DecideCurrent"/>): the long way may block.
+    /// <see cref="Tables.AccessTables.TryDecideWithoutWaiting"/> (which then answers false): the long way may block.
     /// </summary>
     internal const LookupKind OffLoop = (LookupKind)(-1);
 

@@ -35,6 +35,4 @@ internal static class Ipv6
 
     public static UInt128 Mask(int prefixLength) =>
         prefixLength <= 0 ? UInt128.Zero : prefixLength >= 128 ? UInt128.MaxValue : UInt128.MaxValue << (128 - prefixLength);
-
-    public static UInt128 Mapped(uint v4) => ((UInt128)0xffff << 32) | v4;
 }

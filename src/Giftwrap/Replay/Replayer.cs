@@ -8,7 +8,7 @@ using Giftwrap.Tables;
 namespace Giftwrap.Replay;
 
 /// <summary>A client whose verdict changes, with how many past connections it made.</summary>
-internal sealed record VerdictChange(string Daemon, string Client, bool Before, bool After, long Connections, RuleLocation? BeforeRule, RuleLocation? AfterRule);
+internal sealed record VerdictChange(string Daemon, string Client, bool Before, bool After, long Connections, RuleLocation? AfterRule);
 
 /// <summary>What replaying a log gave.</summary>
 internal sealed record ReplayReport(IReadOnlyList<VerdictChange> Changes, long Connections, long Distinct, LogStats Stats);
@@ -41,7 +41,7 @@ internal static class Replayer
             var before = current.Decide(request);
             var after = proposed.Decide(request);
             if (before.IsGranted != after.IsGranted)
-                changes.Add(new VerdictChange(c.Daemon, Describe(c), before.IsGranted, after.IsGranted, n, before.Match, after.Match));
+                changes.Add(new VerdictChange(c.Daemon, Describe(c), before.IsGranted, after.IsGranted, n, after.Match));
         }
         var merged = changes
             .GroupBy(x => (x.Daemon, x.Client, x.Before, x.After))

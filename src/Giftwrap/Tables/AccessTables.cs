@@ -3,6 +3,7 @@
 // when a file's bytes changed, published as an immutable snapshot; released by
 // reference count when neither its owner nor a connection being decided holds it.
 // The entry point of the core.
+using System.Diagnostics.CodeAnalysis;
 using Giftwrap.Decisions;
 using Giftwrap.Rules;
 
@@ -191,28 +192,33 @@ public sealed class AccessTables : IDisposable
     }
 
     /// <summary>
-    /// For a caller that must not block (the gate's event loops): true when the compiled tables are
-    /// current, so that <see cref="DecideCurrent"/> decides as <see cref="Decide"/> would. False when
-    /// a file changed or a recompile is under way; the caller then decides the long way, where
-    /// <see cref="Decide"/> recompiles the changes this call found (they stay queued until a recompile
-    /// takes them) or, while another caller recompiles, decides with the old tables until the new ones are ready.
+    /// Decides <paramref name="request"/> as <see cref="Decide"/> would, but only when that needs no wait,
+    /// for a caller that must not block (an event loop). True with the decision when the compiled tables
+    /// are current and the rules reached need nothing looked up: no name or user the request lacks (when
+    /// <see cref="AccessRequest.CanLookUp"/> is set) and none of the system's netgroups or accounts
+    /// (innetgr, getpwnam: NSS sources that may be remote, so never asked here). False when a file
+    /// changed, a recompile is under way or a lookup is needed; the caller then decides the long way
+    /// (<see cref="Decide"/> or <see cref="DecideAsync"/>), which recompiles the changes this call found
+    /// (they stay queued until a recompile takes them) or, while another caller recompiles, decides with
+    /// the old tables until the new ones are ready.
     /// </summary>
-    internal bool IsCurrentWithoutWaiting()
+    /// <param name="request">The connection's facts.</param>
+    /// <param name="decision">The decision (never <see cref="Verdict.NeedsLookup"/>) when the result is true.</param>
+    public bool TryDecideWithoutWaiting(AccessRequest request, [NotNullWhen(true)] out Decision? decision)
     {
-        if (_monitor is null)
-            return true;
-        if (!_monitor.Refresh(wait: false))
+        ArgumentNullException.ThrowIfNull(request);
+        decision = null;
+        if (_monitor is not null && (!_monitor.Refresh(wait: false) || Volatile.Read(ref _reloading) != 0))
             return false;
-        return Volatile.Read(ref _reloading) == 0 && _monitor.Version == Volatile.Read(ref _snapshot).Version;
+        var s = Volatile.Read(ref _snapshot);
+        if (_monitor is not null && _monitor.Version != s.Version)
+            return false;
+        var decided = Evaluate(s, request, mayBlock: false);
+        if (decided.Verdict == Verdict.NeedsLookup)
+            return false;
+        decision = decided;
+        return true;
     }
-
-    /// <summary>
-    /// <see cref="Decide"/> on the tables as last compiled, after <see cref="IsCurrentWithoutWaiting"/> said they
-    /// are current, for a thread that must not block: a rule that needs the system's netgroups or accounts
-    /// (innetgr, getpwnam: NSS sources that may be remote) makes it <see cref="Verdict.NeedsLookup"/>, to be
-    /// decided the long way.
-    /// </summary>
-    internal Decision DecideCurrent(AccessRequest request) => Evaluate(Volatile.Read(ref _snapshot), request, mayBlock: false);
 
     private Snapshot Reload(Snapshot s)
     {

@@ -31,8 +31,6 @@ internal sealed class ChangeMonitor : IDisposable
 
     internal ChangeMonitor(TableWatcher hub) => _hub = hub;
 
-    public bool UsesInotify => _hub.Available;
-
     /// <summary>The paths watched so far (a copy).</summary>
     public IReadOnlyCollection<string> Tracked => [.. _tracked.Keys];
 

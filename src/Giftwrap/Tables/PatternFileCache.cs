@@ -53,8 +53,6 @@ internal sealed class PatternFileCache
         return _once is null ? Load(path) : _once.GetOrAdd(path, Load);
     }
 
-    public IEnumerable<string> Paths => _once is null ? _lists.Keys : _once.Keys;
-
     /// <summary>
     /// The lists <paramref name="roots"/> name, and the lists those name in turn (to the nesting evaluation
     /// allows), each registered with <paramref name="track"/> before it is read. A list of

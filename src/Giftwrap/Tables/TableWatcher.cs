@@ -55,11 +55,6 @@ internal sealed partial class TableWatcher
     /// <summary>The process's watcher (its descriptor lives as long as the process).</summary>
     public static TableWatcher Shared => LazyShared.Value;
 
-    public bool Available => _fd >= 0;
-
-    /// <summary>Directories watched now (for tests and metrics).</summary>
-    public int WatchedDirectories => Volatile.Read(ref _routes).WatchByDir.Count;
-
     /// <summary>Watches <paramref name="dir"/> for <paramref name="subscriber"/>; false when it cannot be watched.</summary>
     public bool Watch(ChangeMonitor subscriber, string dir)
     {

@@ -93,7 +93,7 @@ public sealed class ConcurrentDecisionsTests
     [Fact]
     public void FastCheckFindsAChange_ThenTheLongWay_DecidesWithTheNewTables()
     {
-        // The gate's order for one connection: IsCurrentWithoutWaiting() on the loop, then Decide() on
+        // The gate's order for one connection: TryDecideWithoutWaiting() on the loop, then Decide() on
         // the thread pool. The change was written before the connection came, so its decision must see
         // it, however long the recompile takes (a big table makes a lost race likely).
         using var files = new TableFiles();
@@ -107,7 +107,7 @@ public sealed class ConcurrentDecisionsTests
         {
             Assert.True(tables.Decide(client).IsGranted);
             File.AppendAllText(files.Deny, "sshd: 198.51.100.1\n");
-            Assert.False(tables.IsCurrentWithoutWaiting());
+            Assert.False(tables.TryDecideWithoutWaiting(client, out _));
             // The long way starts a little later on the thread pool, as it does in the gate.
             Thread.Sleep(50);
             Assert.False(tables.Decide(client).IsGranted);

@@ -1,4 +1,4 @@
-// The gate's loop check (DecideCurrent) never calls innetgr() or getpwnam()/getgrnam(): those may
+// The no-wait decision (TryDecideWithoutWaiting, the gate's loop check) never calls innetgr() or getpwnam()/getgrnam(): those may
 // wait on a remote NIS or LDAP server. A rule that needs one makes the decision go the long way,
 // where Decide asks the source as libwrap does.
 using Giftwrap.Decisions;
@@ -33,18 +33,18 @@ public sealed class OffLoopLookupTests
     }
 
     [Fact]
-    public void DecideCurrent_RuleNeedsNetgroupOrAccount_LongWayWithoutAskingTheSource()
+    public void TryDecideWithoutWaiting_RuleNeedsNetgroupOrAccount_LongWayWithoutAskingTheSource()
     {
         using var files = new TableFiles("sshd: 127.0.0.3\nsshd: @slow\nftpd: ALL : user nobody\nftpd2: ALL : group nogroup\n", "ALL: ALL\n");
         var sources = new CountingSources();
         using var tables = new AccessTables(files.Allow, files.Deny, new AccessTablesOptions { Netgroups = sources, Accounts = sources });
-        Assert.True(tables.IsCurrentWithoutWaiting());
 
         // A rule before any netgroup decides on the loop.
-        Assert.Equal(Verdict.Granted, tables.DecideCurrent(TableFiles.Request("sshd", "127.0.0.3")).Verdict);
-        Assert.Equal(Verdict.NeedsLookup, tables.DecideCurrent(TableFiles.Request("sshd", "127.0.0.2")).Verdict);
-        Assert.Equal(Verdict.NeedsLookup, tables.DecideCurrent(TableFiles.Request("ftpd", "127.0.0.2")).Verdict);
-        Assert.Equal(Verdict.NeedsLookup, tables.DecideCurrent(TableFiles.Request("ftpd2", "127.0.0.2")).Verdict);
+        Assert.True(tables.TryDecideWithoutWaiting(TableFiles.Request("sshd", "127.0.0.3"), out var early));
+        Assert.Equal(Verdict.Granted, early.Verdict);
+        Assert.False(tables.TryDecideWithoutWaiting(TableFiles.Request("sshd", "127.0.0.2"), out _));
+        Assert.False(tables.TryDecideWithoutWaiting(TableFiles.Request("ftpd", "127.0.0.2"), out _));
+        Assert.False(tables.TryDecideWithoutWaiting(TableFiles.Request("ftpd2", "127.0.0.2"), out _));
         Assert.Equal(0, sources.Netgroups);
         Assert.Equal(0, sources.Accounts);
 
