@@ -9,6 +9,7 @@
 // closes on EOF, or a client that vanished, gives its slot back.
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using Giftwrap.Gate.Interop;
 
 namespace Giftwrap.Gate.Forwarding;
 
@@ -45,14 +46,14 @@ internal sealed unsafe class RelayLoop : IDisposable
     public RelayLoop(Relay relay, int index)
     {
         _relay = relay;
-        _epoll = Sys.epoll_create1(Sys.OCloexec);
+        _epoll = Libc.epoll_create1(Libc.OCloexec);
         if (_epoll < 0)
-            throw new System.Net.Sockets.SocketException(Sys.Errno);
-        _wake = Sys.eventfd(0, Sys.ONonBlock | Sys.OCloexec);
+            throw new System.Net.Sockets.SocketException(Libc.Errno);
+        _wake = Libc.eventfd(0, Libc.ONonBlock | Libc.OCloexec);
         if (_wake < 0)
-            throw new System.Net.Sockets.SocketException(Sys.Errno);
-        if (Sys.EpollCtl(_epoll, Sys.EpollCtlAdd, _wake, Sys.EpollIn, 0) != 0)
-            throw new System.Net.Sockets.SocketException(Sys.Errno);
+            throw new System.Net.Sockets.SocketException(Libc.Errno);
+        if (Epoll.Ctl(_epoll, Libc.EpollCtlAdd, _wake, Libc.EpollIn, 0) != 0)
+            throw new System.Net.Sockets.SocketException(Libc.Errno);
         _buffer = (byte*)NativeMemory.Alloc((nuint)relay.BufferSize);
         _thread = new Thread(Run) { IsBackground = true, Name = $"giftwrap relay {index}" };
         _thread.Start();
@@ -61,13 +62,13 @@ internal sealed unsafe class RelayLoop : IDisposable
     /// <summary>Accepts on <paramref name="l"/> (from any thread). EPOLLEXCLUSIVE wakes one loop per connection where the kernel has it.</summary>
     public void AddListener(RelayListener l)
     {
-        var events = l.Events == 0 ? Sys.EpollIn | Sys.EpollExclusive : l.Events;
+        var events = l.Events == 0 ? Libc.EpollIn | Libc.EpollExclusive : l.Events;
         var data = (ulong)GCHandle.ToIntPtr(l.Handle);
-        if (Sys.EpollCtl(_epoll, Sys.EpollCtlAdd, l.Fd, events, data) != 0 && Sys.Errno == Sys.EInval && l.Events == 0)
+        if (Epoll.Ctl(_epoll, Libc.EpollCtlAdd, l.Fd, events, data) != 0 && Libc.Errno == Libc.EInval && l.Events == 0)
         {
-            events = Sys.EpollIn;
-            if (Sys.EpollCtl(_epoll, Sys.EpollCtlAdd, l.Fd, events, data) != 0)
-                throw new System.Net.Sockets.SocketException(Sys.Errno);
+            events = Libc.EpollIn;
+            if (Epoll.Ctl(_epoll, Libc.EpollCtlAdd, l.Fd, events, data) != 0)
+                throw new System.Net.Sockets.SocketException(Libc.Errno);
         }
         l.Events = events;
     }
@@ -75,7 +76,7 @@ internal sealed unsafe class RelayLoop : IDisposable
     /// <summary>Stops accepting on <paramref name="l"/>, on this loop's thread; the last loop to do so completes <see cref="RelayListener.Removed"/>.</summary>
     public void RemoveListener(RelayListener l) => Post(() =>
     {
-        _ = Sys.epoll_ctl(_epoll, Sys.EpollCtlDel, l.Fd, null);
+        _ = Libc.epoll_ctl(_epoll, Libc.EpollCtlDel, l.Fd, null);
         _paused.RemoveAll(p => p.Listener == l);
         if (Interlocked.Decrement(ref l.LoopsLeft) == 0)
         {
@@ -107,17 +108,17 @@ internal sealed unsafe class RelayLoop : IDisposable
         // (a client event only marks readiness while the backend connects), so this thread is
         // done with it before the loop can close anything.
         var data = (ulong)GCHandle.ToIntPtr(c.Handle);
-        const uint watched = Sys.EpollIn | Sys.EpollOut | Sys.EpollRdHup | Sys.EpollEt;
-        if (Sys.EpollCtl(_epoll, Sys.EpollCtlAdd, c.ClientFd, watched, data) != 0)
+        const uint watched = Libc.EpollIn | Libc.EpollOut | Libc.EpollRdHup | Libc.EpollEt;
+        if (Epoll.Ctl(_epoll, Libc.EpollCtlAdd, c.ClientFd, watched, data) != 0)
         {
             // Not taken: the client's descriptor stays the caller's.
-            var error = Sys.Errno;
+            var error = Libc.Errno;
             Unlist(c);
             c.Handle.Free();
-            _ = Sys.close(c.BackendFd);
+            _ = Libc.close(c.BackendFd);
             return error;
         }
-        if (Sys.EpollCtl(_epoll, Sys.EpollCtlAdd, c.BackendFd, watched, data | 1) != 0)
+        if (Epoll.Ctl(_epoll, Libc.EpollCtlAdd, c.BackendFd, watched, data | 1) != 0)
         {
             // Out of kernel memory: the client may have had an event already, so the loop ends it,
             // as a connect whose time is up.
@@ -142,39 +143,39 @@ internal sealed unsafe class RelayLoop : IDisposable
     private void Wake()
     {
         ulong one = 1;
-        _ = Sys.write(_wake, &one, sizeof(ulong));
+        _ = Libc.write(_wake, &one, sizeof(ulong));
     }
 
     private void Run()
     {
         // Room for MaxEvents in this architecture's layout (16 bytes each on arm64, 12 on x86-64).
-        var events = NativeMemory.Alloc((nuint)(MaxEvents * Sys.EpollEventSize));
+        var events = NativeMemory.Alloc((nuint)(MaxEvents * Epoll.EventSize));
         try
         {
             while (!_stop)
             {
-                var n = Sys.epoll_wait(_epoll, events, MaxEvents, WaitTimeout());
+                var n = Libc.epoll_wait(_epoll, events, MaxEvents, WaitTimeout());
                 if (n < 0)
                 {
                     // EINTR: a signal; anything else would be a bug in our own descriptors.
-                    if (Sys.Errno != Sys.EIntr)
+                    if (Libc.Errno != Libc.EIntr)
                         Thread.Sleep(10);
                     continue;
                 }
                 for (var i = 0; i < n; i++)
                 {
-                    var data = Sys.EventData(events, i);
+                    var data = Epoll.EventData(events, i);
                     if (data == 0)
                     {
                         ulong count;
-                        _ = Sys.read(_wake, &count, sizeof(ulong));
+                        _ = Libc.read(_wake, &count, sizeof(ulong));
                         while (_commands.TryDequeue(out var command))
                             command();
                         continue;
                     }
                     var target = GCHandle.FromIntPtr((nint)(data & ~1UL)).Target;
                     if (target is RelayConnection c)
-                        OnEvent(c, (data & 1) != 0, Sys.EventFlags(events, i));
+                        OnEvent(c, (data & 1) != 0, Epoll.EventFlags(events, i));
                     else if (target is RelayListener l)
                         Accept(l);
                 }
@@ -203,20 +204,20 @@ internal sealed unsafe class RelayLoop : IDisposable
     /// <summary>Takes up to a batch of waiting connections from <paramref name="l"/> (level-triggered: the rest wake us again).</summary>
     private void Accept(RelayListener l)
     {
-        var peer = stackalloc byte[128];
+        var peer = stackalloc byte[SockAddr.StorageSize];
         for (var i = 0; i < AcceptsPerWake && !l.Closing; i++)
         {
-            var length = 128u;
-            var fd = Sys.accept4(l.Fd, peer, &length, Sys.SockNonBlock | Sys.SockCloexec);
+            var length = (uint)SockAddr.StorageSize;
+            var fd = Libc.accept4(l.Fd, peer, &length, Libc.SockNonBlock | Libc.SockCloexec);
             if (fd < 0)
             {
-                var errno = Sys.Errno;
-                if (errno is Sys.EIntr or Sys.EConnAborted)
+                var errno = Libc.Errno;
+                if (errno is Libc.EIntr or Libc.EConnAborted)
                     continue;
-                if (errno is Sys.EMFile or Sys.ENFile or Sys.ENoBufs or Sys.ENoMem)
+                if (errno is Libc.EMFile or Libc.ENFile or Libc.ENoBufs or Libc.ENoMem)
                 {
                     // Out of descriptors or memory: say so, stop watching this listener for a moment.
-                    _ = Sys.epoll_ctl(_epoll, Sys.EpollCtlDel, l.Fd, null);
+                    _ = Libc.epoll_ctl(_epoll, Libc.EpollCtlDel, l.Fd, null);
                     _paused.Add((l, Environment.TickCount64 + AcceptPauseMs));
                     Notify(l, errno);
                 }
@@ -224,7 +225,7 @@ internal sealed unsafe class RelayLoop : IDisposable
             }
             try
             {
-                _relay.Owner.Accepted(l, fd, new ReadOnlySpan<byte>(peer, (int)Math.Min(length, 128u)), this);
+                _relay.Owner.Accepted(l, fd, new ReadOnlySpan<byte>(peer, (int)Math.Min(length, (uint)SockAddr.StorageSize)), this);
             }
             catch (Exception)
             {
@@ -288,15 +289,15 @@ internal sealed unsafe class RelayLoop : IDisposable
     {
         if (c.Ended)
             return;
-        var readable = (events & (Sys.EpollIn | Sys.EpollRdHup | Sys.EpollHup | Sys.EpollErr)) != 0;
-        var writable = (events & (Sys.EpollOut | Sys.EpollHup | Sys.EpollErr)) != 0;
-        var closed = (events & (Sys.EpollRdHup | Sys.EpollHup | Sys.EpollErr)) != 0;
-        var fin = (events & (Sys.EpollRdHup | Sys.EpollErr)) == Sys.EpollRdHup;
+        var readable = (events & (Libc.EpollIn | Libc.EpollRdHup | Libc.EpollHup | Libc.EpollErr)) != 0;
+        var writable = (events & (Libc.EpollOut | Libc.EpollHup | Libc.EpollErr)) != 0;
+        var closed = (events & (Libc.EpollRdHup | Libc.EpollHup | Libc.EpollErr)) != 0;
+        var fin = (events & (Libc.EpollRdHup | Libc.EpollErr)) == Libc.EpollRdHup;
         if (backend)
         {
             if (c.Connecting)
             {
-                if ((events & (Sys.EpollErr | Sys.EpollHup)) != 0)
+                if ((events & (Libc.EpollErr | Libc.EpollHup)) != 0)
                 {
                     End(c, SocketError(c.BackendFd));
                     return;
@@ -362,7 +363,7 @@ internal sealed unsafe class RelayLoop : IDisposable
                 if (!writable)
                     return Waiting;
                 var sent = d.InPipe > 0
-                    ? Sys.splice(d.PipeRead, null, to, null, (nuint)d.InPipe, Sys.SpliceMove | Sys.SpliceNonBlock)
+                    ? Libc.splice(d.PipeRead, null, to, null, (nuint)d.InPipe, Libc.SpliceFMove | Libc.SpliceFNonBlock)
                     : SendHeld(ref d, to);
                 if (sent < 0)
                     return Stalled(ref writable);
@@ -377,7 +378,7 @@ internal sealed unsafe class RelayLoop : IDisposable
                     // Half-close: the writer learns that no more comes this way. When the other way
                     // is over too, both sockets are closed next, and the close says it.
                     if (!otherDone)
-                        _ = Sys.shutdown(to, Sys.ShutWr);
+                        _ = Libc.shutdown(to, Libc.ShutWr);
                     d.Done = true;
                 }
                 return Waiting;
@@ -412,8 +413,8 @@ internal sealed unsafe class RelayLoop : IDisposable
     /// <summary>After a failed call: EAGAIN means not ready any more (wait for the next edge); anything else is the error (-errno).</summary>
     private static int Stalled(ref bool ready)
     {
-        var errno = Sys.Errno;
-        if (errno != Sys.EAgain)
+        var errno = Libc.Errno;
+        if (errno != Libc.EAgain)
             return -errno;
         ready = false;
         return Waiting;
@@ -423,18 +424,18 @@ internal sealed unsafe class RelayLoop : IDisposable
     private nint CopyThrough(ref RelayDirection d, int from, int to, ref bool writable)
     {
         var size = _relay.BufferSize;
-        var n = Sys.recv(from, _buffer, (nuint)size, 0);
+        var n = Libc.recv(from, _buffer, (nuint)size, 0);
         if (n <= 0)
             return n;
         d.Bytes += n;
         nint sent = 0;
         if (writable)
         {
-            sent = Sys.send(to, _buffer, (nuint)n, Sys.MsgNoSignal);
+            sent = Libc.send(to, _buffer, (nuint)n, Libc.MsgNoSignal);
             if (sent < 0)
             {
-                var errno = Sys.Errno;
-                if (errno != Sys.EAgain)
+                var errno = Libc.Errno;
+                if (errno != Libc.EAgain)
                 {
                     // Reported as the read's failure; errno stays what send set.
                     Marshal.SetLastPInvokeError(errno);
@@ -463,7 +464,7 @@ internal sealed unsafe class RelayLoop : IDisposable
     {
         nint sent;
         fixed (byte* p = d.Held)
-            sent = Sys.send(to, p + d.HeldOffset, (nuint)d.HeldLength, Sys.MsgNoSignal);
+            sent = Libc.send(to, p + d.HeldOffset, (nuint)d.HeldLength, Libc.MsgNoSignal);
         if (sent > 0)
         {
             d.HeldOffset += (int)sent;
@@ -479,13 +480,13 @@ internal sealed unsafe class RelayLoop : IDisposable
 
     private nint SpliceIn(ref RelayDirection d, int from)
     {
-        var n = Sys.splice(from, null, d.PipeWrite, null, PipeSize, Sys.SpliceMove | Sys.SpliceNonBlock);
+        var n = Libc.splice(from, null, d.PipeWrite, null, PipeSize, Libc.SpliceFMove | Libc.SpliceFNonBlock);
         if (n > 0)
         {
             d.Bytes += n;
             d.InPipe += (int)n;
         }
-        else if (n < 0 && d.Bytes == 0 && Sys.Errno is Sys.EInval or Sys.ENoSys)
+        else if (n < 0 && d.Bytes == 0 && Libc.Errno is Libc.EInval or Libc.ENoSys)
         {
             Relay.SpliceRefused();
         }
@@ -495,9 +496,9 @@ internal sealed unsafe class RelayLoop : IDisposable
     private static void OpenPipe(ref RelayDirection d)
     {
         var fds = stackalloc int[2];
-        if (Sys.pipe2(fds, Sys.ONonBlock | Sys.OCloexec) != 0)
+        if (Libc.pipe2(fds, Libc.ONonBlock | Libc.OCloexec) != 0)
             return;
-        _ = Sys.fcntl(fds[1], Sys.FSetPipeSize, PipeSize);
+        _ = Libc.fcntl(fds[1], Libc.FSetPipeSize, PipeSize);
         d.PipeRead = fds[0];
         d.PipeWrite = fds[1];
     }
@@ -546,7 +547,7 @@ internal sealed unsafe class RelayLoop : IDisposable
                 _connecting.Dequeue();
             }
             if (c.Connecting && !c.Ended)
-                End(c, Sys.ETimedOut);
+                End(c, Libc.ETimedOut);
         }
     }
 
@@ -598,7 +599,7 @@ internal sealed unsafe class RelayLoop : IDisposable
             UnwatchIdle(c);
             var bytes = c.Up.Bytes + c.Down.Bytes;
             if (bytes == c.IdleBytes)
-                End(c, Sys.ETimedOut);
+                End(c, Libc.ETimedOut);
             else
                 WatchIdle(c);
         }
@@ -614,7 +615,7 @@ internal sealed unsafe class RelayLoop : IDisposable
                 c = _head;
             if (c is null)
                 return;
-            End(c, Sys.ECanceled);
+            End(c, Libc.ECanceled);
         }
     }
 
@@ -626,10 +627,10 @@ internal sealed unsafe class RelayLoop : IDisposable
         // Removed from the interest list before the close: a close alone removes it only when no
         // other descriptor (a child between fork and exec, say) still refers to the socket, and an
         // event after the handle is freed would name nothing.
-        _ = Sys.epoll_ctl(_epoll, Sys.EpollCtlDel, c.ClientFd, null);
-        _ = Sys.epoll_ctl(_epoll, Sys.EpollCtlDel, c.BackendFd, null);
-        _ = Sys.close(c.ClientFd);
-        _ = Sys.close(c.BackendFd);
+        _ = Libc.epoll_ctl(_epoll, Libc.EpollCtlDel, c.ClientFd, null);
+        _ = Libc.epoll_ctl(_epoll, Libc.EpollCtlDel, c.BackendFd, null);
+        _ = Libc.close(c.ClientFd);
+        _ = Libc.close(c.BackendFd);
         Release(ref c.Up);
         Release(ref c.Down);
         UnwatchIdle(c);
@@ -652,8 +653,8 @@ internal sealed unsafe class RelayLoop : IDisposable
         d.Held = null;
         if (d.PipeRead >= 0)
         {
-            _ = Sys.close(d.PipeRead);
-            _ = Sys.close(d.PipeWrite);
+            _ = Libc.close(d.PipeRead);
+            _ = Libc.close(d.PipeWrite);
             d.PipeRead = d.PipeWrite = -1;
         }
     }
@@ -676,7 +677,7 @@ internal sealed unsafe class RelayLoop : IDisposable
     {
         var error = 0;
         uint length = sizeof(int);
-        return Sys.getsockopt(fd, Sys.SolSocket, Sys.SoError, &error, &length) == 0 && error != 0 ? error : Sys.ECanceled;
+        return Libc.getsockopt(fd, Libc.SolSocket, Libc.SoError, &error, &length) == 0 && error != 0 ? error : Libc.ECanceled;
     }
 
     public void Dispose()
@@ -685,8 +686,8 @@ internal sealed unsafe class RelayLoop : IDisposable
         Wake();
         if (!_thread.Join(TimeSpan.FromSeconds(5)))
             return;
-        _ = Sys.close(_epoll);
-        _ = Sys.close(_wake);
+        _ = Libc.close(_epoll);
+        _ = Libc.close(_wake);
         NativeMemory.Free(_buffer);
     }
 }
