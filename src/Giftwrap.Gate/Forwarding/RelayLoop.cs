@@ -1,12 +1,12 @@
 // One relay thread: an epoll instance with the listening sockets (level-triggered, shared by the
-// loops) and the connections adopted into it (edge-triggered), their backend connects (with a
-// deadline each) and their bytes. Readiness is remembered per descriptor, so a system call is
-// made only where it can do something. A direction works a
-// bounded number of rounds per wake-up and then yields to the others (a bulk flow cannot starve
-// the loop). Connections are adopted from other threads; everything after that happens here.
-// Half-closed connections (one side's FIN or hang-up seen) are kept on a list in the order they
-// were last looked at; one idle for a whole half-close timeout is ended, so a backend that never
-// closes on EOF, or a client that vanished, gives its slot back.
+// loops) and the connections adopted into it (edge-triggered): accepting, adopting, turning events
+// into readiness, and ending connections (closing both descriptors, giving the slot back through
+// the owner). Readiness is remembered per direction, so a system call is made only where it can do
+// something; RelayPump moves the bytes, a bounded number of rounds per wake-up before the others
+// have theirs (a bulk flow cannot starve the loop). The timers are helpers beside it: backend
+// connect deadlines (ConnectDeadlines), the idle watch on half-closed connections (HalfCloseWatch),
+// listeners paused after an accept ran out of descriptors (ListenerPauses). Connections are
+// adopted from other threads; everything after that happens here.
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Giftwrap.Gate.Interop;
@@ -16,30 +16,25 @@ namespace Giftwrap.Gate.Forwarding;
 internal sealed unsafe class RelayLoop : IDisposable
 {
     private const int MaxEvents = 256;
-    private const int RoundsPerWake = 16;
-    private const int PipeSize = 256 * 1024;
     private const int AcceptsPerWake = 32;
     private const int AcceptPauseMs = 100;
 
     private readonly Relay _relay;
     private readonly int _epoll;
     private readonly int _wake;
-    private readonly byte* _buffer;
+    private readonly RelayPump _pump;
     private readonly Thread _thread;
-    // Guards the list of connections (for Abort) and the connect deadlines: both are added to
-    // from the adopting threads.
+    // Guards the list of connections (for Abort): added to from the adopting threads.
     private readonly Lock _gate = new();
     private RelayConnection? _head;
-    private readonly Queue<RelayConnection> _connecting = new();
+    private readonly ConnectDeadlines _deadlines = new();
+    private readonly HalfCloseWatch _halfClosed;
+    private readonly ListenerPauses _paused = new();
     private List<RelayConnection> _again = [];
     private List<RelayConnection> _againNext = [];
     // GC handles freed after the batch of events that may still name them.
     private readonly List<GCHandle> _release = [];
     private readonly ConcurrentQueue<Action> _commands = new();
-    private readonly List<(RelayListener Listener, long Resume)> _paused = [];
-    // Half-closed connections, oldest look first; this thread's alone.
-    private RelayConnection? _halfHead;
-    private RelayConnection? _halfTail;
     private volatile bool _abort;
     private volatile bool _stop;
 
@@ -54,7 +49,8 @@ internal sealed unsafe class RelayLoop : IDisposable
             throw new System.Net.Sockets.SocketException(Libc.Errno);
         if (Epoll.Ctl(_epoll, Libc.EpollCtlAdd, _wake, Libc.EpollIn, 0) != 0)
             throw new System.Net.Sockets.SocketException(Libc.Errno);
-        _buffer = (byte*)NativeMemory.Alloc((nuint)relay.BufferSize);
+        _pump = new RelayPump(relay);
+        _halfClosed = new HalfCloseWatch(relay);
         _thread = new Thread(Run) { IsBackground = true, Name = $"giftwrap relay {index}" };
         _thread.Start();
     }
@@ -77,7 +73,7 @@ internal sealed unsafe class RelayLoop : IDisposable
     public void RemoveListener(RelayListener l) => Post(() =>
     {
         _ = Libc.epoll_ctl(_epoll, Libc.EpollCtlDel, l.Fd, null);
-        _paused.RemoveAll(p => p.Listener == l);
+        _paused.Forget(l);
         if (Interlocked.Decrement(ref l.LoopsLeft) == 0)
         {
             _release.Add(l.Handle);
@@ -101,9 +97,9 @@ internal sealed unsafe class RelayLoop : IDisposable
             if (_head is not null)
                 _head.Previous = c;
             _head = c;
-            if (c.Connecting)
-                _connecting.Enqueue(c);
         }
+        if (c.Connecting)
+            _deadlines.Add(c);
         // The client first: until the backend is watched too, nothing here can end the connection
         // (a client event only marks readiness while the backend connects), so this thread is
         // done with it before the loop can close anything.
@@ -122,12 +118,7 @@ internal sealed unsafe class RelayLoop : IDisposable
         {
             // Out of kernel memory: the client may have had an event already, so the loop ends it,
             // as a connect whose time is up.
-            lock (_gate)
-            {
-                c.Connecting = true;
-                c.Deadline = 0;
-                _connecting.Enqueue(c);
-            }
+            _deadlines.ExpireNow(c);
             Wake();
         }
         return 0;
@@ -218,7 +209,7 @@ internal sealed unsafe class RelayLoop : IDisposable
                 {
                     // Out of descriptors or memory: say so, stop watching this listener for a moment.
                     _ = Libc.epoll_ctl(_epoll, Libc.EpollCtlDel, l.Fd, null);
-                    _paused.Add((l, Environment.TickCount64 + AcceptPauseMs));
+                    _paused.Pause(l, Environment.TickCount64 + AcceptPauseMs);
                     Notify(l, errno);
                 }
                 return;
@@ -252,7 +243,7 @@ internal sealed unsafe class RelayLoop : IDisposable
         if (_againNext.Count > 0)
             return 0;
         var first = -1;
-        foreach (var t in (ReadOnlySpan<int>)[NextTimeout(), NextResume(), NextIdleCheck()])
+        foreach (var t in (ReadOnlySpan<int>)[_deadlines.NextTimeout(), _paused.NextResume(), _halfClosed.NextCheck()])
         {
             if (t >= 0 && (first < 0 || t < first))
                 first = t;
@@ -260,26 +251,12 @@ internal sealed unsafe class RelayLoop : IDisposable
         return first;
     }
 
-    /// <summary>Milliseconds until a paused listener is watched again; -1 when none is paused.</summary>
-    private int NextResume()
-    {
-        if (_paused.Count == 0)
-            return -1;
-        var first = _paused.Min(p => p.Resume);
-        return (int)Math.Clamp(first - Environment.TickCount64, 0, int.MaxValue);
-    }
-
+    /// <summary>Watches the paused listeners that are due back again.</summary>
     private void Resume()
     {
-        if (_paused.Count == 0)
-            return;
         var now = Environment.TickCount64;
-        for (var i = _paused.Count - 1; i >= 0; i--)
+        while (_paused.TakeDue(now) is { } l)
         {
-            var (l, resume) = _paused[i];
-            if (resume > now)
-                continue;
-            _paused.RemoveAt(i);
             if (!l.Closing)
                 AddListener(l);
         }
@@ -306,15 +283,15 @@ internal sealed unsafe class RelayLoop : IDisposable
                     return;
                 c.Connecting = false;
             }
-            c.BackendReadable |= readable;
-            c.BackendWritable |= writable;
+            c.Down.Readable |= readable;
+            c.Up.Writable |= writable;
             c.Down.PeerClosed |= closed;
             c.Down.FinSeen |= fin;
         }
         else
         {
-            c.ClientReadable |= readable;
-            c.ClientWritable |= writable;
+            c.Up.Readable |= readable;
+            c.Down.Writable |= writable;
             c.Up.PeerClosed |= closed;
             c.Up.FinSeen |= fin;
             if (c.Connecting)
@@ -326,11 +303,11 @@ internal sealed unsafe class RelayLoop : IDisposable
     /// <summary>Moves what can be moved both ways; ends the connection when both ways are done or one failed.</summary>
     private void Work(RelayConnection c)
     {
-        var up = Pump(ref c.Up, c.ClientFd, c.BackendFd, ref c.ClientReadable, ref c.BackendWritable, c.Down.Done);
-        var down = up < 0 ? up : Pump(ref c.Down, c.BackendFd, c.ClientFd, ref c.BackendReadable, ref c.ClientWritable, c.Up.Done);
-        if (up < 0 || down < 0)
+        var up = _pump.Move(ref c.Up, c.Down.Done, out var error);
+        var down = up == PumpResult.Failed ? up : _pump.Move(ref c.Down, c.Up.Done, out error);
+        if (down == PumpResult.Failed)
         {
-            End(c, -Math.Min(up, down));
+            End(c, error);
             return;
         }
         if (c.Up.Done && c.Down.Done)
@@ -339,168 +316,12 @@ internal sealed unsafe class RelayLoop : IDisposable
             return;
         }
         if (!c.HalfClosed && (c.Up.PeerClosed || c.Down.PeerClosed))
-            WatchIdle(c);
-        if ((up == Again || down == Again) && !c.Queued)
+            _halfClosed.Watch(c);
+        if ((up == PumpResult.Again || down == PumpResult.Again) && !c.Queued)
         {
             c.Queued = true;
             _againNext.Add(c);
         }
-    }
-
-    private const int Waiting = 0;
-    private const int Again = 1;
-
-    /// <summary>
-    /// One direction: first what is held (buffer or pipe) to the writer, then more from the reader.
-    /// Returns <see cref="Waiting"/> (for readiness), <see cref="Again"/> (rounds used up) or -errno.
-    /// </summary>
-    private int Pump(ref RelayDirection d, int from, int to, ref bool readable, ref bool writable, bool otherDone)
-    {
-        for (var round = 0; round < RoundsPerWake; round++)
-        {
-            if (d.InPipe > 0 || d.HeldLength > 0)
-            {
-                if (!writable)
-                    return Waiting;
-                var sent = d.InPipe > 0
-                    ? Libc.splice(d.PipeRead, null, to, null, (nuint)d.InPipe, Libc.SpliceFMove | Libc.SpliceFNonBlock)
-                    : SendHeld(ref d, to);
-                if (sent < 0)
-                    return Stalled(ref writable);
-                if (d.InPipe > 0)
-                    d.InPipe -= (int)sent;
-                continue;
-            }
-            if (d.Eof)
-            {
-                if (!d.Done)
-                {
-                    // Half-close: the writer learns that no more comes this way. When the other way
-                    // is over too, both sockets are closed next, and the close says it.
-                    if (!otherDone)
-                        _ = Libc.shutdown(to, Libc.ShutWr);
-                    d.Done = true;
-                }
-                return Waiting;
-            }
-            if (!readable)
-                return Waiting;
-            var splicing = d.PipeWrite >= 0;
-            var read = splicing ? SpliceIn(ref d, from) : CopyThrough(ref d, from, to, ref writable);
-            if (read < 0)
-                return Stalled(ref readable);
-            if (read == 0)
-            {
-                d.Eof = true;
-                continue;
-            }
-            // A short recv took all there was: the next arrival brings a new edge, unless the peer
-            // has closed (its end of stream is still to be read). splice(2) may stop short with more
-            // queued (pipe slots), so a splicing direction reads on until EAGAIN.
-            if (!splicing && read < _relay.BufferSize)
-            {
-                // After the FIN, a short read has taken the last bytes: that is the end of stream,
-                // without another recv(2) to hear it.
-                if (d.FinSeen)
-                    d.Eof = true;
-                else if (!d.PeerClosed)
-                    readable = false;
-            }
-        }
-        return Again;
-    }
-
-    /// <summary>After a failed call: EAGAIN means not ready any more (wait for the next edge); anything else is the error (-errno).</summary>
-    private static int Stalled(ref bool ready)
-    {
-        var errno = Libc.Errno;
-        if (errno != Libc.EAgain)
-            return -errno;
-        ready = false;
-        return Waiting;
-    }
-
-    /// <summary>recv into the loop's buffer and send on at once; what the writer cannot take is held.</summary>
-    private nint CopyThrough(ref RelayDirection d, int from, int to, ref bool writable)
-    {
-        var size = _relay.BufferSize;
-        var n = Libc.recv(from, _buffer, (nuint)size, 0);
-        if (n <= 0)
-            return n;
-        d.Bytes += n;
-        nint sent = 0;
-        if (writable)
-        {
-            sent = Libc.send(to, _buffer, (nuint)n, Libc.MsgNoSignal);
-            if (sent < 0)
-            {
-                var errno = Libc.Errno;
-                if (errno != Libc.EAgain)
-                {
-                    // Reported as the read's failure; errno stays what send set.
-                    Marshal.SetLastPInvokeError(errno);
-                    return -1;
-                }
-                writable = false;
-                sent = 0;
-            }
-        }
-        if (sent < n)
-        {
-            d.Held = _relay.Buffers.Rent(size);
-            d.HeldOffset = 0;
-            d.HeldLength = (int)(n - sent);
-            new ReadOnlySpan<byte>(_buffer + sent, d.HeldLength).CopyTo(d.Held);
-        }
-        else if (n == size && Relay.UsesSplice)
-        {
-            // A full buffer: a bulk flow. From now on it goes socket → pipe → socket.
-            OpenPipe(ref d);
-        }
-        return n;
-    }
-
-    private nint SendHeld(ref RelayDirection d, int to)
-    {
-        nint sent;
-        fixed (byte* p = d.Held)
-            sent = Libc.send(to, p + d.HeldOffset, (nuint)d.HeldLength, Libc.MsgNoSignal);
-        if (sent > 0)
-        {
-            d.HeldOffset += (int)sent;
-            d.HeldLength -= (int)sent;
-            if (d.HeldLength == 0)
-            {
-                _relay.Buffers.Return(d.Held!);
-                d.Held = null;
-            }
-        }
-        return sent;
-    }
-
-    private nint SpliceIn(ref RelayDirection d, int from)
-    {
-        var n = Libc.splice(from, null, d.PipeWrite, null, PipeSize, Libc.SpliceFMove | Libc.SpliceFNonBlock);
-        if (n > 0)
-        {
-            d.Bytes += n;
-            d.InPipe += (int)n;
-        }
-        else if (n < 0 && d.Bytes == 0 && Libc.Errno is Libc.EInval or Libc.ENoSys)
-        {
-            Relay.SpliceRefused();
-        }
-        return n;
-    }
-
-    private static void OpenPipe(ref RelayDirection d)
-    {
-        var fds = stackalloc int[2];
-        if (Libc.pipe2(fds, Libc.ONonBlock | Libc.OCloexec) != 0)
-            return;
-        _ = Libc.fcntl(fds[1], Libc.FSetPipeSize, PipeSize);
-        d.PipeRead = fds[0];
-        d.PipeWrite = fds[1];
     }
 
     private void RunAgain()
@@ -515,94 +336,20 @@ internal sealed unsafe class RelayLoop : IDisposable
         _again.Clear();
     }
 
-    /// <summary>Milliseconds until the first backend connect runs out of time; -1 when none is pending.</summary>
-    private int NextTimeout()
-    {
-        lock (_gate)
-        {
-            while (_connecting.TryPeek(out var c))
-            {
-                if (!c.Connecting || c.Ended)
-                {
-                    _connecting.Dequeue();
-                    continue;
-                }
-                return (int)Math.Clamp(c.Deadline - Environment.TickCount64, 0, int.MaxValue);
-            }
-        }
-        return -1;
-    }
-
     /// <summary>Ends the connections whose backend connect ran out of time.</summary>
     private void Expire()
     {
         var now = Environment.TickCount64;
-        while (true)
-        {
-            RelayConnection? c;
-            lock (_gate)
-            {
-                if (!_connecting.TryPeek(out c) || (c.Connecting && !c.Ended && c.Deadline > now))
-                    return;
-                _connecting.Dequeue();
-            }
-            if (c.Connecting && !c.Ended)
-                End(c, Libc.ETimedOut);
-        }
+        while (_deadlines.TakeExpired(now) is { } c)
+            End(c, Libc.ETimedOut);
     }
 
-    /// <summary>Puts a connection that has just become half-closed on the idle watch.</summary>
-    private void WatchIdle(RelayConnection c)
-    {
-        c.HalfClosed = true;
-        c.IdleBytes = c.Up.Bytes + c.Down.Bytes;
-        c.IdleCheck = Environment.TickCount64 + _relay.HalfCloseTimeoutMs;
-        c.HalfPrevious = _halfTail;
-        c.HalfNext = null;
-        if (_halfTail is not null)
-            _halfTail.HalfNext = c;
-        else
-            _halfHead = c;
-        _halfTail = c;
-    }
-
-    private void UnwatchIdle(RelayConnection c)
-    {
-        if (!c.HalfClosed)
-            return;
-        c.HalfClosed = false;
-        if (c.HalfPrevious is not null)
-            c.HalfPrevious.HalfNext = c.HalfNext;
-        else
-            _halfHead = c.HalfNext;
-        if (c.HalfNext is not null)
-            c.HalfNext.HalfPrevious = c.HalfPrevious;
-        else
-            _halfTail = c.HalfPrevious;
-        c.HalfPrevious = c.HalfNext = null;
-    }
-
-    /// <summary>Milliseconds until the first half-closed connection is looked at; -1 when there is none.</summary>
-    private int NextIdleCheck() =>
-        _halfHead is { } c ? (int)Math.Clamp(c.IdleCheck - Environment.TickCount64, 0, int.MaxValue) : -1;
-
-    /// <summary>
-    /// Ends the half-closed connections that moved no byte for a whole timeout; one that moved some
-    /// is looked at again a timeout later (so an idle one ends between one and two timeouts after
-    /// its last byte, with no clock read per byte).
-    /// </summary>
+    /// <summary>Ends the half-closed connections that moved no byte for a whole timeout.</summary>
     private void ExpireHalfClosed()
     {
         var now = Environment.TickCount64;
-        while (_halfHead is { } c && c.IdleCheck <= now)
-        {
-            UnwatchIdle(c);
-            var bytes = c.Up.Bytes + c.Down.Bytes;
-            if (bytes == c.IdleBytes)
-                End(c, Libc.ETimedOut);
-            else
-                WatchIdle(c);
-        }
+        while (_halfClosed.TakeIdle(now) is { } c)
+            End(c, Libc.ETimedOut);
     }
 
     private void EndAll()
@@ -631,9 +378,9 @@ internal sealed unsafe class RelayLoop : IDisposable
         _ = Libc.epoll_ctl(_epoll, Libc.EpollCtlDel, c.BackendFd, null);
         _ = Libc.close(c.ClientFd);
         _ = Libc.close(c.BackendFd);
-        Release(ref c.Up);
-        Release(ref c.Down);
-        UnwatchIdle(c);
+        _pump.Release(ref c.Up);
+        _pump.Release(ref c.Down);
+        _halfClosed.Unwatch(c);
         Unlist(c);
         _release.Add(c.Handle);
         try
@@ -643,19 +390,6 @@ internal sealed unsafe class RelayLoop : IDisposable
         catch (Exception)
         {
             // The owner's bookkeeping must not take the loop down with it; the connection is closed.
-        }
-    }
-
-    private void Release(ref RelayDirection d)
-    {
-        if (d.Held is { } held)
-            _relay.Buffers.Return(held);
-        d.Held = null;
-        if (d.PipeRead >= 0)
-        {
-            _ = Libc.close(d.PipeRead);
-            _ = Libc.close(d.PipeWrite);
-            d.PipeRead = d.PipeWrite = -1;
         }
     }
 
@@ -688,6 +422,6 @@ internal sealed unsafe class RelayLoop : IDisposable
             return;
         _ = Libc.close(_epoll);
         _ = Libc.close(_wake);
-        NativeMemory.Free(_buffer);
+        _pump.Dispose();
     }
 }
