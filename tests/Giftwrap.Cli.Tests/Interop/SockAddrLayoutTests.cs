@@ -5,6 +5,7 @@ using Giftwrap.Cli.Interop;
 
 namespace Giftwrap.Cli.Tests.Interop;
 
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class SockAddrLayoutTests
 {
     [Fact]
