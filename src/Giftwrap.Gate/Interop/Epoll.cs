@@ -63,18 +63,17 @@ internal static unsafe class Epoll
         return Libc.epoll_ctl(epfd, op, fd, &aligned);
     }
 
-    private static string? s_error;
-    private static int s_checked;
+    private static readonly Lazy<string?> LazyLayoutError = new(CheckLayout);
 
     /// <summary>
     /// Null when the struct epoll_event this process uses is the running kernel's, else one line saying
     /// what differs: the architecture must be one whose layout is known, the struct must have that size
     /// and offset, and <see cref="Probe"/> must read an event back at them. Computed once.
     /// </summary>
-    public static string? LayoutError()
+    public static string? LayoutError() => LazyLayoutError.Value;
+
+    private static string? CheckLayout()
     {
-        if (Volatile.Read(ref s_checked) != 0)
-            return s_error;
         var arch = RuntimeInformation.ProcessArchitecture;
         string? error;
         if (KernelLayout(arch) is not var (size, dataOffset))
@@ -90,8 +89,6 @@ internal static unsafe class Epoll
                 ? $"{name} is {actualSize} bytes with data at {actualOffset}; the kernel's on {arch} is {size} with data at {dataOffset}"
                 : Probe(size, dataOffset);
         }
-        s_error = error;
-        Volatile.Write(ref s_checked, 1);
         return error;
     }
 

@@ -32,8 +32,7 @@ internal static unsafe class Statx
         ("Mask", 0), ("Uid", 20), ("Gid", 24), ("Mode", 28), ("Inode", 32), ("FileSize", 40),
     ];
 
-    private static string? s_layoutError;
-    private static int s_checked;
+    private static readonly Lazy<string?> LazyLayoutError = new(CheckLayout);
 
     /// <summary>statx(2) of <paramref name="path"/> relative to <paramref name="dirfd"/>. Returns errno, or 0.</summary>
     public static int Get(int dirfd, string path, int flags, uint mask, out StatxBuffer buffer)
@@ -54,10 +53,10 @@ internal static unsafe class Statx
     /// the struct's size and offsets, then a statx of "/" that must say "a directory, inode known".
     /// Computed once.
     /// </summary>
-    public static string? LayoutError()
+    public static string? LayoutError() => LazyLayoutError.Value;
+
+    private static string? CheckLayout()
     {
-        if (Volatile.Read(ref s_checked) != 0)
-            return s_layoutError;
         var error = Describe<StatxBuffer>(Size, KernelOffsets);
         if (error is null)
         {
@@ -67,8 +66,6 @@ internal static unsafe class Statx
             else if ((root.Mode & Libc.SIfMt) != Libc.SIfDir || root.Inode == 0)
                 error = $"statx(\"/\") did not read back as a directory (mode {root.Mode:x}, mask {root.Mask:x}): the struct statx layout assumed here is wrong";
         }
-        s_layoutError = error;
-        Volatile.Write(ref s_checked, 1);
         return error;
     }
 
