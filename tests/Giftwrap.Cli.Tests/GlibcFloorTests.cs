@@ -66,6 +66,20 @@ public sealed class GlibcFloorTests
         Assert.Equal("2.33", exported["stat"]); // why stat and fstat are not imported
     }
 
+    [Fact]
+    public void EveryLibcEntryPoint_IsDeclaredOncePerAssembly_OnItsInteropLibc()
+    {
+        foreach (var (name, users) in LibcImports())
+        {
+            // Giftwrap.Gate.Actions (the process launcher and child reaper) keeps its own declarations
+            // until it moves to its own assembly with an interop layer of its own.
+            var counted = users.Where(u => !u.Contains(":Giftwrap.Gate.Actions.", StringComparison.Ordinal)).ToList();
+            Assert.All(counted, u => Assert.Matches(@"^[^:]+:Giftwrap(\.[A-Za-z]+)*\.Interop\.Libc\.", u));
+            var perAssembly = counted.GroupBy(u => u[..u.IndexOf(':', StringComparison.Ordinal)]).Where(g => g.Count() > 1).Select(g => string.Join(", ", g)).ToList();
+            Assert.True(perAssembly.Count == 0, $"{name} declared more than once in an assembly: {string.Join("; ", perAssembly)}");
+        }
+    }
+
     /// <summary>Entry point -> the methods importing it, over every Giftwrap assembly beside the tests.</summary>
     private static Dictionary<string, List<string>> LibcImports()
     {

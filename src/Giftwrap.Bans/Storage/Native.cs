@@ -1,35 +1,36 @@
-// The few POSIX calls .NET does not offer (flock is in StoreLock): fsync(2) on files and directories (a rename is durable only once its
+// What the store asks of the system beyond .NET (flock is in StoreLock, the calls in Interop/Libc.cs): fsync(2) on files and directories (a rename is durable only once its
 // directory is), and a file's inode and owner (statx(2), see Giftwrap.Interop.Statx: glibc 2.28,
 // one layout on every architecture, checked at first use), to see a file replaced under us and
 // to keep hosts.deny's owner when it is rewritten. Linux only.
 using System.Runtime.InteropServices;
-using Giftwrap.Interop;
+using Giftwrap.Bans.Interop;
 using Microsoft.Win32.SafeHandles;
+using Statx = Giftwrap.Interop.Statx;
 
 namespace Giftwrap.Bans.Storage;
 
-internal static partial class Native
+internal static class Native
 {
     public static void FsyncOrThrow(SafeFileHandle handle, string path)
     {
-        if (fsync((int)handle.DangerousGetHandle()) != 0)
+        if (Libc.fsync((int)handle.DangerousGetHandle()) != 0)
             throw new IOException($"{path}: fsync failed (errno {Marshal.GetLastPInvokeError()})");
     }
 
     /// <summary>Makes the directory entry of a just-renamed file durable.</summary>
     public static void FsyncDirectory(string directory)
     {
-        var fd = open(directory, 0 /* O_RDONLY */);
+        var fd = Libc.open(directory, Libc.ORdOnly, 0);
         if (fd < 0)
             throw new IOException($"{directory}: cannot open to fsync (errno {Marshal.GetLastPInvokeError()})");
         try
         {
-            if (fsync(fd) != 0)
+            if (Libc.fsync(fd) != 0)
                 throw new IOException($"{directory}: fsync failed (errno {Marshal.GetLastPInvokeError()})");
         }
         finally
         {
-            _ = close(fd);
+            _ = Libc.close(fd);
         }
     }
 
@@ -37,7 +38,7 @@ internal static partial class Native
     public static ulong Inode(string path)
     {
         Statx.EnsureLayout();
-        return Statx.Get(Statx.AtFdCwd, path, 0, Statx.InodeBit, out var buf) == 0 && (buf.Mask & Statx.InodeBit) != 0 ? buf.Inode : 0;
+        return Statx.Get(path, Statx.InodeBit, out var buf) == 0 && (buf.Mask & Statx.InodeBit) != 0 ? buf.Inode : 0;
     }
 
     /// <summary>The inode number of an open file, or 0.</summary>
@@ -52,23 +53,12 @@ internal static partial class Native
     {
         Statx.EnsureLayout();
         const uint wanted = Statx.UidBit | Statx.GidBit;
-        if (Statx.Get(Statx.AtFdCwd, path, 0, wanted, out var buf) != 0 || (buf.Mask & wanted) != wanted)
+        if (Statx.Get(path, wanted, out var buf) != 0 || (buf.Mask & wanted) != wanted)
             return null;
         return (buf.Uid, buf.Gid);
     }
 
     public static void SetOwner(SafeFileHandle handle, uint uid, uint gid) =>
-        _ = fchown((int)handle.DangerousGetHandle(), uid, gid);
+        _ = Libc.fchown((int)handle.DangerousGetHandle(), uid, gid);
 
-    [LibraryImport("libc.so.6", SetLastError = true)]
-    private static partial int fsync(int fd);
-
-    [LibraryImport("libc.so.6", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int open(string path, int flags);
-
-    [LibraryImport("libc.so.6", SetLastError = true)]
-    private static partial int close(int fd);
-
-    [LibraryImport("libc.so.6", SetLastError = true)]
-    private static partial int fchown(int fd, uint uid, uint gid);
 }

@@ -5,20 +5,19 @@
 // for libwrap; used by the two tools only, never by the gate's decisions.
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text;
 using Giftwrap.Checks;
+using Giftwrap.Cli.Interop;
 using Giftwrap.Decisions;
 using Giftwrap.Patterns;
 using Ascii = Giftwrap.Patterns.Ascii;
 
 namespace Giftwrap.Cli.Commands;
 
-internal sealed partial class HostLookups : ICheckLookups
+internal sealed class HostLookups : ICheckLookups
 {
     // libwrap keeps names in STRING_LENGTH (128) byte buffers: STRN_CPY keeps 127.
     private const int StringLength = 128;
-    private const int NiNameReqd = 8;
 
     public static readonly HostLookups Instance = new();
 
@@ -129,8 +128,8 @@ internal sealed partial class HostLookups : ICheckLookups
     {
         try
         {
-            setnetgrent(name);
-            return getnetgrent(out _, out _, out _) != 0;
+            Libc.setnetgrent(name);
+            return Libc.getnetgrent(out _, out _, out _) != 0;
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
         {
@@ -141,7 +140,7 @@ internal sealed partial class HostLookups : ICheckLookups
         {
             try
             {
-                endnetgrent();
+                Libc.endnetgrent();
             }
             catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
             {
@@ -156,8 +155,8 @@ internal sealed partial class HostLookups : ICheckLookups
     private static string? NameInfo(IPAddress address)
     {
         var sa = SockAddr(address);
-        var host = new byte[1025];
-        var rc = getnameinfo(sa, sa.Length, host, host.Length, null, 0, NiNameReqd);
+        var host = new byte[Libc.NiMaxHost];
+        var rc = Libc.getnameinfo(sa, sa.Length, host, host.Length, null, 0, Libc.NiNameReqd);
         if (rc != 0)
             return null;
         var end = Array.IndexOf(host, (byte)0);
@@ -169,27 +168,16 @@ internal sealed partial class HostLookups : ICheckLookups
         var bytes = address.GetAddressBytes();
         if (address.AddressFamily == AddressFamily.InterNetwork)
         {
-            var sa = new byte[16];
-            BitConverter.TryWriteBytes(sa.AsSpan(0, 2), (ushort)2);
-            bytes.CopyTo(sa, 4);
+            var sa = new byte[Libc.SockAddrInSize];
+            BitConverter.TryWriteBytes(sa.AsSpan(0, 2), Libc.AfInet);
+            bytes.CopyTo(sa, Libc.SinAddrOffset);
             return sa;
         }
-        var sa6 = new byte[28];
-        BitConverter.TryWriteBytes(sa6.AsSpan(0, 2), (ushort)10);
-        bytes.CopyTo(sa6, 8);
-        BitConverter.TryWriteBytes(sa6.AsSpan(24, 4), (uint)address.ScopeId);
+        var sa6 = new byte[Libc.SockAddrIn6Size];
+        BitConverter.TryWriteBytes(sa6.AsSpan(0, 2), Libc.AfInet6);
+        bytes.CopyTo(sa6, Libc.Sin6AddrOffset);
+        BitConverter.TryWriteBytes(sa6.AsSpan(Libc.Sin6ScopeIdOffset, 4), (uint)address.ScopeId);
         return sa6;
     }
 
-    [LibraryImport("libc.so.6", SetLastError = false)]
-    private static partial int getnameinfo(byte[] sa, int salen, byte[] host, int hostlen, byte[]? serv, int servlen, int flags);
-
-    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int setnetgrent(string netgroup);
-
-    [LibraryImport("libc.so.6")]
-    private static partial int getnetgrent(out IntPtr host, out IntPtr user, out IntPtr domain);
-
-    [LibraryImport("libc.so.6")]
-    private static partial void endnetgrent();
 }

@@ -111,7 +111,7 @@ internal static class OperatorError
         FileNotFoundException f => $"no such file: {f.FileName ?? f.Message}",
         IOException io => $"{StoreProblems.Words(io.Message)} (check the path, its permissions and the free space of its disk)",
         SocketException s => Listening.Describe(s),
-        // A native layout this build does not know for the running machine (Sys.EnsureEpollLayout, Statx.EnsureLayout): its message is the line.
+        // A native layout this build does not know for the running machine (Epoll.EnsureLayout, Statx.EnsureLayout): its message is the line.
         PlatformNotSupportedException p => p.Message,
         // Anything else is a bug of giftwrap, not the operator's doing: still one line, and an exit status.
         _ => $"internal error ({ex.GetType().Name.Replace("Exception", "", StringComparison.Ordinal)}): {ex.Message}; please report it with the command line",

@@ -5,7 +5,7 @@
 // A transparent service that cannot work on this host stops the start at its line: letting it
 // run would have every connection fail at the backend, or worse, hide the client again.
 using Giftwrap.Configuration;
-using Giftwrap.Gate.Forwarding;
+using Giftwrap.Gate.Interop;
 
 namespace Giftwrap.Gate.Config;
 
@@ -57,16 +57,16 @@ internal static unsafe class ClientAddressForBackend
     /// </summary>
     private static string? CannotBindForeign()
     {
-        var fd = Sys.socket(Sys.AfInet, Sys.SockStream | Sys.SockCloexec, 0);
+        var fd = Libc.socket(Libc.AfInet, Libc.SockStream | Libc.SockCloexec, 0);
         if (fd < 0)
-            return $"socket: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(Sys.Errno)}";
+            return $"socket: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(Libc.Errno)}";
         var one = 1;
-        var rc = Sys.setsockopt(fd, Sys.SolIp, Sys.IpTransparent, &one, sizeof(int));
-        var errno = Sys.Errno;
-        _ = Sys.close(fd);
+        var rc = Libc.setsockopt(fd, Libc.SolIp, Libc.IpTransparent, &one, sizeof(int));
+        var errno = Libc.Errno;
+        _ = Libc.close(fd);
         if (rc == 0)
             return null;
-        return errno == Sys.EPerm
+        return errno == Libc.EPerm
             ? "setting IP_TRANSPARENT needs CAP_NET_ADMIN (or CAP_NET_RAW), which the gate does not have"
             : $"setting IP_TRANSPARENT: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}";
     }

@@ -142,7 +142,7 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
     /// <summary>The gate's line for a backend it could not reach; the client is closed.</summary>
     internal static void LogBackendFailure(GateLog log, ServiceConfig service, IPEndPoint backend, int errno)
     {
-        var reason = errno == Forwarding.Sys.ETimedOut ? "timed out" : System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno);
+        var reason = errno == Interop.Libc.ETimedOut ? "timed out" : System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno);
         // A transparent connect fails for its own reasons too (the client's family, the capability).
         var from = service.Transparent ? " from the client's address (transparent)" : "";
         log.Daemon(service.Daemon, SyslogSeverity.Err, $"error: cannot connect to backend {backend}{from}: {reason}; closing the client");

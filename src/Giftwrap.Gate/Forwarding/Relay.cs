@@ -13,6 +13,7 @@ using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Giftwrap.Gate.Interop;
 
 namespace Giftwrap.Gate.Forwarding;
 
@@ -75,7 +76,7 @@ internal sealed unsafe class Relay : IDisposable
     {
         // Before any event is read: a struct epoll_event of the wrong size would have the kernel
         // write past the loop's buffer (one line to the operator instead).
-        Sys.EnsureEpollLayout();
+        Epoll.EnsureLayout();
         BufferSize = bufferSize;
         Owner = owner;
         Buffers = ArrayPool<byte>.Create(bufferSize, maxArraysPerBucket: 32);
@@ -115,15 +116,15 @@ internal sealed unsafe class Relay : IDisposable
     /// </summary>
     public int Start(Socket client, IPEndPoint backend, TimeSpan connectTimeout, object? state, BackendSource source = default)
     {
-        var clientFd = Sys.fcntl((int)client.SafeHandle.DangerousGetHandle(), Sys.FDupFdCloexec, 0);
+        var clientFd = Libc.fcntl((int)client.SafeHandle.DangerousGetHandle(), Libc.FDupFdCloexec, 0);
         if (clientFd < 0)
-            return Sys.Errno;
+            return Libc.Errno;
         // The gate's Socket goes now, so the relay's descriptor is the only one left.
         client.Dispose();
-        _ = Sys.SetNonBlocking(clientFd, true);
+        _ = Libc.SetNonBlocking(clientFd, true);
         var error = Start(clientFd, backend, connectTimeout, state, null, source);
         if (error != 0)
-            _ = Sys.close(clientFd);
+            _ = Libc.close(clientFd);
         return error;
     }
 
@@ -143,27 +144,27 @@ internal sealed unsafe class Relay : IDisposable
             peer = SockAddr.Peer(clientFd);
             local = SockAddr.Local(clientFd);
             if (peer is null)
-                return Sys.ENotConn;
+                return Libc.ENotConn;
         }
-        var family = backend.AddressFamily == AddressFamily.InterNetworkV6 ? Sys.AfInet6 : Sys.AfInet;
-        var backendFd = Sys.socket(family, Sys.SockStream | Sys.SockNonBlock | Sys.SockCloexec, 0);
+        var family = backend.AddressFamily == AddressFamily.InterNetworkV6 ? Libc.AfInet6 : Libc.AfInet;
+        var backendFd = Libc.socket(family, Libc.SockStream | Libc.SockNonBlock | Libc.SockCloexec, 0);
         if (backendFd < 0)
-            return Sys.Errno;
+            return Libc.Errno;
         var one = 1;
-        _ = Sys.setsockopt(backendFd, Sys.IpProtoTcp, Sys.TcpNoDelay, &one, sizeof(int));
-        var address = stackalloc byte[28];
+        _ = Libc.setsockopt(backendFd, Libc.IpProtoTcp, Libc.TcpNoDelay, &one, sizeof(int));
+        var address = stackalloc byte[SockAddr.In6Size];
         var error = source.Transparent ? BindToClient(backendFd, family, peer!, address) : 0;
         if (error == 0)
         {
-            var length = SockAddr.Write(backend, new Span<byte>(address, 28));
-            error = Sys.connect(backendFd, address, length) != 0 ? Sys.Errno : 0;
+            var length = SockAddr.Write(backend, new Span<byte>(address, SockAddr.In6Size));
+            error = Libc.connect(backendFd, address, length) != 0 ? Libc.Errno : 0;
         }
-        if (error != 0 && error != Sys.EInProgress)
+        if (error != 0 && error != Libc.EInProgress)
         {
-            _ = Sys.close(backendFd);
+            _ = Libc.close(backendFd);
             return error;
         }
-        _ = Sys.setsockopt(clientFd, Sys.IpProtoTcp, Sys.TcpNoDelay, &one, sizeof(int));
+        _ = Libc.setsockopt(clientFd, Libc.IpProtoTcp, Libc.TcpNoDelay, &one, sizeof(int));
         loop ??= _loops[(int)((uint)Interlocked.Increment(ref _next) % (uint)_loops.Length)];
         var deadline = Environment.TickCount64 + (long)connectTimeout.TotalMilliseconds;
         var c = new RelayConnection(clientFd, backendFd, state, deadline);
@@ -186,19 +187,19 @@ internal sealed unsafe class Relay : IDisposable
     /// </summary>
     private static int BindToClient(int fd, int family, IPEndPoint client, byte* address)
     {
-        var clientFamily = client.AddressFamily == AddressFamily.InterNetworkV6 ? Sys.AfInet6 : Sys.AfInet;
+        var clientFamily = client.AddressFamily == AddressFamily.InterNetworkV6 ? Libc.AfInet6 : Libc.AfInet;
         // An IPv4 client cannot be the source of an IPv6 connect, nor the other way round.
         if (clientFamily != family)
-            return Sys.EAfNoSupport;
+            return Libc.EAfNoSupport;
         var one = 1;
-        var set = family == Sys.AfInet6
-            ? Sys.setsockopt(fd, Sys.SolIpv6, Sys.Ipv6Transparent, &one, sizeof(int))
-            : Sys.setsockopt(fd, Sys.SolIp, Sys.IpTransparent, &one, sizeof(int));
+        var set = family == Libc.AfInet6
+            ? Libc.setsockopt(fd, Libc.SolIpv6, Libc.Ipv6Transparent, &one, sizeof(int))
+            : Libc.setsockopt(fd, Libc.SolIp, Libc.IpTransparent, &one, sizeof(int));
         if (set != 0)
-            return Sys.Errno;
-        _ = Sys.setsockopt(fd, Sys.SolIp, Sys.IpBindAddressNoPort, &one, sizeof(int));
-        var length = SockAddr.Write(new IPEndPoint(client.Address, 0), new Span<byte>(address, 28));
-        return Sys.bind(fd, address, length) != 0 ? Sys.Errno : 0;
+            return Libc.Errno;
+        _ = Libc.setsockopt(fd, Libc.SolIp, Libc.IpBindAddressNoPort, &one, sizeof(int));
+        var length = SockAddr.Write(new IPEndPoint(client.Address, 0), new Span<byte>(address, SockAddr.In6Size));
+        return Libc.bind(fd, address, length) != 0 ? Libc.Errno : 0;
     }
 
     /// <summary>Accepts on <paramref name="socket"/> in every loop from now on; the owner is told of each connection.</summary>

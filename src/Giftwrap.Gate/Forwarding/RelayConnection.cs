@@ -1,18 +1,25 @@
 // A connection in the relay, as its loop sees it: the two descriptors, each direction's state
-// (what it holds back for a slow reader, its pipe when splicing, how it ended), what is known of
-// each descriptor's readiness, and its place in the loop's list. Plain data; RelayLoop acts on it.
+// (its reader and writer and what is known of their readiness, what it holds back for a slow
+// reader, its pipe when splicing, how it ended), and its place in the loop's lists. Plain data;
+// RelayLoop acts on it, RelayPump moves a direction's bytes.
 using System.Runtime.InteropServices;
 
 namespace Giftwrap.Gate.Forwarding;
 
-/// <summary>One direction of a relayed connection: what waits to be written, and how it ended.</summary>
-internal struct RelayDirection
+/// <summary>One direction of a relayed connection: where it reads and writes, what waits to be written, and how it ended.</summary>
+internal struct RelayDirection(int from, int to)
 {
+    public readonly int From = from;
+    public readonly int To = to;
+    /// <summary>The reader may have bytes (or its end of stream) for us: set by an epoll edge, cleared by EAGAIN or a short read.</summary>
+    public bool Readable;
+    /// <summary>The writer may take bytes: set by an epoll edge, cleared by EAGAIN.</summary>
+    public bool Writable;
     public byte[]? Held;
     public int HeldOffset;
     public int HeldLength;
-    public int PipeRead;
-    public int PipeWrite;
+    public int PipeRead = -1;
+    public int PipeWrite = -1;
     public int InPipe;
     public long Bytes;
     /// <summary>The source said it sends no more (RDHUP/HUP seen): a short read does not mean drained.</summary>
@@ -46,12 +53,10 @@ internal sealed class RelayConnection(int clientFd, int backendFd, object? state
     public long IdleBytes;
     public RelayConnection? HalfPrevious;
     public RelayConnection? HalfNext;
-    public bool ClientReadable;
-    public bool ClientWritable = true;
-    public bool BackendReadable;
-    public bool BackendWritable;
-    public RelayDirection Up = new() { PipeRead = -1, PipeWrite = -1 };
-    public RelayDirection Down = new() { PipeRead = -1, PipeWrite = -1 };
+    /// <summary>Client to backend: the client's readability, the backend's writability.</summary>
+    public RelayDirection Up = new(clientFd, backendFd);
+    /// <summary>Backend to client: the backend's readability, the client's writability (writable until told otherwise).</summary>
+    public RelayDirection Down = new(backendFd, clientFd) { Writable = true };
     public GCHandle Handle;
     public RelayConnection? Previous;
     public RelayConnection? Next;

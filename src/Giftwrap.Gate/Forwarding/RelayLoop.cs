@@ -1,59 +1,56 @@
 // One relay thread: an epoll instance with the listening sockets (level-triggered, shared by the
-// loops) and the connections adopted into it (edge-triggered), their backend connects (with a
-// deadline each) and their bytes. Readiness is remembered per descriptor, so a system call is
-// made only where it can do something. A direction works a
-// bounded number of rounds per wake-up and then yields to the others (a bulk flow cannot starve
-// the loop). Connections are adopted from other threads; everything after that happens here.
-// Half-closed connections (one side's FIN or hang-up seen) are kept on a list in the order they
-// were last looked at; one idle for a whole half-close timeout is ended, so a backend that never
-// closes on EOF, or a client that vanished, gives its slot back.
+// loops) and the connections adopted into it (edge-triggered): accepting, adopting, turning events
+// into readiness, and ending connections (closing both descriptors, giving the slot back through
+// the owner). Readiness is remembered per direction, so a system call is made only where it can do
+// something; RelayPump moves the bytes, a bounded number of rounds per wake-up before the others
+// have theirs (a bulk flow cannot starve the loop). The timers are helpers beside it: backend
+// connect deadlines (ConnectDeadlines), the idle watch on half-closed connections (HalfCloseWatch),
+// listeners paused after an accept ran out of descriptors (ListenerPauses). Connections are
+// adopted from other threads; everything after that happens here.
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using Giftwrap.Gate.Interop;
 
 namespace Giftwrap.Gate.Forwarding;
 
 internal sealed unsafe class RelayLoop : IDisposable
 {
     private const int MaxEvents = 256;
-    private const int RoundsPerWake = 16;
-    private const int PipeSize = 256 * 1024;
     private const int AcceptsPerWake = 32;
     private const int AcceptPauseMs = 100;
 
     private readonly Relay _relay;
     private readonly int _epoll;
     private readonly int _wake;
-    private readonly byte* _buffer;
+    private readonly RelayPump _pump;
     private readonly Thread _thread;
-    // Guards the list of connections (for Abort) and the connect deadlines: both are added to
-    // from the adopting threads.
+    // Guards the list of connections (for Abort): added to from the adopting threads.
     private readonly Lock _gate = new();
     private RelayConnection? _head;
-    private readonly Queue<RelayConnection> _connecting = new();
+    private readonly ConnectDeadlines _deadlines = new();
+    private readonly HalfCloseWatch _halfClosed;
+    private readonly ListenerPauses _paused = new();
     private List<RelayConnection> _again = [];
     private List<RelayConnection> _againNext = [];
     // GC handles freed after the batch of events that may still name them.
     private readonly List<GCHandle> _release = [];
     private readonly ConcurrentQueue<Action> _commands = new();
-    private readonly List<(RelayListener Listener, long Resume)> _paused = [];
-    // Half-closed connections, oldest look first; this thread's alone.
-    private RelayConnection? _halfHead;
-    private RelayConnection? _halfTail;
     private volatile bool _abort;
     private volatile bool _stop;
 
     public RelayLoop(Relay relay, int index)
     {
         _relay = relay;
-        _epoll = Sys.epoll_create1(Sys.OCloexec);
+        _epoll = Libc.epoll_create1(Libc.OCloexec);
         if (_epoll < 0)
-            throw new System.Net.Sockets.SocketException(Sys.Errno);
-        _wake = Sys.eventfd(0, Sys.ONonBlock | Sys.OCloexec);
+            throw new System.Net.Sockets.SocketException(Libc.Errno);
+        _wake = Libc.eventfd(0, Libc.ONonBlock | Libc.OCloexec);
         if (_wake < 0)
-            throw new System.Net.Sockets.SocketException(Sys.Errno);
-        if (Sys.EpollCtl(_epoll, Sys.EpollCtlAdd, _wake, Sys.EpollIn, 0) != 0)
-            throw new System.Net.Sockets.SocketException(Sys.Errno);
-        _buffer = (byte*)NativeMemory.Alloc((nuint)relay.BufferSize);
+            throw new System.Net.Sockets.SocketException(Libc.Errno);
+        if (Epoll.Ctl(_epoll, Libc.EpollCtlAdd, _wake, Libc.EpollIn, 0) != 0)
+            throw new System.Net.Sockets.SocketException(Libc.Errno);
+        _pump = new RelayPump(relay);
+        _halfClosed = new HalfCloseWatch(relay);
         _thread = new Thread(Run) { IsBackground = true, Name = $"giftwrap relay {index}" };
         _thread.Start();
     }
@@ -61,13 +58,13 @@ internal sealed unsafe class RelayLoop : IDisposable
     /// <summary>Accepts on <paramref name="l"/> (from any thread). EPOLLEXCLUSIVE wakes one loop per connection where the kernel has it.</summary>
     public void AddListener(RelayListener l)
     {
-        var events = l.Events == 0 ? Sys.EpollIn | Sys.EpollExclusive : l.Events;
+        var events = l.Events == 0 ? Libc.EpollIn | Libc.EpollExclusive : l.Events;
         var data = (ulong)GCHandle.ToIntPtr(l.Handle);
-        if (Sys.EpollCtl(_epoll, Sys.EpollCtlAdd, l.Fd, events, data) != 0 && Sys.Errno == Sys.EInval && l.Events == 0)
+        if (Epoll.Ctl(_epoll, Libc.EpollCtlAdd, l.Fd, events, data) != 0 && Libc.Errno == Libc.EInval && l.Events == 0)
         {
-            events = Sys.EpollIn;
-            if (Sys.EpollCtl(_epoll, Sys.EpollCtlAdd, l.Fd, events, data) != 0)
-                throw new System.Net.Sockets.SocketException(Sys.Errno);
+            events = Libc.EpollIn;
+            if (Epoll.Ctl(_epoll, Libc.EpollCtlAdd, l.Fd, events, data) != 0)
+                throw new System.Net.Sockets.SocketException(Libc.Errno);
         }
         l.Events = events;
     }
@@ -75,8 +72,8 @@ internal sealed unsafe class RelayLoop : IDisposable
     /// <summary>Stops accepting on <paramref name="l"/>, on this loop's thread; the last loop to do so completes <see cref="RelayListener.Removed"/>.</summary>
     public void RemoveListener(RelayListener l) => Post(() =>
     {
-        _ = Sys.epoll_ctl(_epoll, Sys.EpollCtlDel, l.Fd, null);
-        _paused.RemoveAll(p => p.Listener == l);
+        _ = Libc.epoll_ctl(_epoll, Libc.EpollCtlDel, l.Fd, null);
+        _paused.Forget(l);
         if (Interlocked.Decrement(ref l.LoopsLeft) == 0)
         {
             _release.Add(l.Handle);
@@ -100,33 +97,28 @@ internal sealed unsafe class RelayLoop : IDisposable
             if (_head is not null)
                 _head.Previous = c;
             _head = c;
-            if (c.Connecting)
-                _connecting.Enqueue(c);
         }
+        if (c.Connecting)
+            _deadlines.Add(c);
         // The client first: until the backend is watched too, nothing here can end the connection
         // (a client event only marks readiness while the backend connects), so this thread is
         // done with it before the loop can close anything.
         var data = (ulong)GCHandle.ToIntPtr(c.Handle);
-        const uint watched = Sys.EpollIn | Sys.EpollOut | Sys.EpollRdHup | Sys.EpollEt;
-        if (Sys.EpollCtl(_epoll, Sys.EpollCtlAdd, c.ClientFd, watched, data) != 0)
+        const uint watched = Libc.EpollIn | Libc.EpollOut | Libc.EpollRdHup | Libc.EpollEt;
+        if (Epoll.Ctl(_epoll, Libc.EpollCtlAdd, c.ClientFd, watched, data) != 0)
         {
             // Not taken: the client's descriptor stays the caller's.
-            var error = Sys.Errno;
+            var error = Libc.Errno;
             Unlist(c);
             c.Handle.Free();
-            _ = Sys.close(c.BackendFd);
+            _ = Libc.close(c.BackendFd);
             return error;
         }
-        if (Sys.EpollCtl(_epoll, Sys.EpollCtlAdd, c.BackendFd, watched, data | 1) != 0)
+        if (Epoll.Ctl(_epoll, Libc.EpollCtlAdd, c.BackendFd, watched, data | 1) != 0)
         {
             // Out of kernel memory: the client may have had an event already, so the loop ends it,
             // as a connect whose time is up.
-            lock (_gate)
-            {
-                c.Connecting = true;
-                c.Deadline = 0;
-                _connecting.Enqueue(c);
-            }
+            _deadlines.ExpireNow(c);
             Wake();
         }
         return 0;
@@ -142,39 +134,39 @@ internal sealed unsafe class RelayLoop : IDisposable
     private void Wake()
     {
         ulong one = 1;
-        _ = Sys.write(_wake, &one, sizeof(ulong));
+        _ = Libc.write(_wake, &one, sizeof(ulong));
     }
 
     private void Run()
     {
         // Room for MaxEvents in this architecture's layout (16 bytes each on arm64, 12 on x86-64).
-        var events = NativeMemory.Alloc((nuint)(MaxEvents * Sys.EpollEventSize));
+        var events = NativeMemory.Alloc((nuint)(MaxEvents * Epoll.EventSize));
         try
         {
             while (!_stop)
             {
-                var n = Sys.epoll_wait(_epoll, events, MaxEvents, WaitTimeout());
+                var n = Libc.epoll_wait(_epoll, events, MaxEvents, WaitTimeout());
                 if (n < 0)
                 {
                     // EINTR: a signal; anything else would be a bug in our own descriptors.
-                    if (Sys.Errno != Sys.EIntr)
+                    if (Libc.Errno != Libc.EIntr)
                         Thread.Sleep(10);
                     continue;
                 }
                 for (var i = 0; i < n; i++)
                 {
-                    var data = Sys.EventData(events, i);
+                    var data = Epoll.EventData(events, i);
                     if (data == 0)
                     {
                         ulong count;
-                        _ = Sys.read(_wake, &count, sizeof(ulong));
+                        _ = Libc.read(_wake, &count, sizeof(ulong));
                         while (_commands.TryDequeue(out var command))
                             command();
                         continue;
                     }
                     var target = GCHandle.FromIntPtr((nint)(data & ~1UL)).Target;
                     if (target is RelayConnection c)
-                        OnEvent(c, (data & 1) != 0, Sys.EventFlags(events, i));
+                        OnEvent(c, (data & 1) != 0, Epoll.EventFlags(events, i));
                     else if (target is RelayListener l)
                         Accept(l);
                 }
@@ -203,28 +195,28 @@ internal sealed unsafe class RelayLoop : IDisposable
     /// <summary>Takes up to a batch of waiting connections from <paramref name="l"/> (level-triggered: the rest wake us again).</summary>
     private void Accept(RelayListener l)
     {
-        var peer = stackalloc byte[128];
+        var peer = stackalloc byte[SockAddr.StorageSize];
         for (var i = 0; i < AcceptsPerWake && !l.Closing; i++)
         {
-            var length = 128u;
-            var fd = Sys.accept4(l.Fd, peer, &length, Sys.SockNonBlock | Sys.SockCloexec);
+            var length = (uint)SockAddr.StorageSize;
+            var fd = Libc.accept4(l.Fd, peer, &length, Libc.SockNonBlock | Libc.SockCloexec);
             if (fd < 0)
             {
-                var errno = Sys.Errno;
-                if (errno is Sys.EIntr or Sys.EConnAborted)
+                var errno = Libc.Errno;
+                if (errno is Libc.EIntr or Libc.EConnAborted)
                     continue;
-                if (errno is Sys.EMFile or Sys.ENFile or Sys.ENoBufs or Sys.ENoMem)
+                if (errno is Libc.EMFile or Libc.ENFile or Libc.ENoBufs or Libc.ENoMem)
                 {
                     // Out of descriptors or memory: say so, stop watching this listener for a moment.
-                    _ = Sys.epoll_ctl(_epoll, Sys.EpollCtlDel, l.Fd, null);
-                    _paused.Add((l, Environment.TickCount64 + AcceptPauseMs));
+                    _ = Libc.epoll_ctl(_epoll, Libc.EpollCtlDel, l.Fd, null);
+                    _paused.Pause(l, Environment.TickCount64 + AcceptPauseMs);
                     Notify(l, errno);
                 }
                 return;
             }
             try
             {
-                _relay.Owner.Accepted(l, fd, new ReadOnlySpan<byte>(peer, (int)Math.Min(length, 128u)), this);
+                _relay.Owner.Accepted(l, fd, new ReadOnlySpan<byte>(peer, (int)Math.Min(length, (uint)SockAddr.StorageSize)), this);
             }
             catch (Exception)
             {
@@ -251,7 +243,7 @@ internal sealed unsafe class RelayLoop : IDisposable
         if (_againNext.Count > 0)
             return 0;
         var first = -1;
-        foreach (var t in (ReadOnlySpan<int>)[NextTimeout(), NextResume(), NextIdleCheck()])
+        foreach (var t in (ReadOnlySpan<int>)[_deadlines.NextTimeout(), _paused.NextResume(), _halfClosed.NextCheck()])
         {
             if (t >= 0 && (first < 0 || t < first))
                 first = t;
@@ -259,26 +251,12 @@ internal sealed unsafe class RelayLoop : IDisposable
         return first;
     }
 
-    /// <summary>Milliseconds until a paused listener is watched again; -1 when none is paused.</summary>
-    private int NextResume()
-    {
-        if (_paused.Count == 0)
-            return -1;
-        var first = _paused.Min(p => p.Resume);
-        return (int)Math.Clamp(first - Environment.TickCount64, 0, int.MaxValue);
-    }
-
+    /// <summary>Watches the paused listeners that are due back again.</summary>
     private void Resume()
     {
-        if (_paused.Count == 0)
-            return;
         var now = Environment.TickCount64;
-        for (var i = _paused.Count - 1; i >= 0; i--)
+        while (_paused.TakeDue(now) is { } l)
         {
-            var (l, resume) = _paused[i];
-            if (resume > now)
-                continue;
-            _paused.RemoveAt(i);
             if (!l.Closing)
                 AddListener(l);
         }
@@ -288,15 +266,15 @@ internal sealed unsafe class RelayLoop : IDisposable
     {
         if (c.Ended)
             return;
-        var readable = (events & (Sys.EpollIn | Sys.EpollRdHup | Sys.EpollHup | Sys.EpollErr)) != 0;
-        var writable = (events & (Sys.EpollOut | Sys.EpollHup | Sys.EpollErr)) != 0;
-        var closed = (events & (Sys.EpollRdHup | Sys.EpollHup | Sys.EpollErr)) != 0;
-        var fin = (events & (Sys.EpollRdHup | Sys.EpollErr)) == Sys.EpollRdHup;
+        var readable = (events & (Libc.EpollIn | Libc.EpollRdHup | Libc.EpollHup | Libc.EpollErr)) != 0;
+        var writable = (events & (Libc.EpollOut | Libc.EpollHup | Libc.EpollErr)) != 0;
+        var closed = (events & (Libc.EpollRdHup | Libc.EpollHup | Libc.EpollErr)) != 0;
+        var fin = (events & (Libc.EpollRdHup | Libc.EpollErr)) == Libc.EpollRdHup;
         if (backend)
         {
             if (c.Connecting)
             {
-                if ((events & (Sys.EpollErr | Sys.EpollHup)) != 0)
+                if ((events & (Libc.EpollErr | Libc.EpollHup)) != 0)
                 {
                     End(c, SocketError(c.BackendFd));
                     return;
@@ -305,15 +283,15 @@ internal sealed unsafe class RelayLoop : IDisposable
                     return;
                 c.Connecting = false;
             }
-            c.BackendReadable |= readable;
-            c.BackendWritable |= writable;
+            c.Down.Readable |= readable;
+            c.Up.Writable |= writable;
             c.Down.PeerClosed |= closed;
             c.Down.FinSeen |= fin;
         }
         else
         {
-            c.ClientReadable |= readable;
-            c.ClientWritable |= writable;
+            c.Up.Readable |= readable;
+            c.Down.Writable |= writable;
             c.Up.PeerClosed |= closed;
             c.Up.FinSeen |= fin;
             if (c.Connecting)
@@ -325,11 +303,11 @@ internal sealed unsafe class RelayLoop : IDisposable
     /// <summary>Moves what can be moved both ways; ends the connection when both ways are done or one failed.</summary>
     private void Work(RelayConnection c)
     {
-        var up = Pump(ref c.Up, c.ClientFd, c.BackendFd, ref c.ClientReadable, ref c.BackendWritable, c.Down.Done);
-        var down = up < 0 ? up : Pump(ref c.Down, c.BackendFd, c.ClientFd, ref c.BackendReadable, ref c.ClientWritable, c.Up.Done);
-        if (up < 0 || down < 0)
+        var up = _pump.Move(ref c.Up, c.Down.Done, out var error);
+        var down = up == PumpResult.Failed ? up : _pump.Move(ref c.Down, c.Up.Done, out error);
+        if (down == PumpResult.Failed)
         {
-            End(c, -Math.Min(up, down));
+            End(c, error);
             return;
         }
         if (c.Up.Done && c.Down.Done)
@@ -338,168 +316,12 @@ internal sealed unsafe class RelayLoop : IDisposable
             return;
         }
         if (!c.HalfClosed && (c.Up.PeerClosed || c.Down.PeerClosed))
-            WatchIdle(c);
-        if ((up == Again || down == Again) && !c.Queued)
+            _halfClosed.Watch(c);
+        if ((up == PumpResult.Again || down == PumpResult.Again) && !c.Queued)
         {
             c.Queued = true;
             _againNext.Add(c);
         }
-    }
-
-    private const int Waiting = 0;
-    private const int Again = 1;
-
-    /// <summary>
-    /// One direction: first what is held (buffer or pipe) to the writer, then more from the reader.
-    /// Returns <see cref="Waiting"/> (for readiness), <see cref="Again"/> (rounds used up) or -errno.
-    /// </summary>
-    private int Pump(ref RelayDirection d, int from, int to, ref bool readable, ref bool writable, bool otherDone)
-    {
-        for (var round = 0; round < RoundsPerWake; round++)
-        {
-            if (d.InPipe > 0 || d.HeldLength > 0)
-            {
-                if (!writable)
-                    return Waiting;
-                var sent = d.InPipe > 0
-                    ? Sys.splice(d.PipeRead, null, to, null, (nuint)d.InPipe, Sys.SpliceMove | Sys.SpliceNonBlock)
-                    : SendHeld(ref d, to);
-                if (sent < 0)
-                    return Stalled(ref writable);
-                if (d.InPipe > 0)
-                    d.InPipe -= (int)sent;
-                continue;
-            }
-            if (d.Eof)
-            {
-                if (!d.Done)
-                {
-                    // Half-close: the writer learns that no more comes this way. When the other way
-                    // is over too, both sockets are closed next, and the close says it.
-                    if (!otherDone)
-                        _ = Sys.shutdown(to, Sys.ShutWr);
-                    d.Done = true;
-                }
-                return Waiting;
-            }
-            if (!readable)
-                return Waiting;
-            var splicing = d.PipeWrite >= 0;
-            var read = splicing ? SpliceIn(ref d, from) : CopyThrough(ref d, from, to, ref writable);
-            if (read < 0)
-                return Stalled(ref readable);
-            if (read == 0)
-            {
-                d.Eof = true;
-                continue;
-            }
-            // A short recv took all there was: the next arrival brings a new edge, unless the peer
-            // has closed (its end of stream is still to be read). splice(2) may stop short with more
-            // queued (pipe slots), so a splicing direction reads on until EAGAIN.
-            if (!splicing && read < _relay.BufferSize)
-            {
-                // After the FIN, a short read has taken the last bytes: that is the end of stream,
-                // without another recv(2) to hear it.
-                if (d.FinSeen)
-                    d.Eof = true;
-                else if (!d.PeerClosed)
-                    readable = false;
-            }
-        }
-        return Again;
-    }
-
-    /// <summary>After a failed call: EAGAIN means not ready any more (wait for the next edge); anything else is the error (-errno).</summary>
-    private static int Stalled(ref bool ready)
-    {
-        var errno = Sys.Errno;
-        if (errno != Sys.EAgain)
-            return -errno;
-        ready = false;
-        return Waiting;
-    }
-
-    /// <summary>recv into the loop's buffer and send on at once; what the writer cannot take is held.</summary>
-    private nint CopyThrough(ref RelayDirection d, int from, int to, ref bool writable)
-    {
-        var size = _relay.BufferSize;
-        var n = Sys.recv(from, _buffer, (nuint)size, 0);
-        if (n <= 0)
-            return n;
-        d.Bytes += n;
-        nint sent = 0;
-        if (writable)
-        {
-            sent = Sys.send(to, _buffer, (nuint)n, Sys.MsgNoSignal);
-            if (sent < 0)
-            {
-                var errno = Sys.Errno;
-                if (errno != Sys.EAgain)
-                {
-                    // Reported as the read's failure; errno stays what send set.
-                    Marshal.SetLastPInvokeError(errno);
-                    return -1;
-                }
-                writable = false;
-                sent = 0;
-            }
-        }
-        if (sent < n)
-        {
-            d.Held = _relay.Buffers.Rent(size);
-            d.HeldOffset = 0;
-            d.HeldLength = (int)(n - sent);
-            new ReadOnlySpan<byte>(_buffer + sent, d.HeldLength).CopyTo(d.Held);
-        }
-        else if (n == size && Relay.UsesSplice)
-        {
-            // A full buffer: a bulk flow. From now on it goes socket → pipe → socket.
-            OpenPipe(ref d);
-        }
-        return n;
-    }
-
-    private nint SendHeld(ref RelayDirection d, int to)
-    {
-        nint sent;
-        fixed (byte* p = d.Held)
-            sent = Sys.send(to, p + d.HeldOffset, (nuint)d.HeldLength, Sys.MsgNoSignal);
-        if (sent > 0)
-        {
-            d.HeldOffset += (int)sent;
-            d.HeldLength -= (int)sent;
-            if (d.HeldLength == 0)
-            {
-                _relay.Buffers.Return(d.Held!);
-                d.Held = null;
-            }
-        }
-        return sent;
-    }
-
-    private nint SpliceIn(ref RelayDirection d, int from)
-    {
-        var n = Sys.splice(from, null, d.PipeWrite, null, PipeSize, Sys.SpliceMove | Sys.SpliceNonBlock);
-        if (n > 0)
-        {
-            d.Bytes += n;
-            d.InPipe += (int)n;
-        }
-        else if (n < 0 && d.Bytes == 0 && Sys.Errno is Sys.EInval or Sys.ENoSys)
-        {
-            Relay.SpliceRefused();
-        }
-        return n;
-    }
-
-    private static void OpenPipe(ref RelayDirection d)
-    {
-        var fds = stackalloc int[2];
-        if (Sys.pipe2(fds, Sys.ONonBlock | Sys.OCloexec) != 0)
-            return;
-        _ = Sys.fcntl(fds[1], Sys.FSetPipeSize, PipeSize);
-        d.PipeRead = fds[0];
-        d.PipeWrite = fds[1];
     }
 
     private void RunAgain()
@@ -514,94 +336,20 @@ internal sealed unsafe class RelayLoop : IDisposable
         _again.Clear();
     }
 
-    /// <summary>Milliseconds until the first backend connect runs out of time; -1 when none is pending.</summary>
-    private int NextTimeout()
-    {
-        lock (_gate)
-        {
-            while (_connecting.TryPeek(out var c))
-            {
-                if (!c.Connecting || c.Ended)
-                {
-                    _connecting.Dequeue();
-                    continue;
-                }
-                return (int)Math.Clamp(c.Deadline - Environment.TickCount64, 0, int.MaxValue);
-            }
-        }
-        return -1;
-    }
-
     /// <summary>Ends the connections whose backend connect ran out of time.</summary>
     private void Expire()
     {
         var now = Environment.TickCount64;
-        while (true)
-        {
-            RelayConnection? c;
-            lock (_gate)
-            {
-                if (!_connecting.TryPeek(out c) || (c.Connecting && !c.Ended && c.Deadline > now))
-                    return;
-                _connecting.Dequeue();
-            }
-            if (c.Connecting && !c.Ended)
-                End(c, Sys.ETimedOut);
-        }
+        while (_deadlines.TakeExpired(now) is { } c)
+            End(c, Libc.ETimedOut);
     }
 
-    /// <summary>Puts a connection that has just become half-closed on the idle watch.</summary>
-    private void WatchIdle(RelayConnection c)
-    {
-        c.HalfClosed = true;
-        c.IdleBytes = c.Up.Bytes + c.Down.Bytes;
-        c.IdleCheck = Environment.TickCount64 + _relay.HalfCloseTimeoutMs;
-        c.HalfPrevious = _halfTail;
-        c.HalfNext = null;
-        if (_halfTail is not null)
-            _halfTail.HalfNext = c;
-        else
-            _halfHead = c;
-        _halfTail = c;
-    }
-
-    private void UnwatchIdle(RelayConnection c)
-    {
-        if (!c.HalfClosed)
-            return;
-        c.HalfClosed = false;
-        if (c.HalfPrevious is not null)
-            c.HalfPrevious.HalfNext = c.HalfNext;
-        else
-            _halfHead = c.HalfNext;
-        if (c.HalfNext is not null)
-            c.HalfNext.HalfPrevious = c.HalfPrevious;
-        else
-            _halfTail = c.HalfPrevious;
-        c.HalfPrevious = c.HalfNext = null;
-    }
-
-    /// <summary>Milliseconds until the first half-closed connection is looked at; -1 when there is none.</summary>
-    private int NextIdleCheck() =>
-        _halfHead is { } c ? (int)Math.Clamp(c.IdleCheck - Environment.TickCount64, 0, int.MaxValue) : -1;
-
-    /// <summary>
-    /// Ends the half-closed connections that moved no byte for a whole timeout; one that moved some
-    /// is looked at again a timeout later (so an idle one ends between one and two timeouts after
-    /// its last byte, with no clock read per byte).
-    /// </summary>
+    /// <summary>Ends the half-closed connections that moved no byte for a whole timeout.</summary>
     private void ExpireHalfClosed()
     {
         var now = Environment.TickCount64;
-        while (_halfHead is { } c && c.IdleCheck <= now)
-        {
-            UnwatchIdle(c);
-            var bytes = c.Up.Bytes + c.Down.Bytes;
-            if (bytes == c.IdleBytes)
-                End(c, Sys.ETimedOut);
-            else
-                WatchIdle(c);
-        }
+        while (_halfClosed.TakeIdle(now) is { } c)
+            End(c, Libc.ETimedOut);
     }
 
     private void EndAll()
@@ -614,7 +362,7 @@ internal sealed unsafe class RelayLoop : IDisposable
                 c = _head;
             if (c is null)
                 return;
-            End(c, Sys.ECanceled);
+            End(c, Libc.ECanceled);
         }
     }
 
@@ -626,13 +374,13 @@ internal sealed unsafe class RelayLoop : IDisposable
         // Removed from the interest list before the close: a close alone removes it only when no
         // other descriptor (a child between fork and exec, say) still refers to the socket, and an
         // event after the handle is freed would name nothing.
-        _ = Sys.epoll_ctl(_epoll, Sys.EpollCtlDel, c.ClientFd, null);
-        _ = Sys.epoll_ctl(_epoll, Sys.EpollCtlDel, c.BackendFd, null);
-        _ = Sys.close(c.ClientFd);
-        _ = Sys.close(c.BackendFd);
-        Release(ref c.Up);
-        Release(ref c.Down);
-        UnwatchIdle(c);
+        _ = Libc.epoll_ctl(_epoll, Libc.EpollCtlDel, c.ClientFd, null);
+        _ = Libc.epoll_ctl(_epoll, Libc.EpollCtlDel, c.BackendFd, null);
+        _ = Libc.close(c.ClientFd);
+        _ = Libc.close(c.BackendFd);
+        _pump.Release(ref c.Up);
+        _pump.Release(ref c.Down);
+        _halfClosed.Unwatch(c);
         Unlist(c);
         _release.Add(c.Handle);
         try
@@ -642,19 +390,6 @@ internal sealed unsafe class RelayLoop : IDisposable
         catch (Exception)
         {
             // The owner's bookkeeping must not take the loop down with it; the connection is closed.
-        }
-    }
-
-    private void Release(ref RelayDirection d)
-    {
-        if (d.Held is { } held)
-            _relay.Buffers.Return(held);
-        d.Held = null;
-        if (d.PipeRead >= 0)
-        {
-            _ = Sys.close(d.PipeRead);
-            _ = Sys.close(d.PipeWrite);
-            d.PipeRead = d.PipeWrite = -1;
         }
     }
 
@@ -676,7 +411,7 @@ internal sealed unsafe class RelayLoop : IDisposable
     {
         var error = 0;
         uint length = sizeof(int);
-        return Sys.getsockopt(fd, Sys.SolSocket, Sys.SoError, &error, &length) == 0 && error != 0 ? error : Sys.ECanceled;
+        return Libc.getsockopt(fd, Libc.SolSocket, Libc.SoError, &error, &length) == 0 && error != 0 ? error : Libc.ECanceled;
     }
 
     public void Dispose()
@@ -685,8 +420,8 @@ internal sealed unsafe class RelayLoop : IDisposable
         Wake();
         if (!_thread.Join(TimeSpan.FromSeconds(5)))
             return;
-        _ = Sys.close(_epoll);
-        _ = Sys.close(_wake);
-        NativeMemory.Free(_buffer);
+        _ = Libc.close(_epoll);
+        _ = Libc.close(_wake);
+        _pump.Dispose();
     }
 }

@@ -5,24 +5,18 @@
 // The server address is getsockname(2): the wildcard address when the socket is bound to it.
 using System.Net;
 using System.Runtime.InteropServices;
-using Giftwrap.Gate.Forwarding;
+using Giftwrap.Gate.Interop;
 
 namespace Giftwrap.Gate.Listening;
 
-internal static unsafe partial class Datagram
+internal static unsafe class Datagram
 {
-    private const int SockDgram = 2;
-    private const int SoType = 3;
-    private const int MsgPeek = 2;
-    private const int MsgDontWait = 0x40;
-    private const int EAgain = 11;
-
     /// <summary>Whether <paramref name="fd"/> is a datagram socket (SO_TYPE is SOCK_DGRAM).</summary>
     public static bool IsDatagram(int fd)
     {
         int type;
         var length = (uint)sizeof(int);
-        return Sys.getsockopt(fd, Sys.SolSocket, SoType, &type, &length) == 0 && type == SockDgram;
+        return Libc.getsockopt(fd, Libc.SolSocket, Libc.SoType, &type, &length) == 0 && type == Libc.SockDgram;
     }
 
     /// <summary>
@@ -35,26 +29,24 @@ internal static unsafe partial class Datagram
     {
         // The datagram's bytes are not looked at: a few are enough, MSG_TRUNC is not an error.
         var data = stackalloc byte[16];
-        var sa = stackalloc byte[128];
-        var length = 128u;
-        var n = recvfrom(fd, data, 16, MsgPeek | (wait ? 0 : MsgDontWait), sa, &length);
+        var sa = stackalloc byte[SockAddr.StorageSize];
+        var length = (uint)SockAddr.StorageSize;
+        var n = Libc.recvfrom(fd, data, 16, Libc.MsgPeek | (wait ? 0 : Libc.MsgDontWait), sa, &length);
         if (n < 0)
         {
             var errno = Marshal.GetLastPInvokeError();
-            error = errno == EAgain && !wait ? null : Marshal.GetPInvokeErrorMessage(errno);
+            error = errno == Libc.EAgain && !wait ? null : Marshal.GetPInvokeErrorMessage(errno);
             return null;
         }
         error = null;
-        return SockAddr.ToEndPoint(new ReadOnlySpan<byte>(sa, (int)Math.Min(length, 128u)));
+        return SockAddr.ToEndPoint(new ReadOnlySpan<byte>(sa, (int)Math.Min(length, (uint)SockAddr.StorageSize)));
     }
 
     /// <summary>socket.c sock_sink(): reads one queued datagram away, without waiting for one.</summary>
     public static bool Sink(int fd)
     {
         var data = stackalloc byte[16];
-        return recvfrom(fd, data, 16, MsgDontWait, null, null) >= 0;
+        return Libc.recvfrom(fd, data, 16, Libc.MsgDontWait, null, null) >= 0;
     }
 
-    [LibraryImport("libc.so.6", SetLastError = true)]
-    private static partial nint recvfrom(int fd, byte* buf, nuint length, int flags, byte* addr, uint* addrLength);
 }

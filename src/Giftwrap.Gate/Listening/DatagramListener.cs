@@ -8,7 +8,7 @@ using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Gate.Config;
 using Giftwrap.Gate.Connections;
-using Giftwrap.Gate.Forwarding;
+using Giftwrap.Gate.Interop;
 using Giftwrap.Gate.Logging;
 using Giftwrap.Hosting;
 
@@ -103,7 +103,7 @@ internal sealed class DatagramListener : IAsyncDisposable
         int? status;
         // Blocking while a program may hold it (what inetd hands over); the runtime's own
         // operations on this socket expect it non-blocking again afterwards.
-        _ = Sys.SetNonBlocking(fd, false);
+        _ = Libc.SetNonBlocking(fd, false);
         try
         {
             status = await _handler().HandleAsync(_socket, remote, Local, service, ct).ConfigureAwait(false);
@@ -120,7 +120,7 @@ internal sealed class DatagramListener : IAsyncDisposable
             _log.Write(LibwrapLog.RefusedFault(service.Daemon, remote.Address.ToString(), ex));
             status = null;
         }
-        _ = Sys.SetNonBlocking(fd, true);
+        _ = Libc.SetNonBlocking(fd, true);
         // Refused, or no program could take it (tcpd's clean_exit() after a failed exec): read away.
         if (status is null or -1)
             _ = Datagram.Sink(fd);

@@ -11,6 +11,7 @@ using Giftwrap.Gate.Actions;
 using Giftwrap.Gate.Config;
 using Giftwrap.Gate.Connections;
 using Giftwrap.Gate.Forwarding;
+using Giftwrap.Gate.Interop;
 using Giftwrap.Gate.Logging;
 using Giftwrap.Hosting;
 using Giftwrap.Tables;
@@ -49,8 +50,6 @@ public sealed class GateServer : IAsyncDisposable
     private readonly List<(Socket Socket, string? Name)> _inherited;
     // The UDP services (dgram udp wait), each watched by its own loop; see DatagramListener.
     private readonly ConcurrentDictionary<IPEndPoint, DatagramListener> _datagrams = new();
-    private const int SolSocket = 1;
-    private const int SoReuseAddr = 2;
 
     /// <param name="config">The configuration.</param>
     /// <param name="log">Where tcpd's lines and the gate's own go.</param>
@@ -252,7 +251,7 @@ public sealed class GateServer : IAsyncDisposable
             // Not SocketOptionName.ReuseAddress: on Linux the runtime sets SO_REUSEPORT with it, and
             // then a second gate binds the same address and the kernel splits the connections
             // between two gates with different tables. With SO_REUSEADDR alone it fails: EADDRINUSE.
-            s.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
+            s.SetRawSocketOption(Libc.SolSocket, Libc.SoReuseAddr, BitConverter.GetBytes(1));
             s.Bind(ep);
             s.Listen(1024);
             return s;
@@ -332,13 +331,13 @@ public sealed class GateServer : IAsyncDisposable
         if (SockAddr.ToEndPoint(peer) is not { } remote || (l.FixedLocal ?? SockAddr.Local(fd)) is not { } local)
         {
             // Not an IP connection (cannot happen on our listeners), or already gone.
-            _ = Sys.close(fd);
+            _ = Libc.close(fd);
             return;
         }
         var source = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
         if (TryAdmit(source, service) is not { } count)
         {
-            _ = Sys.close(fd);
+            _ = Libc.close(fd);
             return;
         }
         GateMetrics.ConnectionDelta(1, service.Daemon, service.Name);
@@ -364,7 +363,7 @@ public sealed class GateServer : IAsyncDisposable
             case ConnectionHandler.LoopOutcome.Relayed:
                 return;
             case ConnectionHandler.LoopOutcome.Closed:
-                _ = Sys.close(fd);
+                _ = Libc.close(fd);
                 Close(open);
                 return;
         }
@@ -411,13 +410,13 @@ public sealed class GateServer : IAsyncDisposable
         try
         {
             // Blocking again, as an accepted socket is: a program exec'd on it expects that.
-            _ = Sys.SetNonBlocking(fd, false);
+            _ = Libc.SetNonBlocking(fd, false);
             client = new Socket(new SafeSocketHandle(fd, ownsHandle: true));
         }
         catch (SocketException)
         {
             // Gone before we could look at it.
-            _ = Sys.close(fd);
+            _ = Libc.close(fd);
             handler.Tables.Release();
             Close(open);
             return;
@@ -462,7 +461,7 @@ public sealed class GateServer : IAsyncDisposable
         public void Ended(object? state, in RelayResult result)
         {
             var open = (OpenConnection)state!;
-            if (!result.Connected && result.Error != Sys.ECanceled && open.Service.Forward is { } backend)
+            if (!result.Connected && result.Error != Libc.ECanceled && open.Service.Forward is { } backend)
                 ConnectionHandler.LogBackendFailure(gate._log, open.Service, backend, result.Error);
             if (result.Connected)
                 GateMetrics.Forwarded(result.ToBackend, result.ToClient);

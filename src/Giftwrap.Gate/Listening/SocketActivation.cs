@@ -2,6 +2,7 @@
 // descriptors 3, 4, ... with LISTEN_FDS and LISTEN_PID (and LISTEN_FDNAMES). The
 // gate uses them in place of binding the same addresses itself.
 using System.Net.Sockets;
+using Giftwrap.Gate.Interop;
 
 namespace Giftwrap.Gate.Listening;
 
@@ -27,7 +28,7 @@ public static class SocketActivation
         {
             var socket = new Socket(new SafeSocketHandle(FirstFd + i, ownsHandle: true));
             // SO_ACCEPTCONN through the raw call: GetSocketOption throws on inherited sockets.
-            if (socket.GetRawSocketOption(1 /*SOL_SOCKET*/, 30 /*SO_ACCEPTCONN*/, value) != 4 || BitConverter.ToInt32(value) == 0)
+            if (socket.GetRawSocketOption(Libc.SolSocket, Libc.SoAcceptConn, value) != 4 || BitConverter.ToInt32(value) == 0)
             {
                 socket.Dispose();
                 continue;

@@ -3,43 +3,43 @@
 // the connection still on descriptors 0, 1 and 2.
 using System.Runtime.InteropServices;
 using System.Runtime.InteropServices.Marshalling;
+using Giftwrap.Gate.Interop;
 using Giftwrap.Hosting;
 
 namespace Giftwrap.Gate.Tcpd;
 
-internal static unsafe partial class NativeExec
+internal static unsafe class NativeExec
 {
     /// <summary>Sets this process's file creation mask (inherited by every program it starts).</summary>
-    public static void SetUmask(int mask) => _ = umask(mask);
+    public static void SetUmask(int mask) => _ = Libc.umask(mask);
 
     /// <summary>Applies <paramref name="state"/> to this process and replaces it by <paramref name="argv"/>; returns only on failure.</summary>
     public static string Exec(string path, string[] argv, ProcessState state)
     {
         if (state.Umask is { } mask)
-            _ = umask(mask);
+            _ = Libc.umask(mask);
         if (state.Nice is { } n)
         {
             Marshal.SetLastPInvokeError(0);
-            _ = nice(n);
+            _ = Libc.nice(n);
         }
         if (state.Group is { } group)
         {
-            var gr = getgrnam(group);
-            if (gr == 0)
+            var gr = Libc.getgrnam(group);
+            if (gr is null)
                 return $"unknown group: \"{group}\"";
-            if (setgid(Marshal.ReadInt32(gr, 2 * IntPtr.Size)) != 0)
+            if (Libc.setgid(gr->Gid) != 0)
                 return $"setgid({group}): {Marshal.GetLastPInvokeErrorMessage()}";
         }
         if (state.User is { } user)
         {
-            var pw = getpwnam(user);
-            if (pw == 0)
+            var pw = Libc.getpwnam(user);
+            if (pw is null)
                 return $"unknown user: \"{user}\"";
-            var uid = Marshal.ReadInt32(pw, 2 * IntPtr.Size);
-            var gid = Marshal.ReadInt32(pw, 2 * IntPtr.Size + 4);
-            if (state.Group is null && setgid(gid) != 0)
+            var (uid, gid) = (pw->Uid, pw->Gid);
+            if (state.Group is null && Libc.setgid(gid) != 0)
                 return $"setgid: {Marshal.GetLastPInvokeErrorMessage()}";
-            if (initgroups(user, state.Group is null ? gid : getegid()) != 0 || setuid(uid) != 0)
+            if (Libc.initgroups(user, state.Group is null ? gid : Libc.getegid()) != 0 || Libc.setuid(uid) != 0)
                 return $"setuid({user}): {Marshal.GetLastPInvokeErrorMessage()}";
         }
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -49,7 +49,7 @@ internal static unsafe partial class NativeExec
             env[k] = v;
         var argvp = ToCStrings(argv);
         var envp = ToCStrings([.. env.Select(kv => $"{kv.Key}={kv.Value}")]);
-        _ = execve(path, argvp, envp);
+        _ = Libc.execve(path, argvp, envp);
         return Marshal.GetLastPInvokeErrorMessage();
     }
 
@@ -61,30 +61,4 @@ internal static unsafe partial class NativeExec
         return array;
     }
 
-    [LibraryImport("libc.so.6", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int execve(string path, byte** argv, byte** envp);
-
-    [LibraryImport("libc.so.6")]
-    private static partial int umask(int mask);
-
-    [LibraryImport("libc.so.6", SetLastError = true)]
-    private static partial int nice(int inc);
-
-    [LibraryImport("libc.so.6", SetLastError = true)]
-    private static partial int setuid(int uid);
-
-    [LibraryImport("libc.so.6", SetLastError = true)]
-    private static partial int setgid(int gid);
-
-    [LibraryImport("libc.so.6")]
-    private static partial int getegid();
-
-    [LibraryImport("libc.so.6", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int initgroups(string user, int group);
-
-    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial nint getpwnam(string name);
-
-    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial nint getgrnam(string name);
 }

@@ -5,7 +5,7 @@
 // (a `dgram udp wait` service) has no peer: its client is the first queued datagram's
 // source, as in libwrap's socket.c sock_host().
 using System.Net;
-using Giftwrap.Gate.Forwarding;
+using Giftwrap.Gate.Interop;
 using Giftwrap.Gate.Listening;
 
 namespace Giftwrap.Gate.Tcpd;

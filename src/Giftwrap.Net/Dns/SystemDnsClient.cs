@@ -10,23 +10,13 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
+using Giftwrap.Net.Interop;
 
 namespace Giftwrap.Net.Dns;
 
 /// <summary>Looks names and addresses up through the system resolver (getnameinfo, getaddrinfo).</summary>
-public sealed partial class SystemDnsClient : IDnsClient
+public sealed class SystemDnsClient : IDnsClient
 {
-    private const int NiMaxHost = 1025;
-    private const int NiNameRequired = 8;   // glibc NI_NAMEREQD
-    private const int EaiNoName = -2;       // glibc EAI_NONAME
-    private const int EaiNoData = -5;       // glibc EAI_NODATA
-    private const int EaiAddrFamily = -9;   // glibc EAI_ADDRFAMILY
-    private const int AiPassive = 1;        // what libwrap passes: AI_PASSIVE | AI_CANONNAME
-    private const int AiCanonName = 2;
-    private const int SockStream = 1;
-    private const int AfInet = 2;
-    private const int AfInet6 = 10;
-
     /// <summary>The shared instance.</summary>
     public static readonly SystemDnsClient Instance = new();
 
@@ -80,12 +70,12 @@ public sealed partial class SystemDnsClient : IDnsClient
         Encoding.Latin1.GetBytes(name, node);
         var hints = new AddrInfo
         {
-            Flags = AiPassive | AiCanonName,
-            Family = family == AddressFamily.InterNetworkV6 ? AfInet6 : AfInet,
-            SockType = SockStream,
+            Flags = Libc.AiPassive | Libc.AiCanonName,
+            Family = family == AddressFamily.InterNetworkV6 ? Libc.AfInet6 : Libc.AfInet,
+            SockType = Libc.SockStream,
         };
-        var result = getaddrinfo(ref node[0], 0, ref hints, out var list);
-        if (result is EaiNoName or EaiNoData or EaiAddrFamily)
+        var result = Libc.getaddrinfo(ref node[0], 0, ref hints, out var list);
+        if (result is Libc.EaiNoName or Libc.EaiNoData or Libc.EaiAddrFamily)
             return new ForwardAnswer(null, []);
         if (result != 0)
             throw new DnsLookupException(DnsFailure.ServerFailure, $"getaddrinfo({name}) failed: {result}");
@@ -95,7 +85,7 @@ public sealed partial class SystemDnsClient : IDnsClient
         }
         finally
         {
-            freeaddrinfo(list);
+            Libc.freeaddrinfo(list);
         }
     }
 
@@ -109,9 +99,9 @@ public sealed partial class SystemDnsClient : IDnsClient
             var sa = (byte*)entry->Addr;
             if (sa is null)
                 continue;
-            if (entry->Family == AfInet && entry->AddrLen >= 8)
+            if (entry->Family == Libc.AfInet && entry->AddrLen >= 8)
                 addresses.Add(new IPAddress(new ReadOnlySpan<byte>(sa + 4, 4)));
-            else if (entry->Family == AfInet6 && entry->AddrLen >= 28)
+            else if (entry->Family == Libc.AfInet6 && entry->AddrLen >= 28)
                 addresses.Add(new IPAddress(new ReadOnlySpan<byte>(sa + 8, 16), *(uint*)(sa + 24)));
         }
         return new ForwardAnswer(canonical, addresses);
@@ -125,28 +115,14 @@ public sealed partial class SystemDnsClient : IDnsClient
         return Encoding.Latin1.GetString(text, length);
     }
 
-    /// <summary>glibc's struct addrinfo (LP64: the pointers at 24, 32 and 40).</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    private struct AddrInfo
-    {
-        public int Flags;
-        public int Family;
-        public int SockType;
-        public int Protocol;
-        public uint AddrLen;
-        public nint Addr;
-        public nint CanonName;
-        public nint Next;
-    }
-
     internal static string? GetNameInfo(IPAddress address)
     {
         var socketAddress = new IPEndPoint(address, 0).Serialize();
         var sockaddr = socketAddress.Buffer.Span[..socketAddress.Size];
-        var host = new byte[NiMaxHost];
-        var result = getnameinfo(ref MemoryMarshal.GetReference(sockaddr), (uint)sockaddr.Length,
-            ref host[0], (uint)host.Length, 0, 0, NiNameRequired);
-        if (result is EaiNoName or EaiNoData)
+        var host = new byte[Libc.NiMaxHost];
+        var result = Libc.getnameinfo(ref MemoryMarshal.GetReference(sockaddr), (uint)sockaddr.Length,
+            ref host[0], (uint)host.Length, 0, 0, Libc.NiNameReqd);
+        if (result is Libc.EaiNoName or Libc.EaiNoData)
             return null;
         if (result != 0)
             throw new DnsLookupException(DnsFailure.ServerFailure, $"getnameinfo({address}) failed: {result}");
@@ -155,12 +131,4 @@ public sealed partial class SystemDnsClient : IDnsClient
         return Encoding.Latin1.GetString(host, 0, length < 0 ? host.Length : length);
     }
 
-    [LibraryImport("libc.so.6")]
-    private static partial int getaddrinfo(ref byte node, nint service, ref AddrInfo hints, out nint res);
-
-    [LibraryImport("libc.so.6")]
-    private static partial void freeaddrinfo(nint res);
-
-    [LibraryImport("libc.so.6")]
-    private static partial int getnameinfo(ref byte sa, uint salen, ref byte host, uint hostlen, nint serv, uint servlen, int flags);
 }

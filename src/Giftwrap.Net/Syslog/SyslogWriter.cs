@@ -7,6 +7,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
+using Giftwrap.Net.Interop;
 
 namespace Giftwrap.Net.Syslog;
 
@@ -51,7 +52,7 @@ public static class SyslogFacility
 }
 
 /// <summary>Sends messages to the local syslog daemon over a Unix datagram socket. Thread-safe.</summary>
-public sealed partial class SyslogWriter : IDisposable
+public sealed class SyslogWriter : IDisposable
 {
     /// <summary>The longest datagram sent, in bytes; longer messages are cut (RFC 3164 4.1 allows 1,024, rsyslog takes 8 KB).</summary>
     public const int MaxDatagramLength = 2048;
@@ -160,7 +161,7 @@ public sealed partial class SyslogWriter : IDisposable
         var errno = TrySend(datagram);
         // A full queue is the daemon being slow: drop. Anything else (refused, not connected) may be a
         // restarted daemon with a new socket: reopen once.
-        if (errno is 0 or EAgain or ENoBufs)
+        if (errno is 0 or Libc.EAgain or Libc.ENoBufs)
             return errno == 0;
         return Reconnect() && TrySend(datagram) == 0;
     }
@@ -169,27 +170,27 @@ public sealed partial class SyslogWriter : IDisposable
     private int TrySend(byte[] datagram)
     {
         if (_fd < 0)
-            return ENotConn;
-        return send(_fd, datagram, (nuint)datagram.Length, MsgNoSignal) >= 0 ? 0 : Marshal.GetLastPInvokeError();
+            return Libc.ENotConn;
+        return Libc.send(_fd, datagram, (nuint)datagram.Length, Libc.MsgNoSignal) >= 0 ? 0 : Marshal.GetLastPInvokeError();
     }
 
     private bool Reconnect()
     {
         CloseSocket();
         var path = Encoding.UTF8.GetBytes(_socketPath);
-        if (path.Length >= SunPathLength)
+        if (path.Length >= Libc.SunPathLength)
             return false;
-        var fd = socket(AfUnix, SockDgram | SockNonBlock | SockCloExec, 0);
+        var fd = Libc.socket(Libc.AfUnix, Libc.SockDgram | Libc.SockNonBlock | Libc.SockCloExec, 0);
         if (fd < 0)
             return false;
         // struct sockaddr_un: the family, then the NUL-terminated path.
-        var address = new byte[2 + SunPathLength];
-        BitConverter.TryWriteBytes(address, (ushort)AfUnix);
+        var address = new byte[2 + Libc.SunPathLength];
+        BitConverter.TryWriteBytes(address, (ushort)Libc.AfUnix);
         path.CopyTo(address, 2);
-        if (connect(fd, address, (uint)(2 + path.Length + 1)) != 0)
+        if (Libc.connect(fd, address, (uint)(2 + path.Length + 1)) != 0)
         {
             // No syslog daemon (yet): the message is dropped, the next one tries again.
-            _ = close(fd);
+            _ = Libc.close(fd);
             return false;
         }
         _fd = fd;
@@ -200,32 +201,10 @@ public sealed partial class SyslogWriter : IDisposable
     {
         if (_fd >= 0)
         {
-            _ = close(_fd);
+            _ = Libc.close(_fd);
             _fd = -1;
         }
     }
-
-    private const int AfUnix = 1;
-    private const int SockDgram = 2;
-    private const int SockNonBlock = 0x800;
-    private const int SockCloExec = 0x80000;
-    private const int SunPathLength = 108;
-    private const int MsgNoSignal = 0x4000;
-    private const int EAgain = 11;
-    private const int ENotConn = 107;
-    private const int ENoBufs = 105;
-
-    [LibraryImport("libc.so.6", EntryPoint = "socket", SetLastError = true)]
-    private static partial int socket(int domain, int type, int protocol);
-
-    [LibraryImport("libc.so.6", EntryPoint = "connect", SetLastError = true)]
-    private static partial int connect(int fd, byte[] address, uint length);
-
-    [LibraryImport("libc.so.6", EntryPoint = "send", SetLastError = true)]
-    private static partial nint send(int fd, byte[] buffer, nuint length, int flags);
-
-    [LibraryImport("libc.so.6", EntryPoint = "close")]
-    private static partial int close(int fd);
 
     private static string CleanTag(string tag)
     {

@@ -1,7 +1,7 @@
 // Users and groups named by the user and group options, and netgroup membership:
 // system databases the core consults through small interfaces so tests and hosts
 // can supply their own. The defaults read the system's files and libc's innetgr().
-using System.Runtime.InteropServices;
+using Giftwrap.Interop;
 
 namespace Giftwrap.Decisions;
 
@@ -23,26 +23,20 @@ public interface INetgroups
 }
 
 /// <summary>Looks users and groups up through the C library (getpwnam/getgrnam), so NSS sources count.</summary>
-internal sealed partial class SystemAccounts : IAccounts
+internal sealed class SystemAccounts : IAccounts
 {
     /// <summary>The shared instance.</summary>
     public static readonly SystemAccounts Instance = new();
 
     /// <inheritdoc/>
-    public bool UserExists(string name) => name.Length > 0 && !name.Contains('\0', StringComparison.Ordinal) && getpwnam(name) != 0;
+    public bool UserExists(string name) => name.Length > 0 && !name.Contains('\0', StringComparison.Ordinal) && Libc.getpwnam(name) != 0;
 
     /// <inheritdoc/>
-    public bool GroupExists(string name) => name.Length > 0 && !name.Contains('\0', StringComparison.Ordinal) && getgrnam(name) != 0;
-
-    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial nint getpwnam(string name);
-
-    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial nint getgrnam(string name);
+    public bool GroupExists(string name) => name.Length > 0 && !name.Contains('\0', StringComparison.Ordinal) && Libc.getgrnam(name) != 0;
 }
 
 /// <summary>Netgroup membership through the C library's innetgr(), as libwrap built with NETGROUP does.</summary>
-internal sealed partial class SystemNetgroups : INetgroups
+internal sealed class SystemNetgroups : INetgroups
 {
     /// <summary>The shared instance.</summary>
     public static readonly SystemNetgroups Instance = new();
@@ -54,7 +48,7 @@ internal sealed partial class SystemNetgroups : INetgroups
             return false;
         try
         {
-            return innetgr(netgroup, host, null, null) == 1;
+            return Libc.innetgr(netgroup, host, null, null) == 1;
         }
         catch (EntryPointNotFoundException)
         {
@@ -62,7 +56,4 @@ internal sealed partial class SystemNetgroups : INetgroups
             return false;
         }
     }
-
-    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int innetgr(string netgroup, string? host, string? user, string? domain);
 }

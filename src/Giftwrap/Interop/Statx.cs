@@ -21,13 +21,10 @@ internal struct StatxBuffer
     [FieldOffset(40)] public long FileSize;
 }
 
-internal static unsafe partial class Statx
+internal static unsafe class Statx
 {
     public const int Size = 256;
-    public const int AtFdCwd = -100;
-    public const int AtEmptyPath = 0x1000;
     public const uint Type = 0x1, ModeBits = 0x2, UidBit = 0x8, GidBit = 0x10, InodeBit = 0x100, SizeBit = 0x200;
-    public const int SIfMt = 0xF000, SIfDir = 0x4000;
 
     /// <summary>The kernel's offsets, as (field, offset): what <see cref="StatxBuffer"/> must agree with.</summary>
     public static readonly (string Field, int Offset)[] KernelOffsets =
@@ -35,40 +32,40 @@ internal static unsafe partial class Statx
         ("Mask", 0), ("Uid", 20), ("Gid", 24), ("Mode", 28), ("Inode", 32), ("FileSize", 40),
     ];
 
-    private static string? s_layoutError;
-    private static int s_checked;
+    private static readonly Lazy<string?> LazyLayoutError = new(CheckLayout);
 
     /// <summary>statx(2) of <paramref name="path"/> relative to <paramref name="dirfd"/>. Returns errno, or 0.</summary>
     public static int Get(int dirfd, string path, int flags, uint mask, out StatxBuffer buffer)
     {
         buffer = default;
         fixed (StatxBuffer* p = &buffer)
-            return statx(dirfd, path, flags, mask, p) == 0 ? 0 : Marshal.GetLastPInvokeError();
+            return Libc.statx(dirfd, path, flags, mask, p) == 0 ? 0 : Marshal.GetLastPInvokeError();
     }
 
+    /// <summary>stat(2) of <paramref name="path"/> (relative to the working directory), following links. Returns errno, or 0.</summary>
+    public static int Get(string path, uint mask, out StatxBuffer buffer) => Get(Libc.AtFdCwd, path, 0, mask, out buffer);
+
     /// <summary>fstat(2) through statx(fd, "", AT_EMPTY_PATH). Returns errno, or 0.</summary>
-    public static int Get(int fd, uint mask, out StatxBuffer buffer) => Get(fd, "", AtEmptyPath, mask, out buffer);
+    public static int Get(int fd, uint mask, out StatxBuffer buffer) => Get(fd, "", Libc.AtEmptyPath, mask, out buffer);
 
     /// <summary>
     /// Null when the layout assumed here matches the running process and kernel, else one line saying why not:
     /// the struct's size and offsets, then a statx of "/" that must say "a directory, inode known".
     /// Computed once.
     /// </summary>
-    public static string? LayoutError()
+    public static string? LayoutError() => LazyLayoutError.Value;
+
+    private static string? CheckLayout()
     {
-        if (Volatile.Read(ref s_checked) != 0)
-            return s_layoutError;
         var error = Describe<StatxBuffer>(Size, KernelOffsets);
         if (error is null)
         {
-            var errno = Get(AtFdCwd, "/", 0, Type | ModeBits | InodeBit, out var root);
+            var errno = Get(Libc.AtFdCwd, "/", 0, Type | ModeBits | InodeBit, out var root);
             if (errno != 0)
                 error = $"statx(\"/\") failed: {Marshal.GetPInvokeErrorMessage(errno)}";
-            else if ((root.Mode & SIfMt) != SIfDir || root.Inode == 0)
+            else if ((root.Mode & Libc.SIfMt) != Libc.SIfDir || root.Inode == 0)
                 error = $"statx(\"/\") did not read back as a directory (mode {root.Mode:x}, mask {root.Mask:x}): the struct statx layout assumed here is wrong";
         }
-        s_layoutError = error;
-        Volatile.Write(ref s_checked, 1);
         return error;
     }
 
@@ -93,7 +90,4 @@ internal static unsafe partial class Statx
         }
         return null;
     }
-
-    [LibraryImport("libc.so.6", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int statx(int dirfd, string path, int flags, uint mask, StatxBuffer* buf);
 }

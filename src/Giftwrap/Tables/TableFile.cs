@@ -23,15 +23,10 @@ internal enum ReadOutcome
     Directory,
 }
 
-internal static partial class TableFile
+internal static class TableFile
 {
     /// <summary>The largest table or pattern file read (a 1,000,000-rule hosts.deny is about 20 MB).</summary>
     public const long MaxBytes = 256L * 1024 * 1024;
-
-    private const int ORdOnly = 0, ONonBlock = 0x800, ONoCtty = 0x100, OCloExec = 0x80000;
-    private const int AtFdCwd = Statx.AtFdCwd, AtEmptyPath = Statx.AtEmptyPath;
-    private const int SIfMt = 0xF000, SIfReg = 0x8000, SIfDir = 0x4000;
-    private const int Enoent = 2;
 
     /// <summary>
     /// Reads <paramref name="path"/>. For a table (<paramref name="table"/>; else a /file pattern list) a directory is
@@ -59,19 +54,19 @@ internal static partial class TableFile
     private static ReadOutcome TryReadLinux(string path, ref byte[] data, ref string? error, bool table, long maxBytes)
     {
         // Look before opening: a device is never opened (opening some has side effects), a FIFO never waited on.
-        if (Stat(AtFdCwd, path, 0, out var mode, out _) is var errno and not 0)
-            return errno == Enoent ? ReadOutcome.Missing : Failed(path, errno, ref error);
+        if (Stat(Libc.AtFdCwd, path, 0, out var mode, out _) is var errno and not 0)
+            return errno == Libc.ENoEnt ? ReadOutcome.Missing : Failed(path, errno, ref error);
         if (Refuse(path, mode, table, ref error) is { } early)
             return early;
-        var fd = open(path, ORdOnly | ONonBlock | ONoCtty | OCloExec);
+        var fd = Libc.open(path, Libc.ORdOnly | Libc.ONonBlock | Libc.ONoCtty | Libc.OCloExec);
         if (fd < 0)
         {
             errno = Marshal.GetLastPInvokeError();
-            return errno == Enoent ? ReadOutcome.Missing : Failed(path, errno, ref error);
+            return errno == Libc.ENoEnt ? ReadOutcome.Missing : Failed(path, errno, ref error);
         }
         using var handle = new SafeFileHandle(fd, ownsHandle: true);
         // Look again at what was opened: the path may have been replaced in between.
-        if (Stat(fd, "", AtEmptyPath, out mode, out var size) is var e2 and not 0)
+        if (Stat(fd, "", Libc.AtEmptyPath, out mode, out var size) is var e2 and not 0)
             return Failed(path, e2, ref error);
         if (Refuse(path, mode, table, ref error) is { } late)
             return late;
@@ -95,10 +90,10 @@ internal static partial class TableFile
 
     private static ReadOutcome? Refuse(string path, int mode, bool table, ref string? error)
     {
-        var type = mode & SIfMt;
-        if (type == SIfReg)
+        var type = mode & Libc.SIfMt;
+        if (type == Libc.SIfReg)
             return null;
-        if (type == SIfDir)
+        if (type == Libc.SIfDir)
         {
             error = table ? null : $"{path}: a directory, not a regular file";
             return table ? ReadOutcome.Read : ReadOutcome.Directory;
@@ -115,11 +110,11 @@ internal static partial class TableFile
 
     private static string Describe(int type) => type switch
     {
-        SIfDir => "a directory",
-        0x1000 => "a FIFO",
-        0x2000 => "a character device",
-        0x6000 => "a block device",
-        0xC000 => "a socket",
+        Libc.SIfDir => "a directory",
+        Libc.SIfIfo => "a FIFO",
+        Libc.SIfChr => "a character device",
+        Libc.SIfBlk => "a block device",
+        Libc.SIfSock => "a socket",
         _ => "not a file",
     };
 
@@ -180,7 +175,7 @@ internal static partial class TableFile
         try
         {
             if (Directory.Exists(path))
-                return Refuse(path, SIfDir, table, ref error)!.Value;
+                return Refuse(path, Libc.SIfDir, table, ref error)!.Value;
             using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             return ReadOpened(handle, RandomAccess.GetLength(handle), path, ref data, ref error, table, maxBytes);
         }
@@ -199,7 +194,4 @@ internal static partial class TableFile
             return ReadOutcome.Failed;
         }
     }
-
-    [LibraryImport("libc.so.6", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int open(string path, int flags);
 }

@@ -8,19 +8,14 @@
 // they do, one caller reads them and hands each to its subscribers' lock-free queues,
 // and a caller that finds another one doing so waits the microseconds that takes (the
 // events it must see may be in that caller's hands), never for a recompile.
-using System.Runtime.InteropServices;
+using Giftwrap.Interop;
 
 namespace Giftwrap.Tables;
 
-internal sealed partial class TableWatcher
+internal sealed class TableWatcher
 {
-    private const uint InModify = 0x2, InAttrib = 0x4, InCloseWrite = 0x8, InMovedFrom = 0x40, InMovedTo = 0x80,
-        InCreate = 0x100, InDelete = 0x200, InDeleteSelf = 0x400, InMoveSelf = 0x800, InQOverflow = 0x4000, InIgnored = 0x8000;
-
-    private const uint WatchMask = InModify | InAttrib | InCloseWrite | InMovedFrom | InMovedTo | InCreate | InDelete | InDeleteSelf | InMoveSelf;
-
-    // asm-generic/ioctls.h: the same number on x86-64 and arm64, the architectures Giftwrap ships for.
-    private const nuint FionRead = 0x541B;
+    private const uint WatchMask = Libc.InModify | Libc.InAttrib | Libc.InCloseWrite | Libc.InMovedFrom | Libc.InMovedTo
+        | Libc.InCreate | Libc.InDelete | Libc.InDeleteSelf | Libc.InMoveSelf;
 
     private static readonly Lazy<TableWatcher> LazyShared = new(() => new TableWatcher(), LazyThreadSafetyMode.ExecutionAndPublication);
 
@@ -44,7 +39,7 @@ internal sealed partial class TableWatcher
     {
         try
         {
-            _fd = OperatingSystem.IsLinux() ? inotify_init1(0x800 /*IN_NONBLOCK*/ | 0x80000 /*IN_CLOEXEC*/) : -1;
+            _fd = OperatingSystem.IsLinux() ? Libc.inotify_init1(Libc.InNonBlock | Libc.InCloExec) : -1;
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
         {
@@ -68,7 +63,7 @@ internal sealed partial class TableWatcher
             routes = routes.Copy();
             if (!routes.WatchByDir.ContainsKey(dir))
             {
-                var wd = inotify_add_watch(_fd, dir, WatchMask);
+                var wd = Libc.inotify_add_watch(_fd, dir, WatchMask);
                 if (wd < 0)
                     return false;
                 routes.WatchByDir[dir] = wd;
@@ -129,7 +124,7 @@ internal sealed partial class TableWatcher
                 if (routes.WatchByDir.Remove(dir, out var wd))
                 {
                     routes.DirByWatch.Remove(wd);
-                    _ = inotify_rm_watch(_fd, wd);
+                    _ = Libc.inotify_rm_watch(_fd, wd);
                 }
             }
             Volatile.Write(ref _routes, routes);
@@ -147,7 +142,7 @@ internal sealed partial class TableWatcher
         // Nothing queued and nobody holding events read from the queue: the common case, no write at all.
         // In this order: an event read before our FIONREAD is in the hands of a caller that set _draining first.
         int queued;
-        if (ioctl(_fd, FionRead, &queued) == 0 && queued == 0 && Volatile.Read(ref _draining) == 0)
+        if (Libc.ioctl(_fd, Libc.FionRead, &queued) == 0 && queued == 0 && Volatile.Read(ref _draining) == 0)
             return true;
         var seen = Volatile.Read(ref _passes);
         var spin = new SpinWait();
@@ -181,18 +176,19 @@ internal sealed partial class TableWatcher
         {
             while (true)
             {
-                var n = (int)read(_fd, buf, (nuint)_buffer.Length);
+                var n = (int)Libc.read(_fd, buf, (nuint)_buffer.Length);
                 if (n <= 0)
                     break;
                 var routes = Volatile.Read(ref _routes);
-                for (var off = 0; off + 16 <= n;)
+                var header = sizeof(InotifyEvent);
+                for (var off = 0; off + header <= n;)
                 {
-                    var wd = *(int*)(buf + off);
-                    var mask = *(uint*)(buf + off + 4);
-                    var len = *(int*)(buf + off + 12);
-                    var nameLen = new ReadOnlySpan<byte>(buf + off + 16, len).IndexOf((byte)0);
-                    var name = System.Text.Encoding.UTF8.GetString(buf + off + 16, nameLen < 0 ? len : nameLen);
-                    off += 16 + len;
+                    var e = (InotifyEvent*)(buf + off);
+                    var len = (int)e->Len;
+                    var nameLen = new ReadOnlySpan<byte>(buf + off + header, len).IndexOf((byte)0);
+                    var name = System.Text.Encoding.UTF8.GetString(buf + off + header, nameLen < 0 ? len : nameLen);
+                    var (wd, mask) = (e->Wd, e->Mask);
+                    off += header + len;
                     Dispatch(routes, wd, mask, name);
                 }
             }
@@ -201,7 +197,7 @@ internal sealed partial class TableWatcher
 
     private static void Dispatch(Routes routes, int wd, uint mask, string name)
     {
-        if ((mask & InQOverflow) != 0)
+        if ((mask & Libc.InQOverflow) != 0)
         {
             // Events were lost: every subscriber checks everything.
             foreach (var subs in routes.SubscribersByDir.Values)
@@ -213,7 +209,7 @@ internal sealed partial class TableWatcher
         }
         if (!routes.DirByWatch.TryGetValue(wd, out var dir) || !routes.SubscribersByDir.TryGetValue(dir, out var subscribers))
             return;
-        if ((mask & InIgnored) != 0)
+        if ((mask & Libc.InIgnored) != 0)
         {
             // The directory went away or was replaced: its subscribers check everything and watch it
             // again when they next reload (registration is not done on the decision path).
@@ -221,7 +217,7 @@ internal sealed partial class TableWatcher
                 s.Lost(dir, wd);
             return;
         }
-        if ((mask & (InDeleteSelf | InMoveSelf)) != 0)
+        if ((mask & (Libc.InDeleteSelf | Libc.InMoveSelf)) != 0)
         {
             foreach (var s in subscribers)
                 s.Changed(null);
@@ -231,19 +227,4 @@ internal sealed partial class TableWatcher
         foreach (var s in subscribers)
             s.Changed(path);
     }
-
-    [LibraryImport("libc.so.6", SetLastError = true)]
-    private static partial int inotify_init1(int flags);
-
-    [LibraryImport("libc.so.6", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int inotify_add_watch(int fd, string path, uint mask);
-
-    [LibraryImport("libc.so.6", SetLastError = true)]
-    private static partial int inotify_rm_watch(int fd, int wd);
-
-    [LibraryImport("libc.so.6", SetLastError = true)]
-    private static unsafe partial nint read(int fd, byte* buf, nuint count);
-
-    [LibraryImport("libc.so.6", SetLastError = true)]
-    private static unsafe partial int ioctl(int fd, nuint request, int* arg);
 }

@@ -46,7 +46,7 @@ public sealed class StatxTests
             var file = Path.Combine(dir.FullName, "f");
             File.WriteAllBytes(file, new byte[12345]);
             var expected = Run("stat", "-c", "%i %u %g %f %s", file).Trim().Split(' ');
-            Assert.Equal(0, Statx.Get(Statx.AtFdCwd, file, 0, Statx.Type | Statx.ModeBits | Statx.UidBit | Statx.GidBit | Statx.InodeBit | Statx.SizeBit, out var buf));
+            Assert.Equal(0, Statx.Get(Libc.AtFdCwd, file, 0, Statx.Type | Statx.ModeBits | Statx.UidBit | Statx.GidBit | Statx.InodeBit | Statx.SizeBit, out var buf));
             Assert.Equal(ulong.Parse(expected[0]), buf.Inode);
             Assert.Equal(uint.Parse(expected[1]), buf.Uid);
             Assert.Equal(uint.Parse(expected[2]), buf.Gid);
@@ -59,7 +59,7 @@ public sealed class StatxTests
             Assert.Equal(buf.Inode, byFd.Inode);
             Assert.Equal(12345, byFd.FileSize);
 
-            Assert.Equal(2, Statx.Get(Statx.AtFdCwd, Path.Combine(dir.FullName, "missing"), 0, Statx.InodeBit, out _)); // ENOENT
+            Assert.Equal(2, Statx.Get(Libc.AtFdCwd, Path.Combine(dir.FullName, "missing"), 0, Statx.InodeBit, out _)); // ENOENT
         }
         finally
         {
