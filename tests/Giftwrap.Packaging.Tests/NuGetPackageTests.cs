@@ -87,7 +87,8 @@ public sealed class NuGetPackageTests(PackagingFixture fixture)
 
     [Theory]
     [InlineData("Giftwrap.Net", new[] { "Giftwrap" })]
-    [InlineData("Giftwrap.Gate", new[] { "Giftwrap", "Giftwrap.Net" })]
+    [InlineData("Giftwrap.Gate", new[] { "Giftwrap", "Giftwrap.Net", "Giftwrap.Hosting" })]
+    [InlineData("Giftwrap.Hosting", new[] { "Giftwrap" })]
     [InlineData("Giftwrap.Bans", new[] { "Giftwrap" })]
     [InlineData("Giftwrap.Bans.Redis", new[] { "Giftwrap.Bans", "StackExchange.Redis", "System.IO.Hashing" })]
     [InlineData("Giftwrap.Hosting", new[] { "Giftwrap" })]

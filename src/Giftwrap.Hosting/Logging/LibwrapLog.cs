@@ -40,12 +40,39 @@ internal enum LibwrapEvent
 /// <summary>One line: its event, the daemon it is tagged with, its severity, the rule's facility (null: the host's), and its words.</summary>
 internal readonly record struct LibwrapLine(LibwrapEvent Event, string Daemon, SyslogSeverity Severity, int? Facility, string Text)
 {
+    /// <summary>The template an ILogger sees, as a [LoggerMessage] method would give it.</summary>
+    public const string Template = "{Daemon}: {Line}";
+
     /// <summary>The line for an ILogger (Kestrel): "DAEMON: TEXT" at the severity's <see cref="LogLevel"/>, with the event's id.</summary>
     public void WriteTo(ILogger logger)
     {
         var level = Severity.ToLogLevel();
         if (logger.IsEnabled(level))
-            logger.Log(level, new EventId((int)Event, Event.ToString()), this, null, static (line, _) => $"{line.Daemon}: {line.Text}");
+            logger.Log(level, new EventId((int)Event, Event.ToString()), new State(Daemon, Text), null, static (s, _) => s.ToString());
+    }
+
+    /// <summary>The structured state, as LoggerMessage's generator makes it: the two values and the template.</summary>
+    private readonly struct State(string daemon, string line) : IReadOnlyList<KeyValuePair<string, object?>>
+    {
+        public int Count => 3;
+
+        public KeyValuePair<string, object?> this[int index] => index switch
+        {
+            0 => new("Daemon", daemon),
+            1 => new("Line", line),
+            2 => new("{OriginalFormat}", Template),
+            _ => throw new ArgumentOutOfRangeException(nameof(index)),
+        };
+
+        public IEnumerator<KeyValuePair<string, object?>> GetEnumerator()
+        {
+            for (var i = 0; i < Count; i++)
+                yield return this[i];
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+        public override string ToString() => $"{daemon}: {line}";
     }
 }
 
