@@ -91,7 +91,6 @@ public sealed class NuGetPackageTests(PackagingFixture fixture)
     [InlineData("Giftwrap.Hosting", new[] { "Giftwrap" })]
     [InlineData("Giftwrap.Bans", new[] { "Giftwrap" })]
     [InlineData("Giftwrap.Bans.Redis", new[] { "Giftwrap.Bans", "StackExchange.Redis", "System.IO.Hashing" })]
-    [InlineData("Giftwrap.Hosting", new[] { "Giftwrap" })]
     [InlineData("Giftwrap.AspNetCore", new[] { "Giftwrap", "Giftwrap.Net", "Giftwrap.Hosting" })]
     [InlineData("Giftwrap.AspNetCore.Bans", new[] { "Giftwrap.AspNetCore", "Giftwrap.Bans" })]
     [InlineData("Giftwrap.AspNetCore.Redis", new[] { "Giftwrap.AspNetCore.Bans", "Giftwrap.Bans.Redis" })]

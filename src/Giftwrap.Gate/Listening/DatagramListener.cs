@@ -11,6 +11,7 @@ using Giftwrap.Gate.Connections;
 using Giftwrap.Gate.Interop;
 using Giftwrap.Gate.Logging;
 using Giftwrap.Hosting;
+using Giftwrap.Logging;
 
 namespace Giftwrap.Gate.Listening;
 
@@ -85,7 +86,7 @@ internal sealed class DatagramListener : IAsyncDisposable
             catch (SocketException ex)
             {
                 // An ICMP error of an earlier reply (ECONNREFUSED) and the like: nothing queued to judge.
-                _log.Gate(Severity.Debug, $"udp {Local}: {ex.Message}");
+                _log.Gate(SyslogSeverity.Debug, $"udp {Local}: {ex.Message}");
                 continue;
             }
             await BurstAsync(fd, (IPEndPoint)first.RemoteEndPoint, ct).ConfigureAwait(false);
@@ -139,7 +140,7 @@ internal sealed class DatagramListener : IAsyncDisposable
         if (now - _saidTooMany > 60_000)
         {
             _saidTooMany = now;
-            _log.Daemon(Service.Daemon, Severity.Err, $"error: udp {Local}: more than {MaxStartsPerMinute} programs started in a minute; reading datagrams away until it calms down");
+            _log.Daemon(Service.Daemon, SyslogSeverity.Err, $"error: udp {Local}: more than {MaxStartsPerMinute} programs started in a minute; reading datagrams away until it calms down");
         }
         return true;
     }

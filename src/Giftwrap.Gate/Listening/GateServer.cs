@@ -14,6 +14,7 @@ using Giftwrap.Gate.Forwarding;
 using Giftwrap.Gate.Interop;
 using Giftwrap.Gate.Logging;
 using Giftwrap.Hosting;
+using Giftwrap.Logging;
 using Giftwrap.Tables;
 
 namespace Giftwrap.Gate.Listening;
@@ -115,7 +116,7 @@ public sealed class GateServer : IAsyncDisposable
                 var service = _config.Services.FirstOrDefault(s => s.Name == name);
                 if (service is null)
                 {
-                    _log.Gate(Severity.Warning, $"warning: activated socket {socket.LocalEndPoint} ({name ?? "no name"}) matches no service; closed");
+                    _log.Gate(SyslogSeverity.Warning, $"warning: activated socket {socket.LocalEndPoint} ({name ?? "no name"}) matches no service; closed");
                     socket.Dispose();
                     continue;
                 }
@@ -135,7 +136,7 @@ public sealed class GateServer : IAsyncDisposable
             Run(ep, l);
         foreach (var (ep, d) in datagrams)
             RunUdp(ep, d);
-        _log.Gate(Severity.Info, $"listening on {ListeningText()}");
+        _log.Gate(SyslogSeverity.Info, $"listening on {ListeningText()}");
     }
 
     /// <summary>Takes a new configuration: kept listeners stay open, open connections are untouched.</summary>
@@ -200,7 +201,7 @@ public sealed class GateServer : IAsyncDisposable
         foreach (var (ep, l) in added)
             Run(ep, l);
         _config = config;
-        _log.Gate(Severity.Notice, $"configuration reloaded; listening on {ListeningText()}");
+        _log.Gate(SyslogSeverity.Notice, $"configuration reloaded; listening on {ListeningText()}");
     }
 
     /// <summary>Stops accepting and waits up to <paramref name="drain"/> for open connections to finish.</summary>
@@ -216,7 +217,7 @@ public sealed class GateServer : IAsyncDisposable
         var all = _drained.Task;
         if (await Task.WhenAny(all, Task.Delay(drain)).ConfigureAwait(false) != all)
         {
-            _log.Gate(Severity.Warning, $"{OpenConnections} connection(s) still open after {drain.TotalSeconds:0}s; closing them");
+            _log.Gate(SyslogSeverity.Warning, $"{OpenConnections} connection(s) still open after {drain.TotalSeconds:0}s; closing them");
             await _stopping.CancelAsync().ConfigureAwait(false);
             _relay.AbortAll();
             await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
@@ -456,7 +457,7 @@ public sealed class GateServer : IAsyncDisposable
             gate.Accepted((Listener)listener.State, fd, peer, loop);
 
         public void AcceptFailed(RelayListener listener, int errno) =>
-            gate._log.Gate(Severity.Err, $"error: accept on {listener.Socket.LocalEndPoint}: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}");
+            gate._log.Gate(SyslogSeverity.Err, $"error: accept on {listener.Socket.LocalEndPoint}: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}");
 
         public void Ended(object? state, in RelayResult result)
         {

@@ -58,7 +58,7 @@ public sealed class GateLog : IDisposable
             if (!_writers.TryGetValue(key, out w!))
                 _writers[key] = w = new SyslogWriter(daemon, facility is { } f && f >> 3 != 0 ? f >> 3 : SyslogFacility.Daemon, _syslogPath);
         }
-        w.Log((int)severity, message);
+        w.Log(severity, message);
     }
 
     /// <summary>One of the lines <see cref="LibwrapLog"/> builds, tagged with its daemon, at its severity and facility.</summary>

@@ -7,30 +7,10 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
+using Giftwrap.Logging;
 using Giftwrap.Net.Interop;
 
 namespace Giftwrap.Net.Syslog;
-
-/// <summary>Severity codes, as in syslog(3) and RFC 3164 section 4.1.1.</summary>
-public static class SyslogSeverity
-{
-    /// <summary>LOG_EMERG: the system is unusable.</summary>
-    public const int Emergency = 0;
-    /// <summary>LOG_ALERT: act at once.</summary>
-    public const int Alert = 1;
-    /// <summary>LOG_CRIT: critical conditions.</summary>
-    public const int Critical = 2;
-    /// <summary>LOG_ERR: errors.</summary>
-    public const int Error = 3;
-    /// <summary>LOG_WARNING: warnings.</summary>
-    public const int Warning = 4;
-    /// <summary>LOG_NOTICE: normal but significant (libwrap's "refused connect").</summary>
-    public const int Notice = 5;
-    /// <summary>LOG_INFO: informational (libwrap's "connect from").</summary>
-    public const int Info = 6;
-    /// <summary>LOG_DEBUG: debugging.</summary>
-    public const int Debug = 7;
-}
 
 /// <summary>Facility codes (the value, not shifted), as in syslog(3).</summary>
 public static class SyslogFacility
@@ -90,18 +70,18 @@ public sealed class SyslogWriter : IDisposable
     public long Failures => Interlocked.Read(ref _failures);
 
     /// <summary>
-    /// Sends <paramref name="message"/> at <paramref name="severity"/> (0 to 7, <see cref="SyslogSeverity"/>; other bits are
+    /// Sends <paramref name="message"/> at <paramref name="severity"/> (<see cref="SyslogSeverity"/>; bits above the severity are
     /// masked off as syslog(3) does). NUL and LF become spaces, so one call is one line that no text can forge a second
     /// one in; other control characters (CR, TAB, ...) are sent as they are, as syslog(3) sends libwrap's (a banner line
     /// ending in '%' makes libwrap log "unrecognized %\r").
     /// Never throws and never blocks; returns false when the message was dropped (also counted in <see cref="Failures"/>).
     /// </summary>
-    public bool Log(int severity, string message)
+    public bool Log(SyslogSeverity severity, string message)
     {
         lock (_gate)
         {
             // Connected first: with no syslog daemon the message is dropped without reading the clock.
-            if (!_disposed && (_fd >= 0 || Reconnect()) && Send(Format(severity & 7, message ?? "", _clock.GetLocalNow())))
+            if (!_disposed && (_fd >= 0 || Reconnect()) && Send(Format((int)severity & 7, message ?? "", _clock.GetLocalNow())))
                 return true;
         }
         Interlocked.Increment(ref _failures);

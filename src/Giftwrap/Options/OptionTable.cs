@@ -177,9 +177,10 @@ internal static class OptionTable
         ("local4", 20 << 3), ("local5", 21 << 3), ("local6", 22 << 3), ("local7", 23 << 3),
     ];
 
-    /// <summary>syslog levels (options.c, log_sev): no aliases such as warn, error, panic or none.</summary>
+    /// <summary>
+    /// syslog levels (options.c, log_sev): the names of the one severity type, <see cref="Logging.SyslogSeverity"/>,
+    /// in lower case; no aliases such as warn, error, panic or none.
+    /// </summary>
     public static readonly (string Name, int Code)[] Levels =
-    [
-        ("emerg", 0), ("alert", 1), ("crit", 2), ("err", 3), ("warning", 4), ("notice", 5), ("info", 6), ("debug", 7),
-    ];
+        [.. Enum.GetValues<Logging.SyslogSeverity>().Select(s => (s.ToString().ToLowerInvariant(), (int)s))];
 }

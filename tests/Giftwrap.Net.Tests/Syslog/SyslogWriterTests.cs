@@ -1,4 +1,5 @@
 // RFC 3164 lines over a Unix datagram socket, read back by a receiver bound at a temporary path.
+using Giftwrap.Logging;
 using Giftwrap.Net.Syslog;
 using Giftwrap.Net.Tests.Peers;
 
@@ -24,9 +25,9 @@ public sealed class SyslogWriterTests
     [InlineData(SyslogFacility.Daemon, SyslogSeverity.Warning, 28)]
     [InlineData(SyslogFacility.AuthPriv, SyslogSeverity.Info, 86)]
     [InlineData(SyslogFacility.Local7, SyslogSeverity.Debug, 191)]
-    [InlineData(0, SyslogSeverity.Emergency, 0)]
-    [InlineData(SyslogFacility.Daemon, 8 + SyslogSeverity.Error, 27)]
-    public async Task Log_FacilityAndSeverity_Pri(int facility, int severity, int pri)
+    [InlineData(0, SyslogSeverity.Emerg, 0)]
+    [InlineData(SyslogFacility.Daemon, (SyslogSeverity)(8 + (int)SyslogSeverity.Err), 27)]
+    public async Task Log_FacilityAndSeverity_Pri(int facility, SyslogSeverity severity, int pri)
     {
         using var receiver = new SyslogReceiver();
         using var writer = new SyslogWriter("giftwrap", facility, receiver.Path, Clock);
@@ -60,7 +61,7 @@ public sealed class SyslogWriterTests
         // A host name from /etc/hosts with byte 0xE9 is carried as U+00E9 and must go out as 0xE9, not C3 A9;
         // a char above U+00FF is text, sent as UTF-8 rather than '?'.
         using var writer = new SyslogWriter("tcpd", SyslogFacility.Daemon, "/nonexistent", Clock);
-        var datagram = writer.Format(SyslogSeverity.Info, "connect from caf\u00e9\u00ff (127.0.0.6) \u20ac", Clock.GetLocalNow());
+        var datagram = writer.Format((int)SyslogSeverity.Info, "connect from caf\u00e9\u00ff (127.0.0.6) \u20ac", Clock.GetLocalNow());
         byte[] expected = [.. System.Text.Encoding.ASCII.GetBytes($"<30>Jan  5 03:04:05 tcpd[{Pid}]: connect from caf"), 0xE9, 0xFF,
             .. " (127.0.0.6) "u8, 0xE2, 0x82, 0xAC];
         Assert.Equal(expected, datagram);
