@@ -215,7 +215,7 @@ measure() { # measure ROUND GENERATOR PEER: one window; appends a line to $raw a
     cpu=-
     if [ -n "$pid" ]; then
         c1=$(cpu_ticks "$pid")
-        cpu=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.1f", n > 0 ? t / hz * 1e6 / n : 0 }')
+        cpu=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }')
     fi
     printf 'round %s %-8s %-12s conns=%s rate=%s p50_us=%s p99_us=%s errors=%s cpu_us_per_conn=%s\n' \
         "$round" "$gen" "$peer" "$n" "$rate" "$p50" "$p99" "$errors" "$cpu" | tee -a "$raw"
