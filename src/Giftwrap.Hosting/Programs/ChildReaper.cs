@@ -22,7 +22,11 @@ internal readonly record struct ChildExit(int Pid, int Code, int Signal)
 internal static unsafe class ChildReaper
 {
     private static readonly ConcurrentDictionary<int, TaskCompletionSource<ChildExit>> Children = new();
-    private static readonly SemaphoreSlim Wake = new(0);
+    // An event, not a counting semaphore: one scan answers every wake-up that came before it, and
+    // spinCount 0 keeps the thread from spinning in sched_yield() before it sleeps (a counting
+    // semaphore scanned once per release, and spun each time: thousands of yields per hundred
+    // children under load, the exec services' latency tail in issue 16).
+    private static readonly ManualResetEventSlim Wake = new(false, spinCount: 0);
     private static readonly PosixSignalRegistration? SigChld = Register();
     private static readonly Thread Reaper = StartThread();
 
@@ -38,7 +42,7 @@ internal static unsafe class ChildReaper
         var tcs = new TaskCompletionSource<ChildExit>(TaskCreationOptions.RunContinuationsAsynchronously);
         Children[pid] = tcs;
         _ = Reaper.IsAlive;
-        Wake.Release();
+        Wake.Set();
         return tcs.Task;
     }
 
@@ -49,7 +53,7 @@ internal static unsafe class ChildReaper
             return PosixSignalRegistration.Create(PosixSignal.SIGCHLD, ctx =>
             {
                 ctx.Cancel = false;
-                Wake.Release();
+                Wake.Set();
             });
         }
         catch (PlatformNotSupportedException)
@@ -71,6 +75,9 @@ internal static unsafe class ChildReaper
         while (true)
         {
             Wake.Wait(250);
+            // Reset before the scan: a child that ends during it sets the event again, so the next
+            // Wait returns at once and nothing is missed.
+            Wake.Reset();
             foreach (var pid in Children.Keys)
             {
                 int status;
