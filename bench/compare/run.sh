@@ -52,7 +52,7 @@ echo "nproc: $(nproc); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-
 section "build (NativeAOT publish of giftwrap and giftwrap-tcpd from each commit)"
 bin="$work/bin"; mkdir -p "$bin"
 for p in connload responder execbench; do
-    gcc -O2 -pthread -o "$bin/$p" "$repo/bench/gate/$p.c"
+    gcc -O2 -Wall -pthread -I "$repo/bench/lib" -o "$bin/$p" "$repo/bench/gate/$p.c"
 done
 for side in base new; do
     src="$work/$side-src"; mkdir -p "$src"
