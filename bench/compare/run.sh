@@ -74,7 +74,6 @@ if [ "${COMPARE_SKIP_BDN:-0}" != 1 ]; then
             --artifacts "$work/$side-bdn" --filter '*SmallTable*' '*Fail2ban*' >"$work/$side-bdn.log" 2>&1) \
             || { tail -n 30 "$work/$side-bdn.log" >&2; die "benchmarks at ${SHA[$side]} failed"; }
         echo "-- $side (${SHA[$side]})"
-        grep -E '^\| *(Method|[A-Za-z]+ *\|)' "$work/$side-bdn.log" | grep -v -- '---' | sed -n '1,20p' || true
         cat "$work/$side-bdn"/results/*-report-github.md 2>/dev/null | grep -E '^\|' | grep -v ':---' || true
     done
 fi
