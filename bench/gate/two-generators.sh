@@ -109,7 +109,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # ---------------------------------------------------------------- build
 bin=$work/bin
 mkdir -p "$bin"
-for p in connload responder; do gcc -O2 -Wall -pthread -o "$bin/$p" "$here/$p.c"; done
+for p in connload responder; do gcc -O2 -Wall -pthread -I "$here/../lib" -o "$bin/$p" "$here/$p.c"; done
 if [ -n "${GIFTWRAP_BIN:-}" ]; then
     gw=$(readlink -f "$GIFTWRAP_BIN")
 else
