@@ -27,23 +27,7 @@ public sealed partial class ServeTests : IDisposable
         File.WriteAllText(Path.Combine(_dir, "hosts.deny"), "");
         var port = CrowdSecLapi.FreePort();
         var conf = Path.Combine(_dir, "giftwrap.conf");
-        File.WriteAllText(conf, $"""
-            [tables]
-            allow = {_dir}/hosts.allow
-            deny = {_dir}/hosts.deny
-            [log]
-            syslog = off
-            [service:cat]
-            listen = 127.0.0.1:{port}
-            exec = /bin/cat
-            [bans]
-            store = {_dir}/bans
-            protect_loopback = no
-            [crowdsec]
-            lapi = {lapi.Url}
-            api_key_file = {key}
-            poll = 1s
-            """);
+        File.WriteAllText(conf, GateConfig(port, lapi.Url, key));
         var lines = new List<string>();
         using var gate = StartGate(conf, lines);
         bool Logged(string text)
@@ -84,25 +68,7 @@ public sealed partial class ServeTests : IDisposable
         File.WriteAllText(Path.Combine(_dir, "hosts.deny"), "");
         var port = CrowdSecLapi.FreePort();
         var conf = Path.Combine(_dir, "giftwrap.conf");
-        void Write(string origins) => File.WriteAllText(conf, $"""
-            [tables]
-            allow = {_dir}/hosts.allow
-            deny = {_dir}/hosts.deny
-            [log]
-            syslog = off
-            [service:cat]
-            listen = 127.0.0.1:{port}
-            exec = /bin/cat
-            [bans]
-            store = {_dir}/bans
-            protect_loopback = no
-            [crowdsec]
-            lapi = {lapi.Url}
-            api_key_file = {key}
-            poll = 1s
-            origins = {origins}
-
-            """);
+        void Write(string origins) => File.WriteAllText(conf, GateConfig(port, lapi.Url, key, $"origins = {origins}\n"));
         // cscli's decision is of origin "cscli": a bouncer that follows "crowdsec" only leaves it alone.
         Write("crowdsec");
         var lines = new List<string>();
@@ -138,6 +104,26 @@ public sealed partial class ServeTests : IDisposable
     }
 
     /// <summary>A real `giftwrap serve` with <paramref name="conf"/>, its log lines collected into <paramref name="lines"/>.</summary>
+    /// <summary>One cat service behind the tables, the ban store and the bouncer; <paramref name="crowdsecExtra"/> ends the [crowdsec] section.</summary>
+    private string GateConfig(int port, string lapi, string key, string crowdsecExtra = "") => $"""
+        [tables]
+        allow = {_dir}/hosts.allow
+        deny = {_dir}/hosts.deny
+        [log]
+        syslog = off
+        [service:cat]
+        listen = 127.0.0.1:{port}
+        exec = /bin/cat
+        [bans]
+        store = {_dir}/bans
+        protect_loopback = no
+        [crowdsec]
+        lapi = {lapi}
+        api_key_file = {key}
+        poll = 1s
+        {crowdsecExtra}
+        """;
+
     private static Process StartGate(string conf, List<string> lines)
     {
         var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "giftwrap.dll"), "serve", "--config", conf])
