@@ -36,9 +36,9 @@ internal sealed record DecisionOutcome(DecisionFate Fate, ProcessState State, De
     /// <summary>The verdict as the decision log and the metrics name it: granted, twist or denied.</summary>
     public string Verdict => Fate switch
     {
-        DecisionFate.Serve => "granted",
+        DecisionFate.Serve => VerdictWords.Granted,
         DecisionFate.Twisted => "twist",
-        _ => "denied",
+        _ => VerdictWords.Denied,
     };
 
     /// <summary>tcpd's verdict line (connect from, refused connect from) at the rule's severity; not for a twist or an abort.</summary>

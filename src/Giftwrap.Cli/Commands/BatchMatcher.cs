@@ -25,7 +25,7 @@ internal static class BatchMatcher
                 continue;
             }
             var d = tables.Decide(request);
-            output.Write(d.IsGranted ? "granted\t" : "denied\t");
+            output.Write(VerdictWords.Of(d.IsGranted) + "\t");
             output.WriteLine(d.Match is { } m ? $"{m.File}:{m.Line}" : "-");
         }
         output.Flush();

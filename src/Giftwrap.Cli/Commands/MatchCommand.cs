@@ -3,7 +3,6 @@
 using System.CommandLine;
 using Giftwrap.Checks;
 using Giftwrap.Decisions;
-using Giftwrap.Options;
 using Giftwrap.Rules;
 
 namespace Giftwrap.Cli.Commands;
@@ -183,5 +182,5 @@ internal static class MatchCommand
 
     /// <summary>What tcpdmatch prints as the access line: twist hands the connection to another program.</summary>
     internal static string Access(Decision d) =>
-        d.Actions.Any(a => a is TwistAction) ? "delegated" : d.IsGranted ? "granted" : "denied";
+        VerdictWords.Of(d);
 }

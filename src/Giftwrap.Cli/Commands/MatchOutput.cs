@@ -74,7 +74,7 @@ internal static class MatchOutput
                 if (d.AclExec is { } aclexec)
                 {
                     w.WriteString("aclexec", aclexec);
-                    w.WriteString("access_if_aclexec_fails", d.AclExecFallback is { IsGranted: true } ? "granted" : "denied");
+                    w.WriteString("access_if_aclexec_fails", VerdictWords.Of(d.AclExecFallback is { IsGranted: true }));
                 }
                 w.WriteStartArray("warnings");
                 foreach (var x in d.Warnings)

@@ -6,6 +6,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Giftwrap.Decisions;
 using Giftwrap.Replay;
 
 namespace Giftwrap.Cli.Commands;
@@ -81,7 +82,7 @@ internal static class ReplayCommand
             sb.Append(inv, $"\n{g.Key}: {g.Count()} client(s), {g.Sum(c => c.Connections)} connection(s)\n");
             foreach (var c in g)
             {
-                sb.Append(inv, $"  {c.Client,-40} {(c.Before ? "granted" : "denied")} -> {(c.After ? "granted" : "denied")}  {c.Connections} connection(s)");
+                sb.Append(inv, $"  {c.Client,-40} {VerdictWords.Of(c.Before)} -> {VerdictWords.Of(c.After)}  {c.Connections} connection(s)");
                 if (c.AfterRule is { } rule)
                     sb.Append(inv, $"  by {rule}");
                 sb.Append('\n');
@@ -109,8 +110,8 @@ internal static class ReplayCommand
                 {
                     w.WriteStartObject();
                     w.WriteString("client", c.Client);
-                    w.WriteString("before", c.Before ? "granted" : "denied");
-                    w.WriteString("after", c.After ? "granted" : "denied");
+                    w.WriteString("before", VerdictWords.Of(c.Before));
+                    w.WriteString("after", VerdictWords.Of(c.After));
                     w.WriteNumber("connections", c.Connections);
                     if (c.AfterRule is { } rule)
                         w.WriteString("rule", rule.ToString());

@@ -107,7 +107,7 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
             return LoopOutcome.LongWay;
         if (_judge.RefusedAsBanned(client, service, request))
             return LoopOutcome.Closed;
-        GiftwrapMetrics.Decided(service.Daemon, decision.IsGranted ? "granted" : "denied", "tables");
+        GiftwrapMetrics.Decided(service.Daemon, VerdictWords.Of(decision.IsGranted), "tables");
         log.Write(LibwrapLog.Verdict(decision.IsGranted, request));
         if (!decision.IsGranted)
             return LoopOutcome.Closed;

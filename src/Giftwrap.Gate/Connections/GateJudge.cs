@@ -78,7 +78,7 @@ internal sealed class GateJudge(AccessTables tables, IRequestLookups lookups, Ga
         {
             // Fail closed: no decision in time is a refusal.
             log.Write(LibwrapLog.RefusedNoDecision(request, limits.DecisionTimeout));
-            GiftwrapMetrics.Decided(service.Daemon, "denied", "timeout");
+            GiftwrapMetrics.Decided(service.Daemon, VerdictWords.Denied, "timeout");
             return null;
         }
     }
@@ -89,7 +89,7 @@ internal sealed class GateJudge(AccessTables tables, IRequestLookups lookups, Ga
         if (bans?.Check(client, service.Daemon) is not { } banned)
             return false;
         log.Write(LibwrapLog.RefusedBanned(request, banned));
-        GiftwrapMetrics.Decided(service.Daemon, "denied", "ban");
+        GiftwrapMetrics.Decided(service.Daemon, VerdictWords.Denied, "ban");
         return true;
     }
 }

@@ -46,7 +46,7 @@ internal sealed class Traps(GateLog log) : IDisposable
     /// </summary>
     public void Caught(IPAddress client, AccessRequest request, ServiceConfig service, IGateBans? bans)
     {
-        GiftwrapMetrics.Decided(service.Daemon, "denied", "trap");
+        GiftwrapMetrics.Decided(service.Daemon, VerdictWords.Denied, "trap");
         var w = _windows.GetOrAdd(service.Name, static _ => new Window());
         if (!TakeBan(w, service.TrapBansPerMinute))
         {

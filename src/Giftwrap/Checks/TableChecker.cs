@@ -158,24 +158,24 @@ internal static class TableChecker
         var clientEnd = e.OptionsOffset > 0 ? e.OptionsOffset - 1 : e.Text.Length;
         var clients = string.Join(' ', Tokens.Split(e.Text[e.ClientOffset..clientEnd], 0).Select(t => t.Token));
         var opts = e.Options?.Steps.Select(s => s.Value is null ? s.Key : $"{s.Key} {s.Value}").ToList() ?? [];
-        var access = isDeny ? "denied" : "granted";
+        var access = VerdictWords.Of(!isDeny);
         if (e.Options is { } o)
         {
             foreach (var s in o.Steps)
             {
                 if (s.Error is not null)
                 {
-                    access = "denied";
+                    access = VerdictWords.Denied;
                     break;
                 }
                 // allow and deny settle the verdict whichever table they are in (the table's Settles column).
                 if (s.Definition?.Settles is { } settled)
-                    access = settled == Verdict.Granted ? "granted" : "denied";
+                    access = VerdictWords.Of(settled == Verdict.Granted);
                 // twist: tcpdchk's dry run only clears dry_run, so the listing keeps the table's own verdict
                 // (granted in hosts.allow, denied in hosts.deny); "delegated" is tcpdmatch's word, not tcpdchk's.
             }
         }
         // tcpdchk -v: any option libwrap rejects (tcpd_jump) makes the verdict "denied" (tcpdchk.c parse_table).
-        return new RuleSummary(file, e.Line, daemons, clients, opts, refused ? "denied" : access);
+        return new RuleSummary(file, e.Line, daemons, clients, opts, refused ? VerdictWords.Denied : access);
     }
 }
