@@ -29,16 +29,17 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 section() { printf '\n==== %s ====\n' "$*"; }
 die() { printf 'compare: %s\n' "$*" >&2; exit 1; }
-kv() { grep -o "$1=[^ ]*" | head -n1 | cut -d= -f2; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/giftwrap-compare.XXXXXX")
-pids=()
+# shared helpers: start, stop_all, wait_listening, kv, median
+# shellcheck source=../lib/procs.sh
+. "$here/../lib/procs.sh"
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    stop_all
     rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 section "commits"
 declare -A SHA=()
@@ -80,20 +81,16 @@ fi
 
 section "2. connections per second through serve forward ($rounds rounds alternating; $rate_count connections, $rate_threads threads)"
 printf 'ALL: ALL\n' >"$work/hosts.allow"; printf '# empty\n' >"$work/hosts.deny"
-"$bin/responder" "$port" reply 900 >/dev/null 2>&1 & pids+=($!)
+start responder "$bin/responder" "$port" reply 900
 declare -A PORT=([base]=$((port + 1)) [new]=$((port + 2)))
 for side in base new; do
     printf '[tables]\nallow = %s\ndeny = %s\n\n[service:rate]\nlisten = 127.0.0.1:%s\nforward = 127.0.0.1:%s\n\n[limits]\nmax_connections = 20000\nmax_per_source = 20000\n\n[log]\nsyslog = off\n' \
         "$work/hosts.allow" "$work/hosts.deny" "${PORT[$side]}" "$port" >"$work/$side.conf"
-    "$work/$side-giftwrap/giftwrap" serve --config "$work/$side.conf" >"$work/$side-serve.log" 2>&1 & pids+=($!)
+    start "serve-$side" "$work/$side-giftwrap/giftwrap" serve --config "$work/$side.conf"
 done
-for p in "$port" "${PORT[base]}" "${PORT[new]}"; do
-    for _ in $(seq 1 100); do
-        ss -Hltn "sport = :$p" | grep -q . && break
-        sleep 0.1
-    done
-    ss -Hltn "sport = :$p" | grep -q . || die "nothing listens on 127.0.0.1:$p"
-done
+wait_listening "$port" responder
+wait_listening "${PORT[base]}" serve-base
+wait_listening "${PORT[new]}" serve-new
 declare -A RATES=() P99=()
 for round in $(seq 1 "$rounds"); do
     order="base new"; [ $((round % 2)) = 0 ] && order="new base"
@@ -113,12 +110,12 @@ ex=$(timeout 600 "$bin/execbench" "$exec_count" :: tcpd /usr/sbin/tcpd /bin/true
 printf '%s\n' "$ex"
 
 section "summary"
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {if (NR == 0) print 0; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-rb=$(median <<<"${RATES[base]}"); rn=$(median <<<"${RATES[new]}")
+med() { tr ' ' '\n' <<<"$1" | grep -v '^$' | median; }
+rb=$(med "${RATES[base]}"); rn=$(med "${RATES[new]}")
 echo "| measure | base ${SHA[base]} | new ${SHA[new]} | new/base |"
 echo "|---|---|---|---|"
 echo "| serve forward, conn/s (median of $rounds) | $rb | $rn | $(awk -v a="$rn" -v b="$rb" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}') |"
-echo "| serve forward, p99 us (median) | $(median <<<"${P99[base]}") | $(median <<<"${P99[new]}") | |"
+echo "| serve forward, p99 us (median) | $(med "${P99[base]}") | $(med "${P99[new]}") | |"
 tb=$(grep 'label=base ' <<<"$ex" | kv median_us); tn=$(grep 'label=new ' <<<"$ex" | kv median_us)
 echo "| giftwrap-tcpd /bin/true, median us | ${tb:-?} | ${tn:-?} | $(awk -v a="${tn:-0}" -v b="${tb:-0}" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}') |"
 echo "| libwrap tcpd /bin/true, median us | $(grep 'label=tcpd ' <<<"$ex" | kv median_us) | | |"

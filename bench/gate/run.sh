@@ -68,7 +68,7 @@ fi
 
 # ---------------------------------------------------------------- processes
 work=$(mktemp -d "${TMPDIR:-/tmp}/giftwrap-gate-bench.XXXXXX")
-# shared helpers: start, stop, stop_all, listening, wait_listening, kv, median, cpu_ticks
+# shared helpers: start, stop, stop_all, listening, wait_listening, kv, median, cpu_ticks, rotated, rss_kib
 # shellcheck source=../lib/procs.sh
 . "$here/../lib/procs.sh"
 cleanup() {
@@ -78,21 +78,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# rotated ROUND PEER...: the peers, starting at a different one each round and in reverse order
-# every other round, so that no peer always runs first or follows the same one (the fork-heavy
-# xinetd rows leave the machine slower for a moment)
-rotated() {
-    local round=$1
-    shift
-    local n=$# i j
-    local -a all=("$@")
-    for ((i = 0; i < n; i++)); do
-        j=$(((i + round - 1) % n))
-        [ $((round % 2)) -eq 0 ] && j=$((n - 1 - j))
-        printf '%s\n' "${all[j]}"
-    done
-}
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 fds() { ls "/proc/$1/fd" | wc -l; }
 # busy_percent SECONDS: how busy all CPUs were over SECONDS (from /proc/stat)

@@ -43,49 +43,15 @@ for tool in wrk nginx haproxy gcc; do
 done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/giftwrap-two-gen.XXXXXX")
-declare -A PID=()
+# shared helpers: start, stop_all, listening, wait_listening, median, cpu_ticks, rotated, rss_kib
+# shellcheck source=../lib/procs.sh
+. "$here/../lib/procs.sh"
 cleanup() {
-    local name
-    for name in "${!PID[@]}"; do kill "${PID[$name]}" 2>/dev/null || true; done
-    for name in "${!PID[@]}"; do wait "${PID[$name]}" 2>/dev/null || true; done
+    stop_all
     rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-start() { # start NAME CMD...: in the background, output in $work/NAME.{out,err}
-    local name=$1
-    shift
-    "$@" >"$work/$name.out" 2>"$work/$name.err" &
-    PID[$name]=$!
-}
-listening() {
-    local hex
-    hex=$(printf ':%04X' "$1")
-    awk -v p="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' /proc/net/tcp
-}
-wait_listening() {
-    local port=$1 name=$2 i
-    for i in $(seq 1 100); do
-        listening "$port" && return 0
-        kill -0 "${PID[$name]}" 2>/dev/null || { cat "$work/$name.err" >&2; die "$name exited"; }
-        sleep 0.1
-    done
-    die "$name not listening on $port after 10 s"
-}
-rotated() { # as in run.sh: a different first peer each round, every other round reversed
-    local round=$1
-    shift
-    local n=$# i j
-    local -a all=("$@")
-    for ((i = 0; i < n; i++)); do
-        j=$(((i + round - 1) % n))
-        [ $((round % 2)) -eq 0 ] && j=$((n - 1 - j))
-        printf '%s\n' "${all[j]}"
-    done
-}
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
 
 # ---------------------------------------------------------------- ports and peers

@@ -1,4 +1,5 @@
-# procs.sh: the shell helpers bench/gate/run.sh and bench/kernel/flood.sh share, sourced after the
+# procs.sh: the shell helpers the benchmarks under bench/ share (bench/gate/run.sh and
+# two-generators.sh, bench/kernel/flood.sh, bench/compare/run.sh), sourced after the
 # caller has set $work (its temporary directory) and defined die MESSAGE. Processes are started
 # in the background and recorded in PID[NAME]; stop_all stops them by pid, never by name.
 # Not here: what each benchmark starts and measures.
@@ -54,3 +55,19 @@ kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" | head -n1; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # cpu_ticks PID: user+system time of the process, its threads and its reaped children
 cpu_ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"; }
+# rotated ROUND PEER...: the peers, starting at a different one each round and in reverse order
+# every other round, so that no peer always runs first or follows the same one (the fork-heavy
+# xinetd rows leave the machine slower for a moment)
+rotated() {
+    local round=$1
+    shift
+    local n=$# i j
+    local -a all=("$@")
+    for ((i = 0; i < n; i++)); do
+        j=$(((i + round - 1) % n))
+        [ $((round % 2)) -eq 0 ] && j=$((n - 1 - j))
+        printf '%s\n' "${all[j]}"
+    done
+}
+# rss_kib PID: resident memory of PID in KiB
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
