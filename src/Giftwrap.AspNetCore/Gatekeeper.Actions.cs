@@ -69,24 +69,8 @@ internal sealed partial class Gatekeeper : IDecisionHost
         public ValueTask SendBannerAsync(ReadOnlyMemory<byte> banner, AccessRequest request, CancellationToken ct) =>
             gatekeeper.SendBannerAsync(banner, request, ct);
 
-        public SocketOptionResult SetSocketOption(ClientSocketOption option, int seconds, Decision decision, AccessRequest request, out string? error)
-        {
-            error = null;
-            try
-            {
-                if (option == ClientSocketOption.KeepAlive)
-                    socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-                else
-                    SocketDecisionHost.SetLinger(socket, seconds);
-                return SocketOptionResult.Set;
-            }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-            {
-                // The client may already be gone; the engine says so in tcpd_warn()'s words.
-                error = ex.Message;
-                return SocketOptionResult.Failed;
-            }
-        }
+        public SocketOptionResult SetSocketOption(ClientSocketOption option, int seconds, Decision decision, AccessRequest request, out string? error) =>
+            SocketDecisionHost.Apply(socket, option, seconds, out error);
 
         public void NotCarriedOut(string keyword, Decision decision, AccessRequest request) => gatekeeper.NotCarriedOut(keyword, decision, request);
 

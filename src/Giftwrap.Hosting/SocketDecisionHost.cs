@@ -48,19 +48,24 @@ internal abstract class SocketDecisionHost(Socket? client, TimeSpan bannerTimeou
         }
     }
 
-    public SocketOptionResult SetSocketOption(ClientSocketOption option, int seconds, Decision decision, AccessRequest request, out string? error)
+    public SocketOptionResult SetSocketOption(ClientSocketOption option, int seconds, Decision decision, AccessRequest request, out string? error) =>
+        Apply(Client, option, seconds, out error);
+
+    /// <summary>keepalive or linger on <paramref name="socket"/>; a failure is returned with its reason for the engine's tcpd_warn() line.</summary>
+    internal static SocketOptionResult Apply(Socket socket, ClientSocketOption option, int seconds, out string? error)
     {
         error = null;
         try
         {
             if (option == ClientSocketOption.KeepAlive)
-                Client.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
             else
-                SetLinger(Client, seconds);
+                SetLinger(socket, seconds);
             return SocketOptionResult.Set;
         }
-        catch (SocketException ex)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
+            // The client may already be gone; the engine says so in tcpd_warn()'s words.
             error = ex.Message;
             return SocketOptionResult.Failed;
         }
