@@ -70,6 +70,9 @@ public sealed class FleetTests : IAsyncLifetime
             (i % 2 == 0 ? a : b).Ban($"198.51.100.{i}");
         await Eventually.TrueAsync(() => b.IsBanned("198.51.100.4"), "A's ban on B");
         Assert.Equal(BanOutcome.Unbanned, b.Unban("198.51.100.4").Outcome);
+        // B sends the unban in the background; once A has it, Redis holds it and C's first pull must bring it.
+        // (Started earlier, C could pull the ban and receive the unban a moment later by pub/sub.)
+        await Eventually.TrueAsync(() => !a.IsBanned("198.51.100.4"), "B's unban on A");
         var c = await StartAsync("member-c");
         await Eventually.TrueAsync(() => Enumerable.Range(1, 20).Where(i => i != 4).All(i => c.IsBanned($"198.51.100.{i}")), "the full list on C");
         Assert.False(c.IsBanned("198.51.100.4"));
