@@ -25,8 +25,14 @@ internal sealed class KernelContents
     /// <summary>The names of the sets present.</summary>
     public HashSet<string> Sets { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>Rules in the input chain; -1 when the chain or its hook is missing.</summary>
+    /// <summary>Rules in the drop chain; -1 when the chain or its hook is missing.</summary>
     public int Rules { get; private set; } = -1;
+
+    /// <summary>The hook of the drop chain (a chain named after its own hook, prerouting or input); null when there is none.</summary>
+    public KernelHook? Hook { get; private set; }
+
+    /// <summary>The drop chain's priority as nft's JSON gives it (-310 for raw - 10).</summary>
+    public int? Priority { get; private set; }
 
     public static KernelContents Absent { get; } = new() { Exists = false };
 
@@ -34,19 +40,35 @@ internal sealed class KernelContents
     {
         var contents = new KernelContents { Exists = true };
         using var doc = JsonDocument.Parse(json);
-        var rules = 0;
-        var hooked = false;
+        var rules = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var item in doc.RootElement.GetProperty("nftables").EnumerateArray())
         {
             if (item.TryGetProperty("set", out var set))
                 contents.ReadSet(set, nowMs);
             else if (item.TryGetProperty("chain", out var chain))
-                hooked |= chain.GetProperty("name").GetString() == "input" && chain.TryGetProperty("hook", out var hook) && hook.GetString() == "input";
-            else if (item.TryGetProperty("rule", out var rule) && rule.GetProperty("chain").GetString() == "input")
-                rules++;
+                contents.ReadChain(chain);
+            else if (item.TryGetProperty("rule", out var rule) && rule.GetProperty("chain").GetString() is { } name)
+                rules[name] = rules.GetValueOrDefault(name) + 1;
         }
-        contents.Rules = hooked ? rules : -1;
+        if (contents.Hook is { } h)
+            contents.Rules = rules.GetValueOrDefault(NftScript.Chain(h));
         return contents;
+    }
+
+    private void ReadChain(JsonElement chain)
+    {
+        // Only a base chain whose name is its hook is Giftwrap's drop chain; any other is foreign (drift).
+        var name = chain.GetProperty("name").GetString();
+        if (!chain.TryGetProperty("hook", out var hook) || hook.GetString() != name)
+            return;
+        foreach (var h in new[] { KernelHook.Prerouting, KernelHook.Input })
+        {
+            if (name == NftScript.Chain(h) && Hook is null)
+            {
+                Hook = h;
+                Priority = chain.TryGetProperty("prio", out var prio) && prio.ValueKind == JsonValueKind.Number ? prio.GetInt32() : null;
+            }
+        }
     }
 
     private void ReadSet(JsonElement set, long nowMs)

@@ -5,6 +5,8 @@
 // timer, after a foreign ruleset change seen by `nft monitor`) rewrites the whole table in
 // one transaction. The kernel's element timeouts are the bans' remaining times, so the
 // kernel lets them expire when the store does, without a message from here.
+// The drops hang in prerouting before conntrack, for this host's addresses only (KernelHook);
+// a kernel that refuses the fib expression there gets them in the input hook instead.
 // SECURITY: what the kernel drops is a subset of what the store refuses: protected
 // addresses are cut out (KernelView), daemon-specific bans stay in user space. When nft
 // fails, the gate still refuses every banned client itself: the kernel is a first line only.
@@ -55,6 +57,7 @@ public sealed partial class KernelSync : IAsyncDisposable
     private IDisposable? _gauge;
     private KernelRules? _rules;
     private bool _stale; // the last whole-table write failed: the kernel may hold an older table than ours
+    private KernelHook _hook = KernelHook.Prerouting; // Input once the kernel refused fib in prerouting, for the life of the process
 
     /// <param name="store">The ban store; null when the host has no [bans] (address rules only).</param>
     /// <param name="options">The [kernel] settings.</param>
@@ -83,6 +86,12 @@ public sealed partial class KernelSync : IAsyncDisposable
 
     /// <summary>True while the `nft monitor` child runs.</summary>
     internal bool Monitoring => Volatile.Read(ref _monitor) is { HasExited: false };
+
+    /// <summary>Where the drop chain hangs: prerouting unless the kernel refused it (then input).</summary>
+    internal KernelHook Hook => _hook;
+
+    /// <summary>Why the drop chain hangs in the input hook (nft's complaint about the prerouting chain); null while it is in prerouting.</summary>
+    internal string? HookFallback { get; private set; }
 
     /// <summary>The address rules as last written to the kernel.</summary>
     internal IReadOnlyList<DaemonRefusals> Daemons => _daemons;
@@ -335,7 +344,24 @@ public sealed partial class KernelSync : IAsyncDisposable
             _log.Warning($"kernel: address rules not compiled ({ex.Message}); the kernel holds bans only");
             daemons = [];
         }
-        var r = await _nft.ApplyAsync(NftScript.Table(view, BanPorts, daemons, now), ct).ConfigureAwait(false);
+        var r = await _nft.ApplyAsync(NftScript.Table(view, BanPorts, daemons, now, _hook), ct).ConfigureAwait(false);
+        // Refused: when the kernel also refuses the prerouting chain alone, it lacks the hook or fib,
+        // and the input hook (all of whose packets are local) does the same job, later in the path.
+        if (!r.Succeeded && _hook == KernelHook.Prerouting && await ProbeHookAsync(ct).ConfigureAwait(false) is { } refused)
+        {
+            var input = await _nft.ApplyAsync(NftScript.Table(view, BanPorts, daemons, now, KernelHook.Input), ct).ConfigureAwait(false);
+            if (input.Succeeded)
+            {
+                _log.Warning($"kernel: the kernel refuses a prerouting chain with fib ({refused}); dropping in the input hook instead, after conntrack");
+                r = input;
+            }
+            else
+            {
+                // Neither: the cause is elsewhere (nft missing, a bad element); keep trying prerouting.
+                _hook = KernelHook.Prerouting;
+                HookFallback = null;
+            }
+        }
         KernelMetrics.Transaction("table", r.Succeeded);
         _stale = !r.Succeeded;
         if (!r.Succeeded)
@@ -346,6 +372,25 @@ public sealed partial class KernelSync : IAsyncDisposable
         _model = new Dictionary<string, KernelElement>(view.Elements, StringComparer.Ordinal);
         _daemons = daemons;
         return true;
+    }
+
+    /// <summary>
+    /// Asks the kernel (check only, nothing committed) whether it takes the prerouting chain with
+    /// fib; when it does not, the drop chain moves to the input hook from the next write on, and
+    /// nft's complaint is returned (and kept in <see cref="HookFallback"/>).
+    /// </summary>
+    internal async Task<string?> ProbeHookAsync(CancellationToken ct)
+    {
+        var r = await _nft.CheckAsync(NftScript.Probe(), ct).ConfigureAwait(false);
+        if (r.Succeeded)
+        {
+            _hook = KernelHook.Prerouting;
+            HookFallback = null;
+            return null;
+        }
+        _hook = KernelHook.Input;
+        HookFallback = r.Error;
+        return r.Error;
     }
 
     private async Task<KernelReconcile> ReconcileLockedAsync(string why, CancellationToken ct)
@@ -390,7 +435,8 @@ public sealed partial class KernelSync : IAsyncDisposable
         var view = Desired(now);
         var expectedSets = new[] { KernelView.Addresses4, KernelView.Addresses6, KernelView.Networks4, KernelView.Networks6 }
             .Concat(Enumerable.Range(0, daemons).SelectMany(i => new[] { NftScript.RefusalSet(i, false), NftScript.RefusalSet(i, true) }));
-        var structure = contents.Exists && (contents.Rules != 4 + (2 * daemons) || !expectedSets.All(contents.Sets.Contains));
+        // A drop chain in another hook (a table written before a fallback, or by an older Giftwrap) is rewritten in ours.
+        var structure = contents.Exists && (contents.Hook != _hook || contents.Rules != 4 + (2 * daemons) || !expectedSets.All(contents.Sets.Contains));
         // An element at the end of its time may be gone from the kernel already: not drift.
         var missing = view.Elements.Values.Count(v => !contents.Elements.ContainsKey(v.Key) && (v.ExpiresMs is not { } x || x > now + Margin));
         var extra = contents.Elements.Keys.Count(k => !view.Elements.ContainsKey(k));

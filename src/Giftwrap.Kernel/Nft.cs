@@ -29,6 +29,9 @@ internal sealed class Nft(IReadOnlyList<string> command)
     /// <summary>Sends <paramref name="script"/> to `nft -f -` as one transaction.</summary>
     public Task<NftResult> ApplyAsync(string script, CancellationToken ct) => RunAsync(["-f", "-"], script, ct);
 
+    /// <summary>Has the kernel check <paramref name="script"/> as one transaction and abort it (`nft -c`): nothing is committed.</summary>
+    public Task<NftResult> CheckAsync(string script, CancellationToken ct) => RunAsync(["-c", "-f", "-"], script, ct);
+
     /// <summary>Giftwrap's table in nft's JSON (exit status 1 and "No such file or directory" when it is absent).</summary>
     public Task<NftResult> ListAsync(CancellationToken ct) => RunAsync(["-j", "list", "table", "inet", KernelOptions.Table], null, ct);
 

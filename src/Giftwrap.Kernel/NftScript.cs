@@ -3,6 +3,7 @@
 // incremental batches of element deletions and additions. Every script goes to one
 // `nft -f -`, which the kernel applies as one netlink transaction: all of it or nothing.
 // Only `table inet giftwrap` is ever named; no line here touches another table.
+// The drops sit in prerouting before conntrack (KernelHook), for this host's own addresses only.
 using System.Globalization;
 using System.Text;
 
@@ -11,15 +12,47 @@ namespace Giftwrap.Kernel;
 /// <summary>One daemon's address rules in the kernel: its ports and the ranges the tables refuse whatever the lookups say.</summary>
 internal sealed record DaemonRefusals(string Daemon, IReadOnlyList<int> Ports, IReadOnlyList<string> Refused4, IReadOnlyList<string> Refused6);
 
+/// <summary>Where the table's drop chain hangs.</summary>
+internal enum KernelHook
+{
+    /// <summary>
+    /// Prerouting at priority raw - 10 (-310), for packets addressed to this host (`fib daddr
+    /// type local`): after defragmentation (-400), so the TCP header of a fragmented SYN is there
+    /// to match, and before conntrack (-200), so a dropped SYN never costs a conntrack entry.
+    /// Routed traffic to the same ports is left alone: the kernel rules guard this host only.
+    /// </summary>
+    Prerouting,
+
+    /// <summary>The input hook at priority filter - 10: the fallback for a kernel without nft's fib expression (only local packets reach it).</summary>
+    Input,
+}
+
 internal static class NftScript
 {
     private const string T = "inet " + KernelOptions.Table;
 
+    // Last in each rule: the cheap port and set lookups leave only banned sources to the route lookup.
+    private const string Local = "fib daddr type local";
+
     /// <summary>The name of daemon number <paramref name="index"/>'s refusal set (daemon names may hold characters nft refuses).</summary>
     public static string RefusalSet(int index, bool v6) => $"r{index.ToString(CultureInfo.InvariantCulture)}_{(v6 ? 6 : 4)}";
 
-    /// <summary>The whole table: sets, the input chain's rules, and every element of <paramref name="view"/>.</summary>
-    public static string Table(KernelView view, IReadOnlyList<int> banPorts, IReadOnlyList<DaemonRefusals> daemons, long nowMs)
+    /// <summary>The name of the drop chain for <paramref name="hook"/> (the hook's own name).</summary>
+    public static string Chain(KernelHook hook) => hook == KernelHook.Prerouting ? "prerouting" : "input";
+
+    /// <summary>The chain's declaration as `nft list` shows it.</summary>
+    public static string Declaration(KernelHook hook) =>
+        hook == KernelHook.Prerouting ? "type filter hook prerouting priority raw - 10" : "type filter hook input priority filter - 10";
+
+    /// <summary>
+    /// A check-only batch (for `nft -c -f -`, nothing is committed) that the kernel accepts only
+    /// when it has the prerouting hook and the fib expression the drop chain needs.
+    /// </summary>
+    public static string Probe() =>
+        $"table {T} {{\n  chain fib_probe {{\n    {Declaration(KernelHook.Prerouting)}; policy accept;\n    meta l4proto tcp {Local} drop\n  }}\n}}\n";
+
+    /// <summary>The whole table: sets, the drop chain's rules, and every element of <paramref name="view"/>.</summary>
+    public static string Table(KernelView view, IReadOnlyList<int> banPorts, IReadOnlyList<DaemonRefusals> daemons, long nowMs, KernelHook hook = KernelHook.Prerouting)
     {
         var sb = new StringBuilder();
         // "table ... {}" first makes the delete succeed when the table is absent (nft has no "delete if exists" in 1.0.6).
@@ -35,17 +68,19 @@ internal static class NftScript
             sb.Append("  set ").Append(RefusalSet(i, false)).Append(" { type ipv4_addr; flags interval; auto-merge; comment \"").Append(Quote(daemons[i].Daemon)).Append("\"; }\n");
             sb.Append("  set ").Append(RefusalSet(i, true)).Append(" { type ipv6_addr; flags interval; auto-merge; comment \"").Append(Quote(daemons[i].Daemon)).Append("\"; }\n");
         }
-        // Priority filter - 10: before the usual filter chains, so a ban holds even where another
-        // table accepts the port (a drop in any base chain is final; an accept is not).
-        sb.Append("  chain input {\n    type filter hook input priority filter - 10; policy accept;\n");
+        // Before every usual filter chain (and, in prerouting, before conntrack), so a ban holds
+        // even where another table accepts the port: a drop in any base chain is final; an accept is not.
+        sb.Append("  chain ").Append(Chain(hook)).Append(" {\n    ").Append(Declaration(hook)).Append("; policy accept;\n");
+        // The input hook sees only this host's packets; prerouting also sees routed ones, left alone.
+        var drop = hook == KernelHook.Prerouting ? $" {Local} drop\n" : " drop\n";
         var match = banPorts.Count == 0 ? "meta l4proto tcp" : $"tcp dport {{ {string.Join(", ", banPorts)} }}";
         foreach (var (family, set) in new[] { ("ip", KernelView.Addresses4), ("ip", KernelView.Networks4), ("ip6", KernelView.Addresses6), ("ip6", KernelView.Networks6) })
-            sb.Append("    ").Append(match).Append(' ').Append(family).Append(" saddr @").Append(set).Append(" drop\n");
+            sb.Append("    ").Append(match).Append(' ').Append(family).Append(" saddr @").Append(set).Append(drop);
         for (var i = 0; i < daemons.Count; i++)
         {
             var ports = string.Join(", ", daemons[i].Ports);
-            sb.Append("    tcp dport { ").Append(ports).Append(" } ip saddr @").Append(RefusalSet(i, false)).Append(" drop\n");
-            sb.Append("    tcp dport { ").Append(ports).Append(" } ip6 saddr @").Append(RefusalSet(i, true)).Append(" drop\n");
+            sb.Append("    tcp dport { ").Append(ports).Append(" } ip saddr @").Append(RefusalSet(i, false)).Append(drop);
+            sb.Append("    tcp dport { ").Append(ports).Append(" } ip6 saddr @").Append(RefusalSet(i, true)).Append(drop);
         }
         sb.Append("  }\n}\n");
         AppendElements(sb, "add", view.Elements.Values, nowMs);

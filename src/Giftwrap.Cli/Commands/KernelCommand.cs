@@ -101,7 +101,10 @@ internal static class KernelCommand
             return 1;
         }
         var o = Console.Out;
+        // Check only: tells which hook a write would use now, and why when it is not prerouting.
+        var fallback = await kernel.ProbeHookAsync(ct).ConfigureAwait(false);
         o.WriteLine($"nftables:  {(settings.Enabled ? "yes" : "no")} ([kernel] nftables)");
+        o.WriteLine($"hook:      {Hook(contents.Exists ? contents.Hook : kernel.Hook, contents.Exists)}{(fallback is null ? "" : $" (the kernel refuses a prerouting chain with fib: {fallback}; drops go to the input hook, after conntrack)")}");
         var banPorts = settings.Options.Ports.Where(p => !p.Service).ToList();
         o.WriteLine($"ban ports: {(banPorts.Count == 0 ? "every TCP port" : string.Join(" ", banPorts.Select(p => p.Port).Distinct()))}");
         using var rules = settings.Rules(live: false);
@@ -121,6 +124,13 @@ internal static class KernelCommand
             Daemons(o, rules, contents);
         return inStep ? 0 : 1;
     }
+
+    private static string Hook(KernelHook? hook, bool exists) => hook switch
+    {
+        KernelHook.Prerouting => $"prerouting, priority raw - 10 (before conntrack), packets for this host only (fib daddr type local){(exists ? "" : " when written")}",
+        KernelHook.Input => $"input, priority filter - 10{(exists ? "" : " when written")}",
+        _ => "none: the table has no drop chain",
+    };
 
     /// <summary>Per daemon:port: the sets in the kernel, the refused ranges, and the rules (file:line) that kept the other ranges out.</summary>
     private static void Daemons(TextWriter o, KernelRules rules, KernelContents contents)
