@@ -1,5 +1,5 @@
 // The kernel side against the real nft and the real kernel, in a network namespace each
-// test makes: a ban drops that source's connections in the input hook while other sources
+// test makes: a ban drops that source's connections in the kernel while other sources
 // connect, an unban lets it back, prefixes and expiry hold, a flushed ruleset or a deleted
 // element comes back through nft monitor, and protected addresses never reach a set.
 using System.Diagnostics;

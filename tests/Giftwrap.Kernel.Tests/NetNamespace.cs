@@ -1,7 +1,8 @@
 // A network namespace of the test's own (unshare -n, held by a sleep the test kills by
 // pid), with loopback up: nft and giftwrap run in it through nsenter, and sockets are
 // made in it by a short-lived thread that joined it with setns(2), so the test's own
-// connections cross the namespace's input hook. All traffic stays on its loopback.
+// connections cross the namespace's hooks. Traffic stays on its loopback, or on veth pairs
+// between namespaces of the test's own.
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -122,6 +123,10 @@ public sealed partial class NetNamespace : IDisposable
     }
 
     public ProcessRun Run(params string[] command) => Run(null, command);
+
+    /// <summary>A veth pair: <paramref name="here"/> in this namespace, <paramref name="there"/> in <paramref name="other"/> (both down, no address).</summary>
+    public void Veth(string here, NetNamespace other, string there) =>
+        Must("ip", "link", "add", here, "type", "veth", "peer", "name", there, "netns", other.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     public ProcessRun Must(params string[] command)
     {
