@@ -28,6 +28,8 @@
  *       as much CPU as the flood generator did, spread over the window as the flood's is.
  *       Prints: BURN seconds=S cpu_s=C
  *
+ * The sources start at 127.1.0.1, or at the IPv4 address in FLOOD_SOURCES_FROM (flood.sh's
+ * FLOOD_NETNS=1 mode: 198.19.0.1, a range routed to the generator's own namespace).
  * Sources are bound with IP_BIND_ADDRESS_NO_PORT, so the port is chosen at connect time per
  * 4-tuple (1,000 sources x the ephemeral range: no port shortage). Every loop is bounded in time.
  * Build: gcc -O2 -Wall -pthread -I ../lib -o flood flood.c
@@ -49,11 +51,13 @@ static double rate_per_thread, run_seconds, timeout_s;
 static long cap_per_thread;
 static atomic_long n_attempts, n_refused, n_dropped, n_stalled, n_error, n_skipped;
 
-/* source number i (0-based) as 127.1.0.1 + i */
+/* source number i (0-based) as FIRST + i; FIRST is 127.1.0.1 unless FLOOD_SOURCES_FROM says otherwise */
+static struct in_addr first_source = {.s_addr = 0};
+
 static struct in_addr source(long i)
 {
-    struct in_addr a = {.s_addr = htonl((127u << 24) | (1u << 16)) };
-    a.s_addr = htonl(ntohl(a.s_addr) + 1 + (unsigned)i);
+    struct in_addr a = first_source;
+    a.s_addr = htonl(ntohl(a.s_addr) + (unsigned)i);
     return a;
 }
 
@@ -299,6 +303,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: flood seed HOST PORT SOURCES\n"
                         "       flood run HOST PORT SOURCES RATE SECONDS TIMEOUT_MS THREADS\n"
                         "       flood burn CORES SECONDS\n");
+        return 2;
+    }
+    const char *from = getenv("FLOOD_SOURCES_FROM");
+    if (inet_pton(AF_INET, from && *from ? from : "127.1.0.1", &first_source) != 1) {
+        fprintf(stderr, "flood: FLOOD_SOURCES_FROM is not an IPv4 address: %s\n", from);
         return 2;
     }
     if (set_target("flood", argv[2], argv[3]) != 0)

@@ -10,7 +10,7 @@
 # writes "ok" and closes) plus a `trap` service, each with its own ban store:
 #   user   no kernel side: a banned source is accepted, looked up in the store and closed;
 #   kernel [kernel] nftables = yes, ports = its forward port: the banned sources' SYNs to that port
-#          are dropped in the input hook before any socket sees them.
+#          are dropped in prerouting (before conntrack) before any socket sees them.
 # SOURCES addresses (127.1.0.1, 127.1.0.2, ...) are banned first through each gate's trap (one
 # connection from each; trap_bans_per_minute raised), then, ROUNDS times and the two gates in turn
 # (which goes first alternates), four windows of WINDOW seconds each:
@@ -35,8 +35,15 @@
 # run where the scheduler puts them.
 # The gate's CPU is utime+stime (and reaped children's) from /proc/PID/stat over each window.
 #
+# FLOOD_NETNS=1: the flood generator (and the burner) run in a second namespace of their own,
+# joined to the gates' by a veth pair, so that the flood's packets arrive on an interface as a
+# remote host's do (not on lo): the gates listen on every address, the sources are 198.19.0.1,
+# 198.19.0.2, ... (RFC 2544's benchmarking range, routed to the generator's namespace, local
+# there) and the flood's target is 198.18.0.1. The legitimate clients stay on 127.0.0.1.
+#
 # Environment: SOURCES (1000) FLOOD_RATE (12000) FLOOD_THREADS (8) FLOOD_TIMEOUT_MS (200)
 #   LEGIT_THREADS (4) WINDOW (6) ROUNDS (3) FLOOD_CPU (the last CPU; "none": not pinned)
+#   FLOOD_NETNS (0; 1: the generator in its own namespace over a veth pair)
 #   GIFTWRAP=COMMAND   the giftwrap to run, words allowed; default: the Release build of
 #                      src/Giftwrap.Cli (dotnet build first), run as `dotnet giftwrap.dll`
 # Every process started is stopped by pid; every load loop is bounded in time.
@@ -55,6 +62,7 @@ legit_threads=${LEGIT_THREADS:-4}
 window=${WINDOW:-6}
 rounds=${ROUNDS:-3}
 flood_cpu=${FLOOD_CPU:-$(($(nproc) - 1))}
+flood_netns=${FLOOD_NETNS:-0}
 pin=()
 [ "$flood_cpu" = none ] || pin=(taskset -c "$flood_cpu")
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -79,6 +87,7 @@ now() { date +%s.%N; }
 
 echo "==== machine"
 echo "nproc $(nproc) ($(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed "s/^ *//")); $(uname -sr); $(nft --version); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "flood generator: $([ "$flood_netns" = 1 ] && echo "its own namespace over a veth pair, sources from 198.19.0.1, target 198.18.0.1" || echo "on loopback, sources from 127.1.0.1, target 127.0.0.1")"
 echo "sources $sources, flood $flood_rate attempts/s over $flood_threads threads (timeout $flood_timeout ms), legitimate clients $legit_threads threads, windows of $window s, $rounds rounds; flood generator and control burner on CPU ${flood_cpu}"
 
 # ---------------------------------------------------------------- build
@@ -89,6 +98,34 @@ if [ -z "${GIFTWRAP:-}" ]; then
     GIFTWRAP="dotnet $repo/src/Giftwrap.Cli/bin/Release/net10.0/giftwrap.dll"
 fi
 read -ra giftwrap <<<"$GIFTWRAP"
+
+# ---------------------------------------------------------------- the generator's side
+# attacker CMD...: runs CMD where the flood comes from ($target is the gates' address seen from there)
+if [ "$flood_netns" = 1 ]; then
+    # the generator's namespace, held by a sleep stopped by pid with the rest
+    start netns unshare --net -- sleep 86400
+    for _ in $(seq 1 100); do
+        [ "$(readlink "/proc/${PID[netns]}/ns/net" 2>/dev/null)" != "$(readlink /proc/self/ns/net)" ] && [ "$(cat "/proc/${PID[netns]}/comm" 2>/dev/null)" = sleep ] && break
+        sleep 0.05
+    done
+    [ "$(cat "/proc/${PID[netns]}/comm" 2>/dev/null)" = sleep ] || die "the generator's namespace did not come up"
+    attacker_ns=(nsenter -t "${PID[netns]}" -n)
+    ip link add vgate type veth peer name vflood netns "${PID[netns]}"
+    ip addr add 198.18.0.1/24 dev vgate
+    ip link set vgate up
+    # one neighbour for all the sources: their range is routed through the generator's address
+    ip route add 198.19.0.0/16 via 198.18.0.2 dev vgate
+    "${attacker_ns[@]}" sh -c 'ip link set lo up && ip addr add 198.18.0.2/24 dev vflood && ip link set vflood up &&
+        ip route add local 198.19.0.0/16 dev lo'
+    target=198.18.0.1 listen_on=0.0.0.0 sources_from=198.19.0.1
+else
+    attacker_ns=()
+    target=127.0.0.1 listen_on=127.0.0.1 sources_from=127.1.0.1
+fi
+export FLOOD_SOURCES_FROM=$sources_from
+# the sources' first two bytes, as a pattern: 127\.1\. or 198\.19\.
+source_re="$(sed 's/\./\\./g' <<<"${sources_from%.*.*}")\\."
+attacker() { "${attacker_ns[@]}" "$@"; }
 echo "giftwrap: $GIFTWRAP ($(git -C "$repo" log -1 --format='%h %s' 2>/dev/null || echo '?'))"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
@@ -99,12 +136,12 @@ declare -A FWD=([user]=20001 [kernel]=20011) TRAP=([user]=20002 [kernel]=20012) 
 for g in user kernel; do
     {
         printf '[tables]\nallow = %s\ndeny = %s\n\n' "$work/hosts.allow" "$work/hosts.deny"
-        printf '[service:web]\nlisten = 127.0.0.1:%s\nforward = 127.0.0.1:%s\n\n' "${FWD[$g]}" "${BACK[$g]}"
-        printf '[service:trap]\nlisten = 127.0.0.1:%s\ntrap = 1d\ntrap_bans_per_minute = 1000000\n\n' "${TRAP[$g]}"
+        printf '[service:web]\nlisten = %s:%s\nforward = 127.0.0.1:%s\n\n' "$listen_on" "${FWD[$g]}" "${BACK[$g]}"
+        printf '[service:trap]\nlisten = %s:%s\ntrap = 1d\ntrap_bans_per_minute = 1000000\n\n' "$listen_on" "${TRAP[$g]}"
         # one legitimate address opens every connection: the per-source limit (64) would refuse them
         printf '[limits]\nmax_connections = 20000\nmax_per_source = 20000\n\n'
         printf '[log]\nsyslog = off\n\n'
-        # 127.1.x.y are the attackers here: loopback must be bannable for the run
+        # 127.1.x.y are the attackers here (without FLOOD_NETNS): loopback must be bannable for the run
         printf '[bans]\nstore = %s\nprotect_loopback = no\n\n' "$work/store-$g"
         [ "$g" = kernel ] && printf '[kernel]\nnftables = yes\nports = %s\n\n' "${FWD[$g]}"
     } >"$work/$g.conf"
@@ -121,28 +158,28 @@ sed 's/^/  /' "$work/kernel.conf"
 
 # ---------------------------------------------------------------- bans
 for g in user kernel; do
-    r=$("$work/flood" seed 127.0.0.1 "${TRAP[$g]}" "$sources") || { echo "flood.sh: seeding $g: $r" >&2; exit 1; }
+    r=$(attacker "$work/flood" seed "$target" "${TRAP[$g]}" "$sources") || { echo "flood.sh: seeding $g: $r" >&2; exit 1; }
     echo "bans through $g's trap: $r"
 done
-count_bans() { "${giftwrap[@]}" bans --config "$work/$1.conf" 2>/dev/null | grep -c '127\.1\.' || true; }
+count_bans() { "${giftwrap[@]}" bans --config "$work/$1.conf" 2>/dev/null | grep -c "$source_re" || true; }
 for g in user kernel; do
     n=$(count_bans "$g")
-    [ "$n" -ge "$sources" ] || { echo "flood.sh: $g's store holds $n bans of 127.1.x.y, not $sources" >&2; exit 1; }
+    [ "$n" -ge "$sources" ] || { echo "flood.sh: $g's store holds $n bans from $sources_from on, not $sources" >&2; exit 1; }
 done
-set_count() { nft list set inet giftwrap a4 2>/dev/null | tr ',{}' '\n\n\n' | grep -c '127\.1\.' || true; }
+set_count() { nft list set inet giftwrap a4 2>/dev/null | tr ',{}' '\n\n\n' | grep -c "$source_re" || true; }
 for _ in $(seq 1 100); do
     [ "$(set_count)" -ge "$sources" ] && break
     sleep 0.2
 done
 echo "stores: $sources bans each; the kernel set a4 of table inet giftwrap: $(set_count) elements"
-echo "the kernel gate's chain:"
-nft list chain inet giftwrap input | sed 's/^/  /'
+echo "the kernel gate's table (elements left out):"
+nft -t list table inet giftwrap | sed 's/^/  /'
 
 # a legitimate client gets through both; a banned source is refused by both
 for g in user kernel; do
     r=$("$work/connload" run 127.0.0.1 "${FWD[$g]}" 20 2 10)
     [ "$(kv ok <<<"$r")" = 20 ] || { echo "flood.sh: $g does not serve 127.0.0.1: $r" >&2; exit 1; }
-    r=$("$work/flood" run 127.0.0.1 "${FWD[$g]}" "$sources" 200 1 "$flood_timeout" 1)
+    r=$(attacker "$work/flood" run "$target" "${FWD[$g]}" "$sources" 200 1 "$flood_timeout" 1)
     echo "check, 200 attempts from banned sources to $g: $r"
     [ "$(kv refused <<<"$r")" = 0 ] && [ "$(kv dropped <<<"$r")" = 0 ] && { echo "flood.sh: $g let banned sources in" >&2; exit 1; }
 done
@@ -154,10 +191,10 @@ window() {
     local g=$1 kind=$2 cores=${3:-} pid=${PID[gate_$1]} c0 c1 t0 t1 legit="" side="" spid=""
     case $kind in
     flood | both)
-        "${pin[@]}" "$work/flood" run 127.0.0.1 "${FWD[$g]}" "$sources" "$flood_rate" "$((window + 2))" "$flood_timeout" "$flood_threads" >"$work/side.out" &
+        attacker "${pin[@]}" "$work/flood" run "$target" "${FWD[$g]}" "$sources" "$flood_rate" "$((window + 2))" "$flood_timeout" "$flood_threads" >"$work/side.out" &
         spid=$! ;;
     control)
-        "${pin[@]}" "$work/flood" burn "$cores" "$((window + 2))" >"$work/side.out" &
+        attacker "${pin[@]}" "$work/flood" burn "$cores" "$((window + 2))" >"$work/side.out" &
         spid=$! ;;
     esac
     [ -n "$spid" ] && sleep 1
