@@ -80,8 +80,15 @@ public sealed class KernelViewTests
         foreach (var line in script.Split('\n').Where(l => l.Contains("table ", StringComparison.Ordinal) || l.Contains("element ", StringComparison.Ordinal)))
             Assert.Contains("inet giftwrap", line, StringComparison.Ordinal);
         Assert.Contains("192.0.2.1 timeout 90000ms", script, StringComparison.Ordinal);
-        Assert.Contains("tcp dport { 22, 21 } ip saddr @a4 drop", script, StringComparison.Ordinal);
-        Assert.Contains("tcp dport { 21 } ip saddr @r0_4 drop", script, StringComparison.Ordinal);
+        // Prerouting: only packets for this host are dropped, the route lookup last (only for banned sources).
+        Assert.Contains("type filter hook prerouting priority raw - 10;", script, StringComparison.Ordinal);
+        Assert.Contains("tcp dport { 22, 21 } ip saddr @a4 fib daddr type local drop", script, StringComparison.Ordinal);
+        Assert.Contains("tcp dport { 21 } ip saddr @r0_4 fib daddr type local drop", script, StringComparison.Ordinal);
+        // The input hook (a kernel without fib) sees local packets only: no fib there.
+        var input = NftScript.Table(view, [22, 21], [], Now, KernelHook.Input);
+        Assert.Contains("type filter hook input priority filter - 10;", input, StringComparison.Ordinal);
+        Assert.Contains("tcp dport { 22, 21 } ip saddr @a4 drop", input, StringComparison.Ordinal);
+        Assert.DoesNotContain("fib", input, StringComparison.Ordinal);
         // A daemon name cannot end the set's comment early.
         Assert.Contains("comment \"in.ftpdx\"", script, StringComparison.Ordinal);
     }
