@@ -80,12 +80,15 @@ if [ "${COMPARE_SKIP_BDN:-0}" != 1 ]; then
 fi
 
 section "2. connections per second through serve forward ($rounds rounds alternating; $rate_count connections, $rate_threads threads)"
-printf 'ALL: ALL\n' >"$work/hosts.allow"; printf '# empty\n' >"$work/hosts.deny"
+# the tables in a directory of their own: serve watches it (inotify), and its console output in
+# $work would be a change to look at every 10 ms
+mkdir -p "$work/tables"
+printf 'ALL: ALL\n' >"$work/tables/hosts.allow"; printf '# empty\n' >"$work/tables/hosts.deny"
 start responder "$bin/responder" "$port" reply 900
 declare -A PORT=([base]=$((port + 1)) [new]=$((port + 2)))
 for side in base new; do
     printf '[tables]\nallow = %s\ndeny = %s\n\n[service:rate]\nlisten = 127.0.0.1:%s\nforward = 127.0.0.1:%s\n\n[limits]\nmax_connections = 20000\nmax_per_source = 20000\n\n[log]\nsyslog = off\n' \
-        "$work/hosts.allow" "$work/hosts.deny" "${PORT[$side]}" "$port" >"$work/$side.conf"
+        "$work/tables/hosts.allow" "$work/tables/hosts.deny" "${PORT[$side]}" "$port" >"$work/$side.conf"
     start "serve-$side" "$work/$side-giftwrap/giftwrap" serve --config "$work/$side.conf"
 done
 wait_listening "$port" responder

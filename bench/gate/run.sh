@@ -165,13 +165,16 @@ aot_empty=$work/aot-empty/aot-empty
 note "published bench/gate/aot-empty (NativeAOT, empty Main): $(stat -c %s "$aot_empty") bytes"
 
 # ---------------------------------------------------------------- configuration
-printf 'ALL: ALL\n' >"$work/hosts.allow"
-printf '# empty\n' >"$work/hosts.deny"
+# the tables in a directory of their own: serve watches it (inotify), and its console output in
+# $work would be a change to look at every 10 ms
+mkdir -p "$work/tables"
+printf 'ALL: ALL\n' >"$work/tables/hosts.allow"
+printf '# empty\n' >"$work/tables/hosts.deny"
 serve_conf() { # serve_conf FILE NAME:LISTEN:FORWARD...
     local file=$1 spec name listen fwd
     shift
     {
-        printf '[tables]\nallow = %s\ndeny = %s\n\n' "$work/hosts.allow" "$work/hosts.deny"
+        printf '[tables]\nallow = %s\ndeny = %s\n\n' "$work/tables/hosts.allow" "$work/tables/hosts.deny"
         for spec in "$@"; do
             IFS=: read -r name listen fwd <<<"$spec"
             printf '[service:%s]\nlisten = 127.0.0.1:%s\nforward = 127.0.0.1:%s\n\n' "$name" "$listen" "$fwd"
@@ -220,7 +223,7 @@ xinetd_service() { # NAME PORT then attribute lines
 } >"$work/xinetd.conf"
 
 section "configuration"
-note "tables for serve: $work/hosts.allow = 'ALL: ALL', hosts.deny empty; both tcpds read /etc/hosts.allow and /etc/hosts.deny:"
+note "tables for serve: $work/tables/hosts.allow = 'ALL: ALL', hosts.deny empty; both tcpds read /etc/hosts.allow and /etc/hosts.deny:"
 note "  /etc/hosts.allow: $(grep -cv '^[[:space:]]*\(#\|$\)' /etc/hosts.allow 2>/dev/null || echo 0) rule line(s); /etc/hosts.deny: $(grep -cv '^[[:space:]]*\(#\|$\)' /etc/hosts.deny 2>/dev/null || echo 0) rule line(s)"
 note "  /dev/log: $([ -S /dev/log ] && echo present || echo 'absent (syslog lines of both tcpds go nowhere)')"
 note "serve.conf:"; sed 's/^/  /' "$work/serve.conf"

@@ -91,10 +91,13 @@ else
 fi
 
 # ---------------------------------------------------------------- configuration and start
-printf 'ALL: ALL\n' >"$work/hosts.allow"
-printf '# empty\n' >"$work/hosts.deny"
+# the tables in a directory of their own: serve watches it (inotify), and its console output in
+# $work would be a change to look at every 10 ms
+mkdir -p "$work/tables"
+printf 'ALL: ALL\n' >"$work/tables/hosts.allow"
+printf '# empty\n' >"$work/tables/hosts.deny"
 {
-    printf '[tables]\nallow = %s\ndeny = %s\n\n' "$work/hosts.allow" "$work/hosts.deny"
+    printf '[tables]\nallow = %s\ndeny = %s\n\n' "$work/tables/hosts.allow" "$work/tables/hosts.deny"
     printf '[service:wrk]\nlisten = 127.0.0.1:%s\nforward = 127.0.0.1:%s\n\n' "${P_WRK[serve]}" "${P_NGINX[serve]}"
     printf '[service:connload]\nlisten = 127.0.0.1:%s\nforward = 127.0.0.1:%s\n\n' "${P_CL[serve]}" "${P_REPLY[serve]}"
     # one client address opens every connection: the per-source limit (64) would refuse them

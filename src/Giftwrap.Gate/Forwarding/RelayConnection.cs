@@ -1,9 +1,7 @@
 // A connection in the relay, as its loop sees it: the two descriptors, each direction's state
 // (its reader and writer and what is known of their readiness, what it holds back for a slow
-// reader, its pipe when splicing, how it ended), and its place in the loop's lists. Plain data;
+// reader, its pipe when splicing, how it ended), and its place in the loop's slots and lists. Plain data;
 // RelayLoop acts on it, RelayPump moves a direction's bytes.
-using System.Runtime.InteropServices;
-
 namespace Giftwrap.Gate.Forwarding;
 
 /// <summary>One direction of a relayed connection: where it reads and writes, what waits to be written, and how it ended.</summary>
@@ -57,7 +55,7 @@ internal sealed class RelayConnection(int clientFd, int backendFd, object? state
     public RelayDirection Up = new(clientFd, backendFd);
     /// <summary>Backend to client: the backend's readability, the client's writability (writable until told otherwise).</summary>
     public RelayDirection Down = new(backendFd, clientFd) { Writable = true };
-    public GCHandle Handle;
-    public RelayConnection? Previous;
-    public RelayConnection? Next;
+    /// <summary>Its place in the loop's ConnectionSlots (-1 when it has none), and the generation its epoll events carry.</summary>
+    public int Slot = -1;
+    public uint Generation;
 }

@@ -24,15 +24,14 @@ internal sealed unsafe class RelayLoop : IDisposable
     private readonly int _wake;
     private readonly RelayPump _pump;
     private readonly Thread _thread;
-    // Guards the list of connections (for Abort): added to from the adopting threads.
-    private readonly Lock _gate = new();
-    private RelayConnection? _head;
+    // The connections, by the slot their events name: added to from the adopting threads.
+    private readonly ConnectionSlots _connections = new();
     private readonly ConnectDeadlines _deadlines = new();
     private readonly HalfCloseWatch _halfClosed;
     private readonly ListenerPauses _paused = new();
     private List<RelayConnection> _again = [];
     private List<RelayConnection> _againNext = [];
-    // GC handles freed after the batch of events that may still name them.
+    // Listeners' GC handles, freed after the batch of events that may still name them.
     private readonly List<GCHandle> _release = [];
     private readonly ConcurrentQueue<Action> _commands = new();
     private volatile bool _abort;
@@ -90,27 +89,20 @@ internal sealed unsafe class RelayLoop : IDisposable
     /// <summary>Takes <paramref name="c"/> in (from any thread): listed, deadline set, both descriptors watched.</summary>
     public int Adopt(RelayConnection c)
     {
-        c.Handle = GCHandle.Alloc(c);
-        lock (_gate)
-        {
-            c.Next = _head;
-            if (_head is not null)
-                _head.Previous = c;
-            _head = c;
-        }
+        var data = _connections.Add(c);
         if (c.Connecting)
             _deadlines.Add(c);
         // The client first: until the backend is watched too, nothing here can end the connection
         // (a client event only marks readiness while the backend connects), so this thread is
         // done with it before the loop can close anything.
-        var data = (ulong)GCHandle.ToIntPtr(c.Handle);
         const uint watched = Libc.EpollIn | Libc.EpollOut | Libc.EpollRdHup | Libc.EpollEt;
         if (Epoll.Ctl(_epoll, Libc.EpollCtlAdd, c.ClientFd, watched, data) != 0)
         {
             // Not taken: the client's descriptor stays the caller's.
             var error = Libc.Errno;
-            Unlist(c);
-            c.Handle.Free();
+            // Ended, so that its connect deadline does not close the caller's descriptor later.
+            c.Ended = true;
+            _connections.Remove(c);
             _ = Libc.close(c.BackendFd);
             return error;
         }
@@ -164,11 +156,16 @@ internal sealed unsafe class RelayLoop : IDisposable
                             command();
                         continue;
                     }
-                    var target = GCHandle.FromIntPtr((nint)(data & ~1UL)).Target;
-                    if (target is RelayConnection c)
-                        OnEvent(c, (data & 1) != 0, Epoll.EventFlags(events, i));
-                    else if (target is RelayListener l)
+                    if ((data & ConnectionSlots.ConnectionTag) != 0)
+                    {
+                        // Null: an event that came after its connection ended.
+                        if (_connections.Find(data) is { } c)
+                            OnEvent(c, (data & 1) != 0, Epoll.EventFlags(events, i));
+                    }
+                    else if (GCHandle.FromIntPtr((nint)data).Target is RelayListener l)
+                    {
                         Accept(l);
+                    }
                 }
                 RunAgain();
                 Expire();
@@ -176,7 +173,7 @@ internal sealed unsafe class RelayLoop : IDisposable
                 Resume();
                 if (_abort)
                     EndAll();
-                // Handles are freed only after the batch: a later event in it may name an ended connection.
+                // Handles are freed only after the batch: a later event in it may name a removed listener.
                 foreach (var h in _release)
                     h.Free();
                 _release.Clear();
@@ -355,14 +352,11 @@ internal sealed unsafe class RelayLoop : IDisposable
     private void EndAll()
     {
         _abort = false;
-        while (true)
+        // Again until none is left: another thread may adopt one meanwhile.
+        while (_connections.Snapshot() is { Count: > 0 } all)
         {
-            RelayConnection? c;
-            lock (_gate)
-                c = _head;
-            if (c is null)
-                return;
-            End(c, Libc.ECanceled);
+            foreach (var c in all)
+                End(c, Libc.ECanceled);
         }
     }
 
@@ -371,18 +365,15 @@ internal sealed unsafe class RelayLoop : IDisposable
         if (c.Ended)
             return;
         c.Ended = true;
-        // Removed from the interest list before the close: a close alone removes it only when no
-        // other descriptor (a child between fork and exec, say) still refers to the socket, and an
-        // event after the handle is freed would name nothing.
-        _ = Libc.epoll_ctl(_epoll, Libc.EpollCtlDel, c.ClientFd, null);
-        _ = Libc.epoll_ctl(_epoll, Libc.EpollCtlDel, c.BackendFd, null);
+        // No EPOLL_CTL_DEL (two system calls per connection): the close takes a descriptor out of
+        // the interest list once no other descriptor refers to its socket. Where one still does
+        // (a child between fork and exec, say), a late event names a freed slot and is ignored.
         _ = Libc.close(c.ClientFd);
         _ = Libc.close(c.BackendFd);
         _pump.Release(ref c.Up);
         _pump.Release(ref c.Down);
         _halfClosed.Unwatch(c);
-        Unlist(c);
-        _release.Add(c.Handle);
+        _connections.Remove(c);
         try
         {
             _relay.Owner.Ended(c.State, new RelayResult(c.Up.Bytes, c.Down.Bytes, error, !c.Connecting));
@@ -390,20 +381,6 @@ internal sealed unsafe class RelayLoop : IDisposable
         catch (Exception)
         {
             // The owner's bookkeeping must not take the loop down with it; the connection is closed.
-        }
-    }
-
-    private void Unlist(RelayConnection c)
-    {
-        lock (_gate)
-        {
-            if (c.Previous is not null)
-                c.Previous.Next = c.Next;
-            else if (_head == c)
-                _head = c.Next;
-            if (c.Next is not null)
-                c.Next.Previous = c.Previous;
-            c.Previous = c.Next = null;
         }
     }
 

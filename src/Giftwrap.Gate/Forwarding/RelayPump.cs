@@ -133,7 +133,11 @@ internal sealed unsafe class RelayPump : IDisposable
         nint sent = 0;
         if (d.Writable)
         {
-            sent = Libc.send(d.To, _buffer, (nuint)n, Libc.MsgNoSignal);
+            // The last bytes before the source's FIN (a short read after it): the half-close or the
+            // close comes next in this same Move, and MSG_MORE lets the kernel send them in one
+            // segment with that FIN instead of two (one wake-up of the reader fewer, as HAProxy does).
+            var flags = d.FinSeen && n < size ? Libc.MsgNoSignal | Libc.MsgMore : Libc.MsgNoSignal;
+            sent = Libc.send(d.To, _buffer, (nuint)n, flags);
             if (sent < 0)
             {
                 var errno = Libc.Errno;

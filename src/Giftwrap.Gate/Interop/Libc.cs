@@ -66,6 +66,7 @@ internal static unsafe partial class Libc
     public const int MsgPeek = 0x2;
     public const int MsgDontWait = 0x40;
     public const int MsgNoSignal = 0x4000;
+    public const int MsgMore = 0x8000;
 
     // fcntl.h, asm-generic/ioctls.h. O_NONBLOCK / O_CLOEXEC: the same bits for eventfd(2), pipe2(2) and epoll_create1(2).
     public const int ONonBlock = 0x800;

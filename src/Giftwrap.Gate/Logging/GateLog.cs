@@ -2,9 +2,11 @@
 // daemon name as tcpd does, libwrap's own message texts so fail2ban and logwatch keep
 // working) and the console in the systemd format (<level>message). Logging never
 // throws into the connection that caused it, and never waits for the console: lines
-// are queued and written in batches, at most one per ConsoleDelay, by a timer (bounded;
-// an overflow is counted and reported), so a busy gate makes one write(2) and wakes one
-// thread for many connections.
+// are queued and written in batches, at most one per ConsoleDelay, by a thread of the log's
+// own (bounded; an overflow is counted and reported), so a busy gate makes one write(2) and
+// wakes one thread for many connections. Not a Timer: its callback runs on the thread pool,
+// whose worker then spins (sched_yield) for more work after every batch, about 5 % of a
+// forwarding gate's CPU (docs/benchmarks.md, issue 16).
 using System.Collections.Concurrent;
 using Giftwrap.Hosting;
 using Giftwrap.Net.Syslog;
@@ -24,13 +26,18 @@ public sealed class GateLog : IDisposable
     private int _pendingCount;
     private int _flushQueued;
     private long _dropped;
-    private readonly Lock _timerGate = new();
-    private Timer? _flushTimer;
+    // Guards _flusher and _flushAsked; the flusher waits on it (Monitor.Wait: no spinning).
+    private readonly object _flusherGate = new();
+    private Thread? _flusher;
+    private bool _flushAsked;
     private System.Text.StringBuilder _batch = new();
     private volatile bool _disposed;
 
     /// <summary>How long a console line may wait for the lines after it, to be written with them.</summary>
     public static readonly TimeSpan ConsoleDelay = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>How long the console's thread waits for a line before it ends.</summary>
+    private static readonly TimeSpan FlusherIdle = TimeSpan.FromSeconds(30);
 
     /// <summary>Console lines held at most while the console is slow; more are dropped and counted.</summary>
     public const int MaxPendingLines = 10_000;
@@ -81,21 +88,49 @@ public sealed class GateLog : IDisposable
         _pending.Enqueue($"<{(int)severity}>{message.Replace('\n', ' ').Replace('\r', ' ')}\n");
         if (Interlocked.CompareExchange(ref _flushQueued, 1, 0) != 0)
             return;
-        if (_flushTimer is null)
+        lock (_flusherGate)
         {
-            lock (_timerGate)
-                _flushTimer ??= new Timer(static log => ((GateLog)log!).FlushConsole(), this, Timeout.Infinite, Timeout.Infinite);
+            if (!_disposed)
+            {
+                _flusher ??= StartFlusher();
+                _flushAsked = true;
+                Monitor.Pulse(_flusherGate);
+                return;
+            }
         }
-        try
+        // Disposed: a line after the end is written at once.
+        FlushConsole();
+    }
+
+    /// <summary>The thread that writes the console's batches; it ends after a while with nothing to write, or at Dispose.</summary>
+    private Thread StartFlusher()
+    {
+        var t = new Thread(static log => ((GateLog)log!).RunFlusher()) { IsBackground = true, Name = "giftwrap console" };
+        t.Start(this);
+        return t;
+    }
+
+    private void RunFlusher()
+    {
+        while (true)
         {
-            if (_disposed)
-                FlushConsole();
-            else
-                _flushTimer.Change(ConsoleDelay, Timeout.InfiniteTimeSpan);
-        }
-        catch (ObjectDisposedException)
-        {
-            // Disposed meanwhile: a line after the end is written at once.
+            lock (_flusherGate)
+            {
+                while (!_flushAsked && !_disposed)
+                {
+                    if (!Monitor.Wait(_flusherGate, FlusherIdle) && !_flushAsked)
+                    {
+                        // Idle: the next line starts a thread again.
+                        _flusher = null;
+                        return;
+                    }
+                }
+                if (_disposed)
+                    return;
+                _flushAsked = false;
+            }
+            // The lines that come meanwhile go in the same write.
+            Thread.Sleep(ConsoleDelay);
             FlushConsole();
         }
     }
@@ -134,10 +169,10 @@ public sealed class GateLog : IDisposable
 
     public void Dispose()
     {
-        lock (_timerGate)
+        lock (_flusherGate)
         {
             _disposed = true;
-            _flushTimer?.Dispose();
+            Monitor.Pulse(_flusherGate);
         }
         FlushConsole();
         lock (_gate)
