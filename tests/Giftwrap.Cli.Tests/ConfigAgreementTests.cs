@@ -47,6 +47,20 @@ public sealed class ConfigAgreementTests
     }
 
     [Fact]
+    public void Check_TwoAddressesTakenTwice_BothNamed()
+    {
+        using var dir = new TempDir();
+        var text = string.Concat(new[] { ("a", 1), ("b", 1), ("c", 4), ("d", 4) }.Select(s => $"[service:{s.Item1}]\nlisten = 127.0.0.1:{s.Item2}\nforward = 127.0.0.1:9\n"));
+        var (conf, allow, deny) = Files(dir, text);
+        var check = CliRunner.Run(dir.Path, "check", "--allow", allow, "--deny", deny, "--config", conf, "--no-dns");
+        Assert.Equal(1, check.ExitCode);
+        Assert.Equal(
+            [$"{conf}: 127.0.0.1:1 is the listen address of more than one service (a, b)",
+             $"{conf}: 127.0.0.1:4 is the listen address of more than one service (c, d)"],
+            CheckErrors(check.Stdout));
+    }
+
+    [Fact]
     public void Check_OnlySafetyKeep_IsValid_AndSaysServeWouldRefuseIt()
     {
         using var dir = new TempDir();
