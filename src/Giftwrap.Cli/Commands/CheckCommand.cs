@@ -1,5 +1,6 @@
 // `giftwrap check`: tcpdchk. Lists every problem in the tables as file:line:column
-// with a suggested fix (and, with -v, every rule), and exits non-zero on errors.
+// with a suggested fix (and, with -v, every rule), and exits non-zero on errors. The
+// configuration's errors are serve's own (Settings.ForTools), reported here, not re-checked.
 using System.CommandLine;
 using System.Text;
 using System.Text.Json;
@@ -16,7 +17,7 @@ internal static class CheckCommand
         var verbose = new Option<bool>("-v") { Description = "List every rule: daemons, clients, options, access." };
         var explicitAllow = new Option<bool>("-a") { Description = "Report hosts.allow rules that grant access without an explicit allow option." };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
-        var config = new Option<string?>("--config") { Description = $"The configuration whose [safety] keep lists clients that must stay granted (default {ServeCommand.DefaultConfig} when it exists)." };
+        var config = new Option<string?>("--config") { Description = $"The configuration, checked by the rules serve holds it to; its [safety] keep lists clients that must stay granted (default {ServeCommand.DefaultConfig} when it exists)." };
         var inetd = new Option<string?>("-i") { Description = $"The inetd.conf that says which daemons are wrapped (default {InetdConf.DefaultPath}), as tcpdchk -i." };
         var noDns = new Option<bool>("--no-dns") { Description = "Skip tcpdchk's name service checks of host names, addresses and netgroups (for large tables)." };
         var command = new Command("check", "Examine the tables for problems (tcpdchk), and for lockouts.") { verbose, explicitAllow, json, config, inetd, noDns };
