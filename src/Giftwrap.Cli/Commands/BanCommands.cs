@@ -179,13 +179,14 @@ public static class BanCommands
     private static BanStore? OpenStore(string? config, bool write, out int status)
     {
         status = 2;
-        // The whole configuration is checked before the store is opened: with any error nothing is
-        // read or written, and never the default store in place of the one the file meant.
+        // The whole configuration is checked before the store is opened, by serve's rules: with any
+        // error nothing is read or written, and never the default store in place of the one the
+        // file meant (a gate that would not start on this file would not enforce the ban either).
         var path = config ?? BanOptions.DefaultConfigPath;
-        var file = Settings.Read(path, missingIsEmpty: config is null);
-        var options = BanOptionsReader.FromFile(file);
-        Settings.Keep(file);
-        options = WithKeep(options, file);
+        var settings = Settings.ForTools(path, missingIsEmpty: config is null);
+        var file = settings.File;
+        // Without [bans] the store is the default one, as the gate's would be once the section is added.
+        var options = WithKeep(settings.Bans ?? BanOptionsReader.FromFile(file), file);
         if (file.Errors.Count > 0)
         {
             Fail([.. file.Errors, $"{file.Errors.Count} error(s) in {path}; the ban store was not touched"], 2);

@@ -1,5 +1,6 @@
 // `giftwrap check`: tcpdchk. Lists every problem in the tables as file:line:column
-// with a suggested fix (and, with -v, every rule), and exits non-zero on errors.
+// with a suggested fix (and, with -v, every rule), and exits non-zero on errors. The
+// configuration's errors are serve's own (Settings.ForTools), reported here, not re-checked.
 using System.CommandLine;
 using System.Text;
 using System.Text.Json;
@@ -16,7 +17,7 @@ internal static class CheckCommand
         var verbose = new Option<bool>("-v") { Description = "List every rule: daemons, clients, options, access." };
         var explicitAllow = new Option<bool>("-a") { Description = "Report hosts.allow rules that grant access without an explicit allow option." };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
-        var config = new Option<string?>("--config") { Description = $"The configuration whose [safety] keep lists clients that must stay granted (default {ServeCommand.DefaultConfig} when it exists)." };
+        var config = new Option<string?>("--config") { Description = $"The configuration, checked by the rules serve holds it to; its [safety] keep lists clients that must stay granted (default {ServeCommand.DefaultConfig} when it exists)." };
         var inetd = new Option<string?>("-i") { Description = $"The inetd.conf that says which daemons are wrapped (default {InetdConf.DefaultPath}), as tcpdchk -i." };
         var noDns = new Option<bool>("--no-dns") { Description = "Skip tcpdchk's name service checks of host names, addresses and netgroups (for large tables)." };
         var command = new Command("check", "Examine the tables for problems (tcpdchk), and for lockouts.") { verbose, explicitAllow, json, config, inetd, noDns };
@@ -27,14 +28,16 @@ internal static class CheckCommand
             CheckReport report;
             using (TerminalProgress.Start($"checking {allow} and {deny} ({TerminalProgress.Size(TerminalProgress.FileSize(allow) + TerminalProgress.FileSize(deny))})"))
             {
+                var (configPath, settings) = ReadConfig(result.GetValue(config));
                 report = TableChecker.Check(allow, deny, new CheckOptions
                 {
                     RequireExplicitAllow = result.GetValue(explicitAllow),
                     Lookups = result.GetValue(noDns) ? null : HostLookups.Instance,
                     InetdConf = result.GetValue(inetd),
-                    WrappedDaemons = GateDaemons(result.GetValue(config)),
+                    // The daemons of the gate's [service:NAME] sections: Giftwrap wraps them, whatever inetd.conf says.
+                    WrappedDaemons = [.. settings.Gate.Services.Select(s => s.Daemon)],
                 });
-                report = report with { Diagnostics = [.. report.Diagnostics.Select(MissingIsWarning), .. Lockouts(allow, deny, result.GetValue(config))] };
+                report = report with { Diagnostics = [.. report.Diagnostics.Select(MissingIsWarning), .. Configuration(configPath, settings), .. Lockouts(allow, deny, configPath, settings)] };
             }
             Console.Out.Write(result.GetValue(json) ? Json(report) : Text(report, result.GetValue(verbose)));
             return report.HasErrors ? 1 : 0;
@@ -42,15 +45,27 @@ internal static class CheckCommand
         return command;
     }
 
-    /// <summary>The daemon names of the gate's [service:NAME] sections: Giftwrap wraps them, whatever inetd.conf says.</summary>
-    internal static List<string> GateDaemons(string? configPath)
+    /// <summary>
+    /// The configuration, read as serve reads it and held to serve's rules (one reader, one set of
+    /// checks): an explicit --config must exist; the default one is used when it exists.
+    /// </summary>
+    private static (string Path, ServeSettings Settings) ReadConfig(string? configPath) =>
+        (configPath ?? ServeCommand.DefaultConfig, Settings.ForTools(configPath ?? ServeCommand.DefaultConfig, missingIsEmpty: configPath is null));
+
+    /// <summary>
+    /// What serve would refuse that is not an error of the file itself (a ban store that is a
+    /// file), and the one thing check allows that serve does not: no [service:NAME] at all. A
+    /// configuration kept only for [safety] keep is a fine one to check with, so that is a note
+    /// (shown with -v), not a warning an operator would learn to ignore.
+    /// </summary>
+    private static List<Diagnostic> Configuration(string configPath, ServeSettings settings)
     {
-        configPath ??= File.Exists(ServeCommand.DefaultConfig) ? ServeCommand.DefaultConfig : null;
-        if (configPath is null)
-            return [];
-        // Errors of the file are the lockout check's to report; here only the names it does give count.
-        var file = Giftwrap.Configuration.ConfigFile.Read(configPath, missingIsEmpty: true);
-        return [.. file.Labels("service").Select(name => file.Get($"service:{name}", "daemon") ?? name)];
+        var notes = new List<Diagnostic>();
+        if (settings.File.Errors.Count == 0 && Settings.StoreKindError(settings) is { } kind)
+            notes.Add(Settings.AsDiagnostic(kind));
+        if (settings.File.Exists && settings.Gate.Services.Count == 0)
+            notes.Add(new Diagnostic(configPath, 0, 0, DiagnosticSeverity.Info, "config", "no [service:NAME] section: check reads only [safety] keep from it; giftwrap serve would refuse it (nothing to guard)"));
+        return notes;
     }
 
     /// <summary>
@@ -62,8 +77,15 @@ internal static class CheckCommand
             ? d with { Severity = DiagnosticSeverity.Warning, Message = "no such file: libwrap reads it as an empty table (check the path)" }
             : d;
 
-    /// <summary>The lockout check: this SSH session and [safety] keep must still be granted.</summary>
+    /// <summary>The lockout check of edit: the configuration read and checked as check reads it.</summary>
     internal static List<Diagnostic> Lockouts(string allow, string deny, string? configPath)
+    {
+        var (path, settings) = ReadConfig(configPath);
+        return Lockouts(allow, deny, path, settings);
+    }
+
+    /// <summary>The lockout check: this SSH session and [safety] keep must still be granted.</summary>
+    private static List<Diagnostic> Lockouts(string allow, string deny, string configPath, ServeSettings settings)
     {
         var problems = new List<Diagnostic>();
         var keep = new List<KeepRule>();
@@ -71,11 +93,9 @@ internal static class CheckCommand
             keep.Add(ssh);
         // An explicit --config must be readable and valid; the default one is used when it exists,
         // and then it must be valid too: a broken configuration fails the check instead of
-        // silently skipping the lockout check.
-        var explicitConfig = configPath is not null;
-        configPath ??= ServeCommand.DefaultConfig;
-        var file = Settings.Read(configPath, missingIsEmpty: !explicitConfig);
-        var kept = Settings.Keep(file);
+        // silently skipping the lockout check. Valid means what serve would take (serve's readers
+        // collected every error), so a check that passes is not followed by a gate that refuses.
+        var file = settings.File;
         if (file.Errors.Count > 0)
         {
             // Each mistake is one error, at its file:line; that the lockout check could not be made
@@ -84,7 +104,8 @@ internal static class CheckCommand
             problems.Add(new Diagnostic(configPath, 0, 0, DiagnosticSeverity.Warning, "config", "the lockout check of [safety] keep was not made: the configuration has errors"));
             return problems;
         }
-        keep.AddRange(kept);
+        // Parsed again only for its rules: a valid file has a valid keep.
+        keep.AddRange(Settings.Keep(file));
         if (keep.Count == 0)
             return problems;
         using var tables = new Giftwrap.Tables.AccessTables(allow, deny, new Giftwrap.Tables.AccessTablesOptions { Live = false });

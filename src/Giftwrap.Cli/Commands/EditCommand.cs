@@ -163,8 +163,8 @@ internal static class EditCommand
 
     private static void ShowReplay(string allow, string deny, string newAllow, string newDeny, string? config)
     {
-        var file = Settings.Read(config ?? ServeCommand.DefaultConfig, missingIsEmpty: true);
-        // A broken configuration was reported by the lockout check, which refused the edit.
+        var file = Settings.ForTools(config ?? ServeCommand.DefaultConfig, missingIsEmpty: true).File;
+        // A broken configuration (by serve's rules) was reported by the lockout check, which refused the edit.
         if (file.Errors.Count > 0 || file.Get("log", "decisions") is not { } log || !File.Exists(log))
             return;
         using var stream = File.OpenRead(log);

@@ -1,14 +1,14 @@
 // The name service as tcpdmatch and tcpdchk see it: find_inet_addr (scaffold.c),
-// sock_hostname's two-way verification of an address's name (socket.c, with its
-// warnings), check_dns, and netgroup existence (getnetgrent). Blocking calls into
-// the C library, so that /etc/hosts, nsswitch and DNS answer exactly as they do
-// for libwrap; used by the two tools only, never by the gate's decisions.
+// sock_hostname's two-way verification of an address's name (socket.c, with its warnings;
+// the gate's own HostNameVerifier from Giftwrap.Net does it), check_dns, and netgroup
+// existence (getnetgrent). Blocking calls into the C library, so that /etc/hosts, nsswitch
+// and DNS answer exactly as they do for libwrap; used by the two tools only.
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using Giftwrap.Checks;
 using Giftwrap.Cli.Interop;
 using Giftwrap.Decisions;
+using Giftwrap.Net.Dns;
 using Giftwrap.Patterns;
 using Ascii = Giftwrap.Patterns.Ascii;
 
@@ -20,6 +20,18 @@ internal sealed class HostLookups : ICheckLookups
     private const int StringLength = 128;
 
     public static readonly HostLookups Instance = new();
+
+    /// <summary>
+    /// The resolver's own timeouts decide, as they do for tcpdmatch and tcpdchk (the bound is only
+    /// there because the verifier needs one), and nothing is cached: each question is asked afresh.
+    /// </summary>
+    private static readonly HostNameVerifier Verifier = new(SystemDnsClient.Instance, new HostNameVerifierOptions
+    {
+        Timeout = TimeSpan.FromMinutes(10),
+        CacheSize = 0,
+        FailureCacheTtl = TimeSpan.Zero,
+        CacheTtl = TimeSpan.Zero,
+    });
 
     /// <summary>find_inet_addr(): a numeric address as such, else the name's addresses (null, with a warning, if none).</summary>
     public static IReadOnlyList<IPAddress>? FindInetAddr(string host, List<string> warnings)
@@ -71,41 +83,18 @@ internal sealed class HostLookups : ICheckLookups
 
     /// <summary>
     /// sock_hostname() then eval_hostname(): the address's verified name, <c>paranoid</c> when the
-    /// name and address do not agree both ways, <c>unknown</c> when there is no name; warnings as libwrap's.
+    /// name and address do not agree both ways, <c>unknown</c> when there is no name; warnings as
+    /// libwrap's. The gate's verifier (Giftwrap.Net) does it, so the tools and the gate cannot disagree.
     /// </summary>
     public static string VerifiedName(IPAddress address, List<string> warnings)
     {
-        if (address.IsIPv4MappedToIPv6)
-            address = address.MapToIPv4();
-        var name = NameInfo(address);
-        if (name is null)
-            return AccessRequest.Unknown;
-        name = Cut(name);
-        // socket.c: a reverse answer that is itself a numeric address is refused.
-        if (IPAddress.TryParse(name, out var numeric) && numeric.AddressFamily == address.AddressFamily)
-        {
-            warnings.Add($"host name/name mismatch: reverse lookup results in non-FQDN {name}");
-            return AccessRequest.Paranoid;
-        }
-        IPHostEntry entry;
-        try
-        {
-            entry = Dns.GetHostEntry(name, address.AddressFamily);
-        }
-        catch (Exception ex) when (ex is SocketException or ArgumentException)
-        {
-            warnings.Add($"can't verify hostname: getaddrinfo({name}, {(address.AddressFamily == AddressFamily.InterNetwork ? "AF_INET" : "AF_INET6")}) failed");
-            return AccessRequest.Paranoid;
-        }
-        if (!Ascii.EqualsIgnoreCase(name, entry.HostName) && !Ascii.EqualsIgnoreCase(name, "localhost"))
-        {
-            warnings.Add($"host name/name mismatch: {name} != {Cut(entry.HostName)}");
-            return AccessRequest.Paranoid;
-        }
-        if (entry.AddressList.Contains(address))
-            return name;
-        warnings.Add($"host name/address mismatch: {address} != {Cut(entry.HostName)}");
-        return AccessRequest.Paranoid;
+        // ICheckLookups and the match tool ask one address at a time, synchronously, as tcpdmatch
+        // does; waiting here blocks this thread as the C call did (a console program: no
+        // synchronization context to deadlock on).
+        var lookup = Verifier.VerifyAsync(address, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        if (lookup.Warning is { } warning)
+            warnings.Add(warning);
+        return lookup.Name;
     }
 
     /// <summary>check_dns(): every address of the host given a name workout; the number of addresses.</summary>
@@ -150,34 +139,4 @@ internal sealed class HostLookups : ICheckLookups
     }
 
     private static string Cut(string name) => name.Length >= StringLength ? name[..(StringLength - 1)] : name;
-
-    /// <summary>getnameinfo(NI_NAMEREQD): the address's name, or null.</summary>
-    private static string? NameInfo(IPAddress address)
-    {
-        var sa = SockAddr(address);
-        var host = new byte[Libc.NiMaxHost];
-        var rc = Libc.getnameinfo(sa, sa.Length, host, host.Length, null, 0, Libc.NiNameReqd);
-        if (rc != 0)
-            return null;
-        var end = Array.IndexOf(host, (byte)0);
-        return Encoding.Latin1.GetString(host, 0, end < 0 ? host.Length : end);
-    }
-
-    private static byte[] SockAddr(IPAddress address)
-    {
-        var bytes = address.GetAddressBytes();
-        if (address.AddressFamily == AddressFamily.InterNetwork)
-        {
-            var sa = new byte[Libc.SockAddrInSize];
-            BitConverter.TryWriteBytes(sa.AsSpan(0, 2), Libc.AfInet);
-            bytes.CopyTo(sa, Libc.SinAddrOffset);
-            return sa;
-        }
-        var sa6 = new byte[Libc.SockAddrIn6Size];
-        BitConverter.TryWriteBytes(sa6.AsSpan(0, 2), Libc.AfInet6);
-        bytes.CopyTo(sa6, Libc.Sin6AddrOffset);
-        BitConverter.TryWriteBytes(sa6.AsSpan(Libc.Sin6ScopeIdOffset, 4), (uint)address.ScopeId);
-        return sa6;
-    }
-
 }

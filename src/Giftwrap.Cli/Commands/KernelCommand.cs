@@ -32,10 +32,12 @@ internal static class KernelCommand
         command.SetAction(async (result, ct) =>
         {
             var path = result.GetValue(config);
-            var file = Settings.Read(path ?? Settings.DefaultPath, missingIsEmpty: path is null);
-            var bans = file.HasSection("bans") ? BanCommands.WithKeep(BanOptionsReader.FromFile(file), file) : null;
-            Settings.Keep(file);
-            var settings = KernelSettings.FromFile(file, bans);
+            // Read and checked as serve does (every error, each at its file:line): the kernel side
+            // of a configuration the gate would refuse is not written either.
+            var all = Settings.ForTools(path ?? Settings.DefaultPath, missingIsEmpty: path is null);
+            var file = all.File;
+            var bans = all.Bans is { } b ? BanCommands.WithKeep(b, file) : null;
+            var settings = all.Kernel!;
             if (file.Errors.Count > 0)
             {
                 foreach (var e in file.Errors)

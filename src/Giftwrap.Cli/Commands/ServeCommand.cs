@@ -49,9 +49,9 @@ internal static class ServeCommand
             }
             if (result.GetValue(check))
             {
-                if (settings.Bans is { } b && StoreProblems.KindProblem(b.Store) is { } kind)
+                if (Settings.StoreKindError(settings) is { } kind)
                 {
-                    await Console.Error.WriteLineAsync($"giftwrap: {settings.File.Where("bans", "store")}: {kind}").ConfigureAwait(false);
+                    await Console.Error.WriteLineAsync($"giftwrap: {kind}").ConfigureAwait(false);
                     return 78;
                 }
                 Console.Out.WriteLine($"{path}: {settings.Gate.Services.Count} service(s), configuration OK");

@@ -29,11 +29,22 @@ internal static class Settings
         ConfigFile.Read(path, [.. ConfigOverride.FromEnvironment(), .. switches ?? []], missingIsEmpty);
 
     /// <summary>Everything serve needs, every error of the file and of each part in <see cref="ConfigFile.Errors"/>.</summary>
-    public static ServeSettings ForServe(string path, IEnumerable<ConfigOverride> switches, string? inetd)
-    {
+    public static ServeSettings ForServe(string path, IEnumerable<ConfigOverride> switches, string? inetd) =>
         // With --inetd, the configuration file is optional: the inetd.conf lines are the services.
-        var file = Read(path, missingIsEmpty: inetd is not null, switches);
-        var gate = GateConfigLoader.FromFile(file, inetd);
+        Validate(Read(path, missingIsEmpty: inetd is not null, switches), inetd, requireServices: true);
+
+    /// <summary>
+    /// The configuration as check, edit, ban and kernel take it: serve's reading and serve's rules,
+    /// so that none of them accepts a file the gate would refuse, save one: a file with no
+    /// [service:NAME] is valid here (a host with no gate still has [safety] keep, [bans], [kernel]).
+    /// </summary>
+    public static ServeSettings ForTools(string path, bool missingIsEmpty) =>
+        Validate(Read(path, missingIsEmpty), inetd: null, requireServices: false);
+
+    /// <summary>Every part serve runs with, read once; each part adds its errors to the file's list.</summary>
+    private static ServeSettings Validate(ConfigFile file, string? inetd, bool requireServices)
+    {
+        var gate = GateConfigLoader.FromFile(file, inetd, requireServices);
         Keep(file);
         // Bans are part of the gate only when the configuration has a [bans] section.
         var bans = file.HasSection("bans") ? BanOptionsReader.FromFile(file) : null;
@@ -46,6 +57,13 @@ internal static class Settings
         var crowdsec = Giftwrap.Bans.CrowdSec.CrowdSecOptionsReader.FromFile(file);
         return new ServeSettings(gate, bans, fleet, file) { Kernel = kernel, CrowdSec = crowdsec };
     }
+
+    /// <summary>
+    /// A [bans] store that names a file: serve could not open it. Not an error of the file's syntax,
+    /// so not in its list: ban says it with its own exit status, check and --check-config as an error.
+    /// </summary>
+    public static string? StoreKindError(ServeSettings settings) =>
+        settings.Bans is { } b && StoreProblems.KindProblem(b.Store) is { } kind ? $"{settings.File.Where("bans", "store")}: {kind}" : null;
 
     /// <summary>The clients of [safety] keep; a malformed entry is an error of the file.</summary>
     public static List<KeepRule> Keep(ConfigFile file)

@@ -111,8 +111,10 @@ public static class GateConfigLoader
     /// <summary>
     /// The gate's settings from a configuration already read; problems are added to
     /// <see cref="ConfigFile.Errors"/>, and with any error the result is not to be used.
+    /// <paramref name="requireServices"/> false is for the commands beside the gate (check, ban,
+    /// kernel, edit): a host may use them with no service to guard, and every other rule holds.
     /// </summary>
-    internal static GateConfig FromFile(ConfigFile file, string? inetd)
+    internal static GateConfig FromFile(ConfigFile file, string? inetd, bool requireServices = true)
     {
         var errors = file.Errors;
         var services = new List<ServiceConfig>();
@@ -121,13 +123,12 @@ public static class GateConfigLoader
         var notes = new List<string>();
         if (inetd is not null)
             services.AddRange(InetdConf.Read(inetd, errors, notes));
-        if (services.Count == 0)
+        if (services.Count == 0 && requireServices)
             errors.Add(inetd is null ? $"{file.Path}: no [service:NAME] section: nothing to guard" : $"{inetd}: no stream/tcp nowait or dgram/udp wait service to serve");
-        var dupUdp = services.SelectMany(s => s.ListenUdp.Select(l => (s.Name, l))).GroupBy(x => x.l).FirstOrDefault(g => g.Count() > 1);
-        if (dupUdp is not null)
-            errors.Add($"{file.Path}: udp:{dupUdp.Key} is the listen address of more than one service ({string.Join(", ", dupUdp.Select(d => d.Name))})");
-        var dup = services.SelectMany(s => s.Listen.Select(l => (s.Name, l))).GroupBy(x => x.l).FirstOrDefault(g => g.Count() > 1);
-        if (dup is not null)
+        // Every address taken twice is named, not only the first: the operator fixes them in one go.
+        foreach (var dup in services.SelectMany(s => s.ListenUdp.Select(l => (s.Name, l))).GroupBy(x => x.l).Where(g => g.Count() > 1))
+            errors.Add($"{file.Path}: udp:{dup.Key} is the listen address of more than one service ({string.Join(", ", dup.Select(d => d.Name))})");
+        foreach (var dup in services.SelectMany(s => s.Listen.Select(l => (s.Name, l))).GroupBy(x => x.l).Where(g => g.Count() > 1))
             errors.Add($"{file.Path}: {dup.Key} is the listen address of more than one service ({string.Join(", ", dup.Select(d => d.Name))})");
         var limits = new LimitsConfig
         {
