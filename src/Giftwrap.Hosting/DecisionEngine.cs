@@ -195,24 +195,6 @@ internal sealed class DecisionEngine(IRequestLookups? lookups = null)
         }
     }
 
-    /// <summary>
-    /// Starts a connection's service program with <paramref name="stdio"/> on 0-2 on a spawner thread (<see cref="Spawner"/>),
-    /// which disposes <paramref name="release"/> (the gate's copy of the descriptor) once the program has it: completes then,
-    /// with the task of its exit status; with -1 at once (and the error said) when it cannot start.
-    /// </summary>
-    public static async Task<Task<int>> StartServiceAsync(IDecisionHost host, string daemon, string[] argv, ProcessState state, int stdio, IDisposable release)
-    {
-        try
-        {
-            return StatusOf(await Spawner.StartAsync(argv, state, stdio, release).ConfigureAwait(false));
-        }
-        catch (IOException ex)
-        {
-            host.Log(LibwrapLog.ProgramError(daemon, ex.Message));
-            return Task.FromResult(-1);
-        }
-    }
-
     private static Task<int> StatusOf(Task<ChildExit> exit) =>
         exit.ContinueWith(static t => t.Result.Status, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 

@@ -63,11 +63,8 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
             return Forward(client, backend, service, relayState);
         if (service.Exec is { } argv)
         {
-            // Spawned off this thread (a spawn waits for its child's exec), and the gate's descriptor closed there once
-            // the program has its own: awaited without ct, since nothing here may close the socket before then.
-            var program = await DecisionEngine.StartServiceAsync(host, service.Daemon, [.. argv], outcome.State with { User = outcome.State.User ?? service.User },
-                (int)client.SafeHandle.DangerousGetHandle(), client).ConfigureAwait(false);
-            _ = await program.WaitAsync(ct).ConfigureAwait(false);
+            var program = DecisionEngine.StartService(host, service.Daemon, [.. argv], outcome.State with { User = outcome.State.User ?? service.User }, (int)client.SafeHandle.DangerousGetHandle());
+            await WhileRunningAsync(program, client, ct).ConfigureAwait(false);
         }
         return false;
     }
