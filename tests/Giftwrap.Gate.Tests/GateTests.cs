@@ -96,6 +96,30 @@ public sealed class GateTests
     }
 
     [Fact]
+    public async Task Exec_ManyClientsAtOnce_EachHasItsOwnProgram()
+    {
+        // Every program waits for its client's line: all of them run at once, more than the thread pool has
+        // workers (the clients come from 8 addresses: the fixture's max_per_source is 16).
+        await using var gate = new GateFixture("greet: ALL\n");
+        var port = GateFixture.FreePort();
+        gate.Start(gate.Config(Exec("greet", port, "/bin/sh", "-c", "read line; echo \"got $line\"")));
+        var clients = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < 48; i++)
+                clients.Add(await GateFixture.ConnectAsync(port, from: $"127.0.0.{20 + (i % 8)}"));
+            for (var i = 0; i < clients.Count; i++)
+                await clients[i].SendAsync(Encoding.ASCII.GetBytes($"line {i}\n"), SocketFlags.None);
+            for (var i = 0; i < clients.Count; i++)
+                Assert.Equal($"got line {i}\n", await GateFixture.ReadAllAsync(clients[i]));
+        }
+        finally
+        {
+            clients.ForEach(c => c.Dispose());
+        }
+    }
+
+    [Fact]
     public async Task Twist_ReplacesTheService()
     {
         await using var gate = new GateFixture("in.fingerd: ALL: twist /bin/echo \"no finger for %a\"\n");
