@@ -160,6 +160,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int execve(string path, byte** argv, byte** envp);
 
+    [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int execv(string path, byte** argv);
+
     [LibraryImport(Library)]
     public static partial int umask(int mask);
 

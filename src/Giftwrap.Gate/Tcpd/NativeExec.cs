@@ -42,12 +42,19 @@ internal static unsafe class NativeExec
             if (Libc.initgroups(user, state.Group is null ? gid : Libc.getegid()) != 0 || Libc.setuid(uid) != 0)
                 return $"setuid({user}): {Marshal.GetLastPInvokeErrorMessage()}";
         }
+        var argvp = ToCStrings(argv);
+        // No setenv option: the process's own environment as it is (execv passes environ), without
+        // copying it into managed strings and back: tcpd mode never changes its managed copy.
+        if (state.Environment.Count == 0)
+        {
+            _ = Libc.execv(path, argvp);
+            return Marshal.GetLastPInvokeErrorMessage();
+        }
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
             env[(string)e.Key] = (string?)e.Value ?? "";
         foreach (var (k, v) in state.Environment)
             env[k] = v;
-        var argvp = ToCStrings(argv);
         var envp = ToCStrings([.. env.Select(kv => $"{kv.Key}={kv.Value}")]);
         _ = Libc.execve(path, argvp, envp);
         return Marshal.GetLastPInvokeErrorMessage();

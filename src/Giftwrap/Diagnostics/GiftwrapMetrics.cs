@@ -3,6 +3,7 @@
 // itself. Here only what any host records (decisions, lookups); the gate's connection and byte
 // counts live in Giftwrap.Gate, the ban counts in Giftwrap.Bans, on this meter. An exporter (the
 // gate's Prometheus endpoint) or any MeterListener reads them. With no listener a helper costs a branch.
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 
 namespace Giftwrap.Diagnostics;
@@ -23,6 +24,12 @@ public static class GiftwrapMetrics
     // a resolver that times out takes the configured timeout (5 s by default).
     private static readonly double[] LatencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+    // Off in giftwrap-tcpd (its .csproj, trimmed as a constant): a process that lives for one decision
+    // has no listener, and with the helpers below reduced to a return the instruments and
+    // System.Diagnostics.Metrics stay out of the binary, whose start allocates every type's statics.
+    [FeatureSwitchDefinition("Giftwrap.Metrics.IsSupported")]
+    private static bool IsSupported => !AppContext.TryGetSwitch("Giftwrap.Metrics.IsSupported", out var on) || on;
+
     /// <summary>The meter every instrument belongs to.</summary>
     public static Meter Meter { get; } = new(MeterName);
 
@@ -42,14 +49,14 @@ public static class GiftwrapMetrics
     /// <summary>Counts one decision.</summary>
     public static void Decided(string daemon, string verdict, string source)
     {
-        if (Decisions.Enabled)
+        if (IsSupported && Decisions.Enabled)
             Decisions.Add(1, new("daemon", daemon), new("verdict", verdict), new("source", source));
     }
 
     /// <summary>Counts one lookup and its duration (from <see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> at its start).</summary>
     public static void LookedUp(string kind, string outcome, long startTimestamp)
     {
-        if (!Lookups.Enabled && !LookupDuration.Enabled)
+        if (!IsSupported || (!Lookups.Enabled && !LookupDuration.Enabled))
             return;
         var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds;
         Lookups.Add(1, new("kind", kind), new("outcome", outcome));

@@ -142,12 +142,18 @@ internal static class TableFile
             total += n;
         if (total < data.Length)
             return data[..total];
-        var buffer = new byte[81920];
-        n = RandomAccess.Read(handle, buffer, total);
+        // Still more than stat(2) said (a file being written): the rest in chunks. The probe is on the
+        // stack because nearly always it finds the end; a chunk buffer is 80 KB of memory to clear.
+        Span<byte> probe = stackalloc byte[256];
+        n = RandomAccess.Read(handle, probe, total);
         if (n == 0)
             return data;
         using var ms = new MemoryStream();
         ms.Write(data);
+        ms.Write(probe[..n]);
+        total += n;
+        var buffer = new byte[81920];
+        n = RandomAccess.Read(handle, buffer, total);
         long offset = total;
         while (n > 0)
         {
