@@ -23,7 +23,7 @@ public sealed class LibcLayoutTests
                 sizeof(posix_spawn_file_actions_t), sizeof(posix_spawnattr_t), sizeof(sigset_t),
                 offsetof(struct passwd, pw_gid), sizeof(struct linger),
                 SOL_SOCKET, SO_LINGER, O_RDWR, WNOHANG, ECHILD,
-                POSIX_SPAWN_SETSIGDEF, POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETSID, 0);
+                POSIX_SPAWN_SETSIGDEF, POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETPGROUP, 0);
             return 0;
         }
         """;
@@ -42,7 +42,7 @@ public sealed class LibcLayoutTests
             Assert.Equal(
                 [Libc.SpawnFileActionsSize, Libc.SpawnAttrSize, Libc.SigSetSize, Libc.PasswdGidOffset, Libc.LingerSize,
                  Libc.SolSocket, Libc.SoLinger, Libc.ORdWr, Libc.WNoHang, Libc.EChild,
-                 Libc.PosixSpawnSetSigDef, Libc.PosixSpawnSetSigMask, Libc.PosixSpawnSetSid, 0],
+                 Libc.PosixSpawnSetSigDef, Libc.PosixSpawnSetSigMask, Libc.PosixSpawnSetPGroup, 0],
                 values);
         }
         finally

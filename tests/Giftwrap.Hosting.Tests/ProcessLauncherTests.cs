@@ -41,6 +41,18 @@ public sealed class ProcessLauncherTests
     }
 
     [Fact]
+    public async Task Start_LeadsAProcessGroupOfItsOwn_InTheCallersSession()
+    {
+        // Its own group: [actions] limits count a program with its background jobs by group id (ProgramLimits).
+        // The caller's session: a session per child is an autogroup per child for the scheduler (issue 16).
+        var session = File.ReadAllText("/proc/self/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries)[3];
+        var state = new ProcessState().With(new Options.SetEnvAction("GW_SID", session))!;
+        var exit = await ChildReaper.WatchExit(ProcessLauncher.Start(ProcessLauncher.ShellCommand(
+            "set -- $(sed 's/^.*) //' /proc/$$/stat); [ \"$3\" = \"$$\" ] && [ \"$4\" = \"$GW_SID\" ]"), state, -1));
+        Assert.Equal(0, exit.Status);
+    }
+
+    [Fact]
     public void Start_NoSuchProgram_ThrowsIOException() =>
         Assert.Throws<IOException>(() => ProcessLauncher.Start(["/nonexistent/giftwrap-test"], new ProcessState(), -1));
 }

@@ -3,7 +3,7 @@
 // ([actions] max_starts_per_minute). A program counts from its start until its process group is
 // empty: `spawn (mail ...) &` leaves a background job after its shell is reaped, and that job is
 // what floods a mail server (hosts_options(5) warns of exactly this). The programs are started
-// in a session of their own (ProcessLauncher), so the group's id is the shell's pid, and the
+// in a process group of their own (ProcessLauncher), so the group's id is the shell's pid, and the
 // kernel does not reuse that id while any member lives. A program that moves itself to another
 // group (setsid, a daemon) is no longer counted: it is beyond a parent's reach.
 // What is refused is not started, counted in the metrics and summarised in one log line per

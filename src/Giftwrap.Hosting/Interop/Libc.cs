@@ -32,7 +32,7 @@ internal static unsafe partial class Libc
     public const int EChild = 10;
     public const short PosixSpawnSetSigDef = 0x04;
     public const short PosixSpawnSetSigMask = 0x08;
-    public const short PosixSpawnSetSid = 0x80;
+    public const short PosixSpawnSetPGroup = 0x02;
 
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int posix_spawn(int* pid, string path, void* fileActions, void* attr, byte** argv, byte** envp);
@@ -57,6 +57,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Library)]
     public static partial int posix_spawnattr_setflags(void* attr, short flags);
+
+    [LibraryImport(Library)]
+    public static partial int posix_spawnattr_setpgroup(void* attr, int pgroup);
 
     [LibraryImport(Library)]
     public static partial int posix_spawnattr_setsigmask(void* attr, void* set);

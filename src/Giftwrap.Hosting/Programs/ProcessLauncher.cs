@@ -55,7 +55,12 @@ internal static unsafe class ProcessLauncher
             Check(Libc.posix_spawnattr_setsigmask(attr, sigset));
             Check(Libc.sigfillset(sigset));
             Check(Libc.posix_spawnattr_setsigdefault(attr, sigset));
-            Check(Libc.posix_spawnattr_setflags(attr, Libc.PosixSpawnSetSigDef | Libc.PosixSpawnSetSigMask | Libc.PosixSpawnSetSid));
+            // A process group of its own (pgid = the child's pid), so that [actions] limits can count a
+            // program with its background jobs (ProgramLimits), but serve's session: a session of its own
+            // (setsid) would also put every child in a scheduler autogroup of its own, and under load those
+            // children waited 5-10x their median to run (issue 16, docs/benchmarks.md).
+            Check(Libc.posix_spawnattr_setpgroup(attr, 0));
+            Check(Libc.posix_spawnattr_setflags(attr, Libc.PosixSpawnSetSigDef | Libc.PosixSpawnSetSigMask | Libc.PosixSpawnSetPGroup));
             int pid;
             var rc = Libc.posix_spawn(&pid, full[0], fa, attr, argvp, envp);
             if (rc != 0)
