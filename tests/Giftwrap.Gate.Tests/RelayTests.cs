@@ -66,26 +66,31 @@ public sealed class RelayTests
         var fillers = new List<Socket>();
         try
         {
+            // Non-blocking connects watched by poll(2) on this thread: on loopback the handshake is done
+            // within connect() itself, so one still not writable after 300 ms had its SYN dropped. (An
+            // awaited ConnectAsync with a cancellation timer could be cancelled by a busy thread pool
+            // after its handshake had finished, and the queue then had room for the gate's connect.)
             for (var i = 0; i < 8; i++)
             {
-                var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { Blocking = false };
                 fillers.Add(s);
-                using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
                 try
                 {
-                    await s.ConnectAsync(target, cts.Token);
+                    s.Connect(target);
                 }
-                catch (OperationCanceledException)
+                catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
                 {
-                    // This one hangs: the queue is full.
-                    break;
+                    // In progress: poll below says whether it completes.
                 }
+                if (!s.Poll(TimeSpan.FromMilliseconds(300), SelectMode.SelectWrite))
+                    break; // This one hangs: the queue is full.
             }
             var port = GateFixture.FreePort();
             var config = gate.Config(Forward("hang", port, target.Port));
             gate.Start(config with { Limits = config.Limits with { ConnectTimeout = TimeSpan.FromSeconds(1) } });
-            using var client = await GateFixture.ConnectAsync(port);
+            // Timed from before the connect: its continuation may run late on a busy thread pool, after the gate's clock started.
             var started = DateTime.UtcNow;
+            using var client = await GateFixture.ConnectAsync(port);
             Assert.Equal("", await GateFixture.ReadAllAsync(client));
             Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(8));
             Assert.Contains("timed out; closing the client", await gate.WaitForLogAsync("cannot connect to backend"), StringComparison.Ordinal);
