@@ -17,7 +17,7 @@ public sealed class GlibcFloorTests
     {
         ["accept4"] = "2.10", ["bind"] = "2.2.5", ["close"] = "2.2.5", ["connect"] = "2.2.5", ["endnetgrent"] = "2.2.5",
         ["epoll_create1"] = "2.9", ["epoll_ctl"] = "2.3.2", ["epoll_wait"] = "2.3.2", ["eventfd"] = "2.7",
-        ["execve"] = "2.2.5", ["fchown"] = "2.2.5", ["fcntl"] = "2.2.5", ["flock"] = "2.2.5",
+        ["execv"] = "2.2.5", ["execve"] = "2.2.5", ["fchown"] = "2.2.5", ["fcntl"] = "2.2.5", ["flock"] = "2.2.5",
         ["freeaddrinfo"] = "2.2.5", ["fsync"] = "2.2.5", ["getaddrinfo"] = "2.2.5", ["getegid"] = "2.2.5",
         ["getgrnam"] = "2.2.5", ["getnameinfo"] = "2.2.5", ["getnetgrent"] = "2.2.5", ["getpeername"] = "2.2.5",
         ["getpwnam"] = "2.2.5", ["getsockname"] = "2.2.5", ["getsockopt"] = "2.2.5", ["initgroups"] = "2.2.5",
@@ -26,7 +26,7 @@ public sealed class GlibcFloorTests
         ["posix_spawn"] = "2.15", ["posix_spawn_file_actions_adddup2"] = "2.2.5",
         ["posix_spawn_file_actions_addopen"] = "2.2.5", ["posix_spawn_file_actions_destroy"] = "2.2.5",
         ["posix_spawn_file_actions_init"] = "2.2.5", ["posix_spawnattr_destroy"] = "2.2.5",
-        ["posix_spawnattr_init"] = "2.2.5", ["posix_spawnattr_setflags"] = "2.2.5",
+        ["posix_spawnattr_init"] = "2.2.5", ["posix_spawnattr_setflags"] = "2.2.5", ["posix_spawnattr_setpgroup"] = "2.2.5",
         ["posix_spawnattr_setsigdefault"] = "2.2.5", ["posix_spawnattr_setsigmask"] = "2.2.5",
         ["read"] = "2.2.5", ["recv"] = "2.2.5", ["recvfrom"] = "2.2.5", ["send"] = "2.2.5", ["setgid"] = "2.2.5", ["setnetgrent"] = "2.2.5",
         ["setsockopt"] = "2.2.5", ["setuid"] = "2.2.5", ["shutdown"] = "2.2.5", ["sigemptyset"] = "2.2.5",
