@@ -38,18 +38,9 @@ gcc -O2 -o "$work/execbench" "$here/execbench.c"
 printf '#include <unistd.h>\nint main(int c, char **v) { if (c < 3) return 2; execv(v[1], v + 2); return 127; }\n' >"$work/execas.c"
 gcc -O2 -static -o "$work/execas" "$work/execas.c"
 
-if [ -z "${GIFTWRAP_TCPD_BIN:-}" ]; then
-    dotnet publish "$repo/src/Giftwrap.Tcpd" -c Release -r linux-x64 -o "$work/giftwrap-tcpd" --nologo -v quiet >"$work/publish.log" 2>&1 ||
-        { tail -n 30 "$work/publish.log" >&2; die "dotnet publish of src/Giftwrap.Tcpd failed"; }
-    GIFTWRAP_TCPD_BIN=$work/giftwrap-tcpd/giftwrap-tcpd
-fi
-if [ -z "${AOT_EMPTY_BIN:-}" ]; then
-    mkdir -p "$work/aot-empty-src"
-    cp "$here/aot-empty/aot-empty.csproj" "$here/aot-empty/Program.cs" "$work/aot-empty-src/"
-    (cd "$work/aot-empty-src" && dotnet publish -c Release -r linux-x64 -o "$work/aot-empty" --nologo -v quiet >"$work/aot.log" 2>&1) ||
-        { tail -n 20 "$work/aot.log" >&2; die "dotnet publish of bench/gate/aot-empty failed"; }
-    AOT_EMPTY_BIN=$work/aot-empty/aot-empty
-fi
+# shellcheck source=../lib/tcpd-bins.sh
+. "$here/../lib/tcpd-bins.sh"
+tcpd_bins
 
 # programs: LABEL PATH ARGV0 ARGS (one per line, | separated)
 programs=("tcpd|/usr/sbin/tcpd|/bin/true" "aot-empty|$AOT_EMPTY_BIN|aot-empty" "giftwrap-tcpd|$GIFTWRAP_TCPD_BIN|giftwrap-tcpd|/bin/true")

@@ -43,18 +43,9 @@ echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; the figures mea
 for p in execbench connload; do
     gcc -O2 -Wall -pthread -I "$here/../lib" -o "$work/$p" "$here/$p.c"
 done
-if [ -z "${GIFTWRAP_TCPD_BIN:-}" ]; then
-    dotnet publish "$repo/src/Giftwrap.Tcpd" -c Release -r linux-x64 -o "$work/giftwrap-tcpd" --nologo -v quiet >"$work/publish.log" 2>&1 ||
-        { tail -n 30 "$work/publish.log" >&2; die "dotnet publish of src/Giftwrap.Tcpd failed"; }
-    GIFTWRAP_TCPD_BIN=$work/giftwrap-tcpd/giftwrap-tcpd
-fi
-if [ -z "${AOT_EMPTY_BIN:-}" ]; then
-    mkdir -p "$work/aot-empty-src"
-    cp "$here/aot-empty/aot-empty.csproj" "$here/aot-empty/Program.cs" "$work/aot-empty-src/"
-    (cd "$work/aot-empty-src" && dotnet publish -c Release -r linux-x64 -o "$work/aot-empty" --nologo -v quiet >"$work/aot.log" 2>&1) ||
-        { tail -n 20 "$work/aot.log" >&2; die "dotnet publish of bench/gate/aot-empty failed"; }
-    AOT_EMPTY_BIN=$work/aot-empty/aot-empty
-fi
+# shellcheck source=../lib/tcpd-bins.sh
+. "$here/../lib/tcpd-bins.sh"
+tcpd_bins
 gwt=$(readlink -f "$GIFTWRAP_TCPD_BIN")
 echo "giftwrap-tcpd: $gwt ($(stat -c %s "$gwt") bytes)"
 
