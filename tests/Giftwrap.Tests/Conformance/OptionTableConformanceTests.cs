@@ -1,7 +1,6 @@
 // The option table's columns asked of the real libwrap: each keyword's argument rule and "must be
 // last" give libwrap's own errors (none of these rules gets as far as a handler, so nothing runs),
 // and exactly the rows marked Extension are the keywords libwrap rejects as bad option names.
-using System.Text;
 using Giftwrap.Options;
 
 namespace Giftwrap.Tests.Conformance;
@@ -47,25 +46,8 @@ public sealed class OptionTableConformanceTests
     /// <summary>One hosts.allow rule per option (daemon dN); libwrap's and Giftwrap's verdict and warnings per rule.</summary>
     private static (List<string> Libwrap, List<string> Giftwrap) Ask(IReadOnlyList<string> options)
     {
-        var table = new StringBuilder();
-        var requests = new List<string>();
-        for (var i = 0; i < options.Count; i++)
-        {
-            table.Append($"d{i}: ALL: {options[i]}\n");
-            requests.Add($"d{i}\t-\t10.0.0.1\t-\t-\t-\t0");
-        }
-        using var files = new TableFiles(allow: table.ToString());
-        using var tables = files.Open();
-        var theirs = LibwrapOracle.Ask(files.Allow, files.Deny, requests);
-        var libwrap = new List<string>();
-        var giftwrap = new List<string>();
-        for (var i = 0; i < options.Count; i++)
-        {
-            var (verdict, match, decision) = Ours.Ask(tables, requests[i]);
-            var warnings = decision.Warnings.Count == 0 ? "-" : string.Join(" | ", decision.Warnings.Select(w => w.ToLogLine()));
-            giftwrap.Add($"{verdict} {match} [{warnings.Replace(files.Allow, "allow", StringComparison.Ordinal)}]");
-            libwrap.Add($"{theirs[i].Verdict} {theirs[i].Match} [{theirs[i].Warnings.Replace(files.Allow, "allow", StringComparison.Ordinal)}]");
-        }
-        return (libwrap, giftwrap);
+        var answers = OptionProbe.Ask(options);
+        return ([.. answers.Select(a => $"{a.Libwrap.Verdict} {a.Libwrap.Match} [{a.Libwrap.Warnings}]")],
+                [.. answers.Select(a => $"{a.Verdict} {a.Match} [{a.Warnings}]")]);
     }
 }

@@ -116,25 +116,14 @@ public sealed class OptionValueTests
     /// <summary>One rule per option (daemon dN), one request per rule; the disagreements, if any.</summary>
     private static List<string> Compare(IReadOnlyList<string> options)
     {
-        var table = new StringBuilder();
-        var requests = new List<string>();
-        for (var i = 0; i < options.Count; i++)
-        {
-            table.Append($"d{i}: ALL: {options[i]}\n");
-            requests.Add($"d{i}\t-\t10.0.0.1\t-\t-\t-\t0");
-        }
-        using var files = new TableFiles(allow: table.ToString());
-        using var tables = files.Open();
-        var theirs = LibwrapOracle.Ask(files.Allow, files.Deny, requests);
         var disagreements = new List<string>();
+        var answers = OptionProbe.Ask(options);
         for (var i = 0; i < options.Count; i++)
         {
-            var (verdict, match, decision) = Ours.Ask(tables, requests[i]);
-            var ourWarnings = decision.Warnings.Count == 0 ? "-" : string.Join(" | ", decision.Warnings.Select(w => w.ToLogLine()));
-            var theirWarnings = WithoutRunTimeWarnings(theirs[i].Warnings.Replace(files.Allow, "allow", StringComparison.Ordinal));
-            ourWarnings = ourWarnings.Replace(files.Allow, "allow", StringComparison.Ordinal);
-            if (verdict != theirs[i].Verdict || match != theirs[i].Match || ourWarnings != theirWarnings)
-                disagreements.Add($"{options[i]}: libwrap {theirs[i].Verdict} {theirs[i].Match} [{theirWarnings}], giftwrap {verdict} {match} [{ourWarnings}]");
+            var (theirs, verdict, match, ourWarnings) = answers[i];
+            var theirWarnings = WithoutRunTimeWarnings(theirs.Warnings);
+            if (verdict != theirs.Verdict || match != theirs.Match || ourWarnings != theirWarnings)
+                disagreements.Add($"{options[i]}: libwrap {theirs.Verdict} {theirs.Match} [{theirWarnings}], giftwrap {verdict} {match} [{ourWarnings}]");
         }
         return disagreements;
     }
