@@ -9,29 +9,18 @@ namespace Giftwrap.Kernel.Tests;
 
 public sealed class KernelCommandTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("giftwrap-kernel-cli-").FullName;
-    private readonly NetNamespace _ns = NetNamespace.Create();
-    private readonly Listener _listener;
-
-    public KernelCommandTests()
-    {
-        File.WriteAllText(Path.Combine(_dir, "hosts.allow"), "");
-        File.WriteAllText(Path.Combine(_dir, "hosts.deny"), "");
-        _listener = _ns.Listen();
-    }
-
-    private static string Dll => Path.Combine(AppContext.BaseDirectory, "giftwrap.dll");
+    private readonly GiftwrapInNamespace _env = new("kernel-cli", "");
 
     private string Config(string extra = "")
     {
-        var path = Path.Combine(_dir, "giftwrap.conf");
+        var path = Path.Combine(_env.Dir, "giftwrap.conf");
         File.WriteAllText(path, $"""
             [tables]
-            allow = {_dir}/hosts.allow
-            deny = {_dir}/hosts.deny
+            allow = {_env.Dir}/hosts.allow
+            deny = {_env.Dir}/hosts.deny
 
             [bans]
-            store = {_dir}/store
+            store = {_env.Dir}/store
             protect_loopback = no
 
             [kernel]
@@ -41,28 +30,24 @@ public sealed class KernelCommandTests : IDisposable
         return path;
     }
 
-    private ProcessRun Giftwrap(IDictionary<string, string?>? environment, params string[] args) => _ns.Run(environment, ["dotnet", Dll, .. args]);
-
-    private bool From(string source) => _ns.Connects(IPAddress.Parse(source), IPAddress.Loopback, _listener.Port, TimeSpan.FromMilliseconds(1500));
-
-    private string Ruleset() => _ns.Must("nft", "list", "ruleset").Stdout;
+    private ProcessRun Giftwrap(IDictionary<string, string?>? environment, params string[] args) => _env.Ns.Run(environment, ["dotnet", GiftwrapInNamespace.Dll, .. args]);
 
     [NfTablesFact]
     public void Sync_WritesTheStoresBans_StatusSeesDrift_FlushRemovesOnlyOurTable()
     {
         var conf = Config();
-        _ns.Must("nft", "add", "table", "inet", "other");
+        _env.Ns.Must("nft", "add", "table", "inet", "other");
         foreach (var target in new[] { "127.0.0.5", "127.0.0.7", "127.0.5.0/24" })
             Assert.Equal(0, Giftwrap(null, "ban", target, "--for", "1h", "--config", conf).ExitCode);
         // sync run over SSH from 127.0.0.7: that address never reaches the kernel.
         var sync = Giftwrap(new Dictionary<string, string?> { ["SSH_CONNECTION"] = "127.0.0.7 50000 127.0.0.1 22" }, "kernel", "sync", "--config", conf);
         Assert.True(sync.ExitCode == 0, sync.Stderr);
         Assert.Contains("table inet giftwrap: 2 ban element(s)", sync.Stdout, StringComparison.Ordinal);
-        Assert.False(From("127.0.0.5"));
-        Assert.False(From("127.0.5.9"));
-        Assert.True(From("127.0.0.7"));
-        Assert.True(From("127.0.0.6"));
-        Assert.DoesNotContain("127.0.0.7", Ruleset(), StringComparison.Ordinal);
+        Assert.False(_env.From("127.0.0.5"));
+        Assert.False(_env.From("127.0.5.9"));
+        Assert.True(_env.From("127.0.0.7"));
+        Assert.True(_env.From("127.0.0.6"));
+        Assert.DoesNotContain("127.0.0.7", _env.Ruleset(), StringComparison.Ordinal);
 
         // Without the SSH session, 127.0.0.7 is missing from the kernel: drift.
         var status = Giftwrap(null, "kernel", "status", "--config", conf);
@@ -75,46 +60,46 @@ public sealed class KernelCommandTests : IDisposable
 
         var flush = Giftwrap(null, "kernel", "flush", "--config", conf);
         Assert.True(flush.ExitCode == 0, flush.Stderr);
-        var rules = Ruleset();
+        var rules = _env.Ruleset();
         Assert.DoesNotContain("giftwrap", rules, StringComparison.Ordinal);
         Assert.Contains("table inet other", rules, StringComparison.Ordinal);
-        Assert.True(From("127.0.0.5"));
+        Assert.True(_env.From("127.0.0.5"));
     }
 
     [NfTablesFact]
     public void Sync_KernelPorts_DropOnlyThosePorts()
     {
-        using var other = _ns.Listen();
-        var conf = Config($"ports = {_listener.Port}");
+        using var other = _env.Ns.Listen();
+        var conf = Config($"ports = {_env.Listener.Port}");
         Assert.Equal(0, Giftwrap(null, "ban", "127.0.0.5", "--for", "1h", "--config", conf).ExitCode);
         Assert.Equal(0, Giftwrap(null, "kernel", "sync", "--config", conf).ExitCode);
-        Assert.False(From("127.0.0.5"));
-        Assert.True(_ns.Connects(IPAddress.Parse("127.0.0.5"), IPAddress.Loopback, other.Port, TimeSpan.FromSeconds(10)));
+        Assert.False(_env.From("127.0.0.5"));
+        Assert.True(_env.Ns.Connects(IPAddress.Parse("127.0.0.5"), IPAddress.Loopback, other.Port, TimeSpan.FromSeconds(10)));
     }
 
     [NfTablesFact]
     public void Status_AddressRules_ShowWhatTheKernelDropsAndWhichRuleKeptTheRestOut()
     {
-        File.WriteAllText(Path.Combine(_dir, "hosts.allow"), "sshd: 127.0.7.0/255.255.255.0\n");
-        File.WriteAllText(Path.Combine(_dir, "hosts.deny"), "sshd: 127.0.6.0/255.255.255.0\n");
-        var conf = Config($"ports = sshd:{_listener.Port}");
+        File.WriteAllText(Path.Combine(_env.Dir, "hosts.allow"), "sshd: 127.0.7.0/255.255.255.0\n");
+        File.WriteAllText(Path.Combine(_env.Dir, "hosts.deny"), "sshd: 127.0.6.0/255.255.255.0\n");
+        var conf = Config($"ports = sshd:{_env.Listener.Port}");
         var sync = Giftwrap(null, "kernel", "sync", "--config", conf);
         Assert.True(sync.ExitCode == 0, sync.Stderr);
         Assert.Contains("1 daemon port(s) with address rules", sync.Stdout, StringComparison.Ordinal);
-        Assert.False(From("127.0.6.5"));
-        Assert.True(From("127.0.7.5"));
+        Assert.False(_env.From("127.0.6.5"));
+        Assert.True(_env.From("127.0.7.5"));
         var status = Giftwrap(null, "kernel", "status", "--config", conf);
         Assert.True(status.ExitCode == 0, status.Stdout + status.Stderr);
-        Assert.Contains($"sshd:{_listener.Port}: 1 range(s) refused by the tables whatever the lookups; 1 element(s) in the kernel's drop sets", status.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"sshd:{_env.Listener.Port}: 1 range(s) refused by the tables whatever the lookups; 1 element(s) in the kernel's drop sets", status.Stdout, StringComparison.Ordinal);
         Assert.Contains("  dropped  127.0.6.0/24", status.Stdout, StringComparison.Ordinal);
         // The range hosts.allow grants is kept out of the kernel, and status names the rule.
-        Assert.True(status.Stdout.Contains($"  held     127.0.7.0/24: granted ({_dir}/hosts.allow:1)", StringComparison.Ordinal), status.Stdout);
+        Assert.True(status.Stdout.Contains($"  held     127.0.7.0/24: granted ({_env.Dir}/hosts.allow:1)", StringComparison.Ordinal), status.Stdout);
     }
 
     [NfTablesFact]
     public void Serve_WritesTheTableAtStart_AndStopsItsMonitorWithItself()
     {
-        var port = _listener.Port;
+        var port = _env.Listener.Port;
         var conf = File.ReadAllText(Config()) + $"""
 
             [service:echo]
@@ -124,9 +109,9 @@ public sealed class KernelCommandTests : IDisposable
             [log]
             syslog = off
             """;
-        File.WriteAllText(Path.Combine(_dir, "giftwrap.conf"), conf);
-        Assert.Equal(0, Giftwrap(null, "ban", "127.0.0.5", "--for", "1h", "--config", Path.Combine(_dir, "giftwrap.conf")).ExitCode);
-        var psi = new ProcessStartInfo("nsenter", ["-t", _ns.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "-n", "dotnet", Dll, "serve", "--config", Path.Combine(_dir, "giftwrap.conf")])
+        File.WriteAllText(Path.Combine(_env.Dir, "giftwrap.conf"), conf);
+        Assert.Equal(0, Giftwrap(null, "ban", "127.0.0.5", "--for", "1h", "--config", Path.Combine(_env.Dir, "giftwrap.conf")).ExitCode);
+        var psi = new ProcessStartInfo("nsenter", ["-t", _env.Ns.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "-n", "dotnet", GiftwrapInNamespace.Dll, "serve", "--config", Path.Combine(_env.Dir, "giftwrap.conf")])
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
@@ -136,12 +121,12 @@ public sealed class KernelCommandTests : IDisposable
         try
         {
             var sw = Stopwatch.StartNew();
-            while (!Ruleset().Contains("127.0.0.5", StringComparison.Ordinal))
+            while (!_env.Ruleset().Contains("127.0.0.5", StringComparison.Ordinal))
             {
                 Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20) && !serve.HasExited, "serve did not write the table");
                 Thread.Sleep(50);
             }
-            Assert.False(From("127.0.0.5"));
+            Assert.False(_env.From("127.0.0.5"));
             while (Children(serve.Id).Count == 0)
             {
                 Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20), "no nft monitor child");
@@ -182,10 +167,5 @@ public sealed class KernelCommandTests : IDisposable
         return list;
     }
 
-    public void Dispose()
-    {
-        _listener.Dispose();
-        _ns.Dispose();
-        Directory.Delete(_dir, true);
-    }
+    public void Dispose() => _env.Dispose();
 }

@@ -4,37 +4,25 @@
 // nftables = no removes the table. Each step waits for the gate's own log line.
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using System.Text;
 
 namespace Giftwrap.Kernel.Tests;
 
 public sealed class ServeReloadKernelTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("giftwrap-kernel-reload-").FullName;
-    private readonly NetNamespace _ns = NetNamespace.Create();
-    private readonly Listener _listener;
+    private readonly GiftwrapInNamespace _env = new("kernel-reload", "sshd: 127.0.9.0/24\n");
     private readonly StringBuilder _stderr = new();
 
-    public ServeReloadKernelTests()
-    {
-        File.WriteAllText(Path.Combine(_dir, "hosts.allow"), "");
-        File.WriteAllText(Path.Combine(_dir, "hosts.deny"), "sshd: 127.0.9.0/24\n");
-        _listener = _ns.Listen();
-    }
-
-    private static string Dll => Path.Combine(AppContext.BaseDirectory, "giftwrap.dll");
-
-    private string Conf => Path.Combine(_dir, "giftwrap.conf");
+    private string Conf => Path.Combine(_env.Dir, "giftwrap.conf");
 
     private void Write(string kernel) =>
         File.WriteAllText(Conf, $"""
             [tables]
-            allow = {_dir}/hosts.allow
-            deny = {_dir}/hosts.deny
+            allow = {_env.Dir}/hosts.allow
+            deny = {_env.Dir}/hosts.deny
 
             [bans]
-            store = {_dir}/store
+            store = {_env.Dir}/store
             protect_loopback = no
 
             [log]
@@ -42,16 +30,12 @@ public sealed class ServeReloadKernelTests : IDisposable
 
             [service:echo]
             listen = 127.0.0.1:2222
-            forward = 127.0.0.1:{_listener.Port}
+            forward = 127.0.0.1:{_env.Listener.Port}
 
             [kernel]
             {kernel}
 
             """);
-
-    private bool From(string source) => _ns.Connects(IPAddress.Parse(source), IPAddress.Loopback, _listener.Port, TimeSpan.FromMilliseconds(1500));
-
-    private string Ruleset() => _ns.Must("nft", "list", "ruleset").Stdout;
 
     private string Stderr()
     {
@@ -84,10 +68,10 @@ public sealed class ServeReloadKernelTests : IDisposable
     [NfTablesFact]
     public void Reload_KernelSection_StartsReconfiguresRefusesAndStops()
     {
-        var port = _listener.Port.ToString(CultureInfo.InvariantCulture);
+        var port = _env.Listener.Port.ToString(CultureInfo.InvariantCulture);
         Write("nftables = no");
-        Assert.Equal(0, _ns.Run("dotnet", Dll, "ban", "127.0.0.5", "--for", "1h", "--config", Conf).ExitCode);
-        var psi = new ProcessStartInfo("nsenter", ["-t", _ns.Pid.ToString(CultureInfo.InvariantCulture), "-n", "dotnet", Dll, "serve", "--config", Conf])
+        Assert.Equal(0, _env.Ns.Run("dotnet", GiftwrapInNamespace.Dll, "ban", "127.0.0.5", "--for", "1h", "--config", Conf).ExitCode);
+        var psi = new ProcessStartInfo("nsenter", ["-t", _env.Ns.Pid.ToString(CultureInfo.InvariantCulture), "-n", "dotnet", GiftwrapInNamespace.Dll, "serve", "--config", Conf])
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
@@ -107,23 +91,23 @@ public sealed class ServeReloadKernelTests : IDisposable
             WaitFor(serve, "listening on");
             Hup(serve);
             WaitFor(serve, "configuration reloaded");
-            Assert.DoesNotContain("giftwrap", Ruleset(), StringComparison.Ordinal);
-            Assert.True(From("127.0.0.5"));
+            Assert.DoesNotContain("giftwrap", _env.Ruleset(), StringComparison.Ordinal);
+            Assert.True(_env.From("127.0.0.5"));
 
             // Turned on by a reload: the ban is in the kernel, with the echo service's address rules (none refused).
             Write("nftables = yes");
             Hup(serve);
             WaitFor(serve, "kernel: table inet giftwrap written: 1 ban element(s), 1 daemon port(s)");
-            Assert.False(From("127.0.0.5"));
-            Assert.True(From("127.0.9.1"));
+            Assert.False(_env.From("127.0.0.5"));
+            Assert.True(_env.From("127.0.9.1"));
 
             // New ports: the bans narrow to the port, and sshd's address rules come in with them.
             Write($"nftables = yes\nports = sshd:{port}\nreconcile = 30s");
             Hup(serve);
             WaitFor(serve, "kernel: reloaded: table inet giftwrap written: 1 ban element(s), 2 daemon port(s)");
-            Assert.False(From("127.0.9.1"));
-            Assert.True(From("127.0.8.1"));
-            Assert.Contains("127.0.9.0/24", Ruleset(), StringComparison.Ordinal);
+            Assert.False(_env.From("127.0.9.1"));
+            Assert.True(_env.From("127.0.8.1"));
+            Assert.Contains("127.0.9.0/24", _env.Ruleset(), StringComparison.Ordinal);
 
             // A broken [kernel]: refused with its place, the running table kept as it was.
             Write($"nftables = yes\nports = sshd:99999");
@@ -131,15 +115,15 @@ public sealed class ServeReloadKernelTests : IDisposable
             WaitFor(serve, "reload refused");
             Assert.Contains($"{Conf}:18:", Stderr(), StringComparison.Ordinal);
             Assert.Contains("sshd:99999", Stderr(), StringComparison.Ordinal);
-            Assert.False(From("127.0.9.1"));
-            Assert.False(From("127.0.0.5"));
+            Assert.False(_env.From("127.0.9.1"));
+            Assert.False(_env.From("127.0.0.5"));
 
             // Turned off: the table goes.
             Write("nftables = no");
             Hup(serve);
             WaitFor(serve, "kernel: nftables = no: table inet giftwrap removed");
-            Assert.DoesNotContain("giftwrap", Ruleset(), StringComparison.Ordinal);
-            Assert.True(From("127.0.0.5"));
+            Assert.DoesNotContain("giftwrap", _env.Ruleset(), StringComparison.Ordinal);
+            Assert.True(_env.From("127.0.0.5"));
         }
         finally
         {
@@ -150,10 +134,5 @@ public sealed class ServeReloadKernelTests : IDisposable
         Assert.Equal(0, serve.ExitCode);
     }
 
-    public void Dispose()
-    {
-        _listener.Dispose();
-        _ns.Dispose();
-        Directory.Delete(_dir, true);
-    }
+    public void Dispose() => _env.Dispose();
 }
