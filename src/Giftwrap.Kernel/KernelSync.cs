@@ -6,7 +6,8 @@
 // one transaction. The kernel's element timeouts are the bans' remaining times, so the
 // kernel lets them expire when the store does, without a message from here.
 // The drops hang in prerouting before conntrack, for this host's addresses only (KernelHook);
-// a kernel that refuses the fib expression there gets them in the input hook instead.
+// a kernel that refuses the fib expression there gets them in the input hook instead, and the
+// timer's reconciliation asks again once per period, moving them back when fib is there.
 // SECURITY: what the kernel drops is a subset of what the store refuses: protected
 // addresses are cut out (KernelView), daemon-specific bans stay in user space. When nft
 // fails, the gate still refuses every banned client itself: the kernel is a first line only.
@@ -57,7 +58,8 @@ public sealed partial class KernelSync : IAsyncDisposable
     private IDisposable? _gauge;
     private KernelRules? _rules;
     private bool _stale; // the last whole-table write failed: the kernel may hold an older table than ours
-    private KernelHook _hook = KernelHook.Prerouting; // Input once the kernel refused fib in prerouting, for the life of the process
+    private KernelHook _hook = KernelHook.Prerouting; // Input while the kernel refuses fib in prerouting
+    private int _probeDue; // set by the timer: in the fallback, the next reconciliation asks about fib again
 
     /// <param name="store">The ban store; null when the host has no [bans] (address rules only).</param>
     /// <param name="options">The [kernel] settings.</param>
@@ -87,7 +89,7 @@ public sealed partial class KernelSync : IAsyncDisposable
     /// <summary>True while the `nft monitor` child runs.</summary>
     internal bool Monitoring => Volatile.Read(ref _monitor) is { HasExited: false };
 
-    /// <summary>Where the drop chain hangs: prerouting unless the kernel refused it (then input).</summary>
+    /// <summary>Where the drop chain hangs: prerouting unless the kernel refused it (then input, until it takes fib again).</summary>
     internal KernelHook Hook => _hook;
 
     /// <summary>Why the drop chain hangs in the input hook (nft's complaint about the prerouting chain); null while it is in prerouting.</summary>
@@ -246,6 +248,8 @@ public sealed partial class KernelSync : IAsyncDisposable
             if (Environment.TickCount64 >= nextReconcile)
             {
                 Interlocked.Exchange(ref _reconcile, 1);
+                // Only the timer lets a reconciliation probe: foreign changes, however many, never do.
+                Interlocked.Exchange(ref _probeDue, 1);
                 lastReconcile = Environment.TickCount64;
             }
             if (Now() >= Volatile.Read(ref _nextChange))
@@ -401,16 +405,30 @@ public sealed partial class KernelSync : IAsyncDisposable
             _log.Error($"kernel: cannot read table inet {KernelOptions.Table}: {error}");
             return new KernelReconcile(false, false, 0, 0, 0, false, Elements, error);
         }
+        // Compared with the hook in use before the probe: moving the chain back is not drift.
         var report = Compare(contents);
+        var back = await FibBackAsync(ct).ConfigureAwait(false);
         // After a refused write the kernel may hold an older table that compares as in step
         // with what was last written (a reload's old ports and rules): written again all the same.
-        if (!report.Drifted)
+        if (!report.Drifted && !back)
         {
             if (!_stale)
                 return report;
             var again = await RewriteLockedAsync("after a refused write", ct).ConfigureAwait(false);
             return report with { Rewritten = again, Error = again ? null : "nft refused the table" };
         }
+        if (report.Drifted)
+            NoteDrift(report, why);
+        // The whole table in one transaction: the input chain goes and the prerouting chain comes
+        // with the same sets and elements, so no packet meets a moment without the drops.
+        var ok = await RewriteLockedAsync(back ? "the kernel takes fib again" : "drift", ct).ConfigureAwait(false);
+        if (back && ok && _hook == KernelHook.Prerouting)
+            _log.Info("kernel: the kernel takes a prerouting chain with fib now; the drops moved from the input hook back to prerouting, before conntrack");
+        return report with { Rewritten = ok, Error = ok ? null : "nft refused the table" };
+    }
+
+    private void NoteDrift(KernelReconcile report, string why)
+    {
         if (report.TableMissing)
             KernelMetrics.Drifted("table", 1);
         if (report.StructureChanged)
@@ -421,8 +439,20 @@ public sealed partial class KernelSync : IAsyncDisposable
                 KernelMetrics.Drifted(kind, count);
         }
         _log.Warning($"kernel: drift ({why}): {Describe(report)}; writing the whole table");
-        var ok = await RewriteLockedAsync("drift", ct).ConfigureAwait(false);
-        return report with { Rewritten = ok, Error = ok ? null : "nft refused the table" };
+    }
+
+    /// <summary>
+    /// In the fallback, at most once per reconcile period (the timer sets the flag, so neither a
+    /// failing nft nor a storm of foreign changes makes it spin): asks the kernel again, check
+    /// only, whether it takes fib in prerouting (nft_fib loaded since). True when it does: the
+    /// next write goes to prerouting. While it still refuses nothing changes and nothing is
+    /// logged: the fallback was logged once, when it happened.
+    /// </summary>
+    private async Task<bool> FibBackAsync(CancellationToken ct)
+    {
+        if (_hook != KernelHook.Input || Interlocked.Exchange(ref _probeDue, 0) == 0)
+            return false;
+        return await ProbeHookAsync(ct).ConfigureAwait(false) is null;
     }
 
     /// <summary>What differs between <paramref name="contents"/> and what the store wants now (no change made).</summary>

@@ -111,37 +111,22 @@ public sealed class KernelCommandTests : IDisposable
             """;
         File.WriteAllText(Path.Combine(_env.Dir, "giftwrap.conf"), conf);
         Assert.Equal(0, Giftwrap(null, "ban", "127.0.0.5", "--for", "1h", "--config", Path.Combine(_env.Dir, "giftwrap.conf")).ExitCode);
-        var psi = new ProcessStartInfo("nsenter", ["-t", _env.Ns.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "-n", "dotnet", GiftwrapInNamespace.Dll, "serve", "--config", Path.Combine(_env.Dir, "giftwrap.conf")])
+        using var serve = new GiftwrapServe(_env.Ns, Path.Combine(_env.Dir, "giftwrap.conf"));
+        var sw = Stopwatch.StartNew();
+        while (!_env.Ruleset().Contains("127.0.0.5", StringComparison.Ordinal))
         {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-        };
-        psi.Environment.Remove("SSH_CONNECTION");
-        using var serve = Process.Start(psi)!;
-        try
-        {
-            var sw = Stopwatch.StartNew();
-            while (!_env.Ruleset().Contains("127.0.0.5", StringComparison.Ordinal))
-            {
-                Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20) && !serve.HasExited, "serve did not write the table");
-                Thread.Sleep(50);
-            }
-            Assert.False(_env.From("127.0.0.5"));
-            while (Children(serve.Id).Count == 0)
-            {
-                Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20), "no nft monitor child");
-                Thread.Sleep(50);
-            }
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20) && !serve.Process.HasExited, "serve did not write the table");
+            Thread.Sleep(50);
         }
-        finally
+        Assert.False(_env.From("127.0.0.5"));
+        while (Children(serve.Process.Id).Count == 0)
         {
-            // SIGTERM by pid, as systemd stops it.
-            Process.Start("kill", ["-TERM", serve.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
-            if (!serve.WaitForExit(30_000))
-                serve.Kill();
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20), "no nft monitor child");
+            Thread.Sleep(50);
         }
-        Assert.Equal(0, serve.ExitCode);
-        Assert.Empty(Children(serve.Id));
+        // SIGTERM by pid, as systemd stops it: a clean exit, and the monitor gone with it.
+        Assert.Equal(0, serve.Stop());
+        Assert.Empty(Children(serve.Process.Id));
     }
 
     /// <summary>Live processes whose parent is <paramref name="pid"/> (the nft monitor).</summary>

@@ -2,7 +2,8 @@
 // `fib daddr type local`, so a banned source's SYN to this host dies before conntrack, while
 // the same source's traffic routed through this host (three namespaces the test makes: a
 // client, this host as router, a server, joined by veth pairs) passes untouched. A kernel
-// that refuses fib (played by an nft wrapper) gets the input hook, and says so.
+// that refuses fib (played by an nft wrapper) gets the input hook, and says so; once it takes
+// fib (the wrapper finds a flag file), the timer's reconciliation moves the drops back.
 using System.Diagnostics;
 using System.Net;
 using Giftwrap.Bans;
@@ -20,9 +21,9 @@ public sealed class KernelHookTests : IDisposable
     public KernelHookTests() =>
         _store = BanStore.Open(new BanOptions { Store = Path.Combine(_dir, "store"), ProtectLoopback = false });
 
-    private KernelSync Start(IReadOnlyList<string>? nft = null)
+    private KernelSync Start(IReadOnlyList<string>? nft = null, TimeSpan? reconcile = null)
     {
-        var options = new KernelOptions { Nft = nft ?? _host.Nft, Reconcile = TimeSpan.FromMinutes(10) };
+        var options = new KernelOptions { Nft = nft ?? _host.Nft, Reconcile = reconcile ?? TimeSpan.FromMinutes(10) };
         var k = new KernelSync(_store, options, _log);
         Assert.True(k.StartAsync().GetAwaiter().GetResult(), string.Join("\n", _log.Lines));
         return k;
@@ -116,23 +117,8 @@ public sealed class KernelHookTests : IDisposable
     public async Task KernelWithoutFib_FallsBackToTheInputHook_StillDrops_StatusSaysSo()
     {
         using var listener = _host.Listen();
-        // An nft that refuses any batch naming fib, as a kernel without nft_fib does; everything else is the real nft.
-        Directory.CreateDirectory(Path.Combine(_dir, "bin"));
-        var wrapper = Path.Combine(_dir, "bin", "nft");
-        File.WriteAllText(wrapper, $$"""
-            #!/bin/sh
-            case "$*" in
-            *-f*)
-              script=$(cat)
-              case "$script" in
-              *fib*) echo "Error: Could not process rule: No such file or directory" >&2; exit 1 ;;
-              esac
-              printf '%s\n' "$script" | exec nsenter -t {{_host.Pid}} -n /usr/sbin/nft "$@" ;;
-            *) exec nsenter -t {{_host.Pid}} -n /usr/sbin/nft "$@" ;;
-            esac
-            """);
-        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        await using var k = Start([wrapper]);
+        var nft = new FiblessNft(_dir, _host);
+        await using var k = Start([nft.Path]);
         Ban("127.0.0.5");
         WaitUntil(() => k.Elements == 1, "the ban in the kernel");
         Assert.Equal(KernelHook.Input, k.Hook);
@@ -147,8 +133,7 @@ public sealed class KernelHookTests : IDisposable
         // `kernel status` with the same nft first on PATH: it names the hook and why.
         var conf = Path.Combine(_dir, "giftwrap.conf");
         File.WriteAllText(conf, $"[bans]\nstore = {_dir}/store\nprotect_loopback = no\n\n[kernel]\nnftables = yes\n");
-        var path = new Dictionary<string, string?> { ["PATH"] = $"{Path.GetDirectoryName(wrapper)}:{Environment.GetEnvironmentVariable("PATH")}" };
-        var status = _host.Run(path, "dotnet", Path.Combine(AppContext.BaseDirectory, "giftwrap.dll"), "kernel", "status", "--config", conf);
+        var status = nft.Status(_host, conf);
         Assert.Contains("hook:      input, priority filter - 10 (the kernel refuses a prerouting chain with fib", status.Stdout, StringComparison.Ordinal);
         Assert.Contains("in step:   yes", status.Stdout, StringComparison.Ordinal);
     }
