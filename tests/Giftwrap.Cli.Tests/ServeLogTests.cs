@@ -43,7 +43,7 @@ public sealed class ServeLogTests
     }
 
     /// <summary>The datagrams that arrive until <paramref name="wanted"/> decision lines came or the time is up.</summary>
-    private static async Task<List<string>> ReceiveAsync(Socket log, TimeSpan within, int wanted)
+    internal static async Task<List<string>> ReceiveAsync(Socket log, TimeSpan within, int wanted)
     {
         var datagrams = new List<string>();
         var buf = new byte[8192];

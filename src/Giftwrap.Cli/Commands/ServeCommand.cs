@@ -85,7 +85,7 @@ internal static class ServeCommand
     private static async Task<int> RunAsync(ServeSettings settings, string path, List<ConfigOverride> switches, string? inetd, TimeSpan drain, CancellationToken ct)
     {
         var cfg = settings.Gate;
-        using var log = new GateLog(cfg.Syslog);
+        using var log = OpenLog(cfg, settings.File);
         var lookups = GateLookups.Create(cfg);
         // A [bans] section that cannot be honoured stops the start: a typo must not turn every ban off.
         GateBans? bans = null;
@@ -157,6 +157,24 @@ internal static class ServeCommand
         await server.StopAsync(drain).ConfigureAwait(false);
         await server.DisposeAsync().ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>
+    /// The gate's log as [log] says, read at start only. When the connection lines stay off the console, the
+    /// console says so once: an operator who reads it must not take its silence for no connections.
+    /// </summary>
+    private static GateLog OpenLog(Giftwrap.Gate.Config.GateConfig cfg, ConfigFile file)
+    {
+        var daemonLines = ConsoleJournal.DaemonLines(cfg.LogConsole, cfg.Syslog is not null, Environment.GetEnvironmentVariable("JOURNAL_STREAM"));
+        var log = new GateLog(cfg.Syslog, daemonLinesToConsole: daemonLines);
+        if (!daemonLines)
+        {
+            var why = cfg.LogConsole == Giftwrap.Gate.Config.ConsoleMode.Auto
+                ? "stderr is the systemd journal (JOURNAL_STREAM), which reads syslog too"
+                : $"{file.Where("log", "console")}: console = off";
+            log.Gate(SyslogSeverity.Info, $"connection lines go to syslog ({cfg.Syslog}) only, errors to both: {why}");
+        }
+        return log;
     }
 
     /// <summary>
