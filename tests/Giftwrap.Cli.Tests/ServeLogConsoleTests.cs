@@ -98,6 +98,28 @@ public sealed class ServeLogConsoleTests
     }
 
     [Fact]
+    public async Task Serve_ReloadChangesConsole_KeptUntilRestart_AndSaidSo()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "");
+        dir.Write("hosts.deny", "");
+        using var log = SyslogSocket(dir, out var socketPath);
+        var port = Loopback.FreePort();
+        string Conf(string mode) =>
+            $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = {socketPath}\nconsole = {mode}\n" +
+            $"[service:cat]\nlisten = 127.0.0.1:{port}\nexec = /bin/cat\n";
+        var conf = dir.Write("giftwrap.conf", Conf("on"));
+        using var gate = new ServeProcess(conf, drainSeconds: 1);
+        await gate.WaitForAsync("listening on", TimeSpan.FromSeconds(60));
+
+        dir.Write("giftwrap.conf", Conf("off"));
+        Assert.Equal(0, Loopback.Signal(gate.Id, 1));
+        await gate.WaitForAsync($"warning: {conf}:6:11: [log] console changed; the running gate keeps on until it is restarted", TimeSpan.FromSeconds(30));
+        Assert.Equal("hi\n", await GateBanTests.TalkAsync(port, "127.0.0.75"));
+        await gate.WaitForAsync(">cat: connect from 127.0.0.75 (127.0.0.75)", TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public void ServeAndCheck_ConsoleOffSyslogOff_RefusedAtTheConsoleLine()
     {
         using var dir = new TempDir();

@@ -200,7 +200,18 @@ internal static class ServeCommand
             return running;
         }
         await sides.ApplyAsync(reload.Settings).ConfigureAwait(false);
+        LogKeysKept(log, running, reload.Settings.File);
         return reload.Settings.File;
+    }
+
+    /// <summary>[log] syslog and console are the log's, opened at start: a reload that changes them says they wait for a restart.</summary>
+    private static void LogKeysKept(GateLog log, ConfigFile running, ConfigFile next)
+    {
+        foreach (var key in (string[])["syslog", "console"])
+        {
+            if (!string.Equals(running.Text("log", key), next.Text("log", key), StringComparison.OrdinalIgnoreCase))
+                log.Gate(SyslogSeverity.Warning, $"warning: {next.Where("log", key)}: [log] {key} changed; the running gate keeps {running.Text("log", key)} until it is restarted");
+        }
     }
 }
 
