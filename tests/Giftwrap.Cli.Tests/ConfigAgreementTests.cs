@@ -13,6 +13,8 @@ public sealed class ConfigAgreementTests
         { "no such program", "[service:t]\nlisten = 127.0.0.1:1\nexec = {dir}/no-such-program\n" },
         { "udp forward", "[service:t]\nlisten = udp:127.0.0.1:1\nforward = 127.0.0.1:2\n" },
         { "one address twice", "[service:a]\nlisten = 127.0.0.1:1\nforward = 127.0.0.1:2\n[service:b]\nlisten = 127.0.0.1:1\nforward = 127.0.0.1:3\n" },
+        { "console and syslog off", "[log]\nsyslog = off\nconsole = off\n[service:t]\nlisten = 127.0.0.1:1\nforward = 127.0.0.1:2\n" },
+        { "console neither auto, on nor off", "[log]\nconsole = journal\n[service:t]\nlisten = 127.0.0.1:1\nforward = 127.0.0.1:2\n" },
         { "several at once", "[service:t]\nlisten = 127.0.0.1:1\nexec = /bin/cat\ntrap = 1h\n[service:u]\nlisten = 127.0.0.1:2\nuser = no-such-user-4711\nforward = 127.0.0.1:3\n" },
     };
 

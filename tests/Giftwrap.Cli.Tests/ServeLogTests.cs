@@ -1,7 +1,8 @@
 // Where serve's decision lines go, as giftwrap.conf(5) [log] says: every line to the console
-// (stderr, systemd's <level> form, which the journal reads), and to the syslog socket unless
-// syslog = off. So off is not what puts a line per connection on the console; it only leaves
-// the console as the one place the lines go.
+// (stderr, systemd's <level> form, which the journal reads; console = auto, and stderr is not the
+// journal here), and to the syslog socket unless syslog = off. So off is not what puts a line per
+// connection on the console; it only leaves the console as the one place the lines go.
+// ServeLogConsoleTests has the console key's other cases.
 using System.Net.Sockets;
 using System.Text;
 
@@ -43,7 +44,7 @@ public sealed class ServeLogTests
     }
 
     /// <summary>The datagrams that arrive until <paramref name="wanted"/> decision lines came or the time is up.</summary>
-    private static async Task<List<string>> ReceiveAsync(Socket log, TimeSpan within, int wanted)
+    internal static async Task<List<string>> ReceiveAsync(Socket log, TimeSpan within, int wanted)
     {
         var datagrams = new List<string>();
         var buf = new byte[8192];

@@ -85,7 +85,7 @@ internal static class ServeCommand
     private static async Task<int> RunAsync(ServeSettings settings, string path, List<ConfigOverride> switches, string? inetd, TimeSpan drain, CancellationToken ct)
     {
         var cfg = settings.Gate;
-        using var log = new GateLog(cfg.Syslog);
+        using var log = OpenLog(cfg, settings.File);
         var lookups = GateLookups.Create(cfg);
         // A [bans] section that cannot be honoured stops the start: a typo must not turn every ban off.
         GateBans? bans = null;
@@ -160,6 +160,24 @@ internal static class ServeCommand
     }
 
     /// <summary>
+    /// The gate's log as [log] says, read at start only. When the connection lines stay off the console, the
+    /// console says so once: an operator who reads it must not take its silence for no connections.
+    /// </summary>
+    private static GateLog OpenLog(Giftwrap.Gate.Config.GateConfig cfg, ConfigFile file)
+    {
+        var daemonLines = ConsoleJournal.DaemonLines(cfg.LogConsole, cfg.Syslog is not null, Environment.GetEnvironmentVariable("JOURNAL_STREAM"));
+        var log = new GateLog(cfg.Syslog, daemonLinesToConsole: daemonLines);
+        if (!daemonLines)
+        {
+            var why = cfg.LogConsole == Giftwrap.Gate.Config.ConsoleMode.Auto
+                ? "stderr is the systemd journal (JOURNAL_STREAM), which reads syslog too"
+                : $"{file.Where("log", "console")}: console = off";
+            log.Gate(SyslogSeverity.Info, $"connection lines go to syslog ({cfg.Syslog}) only, errors to both: {why}");
+        }
+        return log;
+    }
+
+    /// <summary>
     /// One SIGHUP: the whole new configuration or none of it. A configuration with any error
     /// (each with its file:line) or a listener that cannot be opened keeps the running one,
     /// the kernel side's and the bouncer's settings included.
@@ -182,7 +200,18 @@ internal static class ServeCommand
             return running;
         }
         await sides.ApplyAsync(reload.Settings).ConfigureAwait(false);
+        LogKeysKept(log, running, reload.Settings.File);
         return reload.Settings.File;
+    }
+
+    /// <summary>[log] syslog and console are the log's, opened at start: a reload that changes them says they wait for a restart.</summary>
+    private static void LogKeysKept(GateLog log, ConfigFile running, ConfigFile next)
+    {
+        foreach (var key in (string[])["syslog", "console"])
+        {
+            if (!string.Equals(running.Text("log", key), next.Text("log", key), StringComparison.OrdinalIgnoreCase))
+                log.Gate(SyslogSeverity.Warning, $"warning: {next.Where("log", key)}: [log] {key} changed; the running gate keeps {running.Text("log", key)} until it is restarted");
+        }
     }
 }
 

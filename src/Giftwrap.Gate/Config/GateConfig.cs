@@ -42,6 +42,17 @@ public enum ProxyProtocolVersion
     V2,
 }
 
+/// <summary>[log] console: whether libwrap's per-connection lines go to the console (stderr) too.</summary>
+public enum ConsoleMode
+{
+    /// <summary>As <see cref="On"/>, unless the console is the systemd journal and syslog is on: then as <see cref="Off"/>.</summary>
+    Auto,
+    /// <summary>Every line to the console.</summary>
+    On,
+    /// <summary>No per-connection line to the console (the gate's own lines still go there).</summary>
+    Off,
+}
+
 /// <summary>Limits that keep the gate standing under abuse.</summary>
 public sealed record LimitsConfig
 {
@@ -70,6 +81,10 @@ public sealed record GateConfig
     public TimeSpan DnsTimeout { get; init; } = TimeSpan.FromSeconds(5);
     public int IdentPort { get; init; } = 113;
     public string? Syslog { get; init; } = "/dev/log";
+
+    /// <summary>[log] console: whether the per-connection lines go to the console too.</summary>
+    public ConsoleMode LogConsole { get; init; }
+
     public string Source { get; init; } = "";
 
     /// <summary>The decision log (JSON lines), or null for none.</summary>
@@ -151,6 +166,7 @@ public static class GateConfigLoader
             DnsTimeout = file.Duration("dns", "timeout"),
             IdentPort = file.Count("ident", "port"),
             Syslog = file.PathOrOff("log", "syslog"),
+            LogConsole = LogConsole(file),
             Source = file.Path,
             Notes = notes,
             DecisionLog = file.Text("log", "decisions"),
@@ -158,6 +174,30 @@ public static class GateConfigLoader
             DecisionLogKeep = file.Count("log", "decisions_keep"),
             MetricsListen = file.Address("metrics", "listen"),
         };
+    }
+
+    /// <summary>
+    /// [log] console. Off with syslog off is refused at the console key's place: every decision
+    /// would go nowhere, and a gate that decides without a trace is worse than one that does not start.
+    /// </summary>
+    private static ConsoleMode LogConsole(ConfigFile file)
+    {
+        var mode = (file.Text("log", "console") ?? "auto").ToLowerInvariant() switch
+        {
+            "auto" => ConsoleMode.Auto,
+            "on" or "yes" or "true" => ConsoleMode.On,
+            "off" or "no" or "false" => ConsoleMode.Off,
+            var other => BadConsole(file, $"console = {other}: expected auto, on or off"),
+        };
+        if (mode == ConsoleMode.Off && file.PathOrOff("log", "syslog") is null)
+            file.Error("log", "console", $"console = off with syslog = off (at {file.Where("log", "syslog")}): decisions would be logged nowhere; turn one of them on");
+        return mode;
+    }
+
+    private static ConsoleMode BadConsole(ConfigFile file, string message)
+    {
+        file.Error("log", "console", message);
+        return ConsoleMode.Auto;
     }
 
     private static ServiceConfig Service(ConfigFile file, string name)

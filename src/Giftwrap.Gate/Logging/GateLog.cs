@@ -1,6 +1,9 @@
 // What the gate says, and where: syslog (/dev/log, facility daemon, tagged with the
 // daemon name as tcpd does, libwrap's own message texts so fail2ban and logwatch keep
-// working) and the console in the systemd format (<level>message). Logging never
+// working) and the console in the systemd format (<level>message). The gate's own lines and
+// every line at err or above always reach the console; the per-connection lines below err
+// only when asked ([log] console, decided by ConsoleJournal), and also when syslog dropped
+// them, so that no line goes nowhere. Logging never
 // throws into the connection that caused it, and never waits for the console: lines
 // are queued and written in batches, at most one per ConsoleDelay, by a thread of the log's
 // own (bounded; an overflow is counted and reported), so a busy gate makes one write(2) and
@@ -15,13 +18,14 @@ using SyslogSeverity = Giftwrap.Logging.SyslogSeverity;
 
 namespace Giftwrap.Gate.Logging;
 
-/// <summary>The gate's log: libwrap's lines to syslog, everything to the console.</summary>
+/// <summary>The gate's log: libwrap's lines to syslog, and to the console unless it is told otherwise.</summary>
 public sealed class GateLog : IDisposable
 {
     private readonly string? _syslogPath;
     private readonly Dictionary<(string Daemon, int? Facility), SyslogWriter> _writers = [];
     private readonly object _gate = new();
     private readonly TextWriter _console;
+    private readonly bool _daemonLinesToConsole;
     private readonly ConcurrentQueue<string> _pending = new();
     private int _pendingCount;
     private int _flushQueued;
@@ -42,10 +46,18 @@ public sealed class GateLog : IDisposable
     /// <summary>Console lines held at most while the console is slow; more are dropped and counted.</summary>
     public const int MaxPendingLines = 10_000;
 
-    public GateLog(string? syslogPath, TextWriter? console = null)
+    /// <param name="syslogPath">The syslog socket, or null for none.</param>
+    /// <param name="console">The console (default stderr); <see cref="TextWriter.Null"/> for none.</param>
+    /// <param name="daemonLinesToConsole">
+    /// False to keep the per-connection lines below err off the console, which then has the gate's own lines and the errors
+    /// (with a syslog socket only: a line syslog does not take is written to the console instead).
+    /// </param>
+    public GateLog(string? syslogPath, TextWriter? console = null, bool daemonLinesToConsole = true)
     {
         _syslogPath = syslogPath;
         _console = console ?? Console.Error;
+        // Without syslog the console is the only place a line can go.
+        _daemonLinesToConsole = daemonLinesToConsole || syslogPath is null;
     }
 
     /// <summary>
@@ -53,9 +65,13 @@ public sealed class GateLog : IDisposable
     /// daemon. LOG_KERN (0) does not: syslog(3) takes a priority without facility bits to mean openlog()'s facility,
     /// so libwrap's "severity kern.info" logs at daemon.info.
     /// </summary>
-    public void Daemon(string daemon, SyslogSeverity severity, string message, int? facility = null)
+    public void Daemon(string daemon, SyslogSeverity severity, string message, int? facility = null) =>
+        Write(daemon, severity, message, facility, toConsole: _daemonLinesToConsole || severity <= SyslogSeverity.Err);
+
+    private void Write(string daemon, SyslogSeverity severity, string message, int? facility, bool toConsole)
     {
-        WriteConsole(severity, $"{daemon}: {message}");
+        if (toConsole)
+            WriteConsole(severity, $"{daemon}: {message}");
         if (_syslogPath is null)
             return;
         SyslogWriter w;
@@ -65,14 +81,16 @@ public sealed class GateLog : IDisposable
             if (!_writers.TryGetValue(key, out w!))
                 _writers[key] = w = new SyslogWriter(daemon, facility is { } f && f >> 3 != 0 ? f >> 3 : SyslogFacility.Daemon, _syslogPath);
         }
-        w.Log(severity, message);
+        // A line syslog dropped (no socket, a full queue) and the console did not have: the console takes it after all.
+        if (!w.Log(severity, message) && !toConsole)
+            WriteConsole(severity, $"{daemon}: {message}");
     }
 
     /// <summary>One of the lines <see cref="LibwrapLog"/> builds, tagged with its daemon, at its severity and facility.</summary>
     internal void Write(in LibwrapLine line) => Daemon(line.Daemon, line.Severity, line.Text, line.Facility);
 
-    /// <summary>A line about the gate itself (start, reload, errors), tagged giftwrap.</summary>
-    public void Gate(SyslogSeverity severity, string message) => Daemon("giftwrap", severity, message);
+    /// <summary>A line about the gate itself (start, reload, errors), tagged giftwrap: on the console whatever [log] console says.</summary>
+    public void Gate(SyslogSeverity severity, string message) => Write("giftwrap", severity, message, null, toConsole: true);
 
     private void WriteConsole(SyslogSeverity severity, string message)
     {

@@ -95,7 +95,8 @@ internal static class ConfigSchema
         ]),
         new("log", false, "Where decisions are logged.",
         [
-            new("syslog", ValueKind.PathOrOff, "/dev/log", "The syslog socket, or off (every line goes to the console as well, either way)."),
+            new("syslog", ValueKind.PathOrOff, "/dev/log", "The syslog socket, or off."),
+            new("console", ValueKind.Text, "auto", "Per-connection lines to the console (stderr) too: on, off, or auto (off when the console is the systemd journal and syslog is on)."),
             new("decisions", ValueKind.Path, null, "Append one JSON line per decision to this file."),
             new("decisions_max_size", ValueKind.Size, "10M", "Rotate the decision log at this size."),
             new("decisions_keep", ValueKind.Count, "3", "Rotated decision logs kept.") { Max = 1000 },

@@ -1,4 +1,4 @@
-// statx(2): the one way Giftwrap asks the kernel about a file (type, mode, owner, inode, size).
+// statx(2): the one way Giftwrap asks the kernel about a file (type, mode, owner, device, inode, size).
 // Why statx and not stat/fstat: glibc exports `stat` and `fstat` as symbols only from 2.33 (before,
 // they are inline wrappers over __xstat), so a P/Invoke of them fails on Debian 11 and RHEL 8;
 // statx is exported from glibc 2.28. Its struct is laid out with explicit sizes
@@ -19,6 +19,13 @@ internal struct StatxBuffer
     [FieldOffset(28)] public ushort Mode;
     [FieldOffset(32)] public ulong Inode;
     [FieldOffset(40)] public long FileSize;
+    /// <summary>stx_dev_major and stx_dev_minor: the device the file lives on (always filled, no mask bit).</summary>
+    [FieldOffset(136)] public uint DevMajor;
+    [FieldOffset(140)] public uint DevMinor;
+
+    /// <summary>st_dev as stat(2) gives it in user space: glibc's makedev(3) of the two halves (sys/sysmacros.h).</summary>
+    public readonly ulong Device =>
+        ((ulong)(DevMajor & 0xfff) << 8) | ((ulong)(DevMajor & 0xfffff000) << 32) | (DevMinor & 0xff) | ((ulong)(DevMinor & 0xffffff00) << 12);
 }
 
 internal static unsafe class Statx
@@ -29,7 +36,7 @@ internal static unsafe class Statx
     /// <summary>The kernel's offsets, as (field, offset): what <see cref="StatxBuffer"/> must agree with.</summary>
     public static readonly (string Field, int Offset)[] KernelOffsets =
     [
-        ("Mask", 0), ("Uid", 20), ("Gid", 24), ("Mode", 28), ("Inode", 32), ("FileSize", 40),
+        ("Mask", 0), ("Uid", 20), ("Gid", 24), ("Mode", 28), ("Inode", 32), ("FileSize", 40), ("DevMajor", 136), ("DevMinor", 140),
     ];
 
     private static readonly Lazy<string?> LazyLayoutError = new(CheckLayout);
