@@ -159,11 +159,12 @@ internal sealed class ActivatedSockets : IDisposable
         var (its, needs) = udp
             ? ("a TCP (stream) socket", "a UDP service needs ListenDatagram= in the .socket unit")
             : ("a UDP (datagram) socket", "a TCP service needs ListenStream= in the .socket unit");
-        var forWhat = byName ? $"[service:{service.Name}] (its FileDescriptorName=)" : $"{(udp ? "udp:" : "")}{ep} of [service:{service.Name}]";
+        // By address, the command line's line names the address and the service already.
+        var forWhat = byName ? $"[service:{service.Name}] (its FileDescriptorName=)" : $"this {(udp ? "UDP" : "TCP")} address";
         var ex = new SocketException((int)SocketError.ProtocolType, $"systemd passed {p}, {its}, for {forWhat}; {needs}");
         ex.Data[GateServer.ListenEndPointKey] = ep;
-        // The address as the socket is bound: its own protocol's.
-        ex.Data[GateServer.ListenUdpKey] = p.Kind == Kind.Datagram;
+        // The service's address (its line in the configuration is named), or the socket's own.
+        ex.Data[GateServer.ListenUdpKey] = byName ? p.Kind == Kind.Datagram : udp;
         return ex;
     }
 
