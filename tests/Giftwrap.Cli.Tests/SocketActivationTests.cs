@@ -169,6 +169,47 @@ public sealed class SocketActivationTests
         Assert.DoesNotContain("kept open", gate.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Serve_ReloadThatNoLongerListsPassedAddresses_KeepsTheSocketsOpen_AndALaterReloadTakesThemAgain()
+    {
+        using var dir = new TempDir();
+        using var tcp = Stream();
+        using var udp = Datagram();
+        var otherTcp = Loopback.FreePort();
+        int otherUdp;
+        using (var free = Datagram())
+            otherUdp = Port(free);
+        var tables = Tables(dir);
+        string Conf(int tcpPort, int udpPort) => tables +
+            $"[service:cat]\nlisten = 127.0.0.1:{tcpPort}\nexec = /bin/cat\n" +
+            $"[service:once]\nlisten = udp:127.0.0.1:{udpPort}\nexec = {dir.Path}/once.py\n";
+        var conf = dir.Write("giftwrap.conf", Conf(Port(tcp), Port(udp)));
+        using var gate = Activation.Serve(conf, (tcp, "cat"), (udp, "once"));
+        await gate.WaitForAsync($"listening on 127.0.0.1:{Port(tcp)}, udp:127.0.0.1:{Port(udp)}", Within);
+
+        // Both services move to addresses the gate binds itself: the passed sockets stay open, unused.
+        File.WriteAllText(conf, Conf(otherTcp, otherUdp));
+        Assert.Equal(0, Loopback.Signal(gate.Id, 1));
+        await gate.WaitForAsync($"activated socket 127.0.0.1:{Port(tcp)} is listed no more: kept open, unused, for a later reload", Within);
+        await gate.WaitForAsync($"activated socket udp:127.0.0.1:{Port(udp)} is listed no more: kept open, unused, for a later reload", Within);
+        var held = Activation.Sockets(gate.Id).Values;
+        Assert.Contains(Activation.Inode(tcp), held);
+        Assert.Contains(Activation.Inode(udp), held);
+
+        // Back: the same sockets are taken again (a bind of the gate's own would fail: the test holds the ports).
+        File.WriteAllText(conf, Conf(Port(tcp), Port(udp)));
+        Assert.Equal(0, Loopback.Signal(gate.Id, 1));
+        await gate.WaitForAsync($"configuration reloaded; listening on 127.0.0.1:{Port(tcp)}, udp:127.0.0.1:{Port(udp)}", Within);
+        using var client = Datagram();
+        client.SendTo("back"u8, udp.LocalEndPoint!);
+        Assert.Equal("once: back", Receive(client));
+        using var c = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await c.ConnectAsync((IPEndPoint)tcp.LocalEndPoint!);
+        await c.SendAsync("back\n"u8.ToArray(), SocketFlags.None);
+        Assert.Equal("back\n", Receive(c));
+        Assert.DoesNotContain("cannot listen", gate.Stderr, StringComparison.Ordinal);
+    }
+
     /// <summary>The TCP service echoes through cat; both UDP sockets start the program, which answers.</summary>
     private static async Task ServedAsync(Socket tcp, Socket udp, Socket named, string round)
     {
