@@ -100,10 +100,28 @@ public sealed class SocketActivationTests
         return Encoding.ASCII.GetString(buffer, 0, s.Receive(buffer));
     }
 
-    /// <summary>A UDP "wait" program that answers one datagram and exits; hosts.allow lets 127.0.0.1 in only.</summary>
+    /// <summary>
+    /// A UDP "wait" program that answers one datagram and exits, and writes to the file inherited
+    /// the sockets it holds beyond its stdio (none expected); hosts.allow lets 127.0.0.1 in only.
+    /// </summary>
     private static string Tables(TempDir dir)
     {
-        var once = dir.Write("once.py", "#!/usr/bin/python3\nimport socket\ns = socket.socket(fileno=0)\ndata, peer = s.recvfrom(100)\ns.sendto(b\"once: \" + data, peer)\n");
+        var once = dir.Write("once.py", $$"""
+            #!/usr/bin/python3
+            import os, socket
+            s = socket.socket(fileno=0)
+            data, peer = s.recvfrom(100)
+            held = []
+            for fd in os.listdir("/proc/self/fd"):
+                try:
+                    if int(fd) > 2 and os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                        held.append(fd)
+                except OSError:
+                    pass
+            with open("{{dir.Path}}/inherited", "a") as f:
+                f.write(" ".join(held) + "\n")
+            s.sendto(b"once: " + data, peer)
+            """);
         File.SetUnixFileMode(once, (UnixFileMode)0b111_101_101);
         dir.Write("hosts.allow", "once: 127.0.0.1\ncat: 127.0.0.1\n");
         dir.Write("hosts.deny", "ALL: ALL\n");
@@ -133,6 +151,8 @@ public sealed class SocketActivationTests
         await gate.WaitForAsync("once: connect from 127.0.0.1 (127.0.0.1)", Within);
         // The refused datagram was read away by the gate, not answered by the program.
         Assert.Equal(0, refused.Available);
+        // The program got the socket on its stdio only: descriptor 3 is closed on exec, as sd_listen_fds leaves it.
+        Assert.Equal([""], File.ReadAllLines(Path.Combine(dir.Path, "inherited")));
         Assert.DoesNotContain("activated socket", gate.Stderr, StringComparison.Ordinal);
     }
 
