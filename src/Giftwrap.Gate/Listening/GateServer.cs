@@ -145,7 +145,7 @@ public sealed class GateServer : IAsyncDisposable
     {
         var wanted = config.Services.SelectMany(s => s.Listen.Select(ep => (ep, s))).ToDictionary(x => x.ep, x => x.s);
         var wantedUdp = config.Services.SelectMany(s => s.ListenUdp.Select(ep => (ep, s))).ToDictionary(x => x.ep, x => x.s);
-        KeepByName(config, wanted, wantedUdp);
+        var letGo = KeepByName(config, wanted, wantedUdp);
         var added = new List<(IPEndPoint, Listener)>();
         var addedUdp = new List<(IPEndPoint, DatagramListener)>();
         try
@@ -173,6 +173,8 @@ public sealed class GateServer : IAsyncDisposable
                 _ = d.StopAsync(close: !_activated.GiveBack(d.Socket));
             throw;
         }
+        foreach (var key in letGo)
+            _byName.TryRemove(key, out _);
         foreach (var (ep, d) in _datagrams)
         {
             if (wantedUdp.TryGetValue(ep, out var s))
@@ -356,10 +358,12 @@ public sealed class GateServer : IAsyncDisposable
 
     /// <summary>
     /// Adds to the addresses a reload wants those of passed sockets taken by name whose service is
-    /// still there (and of the protocol it serves); the others are let go (kept open, unused).
+    /// still there (and of the protocol it serves); returns the others, taken by name no more once
+    /// the reload is done (let go, kept open, or listed by address now).
     /// </summary>
-    private void KeepByName(GateConfig config, Dictionary<IPEndPoint, ServiceConfig> wanted, Dictionary<IPEndPoint, ServiceConfig> wantedUdp)
+    private List<(IPEndPoint, bool)> KeepByName(GateConfig config, Dictionary<IPEndPoint, ServiceConfig> wanted, Dictionary<IPEndPoint, ServiceConfig> wantedUdp)
     {
+        var letGo = new List<(IPEndPoint, bool)>();
         foreach (var ((ep, udp), name) in _byName)
         {
             var map = udp ? wantedUdp : wanted;
@@ -367,8 +371,9 @@ public sealed class GateServer : IAsyncDisposable
             if (!map.ContainsKey(ep) && service is not null && (udp ? service.ListenUdp : service.Listen).Count > 0)
                 map[ep] = service;
             else
-                _byName.TryRemove((ep, udp), out _);
+                letGo.Add((ep, udp));
         }
+        return letGo;
     }
 
     /// <summary>A new connection, on the event loop that accepted it.</summary>
