@@ -157,6 +157,50 @@ public sealed class SocketActivationTests
     }
 
     [Fact]
+    public async Task Serve_SystemdSocketActivateDatagram_TheDatagramThatStartedTheGateIsJudgedAndAnswered()
+    {
+        using var dir = new TempDir();
+        int port;
+        using (var free = Datagram())
+            port = Port(free);
+        var conf = dir.Write("giftwrap.conf", Tables(dir) + $"[service:once]\nlisten = udp:127.0.0.1:{port}\nexec = {dir.Path}/once.py\n");
+        var psi = new ProcessStartInfo("/usr/bin/systemd-socket-activate",
+            ["-d", "-l", $"127.0.0.1:{port}", "--fdname=once", "dotnet", CliRunner.Dll, "serve", "--config", conf])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        using var p = Process.Start(psi)!;
+        var stderr = new StringBuilder();
+        try
+        {
+            // Sent once systemd-socket-activate has bound the port; that datagram makes it start giftwrap.
+            using var cts = new CancellationTokenSource(Within);
+            string? line;
+            do
+            {
+                line = await p.StandardError.ReadLineAsync(cts.Token);
+                stderr.AppendLine(line);
+            }
+            while (line is not null && !line.Contains("Listening on", StringComparison.Ordinal));
+            var rest = p.StandardError.ReadToEndAsync(CancellationToken.None);
+            using var client = Datagram();
+            client.SendTo("first"u8, new IPEndPoint(IPAddress.Loopback, port));
+            Assert.Equal("once: first", Receive(client));
+            p.Kill(entireProcessTree: true);
+            stderr.Append(await rest);
+        }
+        finally
+        {
+            if (!p.HasExited)
+                p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+        }
+        Assert.Contains("once: connect from 127.0.0.1 (127.0.0.1)", stderr.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("cannot listen", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Serve_ActivatedStreamAndDatagramSockets_ServeBothServices_ByAddressAndByName_AndAReloadKeepsThem()
     {
         using var dir = new TempDir();
