@@ -74,6 +74,9 @@ internal sealed class ServeProcess : IDisposable
 
     private int Seen(string text) => _lines.Count(l => l.Contains(text, StringComparison.Ordinal));
 
+    /// <summary>Waits up to <paramref name="within"/> for the gate to end by itself; its exit status, or null if it still runs.</summary>
+    public int? ExitCode(TimeSpan within) => _process.WaitForExit(within) ? _process.ExitCode : null;
+
     /// <summary>SIGTERM, a drain, and kill if it has not ended within 30 s.</summary>
     public void Dispose()
     {

@@ -72,6 +72,8 @@ internal static unsafe partial class Libc
     public const int ONonBlock = 0x800;
     public const int OCloexec = 0x80000;
     public const int FDupFdCloexec = 1030;
+    public const int FSetFd = 2;
+    public const int FdCloexec = 1;
     public const int FSetPipeSize = 1031;
     public const ulong FionBio = 0x5421;
 

@@ -145,12 +145,21 @@ internal sealed class DatagramListener : IAsyncDisposable
         return true;
     }
 
-    /// <summary>Stops watching and closes the socket (a program still running keeps its own descriptor).</summary>
-    public async ValueTask DisposeAsync()
+    /// <summary>The socket watched (a reload gives a passed one back to the activated sockets).</summary>
+    public Socket Socket => _socket;
+
+    /// <summary>
+    /// Stops watching; closes the socket when <paramref name="close"/> (a program still running keeps
+    /// its own descriptor), else leaves it open (a socket systemd passed, kept for a later reload).
+    /// </summary>
+    public async Task StopAsync(bool close)
     {
         await _stop.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
-        _socket.Dispose();
+        if (close)
+            _socket.Dispose();
         _stop.Dispose();
     }
+
+    public ValueTask DisposeAsync() => new(StopAsync(close: true));
 }

@@ -48,19 +48,23 @@ public sealed class GateServer : IAsyncDisposable
             socket.LocalEndPoint is IPEndPoint ep && !ep.Address.Equals(IPAddress.Any) && !ep.Address.Equals(IPAddress.IPv6Any) ? ep : null;
     }
 
-    private readonly List<(Socket Socket, string? Name)> _inherited;
+    // The sockets systemd passed, until services take them (and those a reload let go).
+    private readonly ActivatedSockets _activated;
+    // Passed sockets serving the service their FileDescriptorName= names, at no address it lists
+    // (true: UDP): a reload keeps them while that service is there.
+    private readonly ConcurrentDictionary<(IPEndPoint Local, bool Udp), string> _byName = new();
     // The UDP services (dgram udp wait), each watched by its own loop; see DatagramListener.
     private readonly ConcurrentDictionary<IPEndPoint, DatagramListener> _datagrams = new();
 
     /// <param name="config">The configuration.</param>
     /// <param name="log">Where tcpd's lines and the gate's own go.</param>
     /// <param name="lookups">DNS and ident.</param>
-    /// <param name="inherited">Listening sockets from systemd socket activation, used instead of binding.</param>
+    /// <param name="inherited">Sockets from systemd socket activation (listening TCP, UDP), used instead of binding.</param>
     /// <param name="bans">The ban list checked before the tables and fed by the ban option.</param>
     public GateServer(GateConfig config, GateLog log, IRequestLookups lookups, IReadOnlyList<(Socket Socket, string? Name)>? inherited = null, IGateBans? bans = null)
     {
         _bans = bans;
-        _inherited = inherited is null ? [] : [.. inherited];
+        _activated = new ActivatedSockets(inherited ?? []);
         _config = config;
         _log = log;
         _lookups = lookups;
@@ -106,23 +110,20 @@ public sealed class GateServer : IAsyncDisposable
             foreach (var s in _config.Services)
             {
                 foreach (var ep in s.Listen)
-                    opened.Add((ep, new Listener(Bind(ep, s), s)));
+                    opened.Add((ep, new Listener(Bind(ep, s, _config), s)));
                 foreach (var ep in s.ListenUdp)
-                    datagrams.Add((ep, new DatagramListener(BindUdp(ep, s), s, _log, NewDatagramHandler)));
+                    datagrams.Add((ep, new DatagramListener(BindUdp(ep, s, _config), s, _log, NewDatagramHandler)));
             }
             // Activated sockets no listen address claims: named after a service (FileDescriptorName=).
-            foreach (var (socket, name) in _inherited.ToList())
+            foreach (var (socket, service, udp) in _activated.TakeNamed(_config, Unused))
             {
-                var service = _config.Services.FirstOrDefault(s => s.Name == name);
-                if (service is null)
-                {
-                    _log.Gate(SyslogSeverity.Warning, $"warning: activated socket {socket.LocalEndPoint} ({name ?? "no name"}) matches no service; closed");
-                    socket.Dispose();
-                    continue;
-                }
-                opened.Add(((IPEndPoint)socket.LocalEndPoint!, new Listener(socket, service)));
+                var ep = (IPEndPoint)socket.LocalEndPoint!;
+                _byName[(ep, udp)] = service.Name;
+                if (udp)
+                    datagrams.Add((ep, new DatagramListener(socket, service, _log, NewDatagramHandler)));
+                else
+                    opened.Add((ep, new Listener(socket, service)));
             }
-            _inherited.Clear();
         }
         catch
         {
@@ -144,6 +145,7 @@ public sealed class GateServer : IAsyncDisposable
     {
         var wanted = config.Services.SelectMany(s => s.Listen.Select(ep => (ep, s))).ToDictionary(x => x.ep, x => x.s);
         var wantedUdp = config.Services.SelectMany(s => s.ListenUdp.Select(ep => (ep, s))).ToDictionary(x => x.ep, x => x.s);
+        var letGo = KeepByName(config, wanted, wantedUdp);
         var added = new List<(IPEndPoint, Listener)>();
         var addedUdp = new List<(IPEndPoint, DatagramListener)>();
         try
@@ -151,28 +153,34 @@ public sealed class GateServer : IAsyncDisposable
             foreach (var (ep, s) in wanted)
             {
                 if (!_listeners.ContainsKey(ep))
-                    added.Add((ep, new Listener(Bind(ep, s), s)));
+                    added.Add((ep, new Listener(Bind(ep, s, config), s)));
             }
             foreach (var (ep, s) in wantedUdp)
             {
                 if (!_datagrams.ContainsKey(ep))
-                    addedUdp.Add((ep, new DatagramListener(BindUdp(ep, s), s, _log, NewDatagramHandler)));
+                    addedUdp.Add((ep, new DatagramListener(BindUdp(ep, s, config), s, _log, NewDatagramHandler)));
             }
         }
         catch
         {
+            // Passed sockets go back to the pool, open: the running configuration stays, and a later reload may want them.
             foreach (var (_, l) in added)
-                l.Socket.Dispose();
+            {
+                if (!_activated.GiveBack(l.Socket))
+                    l.Socket.Dispose();
+            }
             foreach (var (_, d) in addedUdp)
-                _ = d.DisposeAsync();
+                _ = d.StopAsync(close: !_activated.GiveBack(d.Socket));
             throw;
         }
+        foreach (var key in letGo)
+            _byName.TryRemove(key, out _);
         foreach (var (ep, d) in _datagrams)
         {
             if (wantedUdp.TryGetValue(ep, out var s))
                 d.Service = s;
             else if (_datagrams.TryRemove(ep, out var gone))
-                _ = gone.DisposeAsync().AsTask();
+                _ = ReleaseAsync(gone);
         }
         foreach (var (ep, d) in addedUdp)
             RunUdp(ep, d);
@@ -196,7 +204,7 @@ public sealed class GateServer : IAsyncDisposable
             if (wanted.TryGetValue(ep, out var s))
                 l.Service = s;
             else if (_listeners.TryRemove(ep, out var gone))
-                _ = CloseAsync(gone);
+                _ = CloseAsync(gone, keepPassed: true);
         }
         foreach (var (ep, l) in added)
             Run(ep, l);
@@ -207,7 +215,7 @@ public sealed class GateServer : IAsyncDisposable
     /// <summary>Stops accepting and waits up to <paramref name="drain"/> for open connections to finish.</summary>
     public async Task StopAsync(TimeSpan drain)
     {
-        var closing = _listeners.Values.Select(CloseAsync).Concat(_datagrams.Values.Select(d => d.DisposeAsync().AsTask())).ToList();
+        var closing = _listeners.Values.Select(l => CloseAsync(l, keepPassed: false)).Concat(_datagrams.Values.Select(d => d.DisposeAsync().AsTask())).ToList();
         _listeners.Clear();
         _datagrams.Clear();
         await Task.WhenAll(closing).ConfigureAwait(false);
@@ -234,15 +242,10 @@ public sealed class GateServer : IAsyncDisposable
     /// A listening socket for <paramref name="ep"/> (an activated one if systemd passed it). A socket
     /// error names the address and the service, as "ADDRESS ([service:NAME]): reason".
     /// </summary>
-    private Socket Bind(IPEndPoint ep, ServiceConfig service)
+    private Socket Bind(IPEndPoint ep, ServiceConfig service, GateConfig config)
     {
-        var activated = _inherited.FindIndex(x => x.Socket.LocalEndPoint is IPEndPoint l && l.Equals(ep));
-        if (activated >= 0)
-        {
-            var socket = _inherited[activated].Socket;
-            _inherited.RemoveAt(activated);
-            return socket;
-        }
+        if (_activated.TakeFor(ep, udp: false, service, config) is { } activated)
+            return activated;
         var s = new Socket(ep.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -277,9 +280,14 @@ public sealed class GateServer : IAsyncDisposable
     private string ListeningText() =>
         string.Join(", ", _listeners.Keys.Select(k => k.ToString()).Concat(_datagrams.Keys.Select(k => $"udp:{k}")));
 
-    /// <summary>A bound UDP socket for <paramref name="ep"/>; an error names the address and the service as <see cref="Bind"/>'s do.</summary>
-    private static Socket BindUdp(IPEndPoint ep, ServiceConfig service)
+    /// <summary>
+    /// A bound UDP socket for <paramref name="ep"/> (an activated one if systemd passed it); an error
+    /// names the address and the service as <see cref="Bind"/>'s do.
+    /// </summary>
+    private Socket BindUdp(IPEndPoint ep, ServiceConfig service, GateConfig config)
     {
+        if (_activated.TakeFor(ep, udp: true, service, config) is { } activated)
+            return activated;
         try
         {
             return DatagramListener.Bind(ep);
@@ -317,12 +325,55 @@ public sealed class GateServer : IAsyncDisposable
         l.Relay = _relay.Listen(l.Socket, l);
     }
 
-    /// <summary>Stops accepting on <paramref name="l"/>, then closes it (no loop touches it any more).</summary>
-    private async Task CloseAsync(Listener l)
+    /// <summary>
+    /// Stops accepting on <paramref name="l"/>, then closes it (no loop touches it any more); a passed
+    /// socket is kept open instead for a later reload when <paramref name="keepPassed"/>.
+    /// </summary>
+    private async Task CloseAsync(Listener l, bool keepPassed)
     {
+        var ep = l.Socket.LocalEndPoint;
         if (l.Relay is { } r)
             await _relay.UnlistenAsync(r).ConfigureAwait(false);
-        l.Socket.Dispose();
+        if (keepPassed && _activated.GiveBack(l.Socket))
+            _log.Gate(SyslogSeverity.Info, $"activated socket {ep} is listed no more: kept open, unused, for a later reload");
+        else
+            l.Socket.Dispose();
+    }
+
+    /// <summary>Stops watching <paramref name="d"/>; its socket is closed, or kept open for a later reload if systemd passed it.</summary>
+    private async Task ReleaseAsync(DatagramListener d)
+    {
+        var passed = _activated.IsPassed(d.Socket);
+        await d.StopAsync(close: !passed).ConfigureAwait(false);
+        if (passed && _activated.GiveBack(d.Socket))
+            _log.Gate(SyslogSeverity.Info, $"activated socket udp:{d.Local} is listed no more: kept open, unused, for a later reload");
+    }
+
+    /// <summary>An activated socket no service takes: said, and closed (systemd still holds its own copy).</summary>
+    private void Unused(ActivatedSockets.Passed p, string why)
+    {
+        _log.Gate(SyslogSeverity.Warning, $"warning: activated socket {p} {why}; closed");
+        p.Socket.Dispose();
+    }
+
+    /// <summary>
+    /// Adds to the addresses a reload wants those of passed sockets taken by name whose service is
+    /// still there (and of the protocol it serves); returns the others, taken by name no more once
+    /// the reload is done (let go, kept open, or listed by address now).
+    /// </summary>
+    private List<(IPEndPoint, bool)> KeepByName(GateConfig config, Dictionary<IPEndPoint, ServiceConfig> wanted, Dictionary<IPEndPoint, ServiceConfig> wantedUdp)
+    {
+        var letGo = new List<(IPEndPoint, bool)>();
+        foreach (var ((ep, udp), name) in _byName)
+        {
+            var map = udp ? wantedUdp : wanted;
+            var service = config.Services.FirstOrDefault(s => s.Name == name);
+            if (!map.ContainsKey(ep) && service is not null && (udp ? service.ListenUdp : service.Listen).Count > 0)
+                map[ep] = service;
+            else
+                letGo.Add((ep, udp));
+        }
+        return letGo;
     }
 
     /// <summary>A new connection, on the event loop that accepted it.</summary>
@@ -481,6 +532,7 @@ public sealed class GateServer : IAsyncDisposable
     {
         await StopAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
         _relay.Dispose();
+        _activated.Dispose();
         _tables.Dispose();
         _decisions?.Dispose();
         _programs.Dispose();

@@ -1,0 +1,181 @@
+// The sockets systemd passed (SocketActivation.Take) until services take them: a socket goes to
+// the listen address it is bound to when its type is that address's protocol (SOCK_STREAM for
+// TCP, SOCK_DGRAM for UDP), else to the service its FileDescriptorName= names. Binding, serving
+// and the log lines about the sockets no service takes are left to GateServer.
+//
+// Never swapped across protocols: a stream socket offered for a UDP address or service, or a
+// datagram socket for a TCP one, is an error naming the descriptor and the service (a TCP
+// listener handed to an inetd "wait" program, or the reverse, would serve nothing sensible).
+// A socket a reload lets go is kept here, open and unused, for a later reload that wants its
+// address again: systemd keeps its own copy bound, so a bind of ours would fail (EADDRINUSE).
+using System.Net;
+using System.Net.Sockets;
+using Giftwrap.Gate.Config;
+using Giftwrap.Gate.Interop;
+
+namespace Giftwrap.Gate.Listening;
+
+internal sealed class ActivatedSockets : IDisposable
+{
+    /// <summary>What a passed socket can serve.</summary>
+    internal enum Kind
+    {
+        /// <summary>A listening TCP socket (SOCK_STREAM with SO_ACCEPTCONN): a TCP address.</summary>
+        Stream,
+
+        /// <summary>A UDP socket (SOCK_DGRAM): a UDP address.</summary>
+        Datagram,
+
+        /// <summary>Anything else (a Unix socket, a stream socket that does not listen): closed with a warning.</summary>
+        Unusable,
+    }
+
+    /// <summary>One passed socket: its descriptor number as passed, its FileDescriptorName=, its kind and address.</summary>
+    internal sealed record Passed(Socket Socket, int Fd, string? Name, Kind Kind, IPEndPoint? Local)
+    {
+        /// <summary>"descriptor 3 (name) bound to ADDRESS", as the log and the errors name it.</summary>
+        public override string ToString() =>
+            $"descriptor {Fd}{(Name is null ? "" : $" ({Name})")}{(Local is null ? "" : $" bound to {Local}")}";
+    }
+
+    private readonly Lock _lock = new();
+    // Not (or no more) used by a service.
+    private readonly List<Passed> _free;
+    // Used by a listener; looked up by socket when a reload lets the listener go.
+    private readonly Dictionary<Socket, Passed> _taken = [];
+
+    public ActivatedSockets(IEnumerable<(Socket Socket, string? Name)> passed) =>
+        _free = [.. passed.Select(p => Classify(p.Socket, p.Name))];
+
+    /// <summary>The kind and address of <paramref name="socket"/>, from the kernel (SO_TYPE, SO_ACCEPTCONN, getsockname).</summary>
+    internal static Passed Classify(Socket socket, string? name)
+    {
+        var fd = (int)socket.SafeHandle.DangerousGetHandle();
+        var local = socket.LocalEndPoint as IPEndPoint;
+        // The raw calls: GetSocketOption throws on inherited sockets.
+        var type = Option(socket, Libc.SoType);
+        var kind = local is null ? Kind.Unusable : type switch
+        {
+            Libc.SockStream when Option(socket, Libc.SoAcceptConn) == 1 => Kind.Stream,
+            Libc.SockDgram => Kind.Datagram,
+            _ => Kind.Unusable,
+        };
+        return new Passed(socket, fd, name, kind, local);
+    }
+
+    private static int Option(Socket socket, int name)
+    {
+        Span<byte> value = stackalloc byte[4];
+        return socket.GetRawSocketOption(Libc.SolSocket, name, value) == 4 ? BitConverter.ToInt32(value) : -1;
+    }
+
+    /// <summary>
+    /// The passed socket bound to <paramref name="ep"/> for a TCP (<paramref name="udp"/> false) or UDP
+    /// address of <paramref name="service"/>, or null (the caller binds one). A socket of the other
+    /// protocol bound there that no address of <paramref name="config"/> of its own protocol wants
+    /// was meant for this one: an error (a SocketException as a failed bind's, saying why).
+    /// </summary>
+    public Socket? TakeFor(IPEndPoint ep, bool udp, ServiceConfig service, GateConfig config)
+    {
+        var wanted = udp ? Kind.Datagram : Kind.Stream;
+        lock (_lock)
+        {
+            if (_free.Find(p => p.Kind == wanted && ep.Equals(p.Local)) is { } match)
+                return Take(match);
+            var other = udp ? Kind.Stream : Kind.Datagram;
+            var otherWanted = config.Services.Any(s => (udp ? s.Listen : s.ListenUdp).Contains(ep));
+            if (!otherWanted && _free.Find(p => p.Kind == other && ep.Equals(p.Local)) is { } wrong)
+                throw WrongKind(wrong, ep, udp, service, byName: false);
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The passed sockets no address took, each with the service its name (FileDescriptorName=)
+    /// names and whether it is UDP; the others go to <paramref name="unused"/> (which closes them).
+    /// A socket named after a service of the other protocol only is an error.
+    /// </summary>
+    public List<(Socket Socket, ServiceConfig Service, bool Udp)> TakeNamed(GateConfig config, Action<Passed, string> unused)
+    {
+        var named = new List<(Socket, ServiceConfig, bool)>();
+        lock (_lock)
+        {
+            foreach (var p in _free.ToList())
+            {
+                var service = config.Services.FirstOrDefault(s => s.Name == p.Name);
+                if (p.Kind == Kind.Unusable || service is null)
+                {
+                    _free.Remove(p);
+                    unused(p, p.Kind == Kind.Unusable ? "neither a listening TCP socket nor a UDP socket" : "matches no service");
+                    continue;
+                }
+                var udp = p.Kind == Kind.Datagram;
+                // The service's own addresses say which protocol it serves.
+                if ((udp ? service.ListenUdp : service.Listen).Count == 0)
+                    throw WrongKind(p, p.Local!, !udp, service, byName: true);
+                named.Add((Take(p), service, udp));
+            }
+        }
+        return named;
+    }
+
+    /// <summary>Whether <paramref name="socket"/> was passed by systemd.</summary>
+    public bool IsPassed(Socket socket)
+    {
+        lock (_lock)
+            return _taken.ContainsKey(socket);
+    }
+
+    /// <summary>
+    /// Takes back a passed socket a reload let go (true: the caller must not close it), kept open
+    /// for a later reload that wants its address; false for a socket the gate bound itself.
+    /// </summary>
+    public bool GiveBack(Socket socket)
+    {
+        lock (_lock)
+        {
+            if (!_taken.Remove(socket, out var p))
+                return false;
+            _free.Add(p);
+            return true;
+        }
+    }
+
+    private Socket Take(Passed p)
+    {
+        _free.Remove(p);
+        _taken[p.Socket] = p;
+        return p.Socket;
+    }
+
+    /// <summary>
+    /// EPROTOTYPE ("wrong type for socket") for <paramref name="p"/> offered for an address (or by its
+    /// name, <paramref name="byName"/>) of <paramref name="service"/> of the other protocol (UDP when
+    /// <paramref name="udp"/>); the
+    /// address in Data as a failed bind's, so that the command line names the line of the configuration.
+    /// </summary>
+    private static SocketException WrongKind(Passed p, IPEndPoint ep, bool udp, ServiceConfig service, bool byName)
+    {
+        var (its, needs) = udp
+            ? ("a TCP (stream) socket", "a UDP service needs ListenDatagram= in the .socket unit")
+            : ("a UDP (datagram) socket", "a TCP service needs ListenStream= in the .socket unit");
+        // By address, the command line's line names the address and the service already.
+        var forWhat = byName ? $"[service:{service.Name}] (its FileDescriptorName=)" : $"this {(udp ? "UDP" : "TCP")} address";
+        var ex = new SocketException((int)SocketError.ProtocolType, $"systemd passed {p}, {its}, for {forWhat}; {needs}");
+        ex.Data[GateServer.ListenEndPointKey] = ep;
+        // The service's address (its line in the configuration is named), or the socket's own.
+        ex.Data[GateServer.ListenUdpKey] = byName ? p.Kind == Kind.Datagram : udp;
+        return ex;
+    }
+
+    /// <summary>Closes the passed sockets no listener uses (at the stop).</summary>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            foreach (var p in _free)
+                p.Socket.Dispose();
+            _free.Clear();
+        }
+    }
+}
