@@ -1,5 +1,5 @@
-// What the gate says, and where: syslog (/dev/log, facility daemon, tagged with the
-// daemon name as tcpd does, libwrap's own message texts so fail2ban and logwatch keep
+// What the gate says, and where: syslog (DaemonSyslog: /dev/log, facility daemon, tagged with
+// the daemon name as tcpd does, libwrap's own message texts so fail2ban and logwatch keep
 // working) and the console in the systemd format (<level>message). Logging never
 // throws into the connection that caused it, and never waits for the console: lines
 // are queued and written in batches, at most one per ConsoleDelay, by a thread of the log's
@@ -9,17 +9,14 @@
 // forwarding gate's CPU (docs/benchmarks.md, issue 16).
 using System.Collections.Concurrent;
 using Giftwrap.Hosting;
-using Giftwrap.Net.Syslog;
-// Giftwrap.Net.Syslog has int constants of the same name (SyslogWriter takes an int): the core's enum is meant.
-using SyslogSeverity = Giftwrap.Logging.SyslogSeverity;
+using Giftwrap.Logging;
 
 namespace Giftwrap.Gate.Logging;
 
 /// <summary>The gate's log: libwrap's lines to syslog, everything to the console.</summary>
 public sealed class GateLog : IDisposable
 {
-    private readonly string? _syslogPath;
-    private readonly Dictionary<(string Daemon, int? Facility), SyslogWriter> _writers = [];
+    private readonly DaemonSyslog _syslog;
     private readonly object _gate = new();
     private readonly TextWriter _console;
     private readonly ConcurrentQueue<string> _pending = new();
@@ -44,7 +41,7 @@ public sealed class GateLog : IDisposable
 
     public GateLog(string? syslogPath, TextWriter? console = null)
     {
-        _syslogPath = syslogPath;
+        _syslog = new DaemonSyslog(syslogPath);
         _console = console ?? Console.Error;
     }
 
@@ -56,16 +53,7 @@ public sealed class GateLog : IDisposable
     public void Daemon(string daemon, SyslogSeverity severity, string message, int? facility = null)
     {
         WriteConsole(severity, $"{daemon}: {message}");
-        if (_syslogPath is null)
-            return;
-        SyslogWriter w;
-        var key = (daemon, facility);
-        lock (_gate)
-        {
-            if (!_writers.TryGetValue(key, out w!))
-                _writers[key] = w = new SyslogWriter(daemon, facility is { } f && f >> 3 != 0 ? f >> 3 : SyslogFacility.Daemon, _syslogPath);
-        }
-        w.Log(severity, message);
+        _syslog.Write(daemon, severity, message, facility);
     }
 
     /// <summary>One of the lines <see cref="LibwrapLog"/> builds, tagged with its daemon, at its severity and facility.</summary>
@@ -175,11 +163,6 @@ public sealed class GateLog : IDisposable
             Monitor.Pulse(_flusherGate);
         }
         FlushConsole();
-        lock (_gate)
-        {
-            foreach (var w in _writers.Values)
-                w.Dispose();
-            _writers.Clear();
-        }
+        _syslog.Dispose();
     }
 }
