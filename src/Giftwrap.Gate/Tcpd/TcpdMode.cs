@@ -87,7 +87,10 @@ public static class TcpdMode
                 return CleanExit(options, sink: false);
         }
         log.Write(outcome.VerdictLine);
-        var failure = NativeExec.Exec(path, [daemon, .. daemonArgs[1..]], outcome.State);
+        // A span, not daemonArgs[1..]: slicing a reference-type array goes through RuntimeHelpers.GetSubArray,
+        // which reaches the runtime's type loader (array types made by reflection) and doubles what ld.so
+        // relocates at giftwrap-tcpd's start for it (docs/benchmarks.md, issue 16).
+        var failure = NativeExec.Exec(path, [daemon, .. daemonArgs.AsSpan(1)], outcome.State);
         log.Write(LibwrapLog.CannotExecute(daemon, path, failure));
         return CleanExit(options, sink);
     }
