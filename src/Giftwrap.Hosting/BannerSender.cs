@@ -149,7 +149,7 @@ internal sealed class BannerSender(IDecisionHost host, IRequestLookups? lookups,
                 int n;
                 while (read < data.Length && (n = await fs.ReadAsync(data.AsMemory(read), ct).ConfigureAwait(false)) > 0)
                     read += n;
-                return data[..read];
+                return data.AsSpan(0, read).ToArray(); // not data[..read]: an array's range reaches the runtime's type loader
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

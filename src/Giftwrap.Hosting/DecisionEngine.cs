@@ -49,9 +49,15 @@ internal sealed record DecisionOutcome(DecisionFate Fate, ProcessState State, De
 internal sealed class DecisionEngine(IRequestLookups? lookups = null)
 {
     /// <summary>Whether carrying out <paramref name="decision"/> touches the client socket (keepalive, linger, banners, twist).</summary>
-    public static bool NeedsSocket(Decision decision) =>
-        decision.Actions.Any(a => a is KeepAliveAction or LingerAction or BannersAction or TwistAction)
-        || (decision.AclExecFallback is { } fallback && NeedsSocket(fallback));
+    public static bool NeedsSocket(Decision decision)
+    {
+        foreach (var a in decision.Actions)
+        {
+            if (a is KeepAliveAction or LingerAction or BannersAction or TwistAction)
+                return true;
+        }
+        return decision.AclExecFallback is { } fallback && NeedsSocket(fallback);
+    }
 
     /// <summary>
     /// Says the evaluation's warnings, then carries out <paramref name="decision"/>'s options for
@@ -200,8 +206,15 @@ internal sealed class DecisionEngine(IRequestLookups? lookups = null)
 
     // percent_x() logs "expansion too long" and exits: the options before it were carried out, and
     // no verdict line follows (tcpd never reaches refuse() or its "connect from" line).
-    private static DecisionFate FateOf(Decision decision) =>
-        decision.IsGranted ? DecisionFate.Serve
-        : decision.Warnings.Any(w => w.Code == "percent_x") ? DecisionFate.Aborted
-        : DecisionFate.Refuse;
+    private static DecisionFate FateOf(Decision decision)
+    {
+        if (decision.IsGranted)
+            return DecisionFate.Serve;
+        foreach (var w in decision.Warnings)
+        {
+            if (w.Code == "percent_x")
+                return DecisionFate.Aborted;
+        }
+        return DecisionFate.Refuse;
+    }
 }

@@ -11,7 +11,7 @@ var argv0 = Environment.GetCommandLineArgs()[0];
 var words = Path.GetFileName(argv0).StartsWith("giftwrap-tcpd", StringComparison.Ordinal) ? args : ["--", argv0, .. args];
 if (TcpdArguments.Parse(words, out var error) is not { } parsed)
 {
-    await Console.Error.WriteLineAsync($"giftwrap-tcpd: {error}\n{TcpdArguments.Usage.Replace("giftwrap tcpd", "giftwrap-tcpd", StringComparison.Ordinal)}").ConfigureAwait(false);
+    StandardError.WriteLine($"giftwrap-tcpd: {error}\n{TcpdArguments.Usage.Replace("giftwrap tcpd", "giftwrap-tcpd", StringComparison.Ordinal)}");
     return 2;
 }
 var lookups = GateLookups.Create(parsed.DnsServer, TimeSpan.FromSeconds(5), parsed.IdentPort);

@@ -1,5 +1,5 @@
-// What the gate says, and where: syslog (/dev/log, facility daemon, tagged with the
-// daemon name as tcpd does, libwrap's own message texts so fail2ban and logwatch keep
+// What the gate says, and where: syslog (DaemonSyslog: /dev/log, facility daemon, tagged with
+// the daemon name as tcpd does, libwrap's own message texts so fail2ban and logwatch keep
 // working) and the console in the systemd format (<level>message). The gate's own lines and
 // every line at err or above always reach the console; the per-connection lines below err
 // only when asked ([log] console, decided by ConsoleJournal), and also when syslog dropped
@@ -12,17 +12,14 @@
 // forwarding gate's CPU (docs/benchmarks.md, issue 16).
 using System.Collections.Concurrent;
 using Giftwrap.Hosting;
-using Giftwrap.Net.Syslog;
-// Giftwrap.Net.Syslog has int constants of the same name (SyslogWriter takes an int): the core's enum is meant.
-using SyslogSeverity = Giftwrap.Logging.SyslogSeverity;
+using Giftwrap.Logging;
 
 namespace Giftwrap.Gate.Logging;
 
 /// <summary>The gate's log: libwrap's lines to syslog, and to the console unless it is told otherwise.</summary>
 public sealed class GateLog : IDisposable
 {
-    private readonly string? _syslogPath;
-    private readonly Dictionary<(string Daemon, int? Facility), SyslogWriter> _writers = [];
+    private readonly DaemonSyslog _syslog;
     private readonly object _gate = new();
     private readonly TextWriter _console;
     private readonly bool _daemonLinesToConsole;
@@ -54,7 +51,7 @@ public sealed class GateLog : IDisposable
     /// </param>
     public GateLog(string? syslogPath, TextWriter? console = null, bool daemonLinesToConsole = true)
     {
-        _syslogPath = syslogPath;
+        _syslog = new DaemonSyslog(syslogPath);
         _console = console ?? Console.Error;
         // Without syslog the console is the only place a line can go.
         _daemonLinesToConsole = daemonLinesToConsole || syslogPath is null;
@@ -72,17 +69,8 @@ public sealed class GateLog : IDisposable
     {
         if (toConsole)
             WriteConsole(severity, $"{daemon}: {message}");
-        if (_syslogPath is null)
-            return;
-        SyslogWriter w;
-        var key = (daemon, facility);
-        lock (_gate)
-        {
-            if (!_writers.TryGetValue(key, out w!))
-                _writers[key] = w = new SyslogWriter(daemon, facility is { } f && f >> 3 != 0 ? f >> 3 : SyslogFacility.Daemon, _syslogPath);
-        }
         // A line syslog dropped (no socket, a full queue) and the console did not have: the console takes it after all.
-        if (!w.Log(severity, message) && !toConsole)
+        if (!_syslog.Write(daemon, severity, message, facility) && !toConsole)
             WriteConsole(severity, $"{daemon}: {message}");
     }
 
@@ -193,11 +181,6 @@ public sealed class GateLog : IDisposable
             Monitor.Pulse(_flusherGate);
         }
         FlushConsole();
-        lock (_gate)
-        {
-            foreach (var w in _writers.Values)
-                w.Dispose();
-            _writers.Clear();
-        }
+        _syslog.Dispose();
     }
 }

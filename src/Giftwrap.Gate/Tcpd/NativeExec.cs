@@ -50,12 +50,7 @@ internal static unsafe class NativeExec
             _ = Libc.execv(path, argvp);
             return Marshal.GetLastPInvokeErrorMessage();
         }
-        var env = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
-            env[(string)e.Key] = (string?)e.Value ?? "";
-        foreach (var (k, v) in state.Environment)
-            env[k] = v;
-        var envp = ToCStrings([.. env.Select(kv => $"{kv.Key}={kv.Value}")]);
+        var envp = ToCStrings(ProcessLauncher.BuildEnvironment(state.Environment));
         _ = Libc.execve(path, argvp, envp);
         return Marshal.GetLastPInvokeErrorMessage();
     }

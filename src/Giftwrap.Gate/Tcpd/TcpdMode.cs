@@ -43,7 +43,7 @@ public static class TcpdMode
     {
         if (daemonArgs.Length == 0)
         {
-            await Console.Error.WriteLineAsync("usage: giftwrap tcpd [--allow FILE] [--deny FILE] [--dir DIR] daemon [args...]").ConfigureAwait(false);
+            StandardError.WriteLine("usage: giftwrap tcpd [--allow FILE] [--deny FILE] [--dir DIR] daemon [args...]");
             return 2;
         }
         NativeExec.SetUmask(DaemonUmask);
@@ -52,7 +52,8 @@ public static class TcpdMode
         var absolute = daemonArgs[0].StartsWith('/');
         var path = absolute ? daemonArgs[0] : Path.Combine(options.DaemonDirectory, daemonArgs[0]);
         var daemon = absolute ? daemonArgs[0][(daemonArgs[0].LastIndexOf('/') + 1)..] : daemonArgs[0];
-        using var log = new GateLog(options.Syslog, TextWriter.Null);
+        // Lines to syslog only: tcpd mode has no console of its own (descriptor 2 is the client).
+        using var log = new DaemonSyslog(options.Syslog);
         var stdin = StdinSocket.Read();
         if (stdin.Warning is { } cannot)
             log.Write(LibwrapLog.StdinWarning(daemon, cannot));
@@ -77,25 +78,28 @@ public static class TcpdMode
             case DecisionFate.Twisted:
                 var error = NativeExec.Exec(ProcessLauncher.Shell, ["sh", "-c", outcome.TwistCommand!], outcome.State);
                 log.Write(LibwrapLog.TwistFailed(daemon, outcome.Decision.Match, error));
-                return await CleanExitAsync(log, options, sink).ConfigureAwait(false);
+                return CleanExit(options, sink);
             case DecisionFate.Refuse:
                 log.Write(outcome.VerdictLine);
-                return await CleanExitAsync(log, options, sink).ConfigureAwait(false);
+                return CleanExit(options, sink);
             case DecisionFate.Aborted:
                 // percent_x.c exits on "expansion too long" itself, without clean_exit(): nothing is sunk.
-                return await CleanExitAsync(log, options, sink: false).ConfigureAwait(false);
+                return CleanExit(options, sink: false);
         }
         log.Write(outcome.VerdictLine);
-        var failure = NativeExec.Exec(path, [daemon, .. daemonArgs[1..]], outcome.State);
+        // A span, not daemonArgs[1..]: slicing a reference-type array goes through RuntimeHelpers.GetSubArray,
+        // which reaches the runtime's type loader (array types made by reflection) and doubles what ld.so
+        // relocates at giftwrap-tcpd's start for it (docs/benchmarks.md, issue 16).
+        var failure = NativeExec.Exec(path, [daemon, .. daemonArgs.AsSpan(1)], outcome.State);
         log.Write(LibwrapLog.CannotExecute(daemon, path, failure));
-        return await CleanExitAsync(log, options, sink).ConfigureAwait(false);
+        return CleanExit(options, sink);
     }
 
     /// <summary>
     /// tcpd mode as a host of the engine: one connection on descriptor 0, lines to syslog, and a twist
     /// deferred to the caller, which replaces the process with it (options.c twist_option's execl()).
     /// </summary>
-    private sealed class TcpdHost(Socket? client, GateLog log) : SocketDecisionHost(client, BannerTimeout)
+    private sealed class TcpdHost(Socket? client, DaemonSyslog log) : SocketDecisionHost(client, BannerTimeout)
     {
         /// <summary>How long a banner may take: tcpd's write() would block; ten seconds and the client is let go.</summary>
         private static readonly TimeSpan BannerTimeout = TimeSpan.FromSeconds(10);
@@ -105,14 +109,17 @@ public static class TcpdMode
         public override void Log(in LibwrapLine line) => log.Write(line);
     }
 
-    /// <summary>clean_exit.c: the lines are out; the datagram sunk; wait, then exit 0 with the client still connected until then.</summary>
-    private static async Task<int> CleanExitAsync(GateLog log, TcpdOptions options, bool sink)
+    /// <summary>
+    /// clean_exit.c: the lines are out (syslog's are sent as they are written); the datagram sunk; wait, then exit 0 with the client still connected until then.
+    /// The wait blocks the thread, as clean_exit()'s sleep(5) does: nothing else runs in the process by then, and
+    /// Task.Delay would bring the runtime's timer thread and its types into giftwrap-tcpd for that one pause.
+    /// </summary>
+    private static int CleanExit(TcpdOptions options, bool sink)
     {
-        log.FlushConsole();
         if (sink)
             _ = Datagram.Sink(0);
         if (options.ExitPause > TimeSpan.Zero)
-            await Task.Delay(options.ExitPause).ConfigureAwait(false);
+            Thread.Sleep(options.ExitPause);
         return 0;
     }
 

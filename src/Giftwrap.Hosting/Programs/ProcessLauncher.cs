@@ -82,9 +82,11 @@ internal static unsafe class ProcessLauncher
     /// <summary>Applies umask, nice, user and group with standard tools around the program.</summary>
     internal static string[] Wrap(string[] argv, ProcessState state)
     {
-        IEnumerable<string> result = argv;
+        // Each tool goes in front of what it runs. A list, not spreads of an IEnumerable: those compile to LINQ,
+        // whose generic iterators cost giftwrap-tcpd's start (docs/benchmarks.md, issue 16).
+        var result = new List<string>(argv);
         if (state.Umask is { } mask)
-            result = [Shell, "-c", $"umask {Convert.ToString(mask, 8)} && exec \"$0\" \"$@\"", .. result];
+            result.InsertRange(0, (string[])[Shell, "-c", $"umask {Convert.ToString(mask, 8)} && exec \"$0\" \"$@\""]);
         if (state.User is not null || state.Group is not null)
         {
             var priv = new List<string> { SetprivTool };
@@ -100,10 +102,10 @@ internal static unsafe class ProcessLauncher
                 priv.Add("--keep-groups");
             }
             priv.Add("--");
-            result = [.. priv, .. result];
+            result.InsertRange(0, priv);
         }
         if (state.Nice is { } nice)
-            result = [NiceTool, "-n", nice.ToString(System.Globalization.CultureInfo.InvariantCulture), "--", .. result];
+            result.InsertRange(0, (string[])[NiceTool, "-n", nice.ToString(System.Globalization.CultureInfo.InvariantCulture), "--"]);
         return [.. result];
     }
 
@@ -116,14 +118,19 @@ internal static unsafe class ProcessLauncher
         return gid.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    private static string[] BuildEnvironment(IReadOnlyDictionary<string, string> overrides)
+    /// <summary>The process's environment with <paramref name="overrides"/> set (setenv options), as NAME=value strings for execve.</summary>
+    public static string[] BuildEnvironment(IReadOnlyDictionary<string, string> overrides)
     {
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (System.Collections.DictionaryEntry e in System.Environment.GetEnvironmentVariables())
             env[(string)e.Key] = (string?)e.Value ?? "";
         foreach (var (k, v) in overrides)
             env[k] = v;
-        return [.. env.Select(kv => $"{kv.Key}={kv.Value}")];
+        var variables = new string[env.Count];
+        var i = 0;
+        foreach (var (k, v) in env)
+            variables[i++] = $"{k}={v}";
+        return variables;
     }
 
     private static string Find(string tool)

@@ -97,7 +97,7 @@ public sealed class IdentClient
                 var end = length - received + newline;
                 if (end > 0 && buffer[end - 1] == '\r')
                     end--;
-                return buffer[..end];
+                return buffer.AsSpan(0, end).ToArray(); // not buffer[..end]: see TableFile.ReadBounded
             }
         }
         return null;

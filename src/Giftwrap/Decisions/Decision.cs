@@ -1,6 +1,7 @@
 // The outcome of judging one request: verdict, the rule that decided, what was
 // noticed on the way, and the option actions the host must carry out, in order.
 // Computing it runs nothing; the hosts act on it.
+using System.Collections.ObjectModel;
 using Giftwrap.Options;
 using Giftwrap.Rules;
 
@@ -52,10 +53,19 @@ public sealed class Decision
     {
         Verdict = verdict;
         Match = match;
-        Warnings = warnings is null || warnings.Count == 0 ? NoWarnings : [.. warnings];
+        Warnings = warnings is null || warnings.Count == 0 ? NoWarnings : Copy(warnings);
         Actions = actions ?? NoActions;
         PendingLookup = pending;
         LookupTimeout = lookupTimeout;
+    }
+
+    // A read-only copy, made without LINQ (its generic iterators cost giftwrap-tcpd's start; docs/benchmarks.md, issue 16).
+    private static ReadOnlyCollection<Diagnostic> Copy(IReadOnlyList<Diagnostic> warnings)
+    {
+        var copy = new Diagnostic[warnings.Count];
+        for (var i = 0; i < copy.Length; i++)
+            copy[i] = warnings[i];
+        return Array.AsReadOnly(copy);
     }
 
     internal static Decision Needs(EvalContext ctx) =>

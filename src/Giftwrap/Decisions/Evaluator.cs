@@ -68,8 +68,20 @@ internal static class Evaluator
         return new Decision(verdict, earlier, ctx.Warnings, null);
     }
 
-    private static bool EndsNormally(Decision d) =>
-        !d.Actions.Any(a => a is AllowAction or DenyAction or TwistAction) && !d.Warnings.Any(w => w.Severity == DiagnosticSeverity.Error);
+    private static bool EndsNormally(Decision d)
+    {
+        foreach (var a in d.Actions)
+        {
+            if (a is AllowAction or DenyAction or TwistAction)
+                return false;
+        }
+        foreach (var w in d.Warnings)
+        {
+            if (w.Severity == DiagnosticSeverity.Error)
+                return false;
+        }
+        return true;
+    }
 
     /// <summary>The decision of a matched rule, and the deferred aclexec command if its options end on one.</summary>
     private static (Decision, string? AclExec) Matched(CompiledTable table, TableEntry entry, Verdict verdict, EvalContext ctx)

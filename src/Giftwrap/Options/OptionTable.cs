@@ -181,6 +181,14 @@ internal static class OptionTable
     /// syslog levels (options.c, log_sev): the names of the one severity type, <see cref="Logging.SyslogSeverity"/>,
     /// in lower case; no aliases such as warn, error, panic or none.
     /// </summary>
-    public static readonly (string Name, int Code)[] Levels =
-        [.. Enum.GetValues<Logging.SyslogSeverity>().Select(s => (s.ToString().ToLowerInvariant(), (int)s))];
+    public static readonly (string Name, int Code)[] Levels = LevelNames();
+
+    private static (string Name, int Code)[] LevelNames()
+    {
+        var severities = Enum.GetValues<Logging.SyslogSeverity>();
+        var levels = new (string Name, int Code)[severities.Length];
+        for (var i = 0; i < severities.Length; i++)
+            levels[i] = (severities[i].ToString().ToLowerInvariant(), (int)severities[i]);
+        return levels;
+    }
 }

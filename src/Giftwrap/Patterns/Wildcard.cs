@@ -18,7 +18,8 @@ internal sealed class Wildcard
         _anchoredStart = !pattern.StartsWith('*');
         _anchoredEnd = !pattern.EndsWith('*');
         _pieces = pattern.Split('*', StringSplitOptions.RemoveEmptyEntries);
-        MinimumLength = _pieces.Sum(p => p.Length);
+        foreach (var piece in _pieces)
+            MinimumLength += piece.Length;
         if (_pieces.Length == 0)
         {
             // Only stars: matches anything (or, with no stars at all, only the empty string).

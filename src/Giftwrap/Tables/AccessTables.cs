@@ -41,6 +41,13 @@ public sealed class AccessTables : IDisposable
     private int _references = 1;
     private int _disposed;
 
+    // Off in giftwrap-tcpd (its .csproj, trimmed as a constant), which reads its tables once per process
+    // (Live = false): with the one allocation of the monitor gone, the inotify watcher and its
+    // collections stay out of the binary, whose start relocates every type's method table. Off, a table
+    // asked to be live is read once.
+    [FeatureSwitchDefinition("Giftwrap.Tables.LiveSupported")]
+    private static bool LiveSupported => !AppContext.TryGetSwitch("Giftwrap.Tables.LiveSupported", out var on) || on;
+
     // Version: the monitor's version the snapshot accounts for (every change queued before it moved).
     private sealed record Snapshot(Loaded Allow, Loaded Deny, PatternFileCache Files, long Version);
 
@@ -56,7 +63,7 @@ public sealed class AccessTables : IDisposable
         _options = options ?? new AccessTablesOptions();
         AllowPath = allowPath;
         DenyPath = denyPath;
-        if (_options.Live)
+        if (_options.Live && LiveSupported)
             _monitor = new ChangeMonitor();
         var version = _monitor?.Version ?? 0;
         var allow = Load(AllowPath, null);
@@ -227,8 +234,8 @@ public sealed class AccessTables : IDisposable
         var changed = _monitor.TakeChanges(out _);
         if (changed is null)
             return s with { Version = version };
-        var allow = s.Allow.Dependencies.Any(changed.Contains) ? Load(AllowPath, s.Allow) : s.Allow;
-        var deny = s.Deny.Dependencies.Any(changed.Contains) ? Load(DenyPath, s.Deny) : s.Deny;
+        var allow = Array.Exists(s.Allow.Dependencies, changed.Contains) ? Load(AllowPath, s.Allow) : s.Allow;
+        var deny = Array.Exists(s.Deny.Dependencies, changed.Contains) ? Load(DenyPath, s.Deny) : s.Deny;
         var files = PatternFileCache.Build([.. allow.Table.FileLists, .. deny.Table.FileLists], s.Files, changed, Track);
         return new Snapshot(allow, deny, files, version);
     }

@@ -114,8 +114,11 @@ internal sealed class ChangeMonitor : IDisposable
         {
             if (_hub.Rewatch(this, lost.Dir, lost.Watch))
                 continue;
-            foreach (var path in _tracked.Keys.Where(p => (Path.GetDirectoryName(p) ?? "/") == lost.Dir))
-                Poll(path);
+            foreach (var path in _tracked.Keys)
+            {
+                if ((Path.GetDirectoryName(path) ?? "/") == lost.Dir)
+                    Poll(path);
+            }
         }
         HashSet<string>? changed = null;
         while (_changes.TryDequeue(out var path))

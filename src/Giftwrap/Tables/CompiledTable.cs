@@ -101,10 +101,11 @@ internal sealed class CompiledTable
                 }
             }
         }
+        var sharedEntries = new int[shared.Count][];
+        for (var i = 0; i < sharedEntries.Length; i++)
+            sharedEntries[i] = shared[i].ToArray();
         return new CompiledTable(path, TableState.Loaded, null, entries, [.. general],
-            exact, [.. shared.Select(l => l.ToArray())], Freeze(prefix),
-            [.. v4.OrderBy(kv => kv.Key).Select(kv => (kv.Key, Freeze(kv.Value)))],
-            [.. v6.OrderBy(kv => kv.Key).Select(kv => (kv.Key, Freeze(kv.Value)))])
+            exact, sharedEntries, Freeze(prefix), ByPrefixLength(v4), ByPrefixLength(v6))
         {
             FileLists = FileListsOf(entries),
         };
@@ -135,7 +136,11 @@ internal sealed class CompiledTable
                 }
             }
         }
-        return paths is null ? [] : [.. paths];
+        if (paths is null)
+            return [];
+        var lists = new string[paths.Count];
+        paths.CopyTo(lists);
+        return lists;
     }
 
     /// <summary>
@@ -255,6 +260,25 @@ internal sealed class CompiledTable
             list.Add(entry);
     }
 
-    private static Dictionary<TKey, int[]> Freeze<TKey>(Dictionary<TKey, List<int>> d) where TKey : notnull =>
-        d.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray(), d.Comparer);
+    // Loops, not LINQ, here and in ByPrefixLength: LINQ's generic iterators, made for each of these key types,
+    // were a fifth of giftwrap-tcpd's start-up relocations (docs/benchmarks.md, issue 16).
+    private static Dictionary<TKey, int[]> Freeze<TKey>(Dictionary<TKey, List<int>> d) where TKey : notnull
+    {
+        var frozen = new Dictionary<TKey, int[]>(d.Count, d.Comparer);
+        foreach (var (key, entries) in d)
+            frozen.Add(key, entries.ToArray());
+        return frozen;
+    }
+
+    /// <summary>The buckets of one address family, shortest prefix length first.</summary>
+    private static (int, Dictionary<TKey, int[]>)[] ByPrefixLength<TKey>(Dictionary<int, Dictionary<TKey, List<int>>> buckets) where TKey : notnull
+    {
+        var bits = new int[buckets.Count];
+        buckets.Keys.CopyTo(bits, 0);
+        Array.Sort(bits);
+        var sorted = new (int, Dictionary<TKey, int[]>)[bits.Length];
+        for (var i = 0; i < bits.Length; i++)
+            sorted[i] = (bits[i], Freeze(buckets[bits[i]]));
+        return sorted;
+    }
 }

@@ -61,13 +61,15 @@ internal sealed class PatternFileCache
     public static PatternFileCache Build(IEnumerable<string> roots, PatternFileCache? previous, IReadOnlySet<string>? changed, Func<string, string[]> track)
     {
         var lists = new Dictionary<string, Entry>(StringComparer.Ordinal);
-        var next = roots.Select(p => (Path: p, Depth: 0)).ToList();
+        var next = new List<(string Path, int Depth)>();
+        foreach (var root in roots)
+            next.Add((root, 0));
         for (var i = 0; i < next.Count; i++)
         {
             var (path, depth) = next[i];
             if (depth >= FilePattern.MaxDepth || lists.ContainsKey(path))
                 continue;
-            if (previous is null || !previous._lists.TryGetValue(path, out var entry) || (changed is not null && entry.Dependencies.Any(changed.Contains)))
+            if (previous is null || !previous._lists.TryGetValue(path, out var entry) || (changed is not null && Array.Exists(entry.Dependencies, changed.Contains)))
             {
                 // Watched before it is read, so a change made after the read is always seen.
                 var deps = track(path);

@@ -140,8 +140,10 @@ internal static class TableFile
         int n;
         while (total < data.Length && (n = RandomAccess.Read(handle, data.AsSpan(total), total)) > 0)
             total += n;
+        // AsSpan().ToArray(), not data[..total]: an array's range goes through RuntimeHelpers.GetSubArray, which
+        // brings the runtime's type loader into giftwrap-tcpd (docs/benchmarks.md, issue 16).
         if (total < data.Length)
-            return data[..total];
+            return data.AsSpan(0, total).ToArray();
         // Still more than stat(2) said (a file being written): the rest in chunks. The probe is on the
         // stack because nearly always it finds the end; a chunk buffer is 80 KB of memory to clear.
         Span<byte> probe = stackalloc byte[256];

@@ -93,7 +93,7 @@ internal sealed class TableWatcher
             }
             if (routes.SubscribersByDir.TryGetValue(dir, out var subs))
             {
-                subs = [.. subs.Where(s => s != subscriber)];
+                subs = Array.FindAll(subs, s => s != subscriber);
                 if (subs.Length == 0)
                     routes.SubscribersByDir.Remove(dir);
                 else
@@ -114,7 +114,7 @@ internal sealed class TableWatcher
             {
                 if (!subs.Contains(subscriber))
                     continue;
-                var rest = subs.Where(s => s != subscriber).ToArray();
+                var rest = Array.FindAll(subs, s => s != subscriber);
                 if (rest.Length > 0)
                 {
                     routes.SubscribersByDir[dir] = rest;
