@@ -19,7 +19,7 @@ public sealed class RelayLateEventTests
         public readonly List<RelayResult> Results = [];
         public volatile bool Keep = true;
 
-        public void Accepted(RelayListener listener, int fd, ReadOnlySpan<byte> peer, RelayLoop loop)
+        public void Accepted(RelayListener listener, int fd, ReadOnlySpan<byte> peer, RelayLoop loop, bool noDelay)
         {
             // The copy a forked child would hold: the relay's close does not end the socket.
             if (Keep)
@@ -27,7 +27,7 @@ public sealed class RelayLateEventTests
                 lock (Kept)
                     Kept.Add(Libc.fcntl(fd, Libc.FDupFdCloexec, 0));
             }
-            if (Relay!.Start(fd, backend, TimeSpan.FromSeconds(5), null, loop) != 0)
+            if (Relay!.Start(fd, backend, TimeSpan.FromSeconds(5), null, loop, default, noDelay) != 0)
                 _ = Libc.close(fd);
         }
 

@@ -96,8 +96,9 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
     /// The short way, on the event loop that accepted <paramref name="fd"/>: a forward service, a
     /// decision the compiled tables make at once without a name or user, and a matched rule with no
     /// options (nor a decision log to write). Says the same log lines as the long way.
+    /// <paramref name="noDelay"/>: the socket has TCP_NODELAY already (from its listener).
     /// </summary>
-    internal LoopOutcome TryServeOnLoop(int fd, AccessRequest request, IPAddress client, ServiceConfig service, object relayState, RelayLoop loop)
+    internal LoopOutcome TryServeOnLoop(int fd, AccessRequest request, IPAddress client, ServiceConfig service, object relayState, RelayLoop loop, bool noDelay = false)
     {
         // Evaluated before the ban check (it has no effects), so that a connection sent the long way
         // is checked for bans there, once.
@@ -111,7 +112,7 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
         log.Write(LibwrapLog.Verdict(decision.IsGranted, request));
         if (!decision.IsGranted)
             return LoopOutcome.Closed;
-        var error = relay.Start(fd, backend, limits.ConnectTimeout, relayState, loop, BackendSource.Of(service));
+        var error = relay.Start(fd, backend, limits.ConnectTimeout, relayState, loop, BackendSource.Of(service), noDelay);
         if (error == 0)
             return LoopOutcome.Relayed;
         LogBackendFailure(log, service, backend, error);

@@ -25,9 +25,10 @@ internal interface IRelayOwner
 
     /// <summary>
     /// A connection was accepted on <paramref name="listener"/>: <paramref name="fd"/> (non-blocking,
-    /// close-on-exec) is the owner's now; <paramref name="peer"/> is its struct sockaddr.
+    /// close-on-exec) is the owner's now; <paramref name="peer"/> is its struct sockaddr;
+    /// <paramref name="noDelay"/>: it surely has TCP_NODELAY already (from the listener, see <see cref="RelayListener.NoDelay"/>).
     /// </summary>
-    void Accepted(RelayListener listener, int fd, ReadOnlySpan<byte> peer, RelayLoop loop);
+    void Accepted(RelayListener listener, int fd, ReadOnlySpan<byte> peer, RelayLoop loop, bool noDelay);
 
     /// <summary>accept(2) failed for want of descriptors or memory; the listener pauses for a moment.</summary>
     void AcceptFailed(RelayListener listener, int errno);
@@ -44,6 +45,22 @@ internal sealed class RelayListener(Socket socket, object state)
     public volatile bool Closing;
     public int LoopsLeft;
     public readonly TaskCompletionSource Removed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Whether sockets accepted here have TCP_NODELAY without a setsockopt of their own (Linux copies
+    /// the listener's into each connection when its handshake completes): <see cref="NoDelayUnknown"/>,
+    /// <see cref="NoDelayPending"/> (set on the listener; a connection queued before may lack it) or
+    /// <see cref="NoDelayInherited"/> (an accept found the queue empty after it was set, so every
+    /// connection accepted by a call that began after that has it).
+    /// </summary>
+    public int NoDelay;
+
+    /// <summary>The relay set TCP_NODELAY on this listener (it was off): connections handed to a program get it cleared again.</summary>
+    public bool RaisedNoDelay { get; init; }
+
+    public const int NoDelayUnknown = 0;
+    public const int NoDelayPending = 1;
+    public const int NoDelayInherited = 2;
 }
 
 /// <summary>How a relayed connection ended.</summary>
@@ -132,9 +149,10 @@ internal sealed unsafe class Relay : IDisposable
     /// As above for a non-blocking descriptor: the relay's when 0 is returned, still the caller's
     /// otherwise. <paramref name="loop"/>: the loop to run it on (the one that accepted it), or any.
     /// <paramref name="source"/>: what the backend is told of the client (a PROXY header, a
-    /// transparent connect), nothing by default.
+    /// transparent connect), nothing by default. <paramref name="clientNoDelay"/>: the client's socket
+    /// has TCP_NODELAY already (inherited from its listener); else it is set here.
     /// </summary>
-    internal int Start(int clientFd, IPEndPoint backend, TimeSpan connectTimeout, object? state, RelayLoop? loop, BackendSource source = default)
+    internal int Start(int clientFd, IPEndPoint backend, TimeSpan connectTimeout, object? state, RelayLoop? loop, BackendSource source = default, bool clientNoDelay = false)
     {
         EnsureLoops();
         IPEndPoint? peer = null, local = null;
@@ -150,8 +168,7 @@ internal sealed unsafe class Relay : IDisposable
         var backendFd = Libc.socket(family, Libc.SockStream | Libc.SockNonBlock | Libc.SockCloexec, 0);
         if (backendFd < 0)
             return Libc.Errno;
-        var one = 1;
-        _ = Libc.setsockopt(backendFd, Libc.IpProtoTcp, Libc.TcpNoDelay, &one, sizeof(int));
+        _ = Libc.SetNoDelay(backendFd, true);
         var address = stackalloc byte[SockAddr.In6Size];
         var error = source.Transparent ? BindToClient(backendFd, family, peer!, address) : 0;
         if (error == 0)
@@ -164,7 +181,8 @@ internal sealed unsafe class Relay : IDisposable
             _ = Libc.close(backendFd);
             return error;
         }
-        _ = Libc.setsockopt(clientFd, Libc.IpProtoTcp, Libc.TcpNoDelay, &one, sizeof(int));
+        if (!clientNoDelay)
+            _ = Libc.SetNoDelay(clientFd, true);
         loop ??= _loops[(int)((uint)Interlocked.Increment(ref _next) % (uint)_loops.Length)];
         var deadline = Environment.TickCount64 + (long)connectTimeout.TotalMilliseconds;
         var c = new RelayConnection(clientFd, backendFd, state, deadline);
@@ -202,16 +220,37 @@ internal sealed unsafe class Relay : IDisposable
         return Libc.bind(fd, address, length) != 0 ? Libc.Errno : 0;
     }
 
-    /// <summary>Accepts on <paramref name="socket"/> in every loop from now on; the owner is told of each connection.</summary>
-    public RelayListener Listen(Socket socket, object state)
+    /// <summary>
+    /// Accepts on <paramref name="socket"/> in every loop from now on; the owner is told of each connection.
+    /// <paramref name="forwards"/>: its connections are meant for the relay, so TCP_NODELAY is set once
+    /// on the listener (one system call, instead of one per connection).
+    /// </summary>
+    public RelayListener Listen(Socket socket, object state, bool forwards = false)
     {
         EnsureLoops();
         socket.Blocking = false;
-        var listener = new RelayListener(socket, state);
+        var listener = forwards ? WithNoDelay(socket, state) : new RelayListener(socket, state);
         listener.Handle = GCHandle.Alloc(listener);
         foreach (var loop in _loops)
             loop.AddListener(listener);
         return listener;
+    }
+
+    /// <summary>
+    /// TCP_NODELAY on the listener, before any loop accepts on it; on a socket that had it off
+    /// (ours; systemd's without NoDelay=yes) the relay notes that it raised it. Failing that, the
+    /// connections are set one by one, as any listener's.
+    /// </summary>
+    private static RelayListener WithNoDelay(Socket socket, object state)
+    {
+        var fd = (int)socket.SafeHandle.DangerousGetHandle();
+        var on = 0;
+        uint length = sizeof(int);
+        if (Libc.getsockopt(fd, Libc.IpProtoTcp, Libc.TcpNoDelay, &on, &length) != 0)
+            return new RelayListener(socket, state);
+        if (on == 0 && Libc.SetNoDelay(fd, true) != 0)
+            return new RelayListener(socket, state);
+        return new RelayListener(socket, state) { RaisedNoDelay = on == 0, NoDelay = RelayListener.NoDelayPending };
     }
 
     /// <summary>Stops accepting on <paramref name="listener"/>; completes when no loop can touch its socket any more.</summary>

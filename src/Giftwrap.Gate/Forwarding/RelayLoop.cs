@@ -195,6 +195,8 @@ internal sealed unsafe class RelayLoop : IDisposable
         var peer = stackalloc byte[SockAddr.StorageSize];
         for (var i = 0; i < AcceptsPerWake && !l.Closing; i++)
         {
+            // Read before the call: only a call that began after the queue was seen empty is sure of it.
+            var noDelay = Volatile.Read(ref l.NoDelay);
             var length = (uint)SockAddr.StorageSize;
             var fd = Libc.accept4(l.Fd, peer, &length, Libc.SockNonBlock | Libc.SockCloexec);
             if (fd < 0)
@@ -202,6 +204,10 @@ internal sealed unsafe class RelayLoop : IDisposable
                 var errno = Libc.Errno;
                 if (errno is Libc.EIntr or Libc.EConnAborted)
                     continue;
+                // The queue was empty after TCP_NODELAY was set on the listener: every connection
+                // whose handshake completes from now on copies it.
+                if (errno == Libc.EAgain && noDelay == RelayListener.NoDelayPending)
+                    _ = Interlocked.CompareExchange(ref l.NoDelay, RelayListener.NoDelayInherited, RelayListener.NoDelayPending);
                 if (errno is Libc.EMFile or Libc.ENFile or Libc.ENoBufs or Libc.ENoMem)
                 {
                     // Out of descriptors or memory: say so, stop watching this listener for a moment.
@@ -213,7 +219,7 @@ internal sealed unsafe class RelayLoop : IDisposable
             }
             try
             {
-                _relay.Owner.Accepted(l, fd, new ReadOnlySpan<byte>(peer, (int)Math.Min(length, (uint)SockAddr.StorageSize)), this);
+                _relay.Owner.Accepted(l, fd, new ReadOnlySpan<byte>(peer, (int)Math.Min(length, (uint)SockAddr.StorageSize)), this, noDelay == RelayListener.NoDelayInherited);
             }
             catch (Exception)
             {

@@ -314,7 +314,9 @@ public sealed class GateServer : IAsyncDisposable
     private void Run(IPEndPoint ep, Listener l)
     {
         _listeners[ep] = l;
-        l.Relay = _relay.Listen(l.Socket, l);
+        // TCP_NODELAY once on the listener of a forward service (a reload that makes it one leaves
+        // the relay to set it per connection, as before).
+        l.Relay = _relay.Listen(l.Socket, l, forwards: l.Service.Forward is not null);
     }
 
     /// <summary>Stops accepting on <paramref name="l"/>, then closes it (no loop touches it any more).</summary>
@@ -326,7 +328,7 @@ public sealed class GateServer : IAsyncDisposable
     }
 
     /// <summary>A new connection, on the event loop that accepted it.</summary>
-    private void Accepted(Listener l, int fd, ReadOnlySpan<byte> peer, RelayLoop loop)
+    private void Accepted(Listener l, int fd, ReadOnlySpan<byte> peer, RelayLoop loop, bool noDelay)
     {
         var service = l.Service;
         if (SockAddr.ToEndPoint(peer) is not { } remote || (l.FixedLocal ?? SockAddr.Local(fd)) is not { } local)
@@ -348,7 +350,7 @@ public sealed class GateServer : IAsyncDisposable
         try
         {
             var request = AccessRequest.ForConnection(service.Daemon, remote, local);
-            outcome = handler.TryServeOnLoop(fd, request, source, service, open, loop);
+            outcome = handler.TryServeOnLoop(fd, request, source, service, open, loop, noDelay);
         }
         catch (Exception ex)
         {
@@ -368,6 +370,10 @@ public sealed class GateServer : IAsyncDisposable
                 Close(open);
                 return;
         }
+        // The long way hands the socket on as accept gave it: without the TCP_NODELAY the relay set on
+        // the listener (a program exec'd on it gets what it always got; a forward sets it again).
+        if (l.Relay is { RaisedNoDelay: true })
+            _ = Libc.SetNoDelay(fd, false);
         ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Gate.ServeAsync(s.Handler, s.Fd, s.Open), (Gate: this, Handler: handler, Fd: fd, Open: open), preferLocal: false);
     }
 
@@ -453,8 +459,8 @@ public sealed class GateServer : IAsyncDisposable
     /// <summary>The relay's calls into the gate, on its threads.</summary>
     private sealed class RelayCallbacks(GateServer gate) : IRelayOwner
     {
-        public void Accepted(RelayListener listener, int fd, ReadOnlySpan<byte> peer, RelayLoop loop) =>
-            gate.Accepted((Listener)listener.State, fd, peer, loop);
+        public void Accepted(RelayListener listener, int fd, ReadOnlySpan<byte> peer, RelayLoop loop, bool noDelay) =>
+            gate.Accepted((Listener)listener.State, fd, peer, loop, noDelay);
 
         public void AcceptFailed(RelayListener listener, int errno) =>
             gate._log.Gate(SyslogSeverity.Err, $"error: accept on {listener.Socket.LocalEndPoint}: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}");
