@@ -74,6 +74,29 @@ public sealed class GateTests
     }
 
     [Fact]
+    public async Task Tables_EditedBetweenConnectionsOfOneAcceptBatch_ApplyToTheLaterOne()
+    {
+        // Two connections queued on an activated listener before the gate accepts: one batch, whose
+        // one check of the tables comes after both were accepted, so the second sees the edit.
+        await using var gate = new GateFixture("echo: 127.0.0.0/255.0.0.0\n", "ALL: ALL\n");
+        using var echo = new EchoServer();
+        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(16);
+        var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        await using var server = new Listening.GateServer(gate.Config(Forward("echo", port, echo.Port)), gate.Log, new GateFixture.NoLookups(), [(listener, null)]);
+        using var first = await GateFixture.ConnectAsync(port, from: "127.0.0.4");
+        File.WriteAllText(gate.Allow, "echo: 127.0.0.4\n");
+        using var second = await GateFixture.ConnectAsync(port, from: "127.0.0.5");
+        server.Start();
+        await first.SendAsync("a"u8.ToArray(), SocketFlags.None);
+        first.Shutdown(SocketShutdown.Send);
+        Assert.Equal("a", await GateFixture.ReadAllAsync(first));
+        Assert.Equal("", await GateFixture.ReadAllAsync(second));
+        await gate.WaitForLogAsync("refused connect from 127.0.0.5");
+    }
+
+    [Fact]
     public async Task Forward_DeadBackend_ClosesTheClientAndSaysWhy()
     {
         await using var gate = new GateFixture("ALL: ALL\n");

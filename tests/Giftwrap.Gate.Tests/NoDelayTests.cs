@@ -105,14 +105,17 @@ public sealed class NoDelayTests
     {
         public readonly List<(bool Said, bool Has)> Seen = [];
 
-        public unsafe void Accepted(RelayListener listener, int fd, ReadOnlySpan<byte> peer, RelayLoop loop, bool noDelay)
+        public unsafe void Accepted(RelayListener listener, in AcceptedBatch batch, RelayLoop loop)
         {
-            var on = 0;
-            uint length = sizeof(int);
-            _ = Libc.getsockopt(fd, Libc.IpProtoTcp, Libc.TcpNoDelay, &on, &length);
-            _ = Libc.close(fd);
-            lock (Seen)
-                Seen.Add((noDelay, on != 0));
+            foreach (var (fd, _, noDelay) in batch.Sockets)
+            {
+                var on = 0;
+                uint length = sizeof(int);
+                _ = Libc.getsockopt(fd, Libc.IpProtoTcp, Libc.TcpNoDelay, &on, &length);
+                _ = Libc.close(fd);
+                lock (Seen)
+                    Seen.Add((noDelay, on != 0));
+            }
         }
 
         public void AcceptFailed(RelayListener listener, int errno)

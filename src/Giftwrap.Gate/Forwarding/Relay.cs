@@ -24,14 +24,34 @@ internal interface IRelayOwner
     void Ended(object? state, in RelayResult result);
 
     /// <summary>
-    /// A connection was accepted on <paramref name="listener"/>: <paramref name="fd"/> (non-blocking,
-    /// close-on-exec) is the owner's now; <paramref name="peer"/> is its struct sockaddr;
-    /// <paramref name="noDelay"/>: it surely has TCP_NODELAY already (from the listener, see <see cref="RelayListener.NoDelay"/>).
+    /// Connections were accepted on <paramref name="listener"/>, all of them before this call: each
+    /// descriptor of <paramref name="batch"/> (non-blocking, close-on-exec) is the owner's now, even
+    /// if the call throws.
     /// </summary>
-    void Accepted(RelayListener listener, int fd, ReadOnlySpan<byte> peer, RelayLoop loop, bool noDelay);
+    void Accepted(RelayListener listener, in AcceptedBatch batch, RelayLoop loop);
 
     /// <summary>accept(2) failed for want of descriptors or memory; the listener pauses for a moment.</summary>
     void AcceptFailed(RelayListener listener, int errno);
+}
+
+/// <summary>One accepted connection: its descriptor, the length of its struct sockaddr, and whether it surely has TCP_NODELAY already (see <see cref="RelayListener.NoDelay"/>).</summary>
+internal readonly record struct AcceptedSocket(int Fd, int PeerLength, bool NoDelay);
+
+/// <summary>The connections one loop accepted in a row on one listener (each peer in a slot of <see cref="SockAddr.StorageSize"/> bytes).</summary>
+internal readonly ref struct AcceptedBatch
+{
+    private readonly ReadOnlySpan<byte> _peers;
+
+    public AcceptedBatch(ReadOnlySpan<AcceptedSocket> sockets, ReadOnlySpan<byte> peers)
+    {
+        Sockets = sockets;
+        _peers = peers;
+    }
+
+    public ReadOnlySpan<AcceptedSocket> Sockets { get; }
+
+    /// <summary>The struct sockaddr of the <paramref name="i"/>th connection.</summary>
+    public ReadOnlySpan<byte> Peer(int i) => _peers.Slice(i * SockAddr.StorageSize, Sockets[i].PeerLength);
 }
 
 /// <summary>A listening socket the loops accept on.</summary>

@@ -327,8 +327,28 @@ public sealed class GateServer : IAsyncDisposable
         l.Socket.Dispose();
     }
 
+    /// <summary>A batch of new connections, on the event loop that accepted them (all of them before this call).</summary>
+    private void Accepted(Listener l, in AcceptedBatch batch, RelayLoop loop)
+    {
+        // The tables' files are checked once for the batch, at the first decision made on the loop:
+        // after every connection of it was accepted, so a change made before any of them is seen.
+        var fresh = new BatchRefresh();
+        var sockets = batch.Sockets;
+        for (var i = 0; i < sockets.Length; i++)
+        {
+            try
+            {
+                Accepted(l, sockets[i].Fd, batch.Peer(i), loop, sockets[i].NoDelay, ref fresh);
+            }
+            catch (Exception)
+            {
+                // As the loop's own catch: the descriptor was ours; the rest of the batch still is.
+            }
+        }
+    }
+
     /// <summary>A new connection, on the event loop that accepted it.</summary>
-    private void Accepted(Listener l, int fd, ReadOnlySpan<byte> peer, RelayLoop loop, bool noDelay)
+    private void Accepted(Listener l, int fd, ReadOnlySpan<byte> peer, RelayLoop loop, bool noDelay, ref BatchRefresh fresh)
     {
         var service = l.Service;
         if (SockAddr.ToEndPoint(peer) is not { } remote || (l.FixedLocal ?? SockAddr.Local(fd)) is not { } local)
@@ -350,7 +370,7 @@ public sealed class GateServer : IAsyncDisposable
         try
         {
             var request = AccessRequest.ForConnection(service.Daemon, remote, local);
-            outcome = handler.TryServeOnLoop(fd, request, source, service, open, loop, noDelay);
+            outcome = handler.TryServeOnLoop(fd, request, source, service, open, loop, noDelay, ref fresh);
         }
         catch (Exception ex)
         {
@@ -459,8 +479,8 @@ public sealed class GateServer : IAsyncDisposable
     /// <summary>The relay's calls into the gate, on its threads.</summary>
     private sealed class RelayCallbacks(GateServer gate) : IRelayOwner
     {
-        public void Accepted(RelayListener listener, int fd, ReadOnlySpan<byte> peer, RelayLoop loop, bool noDelay) =>
-            gate.Accepted((Listener)listener.State, fd, peer, loop, noDelay);
+        public void Accepted(RelayListener listener, in AcceptedBatch batch, RelayLoop loop) =>
+            gate.Accepted((Listener)listener.State, batch, loop);
 
         public void AcceptFailed(RelayListener listener, int errno) =>
             gate._log.Gate(SyslogSeverity.Err, $"error: accept on {listener.Socket.LocalEndPoint}: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}");
