@@ -93,6 +93,37 @@ public sealed class NoDelayTests
         Assert.Equal("nodelay=0\n", await GateFixture.ReadAllAsync(twisted));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ActivatedListener_IsLeftAsSystemdGaveIt(bool noDelay)
+    {
+        // systemd holds the socket too: an option set on it would outlive this gate, and the next
+        // one could not tell it from NoDelay=yes.
+        await using var gate = new GateFixture("ALL: ALL\n");
+        using var echo = new EchoServer();
+        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = noDelay };
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(16);
+        var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        var config = gate.Config(new ServiceConfig
+        {
+            Name = "echo",
+            Daemon = "echo",
+            Listen = [new IPEndPoint(IPAddress.Loopback, port)],
+            Forward = new IPEndPoint(IPAddress.Loopback, echo.Port),
+        });
+        await using var server = new Listening.GateServer(config, gate.Log, new GateFixture.NoLookups(), [(listener, null)]);
+        server.Start();
+        using (var c = await GateFixture.ConnectAsync(port))
+        {
+            await c.SendAsync("x"u8.ToArray(), SocketFlags.None);
+            c.Shutdown(SocketShutdown.Send);
+            Assert.Equal("x", await GateFixture.ReadAllAsync(c));
+        }
+        Assert.Equal(noDelay, listener.NoDelay);
+    }
+
     private static async Task<Socket> ConnectAsync(Socket listener)
     {
         var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);

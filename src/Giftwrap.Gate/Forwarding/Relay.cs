@@ -71,7 +71,9 @@ internal sealed class RelayListener(Socket socket, object state)
     /// the listener's into each connection when its handshake completes): <see cref="NoDelayUnknown"/>,
     /// <see cref="NoDelayPending"/> (set on the listener; a connection queued before may lack it) or
     /// <see cref="NoDelayInherited"/> (an accept found the queue empty after it was set, so every
-    /// connection accepted by a call that began after that has it).
+    /// connection accepted by a call that began after that has it). Not ruled out: a connection the
+    /// kernel copied from the listener just before the option was set and queued just after that
+    /// empty accept (the two are one step of its softirq): it would keep Nagle's algorithm, no more.
     /// </summary>
     public int NoDelay;
 
@@ -243,13 +245,15 @@ internal sealed unsafe class Relay : IDisposable
     /// <summary>
     /// Accepts on <paramref name="socket"/> in every loop from now on; the owner is told of each connection.
     /// <paramref name="forwards"/>: its connections are meant for the relay, so TCP_NODELAY is set once
-    /// on the listener (one system call, instead of one per connection).
+    /// on the listener (one system call, instead of one per connection). <paramref name="mayRaise"/>:
+    /// false for a socket the process does not own alone (systemd's), which is then used with
+    /// TCP_NODELAY only if it has it already.
     /// </summary>
-    public RelayListener Listen(Socket socket, object state, bool forwards = false)
+    public RelayListener Listen(Socket socket, object state, bool forwards = false, bool mayRaise = true)
     {
         EnsureLoops();
         socket.Blocking = false;
-        var listener = forwards ? WithNoDelay(socket, state) : new RelayListener(socket, state);
+        var listener = forwards ? WithNoDelay(socket, state, mayRaise) : new RelayListener(socket, state);
         listener.Handle = GCHandle.Alloc(listener);
         foreach (var loop in _loops)
             loop.AddListener(listener);
@@ -257,18 +261,20 @@ internal sealed unsafe class Relay : IDisposable
     }
 
     /// <summary>
-    /// TCP_NODELAY on the listener, before any loop accepts on it; on a socket that had it off
-    /// (ours; systemd's without NoDelay=yes) the relay notes that it raised it. Failing that, the
-    /// connections are set one by one, as any listener's.
+    /// TCP_NODELAY on the listener, before any loop accepts on it; on a socket that had it off the
+    /// relay notes that it raised it. Not on a socket systemd holds too: the option would outlive this
+    /// process there, and the next one could not tell it from the operator's NoDelay=yes (whose
+    /// programs get the option from accept, as they always did). Otherwise the connections are set one
+    /// by one, as any listener's.
     /// </summary>
-    private static RelayListener WithNoDelay(Socket socket, object state)
+    private static RelayListener WithNoDelay(Socket socket, object state, bool mayRaise)
     {
         var fd = (int)socket.SafeHandle.DangerousGetHandle();
         var on = 0;
         uint length = sizeof(int);
         if (Libc.getsockopt(fd, Libc.IpProtoTcp, Libc.TcpNoDelay, &on, &length) != 0)
             return new RelayListener(socket, state);
-        if (on == 0 && Libc.SetNoDelay(fd, true) != 0)
+        if (on == 0 && (!mayRaise || Libc.SetNoDelay(fd, true) != 0))
             return new RelayListener(socket, state);
         return new RelayListener(socket, state) { RaisedNoDelay = on == 0, NoDelay = RelayListener.NoDelayPending };
     }

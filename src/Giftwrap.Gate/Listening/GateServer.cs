@@ -49,6 +49,8 @@ public sealed class GateServer : IAsyncDisposable
     }
 
     private readonly List<(Socket Socket, string? Name)> _inherited;
+    // The activated sockets, which systemd holds too (their options outlive this process).
+    private readonly HashSet<Socket> _activated;
     // The UDP services (dgram udp wait), each watched by its own loop; see DatagramListener.
     private readonly ConcurrentDictionary<IPEndPoint, DatagramListener> _datagrams = new();
 
@@ -61,6 +63,7 @@ public sealed class GateServer : IAsyncDisposable
     {
         _bans = bans;
         _inherited = inherited is null ? [] : [.. inherited];
+        _activated = [.. _inherited.Select(x => x.Socket)];
         _config = config;
         _log = log;
         _lookups = lookups;
@@ -315,8 +318,8 @@ public sealed class GateServer : IAsyncDisposable
     {
         _listeners[ep] = l;
         // TCP_NODELAY once on the listener of a forward service (a reload that makes it one leaves
-        // the relay to set it per connection, as before).
-        l.Relay = _relay.Listen(l.Socket, l, forwards: l.Service.Forward is not null);
+        // the relay to set it per connection, as before); an activated socket is left as systemd gave it.
+        l.Relay = _relay.Listen(l.Socket, l, forwards: l.Service.Forward is not null, mayRaise: !_activated.Contains(l.Socket));
     }
 
     /// <summary>Stops accepting on <paramref name="l"/>, then closes it (no loop touches it any more).</summary>
