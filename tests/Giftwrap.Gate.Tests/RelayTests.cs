@@ -58,8 +58,7 @@ public sealed class RelayTests
     [Fact]
     public async Task SlowClient_HoldsTheBackendBack_ThenEveryByteArrives()
     {
-        // The other way: the client's buffer fills (the relay then watches it for EPOLLOUT, which it
-        // does not from the start) and the backend is held back until the client reads.
+        // The other way: the client's buffer fills, and the backend is held back until the client reads.
         await using var gate = new GateFixture("ALL: ALL\n");
         using var listener = Backend(backlog: 4);
         var port = GateFixture.FreePort();

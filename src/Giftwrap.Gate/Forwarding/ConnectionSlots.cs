@@ -48,11 +48,8 @@ internal sealed class ConnectionSlots
             c.Generation = _generation;
             Volatile.Write(ref _slots[slot], c);
         }
-        return EventWord(c);
+        return ConnectionTag | ((ulong)(uint)c.Slot << 32) | ((ulong)c.Generation << 1);
     }
-
-    /// <summary>The client's event word of <paramref name="c"/> (the backend's adds 1), as <see cref="Add"/> gave it.</summary>
-    public static ulong EventWord(RelayConnection c) => ConnectionTag | ((ulong)(uint)c.Slot << 32) | ((ulong)c.Generation << 1);
 
     /// <summary>The connection an event word names, or null when it has ended (the event came late).</summary>
     public RelayConnection? Find(ulong data)

@@ -55,8 +55,6 @@ internal sealed class RelayConnection(int clientFd, int backendFd, object? state
     public RelayDirection Up = new(clientFd, backendFd);
     /// <summary>Backend to client: the backend's readability, the client's writability (writable until told otherwise).</summary>
     public RelayDirection Down = new(backendFd, clientFd) { Writable = true };
-    /// <summary>The client is watched for EPOLLOUT too: only once a write to it found its buffer full (see RelayLoop.Adopt).</summary>
-    public bool ClientOutWatched;
     /// <summary>Its place in the loop's ConnectionSlots (-1 when it has none), and the generation its epoll events carry.</summary>
     public int Slot = -1;
     public uint Generation;

@@ -18,7 +18,6 @@ internal sealed unsafe class RelayLoop : IDisposable
     private const int MaxEvents = 256;
     private const int AcceptsPerWake = 32;
     private const int AcceptPauseMs = 100;
-    private const uint ClientWatched = Libc.EpollIn | Libc.EpollRdHup | Libc.EpollEt;
 
     private readonly Relay _relay;
     private readonly int _epoll;
@@ -95,11 +94,9 @@ internal sealed unsafe class RelayLoop : IDisposable
             _deadlines.Add(c);
         // The client first: until the backend is watched too, nothing here can end the connection
         // (a client event only marks readiness while the backend connects), so this thread is
-        // done with it before the loop can close anything. The client without EPOLLOUT: a new
-        // socket's send buffer is empty (Down starts writable), and watched for it, the client
-        // would wake the loop for nothing when the ACK of our FIN changes its state; EPOLLOUT is
-        // added the first time a write to it finds the buffer full (WatchClientOut).
-        if (Epoll.Ctl(_epoll, Libc.EpollCtlAdd, c.ClientFd, ClientWatched, data) != 0)
+        // done with it before the loop can close anything.
+        const uint watched = Libc.EpollIn | Libc.EpollOut | Libc.EpollRdHup | Libc.EpollEt;
+        if (Epoll.Ctl(_epoll, Libc.EpollCtlAdd, c.ClientFd, watched, data) != 0)
         {
             // Not taken: the client's descriptor stays the caller's.
             var error = Libc.Errno;
@@ -109,7 +106,7 @@ internal sealed unsafe class RelayLoop : IDisposable
             _ = Libc.close(c.BackendFd);
             return error;
         }
-        if (Epoll.Ctl(_epoll, Libc.EpollCtlAdd, c.BackendFd, ClientWatched | Libc.EpollOut, data | 1) != 0)
+        if (Epoll.Ctl(_epoll, Libc.EpollCtlAdd, c.BackendFd, watched, data | 1) != 0)
         {
             // Out of kernel memory: the client may have had an event already, so the loop ends it,
             // as a connect whose time is up.
@@ -330,8 +327,6 @@ internal sealed unsafe class RelayLoop : IDisposable
             End(c, 0);
             return;
         }
-        if (!c.Down.Writable && !c.ClientOutWatched && !WatchClientOut(c))
-            return;
         if (!c.HalfClosed && (c.Up.PeerClosed || c.Down.PeerClosed))
             _halfClosed.Watch(c);
         if ((up == PumpResult.Again || down == PumpResult.Again) && !c.Queued)
@@ -339,20 +334,6 @@ internal sealed unsafe class RelayLoop : IDisposable
             c.Queued = true;
             _againNext.Add(c);
         }
-    }
-
-    /// <summary>
-    /// A write to the client found its buffer full: from now on the client is watched for EPOLLOUT too
-    /// (edge-triggered: a modification reports the state at once, so an edge in between is not lost).
-    /// False when the connection was ended instead (no kernel memory for it).
-    /// </summary>
-    private bool WatchClientOut(RelayConnection c)
-    {
-        c.ClientOutWatched = true;
-        if (Epoll.Ctl(_epoll, Libc.EpollCtlMod, c.ClientFd, ClientWatched | Libc.EpollOut, ConnectionSlots.EventWord(c)) == 0)
-            return true;
-        End(c, Libc.Errno);
-        return false;
     }
 
     private void RunAgain()

@@ -40,7 +40,6 @@ internal static unsafe partial class Libc
     public const uint EpollEt = 1u << 31;
     public const int EpollCtlAdd = 1;
     public const int EpollCtlDel = 2;
-    public const int EpollCtlMod = 3;
 
     // sys/socket.h, netinet/in.h, netinet/tcp.h
     public const int AfInet = 2;
