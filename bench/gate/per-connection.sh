@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What one short forwarded connection (connect, a 6-byte reply, close) costs `giftwrap serve`
 # beside HAProxy (mode tcp, nbthread 1), in measures that do not rest on a quiet machine:
-# system calls per connection (strace -f -c over STRACE_COUNT connections, per call), then the
+# system calls per connection (strace -f -c over STRACE_COUNT connections, per call; then at full
+# speed, a few of them, from the kernel's syscall tracepoints with perf stat), then the
 # proxy's CPU time per connection (utime+stime of /proc/PID/stat over CONNLOAD_COUNT connections,
 # 8 connload threads), ROUNDS rounds with the peers rotated, median per peer. Leaves connection
 # rates to two-generators.sh and run.sh (they need a quiet machine).
@@ -73,6 +74,28 @@ for peer in "${peers[@]}"; do
         NR > 2 && $1 !~ /^-/ && $NF != "total" { c[$NF] = $4 / n }
         END { for (k in c) if (c[k] >= 0.01) printf " %s %.2f", k, c[k]; printf "\n" }' "$work/strace-$peer"
 done
+
+# strace stops the proxy at every call, which slows it several times over: the calls whose number depends on
+# the rate (epoll_wait, the EAGAIN that ends an accept batch, one check per batch, the console's
+# batched writes) come out lower than at full speed. The kernel's syscall tracepoints count them
+# at full speed, where perf can read them.
+events=raw_syscalls:sys_enter,syscalls:sys_enter_accept4,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_ioctl,syscalls:sys_enter_write,syscalls:sys_enter_futex,syscalls:sys_enter_setsockopt
+if command -v perf >/dev/null && perf stat -e "$events" -o /dev/null -- true 2>/dev/null; then
+    echo "system calls per connection at full speed (perf stat, syscall tracepoints; $count connections, 8 threads)"
+    for peer in "${peers[@]}"; do
+        "$work/connload" run 127.0.0.1 "${PORT[$peer]}" 2000 8 15 >/dev/null
+        perf stat -x, -e "$events" -o "$work/perf-$peer" -p "${PID[$peer]}" &
+        ps=$!
+        sleep 0.5
+        out=$("$work/connload" run 127.0.0.1 "${PORT[$peer]}" "$count" 8 30)
+        kill -INT "$ps"
+        wait "$ps" || true
+        awk -F, -v n="$(kv ok <<<"$out")" -v peer="$peer" -v rate="$(kv rate <<<"$out" | cut -d. -f1)" '
+            $3 == "raw_syscalls:sys_enter" { total = $1 / n }
+            $3 ~ /^syscalls:sys_enter_/ { k = $3; sub(/^syscalls:sys_enter_/, "", k); c[k] = $1 / n }
+            END { printf "%-13s %6.2f in all:", peer, total; for (k in c) printf " %s %.2f", k, c[k]; printf "  (%s conn/s)\n", rate }' "$work/perf-$peer"
+    done
+fi
 
 echo "CPU per connection (µs; /proc/PID/stat over $count connections, 8 threads; $rounds rounds, peers rotated)"
 declare -A CPU RATE

@@ -74,6 +74,27 @@ public sealed class GateTests
     }
 
     [Fact]
+    public async Task Tables_EditedBeforeAConnectionQueuedForTheFirstAcceptBatch_ApplyToIt()
+    {
+        // A connection queued on an activated listener after an edit, before the gate accepts: the
+        // batch's one check of the tables comes after the accept, so its decision sees the edit.
+        // (One connection: two decided at once on two threads may meet a recompile under way, and
+        // AccessTables lets the other decide with the tables as they were meanwhile.)
+        await using var gate = new GateFixture("echo: 127.0.0.0/255.0.0.0\n", "ALL: ALL\n");
+        using var echo = new EchoServer();
+        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(16);
+        var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        await using var server = new Listening.GateServer(gate.Config(Forward("echo", port, echo.Port)), gate.Log, new GateFixture.NoLookups(), [(listener, null)]);
+        File.WriteAllText(gate.Allow, "echo: 127.0.0.4\n");
+        using var refused = await GateFixture.ConnectAsync(port, from: "127.0.0.5");
+        server.Start();
+        Assert.Equal("", await GateFixture.ReadAllAsync(refused));
+        await gate.WaitForLogAsync("refused connect from 127.0.0.5");
+    }
+
+    [Fact]
     public async Task Forward_DeadBackend_ClosesTheClientAndSaysWhy()
     {
         await using var gate = new GateFixture("ALL: ALL\n");

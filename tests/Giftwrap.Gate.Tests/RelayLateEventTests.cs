@@ -19,16 +19,19 @@ public sealed class RelayLateEventTests
         public readonly List<RelayResult> Results = [];
         public volatile bool Keep = true;
 
-        public void Accepted(RelayListener listener, int fd, ReadOnlySpan<byte> peer, RelayLoop loop)
+        public void Accepted(RelayListener listener, in AcceptedBatch batch, RelayLoop loop)
         {
-            // The copy a forked child would hold: the relay's close does not end the socket.
-            if (Keep)
+            foreach (var (fd, _, noDelay) in batch.Sockets)
             {
-                lock (Kept)
-                    Kept.Add(Libc.fcntl(fd, Libc.FDupFdCloexec, 0));
+                // The copy a forked child would hold: the relay's close does not end the socket.
+                if (Keep)
+                {
+                    lock (Kept)
+                        Kept.Add(Libc.fcntl(fd, Libc.FDupFdCloexec, 0));
+                }
+                if (Relay!.Start(fd, backend, TimeSpan.FromSeconds(5), null, loop, default, noDelay) != 0)
+                    _ = Libc.close(fd);
             }
-            if (Relay!.Start(fd, backend, TimeSpan.FromSeconds(5), null, loop) != 0)
-                _ = Libc.close(fd);
         }
 
         public void AcceptFailed(RelayListener listener, int errno)

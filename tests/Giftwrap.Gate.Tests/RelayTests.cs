@@ -56,6 +56,42 @@ public sealed class RelayTests
     }
 
     [Fact]
+    public async Task SlowClient_HoldsTheBackendBack_ThenEveryByteArrives()
+    {
+        // The other way: the client's buffer fills, and the backend is held back until the client reads.
+        await using var gate = new GateFixture("ALL: ALL\n");
+        using var listener = Backend(backlog: 4);
+        var port = GateFixture.FreePort();
+        gate.Start(gate.Config(Forward("source", port, ((IPEndPoint)listener.LocalEndPoint!).Port)));
+
+        var data = new byte[64 << 20];
+        new Random(11).NextBytes(data);
+        using var client = await GateFixture.ConnectAsync(port);
+        using var backend = await listener.AcceptAsync();
+        var sending = Task.Run(async () =>
+        {
+            await backend.SendAsync(data, SocketFlags.None);
+            backend.Shutdown(SocketShutdown.Send);
+        });
+        await Task.Delay(1000);
+        Assert.False(sending.IsCompleted, "the backend wrote 64 MiB to a client that reads nothing: no backpressure");
+
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 20];
+        long received = 0;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        int n;
+        while ((n = await client.ReceiveAsync(buffer, SocketFlags.None, cts.Token)) > 0)
+        {
+            hash.AppendData(buffer, 0, n);
+            received += n;
+        }
+        await sending;
+        Assert.Equal(data.Length, received);
+        Assert.Equal(SHA256.HashData(data), hash.GetHashAndReset());
+    }
+
+    [Fact]
     public async Task BackendThatNeverAnswers_ConnectTimesOut_AndTheClientIsClosed()
     {
         await using var gate = new GateFixture("ALL: ALL\n");

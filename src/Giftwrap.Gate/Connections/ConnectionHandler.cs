@@ -96,12 +96,14 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
     /// The short way, on the event loop that accepted <paramref name="fd"/>: a forward service, a
     /// decision the compiled tables make at once without a name or user, and a matched rule with no
     /// options (nor a decision log to write). Says the same log lines as the long way.
+    /// <paramref name="noDelay"/>: the socket has TCP_NODELAY already (from its listener).
+    /// <paramref name="fresh"/>: the check of the tables' files for the accept batch this connection came in.
     /// </summary>
-    internal LoopOutcome TryServeOnLoop(int fd, AccessRequest request, IPAddress client, ServiceConfig service, object relayState, RelayLoop loop)
+    internal LoopOutcome TryServeOnLoop(int fd, AccessRequest request, IPAddress client, ServiceConfig service, object relayState, RelayLoop loop, bool noDelay, ref BatchRefresh fresh)
     {
         // Evaluated before the ban check (it has no effects), so that a connection sent the long way
         // is checked for bans there, once.
-        if (service.Forward is not { } backend || decisions is not null || !tables.TryDecideWithoutWaiting(request, out var decision))
+        if (service.Forward is not { } backend || decisions is not null || !tables.TryDecideNow(request, fresh.Of(tables), out var decision))
             return LoopOutcome.LongWay;
         if (decision.Actions.Count > 0 || decision.AclExec is not null || decision.Warnings.Count > 0)
             return LoopOutcome.LongWay;
@@ -111,7 +113,7 @@ internal sealed class ConnectionHandler(AccessTables tables, IRequestLookups loo
         log.Write(LibwrapLog.Verdict(decision.IsGranted, request));
         if (!decision.IsGranted)
             return LoopOutcome.Closed;
-        var error = relay.Start(fd, backend, limits.ConnectTimeout, relayState, loop, BackendSource.Of(service));
+        var error = relay.Start(fd, backend, limits.ConnectTimeout, relayState, loop, BackendSource.Of(service), noDelay);
         if (error == 0)
             return LoopOutcome.Relayed;
         LogBackendFailure(log, service, backend, error);

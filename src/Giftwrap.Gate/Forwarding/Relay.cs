@@ -24,13 +24,34 @@ internal interface IRelayOwner
     void Ended(object? state, in RelayResult result);
 
     /// <summary>
-    /// A connection was accepted on <paramref name="listener"/>: <paramref name="fd"/> (non-blocking,
-    /// close-on-exec) is the owner's now; <paramref name="peer"/> is its struct sockaddr.
+    /// Connections were accepted on <paramref name="listener"/>, all of them before this call: each
+    /// descriptor of <paramref name="batch"/> (non-blocking, close-on-exec) is the owner's now, even
+    /// if the call throws.
     /// </summary>
-    void Accepted(RelayListener listener, int fd, ReadOnlySpan<byte> peer, RelayLoop loop);
+    void Accepted(RelayListener listener, in AcceptedBatch batch, RelayLoop loop);
 
     /// <summary>accept(2) failed for want of descriptors or memory; the listener pauses for a moment.</summary>
     void AcceptFailed(RelayListener listener, int errno);
+}
+
+/// <summary>One accepted connection: its descriptor, the length of its struct sockaddr, and whether it surely has TCP_NODELAY already (see <see cref="RelayListener.NoDelay"/>).</summary>
+internal readonly record struct AcceptedSocket(int Fd, int PeerLength, bool NoDelay);
+
+/// <summary>The connections one loop accepted in a row on one listener (each peer in a slot of <see cref="SockAddr.StorageSize"/> bytes).</summary>
+internal readonly ref struct AcceptedBatch
+{
+    private readonly ReadOnlySpan<byte> _peers;
+
+    public AcceptedBatch(ReadOnlySpan<AcceptedSocket> sockets, ReadOnlySpan<byte> peers)
+    {
+        Sockets = sockets;
+        _peers = peers;
+    }
+
+    public ReadOnlySpan<AcceptedSocket> Sockets { get; }
+
+    /// <summary>The struct sockaddr of the <paramref name="i"/>th connection.</summary>
+    public ReadOnlySpan<byte> Peer(int i) => _peers.Slice(i * SockAddr.StorageSize, Sockets[i].PeerLength);
 }
 
 /// <summary>A listening socket the loops accept on.</summary>
@@ -44,6 +65,24 @@ internal sealed class RelayListener(Socket socket, object state)
     public volatile bool Closing;
     public int LoopsLeft;
     public readonly TaskCompletionSource Removed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Whether sockets accepted here have TCP_NODELAY without a setsockopt of their own (Linux copies
+    /// the listener's into each connection when its handshake completes): <see cref="NoDelayUnknown"/>,
+    /// <see cref="NoDelayPending"/> (set on the listener; a connection queued before may lack it) or
+    /// <see cref="NoDelayInherited"/> (an accept found the queue empty after it was set, so every
+    /// connection accepted by a call that began after that has it). Not ruled out: a connection the
+    /// kernel copied from the listener just before the option was set and queued just after that
+    /// empty accept (the two are one step of its softirq): it would keep Nagle's algorithm, no more.
+    /// </summary>
+    public int NoDelay;
+
+    /// <summary>The relay set TCP_NODELAY on this listener (it was off): connections handed to a program get it cleared again.</summary>
+    public bool RaisedNoDelay { get; init; }
+
+    public const int NoDelayUnknown = 0;
+    public const int NoDelayPending = 1;
+    public const int NoDelayInherited = 2;
 }
 
 /// <summary>How a relayed connection ended.</summary>
@@ -132,9 +171,10 @@ internal sealed unsafe class Relay : IDisposable
     /// As above for a non-blocking descriptor: the relay's when 0 is returned, still the caller's
     /// otherwise. <paramref name="loop"/>: the loop to run it on (the one that accepted it), or any.
     /// <paramref name="source"/>: what the backend is told of the client (a PROXY header, a
-    /// transparent connect), nothing by default.
+    /// transparent connect), nothing by default. <paramref name="clientNoDelay"/>: the client's socket
+    /// has TCP_NODELAY already (inherited from its listener); else it is set here.
     /// </summary>
-    internal int Start(int clientFd, IPEndPoint backend, TimeSpan connectTimeout, object? state, RelayLoop? loop, BackendSource source = default)
+    internal int Start(int clientFd, IPEndPoint backend, TimeSpan connectTimeout, object? state, RelayLoop? loop, BackendSource source = default, bool clientNoDelay = false)
     {
         EnsureLoops();
         IPEndPoint? peer = null, local = null;
@@ -150,8 +190,7 @@ internal sealed unsafe class Relay : IDisposable
         var backendFd = Libc.socket(family, Libc.SockStream | Libc.SockNonBlock | Libc.SockCloexec, 0);
         if (backendFd < 0)
             return Libc.Errno;
-        var one = 1;
-        _ = Libc.setsockopt(backendFd, Libc.IpProtoTcp, Libc.TcpNoDelay, &one, sizeof(int));
+        _ = Libc.SetNoDelay(backendFd, true);
         var address = stackalloc byte[SockAddr.In6Size];
         var error = source.Transparent ? BindToClient(backendFd, family, peer!, address) : 0;
         if (error == 0)
@@ -164,7 +203,8 @@ internal sealed unsafe class Relay : IDisposable
             _ = Libc.close(backendFd);
             return error;
         }
-        _ = Libc.setsockopt(clientFd, Libc.IpProtoTcp, Libc.TcpNoDelay, &one, sizeof(int));
+        if (!clientNoDelay)
+            _ = Libc.SetNoDelay(clientFd, true);
         loop ??= _loops[(int)((uint)Interlocked.Increment(ref _next) % (uint)_loops.Length)];
         var deadline = Environment.TickCount64 + (long)connectTimeout.TotalMilliseconds;
         var c = new RelayConnection(clientFd, backendFd, state, deadline);
@@ -202,16 +242,41 @@ internal sealed unsafe class Relay : IDisposable
         return Libc.bind(fd, address, length) != 0 ? Libc.Errno : 0;
     }
 
-    /// <summary>Accepts on <paramref name="socket"/> in every loop from now on; the owner is told of each connection.</summary>
-    public RelayListener Listen(Socket socket, object state)
+    /// <summary>
+    /// Accepts on <paramref name="socket"/> in every loop from now on; the owner is told of each connection.
+    /// <paramref name="forwards"/>: its connections are meant for the relay, so TCP_NODELAY is set once
+    /// on the listener (one system call, instead of one per connection). <paramref name="mayRaise"/>:
+    /// false for a socket the process does not own alone (systemd's), which is then used with
+    /// TCP_NODELAY only if it has it already.
+    /// </summary>
+    public RelayListener Listen(Socket socket, object state, bool forwards = false, bool mayRaise = true)
     {
         EnsureLoops();
         socket.Blocking = false;
-        var listener = new RelayListener(socket, state);
+        var listener = forwards ? WithNoDelay(socket, state, mayRaise) : new RelayListener(socket, state);
         listener.Handle = GCHandle.Alloc(listener);
         foreach (var loop in _loops)
             loop.AddListener(listener);
         return listener;
+    }
+
+    /// <summary>
+    /// TCP_NODELAY on the listener, before any loop accepts on it; on a socket that had it off the
+    /// relay notes that it raised it. Not on a socket systemd holds too: the option would outlive this
+    /// process there, and the next one could not tell it from the operator's NoDelay=yes (whose
+    /// programs get the option from accept, as they always did). Otherwise the connections are set one
+    /// by one, as any listener's.
+    /// </summary>
+    private static RelayListener WithNoDelay(Socket socket, object state, bool mayRaise)
+    {
+        var fd = (int)socket.SafeHandle.DangerousGetHandle();
+        var on = 0;
+        uint length = sizeof(int);
+        if (Libc.getsockopt(fd, Libc.IpProtoTcp, Libc.TcpNoDelay, &on, &length) != 0)
+            return new RelayListener(socket, state);
+        if (on == 0 && (!mayRaise || Libc.SetNoDelay(fd, true) != 0))
+            return new RelayListener(socket, state);
+        return new RelayListener(socket, state) { RaisedNoDelay = on == 0, NoDelay = RelayListener.NoDelayPending };
     }
 
     /// <summary>Stops accepting on <paramref name="listener"/>; completes when no loop can touch its socket any more.</summary>

@@ -189,19 +189,31 @@ internal sealed unsafe class RelayLoop : IDisposable
         _release.Clear();
     }
 
-    /// <summary>Takes up to a batch of waiting connections from <paramref name="l"/> (level-triggered: the rest wake us again).</summary>
+    /// <summary>
+    /// Takes up to a batch of waiting connections from <paramref name="l"/> (level-triggered: the rest
+    /// wake us again), then hands the whole batch to the owner: what it checks once for the batch
+    /// (the tables' files) is checked after the last connection of it was accepted.
+    /// </summary>
     private void Accept(RelayListener l)
     {
-        var peer = stackalloc byte[SockAddr.StorageSize];
+        var peers = stackalloc byte[AcceptsPerWake * SockAddr.StorageSize];
+        var accepted = stackalloc AcceptedSocket[AcceptsPerWake];
+        var n = 0;
         for (var i = 0; i < AcceptsPerWake && !l.Closing; i++)
         {
+            // Read before the call: only a call that began after the queue was seen empty is sure of it.
+            var noDelay = Volatile.Read(ref l.NoDelay);
             var length = (uint)SockAddr.StorageSize;
-            var fd = Libc.accept4(l.Fd, peer, &length, Libc.SockNonBlock | Libc.SockCloexec);
+            var fd = Libc.accept4(l.Fd, peers + n * SockAddr.StorageSize, &length, Libc.SockNonBlock | Libc.SockCloexec);
             if (fd < 0)
             {
                 var errno = Libc.Errno;
                 if (errno is Libc.EIntr or Libc.EConnAborted)
                     continue;
+                // The queue was empty after TCP_NODELAY was set on the listener: every connection
+                // whose handshake completes from now on copies it.
+                if (errno == Libc.EAgain && noDelay == RelayListener.NoDelayPending)
+                    _ = Interlocked.CompareExchange(ref l.NoDelay, RelayListener.NoDelayInherited, RelayListener.NoDelayPending);
                 if (errno is Libc.EMFile or Libc.ENFile or Libc.ENoBufs or Libc.ENoMem)
                 {
                     // Out of descriptors or memory: say so, stop watching this listener for a moment.
@@ -209,16 +221,19 @@ internal sealed unsafe class RelayLoop : IDisposable
                     _paused.Pause(l, Environment.TickCount64 + AcceptPauseMs);
                     Notify(l, errno);
                 }
-                return;
+                break;
             }
-            try
-            {
-                _relay.Owner.Accepted(l, fd, new ReadOnlySpan<byte>(peer, (int)Math.Min(length, (uint)SockAddr.StorageSize)), this);
-            }
-            catch (Exception)
-            {
-                // The owner had the descriptor; what it did with it is its own. The loop goes on.
-            }
+            accepted[n++] = new AcceptedSocket(fd, (int)Math.Min(length, (uint)SockAddr.StorageSize), noDelay == RelayListener.NoDelayInherited);
+        }
+        if (n == 0)
+            return;
+        try
+        {
+            _relay.Owner.Accepted(l, new AcceptedBatch(new ReadOnlySpan<AcceptedSocket>(accepted, n), new ReadOnlySpan<byte>(peers, n * SockAddr.StorageSize)), this);
+        }
+        catch (Exception)
+        {
+            // The owner had the descriptors; what it did with them is its own. The loop goes on.
         }
     }
 

@@ -90,6 +90,13 @@ internal static unsafe partial class Libc
         return ioctl(fd, FionBio, &value);
     }
 
+    /// <summary>TCP_NODELAY on or off.</summary>
+    public static int SetNoDelay(int fd, bool on)
+    {
+        var value = on ? 1 : 0;
+        return setsockopt(fd, IpProtoTcp, TcpNoDelay, &value, sizeof(int));
+    }
+
     [LibraryImport(Library, SetLastError = true)]
     public static partial int epoll_create1(int flags);
 

@@ -322,7 +322,9 @@ public sealed class GateServer : IAsyncDisposable
     private void Run(IPEndPoint ep, Listener l)
     {
         _listeners[ep] = l;
-        l.Relay = _relay.Listen(l.Socket, l);
+        // TCP_NODELAY once on the listener of a forward service (a reload that makes it one leaves
+        // the relay to set it per connection, as before); an activated socket is left as systemd gave it.
+        l.Relay = _relay.Listen(l.Socket, l, forwards: l.Service.Forward is not null, mayRaise: !_activated.IsPassed(l.Socket));
     }
 
     /// <summary>
@@ -376,8 +378,28 @@ public sealed class GateServer : IAsyncDisposable
         return letGo;
     }
 
+    /// <summary>A batch of new connections, on the event loop that accepted them (all of them before this call).</summary>
+    private void Accepted(Listener l, in AcceptedBatch batch, RelayLoop loop)
+    {
+        // The tables' files are checked once for the batch, at the first decision made on the loop:
+        // after every connection of it was accepted, so a change made before any of them is seen.
+        var fresh = new BatchRefresh();
+        var sockets = batch.Sockets;
+        for (var i = 0; i < sockets.Length; i++)
+        {
+            try
+            {
+                Accepted(l, sockets[i].Fd, batch.Peer(i), loop, sockets[i].NoDelay, ref fresh);
+            }
+            catch (Exception)
+            {
+                // As the loop's own catch: the descriptor was ours; the rest of the batch still is.
+            }
+        }
+    }
+
     /// <summary>A new connection, on the event loop that accepted it.</summary>
-    private void Accepted(Listener l, int fd, ReadOnlySpan<byte> peer, RelayLoop loop)
+    private void Accepted(Listener l, int fd, ReadOnlySpan<byte> peer, RelayLoop loop, bool noDelay, ref BatchRefresh fresh)
     {
         var service = l.Service;
         if (SockAddr.ToEndPoint(peer) is not { } remote || (l.FixedLocal ?? SockAddr.Local(fd)) is not { } local)
@@ -399,7 +421,7 @@ public sealed class GateServer : IAsyncDisposable
         try
         {
             var request = AccessRequest.ForConnection(service.Daemon, remote, local);
-            outcome = handler.TryServeOnLoop(fd, request, source, service, open, loop);
+            outcome = handler.TryServeOnLoop(fd, request, source, service, open, loop, noDelay, ref fresh);
         }
         catch (Exception ex)
         {
@@ -419,6 +441,10 @@ public sealed class GateServer : IAsyncDisposable
                 Close(open);
                 return;
         }
+        // The long way hands the socket on as accept gave it: without the TCP_NODELAY the relay set on
+        // the listener (a program exec'd on it gets what it always got; a forward sets it again).
+        if (l.Relay is { RaisedNoDelay: true })
+            _ = Libc.SetNoDelay(fd, false);
         ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Gate.ServeAsync(s.Handler, s.Fd, s.Open), (Gate: this, Handler: handler, Fd: fd, Open: open), preferLocal: false);
     }
 
@@ -504,8 +530,8 @@ public sealed class GateServer : IAsyncDisposable
     /// <summary>The relay's calls into the gate, on its threads.</summary>
     private sealed class RelayCallbacks(GateServer gate) : IRelayOwner
     {
-        public void Accepted(RelayListener listener, int fd, ReadOnlySpan<byte> peer, RelayLoop loop) =>
-            gate.Accepted((Listener)listener.State, fd, peer, loop);
+        public void Accepted(RelayListener listener, in AcceptedBatch batch, RelayLoop loop) =>
+            gate.Accepted((Listener)listener.State, batch, loop);
 
         public void AcceptFailed(RelayListener listener, int errno) =>
             gate._log.Gate(SyslogSeverity.Err, $"error: accept on {listener.Socket.LocalEndPoint}: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}");

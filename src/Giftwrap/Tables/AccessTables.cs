@@ -1,5 +1,6 @@
 // The live pair of tables, hosts.allow and hosts.deny: read and compiled once,
-// checked for changes before every decision (one syscall, no lock), recompiled only
+// checked for changes before every decision (one syscall, no lock; or once for a batch
+// of connections accepted together, after the batch), recompiled only
 // when a file's bytes changed, published as an immutable snapshot; released by
 // reference count when neither its owner nor a connection being decided holds it.
 // The entry point of the core.
@@ -211,11 +212,20 @@ public sealed class AccessTables : IDisposable
     /// </summary>
     /// <param name="request">The connection's facts.</param>
     /// <param name="decision">The decision (never <see cref="Verdict.NeedsLookup"/>) when the result is true.</param>
-    public bool TryDecideWithoutWaiting(AccessRequest request, [NotNullWhen(true)] out Decision? decision)
+    public bool TryDecideWithoutWaiting(AccessRequest request, [NotNullWhen(true)] out Decision? decision) =>
+        TryDecideNow(request, refreshed: false, out decision);
+
+    /// <summary>
+    /// As <see cref="TryDecideWithoutWaiting"/>; <paramref name="refreshed"/>:
+    /// the caller's <see cref="TryRefreshWithoutWaiting"/> returned true after this connection was
+    /// accepted, so the check for changes is not made again (a gate's accept batch: one check, made
+    /// once the whole batch is accepted, for every connection in it).
+    /// </summary>
+    internal bool TryDecideNow(AccessRequest request, bool refreshed, [NotNullWhen(true)] out Decision? decision)
     {
         ArgumentNullException.ThrowIfNull(request);
         decision = null;
-        if (_monitor is not null && (!_monitor.Refresh(wait: false) || Volatile.Read(ref _reloading) != 0))
+        if (_monitor is not null && ((!refreshed && !_monitor.Refresh(wait: false)) || Volatile.Read(ref _reloading) != 0))
             return false;
         var s = Volatile.Read(ref _snapshot);
         if (_monitor is not null && _monitor.Version != s.Version)
@@ -226,6 +236,12 @@ public sealed class AccessTables : IDisposable
         decision = decided;
         return true;
     }
+
+    /// <summary>
+    /// Takes in every change to the files completed before this call, without waiting: false when another
+    /// caller holds changes it is handing over (decide then as if this call had not been made).
+    /// </summary>
+    internal bool TryRefreshWithoutWaiting() => _monitor is null || _monitor.Refresh(wait: false);
 
     private Snapshot Reload(Snapshot s)
     {
