@@ -1,7 +1,7 @@
 // One JSON object on one line, byte for byte as System.Text.Json's Utf8JsonWriter writes it with its
 // default options (compact, the default encoder's escaping), for the decision log: strings, integers,
 // null and arrays of strings. It checks no nesting and no names; its one caller is DecisionLog.Format.
-// Why not Utf8JsonWriter: with its encoder it was ~770 relocations giftwrap-tcpd's loader applied at every
+// Why not Utf8JsonWriter: it and its encoder were 204 relocations giftwrap-tcpd's loader applied at every
 // start, log or no log (docs/benchmarks.md, third round). DecisionLogFormatTests compares the two.
 using System.Globalization;
 
