@@ -29,10 +29,21 @@ internal enum DecisionFate
 /// fallback); <c>Request</c> is the request as the options left it (a banner's %n or %u may have looked up
 /// the name or the user, which the verdict line then shows); <c>Severity</c> and <c>Facility</c> are the
 /// rule's severity option; <c>Program</c> is the twist program's exit status when the host started one.
+/// A class, not a record: nothing compares outcomes, and a record's Equals, GetHashCode and ToString (an
+/// equality comparer per member type) were on giftwrap-tcpd's start (docs/benchmarks.md, third round).
 /// </summary>
-internal sealed record DecisionOutcome(DecisionFate Fate, ProcessState State, Decision Decision, AccessRequest Request,
-    SyslogSeverity? Severity = null, int? Facility = null, string? TwistCommand = null, Task<int>? Program = null)
+internal sealed class DecisionOutcome(DecisionFate fate, ProcessState state, Decision decision, AccessRequest request,
+    SyslogSeverity? severity = null, int? facility = null, string? twistCommand = null, Task<int>? program = null)
 {
+    public DecisionFate Fate { get; } = fate;
+    public ProcessState State { get; } = state;
+    public Decision Decision { get; } = decision;
+    public AccessRequest Request { get; } = request;
+    public SyslogSeverity? Severity { get; } = severity;
+    public int? Facility { get; } = facility;
+    public string? TwistCommand { get; } = twistCommand;
+    public Task<int>? Program { get; } = program;
+
     /// <summary>The verdict as the decision log and the metrics name it: granted, twist or denied.</summary>
     public string Verdict => Fate switch
     {

@@ -49,12 +49,20 @@ internal enum ProgramKind
 }
 
 /// <summary>A program the engine wants started, with where it comes from (for the host's bounds and lines).</summary>
-/// <param name="Argv">argv; argv[0] is the path spawned.</param>
-/// <param name="State">The process state the options before it built.</param>
-/// <param name="Kind">Spawn, aclexec or twist.</param>
-/// <param name="Request">The request as the options left it.</param>
-/// <param name="Decision">The decision whose rule asks for it.</param>
-internal sealed record ProgramStart(string[] Argv, ProcessState State, ProgramKind Kind, AccessRequest Request, Decision Decision);
+/// <param name="argv">argv; argv[0] is the path spawned.</param>
+/// <param name="state">The process state the options before it built.</param>
+/// <param name="kind">Spawn, aclexec or twist.</param>
+/// <param name="request">The request as the options left it.</param>
+/// <param name="decision">The decision whose rule asks for it.</param>
+/// <remarks>A class, not a record: nothing compares them, and a record's members were on giftwrap-tcpd's start.</remarks>
+internal sealed class ProgramStart(string[] argv, ProcessState state, ProgramKind kind, AccessRequest request, Decision decision)
+{
+    public string[] Argv { get; } = argv;
+    public ProcessState State { get; } = state;
+    public ProgramKind Kind { get; } = kind;
+    public AccessRequest Request { get; } = request;
+    public Decision Decision { get; } = decision;
+}
 
 /// <summary>The host side of carrying out a decision; one instance may serve many connections, or one.</summary>
 internal interface IDecisionHost

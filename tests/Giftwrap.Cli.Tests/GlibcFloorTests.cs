@@ -20,7 +20,7 @@ public sealed class GlibcFloorTests
         ["execv"] = "2.2.5", ["execve"] = "2.2.5", ["fchown"] = "2.2.5", ["fcntl"] = "2.2.5", ["flock"] = "2.2.5",
         ["freeaddrinfo"] = "2.2.5", ["fsync"] = "2.2.5", ["getaddrinfo"] = "2.2.5", ["getegid"] = "2.2.5",
         ["getgrnam"] = "2.2.5", ["getnameinfo"] = "2.2.5", ["getnetgrent"] = "2.2.5", ["getpeername"] = "2.2.5",
-        ["getpwnam"] = "2.2.5", ["getsockname"] = "2.2.5", ["getsockopt"] = "2.2.5", ["initgroups"] = "2.2.5",
+        ["getpwnam"] = "2.2.5", ["getrandom"] = "2.25", ["getsockname"] = "2.2.5", ["getsockopt"] = "2.2.5", ["initgroups"] = "2.2.5",
         ["innetgr"] = "2.2.5", ["inotify_add_watch"] = "2.4", ["inotify_init1"] = "2.9", ["inotify_rm_watch"] = "2.4",
         ["ioctl"] = "2.2.5", ["kill"] = "2.2.5", ["nice"] = "2.2.5", ["open"] = "2.2.5", ["pipe2"] = "2.9",
         ["posix_spawn"] = "2.15", ["posix_spawn_file_actions_adddup2"] = "2.2.5",

@@ -11,7 +11,14 @@ using Giftwrap.Gate.Listening;
 namespace Giftwrap.Gate.Tcpd;
 
 /// <summary>What descriptor 0 says of the request: the endpoints (null where unknown), whether it is a datagram service, and libwrap's warning when the client could not be read.</summary>
-internal sealed record StdinRequest(IPEndPoint? Remote, IPEndPoint? Local, bool Datagram, string? Warning);
+/// <remarks>A class, not a record: nothing compares them, and a record's members were on giftwrap-tcpd's start.</remarks>
+internal sealed class StdinRequest(IPEndPoint? remote, IPEndPoint? local, bool datagram, string? warning)
+{
+    public IPEndPoint? Remote { get; } = remote;
+    public IPEndPoint? Local { get; } = local;
+    public bool Datagram { get; } = datagram;
+    public string? Warning { get; } = warning;
+}
 
 internal static class StdinSocket
 {

@@ -38,8 +38,15 @@ internal enum LibwrapEvent
 }
 
 /// <summary>One line: its event, the daemon it is tagged with, its severity, the rule's facility (null: the host's), and its words.</summary>
-internal readonly record struct LibwrapLine(LibwrapEvent Event, string Daemon, SyslogSeverity Severity, int? Facility, string Text)
+/// <remarks>A plain struct, not a record struct: lines are not compared, and a record's members were on giftwrap-tcpd's start.</remarks>
+internal readonly struct LibwrapLine(LibwrapEvent @event, string daemon, SyslogSeverity severity, int? facility, string text)
 {
+    public LibwrapEvent Event { get; } = @event;
+    public string Daemon { get; } = daemon;
+    public SyslogSeverity Severity { get; } = severity;
+    public int? Facility { get; } = facility;
+    public string Text { get; } = text;
+
     /// <summary>The template an ILogger sees, as a [LoggerMessage] method would give it.</summary>
     public const string Template = "{Daemon}: {Line}";
 

@@ -5,7 +5,8 @@
 // echo id and question are ignored (RFC 5452), at most 16 of them; one 4 KB buffer per question.
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
+using System.Runtime.InteropServices;
+using Giftwrap.Net.Interop;
 
 namespace Giftwrap.Net.Dns;
 
@@ -95,7 +96,7 @@ public sealed class UdpDnsClient : IDnsClient
 
     private async Task QueryAsync(string name, DnsRecordType type, List<string> names, List<IPAddress> addresses, CancellationToken cancellationToken)
     {
-        var query = DnsMessage.BuildQuery((ushort)RandomNumberGenerator.GetInt32(0x10000), name, type);
+        var query = DnsMessage.BuildQuery(RandomQueryId(), name, type);
         if (query is null)
         {
             return; // Not a representable name: no such name can exist.
@@ -124,6 +125,26 @@ public sealed class UdpDnsClient : IDnsClient
             throw new DnsLookupException(DnsFailure.Network, $"DNS query for {name} to {Server} failed: {e.SocketErrorCode}", e);
         }
         throw new DnsLookupException(DnsFailure.Malformed, $"DNS query for {name}: too many stray replies from {Server}");
+    }
+
+    /// <summary>
+    /// 16 bits from getrandom(2), the source RandomNumberGenerator reads on Linux, without the
+    /// cryptography library's types in giftwrap-tcpd's start (docs/benchmarks.md, third round).
+    /// </summary>
+    private static ushort RandomQueryId()
+    {
+        Span<byte> id = stackalloc byte[2];
+        while (true)
+        {
+            // At most 256 bytes are never cut short once the source is seeded; a signal before that interrupts.
+            var read = Libc.getrandom(ref id[0], 2, 0);
+            if (read == 2)
+                return (ushort)(id[0] << 8 | id[1]);
+            var errno = Marshal.GetLastPInvokeError();
+            if (read < 0 && errno != Libc.EIntr)
+                // Without unpredictable ids a forged reply could be taken (RFC 5452): no question is sent.
+                throw new DnsLookupException(DnsFailure.Network, $"DNS query id: getrandom failed (errno {errno})");
+        }
     }
 
     private static void ThrowUnlessAnswered(ReplyStatus status, string name)

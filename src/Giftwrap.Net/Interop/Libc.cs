@@ -1,7 +1,7 @@
 // Giftwrap.Net's doorway into the C library: the syslog socket (socket, connect, send, close on a
-// plain descriptor) and the system resolver (getaddrinfo, getnameinfo), each declared once, with
-// the constants they take under their C header's names and glibc's struct addrinfo as a type whose
-// size and offsets tests assert. Linux (glibc) on 64-bit: the same values on x86-64 and arm64.
+// plain descriptor), the system resolver (getaddrinfo, getnameinfo) and the kernel's random bytes
+// (getrandom, for DNS query ids), each declared once, with the constants they take under their C
+// header's names and glibc's struct addrinfo as a type whose size and offsets tests assert. Linux (glibc) on 64-bit: the same values on x86-64 and arm64.
 using System.Runtime.InteropServices;
 
 namespace Giftwrap.Net.Interop;
@@ -11,6 +11,7 @@ internal static partial class Libc
     private const string Library = "libc.so.6";
 
     // errno.h
+    public const int EIntr = 4;
     public const int EAgain = 11;
     public const int ENoBufs = 105;
     public const int ENotConn = 107;
@@ -47,6 +48,10 @@ internal static partial class Libc
 
     [LibraryImport(Library)]
     public static partial int close(int fd);
+
+    /// <summary>getrandom(2), GLIBC_2.25: flags 0 reads the urandom source, blocking only until it is first seeded.</summary>
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial nint getrandom(ref byte buffer, nuint length, uint flags);
 
     [LibraryImport(Library)]
     public static partial int getaddrinfo(ref byte node, nint service, ref AddrInfo hints, out nint res);

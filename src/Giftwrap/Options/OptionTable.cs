@@ -74,16 +74,26 @@ internal delegate (RuleAction? Action, string? Error) ParseHandler(string? value
 internal delegate string? DecideHandler(string? value, EvalContext ctx, List<RuleAction> actions);
 
 /// <summary>One row of <see cref="OptionTable"/>.</summary>
-/// <param name="Keyword">As hosts_options(5) spells it; matched without regard to case.</param>
-/// <param name="Kind">Which option it is, for the checks that single one out.</param>
-/// <param name="Argument">Whether the keyword takes a value; the handler checks the value itself.</param>
-/// <param name="Phase">When the core does the option's work, and so which handler the row has.</param>
-/// <param name="Flags">Must be last, %-expanded, Giftwrap extension.</param>
-/// <param name="Syntax">The value as the manual writes it (empty when none; in [] when optional).</param>
-/// <param name="Description">One line for the manual page.</param>
-internal sealed record OptionDefinition(
-    string Keyword, OptionKind Kind, OptionArgument Argument, OptionPhase Phase, OptionFlags Flags, string Syntax, string Description)
+/// <param name="keyword">As hosts_options(5) spells it; matched without regard to case.</param>
+/// <param name="kind">Which option it is, for the checks that single one out.</param>
+/// <param name="argument">Whether the keyword takes a value; the handler checks the value itself.</param>
+/// <param name="phase">When the core does the option's work, and so which handler the row has.</param>
+/// <param name="flags">Must be last, %-expanded, Giftwrap extension.</param>
+/// <param name="syntax">The value as the manual writes it (empty when none; in [] when optional).</param>
+/// <param name="description">One line for the manual page.</param>
+/// <remarks>A class, not a record: rows are not compared, and a record's Equals and GetHashCode over the handlers
+/// were on giftwrap-tcpd's start (docs/benchmarks.md, third round).</remarks>
+internal sealed class OptionDefinition(
+    string keyword, OptionKind kind, OptionArgument argument, OptionPhase phase, OptionFlags flags, string syntax, string description)
 {
+    public string Keyword { get; } = keyword;
+    public OptionKind Kind { get; } = kind;
+    public OptionArgument Argument { get; } = argument;
+    public OptionPhase Phase { get; } = phase;
+    public OptionFlags Flags { get; } = flags;
+    public string Syntax { get; } = syntax;
+    public string Description { get; } = description;
+
     /// <summary>The handler of a <see cref="OptionPhase.Parse"/> row.</summary>
     public ParseHandler? Parse { get; init; }
 

@@ -25,7 +25,13 @@ internal sealed class TableEntry
     private Decision? _granted;
     private Decision? _denied;
 
-    private sealed record Compiled(PatternList<DaemonPattern> Daemons, PatternList<ClientPattern> Clients, RuleOptions? Options);
+    // A class, not a record: never compared, and a record's members were on giftwrap-tcpd's start.
+    private sealed class Compiled(PatternList<DaemonPattern> daemons, PatternList<ClientPattern> clients, RuleOptions? options)
+    {
+        public PatternList<DaemonPattern> Daemons { get; } = daemons;
+        public PatternList<ClientPattern> Clients { get; } = clients;
+        public RuleOptions? Options { get; } = options;
+    }
 
     public required EntryKind Kind { get; init; }
     public required int Line { get; init; }

@@ -9,10 +9,17 @@ using Giftwrap.Patterns;
 namespace Giftwrap.Tables;
 
 /// <summary>
-/// A compiled pattern file. <paramref name="Fatal"/> means libwrap would crash or hang on it, so access
-/// is refused; otherwise <paramref name="Error"/> (with <paramref name="Code"/>) is a warning and libwrap's outcome is kept.
+/// A compiled pattern file. <paramref name="fatal"/> means libwrap would crash or hang on it, so access
+/// is refused; otherwise <paramref name="error"/> (with <paramref name="code"/>) is a warning and libwrap's outcome is kept.
+/// A class, not a record: never compared, and a record's members were on giftwrap-tcpd's start.
 /// </summary>
-internal sealed record PatternFileList(HostPattern[] Patterns, string? Error, bool Fatal = false, string Code = "file-open");
+internal sealed class PatternFileList(HostPattern[] patterns, string? error, bool fatal = false, string code = "file-open")
+{
+    public HostPattern[] Patterns { get; } = patterns;
+    public string? Error { get; } = error;
+    public bool Fatal { get; } = fatal;
+    public string Code { get; } = code;
+}
 
 /// <summary>
 /// The /file lists of one snapshot of the tables, read when the tables were compiled and never changed
@@ -96,11 +103,11 @@ internal sealed class PatternFileCache
                 return new PatternFileList([], error!.Replace("cannot open", "open", StringComparison.Ordinal));
             case ReadOutcome.Directory:
                 // libwrap opens a directory and reads nothing from it: no match (checked with libwrap). Kept, and said.
-                return new PatternFileList([], $"{error}; it lists no patterns (as in libwrap)", Code: "file-type");
+                return new PatternFileList([], $"{error}; it lists no patterns (as in libwrap)", code: "file-type");
             case ReadOutcome.Refused:
                 // libwrap would hang in open(2) on a FIFO or read a device without end (/dev/zero overflows its
                 // buffer): a list that cannot be read as a file of patterns refuses access.
-                return new PatternFileList([], $"{error}; a /file pattern list must be a regular file of at most {MaxBytes} bytes; access refused", Fatal: true, Code: "file-type");
+                return new PatternFileList([], $"{error}; a /file pattern list must be a regular file of at most {MaxBytes} bytes; access refused", fatal: true, code: "file-type");
         }
         return Parse(path, data);
     }
@@ -122,7 +129,7 @@ internal sealed class PatternFileCache
             var token = data.AsSpan(start, i - start);
             // fscanf("%s") stores NUL bytes as any other: the whole token counts against libwrap's buffer.
             if (token.Length >= TokenBuffer)
-                return new PatternFileList([], $"{path}:{line}: a pattern of {token.Length} bytes{(token.Contains((byte)0) ? " (with NUL bytes)" : "")}, longer than libwrap's {TokenBuffer - 1} (libwrap would crash); access refused", Fatal: true, Code: "file-token");
+                return new PatternFileList([], $"{path}:{line}: a pattern of {token.Length} bytes{(token.Contains((byte)0) ? " (with NUL bytes)" : "")}, longer than libwrap's {TokenBuffer - 1} (libwrap would crash); access refused", fatal: true, code: "file-token");
             // The pattern ends at a NUL byte, as the C string fscanf() stored does (checked with libwrap: no match, no crash).
             var nul = token.IndexOf((byte)0);
             if (nul >= 0)
@@ -133,7 +140,7 @@ internal sealed class PatternFileCache
             if (token.Length > 0)
                 patterns.Add(HostPattern.Compile(Latin1(token)));
         }
-        return new PatternFileList([.. patterns], notice, Code: "file-nul");
+        return new PatternFileList([.. patterns], notice, code: "file-nul");
     }
 
     private static bool IsSpace(byte b) => b is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\v' or (byte)'\f' or (byte)'\r';
