@@ -1,6 +1,7 @@
 // What the tests that run the real giftwrap inside a namespace of their own share: a temporary
 // directory with hosts.allow and hosts.deny, the namespace, a listener in it, the giftwrap.dll
-// to run, and the two looks at the result (can a source connect; the ruleset). Disposed by the test.
+// to run, serve's configuration, and the two looks at the result (can a source connect; the ruleset).
+// Disposed by the test.
 using System.Net;
 
 namespace Giftwrap.Kernel.Tests;
@@ -23,6 +24,36 @@ public sealed class GiftwrapInNamespace : IDisposable
     public NetNamespace Ns { get; }
 
     public Listener Listener { get; }
+
+    /// <summary>giftwrap.conf in <see cref="Dir"/>, as <see cref="WriteServeConfig"/> writes it.</summary>
+    public string Conf => Path.Combine(Dir, "giftwrap.conf");
+
+    /// <summary>
+    /// serve's configuration: the tables, a ban store that does not protect loopback, syslog off, service echo
+    /// (127.0.0.1:2222 forwarded to the listener), and <paramref name="kernel"/> as the [kernel] section's lines,
+    /// from line 17 on.
+    /// </summary>
+    public void WriteServeConfig(string kernel) =>
+        File.WriteAllText(Conf, $"""
+            [tables]
+            allow = {Dir}/hosts.allow
+            deny = {Dir}/hosts.deny
+
+            [bans]
+            store = {Dir}/store
+            protect_loopback = no
+
+            [log]
+            syslog = off
+
+            [service:echo]
+            listen = 127.0.0.1:2222
+            forward = 127.0.0.1:{Listener.Port}
+
+            [kernel]
+            {kernel}
+
+            """);
 
     /// <summary>Whether <paramref name="source"/> (bound in the namespace) connects to the listener within 1.5 s.</summary>
     public bool From(string source) => Ns.Connects(IPAddress.Parse(source), IPAddress.Loopback, Listener.Port, TimeSpan.FromMilliseconds(1500));

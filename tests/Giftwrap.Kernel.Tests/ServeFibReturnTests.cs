@@ -18,32 +18,12 @@ public sealed class ServeFibReturnTests : IDisposable
 
     public ServeFibReturnTests() => _nft = new FiblessNft(_env.Dir, _env.Ns);
 
-    private string Conf => Path.Combine(_env.Dir, "giftwrap.conf");
+    private string Conf => _env.Conf;
 
     /// <summary>The configuration (reconcile every second), a ban on 127.0.0.5, and serve started with the wrapper as its nft.</summary>
     private GiftwrapServe Serve()
     {
-        File.WriteAllText(Conf, $"""
-            [tables]
-            allow = {_env.Dir}/hosts.allow
-            deny = {_env.Dir}/hosts.deny
-
-            [bans]
-            store = {_env.Dir}/store
-            protect_loopback = no
-
-            [log]
-            syslog = off
-
-            [service:echo]
-            listen = 127.0.0.1:2222
-            forward = 127.0.0.1:{_env.Listener.Port}
-
-            [kernel]
-            nftables = yes
-            reconcile = 1s
-
-            """);
+        _env.WriteServeConfig("nftables = yes\nreconcile = 1s");
         Assert.Equal(0, _env.Ns.Run("dotnet", GiftwrapInNamespace.Dll, "ban", "127.0.0.5", "--for", "1h", "--config", Conf).ExitCode);
         var serve = new GiftwrapServe(_env.Ns, Conf, _nft.Environment());
         serve.WaitFor("listening on");

@@ -10,29 +10,9 @@ public sealed class ServeReloadKernelTests : IDisposable
 {
     private readonly GiftwrapInNamespace _env = new("kernel-reload", "sshd: 127.0.9.0/24\n");
 
-    private string Conf => Path.Combine(_env.Dir, "giftwrap.conf");
+    private string Conf => _env.Conf;
 
-    private void Write(string kernel) =>
-        File.WriteAllText(Conf, $"""
-            [tables]
-            allow = {_env.Dir}/hosts.allow
-            deny = {_env.Dir}/hosts.deny
-
-            [bans]
-            store = {_env.Dir}/store
-            protect_loopback = no
-
-            [log]
-            syslog = off
-
-            [service:echo]
-            listen = 127.0.0.1:2222
-            forward = 127.0.0.1:{_env.Listener.Port}
-
-            [kernel]
-            {kernel}
-
-            """);
+    private void Write(string kernel) => _env.WriteServeConfig(kernel);
 
     [NfTablesFact]
     public void Reload_KernelSection_StartsReconfiguresRefusesAndStops()
