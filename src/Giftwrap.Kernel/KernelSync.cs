@@ -7,7 +7,7 @@
 // kernel lets them expire when the store does, without a message from here.
 // The drops hang in prerouting before conntrack, for this host's addresses only (KernelHook);
 // a kernel that refuses the fib expression there gets them in the input hook instead, and the
-// timer's reconciliation asks again once per period, moving them back when fib is there.
+// timer's reconciliation (once per period) and a reload ask again, moving them back when fib is there.
 // SECURITY: what the kernel drops is a subset of what the store refuses: protected
 // addresses are cut out (KernelView), daemon-specific bans stay in user space. When nft
 // fails, the gate still refuses every banned client itself: the kernel is a first line only.
@@ -59,7 +59,9 @@ public sealed partial class KernelSync : IAsyncDisposable
     private KernelRules? _rules;
     private bool _stale; // the last whole-table write failed: the kernel may hold an older table than ours
     private KernelHook _hook = KernelHook.Prerouting; // Input while the kernel refuses fib in prerouting
-    private int _probeDue; // set by the timer: in the fallback, the next reconciliation asks about fib again
+    private int _probeDue; // set by the timer or a reload: in the fallback, the next reconciliation asks about fib again
+
+    private const string MovedBack = "kernel: the kernel takes a prerouting chain with fib now; the drops moved from the input hook back to prerouting, before conntrack";
 
     /// <param name="store">The ban store; null when the host has no [bans] (address rules only).</param>
     /// <param name="options">The [kernel] settings.</param>
@@ -157,6 +159,20 @@ public sealed partial class KernelSync : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A reload: in the input-hook fallback, the next reconciliation (now, not at the timer's turn) asks
+    /// about fib again, so an administrator who loaded nft_fib gets the drops back in prerouting by
+    /// reloading. One probe per call; nothing at all while the drops are in prerouting.
+    /// </summary>
+    internal void AskAboutFib()
+    {
+        if (_hook != KernelHook.Input)
+            return;
+        Interlocked.Exchange(ref _probeDue, 1);
+        Interlocked.Exchange(ref _reconcile, 1);
+        _wake.Release();
+    }
+
     /// <summary>The tables changed: the address rules are compiled again and the table rewritten in one transaction.</summary>
     public void RulesChanged()
     {
@@ -248,7 +264,7 @@ public sealed partial class KernelSync : IAsyncDisposable
             if (Environment.TickCount64 >= nextReconcile)
             {
                 Interlocked.Exchange(ref _reconcile, 1);
-                // Only the timer lets a reconciliation probe: foreign changes, however many, never do.
+                // Only the timer (and a reload: AskAboutFib) lets a reconciliation probe: foreign changes, however many, never do.
                 Interlocked.Exchange(ref _probeDue, 1);
                 lastReconcile = Environment.TickCount64;
             }
@@ -423,7 +439,7 @@ public sealed partial class KernelSync : IAsyncDisposable
         // with the same sets and elements, so no packet meets a moment without the drops.
         var ok = await RewriteLockedAsync(back ? "the kernel takes fib again" : "drift", ct).ConfigureAwait(false);
         if (back && ok && _hook == KernelHook.Prerouting)
-            _log.Info("kernel: the kernel takes a prerouting chain with fib now; the drops moved from the input hook back to prerouting, before conntrack");
+            _log.Info(MovedBack);
         return report with { Rewritten = ok, Error = ok ? null : "nft refused the table" };
     }
 
@@ -442,8 +458,8 @@ public sealed partial class KernelSync : IAsyncDisposable
     }
 
     /// <summary>
-    /// In the fallback, at most once per reconcile period (the timer sets the flag, so neither a
-    /// failing nft nor a storm of foreign changes makes it spin): asks the kernel again, check
+    /// In the fallback, at most once per reconcile period or reload (the timer and AskAboutFib set the
+    /// flag, so neither a failing nft nor a storm of foreign changes makes it spin): asks the kernel again, check
     /// only, whether it takes fib in prerouting (nft_fib loaded since). True when it does: the
     /// next write goes to prerouting. While it still refuses nothing changes and nothing is
     /// logged: the fallback was logged once, when it happened.

@@ -21,9 +21,9 @@ public sealed class ServeFibReturnTests : IDisposable
     private string Conf => _env.Conf;
 
     /// <summary>The configuration (reconcile every second), a ban on 127.0.0.5, and serve started with the wrapper as its nft.</summary>
-    private GiftwrapServe Serve()
+    private GiftwrapServe Serve(string reconcile = "1s")
     {
-        _env.WriteServeConfig("nftables = yes\nreconcile = 1s");
+        _env.WriteServeConfig($"nftables = yes\nreconcile = {reconcile}");
         Assert.Equal(0, _env.Ns.Run("dotnet", GiftwrapInNamespace.Dll, "ban", "127.0.0.5", "--for", "1h", "--config", Conf).ExitCode);
         var serve = new GiftwrapServe(_env.Ns, Conf, _nft.Environment());
         serve.WaitFor("listening on");
@@ -95,6 +95,38 @@ public sealed class ServeFibReturnTests : IDisposable
         Assert.DoesNotContain("fib", rules, StringComparison.Ordinal);
         Assert.Contains("127.0.0.5", rules, StringComparison.Ordinal);
         Assert.False(_env.From("127.0.0.5"));
+        Assert.Equal(0, serve.Stop());
+    }
+
+    [NfTablesFact]
+    public void FibLoadedLater_AReload_MovesTheDropsBackToPrerouting_WithoutWaitingForTheTimer()
+    {
+        // A period the test never sees end: only the reload can ask about fib.
+        using var serve = Serve(reconcile: "1h");
+        Assert.Contains("type filter hook input priority filter - 10; policy accept;", _env.Ruleset(), StringComparison.Ordinal);
+        var probes = _nft.Probes;
+
+        _nft.LoadFib();
+        serve.Hup();
+        serve.WaitFor("configuration reloaded");
+        serve.WaitFor(MovedBack);
+        Assert.Equal(probes + 1, _nft.Probes);
+        var rules = _env.Ruleset();
+        Assert.Contains("type filter hook prerouting priority raw - 10; policy accept;", rules, StringComparison.Ordinal);
+        Assert.Matches(@"meta l4proto tcp ip saddr @a4 fib daddr type local drop", rules);
+        Assert.DoesNotContain("hook input", rules, StringComparison.Ordinal);
+        Assert.False(_env.From("127.0.0.5"));
+        Assert.True(_env.From("127.0.0.6"));
+        Assert.Contains("hook:      prerouting, priority raw - 10 (before conntrack)", _nft.Status(_env.Ns, Conf).Stdout, StringComparison.Ordinal);
+
+        // A second reload, in prerouting now, asks nothing and logs no move (status's own probe counted before).
+        probes = _nft.Probes;
+        serve.Hup();
+        serve.WaitFor("configuration reloaded", 2);
+        Thread.Sleep(500);
+        Assert.Equal(probes, _nft.Probes);
+        Assert.Equal(1, serve.Count(MovedBack));
+        Assert.Equal(1, serve.Count(FellBack));
         Assert.Equal(0, serve.Stop());
     }
 

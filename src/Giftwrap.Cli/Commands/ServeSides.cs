@@ -54,7 +54,11 @@ internal sealed class ServeSides(GateBans? bans, GateLog log) : IAsyncDisposable
     {
         var was = _kernelSettings;
         if (Same(was, next))
+        {
+            // The same settings: in the input-hook fallback the reload still asks about fib again.
+            _kernel?.AskAboutFib();
             return;
+        }
         _kernelSettings = next;
         if (_kernel is null)
         {
@@ -77,6 +81,7 @@ internal sealed class ServeSides(GateBans? bans, GateLog log) : IAsyncDisposable
         }
         if (await _kernel.ReconfigureAsync(next.Options, next.Rules(live: true), CancellationToken.None).ConfigureAwait(false))
             log.Gate(SyslogSeverity.Info, $"kernel: reloaded: table inet {KernelOptions.Table} written: {_kernel.Elements} ban element(s), {_kernel.Daemons.Count} daemon port(s) with address rules");
+        _kernel.AskAboutFib();
     }
 
     private void StartCrowdSec(CrowdSecOptions options)
