@@ -160,7 +160,7 @@ public sealed class Fail2banJailTests
     /// </summary>
     private sealed class SyslogFile : IDisposable
     {
-        private readonly Socket _socket = new(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        private readonly Socket _socket;
         private readonly CancellationTokenSource _stop = new();
         private readonly Task _loop;
         private readonly string _file;
@@ -169,7 +169,7 @@ public sealed class Fail2banJailTests
         {
             SocketPath = socketPath;
             _file = file;
-            _socket.Bind(new UnixDomainSocketEndPoint(socketPath));
+            _socket = SyslogListener.Bind(socketPath);
             _loop = Task.Run(ReadAsync);
         }
 

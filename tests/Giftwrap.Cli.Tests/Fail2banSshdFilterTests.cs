@@ -39,8 +39,7 @@ public sealed class Fail2banSshdFilterTests
         dir.Write("hosts.allow", "");
         dir.Write("hosts.deny", "sshd: ALL\n");
         var socketPath = Path.Combine(dir.Path, "log");
-        using var log = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-        log.Bind(new UnixDomainSocketEndPoint(socketPath));
+        using var log = SyslogListener.Bind(socketPath);
         var port = Loopback.FreePort();
         var conf = dir.Write("giftwrap.conf",
             $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = {socketPath}\n" +
@@ -84,8 +83,7 @@ public sealed class Fail2banSshdFilterTests
         dir.Write("hosts.allow", "ALL: ALL\n");
         dir.Write("hosts.deny", "");
         var socketPath = Path.Combine(dir.Path, "log");
-        using var log = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-        log.Bind(new UnixDomainSocketEndPoint(socketPath));
+        using var log = SyslogListener.Bind(socketPath);
         var port = Loopback.FreePort();
         var conf = dir.Write("giftwrap.conf",
             $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = {socketPath}\n" +

@@ -161,8 +161,7 @@ public static partial class InetdOnce
         using var dir = new TempDir();
         var d = dir.Path;
         Prepare(c, d);
-        using var log = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-        log.Bind(new UnixDomainSocketEndPoint(Path.Combine(d, "log")));
+        using var log = SyslogListener.Bind(Path.Combine(d, "log"));
         var daemon = c.Daemon.Replace("DIR", d, StringComparison.Ordinal);
         string[] launch = daemonAsArgv0
             ? [Path.Combine(d, "port"), daemon, tcpd[0], .. tcpd[1..]]

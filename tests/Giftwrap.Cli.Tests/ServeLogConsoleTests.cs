@@ -159,8 +159,6 @@ public sealed class ServeLogConsoleTests
     private static Socket SyslogSocket(TempDir dir, out string path)
     {
         path = Path.Combine(dir.Path, "log");
-        var log = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-        log.Bind(new UnixDomainSocketEndPoint(path));
-        return log;
+        return SyslogListener.Bind(path);
     }
 }

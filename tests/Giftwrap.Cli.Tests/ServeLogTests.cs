@@ -19,8 +19,7 @@ public sealed class ServeLogTests
         dir.Write("hosts.allow", "");
         dir.Write("hosts.deny", "cat: 127.0.0.72\n");
         var socketPath = Path.Combine(dir.Path, "log");
-        using var log = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-        log.Bind(new UnixDomainSocketEndPoint(socketPath));
+        using var log = SyslogListener.Bind(socketPath);
         var port = Loopback.FreePort();
         var conf = dir.Write("giftwrap.conf",
             $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = {(syslogOn ? socketPath : "off")}\n" +

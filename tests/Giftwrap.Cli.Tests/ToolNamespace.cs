@@ -63,8 +63,7 @@ public sealed class ToolNamespace : IDisposable
         File.WriteAllText(Path.Combine(Dir.Path, "hosts.deny"), deny.Replace("DIR", Dir.Path, StringComparison.Ordinal));
         var logPath = Path.Combine(Dir.Path, "log");
         File.Delete(logPath);
-        using var log = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-        log.Bind(new UnixDomainSocketEndPoint(logPath));
+        using var log = SyslogListener.Bind(logPath);
         var psi = new ProcessStartInfo(_unshare, ["--mount", "--net", "--fork", "--kill-child", "sh", "-c", Script, Dir.Path, .. command])
         {
             RedirectStandardOutput = true,
