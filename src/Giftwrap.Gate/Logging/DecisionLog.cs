@@ -2,6 +2,7 @@
 // server, verdict, matched file:line, actions), for `giftwrap replay` and for
 // people. Appends under a lock, rotates by size (file, file.1 ... file.N), so it
 // stays bounded. A write failure is counted, never thrown into a connection.
+using System.Text.Json;
 using Giftwrap.Decisions;
 
 namespace Giftwrap.Gate.Logging;
@@ -50,26 +51,30 @@ public sealed class DecisionLog : IDisposable
 
     internal static byte[] Format(AccessRequest r, Decision d, string verdict, DateTimeOffset when)
     {
-        var w = new JsonLineWriter();
-        w.StartObject();
-        w.String("time", when.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
-        w.String("daemon", r.Daemon);
-        w.String("client", r.ClientAddress ?? AccessRequest.Unknown);
-        w.String("client_name", r.ClientName ?? AccessRequest.Unknown);
-        w.String("user", r.ClientUser ?? AccessRequest.Unknown);
-        w.String("server", r.ServerAddress ?? AccessRequest.Unknown);
-        w.Number("server_port", r.ServerPort);
-        w.String("verdict", verdict);
-        if (d.Match is { } m)
-            w.String("match", $"{m.File}:{m.Line}");
-        else
-            w.Null("match");
-        w.StartArray("actions");
-        foreach (var a in d.Actions)
-            w.StringValue(a.Value.Length > 0 ? $"{a.Keyword} {a.Value}" : a.Keyword);
-        w.EndArray();
-        w.EndObject();
-        return w.ToLine();
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms))
+        {
+            w.WriteStartObject();
+            w.WriteString("time", when.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+            w.WriteString("daemon", r.Daemon);
+            w.WriteString("client", r.ClientAddress ?? AccessRequest.Unknown);
+            w.WriteString("client_name", r.ClientName ?? AccessRequest.Unknown);
+            w.WriteString("user", r.ClientUser ?? AccessRequest.Unknown);
+            w.WriteString("server", r.ServerAddress ?? AccessRequest.Unknown);
+            w.WriteNumber("server_port", r.ServerPort);
+            w.WriteString("verdict", verdict);
+            if (d.Match is { } m)
+                w.WriteString("match", $"{m.File}:{m.Line}");
+            else
+                w.WriteNull("match");
+            w.WriteStartArray("actions");
+            foreach (var a in d.Actions)
+                w.WriteStringValue(a.Value.Length > 0 ? $"{a.Keyword} {a.Value}" : a.Keyword);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        ms.WriteByte((byte)'\n');
+        return ms.ToArray();
     }
 
     private FileStream Open()
