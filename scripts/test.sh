@@ -4,8 +4,8 @@
 # for the tcpd-mode comparison, clang, lld and zlib1g-dev for the NativeAOT binary,
 # gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user for the linux-arm64 one and its run,
 # man-db to render the manual pages; nftables, iproute2, tftpd-hpa and tftp-hpa, haproxy and
-# nginx-light, redis-sentinel, afl++ and lintian for the kernel, UDP, backend, failover, fuzzing
-# and packaging tests; CrowdSec's binaries unpacked from Debian's package), builds the
+# nginx-light, redis-sentinel, afl++, lintian and strace for the kernel, UDP, backend, failover,
+# fuzzing and packaging tests; CrowdSec's binaries unpacked from Debian's package), builds the
 # libwrap harness, runs all test projects, and ends with one line
 # "N passed, N failed" totalled over every project.
 set -uo pipefail
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 packages=(tcpd libwrap0-dev gcc xinetd socat redis-server systemd clang lld zlib1g-dev man-db git fail2ban python3
           gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user nftables iproute2 tftpd-hpa tftp-hpa
-          haproxy nginx-light redis-sentinel afl++ lintian)
+          haproxy nginx-light redis-sentinel afl++ lintian strace)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

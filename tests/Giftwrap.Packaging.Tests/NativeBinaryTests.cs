@@ -103,6 +103,33 @@ public sealed class NativeBinaryTests(PackagingFixture fixture)
         Assert.Equal("argv0-form\n", r.Stdout);
     }
 
+    [Fact]
+    public void NativePrograms_StartWithoutProbingWhatTheyDoNotNeed()
+    {
+        // src/Directory.Build.targets gives every native program its gen0 budget, so the GC reads no cache
+        // sizes from sysfs at start; giftwrap-tcpd's connect line and syslog writer hash no string, so the
+        // runtime reads no random seed from /dev/urandom. Both cost giftwrap-tcpd's start per connection.
+        using var tables = new TempTables("echo: ALL\n", "");
+        var trace = Path.Combine(tables.Dir, "trace");
+        foreach (var (program, args) in new[]
+                 {
+                     (Tcpd, new[] { "--allow", tables.Allow, "--deny", tables.Deny, "/bin/echo", "served" }),
+                     (Giftwrap, new[] { "--version" }),
+                 })
+        {
+            var r = Run.Program("strace", ["-f", "-e", "trace=openat,open", "-o", trace, program, .. args], tables.Dir);
+            Assert.Equal(0, r.ExitCode);
+            var opened = File.ReadAllText(trace);
+            Assert.Contains("openat(", opened); // strace saw the program's files at all
+            Assert.DoesNotContain("/cache/index", opened);
+            if (program == Tcpd)
+            {
+                Assert.Equal("served\n", r.Stdout);
+                Assert.DoesNotContain("/dev/urandom", opened);
+            }
+        }
+    }
+
     /// <summary>hosts.allow and hosts.deny in a directory of their own, removed afterwards.</summary>
     private sealed class TempTables : IDisposable
     {

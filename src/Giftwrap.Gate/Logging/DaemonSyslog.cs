@@ -10,7 +10,10 @@ namespace Giftwrap.Gate.Logging;
 
 internal sealed class DaemonSyslog(string? syslogPath) : IDisposable
 {
-    private readonly Dictionary<(string Daemon, int? Facility), SyslogWriter> _writers = [];
+    // The first writer is kept apart: tcpd mode only ever has the one, and hashing its key would start the
+    // runtime's randomised string hashing (a read of /dev/urandom) at every tcpd start.
+    private (string Daemon, int? Facility, SyslogWriter Writer)? _first;
+    private readonly Dictionary<(string Daemon, int? Facility), SyslogWriter> _others = [];
     private readonly Lock _gate = new();
 
     /// <summary>
@@ -24,11 +27,14 @@ internal sealed class DaemonSyslog(string? syslogPath) : IDisposable
         if (syslogPath is null)
             return false;
         SyslogWriter w;
-        var key = (daemon, facility);
         lock (_gate)
         {
-            if (!_writers.TryGetValue(key, out w!))
-                _writers[key] = w = new SyslogWriter(daemon, facility is { } f && f >> 3 != 0 ? f >> 3 : SyslogFacility.Daemon, syslogPath);
+            if (_first is { } first && first.Facility == facility && string.Equals(first.Daemon, daemon, StringComparison.Ordinal))
+                w = first.Writer;
+            else if (_first is null)
+                _first = (daemon, facility, w = Open(daemon, facility, syslogPath));
+            else if (!_others.TryGetValue((daemon, facility), out w!))
+                _others[(daemon, facility)] = w = Open(daemon, facility, syslogPath);
         }
         return w.Log(severity, message);
     }
@@ -36,13 +42,18 @@ internal sealed class DaemonSyslog(string? syslogPath) : IDisposable
     /// <summary>One of the lines <see cref="LibwrapLog"/> builds, tagged with its daemon, at its severity and facility.</summary>
     public bool Write(in LibwrapLine line) => Write(line.Daemon, line.Severity, line.Text, line.Facility);
 
+    private static SyslogWriter Open(string daemon, int? facility, string path) =>
+        new(daemon, facility is { } f && f >> 3 != 0 ? f >> 3 : SyslogFacility.Daemon, path);
+
     public void Dispose()
     {
         lock (_gate)
         {
-            foreach (var w in _writers.Values)
+            _first?.Writer.Dispose();
+            _first = null;
+            foreach (var w in _others.Values)
                 w.Dispose();
-            _writers.Clear();
+            _others.Clear();
         }
     }
 }

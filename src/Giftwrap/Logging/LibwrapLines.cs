@@ -18,10 +18,10 @@ internal static partial class LibwrapLines
     public const string AclExecReturned = "aclexec returned 1";
 
     /// <summary>tcpd.c, with Debian's INET6 patch: <c>connect from %s (%s)</c>, eval_client() then eval_hostaddr().</summary>
-    public static string Connect(AccessRequest request) => $"connect from {Client(request)} ({Address(request)})";
+    public static string Connect(AccessRequest request) => string.Concat("connect from ", Client(request), " (", Address(request), ")");
 
     /// <summary>refuse.c, with Debian's INET6 patch: <c>refused connect from %s (%s)</c>.</summary>
-    public static string Refused(AccessRequest request) => $"refused connect from {Client(request)} ({Address(request)})";
+    public static string Refused(AccessRequest request) => string.Concat("refused connect from ", Client(request), " (", Address(request), ")");
 
     /// <summary>options.c twist_option(): <c>twist %s to %s</c>, eval_client() (user@ when known) and the expanded command.</summary>
     public static string Twist(AccessRequest request, string command) => $"twist {Client(request)} to {command}";
