@@ -173,6 +173,40 @@ public sealed partial class SocketActivationReloadTests
         Assert.Equal("once: still", SocketActivationTests.Receive(client));
     }
 
+    [Fact]
+    public async Task Serve_SocketTakenByName_ItsInetdServiceRemovedThenBack_IsTakenByNameAgain()
+    {
+        Assert.Equal("root", Environment.UserName);
+        using var dir = new TempDir();
+        using var named = SocketActivationTests.Datagram();
+        var tables = SocketActivationTests.Tables(dir);
+        var conf = dir.Write("giftwrap.conf", tables);
+        // inetd.conf services listen on every address: the gate runs in a network namespace of its
+        // own (unshare -n), where nothing reaches them. The passed socket is the test's, on its loopback.
+        var kept = $"7001 dgram udp wait root {dir.Path}/once.py once\n";
+        var service = $"7002 dgram udp wait root {dir.Path}/once.py once\n";
+        var inetd = dir.Write("inetd.conf", kept + service);
+        using var gate = Activation.Serve(conf, ["unshare", "-n"], ["--inetd", inetd], (named, "7002/udp"));
+        await gate.WaitForAsync("listening on", Within);
+        Assert.Contains($"udp:127.0.0.1:{Port(named)}", gate.Stderr, StringComparison.Ordinal);
+        using var client = SocketActivationTests.Datagram();
+        client.SendTo("1"u8, named.LocalEndPoint!);
+        Assert.Equal("once: 1", SocketActivationTests.Receive(client));
+
+        // The service goes: its socket is kept open. It comes back: taken by its name again, as at start.
+        File.WriteAllText(inetd, kept);
+        Assert.True(await ReloadAsync(gate, 1), gate.Stderr);
+        await gate.WaitForAsync($"activated socket udp:127.0.0.1:{Port(named)} is listed no more: kept open", Within);
+        File.WriteAllText(inetd, kept + service);
+        Assert.True(await ReloadAsync(gate, 2), gate.Stderr);
+        var line = gate.Stderr.Split('\n').Last(l => l.Contains("configuration reloaded", StringComparison.Ordinal));
+        Assert.Contains($"udp:127.0.0.1:{Port(named)}", line, StringComparison.Ordinal);
+        client.SendTo("2"u8, named.LocalEndPoint!);
+        Assert.Equal("once: 2", SocketActivationTests.Receive(client));
+        Assert.Contains(Activation.Inode(named), Activation.Sockets(gate.Id).Values);
+        Assert.DoesNotContain("cannot listen", gate.Stderr, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// The gate's relay loops held for a few seconds after every wake-up (strace delays the return of
     /// their epoll_wait), until disposed; strace is stopped by its pid and detaches.
