@@ -335,25 +335,26 @@ public sealed class GateServer : IAsyncDisposable
         // A passed socket a reload let go may still be in the loops of the listener before: the
         // relay takes it once they have all let it go (a loop holds a descriptor once).
         var released = _activated.Released(l.Socket);
+        var passed = _activated.IsPassed(l.Socket);
         if (released.IsCompleted)
-            Listen(l);
+            Listen(l, passed);
         else
-            l.Started = ListenAfterAsync(l, released);
+            l.Started = ListenAfterAsync(l, passed, released);
     }
 
-    private void Listen(Listener l) =>
+    private void Listen(Listener l, bool passed) =>
         // TCP_NODELAY once on the listener of a forward service (a reload that makes it one leaves
         // the relay to set it per connection, as before); an activated socket is left as systemd gave it.
-        l.Relay = _relay.Listen(l.Socket, l, forwards: l.Service.Forward is not null, mayRaise: !_activated.IsPassed(l.Socket));
+        l.Relay = _relay.Listen(l.Socket, l, forwards: l.Service.Forward is not null, mayRaise: !passed);
 
-    private async Task ListenAfterAsync(Listener l, Task released)
+    private async Task ListenAfterAsync(Listener l, bool passed, Task released)
     {
         await released.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (l.Stopping)
             return;
         try
         {
-            Listen(l);
+            Listen(l, passed);
         }
         catch (SocketException ex)
         {
