@@ -19,7 +19,13 @@ internal static partial class Activation
     /// `giftwrap serve --config <paramref name="conf"/>` with <paramref name="passed"/> on descriptors 3, 4, ...
     /// in that order, named as given.
     /// </summary>
-    public static ServeProcess Serve(string conf, params (Socket Socket, string Name)[] passed)
+    public static ServeProcess Serve(string conf, params (Socket Socket, string Name)[] passed) => Serve(conf, [], [], passed);
+
+    /// <summary>
+    /// As <see cref="Serve(string, ValueTuple{Socket, string}[])"/>, started through <paramref name="prefix"/> (a command that
+    /// execs the rest in place, as `unshare -n`) and with <paramref name="extra"/> arguments for serve (as --inetd FILE).
+    /// </summary>
+    public static ServeProcess Serve(string conf, string[] prefix, string[] extra, params (Socket Socket, string Name)[] passed)
     {
         var fds = passed.Select(p => (int)p.Socket.SafeHandle.DangerousGetHandle()).ToArray();
         // bash, not sh: dash refuses descriptor numbers above 9. Each goes to a free descriptor
@@ -37,7 +43,7 @@ internal static partial class Activation
                 Assert.Equal(0, fcntl(fd, FSetFd, 0));
             try
             {
-                return new ServeProcess(conf, 1, ["bash", "-c", script.ToString(), "bash"], []);
+                return new ServeProcess(conf, 1, [.. prefix, "bash", "-c", script.ToString(), "bash"], extra);
             }
             finally
             {

@@ -75,7 +75,7 @@ public sealed class SocketActivationTests
     }
 
     /// <summary>A UDP socket bound to 127.0.0.1 on a port of the kernel's choosing, as ListenDatagram= makes one.</summary>
-    private static Socket Datagram(string from = "127.0.0.1")
+    internal static Socket Datagram(string from = "127.0.0.1")
     {
         var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         s.Bind(new IPEndPoint(IPAddress.Parse(from), 0));
@@ -83,7 +83,7 @@ public sealed class SocketActivationTests
     }
 
     /// <summary>A listening TCP socket on 127.0.0.1, as ListenStream= makes one.</summary>
-    private static Socket Stream()
+    internal static Socket Stream()
     {
         var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
@@ -91,9 +91,9 @@ public sealed class SocketActivationTests
         return s;
     }
 
-    private static int Port(Socket s) => ((IPEndPoint)s.LocalEndPoint!).Port;
+    internal static int Port(Socket s) => ((IPEndPoint)s.LocalEndPoint!).Port;
 
-    private static string Receive(Socket s)
+    internal static string Receive(Socket s)
     {
         var buffer = new byte[100];
         s.ReceiveTimeout = 60_000;
@@ -104,7 +104,7 @@ public sealed class SocketActivationTests
     /// A UDP "wait" program that answers one datagram and exits, and writes to the file inherited
     /// the sockets it holds beyond its stdio (none expected); hosts.allow lets 127.0.0.1 in only.
     /// </summary>
-    private static string Tables(TempDir dir)
+    internal static string Tables(TempDir dir)
     {
         var once = dir.Write("once.py", $$"""
             #!/usr/bin/python3

@@ -8,6 +8,11 @@
 // listener handed to an inetd "wait" program, or the reverse, would serve nothing sensible).
 // A socket a reload lets go is kept here, open and unused, for a later reload that wants its
 // address again: systemd keeps its own copy bound, so a bind of ours would fail (EADDRINUSE).
+// It is given back at once, with the stop of the listener that served it still under way: the
+// next reload finds it whatever the timing, and its new listener starts once that stop is done
+// (the caller waits for Released), so no two listeners ever watch it. A socket taken by its
+// name stays bound to that name: a reload whose configuration names its service again takes it
+// for that service, by the same rules as at start.
 using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Gate.Config;
@@ -43,6 +48,10 @@ internal sealed class ActivatedSockets : IDisposable
     private readonly List<Passed> _free;
     // Used by a listener; looked up by socket when a reload lets the listener go.
     private readonly Dictionary<Socket, Passed> _taken = [];
+    // The stop of the listener that last served a socket given back, until which no other may watch it.
+    private readonly Dictionary<Socket, Task> _stops = [];
+    // Taken by FileDescriptorName= (TakeNamed): a reload takes them by that name again.
+    private readonly HashSet<Socket> _byName = [];
 
     public ActivatedSockets(IEnumerable<(Socket Socket, string? Name)> passed) =>
         _free = [.. passed.Select(p => Classify(p.Socket, p.Name))];
@@ -109,14 +118,56 @@ internal sealed class ActivatedSockets : IDisposable
                     unused(p, p.Kind == Kind.Unusable ? "neither a listening TCP socket nor a UDP socket" : "matches no service");
                     continue;
                 }
-                var udp = p.Kind == Kind.Datagram;
-                // The service's own addresses say which protocol it serves.
-                if ((udp ? service.ListenUdp : service.Listen).Count == 0)
-                    throw WrongKind(p, p.Local!, !udp, service, byName: true);
-                named.Add((Take(p), service, udp));
+                CheckKind(p, service);
+                _byName.Add(p.Socket);
+                named.Add((Take(p), service, p.Kind == Kind.Datagram));
             }
         }
         return named;
+    }
+
+    /// <summary>
+    /// For a reload: the sockets once taken by name (<see cref="TakeNamed"/>) that a reload let go and
+    /// whose service <paramref name="config"/> has again, taken as at start (a service of the other
+    /// protocol only is an error). The others stay here, open, as sockets no address takes do.
+    /// </summary>
+    public List<(Socket Socket, ServiceConfig Service, bool Udp)> TakeNamedAgain(GateConfig config)
+    {
+        lock (_lock)
+        {
+            var back = _free.Where(p => _byName.Contains(p.Socket))
+                .Select(p => (Passed: p, Service: config.Services.FirstOrDefault(s => s.Name == p.Name)))
+                .Where(x => x.Service is not null).ToList();
+            // Every one checked before any is taken: a refused reload leaves them all here.
+            foreach (var (p, service) in back)
+                CheckKind(p, service!);
+            return [.. back.Select(x => (Take(x.Passed), x.Service!, x.Passed.Kind == Kind.Datagram))];
+        }
+    }
+
+    /// <summary>
+    /// For a reload: the service of <paramref name="config"/> that the name of <paramref name="socket"/>
+    /// names when it was taken by name, else null; a service of the other protocol only is an error.
+    /// </summary>
+    public ServiceConfig? NamedService(Socket socket, GateConfig config)
+    {
+        lock (_lock)
+        {
+            if (!_byName.Contains(socket) || !_taken.TryGetValue(socket, out var p))
+                return null;
+            if (config.Services.FirstOrDefault(s => s.Name == p.Name) is not { } service)
+                return null;
+            CheckKind(p, service);
+            return service;
+        }
+    }
+
+    /// <summary>The service's own addresses say which protocol it serves: none of <paramref name="p"/>'s is an error.</summary>
+    private static void CheckKind(Passed p, ServiceConfig service)
+    {
+        var udp = p.Kind == Kind.Datagram;
+        if ((udp ? service.ListenUdp : service.Listen).Count == 0)
+            throw WrongKind(p, p.Local!, !udp, service, byName: true);
     }
 
     /// <summary>Whether <paramref name="socket"/> was passed by systemd.</summary>
@@ -129,16 +180,38 @@ internal sealed class ActivatedSockets : IDisposable
     /// <summary>
     /// Takes back a passed socket a reload let go (true: the caller must not close it), kept open
     /// for a later reload that wants its address; false for a socket the gate bound itself.
+    /// <paramref name="stopped"/>: the stop of the listener that served it, still under way, after
+    /// which the next one may start (<see cref="Released"/>); null when no listener started on it
+    /// (the stop before, if any, still counts).
     /// </summary>
-    public bool GiveBack(Socket socket)
+    public bool GiveBack(Socket socket, Task? stopped = null)
     {
         lock (_lock)
         {
             if (!_taken.Remove(socket, out var p))
                 return false;
             _free.Add(p);
+            if (stopped is not null)
+                _stops[socket] = stopped;
             return true;
         }
+    }
+
+    /// <summary>
+    /// Completes when no listener a reload let go watches <paramref name="socket"/> any more (at
+    /// once for a socket never given back, or one the gate bound): a new listener starts after it.
+    /// </summary>
+    public Task Released(Socket socket)
+    {
+        lock (_lock)
+            return _stops.GetValueOrDefault(socket) ?? Task.CompletedTask;
+    }
+
+    /// <summary>Completes when the listeners that served the sockets kept here have all stopped (before they are closed).</summary>
+    public Task Settled()
+    {
+        lock (_lock)
+            return Task.WhenAll(_free.Select(p => _stops.GetValueOrDefault(p.Socket) ?? Task.CompletedTask));
     }
 
     private Socket Take(Passed p)
@@ -168,7 +241,7 @@ internal sealed class ActivatedSockets : IDisposable
         return ex;
     }
 
-    /// <summary>Closes the passed sockets no listener uses (at the stop).</summary>
+    /// <summary>Closes the passed sockets no listener uses (at the stop, once <see cref="Settled"/>).</summary>
     public void Dispose()
     {
         lock (_lock)

@@ -64,10 +64,17 @@ internal sealed class DatagramListener : IAsyncDisposable
         }
     }
 
-    public void Start() => _loop = Task.Run(() => RunAsync(_stop.Token));
-
-    private async Task RunAsync(CancellationToken ct)
+    /// <summary>Starts watching, once <paramref name="after"/> (the stop of a listener before on the same socket) is done.</summary>
+    public void Start(Task? after = null)
     {
+        var ct = _stop.Token;
+        _loop = Task.Run(() => RunAsync(after ?? Task.CompletedTask, ct));
+    }
+
+    private async Task RunAsync(Task after, CancellationToken ct)
+    {
+        // Two loops never watch one socket: both would judge the same queued datagram.
+        await after.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         var peek = new byte[65536];
         var fd = (int)_socket.SafeHandle.DangerousGetHandle();
         while (!ct.IsCancellationRequested)

@@ -43,16 +43,19 @@ public sealed class GateServer : IAsyncDisposable
         public Socket Socket { get; } = socket;
         public volatile ServiceConfig Service = service;
         public RelayListener? Relay { get; set; }
+        /// <summary>Completes once the relay accepts here (later than Run for a passed socket whose old listener was still stopping).</summary>
+        public Task Started { get; set; } = Task.CompletedTask;
+        /// <summary>Set when the listener is let go: one that has not started yet never does.</summary>
+        public volatile bool Stopping;
         /// <summary>The local endpoint of every connection accepted here, when bound to one address (else getsockname).</summary>
         public IPEndPoint? FixedLocal { get; } =
             socket.LocalEndPoint is IPEndPoint ep && !ep.Address.Equals(IPAddress.Any) && !ep.Address.Equals(IPAddress.IPv6Any) ? ep : null;
     }
 
-    // The sockets systemd passed, until services take them (and those a reload let go).
+    // The sockets systemd passed, until services take them (and those a reload let go). Those taken
+    // by their FileDescriptorName= serve that service at no address it lists: a reload keeps them,
+    // or takes them again, while that service is there.
     private readonly ActivatedSockets _activated;
-    // Passed sockets serving the service their FileDescriptorName= names, at no address it lists
-    // (true: UDP): a reload keeps them while that service is there.
-    private readonly ConcurrentDictionary<(IPEndPoint Local, bool Udp), string> _byName = new();
     // The UDP services (dgram udp wait), each watched by its own loop; see DatagramListener.
     private readonly ConcurrentDictionary<IPEndPoint, DatagramListener> _datagrams = new();
 
@@ -116,14 +119,7 @@ public sealed class GateServer : IAsyncDisposable
             }
             // Activated sockets no listen address claims: named after a service (FileDescriptorName=).
             foreach (var (socket, service, udp) in _activated.TakeNamed(_config, Unused))
-            {
-                var ep = (IPEndPoint)socket.LocalEndPoint!;
-                _byName[(ep, udp)] = service.Name;
-                if (udp)
-                    datagrams.Add((ep, new DatagramListener(socket, service, _log, NewDatagramHandler)));
-                else
-                    opened.Add((ep, new Listener(socket, service)));
-            }
+                AddNamed(socket, service, udp, opened, datagrams);
         }
         catch
         {
@@ -145,7 +141,7 @@ public sealed class GateServer : IAsyncDisposable
     {
         var wanted = config.Services.SelectMany(s => s.Listen.Select(ep => (ep, s))).ToDictionary(x => x.ep, x => x.s);
         var wantedUdp = config.Services.SelectMany(s => s.ListenUdp.Select(ep => (ep, s))).ToDictionary(x => x.ep, x => x.s);
-        var letGo = KeepByName(config, wanted, wantedUdp);
+        KeepByName(config, wanted, wantedUdp);
         var added = new List<(IPEndPoint, Listener)>();
         var addedUdp = new List<(IPEndPoint, DatagramListener)>();
         try
@@ -160,6 +156,9 @@ public sealed class GateServer : IAsyncDisposable
                 if (!_datagrams.ContainsKey(ep))
                     addedUdp.Add((ep, new DatagramListener(BindUdp(ep, s, config), s, _log, NewDatagramHandler)));
             }
+            // Sockets taken by name at start and let go since, whose service is back: taken by name, as at start.
+            foreach (var (socket, service, udp) in _activated.TakeNamedAgain(config))
+                AddNamed(socket, service, udp, added, addedUdp);
         }
         catch
         {
@@ -173,14 +172,12 @@ public sealed class GateServer : IAsyncDisposable
                 _ = d.StopAsync(close: !_activated.GiveBack(d.Socket));
             throw;
         }
-        foreach (var key in letGo)
-            _byName.TryRemove(key, out _);
         foreach (var (ep, d) in _datagrams)
         {
             if (wantedUdp.TryGetValue(ep, out var s))
                 d.Service = s;
             else if (_datagrams.TryRemove(ep, out var gone))
-                _ = ReleaseAsync(gone);
+                LetGo(gone);
         }
         foreach (var (ep, d) in addedUdp)
             RunUdp(ep, d);
@@ -204,7 +201,7 @@ public sealed class GateServer : IAsyncDisposable
             if (wanted.TryGetValue(ep, out var s))
                 l.Service = s;
             else if (_listeners.TryRemove(ep, out var gone))
-                _ = CloseAsync(gone, keepPassed: true);
+                LetGo(gone);
         }
         foreach (var (ep, l) in added)
             Run(ep, l);
@@ -215,10 +212,12 @@ public sealed class GateServer : IAsyncDisposable
     /// <summary>Stops accepting and waits up to <paramref name="drain"/> for open connections to finish.</summary>
     public async Task StopAsync(TimeSpan drain)
     {
-        var closing = _listeners.Values.Select(l => CloseAsync(l, keepPassed: false)).Concat(_datagrams.Values.Select(d => d.DisposeAsync().AsTask())).ToList();
+        var closing = _listeners.Values.Select(l => CloseAsync(l, close: true)).Concat(_datagrams.Values.Select(d => d.DisposeAsync().AsTask())).ToList();
         _listeners.Clear();
         _datagrams.Clear();
         await Task.WhenAll(closing).ConfigureAwait(false);
+        // Listeners of passed sockets let go by a reload may still be stopping: the sockets are closed after.
+        await _activated.Settled().ConfigureAwait(false);
         _draining = true;
         if (OpenConnections == 0)
             _drained.TrySetResult();
@@ -313,41 +312,91 @@ public sealed class GateServer : IAsyncDisposable
         }
     }
 
+    /// <summary>A passed socket taken by its name, to be served for <paramref name="service"/> with the others.</summary>
+    private void AddNamed(Socket socket, ServiceConfig service, bool udp, List<(IPEndPoint, Listener)> tcp, List<(IPEndPoint, DatagramListener)> datagrams)
+    {
+        var ep = (IPEndPoint)socket.LocalEndPoint!;
+        if (udp)
+            datagrams.Add((ep, new DatagramListener(socket, service, _log, NewDatagramHandler)));
+        else
+            tcp.Add((ep, new Listener(socket, service)));
+    }
+
     private void RunUdp(IPEndPoint ep, DatagramListener d)
     {
         _datagrams[ep] = d;
-        d.Start();
+        // A passed socket a reload let go: watched once the listener before is done with it.
+        d.Start(after: _activated.Released(d.Socket));
     }
 
     private void Run(IPEndPoint ep, Listener l)
     {
         _listeners[ep] = l;
+        // A passed socket a reload let go may still be in the loops of the listener before: the
+        // relay takes it once they have all let it go (a loop holds a descriptor once).
+        var released = _activated.Released(l.Socket);
+        var passed = _activated.IsPassed(l.Socket);
+        if (released.IsCompleted)
+            Listen(l, passed);
+        else
+            l.Started = ListenAfterAsync(l, passed, released);
+    }
+
+    private void Listen(Listener l, bool passed) =>
         // TCP_NODELAY once on the listener of a forward service (a reload that makes it one leaves
         // the relay to set it per connection, as before); an activated socket is left as systemd gave it.
-        l.Relay = _relay.Listen(l.Socket, l, forwards: l.Service.Forward is not null, mayRaise: !_activated.IsPassed(l.Socket));
+        l.Relay = _relay.Listen(l.Socket, l, forwards: l.Service.Forward is not null, mayRaise: !passed);
+
+    private async Task ListenAfterAsync(Listener l, bool passed, Task released)
+    {
+        await released.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (l.Stopping)
+            return;
+        try
+        {
+            Listen(l, passed);
+        }
+        catch (SocketException ex)
+        {
+            // The reload that asked for it is over: said, as an accept error would be.
+            _log.Gate(SyslogSeverity.Err, $"error: cannot listen on activated socket {l.Socket.LocalEndPoint}: {ex.Message}");
+        }
     }
 
     /// <summary>
-    /// Stops accepting on <paramref name="l"/>, then closes it (no loop touches it any more); a passed
-    /// socket is kept open instead for a later reload when <paramref name="keepPassed"/>.
+    /// Stops accepting on <paramref name="l"/> (once it has started), then closes it when
+    /// <paramref name="close"/> (no loop touches it any more).
     /// </summary>
-    private async Task CloseAsync(Listener l, bool keepPassed)
+    private async Task CloseAsync(Listener l, bool close)
     {
-        var ep = l.Socket.LocalEndPoint;
+        l.Stopping = true;
+        await l.Started.ConfigureAwait(false);
         if (l.Relay is { } r)
             await _relay.UnlistenAsync(r).ConfigureAwait(false);
-        if (keepPassed && _activated.GiveBack(l.Socket))
-            _log.Gate(SyslogSeverity.Info, $"activated socket {ep} is listed no more: kept open, unused, for a later reload");
-        else
+        if (close)
             l.Socket.Dispose();
     }
 
-    /// <summary>Stops watching <paramref name="d"/>; its socket is closed, or kept open for a later reload if systemd passed it.</summary>
-    private async Task ReleaseAsync(DatagramListener d)
+    /// <summary>
+    /// A listener a reload no longer wants: stopped, and closed, or, if systemd passed its socket,
+    /// given back to the activated sockets at once (open) with its stop still under way, so that
+    /// the very next reload can take the socket again.
+    /// </summary>
+    private void LetGo(Listener l)
+    {
+        var ep = l.Socket.LocalEndPoint;
+        var passed = _activated.IsPassed(l.Socket);
+        var stopped = CloseAsync(l, close: !passed);
+        if (passed && _activated.GiveBack(l.Socket, stopped))
+            _log.Gate(SyslogSeverity.Info, $"activated socket {ep} is listed no more: kept open, unused, for a later reload");
+    }
+
+    /// <summary>As <see cref="LetGo(Listener)"/>, for a UDP service.</summary>
+    private void LetGo(DatagramListener d)
     {
         var passed = _activated.IsPassed(d.Socket);
-        await d.StopAsync(close: !passed).ConfigureAwait(false);
-        if (passed && _activated.GiveBack(d.Socket))
+        var stopped = d.StopAsync(close: !passed);
+        if (passed && _activated.GiveBack(d.Socket, stopped))
             _log.Gate(SyslogSeverity.Info, $"activated socket udp:{d.Local} is listed no more: kept open, unused, for a later reload");
     }
 
@@ -360,22 +409,21 @@ public sealed class GateServer : IAsyncDisposable
 
     /// <summary>
     /// Adds to the addresses a reload wants those of passed sockets taken by name whose service is
-    /// still there (and of the protocol it serves); returns the others, taken by name no more once
-    /// the reload is done (let go, kept open, or listed by address now).
+    /// still there and lists not their address, as at start; a service of the other protocol only
+    /// is an error, as at start. The others are let go with the rest (kept open).
     /// </summary>
-    private List<(IPEndPoint, bool)> KeepByName(GateConfig config, Dictionary<IPEndPoint, ServiceConfig> wanted, Dictionary<IPEndPoint, ServiceConfig> wantedUdp)
+    private void KeepByName(GateConfig config, Dictionary<IPEndPoint, ServiceConfig> wanted, Dictionary<IPEndPoint, ServiceConfig> wantedUdp)
     {
-        var letGo = new List<(IPEndPoint, bool)>();
-        foreach (var ((ep, udp), name) in _byName)
+        foreach (var (ep, l) in _listeners)
         {
-            var map = udp ? wantedUdp : wanted;
-            var service = config.Services.FirstOrDefault(s => s.Name == name);
-            if (!map.ContainsKey(ep) && service is not null && (udp ? service.ListenUdp : service.Listen).Count > 0)
-                map[ep] = service;
-            else
-                letGo.Add((ep, udp));
+            if (!wanted.ContainsKey(ep) && _activated.NamedService(l.Socket, config) is { } s)
+                wanted[ep] = s;
         }
-        return letGo;
+        foreach (var (ep, d) in _datagrams)
+        {
+            if (!wantedUdp.ContainsKey(ep) && _activated.NamedService(d.Socket, config) is { } s)
+                wantedUdp[ep] = s;
+        }
     }
 
     /// <summary>A batch of new connections, on the event loop that accepted them (all of them before this call).</summary>
