@@ -11,7 +11,8 @@
 #
 #   bench/gate/segments.sh GIFTWRAP [GIFTWRAP_BEFORE]
 #
-# GIFTWRAP_BEFORE: a second giftwrap (an older build) counted beside the first.
+# GIFTWRAP_BEFORE: a second giftwrap (an older build) counted beside the first. HAPROXY_SMART=1 adds
+# haproxy-smart: HAProxy with `option tcp-smart-accept` and `tcp-smart-connect` (delayed ACKs).
 # Knobs: CONNLOAD_COUNT (2000), CONNLOAD_THREADS (8), WRK_SECONDS (1), WRK_CONNECTIONS (8),
 # STRACE_COUNT (1000). Everything runs in a private network namespace of its own (`unshare -n`,
 # needs root), on 127.0.0.1 there, so nothing else's segments are counted; every process started
@@ -43,6 +44,7 @@ gcc -O2 -Wall -o "$work/segcount" "$here/segcount.c"
 peers=(serve haproxy-nt1)
 declare -A BIN=([serve]=$(readlink -f "$1"))
 [ $# -ge 2 ] && peers+=(serve-before) && BIN[serve-before]=$(readlink -f "$2")
+[ "${HAPROXY_SMART:-0}" = 1 ] && peers+=(haproxy-smart)
 # per peer: the proxy's port for each load, and a backend of each kind of its own (the ports tell
 # the legs apart, in segcount and in ss)
 declare -A PROXY BACKEND
@@ -61,9 +63,13 @@ for peer in "${peers[@]}"; do
         "$d" "$d" "$d" "$d" "$d" "${BACKEND[$peer-wrk]}" >"$d/nginx.conf"
     start "nginx-$peer" nginx -p "$d" -e "$d/logs/error.log" -c "$d/nginx.conf"
     case $peer in
-    haproxy-nt1)
-        printf 'global\n    maxconn 4000\n    nbthread 1\n\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 60s\n    timeout server 60s\n\nlisten connload\n    bind 127.0.0.1:%s\n    server s1 127.0.0.1:%s\n\nlisten wrk\n    bind 127.0.0.1:%s\n    server s1 127.0.0.1:%s\n' \
-            "${PROXY[$peer-connload]}" "${BACKEND[$peer-connload]}" "${PROXY[$peer-wrk]}" "${BACKEND[$peer-wrk]}" >"$work/$peer.cfg"
+    haproxy-*)
+        # haproxy-smart: the same with the kernel's delayed ACKs asked for on both legs (off by
+        # default in mode tcp), to see what they would save
+        smart=
+        [ "$peer" = haproxy-smart ] && smart='    option tcp-smart-accept\n    option tcp-smart-connect\n'
+        printf 'global\n    maxconn 4000\n    nbthread 1\n\ndefaults\n    mode tcp\n%b    timeout connect 5s\n    timeout client 60s\n    timeout server 60s\n\nlisten connload\n    bind 127.0.0.1:%s\n    server s1 127.0.0.1:%s\n\nlisten wrk\n    bind 127.0.0.1:%s\n    server s1 127.0.0.1:%s\n' \
+            "$smart" "${PROXY[$peer-connload]}" "${BACKEND[$peer-connload]}" "${PROXY[$peer-wrk]}" "${BACKEND[$peer-wrk]}" >"$work/$peer.cfg"
         start "$peer" haproxy -db -f "$work/$peer.cfg" ;;
     *)
         # one client address opens every connection: the per-source limit (64) would refuse them
