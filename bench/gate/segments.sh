@@ -4,7 +4,8 @@
 # rather than timed, so that the figures hold on a busy machine: TCP segments per connection on both
 # legs (client <-> proxy, proxy <-> backend), by direction and kind (segcount.c on lo), cross-checked
 # with the namespace's own OutSegs; which side of each leg is left in TIME_WAIT (ss); the proxy's
-# system calls per connection at full speed (perf stat on raw_syscalls:sys_enter) and, in a run of
+# system calls per connection at full speed (perf stat on raw_syscalls:sys_enter; epoll_wait and the
+# context switches too, which depend on the rate) and, in a run of
 # their own because strace slows the proxy, per call (strace -f -c). Two loads: connload against
 # responder (the backend speaks first: "ok\n", close) and wrk with `Connection: close` against a
 # one-worker nginx (the client speaks first). Leaves rates and CPU time to per-connection.sh.
@@ -13,6 +14,7 @@
 #
 # GIFTWRAP_BEFORE: a second giftwrap (an older build) counted beside the first. HAPROXY_SMART=1 adds
 # haproxy-smart: HAProxy with `option tcp-smart-accept` and `tcp-smart-connect` (delayed ACKs).
+# SERVE_ONE_LOOP=1 adds serve-1loop: GIFTWRAP with DOTNET_PROCESSOR_COUNT=1 (one relay loop).
 # Knobs: CONNLOAD_COUNT (2000), CONNLOAD_THREADS (8), WRK_SECONDS (1), WRK_CONNECTIONS (8),
 # STRACE_COUNT (1000). Everything runs in a private network namespace of its own (`unshare -n`,
 # needs root), on 127.0.0.1 there, so nothing else's segments are counted; every process started
@@ -45,6 +47,7 @@ peers=(serve haproxy-nt1)
 declare -A BIN=([serve]=$(readlink -f "$1"))
 [ $# -ge 2 ] && peers+=(serve-before) && BIN[serve-before]=$(readlink -f "$2")
 [ "${HAPROXY_SMART:-0}" = 1 ] && peers+=(haproxy-smart)
+[ "${SERVE_ONE_LOOP:-0}" = 1 ] && peers+=(serve-1loop) && BIN[serve-1loop]=${BIN[serve]}
 # per peer: the proxy's port for each load, and a backend of each kind of its own (the ports tell
 # the legs apart, in segcount and in ss)
 declare -A PROXY BACKEND
@@ -76,7 +79,12 @@ for peer in "${peers[@]}"; do
         printf '[tables]\nallow = %s\ndeny = %s\n\n[service:connload]\nlisten = 127.0.0.1:%s\nforward = 127.0.0.1:%s\n\n[service:wrk]\nlisten = 127.0.0.1:%s\nforward = 127.0.0.1:%s\n\n[limits]\nmax_connections = 20000\nmax_per_source = 20000\n\n[log]\nsyslog = off\n' \
             "$work/tables/hosts.allow" "$work/tables/hosts.deny" "${PROXY[$peer-connload]}" "${BACKEND[$peer-connload]}" \
             "${PROXY[$peer-wrk]}" "${BACKEND[$peer-wrk]}" >"$work/$peer.conf"
-        start "$peer" "${BIN[$peer]}" serve --config "$work/$peer.conf" ;;
+        # serve-1loop: the relay makes one loop per CPU the runtime sees (up to 4)
+        if [ "$peer" = serve-1loop ]; then
+            start "$peer" env DOTNET_PROCESSOR_COUNT=1 "${BIN[$peer]}" serve --config "$work/$peer.conf"
+        else
+            start "$peer" "${BIN[$peer]}" serve --config "$work/$peer.conf"
+        fi ;;
     esac
     for load in connload wrk; do
         wait_listening "${BACKEND[$peer-$load]}" "$([ $load = wrk ] && echo nginx || echo reply)-$peer"
@@ -94,6 +102,16 @@ load() {
         wrk -t1 -c"$wrk_connections" -d"${wrk_seconds}s" -H 'Connection: close' "http://127.0.0.1:$port/" >/dev/null
     fi
 }
+# capture NAME PEER LOAD: segcount started on the peer's ports for the load, back once it captures
+capture() {
+    start "$1" "$work/segcount" "${PROXY[$2-$3]}" "${BACKEND[$2-$3]}"
+    for _ in $(seq 1 50); do
+        grep -qs ready "$work/$1.err" && return 0
+        sleep 0.1
+    done
+    cat "$work/$1.err" >&2
+    die "segcount did not start"
+}
 # snmp GROUP FIELD: a counter of the namespace's /proc/net/snmp or /proc/net/netstat
 snmp() {
     awk -v g="$1:" -v f="$2" '$1 == g { if (!(g in h)) { for (i = 2; i <= NF; i++) h[g, $i] = i; h[g] = 1 } else print $h[g, f] }' /proc/net/snmp /proc/net/netstat
@@ -108,10 +126,9 @@ for load in connload wrk; do
     for peer in "${peers[@]}"; do
         # a warm-up (the JIT, the first connections' allocations), not counted
         load "$peer" "$load" 200
-        start "seg-$peer-$load" "$work/segcount" "${PROXY[$peer-$load]}" "${BACKEND[$peer-$load]}"
-        for _ in $(seq 1 50); do grep -q ready "$work/seg-$peer-$load.err" && break; sleep 0.1; done
+        capture "seg-$peer-$load" "$peer" "$load"
         out0=$(snmp Tcp OutSegs)
-        perf stat -x, -e raw_syscalls:sys_enter -o "$work/perf-$peer-$load" -p "${PID[$peer]}" &
+        perf stat -x, -e raw_syscalls:sys_enter,syscalls:sys_enter_epoll_wait,context-switches -o "$work/perf-$peer-$load" -p "${PID[$peer]}" &
         ps=$!
         sleep 0.3
         load "$peer" "$load"
@@ -131,14 +148,17 @@ for load in connload wrk; do
         drops=$(awk '$1 == "DROPS" { sub("n=", "", $2); print $2 }' "$res")
         [ "$drops" = 0 ] || echo "  (segcount missed $drops segments: the counts above are short)"
         [ "$n" -gt 0 ] || die "no connection counted for $peer under $load"
-        sys=$(awk -F, '$3 == "raw_syscalls:sys_enter" { print $1 }' "$work/perf-$peer-$load")
+        # system calls, epoll_wait, context switches
+        sys=$(awk -F, '$3 == "raw_syscalls:sys_enter" { s = $1 } $3 ~ /epoll_wait$/ { e = $1 } $3 == "context-switches" { c = $1 }
+            END { print s + 0, e + 0, c + 0 }' "$work/perf-$peer-$load")
         SUMMARY[$peer-$load]=$(awk -v n="$n" -v seg="$(awk '$1 == "SEG" { split($3, c, "="); split($4, t, "="); s += c[2] * t[2] } END { print s }' "$res")" \
-            -v out=$((out1 - out0)) -v sys="${sys:-0}" 'BEGIN { printf "%6d %7.2f %7.2f %8.2f", n, seg / n, out / n, sys / n }')
+            -v out=$((out1 - out0)) -v sys="$sys" 'BEGIN { split(sys, c, " "); printf "%6d %7.2f %7.2f %8.2f %10.2f %8.2f", n, seg / n, out / n, c[1] / n, c[2] / n, c[3] / n }')
     done
 done
 echo
-echo "per connection: all segments (segcount; the namespace's OutSegs), the proxy's system calls at full speed (perf stat)"
-printf '%-13s %-8s %6s %7s %7s %8s\n' peer load conns segs OutSegs syscalls
+echo "per connection: all segments (segcount; the namespace's OutSegs); the proxy's system calls, epoll_wait calls and context switches at full speed"
+echo "(perf stat; the last two depend on the rate: more connections per wake-up when busier)"
+printf '%-13s %-8s %6s %7s %7s %8s %10s %8s\n' peer load conns segs OutSegs syscalls epoll_wait switches
 for load in connload wrk; do
     for peer in "${peers[@]}"; do
         printf '%-13s %-8s %s\n' "$peer" "$load" "${SUMMARY[$peer-$load]}"
@@ -149,8 +169,7 @@ echo
 echo "system calls per connection, per call (strace -f -c; connload $scount connections, wrk ${wrk_seconds}s; calls under 0.01 left out)"
 for load in connload wrk; do
     for peer in "${peers[@]}"; do
-        start "seg-$peer-$load-s" "$work/segcount" "${PROXY[$peer-$load]}" "${BACKEND[$peer-$load]}"
-        for _ in $(seq 1 50); do grep -q ready "$work/seg-$peer-$load-s.err" && break; sleep 0.1; done
+        capture "seg-$peer-$load-s" "$peer" "$load"
         strace -f -c -o "$work/strace-$peer-$load" -p "${PID[$peer]}" 2>/dev/null &
         st=$!
         sleep 1
