@@ -3,9 +3,9 @@
 # (mode tcp, nbthread 1, the configuration of per-connection.sh and two-generators.sh), counted
 # rather than timed, so that the figures hold on a busy machine: TCP segments per connection on both
 # legs (client <-> proxy, proxy <-> backend), by direction and kind (segcount.c on lo), cross-checked
-# with the namespace's own OutSegs; which side of each leg is left in TIME_WAIT (ss); the proxy's
+# with the namespace's own OutSegs; which side of each leg closes first (and is left in TIME_WAIT); the proxy's
 # system calls per connection at full speed (perf stat on raw_syscalls:sys_enter; epoll_wait and the
-# context switches too, which depend on the rate) and, in a run of
+# threads' sleeps too, which depend on the rate) and, in a run of
 # their own because strace slows the proxy, per call (strace -f -c). Two loads: connload against
 # responder (the backend speaks first: "ok\n", close) and wrk with `Connection: close` against a
 # one-worker nginx (the client speaks first). Leaves rates and CPU time to per-connection.sh.
@@ -112,6 +112,9 @@ capture() {
     cat "$work/$1.err" >&2
     die "segcount did not start"
 }
+# sleeps PID: the voluntary context switches of PID's threads so far (each a wait that blocked; the
+# preemptions, which a busy machine multiplies, left out)
+sleeps() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '$1 == "voluntary_ctxt_switches:" { s += $2 } END { print s + 0 }'; }
 # snmp GROUP FIELD: a counter of the namespace's /proc/net/snmp or /proc/net/netstat
 snmp() {
     awk -v g="$1:" -v f="$2" '$1 == g { if (!(g in h)) { for (i = 2; i <= NF; i++) h[g, $i] = i; h[g] = 1 } else print $h[g, f] }' /proc/net/snmp /proc/net/netstat
@@ -128,7 +131,8 @@ for load in connload wrk; do
         load "$peer" "$load" 200
         capture "seg-$peer-$load" "$peer" "$load"
         out0=$(snmp Tcp OutSegs)
-        perf stat -x, -e raw_syscalls:sys_enter,syscalls:sys_enter_epoll_wait,context-switches -o "$work/perf-$peer-$load" -p "${PID[$peer]}" &
+        v0=$(sleeps "${PID[$peer]}")
+        perf stat -x, -e raw_syscalls:sys_enter,syscalls:sys_enter_epoll_wait -o "$work/perf-$peer-$load" -p "${PID[$peer]}" &
         ps=$!
         sleep 0.3
         load "$peer" "$load"
@@ -136,6 +140,7 @@ for load in connload wrk; do
         sleep 0.5
         kill -INT "$ps"
         wait "$ps" || true
+        v1=$(sleeps "${PID[$peer]}")
         out1=$(snmp Tcp OutSegs)
         kill -INT "${PID[seg-$peer-$load]}"
         wait "${PID[seg-$peer-$load]}" || true
@@ -148,17 +153,17 @@ for load in connload wrk; do
         drops=$(awk '$1 == "DROPS" { sub("n=", "", $2); print $2 }' "$res")
         [ "$drops" = 0 ] || echo "  (segcount missed $drops segments: the counts above are short)"
         [ "$n" -gt 0 ] || die "no connection counted for $peer under $load"
-        # system calls, epoll_wait, context switches
-        sys=$(awk -F, '$3 == "raw_syscalls:sys_enter" { s = $1 } $3 ~ /epoll_wait$/ { e = $1 } $3 == "context-switches" { c = $1 }
-            END { print s + 0, e + 0, c + 0 }' "$work/perf-$peer-$load")
+        # system calls, epoll_wait, sleeps
+        sys=$(awk -F, -v v=$((v1 - v0)) '$3 == "raw_syscalls:sys_enter" { s = $1 } $3 ~ /epoll_wait$/ { e = $1 }
+            END { print s + 0, e + 0, v }' "$work/perf-$peer-$load")
         SUMMARY[$peer-$load]=$(awk -v n="$n" -v seg="$(awk '$1 == "SEG" { split($3, c, "="); split($4, t, "="); s += c[2] * t[2] } END { print s }' "$res")" \
-            -v out=$((out1 - out0)) -v sys="$sys" 'BEGIN { split(sys, c, " "); printf "%6d %7.2f %7.2f %8.2f %10.2f %8.2f", n, seg / n, out / n, c[1] / n, c[2] / n, c[3] / n }')
+            -v out=$((out1 - out0)) -v sys="$sys" 'BEGIN { split(sys, c, " "); printf "%6d %7.2f %7.2f %8.2f %10.2f %6.2f", n, seg / n, out / n, c[1] / n, c[2] / n, c[3] / n }')
     done
 done
 echo
-echo "per connection: all segments (segcount; the namespace's OutSegs); the proxy's system calls, epoll_wait calls and context switches at full speed"
-echo "(perf stat; the last two depend on the rate: more connections per wake-up when busier)"
-printf '%-13s %-8s %6s %7s %7s %8s %10s %8s\n' peer load conns segs OutSegs syscalls epoll_wait switches
+echo "per connection: all segments (segcount; the namespace's OutSegs); the proxy's system calls and epoll_wait calls at full speed"
+echo "(perf stat) and its threads' sleeps (voluntary context switches); the last two depend on the rate: more connections per wake-up when busier"
+printf '%-13s %-8s %6s %7s %7s %8s %10s %6s\n' peer load conns segs OutSegs syscalls epoll_wait sleeps
 for load in connload wrk; do
     for peer in "${peers[@]}"; do
         printf '%-13s %-8s %s\n' "$peer" "$load" "${SUMMARY[$peer-$load]}"
