@@ -17,6 +17,13 @@ public sealed partial class SocketActivationReloadTests
 
     private static int Port(Socket s) => SocketActivationTests.Port(s);
 
+    /// <summary>A UDP port of 127.0.0.1 that was free when asked (its socket closed again).</summary>
+    private static int FreeUdpPort()
+    {
+        using var free = SocketActivationTests.Datagram();
+        return Port(free);
+    }
+
     /// <summary>Sends SIGHUP and waits for the <paramref name="count"/>th reload to be taken or refused; which, as the log says.</summary>
     private static async Task<bool> ReloadAsync(ServeProcess gate, int count)
     {
@@ -81,9 +88,7 @@ public sealed partial class SocketActivationReloadTests
     {
         using var dir = new TempDir();
         using var udp = SocketActivationTests.Datagram();
-        int other;
-        using (var free = SocketActivationTests.Datagram())
-            other = Port(free);
+        var other = FreeUdpPort();
         var tables = SocketActivationTests.Tables(dir);
         string Conf(int port) => tables + $"[service:once]\nlisten = udp:127.0.0.1:{port}\nexec = {dir.Path}/once.py\n";
         var conf = dir.Write("giftwrap.conf", Conf(Port(udp)));
@@ -127,9 +132,7 @@ public sealed partial class SocketActivationReloadTests
         using var dir = new TempDir();
         // Bound to no address the configuration lists at start: taken by its name.
         using var named = SocketActivationTests.Datagram();
-        int other;
-        using (var free = SocketActivationTests.Datagram())
-            other = Port(free);
+        var other = FreeUdpPort();
         var tables = SocketActivationTests.Tables(dir);
         string Conf(string listen) => tables + $"[service:once]\nlisten = {listen}\nexec = {dir.Path}/once.py\n";
         var conf = dir.Write("giftwrap.conf", Conf($"udp:127.0.0.1:{other}"));
@@ -153,9 +156,7 @@ public sealed partial class SocketActivationReloadTests
     {
         using var dir = new TempDir();
         using var named = SocketActivationTests.Datagram();
-        int other;
-        using (var free = SocketActivationTests.Datagram())
-            other = Port(free);
+        var other = FreeUdpPort();
         var tables = SocketActivationTests.Tables(dir);
         var conf = dir.Write("giftwrap.conf", tables + $"[service:once]\nlisten = udp:127.0.0.1:{other}\nexec = {dir.Path}/once.py\n");
         using var gate = Activation.Serve(conf, (named, "once"));
