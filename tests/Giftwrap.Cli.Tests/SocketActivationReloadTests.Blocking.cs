@@ -128,8 +128,10 @@ public sealed partial class SocketActivationReloadTests
         Stops(gate);
     }
 
-    [Fact]
-    public async Task Serve_ReloadDropsAPassedUdpAddressAndBringsItBackWhileItsProgramRuns_TheProgramKeepsItUntilItExits()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task Serve_ReloadDropsAPassedUdpAddressAndBringsItBackWhileItsProgramRuns_TheProgramKeepsItUntilItExits(int times)
     {
         using var dir = new TempDir();
         using var udp = SocketActivationTests.Datagram();
@@ -142,10 +144,14 @@ public sealed partial class SocketActivationReloadTests
         var (first, answer) = Ask(client, udp, "a");
         Assert.Equal("blocking: a", answer);
 
-        File.WriteAllText(conf, HoldConf(tables, dir, other));
-        Assert.True(await ReloadAsync(gate, 1), gate.Stderr);
-        File.WriteAllText(conf, HoldConf(tables, dir, Port(udp)));
-        Assert.True(await ReloadAsync(gate, 2), gate.Stderr);
+        // Twice: the listener between, stopped before the program exited, never watched the socket.
+        for (var i = 0; i < times; i++)
+        {
+            File.WriteAllText(conf, HoldConf(tables, dir, other));
+            Assert.True(await ReloadAsync(gate, (2 * i) + 1), gate.Stderr);
+            File.WriteAllText(conf, HoldConf(tables, dir, Port(udp)));
+            Assert.True(await ReloadAsync(gate, (2 * i) + 2), gate.Stderr);
+        }
         Assert.Contains($"configuration reloaded; listening on udp:127.0.0.1:{Port(udp)}", gate.Stderr, StringComparison.Ordinal);
 
         // The program started before the reloads still reads the socket, blocking, and alone.
