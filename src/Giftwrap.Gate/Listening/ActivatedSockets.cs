@@ -200,7 +200,11 @@ internal sealed class ActivatedSockets : IDisposable
             if (stopped is not null)
             {
                 _stops[socket] = stopped;
-                _released[socket] = released ?? stopped;
+                // A listener stopped while it still waited for the one before never watched the
+                // socket: what it waited for (a program of that one) still holds, after it too.
+                var before = _released.GetValueOrDefault(socket);
+                released ??= stopped;
+                _released[socket] = before is null || before.IsCompleted ? released : Task.WhenAll(before, released);
             }
             return true;
         }
