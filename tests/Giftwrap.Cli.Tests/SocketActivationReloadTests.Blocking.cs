@@ -88,11 +88,14 @@ public sealed partial class SocketActivationReloadTests
         }
     }
 
-    /// <summary>SIGTERM; the gate must end by itself within the bound (no stop waits on a receive).</summary>
+    /// <summary>
+    /// SIGTERM; the gate must end its stop by itself (status 0: no stop waits on a receive, nor for a
+    /// program). A stop that hangs is cut short by the command line's own bound, with another status.
+    /// </summary>
     private static void Stops(ServeProcess gate)
     {
         Assert.Equal(0, Loopback.Signal(gate.Id, 15));
-        Assert.True(gate.ExitCode(Within) is not null, "the gate did not stop\n" + gate.Stderr);
+        Assert.True(gate.ExitCode(Settle) == 0, "the gate did not end its stop\n" + gate.Stderr);
     }
 
     [Fact]
@@ -172,5 +175,31 @@ public sealed partial class SocketActivationReloadTests
         Assert.Equal((second, "blocking: e"), Ask(client, udp, "e"));
         dir.Write("release", "");
         await EndedAsync(dir, 2);
+    }
+
+    [Fact]
+    public async Task Serve_StopWhileTheListenerBroughtBackWaitsForTheProgramBefore_EndsTheGate_TheProgramKeepsTheSocket()
+    {
+        using var dir = new TempDir();
+        using var udp = SocketActivationTests.Datagram();
+        var other = FreeUdpPort();
+        var tables = HoldTables(dir);
+        var conf = dir.Write("giftwrap.conf", HoldConf(tables, dir, Port(udp)));
+        using var gate = Activation.Serve(conf, (udp, "once"));
+        await gate.WaitForAsync($"listening on udp:127.0.0.1:{Port(udp)}", Within);
+        using var client = SocketActivationTests.Datagram();
+        var (first, answer) = Ask(client, udp, "a");
+        Assert.Equal("blocking: a", answer);
+        File.WriteAllText(conf, HoldConf(tables, dir, other));
+        Assert.True(await ReloadAsync(gate, 1), gate.Stderr);
+        File.WriteAllText(conf, HoldConf(tables, dir, Port(udp)));
+        Assert.True(await ReloadAsync(gate, 2), gate.Stderr);
+
+        // The new listener waits for the program (up to a minute): the stop does not.
+        Stops(gate);
+        Assert.Equal((first, "blocking: b"), Ask(client, udp, "b"));
+        dir.Write("release", "");
+        await EndedAsync(dir, 1);
+        Assert.Equal(first, Assert.Single(Pids(dir, "started")));
     }
 }
