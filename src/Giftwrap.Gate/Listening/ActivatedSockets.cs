@@ -12,9 +12,9 @@
 // next reload finds it whatever the timing, and its new listener starts once that stop is done
 // (the caller waits for Released), so no two listeners ever watch it; for a UDP socket, not
 // before the program its old listener started has exited either (inetd's "wait": the program
-// reads the socket alone, blocking), though the gate's stop waits for no program. A socket taken by its
-// name stays bound to that name: a reload whose configuration names its service again takes it
-// for that service, by the same rules as at start.
+// reads the socket alone, blocking), though the gate's stop waits for no program. A socket
+// taken by its name stays bound to that name: a reload whose configuration names its service
+// again takes it for that service, by the same rules as at start.
 using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Gate.Config;
