@@ -20,13 +20,18 @@ internal sealed class DatagramHandler(AccessTables tables, IRequestLookups looku
 {
     private readonly GateJudge _judge = new(tables, lookups, log, limits, decisions, bans, programs, traps: null);
 
+    // The program's task when no program could take the socket: tcpd's clean_exit() after a failed exec.
+    private static readonly Task<int> NoProgram = Task.FromResult(-1);
+
     /// <summary>
     /// Judges the burst whose first datagram came from <paramref name="remote"/> and carries out the
-    /// decision. Returns the exit status of the program that took the socket (the service, or a
-    /// twist), -1 when none could be started, or null when the burst was refused: the caller then
-    /// sinks the datagram. The socket must be blocking (the program's stdio) on the way in.
+    /// decision. Returns the program that took the socket (the service, or a twist) as the task of
+    /// its exit status (-1 when none could be started), or null when the burst was refused: the
+    /// caller then sinks the datagram. The socket must be blocking (the program's stdio) on the way
+    /// in. <paramref name="ct"/> cancels the judging only: the caller waits for the program itself,
+    /// so that a stop need not wait for it and yet knows when the socket is no longer the program's.
     /// </summary>
-    public async Task<int?> HandleAsync(Socket socket, IPEndPoint remote, IPEndPoint local, ServiceConfig service, CancellationToken ct)
+    public async Task<Task<int>?> HandleAsync(Socket socket, IPEndPoint remote, IPEndPoint local, ServiceConfig service, CancellationToken ct)
     {
         // eval.c eval_user(): with a sink (a datagram service) the user is never asked for: unknown.
         var request = AccessRequest.ForConnection(service.Daemon, remote, local) with { ClientUser = AccessRequest.Unknown };
@@ -37,7 +42,7 @@ internal sealed class DatagramHandler(AccessTables tables, IRequestLookups looku
         switch (outcome.Fate)
         {
             case DecisionFate.Twisted:
-                return outcome.Program is { } twist ? await twist.WaitAsync(ct).ConfigureAwait(false) : -1;
+                return outcome.Program ?? NoProgram;
             case DecisionFate.Aborted:
                 // A banner expansion too long: libwrap's percent_x() exits without clean_exit(), and
                 // the gate does not start the service either; the datagram is read away all the same,
@@ -48,8 +53,8 @@ internal sealed class DatagramHandler(AccessTables tables, IRequestLookups looku
         if (outcome.Fate == DecisionFate.Refuse)
             return null;
         if (service.Exec is not { } argv)
-            return -1;
+            return NoProgram;
         var fd = (int)socket.SafeHandle.DangerousGetHandle();
-        return await DecisionEngine.StartService(host, service.Daemon, [.. argv], outcome.State with { User = outcome.State.User ?? service.User }, fd).WaitAsync(ct).ConfigureAwait(false);
+        return DecisionEngine.StartService(host, service.Daemon, [.. argv], outcome.State with { User = outcome.State.User ?? service.User }, fd);
     }
 }

@@ -10,9 +10,11 @@
 // address again: systemd keeps its own copy bound, so a bind of ours would fail (EADDRINUSE).
 // It is given back at once, with the stop of the listener that served it still under way: the
 // next reload finds it whatever the timing, and its new listener starts once that stop is done
-// (the caller waits for Released), so no two listeners ever watch it. A socket taken by its
-// name stays bound to that name: a reload whose configuration names its service again takes it
-// for that service, by the same rules as at start.
+// (the caller waits for Released), so no two listeners ever watch it; for a UDP socket, not
+// before the program its old listener started has exited either (inetd's "wait": the program
+// reads the socket alone, blocking), though the gate's stop waits for no program. A socket
+// taken by its name stays bound to that name: a reload whose configuration names its service
+// again takes it for that service, by the same rules as at start.
 using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Gate.Config;
@@ -48,8 +50,11 @@ internal sealed class ActivatedSockets : IDisposable
     private readonly List<Passed> _free;
     // Used by a listener; looked up by socket when a reload lets the listener go.
     private readonly Dictionary<Socket, Passed> _taken = [];
-    // The stop of the listener that last served a socket given back, until which no other may watch it.
+    // The stop of the listener that last served a socket given back (the socket is closed after it).
     private readonly Dictionary<Socket, Task> _stops = [];
+    // Until which no other listener may watch a socket given back: that stop, and for a UDP socket
+    // the exit of a program the stopped listener left holding it.
+    private readonly Dictionary<Socket, Task> _released = [];
     // Taken by FileDescriptorName= (TakeNamed): a reload takes them by that name again.
     private readonly HashSet<Socket> _byName = [];
 
@@ -182,9 +187,10 @@ internal sealed class ActivatedSockets : IDisposable
     /// for a later reload that wants its address; false for a socket the gate bound itself.
     /// <paramref name="stopped"/>: the stop of the listener that served it, still under way, after
     /// which the next one may start (<see cref="Released"/>); null when no listener started on it
-    /// (the stop before, if any, still counts).
+    /// (the stop before, if any, still counts). <paramref name="released"/>: when the next listener
+    /// may start, if later than <paramref name="stopped"/> (a program still holding a UDP socket).
     /// </summary>
-    public bool GiveBack(Socket socket, Task? stopped = null)
+    public bool GiveBack(Socket socket, Task? stopped = null, Task? released = null)
     {
         lock (_lock)
         {
@@ -192,22 +198,30 @@ internal sealed class ActivatedSockets : IDisposable
                 return false;
             _free.Add(p);
             if (stopped is not null)
+            {
                 _stops[socket] = stopped;
+                // A listener stopped while it still waited for the one before never watched the
+                // socket: what it waited for (a program of that one) still holds, after it too.
+                var before = _released.GetValueOrDefault(socket);
+                released ??= stopped;
+                _released[socket] = before is null || before.IsCompleted ? released : Task.WhenAll(before, released);
+            }
             return true;
         }
     }
 
     /// <summary>
-    /// Completes when no listener a reload let go watches <paramref name="socket"/> any more (at
-    /// once for a socket never given back, or one the gate bound): a new listener starts after it.
+    /// Completes when no listener a reload let go watches <paramref name="socket"/> any more, nor a
+    /// program one of them started holds it (at once for a socket never given back, or one the
+    /// gate bound): a new listener starts after it.
     /// </summary>
     public Task Released(Socket socket)
     {
         lock (_lock)
-            return _stops.GetValueOrDefault(socket) ?? Task.CompletedTask;
+            return _released.GetValueOrDefault(socket) ?? Task.CompletedTask;
     }
 
-    /// <summary>Completes when the listeners that served the sockets kept here have all stopped (before they are closed).</summary>
+    /// <summary>Completes when the listeners that served the sockets kept here have all stopped (before they are closed); programs are not waited for.</summary>
     public Task Settled()
     {
         lock (_lock)

@@ -4,6 +4,12 @@
 // stdio and does not look at the socket again until the program exits (inetd's "wait": the
 // program reads the burst, and every datagram that comes while it runs). One program at a
 // time per socket; the connection limits of TCP services do not apply.
+//
+// The socket is blocking only while a program holds it, and the gate never reads it then: a
+// stop that comes while a program runs leaves the socket blocking to the program; a listener after
+// it on the same socket (a passed one a reload brings back) starts only once that program exits
+// (Held), and always makes the socket non-blocking first, since the runtime's receive would
+// otherwise block a thread that no stop can interrupt.
 using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Gate.Config;
@@ -30,6 +36,7 @@ internal sealed class DatagramListener : IAsyncDisposable
     private readonly Queue<long> _starts = new();
     private long _saidTooMany;
     private Task _loop = Task.CompletedTask;
+    private Task _held = Task.CompletedTask;
 
     public DatagramListener(Socket socket, ServiceConfig service, GateLog log, Func<DatagramHandler> handler)
     {
@@ -73,10 +80,16 @@ internal sealed class DatagramListener : IAsyncDisposable
 
     private async Task RunAsync(Task after, CancellationToken ct)
     {
-        // Two loops never watch one socket: both would judge the same queued datagram.
-        await after.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        // Two loops never watch one socket: both would judge the same queued datagram. The wait
+        // (for a program of the listener before) ends with a stop.
+        await after.WaitAsync(ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (ct.IsCancellationRequested)
+            return;
         var peek = new byte[65536];
         var fd = (int)_socket.SafeHandle.DangerousGetHandle();
+        // As it may come: blocking from systemd (NonBlocking=no), or left so by a program a stop
+        // did not wait for. The runtime sets it once per socket and trusts it to stay.
+        _ = Libc.SetNonBlocking(fd, true);
         while (!ct.IsCancellationRequested)
         {
             SocketReceiveFromResult first;
@@ -108,18 +121,25 @@ internal sealed class DatagramListener : IAsyncDisposable
             _ = Datagram.Sink(fd);
             return;
         }
-        int? status;
         // Blocking while a program may hold it (what inetd hands over); the runtime's own
         // operations on this socket expect it non-blocking again afterwards.
         _ = Libc.SetNonBlocking(fd, false);
+        Task<int>? program = null;
+        int? status;
         try
         {
-            status = await _handler().HandleAsync(_socket, remote, Local, service, ct).ConfigureAwait(false);
+            program = await _handler().HandleAsync(_socket, remote, Local, service, ct).ConfigureAwait(false);
+            status = program is null ? null : await program.WaitAsync(ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
-            // Stopped while a program may still hold the socket: it keeps it as it is (blocking), and
-            // this side is about to close its own descriptor.
+            // Stopped while judging: no program has the socket. Stopped while the program holds it:
+            // it keeps it as it is (blocking) until it exits, and a listener after this one makes
+            // it non-blocking only then (Held).
+            if (program is null)
+                _ = Libc.SetNonBlocking(fd, true);
+            else
+                _held = EndOfAsync(program);
             return;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -151,6 +171,16 @@ internal sealed class DatagramListener : IAsyncDisposable
         }
         return true;
     }
+
+    /// <summary>The end of <paramref name="burst"/> (its program exited, or its judging was stopped), whichever way it ended.</summary>
+    private static async Task EndOfAsync(Task burst) => await burst.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+    /// <summary>
+    /// Completes when no program this listener started holds the socket any more (at once when its
+    /// stop found none running; never faults); read once the stop is done. A stop does not wait for
+    /// it: the program may run for long, and keeps its own descriptor.
+    /// </summary>
+    public Task Held => _held;
 
     /// <summary>The socket watched (a reload gives a passed one back to the activated sockets).</summary>
     public Socket Socket => _socket;

@@ -396,8 +396,15 @@ public sealed class GateServer : IAsyncDisposable
     {
         var passed = _activated.IsPassed(d.Socket);
         var stopped = d.StopAsync(close: !passed);
-        if (passed && _activated.GiveBack(d.Socket, stopped))
+        if (passed && _activated.GiveBack(d.Socket, stopped, ReleasedAsync(d, stopped)))
             _log.Gate(SyslogSeverity.Info, $"activated socket udp:{d.Local} is listed no more: kept open, unused, for a later reload");
+    }
+
+    /// <summary>Completes once <paramref name="d"/> has stopped and no program it started holds its socket (blocking) any more.</summary>
+    private static async Task ReleasedAsync(DatagramListener d, Task stopped)
+    {
+        await stopped.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await d.Held.ConfigureAwait(false);
     }
 
     /// <summary>An activated socket no service takes: said, and closed (systemd still holds its own copy).</summary>
