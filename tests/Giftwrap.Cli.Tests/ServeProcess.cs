@@ -74,8 +74,18 @@ internal sealed class ServeProcess : IDisposable
 
     private int Seen(string text) => _lines.Count(l => l.Contains(text, StringComparison.Ordinal));
 
-    /// <summary>Waits up to <paramref name="within"/> for the gate to end by itself; its exit status, or null if it still runs.</summary>
-    public int? ExitCode(TimeSpan within) => _process.WaitForExit(within) ? _process.ExitCode : null;
+    /// <summary>
+    /// Waits up to <paramref name="within"/> for the gate to end by itself; its exit status, or null if
+    /// it still runs. Once it has ended, <see cref="Stderr"/> holds all it wrote (the wait without a
+    /// bound is the one that waits for the last lines read).
+    /// </summary>
+    public int? ExitCode(TimeSpan within)
+    {
+        if (!_process.WaitForExit(within))
+            return null;
+        _process.WaitForExit();
+        return _process.ExitCode;
+    }
 
     /// <summary>SIGTERM, a drain, and kill if it has not ended within 30 s.</summary>
     public void Dispose()

@@ -95,20 +95,7 @@ public sealed partial class SocketActivationReloadTests
         using var gate = Activation.Serve(conf, (udp, "once"));
         await gate.WaitForAsync($"listening on udp:127.0.0.1:{Port(udp)}", Within);
 
-        // A burst is judged on the service's own loop, which compiles a changed table first and
-        // cannot be stopped half way: a table of many lines holds the loop, and its stop, for seconds.
-        var allow = Path.Combine(dir.Path, "hosts.allow");
-        var big = new StringBuilder(File.ReadAllText(allow));
-        for (var i = 0; i < 600_000; i++)
-            big.Append("filler").Append(i).Append(": 10.").Append(i >> 16).Append('.').Append((i >> 8) & 255).Append('.').Append(i & 255).Append('\n');
-        File.WriteAllText(allow, big.ToString());
-        using (var read = FileReads.Watch(allow))
-        {
-            using var refused = SocketActivationTests.Datagram("127.0.0.3");
-            refused.SendTo("no"u8, udp.LocalEndPoint!);
-            // The gate has read the new table: the compile is under way.
-            await read.WaitAsync(Within);
-        }
+        await JudgingHeldAsync(dir, udp);
         File.WriteAllText(conf, Conf(other));
         Assert.True(await ReloadAsync(gate, 1), gate.Stderr);
         File.WriteAllText(conf, Conf(Port(udp)));
@@ -124,6 +111,61 @@ public sealed partial class SocketActivationReloadTests
         Assert.DoesNotContain("cannot listen", gate.Stderr, StringComparison.Ordinal);
         // Judged once: the new listener did not watch the socket before the old one had read the burst away.
         Assert.Equal(2, gate.Stderr.Split("refused connect from 127.0.0.3").Length);
+    }
+
+    /// <summary>
+    /// A burst from 127.0.0.3 (refused) sent to <paramref name="udp"/> and held in its judging: a burst
+    /// is judged on the service's own loop, which compiles a changed table first and cannot be stopped
+    /// half way; a table of many lines holds the loop, and its stop, for seconds. Returns once the
+    /// gate has read the table (the compile is under way).
+    /// </summary>
+    private static async Task JudgingHeldAsync(TempDir dir, Socket udp)
+    {
+        var allow = Path.Combine(dir.Path, "hosts.allow");
+        var big = new StringBuilder(File.ReadAllText(allow));
+        for (var i = 0; i < 600_000; i++)
+            big.Append("filler").Append(i).Append(": 10.").Append(i >> 16).Append('.').Append((i >> 8) & 255).Append('.').Append(i & 255).Append('\n');
+        File.WriteAllText(allow, big.ToString());
+        using var read = FileReads.Watch(allow);
+        using var refused = SocketActivationTests.Datagram("127.0.0.3");
+        refused.SendTo("no"u8, udp.LocalEndPoint!);
+        await read.WaitAsync(Within);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Serve_StopWhileTheListenerAReloadLetGoStillJudges_ClosesThePassedUdpSocketOnlyAfterIt(bool droppedAgain)
+    {
+        using var dir = new TempDir();
+        using var udp = SocketActivationTests.Datagram();
+        var other = FreeUdpPort();
+        var tables = SocketActivationTests.Tables(dir);
+        string Conf(int port) => tables + $"[service:once]\nlisten = udp:127.0.0.1:{port}\nexec = {dir.Path}/once.py\n";
+        var conf = dir.Write("giftwrap.conf", Conf(Port(udp)));
+        using var gate = Activation.Serve(conf, (udp, "once"));
+        await gate.WaitForAsync($"listening on udp:127.0.0.1:{Port(udp)}", Within);
+
+        // Let go while its listener judges, brought back (the new listener waits for that one), and
+        // let go again, stopping the listener between before it watched: the socket is then the
+        // new listener's at the stop, or kept unused; either way the listener that judges still uses it.
+        await JudgingHeldAsync(dir, udp);
+        File.WriteAllText(conf, Conf(other));
+        Assert.True(await ReloadAsync(gate, 1), gate.Stderr);
+        File.WriteAllText(conf, Conf(Port(udp)));
+        Assert.True(await ReloadAsync(gate, 2), gate.Stderr);
+        if (droppedAgain)
+        {
+            // Another address than the first reload's: the gate's own socket there may still be closing.
+            File.WriteAllText(conf, Conf(FreeUdpPort()));
+            Assert.True(await ReloadAsync(gate, 3), gate.Stderr);
+        }
+
+        // The stop closes the gate's descriptor only once that listener is done with it: the burst
+        // was judged and read away (from the queue this copy shares), not left to a closed descriptor.
+        Stops(gate);
+        Assert.Equal(0, udp.Available);
+        Assert.Contains("once: refused connect from 127.0.0.3 (127.0.0.3)", gate.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]
