@@ -221,6 +221,16 @@ internal sealed class ActivatedSockets : IDisposable
             return _released.GetValueOrDefault(socket) ?? Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Completes when the last listener a reload let go on <paramref name="socket"/> has stopped (each
+    /// stop ends after the one before); programs are not waited for.
+    /// </summary>
+    public Task Stopped(Socket socket)
+    {
+        lock (_lock)
+            return _stops.GetValueOrDefault(socket) ?? Task.CompletedTask;
+    }
+
     /// <summary>Completes when the listeners that served the sockets kept here have all stopped (before they are closed); programs are not waited for.</summary>
     public Task Settled()
     {

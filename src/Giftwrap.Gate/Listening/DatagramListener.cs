@@ -71,20 +71,28 @@ internal sealed class DatagramListener : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts watching, once <paramref name="after"/> (the stop of a listener before on the same socket) is done.</summary>
-    public void Start(Task? after = null)
+    /// <summary>
+    /// Starts watching, once <paramref name="after"/> (the stop of a listener before on the same socket,
+    /// and the exit of its program) is done. Stopped before that, it still ends only after
+    /// <paramref name="stoppedBefore"/> (that listener's stop alone).
+    /// </summary>
+    public void Start(Task? after = null, Task? stoppedBefore = null)
     {
         var ct = _stop.Token;
-        _loop = Task.Run(() => RunAsync(after ?? Task.CompletedTask, ct));
+        _loop = Task.Run(() => RunAsync(after ?? Task.CompletedTask, stoppedBefore ?? Task.CompletedTask, ct));
     }
 
-    private async Task RunAsync(Task after, CancellationToken ct)
+    private async Task RunAsync(Task after, Task stoppedBefore, CancellationToken ct)
     {
         // Two loops never watch one socket: both would judge the same queued datagram. The wait
-        // (for a program of the listener before) ends with a stop.
+        // (for a program of the listener before) ends with a stop; this stop still ends after that
+        // listener's (a burst it judges), since whoever stops this one may close the socket next.
         await after.WaitAsync(ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (ct.IsCancellationRequested)
+        {
+            await stoppedBefore.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             return;
+        }
         var peek = new byte[65536];
         var fd = (int)_socket.SafeHandle.DangerousGetHandle();
         // As it may come: blocking from systemd (NonBlocking=no), or left so by a program a stop

@@ -326,7 +326,7 @@ public sealed class GateServer : IAsyncDisposable
     {
         _datagrams[ep] = d;
         // A passed socket a reload let go: watched once the listener before is done with it.
-        d.Start(after: _activated.Released(d.Socket));
+        d.Start(after: _activated.Released(d.Socket), stoppedBefore: _activated.Stopped(d.Socket));
     }
 
     private void Run(IPEndPoint ep, Listener l)
