@@ -13,6 +13,9 @@ using Xunit.Abstractions;
 
 namespace Giftwrap.Gate.Tests;
 
+// Alone: GC.GetTotalAllocatedBytes counts the whole process, so a test running beside it would add its
+// own allocations (4,531 bytes per connection seen once, against 1,363 alone).
+[Collection("alone")]
 public sealed class ForwardAllocationTests(ITestOutputHelper output)
 {
     private const int Connections = 2000;
