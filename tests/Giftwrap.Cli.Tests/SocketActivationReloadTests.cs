@@ -95,7 +95,7 @@ public sealed partial class SocketActivationReloadTests
         using var gate = Activation.Serve(conf, (udp, "once"));
         await gate.WaitForAsync($"listening on udp:127.0.0.1:{Port(udp)}", Within);
 
-        await JudgingHeldAsync(dir, udp);
+        await JudgingHeldAsync(dir, udp.LocalEndPoint!);
         File.WriteAllText(conf, Conf(other));
         Assert.True(await ReloadAsync(gate, 1), gate.Stderr);
         File.WriteAllText(conf, Conf(Port(udp)));
@@ -119,7 +119,7 @@ public sealed partial class SocketActivationReloadTests
     /// half way; a table of many lines holds the loop, and its stop, for seconds. Returns once the
     /// gate has read the table (the compile is under way).
     /// </summary>
-    private static async Task JudgingHeldAsync(TempDir dir, Socket udp)
+    private static async Task JudgingHeldAsync(TempDir dir, EndPoint udp)
     {
         var allow = Path.Combine(dir.Path, "hosts.allow");
         var big = new StringBuilder(File.ReadAllText(allow));
@@ -128,7 +128,7 @@ public sealed partial class SocketActivationReloadTests
         File.WriteAllText(allow, big.ToString());
         using var read = FileReads.Watch(allow);
         using var refused = SocketActivationTests.Datagram("127.0.0.3");
-        refused.SendTo("no"u8, udp.LocalEndPoint!);
+        refused.SendTo("no"u8, udp);
         await read.WaitAsync(Within);
     }
 
@@ -149,7 +149,7 @@ public sealed partial class SocketActivationReloadTests
         // Let go while its listener judges, brought back (the new listener waits for that one), and
         // let go again, stopping the listener between before it watched: the socket is then the
         // new listener's at the stop, or kept unused; either way the listener that judges still uses it.
-        await JudgingHeldAsync(dir, udp);
+        await JudgingHeldAsync(dir, udp.LocalEndPoint!);
         File.WriteAllText(conf, Conf(other));
         Assert.True(await ReloadAsync(gate, 1), gate.Stderr);
         File.WriteAllText(conf, Conf(Port(udp)));

@@ -23,6 +23,10 @@ internal static class Listening
         var what = ep is null ? "cannot listen" : $"cannot listen on {(udp ? "udp:" : "")}{ep}{(service is null ? "" : $" (service {service.Name})")}";
         var why = ex.SocketErrorCode switch
         {
+            SocketError.AddressAlreadyInUse when ex.Data[GateServer.ListenReleasingKey] is true =>
+                "the address is still held by this gate's own listener of the configuration before, let go by a reload and " +
+                (udp ? "not closed yet (a burst it is judging, or the program it started, still has it)" : "not closed yet") +
+                "; send SIGHUP again once it is",
             SocketError.AddressAlreadyInUse => $"the address is already in use: another gate or program listens there (see ss {(udp ? "-lunp" : "-ltnp")}); stop it or choose another port",
             SocketError.AccessDenied => "permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE",
             SocketError.AddressNotAvailable => "no interface of this host has that address: check ip address, or listen on 0.0.0.0",

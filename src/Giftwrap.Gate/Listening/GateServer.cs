@@ -56,6 +56,10 @@ public sealed class GateServer : IAsyncDisposable
     // by their FileDescriptorName= serve that service at no address it lists: a reload keeps them,
     // or takes them again, while that service is there.
     private readonly ActivatedSockets _activated;
+    // Addresses the gate bound itself that a reload let go, until their socket is closed (and, for
+    // UDP, the program that held it has exited): a reload that wants one back before then cannot
+    // bind it, and says that it is this gate's own listener, not another program, that holds it.
+    private readonly ConcurrentDictionary<(IPEndPoint Local, bool Udp), Task> _releasing = new();
     // The UDP services (dgram udp wait), each watched by its own loop; see DatagramListener.
     private readonly ConcurrentDictionary<IPEndPoint, DatagramListener> _datagrams = new();
 
@@ -238,6 +242,13 @@ public sealed class GateServer : IAsyncDisposable
     public const string ListenEndPointKey = "giftwrap.listen";
 
     /// <summary>
+    /// The key under which a SocketException of a bind says (true) that the address is in use by this gate's
+    /// own listener of the configuration before, let go by a reload and not closed yet (or, for UDP, held by
+    /// the program it started).
+    /// </summary>
+    public const string ListenReleasingKey = "giftwrap.listen.releasing";
+
+    /// <summary>
     /// A listening socket for <paramref name="ep"/> (an activated one if systemd passed it). A socket
     /// error names the address and the service, as "ADDRESS ([service:NAME]): reason".
     /// </summary>
@@ -266,6 +277,7 @@ public sealed class GateServer : IAsyncDisposable
             // say also where in the configuration that address was given.
             var named = new SocketException((int)ex.SocketErrorCode, $"{ep} ([service:{service.Name}]): {ex.Message}");
             named.Data[ListenEndPointKey] = ep;
+            named.Data[ListenReleasingKey] = StillReleasing(ep, udp: false);
             throw named;
         }
         catch
@@ -296,6 +308,7 @@ public sealed class GateServer : IAsyncDisposable
             var named = new SocketException((int)ex.SocketErrorCode, $"udp:{ep} ([service:{service.Name}]): {ex.Message}");
             named.Data[ListenEndPointKey] = ep;
             named.Data[ListenUdpKey] = true;
+            named.Data[ListenReleasingKey] = StillReleasing(ep, udp: true);
             throw named;
         }
     }
@@ -389,6 +402,8 @@ public sealed class GateServer : IAsyncDisposable
         var stopped = CloseAsync(l, close: !passed);
         if (passed && _activated.GiveBack(l.Socket, stopped))
             _log.Gate(SyslogSeverity.Info, $"activated socket {ep} is listed no more: kept open, unused, for a later reload");
+        else if (!passed && ep is IPEndPoint local)
+            Releasing(local, udp: false, stopped);
     }
 
     /// <summary>As <see cref="LetGo(Listener)"/>, for a UDP service.</summary>
@@ -398,7 +413,23 @@ public sealed class GateServer : IAsyncDisposable
         var stopped = d.StopAsync(close: !passed);
         if (passed && _activated.GiveBack(d.Socket, stopped, ReleasedAsync(d, stopped)))
             _log.Gate(SyslogSeverity.Info, $"activated socket udp:{d.Local} is listed no more: kept open, unused, for a later reload");
+        else if (!passed)
+            Releasing(d.Local, udp: true, ReleasedAsync(d, stopped));
     }
+
+    /// <summary>Notes <paramref name="ep"/> as still held by a listener let go, until <paramref name="released"/> completes.</summary>
+    private void Releasing(IPEndPoint ep, bool udp, Task released)
+    {
+        var key = (ep, udp);
+        _releasing[key] = released;
+        _ = released.ContinueWith(
+            t => _releasing.TryRemove(new KeyValuePair<(IPEndPoint, bool), Task>(key, t)),
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>Whether this gate's own listener let go by a reload may still hold <paramref name="ep"/>.</summary>
+    private bool StillReleasing(IPEndPoint ep, bool udp) =>
+        _releasing.TryGetValue((ep, udp), out var t) && !t.IsCompleted;
 
     /// <summary>Completes once <paramref name="d"/> has stopped and no program it started holds its socket (blocking) any more.</summary>
     private static async Task ReleasedAsync(DatagramListener d, Task stopped)
