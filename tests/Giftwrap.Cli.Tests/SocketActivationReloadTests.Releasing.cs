@@ -14,7 +14,7 @@ public sealed partial class SocketActivationReloadTests
         var port = FreeUdpPort();
         var other = FreeUdpPort();
         var tables = SocketActivationTests.Tables(dir);
-        string Conf(int p) => tables + $"[service:once]\nlisten = udp:127.0.0.1:{p}\nexec = {dir.Path}/once.py\n";
+        string Conf(int p) => tables + SocketActivationTests.OnceService(dir, $"udp:127.0.0.1:{p}");
         var conf = dir.Write("giftwrap.conf", Conf(port));
         // No socket passed: the gate binds the address itself.
         using var gate = Activation.Serve(conf);

@@ -56,7 +56,7 @@ public sealed partial class SocketActivationReloadTests
         string Conf(int round) => tables
             + (round == rounds ? $"[service:last]\nlisten = 127.0.0.1:{last}\nexec = /bin/cat\n" : "")
             + $"[service:cat]\nlisten = 127.0.0.1:{(round % 4 is 0 or 1 ? Port(tcp) : ownTcp[round])}\nexec = /bin/cat\n"
-            + $"[service:once]\nlisten = udp:127.0.0.1:{(round % 4 is 0 or 2 ? Port(udp) : ownUdp[round])}\nexec = {dir.Path}/once.py\n";
+            + SocketActivationTests.OnceService(dir, $"udp:127.0.0.1:{(round % 4 is 0 or 2 ? Port(udp) : ownUdp[round])}");
         var conf = dir.Write("giftwrap.conf", Conf(0));
         using var gate = Activation.Serve(conf, (tcp, "cat"), (udp, "once"));
         await gate.WaitForAsync("listening on", Within);

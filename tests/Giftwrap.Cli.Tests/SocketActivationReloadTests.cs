@@ -90,7 +90,7 @@ public sealed partial class SocketActivationReloadTests
         using var udp = SocketActivationTests.Datagram();
         var other = FreeUdpPort();
         var tables = SocketActivationTests.Tables(dir);
-        string Conf(int port) => tables + $"[service:once]\nlisten = udp:127.0.0.1:{port}\nexec = {dir.Path}/once.py\n";
+        string Conf(int port) => tables + SocketActivationTests.OnceService(dir, $"udp:127.0.0.1:{port}");
         var conf = dir.Write("giftwrap.conf", Conf(Port(udp)));
         using var gate = Activation.Serve(conf, (udp, "once"));
         await gate.WaitForAsync($"listening on udp:127.0.0.1:{Port(udp)}", Within);
@@ -141,7 +141,7 @@ public sealed partial class SocketActivationReloadTests
         using var udp = SocketActivationTests.Datagram();
         var other = FreeUdpPort();
         var tables = SocketActivationTests.Tables(dir);
-        string Conf(int port) => tables + $"[service:once]\nlisten = udp:127.0.0.1:{port}\nexec = {dir.Path}/once.py\n";
+        string Conf(int port) => tables + SocketActivationTests.OnceService(dir, $"udp:127.0.0.1:{port}");
         var conf = dir.Write("giftwrap.conf", Conf(Port(udp)));
         using var gate = Activation.Serve(conf, (udp, "once"));
         await gate.WaitForAsync($"listening on udp:127.0.0.1:{Port(udp)}", Within);
@@ -176,7 +176,7 @@ public sealed partial class SocketActivationReloadTests
         using var named = SocketActivationTests.Datagram();
         var other = FreeUdpPort();
         var tables = SocketActivationTests.Tables(dir);
-        string Conf(string listen) => tables + $"[service:once]\nlisten = {listen}\nexec = {dir.Path}/once.py\n";
+        string Conf(string listen) => tables + SocketActivationTests.OnceService(dir, listen);
         var conf = dir.Write("giftwrap.conf", Conf($"udp:127.0.0.1:{other}"));
         using var gate = Activation.Serve(conf, (named, "once"));
         await ListeningOnBothAsync(gate, "listening on", other, Port(named));
@@ -200,7 +200,7 @@ public sealed partial class SocketActivationReloadTests
         using var named = SocketActivationTests.Datagram();
         var other = FreeUdpPort();
         var tables = SocketActivationTests.Tables(dir);
-        var conf = dir.Write("giftwrap.conf", tables + $"[service:once]\nlisten = udp:127.0.0.1:{other}\nexec = {dir.Path}/once.py\n");
+        var conf = dir.Write("giftwrap.conf", tables + SocketActivationTests.OnceService(dir, $"udp:127.0.0.1:{other}"));
         using var gate = Activation.Serve(conf, (named, "once"));
         await ListeningOnBothAsync(gate, "listening on", other, Port(named));
 

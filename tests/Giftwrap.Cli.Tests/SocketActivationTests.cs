@@ -100,6 +100,9 @@ public sealed class SocketActivationTests
         return Encoding.ASCII.GetString(buffer, 0, s.Receive(buffer));
     }
 
+    /// <summary>The service "once" (the program <see cref="Tables"/> writes) at <paramref name="listen"/>, for giftwrap.conf.</summary>
+    internal static string OnceService(TempDir dir, string listen) => $"[service:once]\nlisten = {listen}\nexec = {dir.Path}/once.py\n";
+
     /// <summary>
     /// A UDP "wait" program that answers one datagram and exits, and writes to the file inherited
     /// the sockets it holds beyond its stdio (none expected); hosts.allow lets 127.0.0.1 in only.
@@ -136,7 +139,7 @@ public sealed class SocketActivationTests
         // itself (no SO_REUSEADDR on either side), so it serves through the passed socket or not at all.
         using var passed = Datagram();
         var port = Port(passed);
-        var conf = dir.Write("giftwrap.conf", Tables(dir) + $"[service:once]\nlisten = udp:127.0.0.1:{port}\nexec = {dir.Path}/once.py\n");
+        var conf = dir.Write("giftwrap.conf", Tables(dir) + OnceService(dir, $"udp:127.0.0.1:{port}"));
         using var gate = Activation.Serve(conf, (passed, "once"));
         await gate.WaitForAsync($"listening on udp:127.0.0.1:{port}", Within);
         Assert.Equal(Activation.Inode(passed), Activation.Sockets(gate.Id)[3]);
@@ -163,7 +166,7 @@ public sealed class SocketActivationTests
         int port;
         using (var free = Datagram())
             port = Port(free);
-        var conf = dir.Write("giftwrap.conf", Tables(dir) + $"[service:once]\nlisten = udp:127.0.0.1:{port}\nexec = {dir.Path}/once.py\n");
+        var conf = dir.Write("giftwrap.conf", Tables(dir) + OnceService(dir, $"udp:127.0.0.1:{port}"));
         var psi = new ProcessStartInfo("/usr/bin/systemd-socket-activate",
             ["-d", "-l", $"127.0.0.1:{port}", "--fdname=once", "dotnet", CliRunner.Dll, "serve", "--config", conf])
         {
@@ -211,7 +214,7 @@ public sealed class SocketActivationTests
         using var stray = Datagram();
         var conf = dir.Write("giftwrap.conf", Tables(dir) +
             $"[service:cat]\nlisten = 127.0.0.1:{Port(tcp)}\nexec = /bin/cat\n" +
-            $"[service:once]\nlisten = udp:127.0.0.1:{Port(udp)}\nexec = {dir.Path}/once.py\n");
+            OnceService(dir, $"udp:127.0.0.1:{Port(udp)}"));
         using var gate = Activation.Serve(conf, (tcp, "cat"), (udp, "udp-once"), (named, "once"), (stray, "nobody"));
         var listening = $"listening on 127.0.0.1:{Port(tcp)}";
         await gate.WaitForAsync(listening, Within);
@@ -246,7 +249,7 @@ public sealed class SocketActivationTests
         var tables = Tables(dir);
         string Conf(int tcpPort, int udpPort) => tables +
             $"[service:cat]\nlisten = 127.0.0.1:{tcpPort}\nexec = /bin/cat\n" +
-            $"[service:once]\nlisten = udp:127.0.0.1:{udpPort}\nexec = {dir.Path}/once.py\n";
+            OnceService(dir, $"udp:127.0.0.1:{udpPort}");
         var conf = dir.Write("giftwrap.conf", Conf(Port(tcp), Port(udp)));
         using var gate = Activation.Serve(conf, (tcp, "cat"), (udp, "once"));
         await gate.WaitForAsync($"listening on 127.0.0.1:{Port(tcp)}, udp:127.0.0.1:{Port(udp)}", Within);
@@ -303,7 +306,7 @@ public sealed class SocketActivationTests
         using var dir = new TempDir();
         using var tcp = Stream();
         var port = Port(tcp);
-        var conf = dir.Write("giftwrap.conf", Tables(dir) + $"[service:once]\nlisten = udp:127.0.0.1:{port}\nexec = {dir.Path}/once.py\n");
+        var conf = dir.Write("giftwrap.conf", Tables(dir) + OnceService(dir, $"udp:127.0.0.1:{port}"));
         using var gate = Activation.Serve(conf, (tcp, "once"));
         Assert.Equal(1, gate.ExitCode(Within));
         await gate.WaitForAsync("systemd passed", Within);
