@@ -2,7 +2,9 @@
 // in front of a backend that never closes on EOF, a client that never closes after the backend's
 // FIN (a half-closed connection still moving data is left alone); exec and twist programs counted
 // while they run and given back when they are reaped, across a reload, or when a stop's drain
-// runs out (a spawn still running included).
+// runs out (a spawn still running included); a fault of the gate's own on the loop right after
+// the admission (a throwing metrics listener) closes the client and gives its place back.
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -54,6 +56,44 @@ public sealed class ConnectionAccountingTests
 
         // The gate serves again, on every service.
         Assert.Equal("hello", await EchoAsync(other, "hello"));
+    }
+
+    [Fact]
+    public async Task FaultOnTheLoopAfterAdmission_ClosesTheClient_AndGivesItsPlaceBack()
+    {
+        // A metrics listener that throws when this daemon's connections start: the gate's first
+        // step after admitting one. Other tests' daemons pass.
+        var daemon = $"faulty{Guid.NewGuid():N}"[..14];
+        using var meter = new MeterListener();
+        meter.InstrumentPublished = (i, l) =>
+        {
+            if (i.Meter.Name == "Giftwrap" && i.Name == "giftwrap.connections.active")
+                l.EnableMeasurementEvents(i);
+        };
+        meter.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var t in tags)
+            {
+                if (value > 0 && t.Key == "daemon" && Equals(t.Value, daemon))
+                    throw new InvalidOperationException("listener fault");
+            }
+        });
+        meter.Start();
+        await using var gate = new GateFixture("ALL: ALL\n");
+        using var echo = new EchoServer();
+        var port = GateFixture.FreePort();
+        var config = gate.Config(Forward(daemon, port, echo.Port));
+        var server = gate.Start(config with { Limits = config.Limits with { MaxConnections = 2, MaxPerSource = 2 } });
+
+        // More clients than places: each is closed at once (fail closed), none keeps a place.
+        for (var i = 0; i < 5; i++)
+        {
+            using var c = await GateFixture.ConnectAsync(port);
+            Assert.Equal("", await GateFixture.ReadAllAsync(c).WaitAsync(TimeSpan.FromSeconds(5)));
+        }
+        await WaitUntilAsync(() => server.OpenConnections == 0, TimeSpan.FromSeconds(5));
+        Assert.Contains("refused connect from 127.0.0.1: InvalidOperationException: listener fault", await gate.WaitForLogAsync("listener fault"), StringComparison.Ordinal);
+        Assert.DoesNotContain(gate.LogLines, l => l.Contains("too many", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -500,38 +500,47 @@ public sealed class GateServer : IAsyncDisposable
             _ = Libc.close(fd);
             return;
         }
-        GateMetrics.ConnectionDelta(1, service.Daemon, service.Name);
         var open = new OpenConnection(source, count, service);
-        var handler = HandlerWithTables();
+        ConnectionHandler? handler = null;
         ConnectionHandler.LoopOutcome outcome;
+        Exception? fault = null;
+        var counted = false;
         try
         {
+            // Inside the try, from the first step after the admission on: whatever throws here (the
+            // metrics' listeners, say) still closes the connection and gives its places back.
+            GateMetrics.ConnectionDelta(1, service.Daemon, service.Name);
+            counted = true;
+            handler = HandlerWithTables();
             var request = AccessRequest.ForConnection(service.Daemon, remote, local);
             outcome = handler.TryServeOnLoop(fd, request, source, service, open, loop, noDelay, ref fresh);
         }
         catch (Exception ex)
         {
             // A fault of ours must not leave the connection open (fail closed) nor its count taken.
-            _log.Write(LibwrapLog.RefusedFault(service.Daemon, source.ToString(), ex));
+            fault = ex;
             outcome = ConnectionHandler.LoopOutcome.Closed;
         }
         // Decided here, or the long way takes the reference over (HandleAsync gives it back once decided).
         if (outcome != ConnectionHandler.LoopOutcome.LongWay)
-            handler.Tables.Release();
+            handler?.Tables.Release();
         switch (outcome)
         {
             case ConnectionHandler.LoopOutcome.Relayed:
                 return;
             case ConnectionHandler.LoopOutcome.Closed:
                 _ = Libc.close(fd);
-                Close(open);
+                Close(open, counted);
+                // Said last: a log line that fails too leaves nothing open behind it.
+                if (fault is not null)
+                    _log.Write(LibwrapLog.RefusedFault(service.Daemon, source.ToString(), fault));
                 return;
         }
         // The long way hands the socket on as accept gave it: without the TCP_NODELAY the relay set on
         // the listener (a program exec'd on it gets what it always got; a forward sets it again).
         if (l.Relay is { RaisedNoDelay: true })
             _ = Libc.SetNoDelay(fd, false);
-        ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Gate.ServeAsync(s.Handler, s.Fd, s.Open), (Gate: this, Handler: handler, Fd: fd, Open: open), preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Gate.ServeAsync(s.Handler, s.Fd, s.Open), (Gate: this, Handler: handler!, Fd: fd, Open: open), preferLocal: false);
     }
 
     /// <summary>
@@ -606,11 +615,14 @@ public sealed class GateServer : IAsyncDisposable
     /// <summary>What the gate keeps of a connection until it ends: its share of the limits.</summary>
     private sealed record OpenConnection(IPAddress Source, SourceCounts.Count Count, ServiceConfig Service);
 
-    private void Close(OpenConnection open)
+    /// <param name="open">The connection.</param>
+    /// <param name="counted">False for one whose start the gauge never took (it threw): nothing to take off it.</param>
+    private void Close(OpenConnection open, bool counted = true)
     {
         _perSource.Leave(open.Source, open.Count);
         Leave();
-        GateMetrics.ConnectionDelta(-1, open.Service.Daemon, open.Service.Name);
+        if (counted)
+            GateMetrics.ConnectionDelta(-1, open.Service.Daemon, open.Service.Name);
     }
 
     /// <summary>The relay's calls into the gate, on its threads.</summary>
