@@ -81,6 +81,10 @@ public sealed class GateServer : IAsyncDisposable
         _programs = new ProgramLimits(log, config.Limits);
         _traps = new Traps(log);
         _handler = new ConnectionHandler(_tables, lookups, log, config.Limits, _relay, _decisions, bans, _programs, _traps);
+        // The connections' instruments now, while descriptors are plenty: made at the first connection,
+        // they load System.Diagnostics.DiagnosticSource, and a load that fails for want of a descriptor
+        // (a flood at the start) fails that type for good, and with it every connection after.
+        System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(GateMetrics).TypeHandle);
     }
 
     // The traps' ban counts: one for the gate, so a reload keeps them.

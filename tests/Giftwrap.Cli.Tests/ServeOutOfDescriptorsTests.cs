@@ -1,0 +1,84 @@
+// `giftwrap serve` run out of descriptors: its soft RLIMIT_NOFILE lowered (prlimit --pid) to what
+// it holds plus one, so that the next connection takes the last one. It must serve what it can,
+// stay up, reap its children, and serve as before once descriptors are free again.
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Giftwrap.Cli.Tests;
+
+public sealed class ServeOutOfDescriptorsTests
+{
+    [Fact]
+    public async Task ForwardService_FirstConnectionWithNoDescriptorLeft_IsClosed_AndTheNextAreServed()
+    {
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "ALL: ALL\n");
+        using var backend = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        backend.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        backend.Listen(16);
+        _ = Task.Run(async () =>
+        {
+            while (true)
+            {
+                using var c = await backend.AcceptAsync();
+                await c.SendAsync("hi\n"u8.ToArray(), SocketFlags.None);
+            }
+        });
+        var port = Loopback.FreePort();
+        var conf = dir.Write("giftwrap.conf",
+            $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = off\n" +
+            $"[service:fw]\nlisten = 127.0.0.1:{port}\nforward = {backend.LocalEndPoint}\n");
+        using var gate = new ServeProcess(conf, drainSeconds: 2);
+        await gate.WaitForAsync("listening on", TimeSpan.FromSeconds(30));
+        await Task.Delay(500);
+
+        // The gate's first connection takes its last descriptor: whatever it loaded then for the
+        // first time could not be opened, and a type that failed so fails for good.
+        var soft = SoftLimit(gate.Id);
+        SetSoftLimit(gate.Id, Directory.GetFileSystemEntries($"/proc/{gate.Id}/fd").Length + 1);
+        Assert.Equal("", await ExchangeAsync(port));
+        SetSoftLimit(gate.Id, soft);
+
+        for (var i = 0; i < 3; i++)
+            Assert.Equal("hi\n", await ExchangeAsync(port));
+        Assert.Null(gate.ExitCode(TimeSpan.FromMilliseconds(100)));
+    }
+
+    private static async Task<string> ExchangeAsync(int port)
+    {
+        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await s.ConnectAsync(IPAddress.Loopback, port).WaitAsync(TimeSpan.FromSeconds(10));
+        var text = new StringBuilder();
+        var buffer = new byte[256];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            int n;
+            while ((n = await s.ReceiveAsync(buffer, SocketFlags.None, cts.Token)) > 0)
+                text.Append(Encoding.ASCII.GetString(buffer, 0, n));
+        }
+        catch (SocketException)
+        {
+            // A reset is the end of what was sent (the refused backend's client).
+        }
+        return text.ToString();
+    }
+
+    /// <summary>The soft RLIMIT_NOFILE of <paramref name="pid"/>, from /proc/PID/limits.</summary>
+    private static int SoftLimit(int pid)
+    {
+        var line = File.ReadAllLines($"/proc/{pid}/limits").Single(l => l.StartsWith("Max open files", StringComparison.Ordinal));
+        return int.Parse(line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries)[0], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Sets the soft limit only (the hard one stays), as any user may for their own process.</summary>
+    private static void SetSoftLimit(int pid, int soft)
+    {
+        using var p = Process.Start("prlimit", ["--pid", pid.ToString(CultureInfo.InvariantCulture), $"--nofile={soft}:"])!;
+        p.WaitForExit();
+        Assert.Equal(0, p.ExitCode);
+    }
+}
