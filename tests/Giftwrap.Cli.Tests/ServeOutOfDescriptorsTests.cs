@@ -12,6 +12,46 @@ namespace Giftwrap.Cli.Tests;
 public sealed class ServeOutOfDescriptorsTests
 {
     [Fact]
+    public async Task ExecService_FirstProgramWithNoDescriptorLeft_GateStaysUpAndReapsIt()
+    {
+        using var dir = new TempDir();
+        // warm: an option sends its connections the long way, on the thread pool (its backend refuses).
+        dir.Write("hosts.allow", "warm: ALL: setenv X y\nALL: ALL\n");
+        var port = Loopback.FreePort();
+        var warm = Loopback.FreePort();
+        var conf = dir.Write("giftwrap.conf",
+            $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = off\n" +
+            $"[service:hello]\nlisten = 127.0.0.1:{port}\nexec = /bin/echo served\n" +
+            $"[service:warm]\nlisten = 127.0.0.1:{warm}\nforward = 127.0.0.1:{Loopback.FreePort()}\n");
+        using var gate = new ServeProcess(conf, drainSeconds: 2);
+        await gate.WaitForAsync("listening on", TimeSpan.FromSeconds(30));
+        // Thread-pool workers first: the runtime cannot start a thread with no descriptor left (it
+        // opens a pipe for each), and the long way needs one.
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => ExchangeAsync(warm)));
+        await gate.WaitForAsync("cannot connect to backend", TimeSpan.FromSeconds(10), count: 8);
+        await Task.Delay(500);
+
+        // The first program of the gate's life, with no descriptor left for anything after the
+        // accept: the reaper's thread could not start then, and SIGCHLD took the gate down.
+        var soft = SoftLimit(gate.Id);
+        SetSoftLimit(gate.Id, Directory.GetFileSystemEntries($"/proc/{gate.Id}/fd").Length + 1);
+        Assert.Equal("served\n", await ExchangeAsync(port));
+        await Task.Delay(1500);
+        Assert.Null(gate.ExitCode(TimeSpan.FromMilliseconds(100)));
+        SetSoftLimit(gate.Id, soft);
+
+        for (var i = 0; i < 3; i++)
+            Assert.Equal("served\n", await ExchangeAsync(port));
+        // Reaped: no zombie child is left behind, the first one included.
+        var deadline = Stopwatch.StartNew();
+        while (Zombies(gate.Id) > 0 && deadline.Elapsed < TimeSpan.FromSeconds(10))
+            await Task.Delay(100);
+        Assert.Equal(0, Zombies(gate.Id));
+        Assert.Null(gate.ExitCode(TimeSpan.FromMilliseconds(100)));
+        Assert.DoesNotContain("Unhandled exception", gate.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ForwardService_FirstConnectionWithNoDescriptorLeft_IsClosed_AndTheNextAreServed()
     {
         using var dir = new TempDir();
@@ -80,5 +120,32 @@ public sealed class ServeOutOfDescriptorsTests
         using var p = Process.Start("prlimit", ["--pid", pid.ToString(CultureInfo.InvariantCulture), $"--nofile={soft}:"])!;
         p.WaitForExit();
         Assert.Equal(0, p.ExitCode);
+    }
+
+    /// <summary>Children of <paramref name="pid"/> that have exited and were not waited for.</summary>
+    private static int Zombies(int pid)
+    {
+        var count = 0;
+        foreach (var stat in Directory.EnumerateDirectories("/proc").Select(d => Path.Combine(d, "stat")))
+        {
+            string text;
+            try
+            {
+                text = File.ReadAllText(stat);
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                continue;
+            }
+            // "pid (comm) S ppid ...": the fields after the last ')'.
+            var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
+            if (fields[0] == "Z" && fields[1] == pid.ToString(CultureInfo.InvariantCulture))
+                count++;
+        }
+        return count;
     }
 }

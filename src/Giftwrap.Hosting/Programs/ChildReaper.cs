@@ -1,6 +1,8 @@
 // Collects the exit status of every child a host starts, so none is left a
 // zombie: one background thread waits on the registered pids (woken by SIGCHLD,
-// and every 250 ms in case a signal was merged away). Tasks complete with the
+// and every 250 ms in case a signal was merged away), started at the first child;
+// while it cannot be started (out of descriptors: the runtime opens a file to name a
+// thread), a timer on the thread pool scans instead. Tasks complete with the
 // child's status as the shell reports it (exit code, or 128 + signal), or with the
 // exit code and the signal apart where a caller must tell them apart (aclexec's log line).
 using System.Collections.Concurrent;
@@ -28,7 +30,13 @@ internal static unsafe class ChildReaper
     // children under load, the exec services' latency tail in issue 16).
     private static readonly ManualResetEventSlim Wake = new(false, spinCount: 0);
     private static readonly PosixSignalRegistration? SigChld = Register();
-    private static readonly Thread Reaper = StartThread();
+    // One scan at a time: two waitpid() calls on one pid would give the second ECHILD, and the
+    // child's status could be lost to that one's "-1".
+    private static readonly Lock Scanning = new();
+    private static readonly Lock Starting = new();
+    private static Thread? _reaper;
+    // Scans while the thread cannot be started, and tries to start it again.
+    private static Timer? _fallback;
 
     public static int Running => Children.Count;
 
@@ -41,7 +49,7 @@ internal static unsafe class ChildReaper
     {
         var tcs = new TaskCompletionSource<ChildExit>(TaskCreationOptions.RunContinuationsAsynchronously);
         Children[pid] = tcs;
-        _ = Reaper.IsAlive;
+        EnsureReaper();
         Wake.Set();
         return tcs.Task;
     }
@@ -62,11 +70,40 @@ internal static unsafe class ChildReaper
         }
     }
 
-    private static Thread StartThread()
+    /// <summary>
+    /// Starts the reaper thread unless it runs. Not in the type's initializer: a thread that cannot be
+    /// started there (the gate out of descriptors at its first program) would fail the type for good,
+    /// and the SIGCHLD handler, which touches it on the thread pool, would then take the process down.
+    /// </summary>
+    private static void EnsureReaper()
     {
-        var t = new Thread(Loop) { IsBackground = true, Name = "giftwrap child reaper" };
-        t.Start();
-        return t;
+        if (Volatile.Read(ref _reaper) is not null)
+            return;
+        lock (Starting)
+        {
+            if (_reaper is not null)
+                return;
+            var t = new Thread(Loop) { IsBackground = true, Name = "giftwrap child reaper" };
+            try
+            {
+                t.Start();
+                Volatile.Write(ref _reaper, t);
+                _fallback?.Dispose();
+                _fallback = null;
+            }
+            catch (Exception ex) when (ex is OutOfMemoryException or ThreadStartException)
+            {
+                // No thread now (the runtime reports EMFILE and ENOMEM as out of memory): the
+                // children registered are still reaped, a little later, by the timer.
+                _fallback ??= new Timer(static _ => FallbackTick(), null, 250, 250);
+            }
+        }
+    }
+
+    private static void FallbackTick()
+    {
+        EnsureReaper();
+        Scan();
     }
 
     private static void Loop()
@@ -78,6 +115,14 @@ internal static unsafe class ChildReaper
             // Reset before the scan: a child that ends during it sets the event again, so the next
             // Wait returns at once and nothing is missed.
             Wake.Reset();
+            Scan();
+        }
+    }
+
+    private static void Scan()
+    {
+        lock (Scanning)
+        {
             foreach (var pid in Children.Keys)
             {
                 int status;
