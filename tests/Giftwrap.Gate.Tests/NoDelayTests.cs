@@ -149,7 +149,7 @@ public sealed class NoDelayTests
             }
         }
 
-        public void AcceptFailed(RelayListener listener, int errno)
+        public void AcceptFailed(RelayListener listener, int errno, int ceiling)
         {
         }
 

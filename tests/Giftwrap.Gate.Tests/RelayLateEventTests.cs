@@ -34,7 +34,7 @@ public sealed class RelayLateEventTests
             }
         }
 
-        public void AcceptFailed(RelayListener listener, int errno)
+        public void AcceptFailed(RelayListener listener, int errno, int ceiling)
         {
         }
 

@@ -30,8 +30,12 @@ internal interface IRelayOwner
     /// </summary>
     void Accepted(RelayListener listener, in AcceptedBatch batch, RelayLoop loop);
 
-    /// <summary>accept(2) failed for want of descriptors or memory; the listener pauses for a moment.</summary>
-    void AcceptFailed(RelayListener listener, int errno);
+    /// <summary>
+    /// accept(2) failed for want of descriptors or memory, or (<paramref name="ceiling"/> above 0) gave
+    /// a descriptor at or over that ceiling, into the reserve left to the runtime, and the connection
+    /// was closed; the listener pauses for a moment.
+    /// </summary>
+    void AcceptFailed(RelayListener listener, int errno, int ceiling);
 }
 
 /// <summary>One accepted connection: its descriptor, the length of its struct sockaddr, and whether it surely has TCP_NODELAY already (see <see cref="RelayListener.NoDelay"/>).</summary>
@@ -190,6 +194,12 @@ internal sealed unsafe class Relay : IDisposable
         var backendFd = Libc.socket(family, Libc.SockStream | Libc.SockNonBlock | Libc.SockCloexec, 0);
         if (backendFd < 0)
             return Libc.Errno;
+        if (backendFd >= DescriptorReserve.Ceiling())
+        {
+            // Into the reserve the runtime needs, as the client's own accept would be (RelayLoop).
+            _ = Libc.close(backendFd);
+            return Libc.EMFile;
+        }
         _ = Libc.SetNoDelay(backendFd, true);
         var address = stackalloc byte[SockAddr.In6Size];
         var error = source.Transparent ? BindToClient(backendFd, family, peer!, address) : 0;

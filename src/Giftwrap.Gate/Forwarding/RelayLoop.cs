@@ -199,6 +199,7 @@ internal sealed unsafe class RelayLoop : IDisposable
         var peers = stackalloc byte[AcceptsPerWake * SockAddr.StorageSize];
         var accepted = stackalloc AcceptedSocket[AcceptsPerWake];
         var n = 0;
+        var ceiling = DescriptorReserve.Ceiling();
         for (var i = 0; i < AcceptsPerWake && !l.Closing; i++)
         {
             // Read before the call: only a call that began after the queue was seen empty is sure of it.
@@ -215,12 +216,14 @@ internal sealed unsafe class RelayLoop : IDisposable
                 if (errno == Libc.EAgain && noDelay == RelayListener.NoDelayPending)
                     _ = Interlocked.CompareExchange(ref l.NoDelay, RelayListener.NoDelayInherited, RelayListener.NoDelayPending);
                 if (errno is Libc.EMFile or Libc.ENFile or Libc.ENoBufs or Libc.ENoMem)
-                {
-                    // Out of descriptors or memory: say so, stop watching this listener for a moment.
-                    _ = Libc.epoll_ctl(_epoll, Libc.EpollCtlDel, l.Fd, null);
-                    _paused.Pause(l, Environment.TickCount64 + AcceptPauseMs);
-                    Notify(l, errno);
-                }
+                    Pause(l, errno, ceiling: 0);
+                break;
+            }
+            if (fd >= ceiling)
+            {
+                // Into the reserve the runtime needs (DescriptorReserve): refused, closed at once.
+                _ = Libc.close(fd);
+                Pause(l, Libc.EMFile, ceiling);
                 break;
             }
             accepted[n++] = new AcceptedSocket(fd, (int)Math.Min(length, (uint)SockAddr.StorageSize), noDelay == RelayListener.NoDelayInherited);
@@ -237,11 +240,14 @@ internal sealed unsafe class RelayLoop : IDisposable
         }
     }
 
-    private void Notify(RelayListener l, int errno)
+    /// <summary>Out of descriptors or memory: says so, and stops watching <paramref name="l"/> for a moment.</summary>
+    private void Pause(RelayListener l, int errno, int ceiling)
     {
+        _ = Libc.epoll_ctl(_epoll, Libc.EpollCtlDel, l.Fd, null);
+        _paused.Pause(l, Environment.TickCount64 + AcceptPauseMs);
         try
         {
-            _relay.Owner.AcceptFailed(l, errno);
+            _relay.Owner.AcceptFailed(l, errno, ceiling);
         }
         catch (Exception)
         {

@@ -118,6 +118,20 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, SetLastError = true)]
     public static partial int close(int fd);
 
+    // sys/resource.h
+    public const int RlimitNofile = 7;
+
+    /// <summary>struct rlimit: rlim_t (unsigned long) soft and hard limits, 16 bytes on 64-bit Linux.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct RLimit
+    {
+        public ulong Current;
+        public ulong Maximum;
+    }
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int getrlimit(int resource, RLimit* limit);
+
     [LibraryImport(Library, SetLastError = true)]
     public static partial int socket(int domain, int type, int protocol);
 

@@ -635,8 +635,8 @@ public sealed class GateServer : IAsyncDisposable
         public void Accepted(RelayListener listener, in AcceptedBatch batch, RelayLoop loop) =>
             gate.Accepted((Listener)listener.State, batch, loop);
 
-        public void AcceptFailed(RelayListener listener, int errno) =>
-            gate._log.Gate(SyslogSeverity.Err, $"error: accept on {listener.Socket.LocalEndPoint}: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}");
+        public void AcceptFailed(RelayListener listener, int errno, int ceiling) =>
+            gate.SayAcceptFailed(listener, errno, ceiling);
 
         public void Ended(object? state, in RelayResult result)
         {
@@ -647,6 +647,29 @@ public sealed class GateServer : IAsyncDisposable
                 GateMetrics.Forwarded(result.ToBackend, result.ToClient);
             gate.Close(open);
         }
+    }
+
+    // When the last accept failure was said, and how many came since: a loop pauses a listener ten
+    // times a second while descriptors are out, and a flood that holds them must not fill the log.
+    private long _acceptFailureSaid = -1_000_000;
+    private int _acceptFailuresQuiet;
+
+    /// <summary>An accept that failed for want of descriptors or memory: said at most once every 10 s.</summary>
+    private void SayAcceptFailed(RelayListener listener, int errno, int ceiling)
+    {
+        var now = Environment.TickCount64;
+        var said = Interlocked.Read(ref _acceptFailureSaid);
+        if (now - said < 10_000 || Interlocked.CompareExchange(ref _acceptFailureSaid, now, said) != said)
+        {
+            Interlocked.Increment(ref _acceptFailuresQuiet);
+            return;
+        }
+        var quiet = Interlocked.Exchange(ref _acceptFailuresQuiet, 0);
+        var why = ceiling > 0
+            ? $"descriptor {ceiling} reached, the rest kept free for the gate itself; connection closed"
+            : System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno);
+        var more = quiet > 0 ? $" ({quiet} more since the last such line)" : "";
+        _log.Gate(SyslogSeverity.Err, $"error: accept on {listener.Socket.LocalEndPoint}: {why}{more}");
     }
 
     /// <summary>One connection fewer; the last one out during a stop ends the drain.</summary>

@@ -39,6 +39,17 @@ public sealed class LibcLayoutTests
         Assert.True(Glibc.ContainsKey(RuntimeInformation.ProcessArchitecture), $"no layouts for {RuntimeInformation.ProcessArchitecture}");
 
     [Fact]
+    public unsafe void Getrlimit_ReadsTheSoftLimit_AsProcSelfLimitsShowsIt()
+    {
+        // struct rlimit: two rlim_t (unsigned long), 16 bytes on both LP64 architectures.
+        Assert.Equal(16, sizeof(Libc.RLimit));
+        Libc.RLimit limit;
+        Assert.Equal(0, Libc.getrlimit(Libc.RlimitNofile, &limit));
+        var line = File.ReadAllLines("/proc/self/limits").Single(l => l.StartsWith("Max open files", StringComparison.Ordinal));
+        Assert.Equal(line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries)[0], limit.Current.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
     public unsafe void Getpwnam_ReadsUidAndGid_AsId1Does()
     {
         var pw = Libc.getpwnam("nobody");
