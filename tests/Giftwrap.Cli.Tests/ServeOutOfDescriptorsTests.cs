@@ -36,11 +36,11 @@ public sealed class ServeOutOfDescriptorsTests
         // accept: the reaper's thread could not start then, and SIGCHLD took the gate down. Since
         // the relay keeps a reserve (DescriptorReserve), such a connection is closed at once instead.
         var soft = SoftLimit(gate.Id);
-        SetSoftLimit(gate.Id, Directory.GetFileSystemEntries($"/proc/{gate.Id}/fd").Length + 1);
+        await SetSoftLimitAsync(gate.Id, Directory.GetFileSystemEntries($"/proc/{gate.Id}/fd").Length + 1);
         Assert.Equal("", await ExchangeAsync(port));
         await Task.Delay(1500);
         Assert.Null(gate.ExitCode(TimeSpan.FromMilliseconds(100)));
-        SetSoftLimit(gate.Id, soft);
+        await SetSoftLimitAsync(gate.Id, soft);
 
         for (var i = 0; i < 3; i++)
             Assert.Equal("served\n", await ExchangeAsync(port));
@@ -80,9 +80,9 @@ public sealed class ServeOutOfDescriptorsTests
         // The gate's first connection takes its last descriptor: whatever it loaded then for the
         // first time could not be opened, and a type that failed so fails for good.
         var soft = SoftLimit(gate.Id);
-        SetSoftLimit(gate.Id, Directory.GetFileSystemEntries($"/proc/{gate.Id}/fd").Length + 1);
+        await SetSoftLimitAsync(gate.Id, Directory.GetFileSystemEntries($"/proc/{gate.Id}/fd").Length + 1);
         Assert.Equal("", await ExchangeAsync(port));
-        SetSoftLimit(gate.Id, soft);
+        await SetSoftLimitAsync(gate.Id, soft);
 
         for (var i = 0; i < 3; i++)
             Assert.Equal("hi\n", await ExchangeAsync(port));
@@ -116,7 +116,7 @@ public sealed class ServeOutOfDescriptorsTests
         await Task.Delay(500);
         var soft = SoftLimit(gate.Id);
         var limit = Directory.GetFileSystemEntries($"/proc/{gate.Id}/fd").Length + 48;
-        SetSoftLimit(gate.Id, limit);
+        await SetSoftLimitAsync(gate.Id, limit);
 
         // Twice as many clients as the limit has room for, each held open, for three seconds.
         var clients = new List<Socket>();
@@ -147,7 +147,7 @@ public sealed class ServeOutOfDescriptorsTests
         // Said, but not ten times a second per listener.
         await gate.WaitForAsync("error: accept on", TimeSpan.FromSeconds(5));
         Assert.True(gate.Stderr.Split('\n').Count(l => l.Contains("error: accept on", StringComparison.Ordinal)) <= 2, gate.Stderr);
-        SetSoftLimit(gate.Id, soft);
+        await SetSoftLimitAsync(gate.Id, soft);
         await Task.Delay(500);
         using var last = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await last.ConnectAsync(IPAddress.Loopback, port).WaitAsync(TimeSpan.FromSeconds(10));
@@ -197,11 +197,13 @@ public sealed class ServeOutOfDescriptorsTests
     }
 
     /// <summary>Sets the soft limit only (the hard one stays), as any user may for their own process.</summary>
-    private static void SetSoftLimit(int pid, int soft)
+    private static async Task SetSoftLimitAsync(int pid, int soft)
     {
         using var p = Process.Start("prlimit", ["--pid", pid.ToString(CultureInfo.InvariantCulture), $"--nofile={soft}:"])!;
-        p.WaitForExit();
+        await p.WaitForExitAsync();
         Assert.Equal(0, p.ExitCode);
+        // The relay reads the limit again at most once a second (DescriptorReserve.Ceiling).
+        await Task.Delay(1200);
     }
 
     /// <summary>Children of <paramref name="pid"/> that have exited and were not waited for.</summary>

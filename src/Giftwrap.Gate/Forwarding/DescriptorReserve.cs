@@ -10,11 +10,27 @@ namespace Giftwrap.Gate.Forwarding;
 
 internal static unsafe class DescriptorReserve
 {
+    private const long RereadMs = 1000;
+    private static int _ceiling = int.MaxValue;
+    private static long _readAt = -RereadMs;
+
     /// <summary>
     /// The lowest descriptor number a connection may not have: the soft RLIMIT_NOFILE less the
-    /// reserve. Read each time (prlimit may change it under a running gate); none when unlimited.
+    /// reserve; none when unlimited. Read again at most once a second (prlimit may change it under a
+    /// running gate), not once per connection: a system call each would be a tenth more of them.
     /// </summary>
     public static int Ceiling()
+    {
+        var now = Environment.TickCount64;
+        if (now - Volatile.Read(ref _readAt) < RereadMs)
+            return Volatile.Read(ref _ceiling);
+        var ceiling = Read();
+        Volatile.Write(ref _ceiling, ceiling);
+        Volatile.Write(ref _readAt, now);
+        return ceiling;
+    }
+
+    private static int Read()
     {
         Libc.RLimit limit;
         if (Libc.getrlimit(Libc.RlimitNofile, &limit) != 0 || limit.Current >= int.MaxValue)
