@@ -33,6 +33,11 @@ public sealed class FleetUnitTests
     [InlineData("{\"t\":\"10.0.0.1\",\"k\":\"X\",\"v\":1}")]
     [InlineData("{\"t\":\"10.0.0.1\",\"k\":\"B\",\"v\":\"1\"}")]
     [InlineData("{\"t\":5,\"k\":\"B\",\"v\":1}")]
+    [InlineData("{\"t\":\"10.0.0.1\",\"k\":\"B\",\"v\":9000000000000000000}")]
+    [InlineData("{\"t\":\"10.0.0.1\",\"k\":\"U\",\"v\":253402300800000}")]
+    [InlineData("{\"t\":\"10.0.0.1\",\"k\":\"B\",\"v\":1,\"x\":-9000000000000000000}")]
+    [InlineData("{\"t\":\"10.0.0.1\",\"k\":\"B\",\"v\":1,\"x\":9223372036854775807}")]
+    [InlineData("{\"t\":\"10.0.0.1\",\"k\":\"U\",\"v\":1,\"keep\":9223372036854775807}")]
     public void Parse_Malformed_GivesNullAndReason(string json)
     {
         Assert.Null(FleetRecord.Parse(json, out _, out var error));
