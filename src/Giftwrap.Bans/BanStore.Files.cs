@@ -173,11 +173,17 @@ public sealed partial class BanStore
             return 0;
         long gen = 0;
         var sawEnd = false;
-        using var reader = new StreamReader(new FileStream(SnapshotPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16), Encoding.UTF8);
+        using var stream = new FileStream(SnapshotPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
         var lineNo = 0;
-        while (reader.ReadLine() is { } line)
+        foreach (var read in BoundedLines.Read(stream, ChunkBytes))
         {
             lineNo++;
+            if (read is not { } line)
+            {
+                Damaged(SnapshotPath, lineNo, "a line longer than 4 MiB: skipped");
+                _damagedRecords = true;
+                continue;
+            }
             if (lineNo == 1)
             {
                 if (!JournalFormat.TryParseGeneration(line, JournalFormat.SnapshotHeader, out gen))
