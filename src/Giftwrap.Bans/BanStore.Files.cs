@@ -194,7 +194,9 @@ public sealed partial class BanStore
                 }
                 else if (line.IndexOf(" count=", StringComparison.Ordinal) is var c and > 0 && int.TryParse(line.AsSpan(c + 7), out var count) && count > 0)
                 {
-                    table.EnsureCapacity(Math.Min(count, 50_000_000));
+                    // Room for what the file can hold (a record as written takes over 40 bytes), not for what a
+                    // damaged count says: "count=2000000000" reserved about 3 GB for a file of two bans.
+                    table.EnsureCapacity((int)Math.Min(count, stream.Length / 40));
                 }
 
                 continue;

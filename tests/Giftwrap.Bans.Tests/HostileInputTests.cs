@@ -138,4 +138,26 @@ public sealed class HostileInputTests
                 File.Delete(copy);
         }
     }
+
+    [Fact]
+    public void Open_SnapshotHeaderClaimingBillionsOfRecords_NoMemoryReservedForThem()
+    {
+        // The header's count sizes the table before reading: a damaged or hostile "count=2000000000"
+        // reserved room for 50 million bans (about 3 GB) for a file holding two.
+        using var dir = new TempStore();
+        using (var store = BanStore.Open(dir.Options(), watch: false))
+        {
+            store.Ban(new BanRequest { Target = BanTarget.Parse("192.0.2.1"), Duration = TimeSpan.FromDays(1) });
+            store.Ban(new BanRequest { Target = BanTarget.Parse("192.0.2.2"), Duration = TimeSpan.FromDays(1) });
+            store.Compact();
+        }
+        var path = Path.Combine(dir.StoreDir, "snapshot");
+        var text = File.ReadAllText(path);
+        File.WriteAllText(path, text.Replace(" count=2\n", " count=2000000000\n", StringComparison.Ordinal));
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        using var reopened = BanStore.Open(dir.Options(), watch: false);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 64L << 20, $"{allocated:N0} bytes allocated to open a store of two bans");
+        Assert.Equal(2, reopened.List(DateTimeOffset.UtcNow).Count);
+    }
 }
