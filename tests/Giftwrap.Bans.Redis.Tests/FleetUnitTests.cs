@@ -45,6 +45,39 @@ public sealed class FleetUnitTests
     }
 
     [Fact]
+    public void Ledger_LineOfAGigabyte_SkippedAndReportedTheRestRead()
+    {
+        // 1.2 GB of NULs without a newline (a sparse file) between two records: read whole, the line
+        // was a string past .NET's largest (OutOfMemoryException at every start of the gate).
+        var dir = Directory.CreateTempSubdirectory("giftwrap-ledger-").FullName;
+        try
+        {
+            var path = Path.Combine(dir, "fleet.ledger");
+            var one = FleetRecord.FromEntry(new BanEntry { Target = BanTarget.Parse("192.0.2.1"), Origin = "a", Created = DateTimeOffset.UtcNow, Expires = DateTimeOffset.UtcNow.AddHours(1) });
+            var two = FleetRecord.Unban(BanTarget.Parse("192.0.2.2"), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "a", null);
+            using (var f = new FileStream(path, FileMode.Create, FileAccess.Write))
+            {
+                f.Write(System.Text.Encoding.UTF8.GetBytes(one.ToJson() + "\n"));
+                f.SetLength(f.Length + 1_200_000_000L);
+                f.Seek(0, SeekOrigin.End);
+                f.Write(System.Text.Encoding.UTF8.GetBytes("\n" + two.ToJson() + "\n"));
+            }
+            var damaged = new List<int>();
+            using (var ledger = FleetLedger.Open(path, (line, _) => damaged.Add(line)))
+            {
+                Assert.Equal(2, ledger.Count);
+                Assert.NotNull(ledger.Get(BanTarget.Parse("192.0.2.1")));
+                Assert.NotNull(ledger.Get(BanTarget.Parse("192.0.2.2")));
+            }
+            Assert.Equal([2], damaged);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void RateLimit_RefillsOverTheWindow()
     {
         var limit = new FleetRateLimit(new FleetRate(2, TimeSpan.FromMinutes(1)));
