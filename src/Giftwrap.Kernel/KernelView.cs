@@ -48,10 +48,15 @@ internal sealed record KernelView(IReadOnlyDictionary<string, KernelElement> Ele
                 continue;
             Add(elements, new KernelElement(e.Target.IsIPv4 ? Addresses4 : Addresses6, e.Target.ToString(), KernelExpiry(expires, nowMs)));
         }
-        var next = Outermost(prefixes, out var kept);
-        foreach (var e in kept)
+        // Per family: an IPv6 ban shorter than /96 holds the IPv4-mapped space, where the store matches
+        // no IPv4 client (BanTable looks only at /96 and longer for them). It neither hides an IPv4 ban
+        // as "nested" nor, cut around a protected IPv4 address, yields IPv4 pieces the store never bans.
+        var next4 = Outermost([.. prefixes.Where(p => p.Target.IsIPv4)], out var kept4);
+        var next6 = Outermost([.. prefixes.Where(p => !p.Target.IsIPv4)], out var kept6);
+        var next = next4 is { } a && next6 is { } b ? Math.Min(a, b) : next4 ?? next6;
+        foreach (var e in kept4.Concat(kept6))
         {
-            foreach (var piece in Subtract(e.Target, protect))
+            foreach (var piece in Subtract(e.Target, protect).Where(p => p.IsIPv4 == e.Target.IsIPv4))
                 Add(elements, new KernelElement(piece.IsIPv4 ? Networks4 : Networks6, piece.ToString(), KernelExpiry(e.Expires?.ToUnixTimeMilliseconds(), nowMs)));
         }
         return new KernelView(elements, next, userSpace);
