@@ -42,7 +42,8 @@ public sealed partial class BanStore
             return (new BanResult(BanOutcome.Invalid, null, $"a ban of {target} for a negative time ends before it starts"), null);
         var known = pending.TryGetValue(target, out var pend) ? pend : (_table.TryGet(target, out var e) ? e : null);
         var active = known is not null && known.IsActive(now) ? known : null;
-        var offences = (known?.Offences ?? 0) + 1;
+        // Saturating: a count of int.MaxValue (a rogue fleet member's) wrapped to a negative one, which the journal refuses to read back.
+        var offences = known?.Offences is { } n ? (n >= int.MaxValue ? int.MaxValue : Math.Max(n, 0) + 1) : 1;
         var length = request.Duration ?? Options.BanTime;
         DateTimeOffset? expires = request.Permanent ? null : Until(now, request.Escalate ? Escalate(length, offences) : length);
         if (active is not null && expires is { } x && (active.Expires is null || active.Expires > x))

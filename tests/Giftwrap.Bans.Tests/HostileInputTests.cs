@@ -160,4 +160,25 @@ public sealed class HostileInputTests
         Assert.True(allocated < 64L << 20, $"{allocated:N0} bytes allocated to open a store of two bans");
         Assert.Equal(2, reopened.List(DateTimeOffset.UtcNow).Count);
     }
+
+    [Fact]
+    public void Ban_AfterARemoteBanWithTheLargestOffenceCount_StillRecordedAndRead()
+    {
+        // A rogue fleet member's "n": 2147483647: the next local ban of that target counted one more,
+        // wrapped to a negative count, and wrote a record its own reader refused: acknowledged, lost.
+        using var dir = new TempStore();
+        var target = BanTarget.Parse("192.0.2.5");
+        var then = DateTimeOffset.UtcNow.AddHours(-2);
+        using (var store = BanStore.Open(dir.Options(), watch: false))
+        {
+            var remote = new BanEntry { Target = target, Created = then, Expires = then.AddHours(1), Offences = int.MaxValue, Origin = "rogue" };
+            Assert.Equal(BanOutcome.Banned, store.ApplyRemote(new BanChange { Kind = BanChangeKind.Banned, Target = target, Entry = remote, At = then, Origin = "rogue" }).Outcome);
+            Assert.Equal(BanOutcome.Banned, store.Ban(new BanRequest { Target = target, Duration = TimeSpan.FromHours(1) }).Outcome);
+            Assert.NotNull(store.Find(IPAddress.Parse("192.0.2.5"), "sshd", DateTimeOffset.UtcNow));
+            Assert.Empty(store.Problems);
+        }
+        using var reopened = BanStore.Open(dir.Options(), watch: false);
+        Assert.NotNull(reopened.Find(IPAddress.Parse("192.0.2.5"), "sshd", DateTimeOffset.UtcNow));
+        Assert.Empty(reopened.Problems);
+    }
 }
