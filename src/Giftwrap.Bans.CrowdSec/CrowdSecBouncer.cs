@@ -130,8 +130,14 @@ public sealed partial class CrowdSecBouncer : IAsyncDisposable
     }
 
     /// <summary>A decision the gate can enforce: its target, until when, and the reason to record; null for one to leave alone.</summary>
-    private (BanTarget Target, TimeSpan Left, string Reason)? Enforceable(LapiDecision d, List<string> invalid)
+    private (BanTarget Target, TimeSpan Left, string Reason)? Enforceable(LapiDecision? d, List<string> invalid)
     {
+        if (d is null)
+        {
+            // A null in the list ("new":[null]): no real LAPI's, and nothing to enforce.
+            invalid.Add("null");
+            return null;
+        }
         if (!string.Equals(d.Type, "ban", StringComparison.OrdinalIgnoreCase)
             || d.Scope is not { } scope || !(scope.Equals("Ip", StringComparison.OrdinalIgnoreCase) || scope.Equals("Range", StringComparison.OrdinalIgnoreCase))
             || (_origins.Count > 0 && !_origins.Contains(d.Origin ?? "")))
@@ -158,7 +164,7 @@ public sealed partial class CrowdSecBouncer : IAsyncDisposable
     }
 
     /// <summary>The full list (startup=true): the store's CrowdSec bans made to match it.</summary>
-    private void Reconcile(List<LapiDecision> current, bool first)
+    private void Reconcile(List<LapiDecision?> current, bool first)
     {
         _decisions.Clear();
         _holders.Clear();
@@ -168,13 +174,13 @@ public sealed partial class CrowdSecBouncer : IAsyncDisposable
         {
             if (Enforceable(d, invalid) is not { } e || e.Left <= TimeSpan.Zero)
                 continue;
-            Hold(d.Id, e.Target);
+            Hold(d!.Id, e.Target);
             if (!wanted.TryGetValue(e.Target, out var w) || w.Left < e.Left)
                 wanted[e.Target] = (e.Left, e.Reason);
         }
         var now = _store.Options.Time.GetUtcNow();
         var stale = _store.List(now).Where(e => IsOurs(e) && !wanted.ContainsKey(e.Target)).Select(e => e.Target).ToList();
-        var missing = wanted.Where(w => NeedsBan(w.Key, now + w.Value.Left)).ToList();
+        var missing = wanted.Where(w => NeedsBan(w.Key, w.Value.Left)).ToList();
         var (banned, refused) = Ban(missing.Select(w => (w.Key, w.Value.Left, w.Value.Reason)));
         var unbanned = Unban(stale);
         Report(invalid, refused);
@@ -184,7 +190,7 @@ public sealed partial class CrowdSecBouncer : IAsyncDisposable
     }
 
     /// <summary>A delta: new decisions banned, deleted ones lifted when no other decision holds their target.</summary>
-    private void Apply(List<LapiDecision> added, List<LapiDecision> deleted)
+    private void Apply(List<LapiDecision?> added, List<LapiDecision?> deleted)
     {
         var invalid = new List<string>();
         var ban = new List<(BanTarget, TimeSpan, string)>();
@@ -193,14 +199,14 @@ public sealed partial class CrowdSecBouncer : IAsyncDisposable
         {
             if (Enforceable(d, invalid) is not { } e || e.Left <= TimeSpan.Zero)
                 continue;
-            Hold(d.Id, e.Target);
-            if (NeedsBan(e.Target, now + e.Left))
+            Hold(d!.Id, e.Target);
+            if (NeedsBan(e.Target, e.Left))
                 ban.Add((e.Target, e.Left, e.Reason));
         }
         var lift = new List<BanTarget>();
         foreach (var d in deleted)
         {
-            if (!_decisions.Remove(d.Id, out var target))
+            if (d is null || !_decisions.Remove(d.Id, out var target))
                 continue; // a decision never enforced here (another scope, type or origin)
             if (--_holders[target] > 0)
                 continue;
@@ -228,12 +234,15 @@ public sealed partial class CrowdSecBouncer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Whether a ban until <paramref name="until"/> would change the store: not when a ban in force
+    /// Whether a ban for <paramref name="left"/> from now would change the store: not when a ban in force
     /// already lasts as long (a few seconds' difference is the time the answer took, not a new decision).
+    /// Compared as lengths: now + left can lie past the year 9999 (a decision of ten thousand years).
     /// </summary>
-    private bool NeedsBan(BanTarget target, DateTimeOffset until) =>
-        _store.Get(target) is not { } e || !e.IsActive(_store.Options.Time.GetUtcNow())
-            || (e.Expires is { } x && x < until - TimeSpan.FromSeconds(5));
+    private bool NeedsBan(BanTarget target, TimeSpan left)
+    {
+        var now = _store.Options.Time.GetUtcNow();
+        return _store.Get(target) is not { } e || !e.IsActive(now) || (e.Expires is { } x && x - now < left - TimeSpan.FromSeconds(5));
+    }
 
     private (int Banned, List<string> Refused) Ban(IEnumerable<(BanTarget Target, TimeSpan Left, string Reason)> bans)
     {

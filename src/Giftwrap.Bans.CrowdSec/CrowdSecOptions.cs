@@ -41,6 +41,9 @@ public sealed record CrowdSecOptions
 
     /// <summary>The longest wait between two attempts while the Local API cannot be reached.</summary>
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>An answer larger than this is refused: 1,000,000 decisions take about 250 MB (tests make it small).</summary>
+    internal long MaxAnswerBytes { get; init; } = 512L * 1024 * 1024;
 }
 
 /// <summary>Reads <see cref="CrowdSecOptions"/> from the [crowdsec] section of the gate's INI file.</summary>

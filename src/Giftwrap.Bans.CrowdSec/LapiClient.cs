@@ -15,9 +15,6 @@ internal sealed class LapiException(string message) : Exception(message);
 
 internal sealed class LapiClient : IDisposable
 {
-    /// <summary>An answer larger than this is refused: 1,000,000 decisions take about 250 MB.</summary>
-    private const long MaxAnswerBytes = 512L * 1024 * 1024;
-
     private readonly HttpClient _http;
     private readonly CrowdSecOptions _options;
 
@@ -46,11 +43,13 @@ internal sealed class LapiClient : IDisposable
                 throw new LapiException($"the Local API refused the bouncer's key ({(int)response.StatusCode}): check api_key_file against `cscli bouncers list`");
             if (!response.IsSuccessStatusCode)
                 throw new LapiException($"the Local API answered {(int)response.StatusCode} {response.ReasonPhrase}");
-            if (response.Content.Headers.ContentLength > MaxAnswerBytes)
-                throw new LapiException($"the Local API's answer is {response.Content.Headers.ContentLength} bytes, more than {MaxAnswerBytes}");
+            var limit = _options.MaxAnswerBytes;
+            if (response.Content.Headers.ContentLength > limit)
+                throw new LapiException($"the Local API's answer is {response.Content.Headers.ContentLength} bytes, more than {limit} bytes");
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(_options.Timeout);
-            await using var body = await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
+            // Counted as read too: an answer without a Content-Length (chunked) names no size in advance.
+            await using var body = new CappedStream(await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false), limit);
             return await JsonSerializer.DeserializeAsync(body, LapiJson.Default.LapiStream, timeout.Token).ConfigureAwait(false)
                 ?? throw new LapiException("the Local API answered null, not a decision stream");
         }
@@ -75,4 +74,55 @@ internal sealed class LapiClient : IDisposable
     }
 
     public void Dispose() => _http.Dispose();
+
+    /// <summary>A read-only stream that refuses to give more than <c>limit</c> bytes (a LapiException past it).</summary>
+    private sealed class CappedStream(Stream inner, long limit) : Stream
+    {
+        private long _read;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => _read;
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Count(await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        private int Count(int n)
+        {
+            _read += n;
+            return _read > limit ? throw new LapiException($"the Local API's answer is more than {limit} bytes") : n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                inner.Dispose();
+            base.Dispose(disposing);
+        }
+    }
 }

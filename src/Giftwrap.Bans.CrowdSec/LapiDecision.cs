@@ -32,9 +32,9 @@ internal sealed class LapiDecision
 /// <summary>One answer of the stream: decisions new and deleted since the bouncer's last call (all current ones with startup=true).</summary>
 internal sealed class LapiStream
 {
-    public List<LapiDecision>? New { get; init; }
+    public List<LapiDecision?>? New { get; init; }
 
-    public List<LapiDecision>? Deleted { get; init; }
+    public List<LapiDecision?>? Deleted { get; init; }
 }
 
 [JsonSourceGenerationOptions(PropertyNameCaseInsensitive = true, NumberHandling = JsonNumberHandling.AllowReadingFromString)]

@@ -3,7 +3,7 @@
 // fleet. It is what lets a member refuse a ban older than an unban it knows, and push its
 // tombstones again when Redis comes back empty. JSON lines, appended and fsynced before a
 // record is sent; rewritten (temp file, fsync, rename) when it grows to twice what it holds.
-// Not here: deciding what to record (BanFleet) or talking to Redis.
+// Lines past 4 MiB are skipped and reported. Not here: deciding what to record (BanFleet) or talking to Redis.
 using System.Text;
 
 namespace Giftwrap.Bans.Redis;
@@ -34,9 +34,16 @@ internal sealed class FleetLedger : IDisposable
         var lines = 0;
         if (File.Exists(path))
         {
-            foreach (var line in File.ReadLines(path))
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
+            // Lines of at most 4 MiB: a damaged ledger of one 1 GB line is not read into one string.
+            foreach (var read in Giftwrap.Bans.Storage.BoundedLines.Read(stream, 4 << 20))
             {
                 lines++;
+                if (read is not { } line)
+                {
+                    damaged(lines, "a line longer than 4 MiB");
+                    continue;
+                }
                 if (line.Length == 0)
                     continue;
                 if (FleetRecord.Parse(line, out var localOnly, out var error) is not { } r)

@@ -136,6 +136,12 @@ internal sealed record FleetRecord
             var kind = Str(root, "k") switch { "B" => RecordKind.Ban, "U" => RecordKind.Unban, _ => (RecordKind?)null };
             if (kind is null || !root.TryGetProperty("v", out var v) || !v.TryGetInt64(out var version) || version <= 0)
                 return Fail("missing kind or version", out error);
+            // Every time must be one a DateTimeOffset holds: a record is turned into a BanChange, and
+            // one out of range threw there, which stopped the fleet's worker (and held JoinAsync for ever).
+            var expires = Long(root, "x");
+            var keepUntil = Long(root, "keep");
+            if (version > LastMs || expires is < FirstMs or > LastMs || keepUntil is < 0 or > LastMs)
+                return Fail($"a time out of range (version {version}, expiry {expires}, keep {keepUntil})", out error);
             localOnly = root.TryGetProperty("local", out var l) && l.ValueKind == JsonValueKind.True;
             error = "";
             return new FleetRecord
@@ -147,9 +153,9 @@ internal sealed record FleetRecord
                 Daemons = root.TryGetProperty("d", out var d) && d.ValueKind == JsonValueKind.Array
                     ? [.. d.EnumerateArray().Select(e => e.GetString() ?? "")] : null,
                 Reason = Str(root, "r") ?? "",
-                Expires = Long(root, "x"),
+                Expires = expires,
                 Offences = root.TryGetProperty("n", out var n) && n.TryGetInt32(out var offences) && offences > 0 ? offences : 1,
-                KeepUntil = Long(root, "keep"),
+                KeepUntil = keepUntil,
             };
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException)
@@ -158,6 +164,10 @@ internal sealed record FleetRecord
             return Fail(ex.Message, out error);
         }
     }
+
+    // The Unix ms of 0001-01-01 and of the last millisecond of 9999-12-31: the range of DateTimeOffset.
+    private const long FirstMs = -62135596800000;
+    private const long LastMs = 253402300799999;
 
     private static FleetRecord? Fail(string message, out string error)
     {

@@ -38,11 +38,14 @@ public sealed partial class BanStore
             return (new BanResult(BanOutcome.Protected, null, $"{target} is protected (it overlaps {p}): not banned"), null);
         if (DaemonError(request.Daemons) is { } bad)
             return (new BanResult(BanOutcome.Invalid, null, bad), null);
+        if (request.Duration < TimeSpan.Zero)
+            return (new BanResult(BanOutcome.Invalid, null, $"a ban of {target} for a negative time ends before it starts"), null);
         var known = pending.TryGetValue(target, out var pend) ? pend : (_table.TryGet(target, out var e) ? e : null);
         var active = known is not null && known.IsActive(now) ? known : null;
-        var offences = (known?.Offences ?? 0) + 1;
+        // Saturating: a count of int.MaxValue (a rogue fleet member's) wrapped to a negative one, which the journal refuses to read back.
+        var offences = known?.Offences is { } n ? (n >= int.MaxValue ? int.MaxValue : Math.Max(n, 0) + 1) : 1;
         var length = request.Duration ?? Options.BanTime;
-        DateTimeOffset? expires = request.Permanent ? null : now + (request.Escalate ? Escalate(length, offences) : length);
+        DateTimeOffset? expires = request.Permanent ? null : Until(now, request.Escalate ? Escalate(length, offences) : length);
         if (active is not null && expires is { } x && (active.Expires is null || active.Expires > x))
             expires = active.Expires; // a ban in force is never shortened by a new one
         IReadOnlyList<string>? daemons = request.Daemons is { Count: > 0 } d ? d.Distinct(StringComparer.OrdinalIgnoreCase).ToArray() : null;
@@ -52,7 +55,7 @@ public sealed partial class BanStore
         {
             Target = target,
             Daemons = daemons,
-            Reason = request.Reason.Length > 0 ? request.Reason : known?.Reason ?? "",
+            Reason = request.Reason.Length > 0 ? Clip(request.Reason) : known?.Reason ?? "",
             Origin = Options.Origin,
             Created = now,
             Expires = expires,
@@ -60,6 +63,28 @@ public sealed partial class BanStore
         };
         var what = expires is { } until ? $"for {BanDuration.Format(until - now)}" : "permanently";
         return (new BanResult(BanOutcome.Banned, entry, $"banned {target} {what} (offence {offences})"), entry);
+    }
+
+    /// <summary>
+    /// The last instant a record can hold (what JournalFormat reads back): a longer ban (a feed's
+    /// decision of ten thousand years, a caller's TimeSpan.MaxValue) ends there instead of failing.
+    /// </summary>
+    private static readonly DateTimeOffset LastInstant = DateTimeOffset.FromUnixTimeMilliseconds(253402300799999);
+
+    private static DateTimeOffset Until(DateTimeOffset now, TimeSpan length) => length >= LastInstant - now ? LastInstant : now + length;
+
+    /// <summary>Reasons and origins longer than this are cut: every journal record stays far below the 4 MiB a reader takes as one line.</summary>
+    internal const int MaxText = 1024;
+
+    /// <summary>More daemon names than this in one ban is no daemon list (and would make a record without bound).</summary>
+    internal const int MaxDaemons = 64;
+
+    private static string Clip(string text)
+    {
+        if (text.Length <= MaxText)
+            return text;
+        var cut = char.IsHighSurrogate(text[MaxText - 1]) ? MaxText - 1 : MaxText;
+        return string.Concat(text.AsSpan(0, cut), "…");
     }
 
     private TimeSpan Escalate(TimeSpan first, int offences)
@@ -121,15 +146,16 @@ public sealed partial class BanStore
         var known = _table.TryGet(change.Target, out var e) ? e : null;
         if (change.Kind == BanChangeKind.Banned)
         {
-            if (change.Entry is not { } entry || entry.Target != change.Target || DaemonError(entry.Daemons) is not null)
+            if (change.Entry is not { } sent || sent.Target != change.Target || DaemonError(sent.Daemons) is not null)
                 return ([new BanResult(BanOutcome.Invalid, null, $"remote ban of {change.Target}: malformed entry")], []);
+            var entry = sent with { Reason = Clip(sent.Reason), Origin = Clip(sent.Origin) };
             if (known is not null && known.Created > entry.Created)
                 return ([new BanResult(BanOutcome.Stale, known, $"remote ban of {change.Target} is older than the known one")], []);
             return ([new BanResult(BanOutcome.Banned, entry, $"banned {change.Target} (from {entry.Origin})")], [Banned(entry, remote: true)]);
         }
         if (known is null || !known.IsActive(change.At) || known.Created > change.At)
             return ([new BanResult(BanOutcome.Stale, known, $"remote unban of {change.Target}: nothing newer to end")], []);
-        var unban = change with { IsRemote = true, Entry = null };
+        var unban = change with { IsRemote = true, Entry = null, Origin = Clip(change.Origin) };
         return ([new BanResult(BanOutcome.Unbanned, known with { Expires = change.At }, $"unbanned {change.Target} (from {change.Origin})")], [unban]);
     }
 
@@ -142,6 +168,8 @@ public sealed partial class BanStore
     /// <summary>A daemon name that hosts.deny could not carry, or null when all are fine.</summary>
     internal static string? DaemonError(IReadOnlyList<string>? daemons)
     {
+        if (daemons?.Count > MaxDaemons)
+            return $"{daemons.Count} daemon names: at most {MaxDaemons} (leave the list out for every daemon)";
         foreach (var d in daemons ?? [])
         {
             if (d.Length is 0 or > 64 || d.Any(c => c <= ' ' || c is ',' or ':' or '#' or '\\' or (char)127) || d.Equals("ALL", StringComparison.OrdinalIgnoreCase))

@@ -173,11 +173,17 @@ public sealed partial class BanStore
             return 0;
         long gen = 0;
         var sawEnd = false;
-        using var reader = new StreamReader(new FileStream(SnapshotPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16), Encoding.UTF8);
+        using var stream = new FileStream(SnapshotPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
         var lineNo = 0;
-        while (reader.ReadLine() is { } line)
+        foreach (var read in BoundedLines.Read(stream, ChunkBytes))
         {
             lineNo++;
+            if (read is not { } line)
+            {
+                Damaged(SnapshotPath, lineNo, "a line longer than 4 MiB: skipped");
+                _damagedRecords = true;
+                continue;
+            }
             if (lineNo == 1)
             {
                 if (!JournalFormat.TryParseGeneration(line, JournalFormat.SnapshotHeader, out gen))
@@ -188,7 +194,9 @@ public sealed partial class BanStore
                 }
                 else if (line.IndexOf(" count=", StringComparison.Ordinal) is var c and > 0 && int.TryParse(line.AsSpan(c + 7), out var count) && count > 0)
                 {
-                    table.EnsureCapacity(Math.Min(count, 50_000_000));
+                    // Room for what the file can hold (a record as written takes over 40 bytes), not for what a
+                    // damaged count says: "count=2000000000" reserved about 3 GB for a file of two bans.
+                    table.EnsureCapacity((int)Math.Min(count, stream.Length / 40));
                 }
 
                 continue;

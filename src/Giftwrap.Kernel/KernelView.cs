@@ -46,18 +46,33 @@ internal sealed record KernelView(IReadOnlyDictionary<string, KernelElement> Ele
             }
             if (protect.Any(p => p.Overlaps(e.Target)))
                 continue;
-            Add(elements, new KernelElement(e.Target.IsIPv4 ? Addresses4 : Addresses6, e.Target.ToString(), expires));
+            Add(elements, new KernelElement(e.Target.IsIPv4 ? Addresses4 : Addresses6, e.Target.ToString(), KernelExpiry(expires, nowMs)));
         }
-        var next = Outermost(prefixes, out var kept);
-        foreach (var e in kept)
+        // Per family: an IPv6 ban shorter than /96 holds the IPv4-mapped space, where the store matches
+        // no IPv4 client (BanTable looks only at /96 and longer for them). It neither hides an IPv4 ban
+        // as "nested" nor, cut around a protected IPv4 address, yields IPv4 pieces the store never bans.
+        var next4 = Outermost([.. prefixes.Where(p => p.Target.IsIPv4)], out var kept4);
+        var next6 = Outermost([.. prefixes.Where(p => !p.Target.IsIPv4)], out var kept6);
+        var next = next4 is { } a && next6 is { } b ? Math.Min(a, b) : next4 ?? next6;
+        foreach (var e in kept4.Concat(kept6))
         {
-            foreach (var piece in Subtract(e.Target, protect))
-                Add(elements, new KernelElement(piece.IsIPv4 ? Networks4 : Networks6, piece.ToString(), e.Expires?.ToUnixTimeMilliseconds()));
+            foreach (var piece in Subtract(e.Target, protect).Where(p => p.IsIPv4 == e.Target.IsIPv4))
+                Add(elements, new KernelElement(piece.IsIPv4 ? Networks4 : Networks6, piece.ToString(), KernelExpiry(e.Expires?.ToUnixTimeMilliseconds(), nowMs)));
         }
         return new KernelView(elements, next, userSpace);
     }
 
     private static void Add(Dictionary<string, KernelElement> elements, KernelElement e) => elements[e.Key] = e;
+
+    /// <summary>The longest timeout given to the kernel: it refuses one past about 584 years (ERANGE).</summary>
+    internal static readonly long LongestTimeoutMs = (long)TimeSpan.FromDays(100 * 365.25).TotalMilliseconds;
+
+    /// <summary>
+    /// A ban's expiry as the kernel holds it: a ban lasting longer than <see cref="LongestTimeoutMs"/>
+    /// (a decision of ten thousand years, the store's last instant) is an element without timeout,
+    /// which the reconciler deletes once the store's ban is over.
+    /// </summary>
+    private static long? KernelExpiry(long? expires, long nowMs) => expires - nowMs > LongestTimeoutMs ? null : expires;
 
     /// <summary>
     /// The prefixes no other banned prefix contains (interval sets take no overlaps). Sorted by

@@ -116,10 +116,21 @@ internal static class NftScript
                 first = false;
                 // A deletion names the element only; an addition carries the time the ban has left.
                 if (verb == "add" && e.ExpiresMs is { } x)
-                    sb.Append(" timeout ").Append(Math.Max(1, x - nowMs).ToString(CultureInfo.InvariantCulture)).Append("ms");
+                    sb.Append(" timeout ").Append(Timeout(Math.Max(1, x - nowMs)));
             }
             sb.Append(" }\n");
         }
+    }
+
+    /// <summary>
+    /// A timeout as nft 1.0.6 reads it: days, then milliseconds. nft refuses a bare "NNNms" past
+    /// 99,999,999 (27 hours: "value too large"), and one such element failed the whole transaction.
+    /// </summary>
+    internal static string Timeout(long ms)
+    {
+        var days = ms / 86_400_000;
+        var rest = (ms % 86_400_000).ToString(CultureInfo.InvariantCulture) + "ms";
+        return days == 0 ? rest : days.ToString(CultureInfo.InvariantCulture) + "d" + rest;
     }
 
     private static void AppendPlain(StringBuilder sb, string set, IReadOnlyList<string> values)

@@ -192,4 +192,25 @@ public sealed class FleetTests : IAsyncLifetime
         Assert.True(a.IsBanned("203.0.113.104") && a.IsBanned("203.0.113.105")); // enforced locally all the same
         Assert.Equal(2, a.Fleet.Status.KeptLocal);
     }
+
+    [Fact]
+    public async Task RecordWithATimeOutOfRange_InRedis_RefusedAndTheFleetGoesOn()
+    {
+        // Garbage a broken or rogue member left in the list: times no DateTimeOffset holds. Joining
+        // pulls them; each is refused as malformed, and the member still joins and follows the fleet.
+        await using var raw = await ConnectionMultiplexer.ConnectAsync(_redis.ConnectionString);
+        var db = raw.GetDatabase();
+        await db.HashSetAsync(_prefix + ":list", "192.0.2.50", "{\"t\":\"192.0.2.50\",\"k\":\"B\",\"v\":9000000000000000000,\"o\":\"rogue\",\"r\":\"\",\"n\":1}");
+        await db.HashSetAsync(_prefix + ":list", "192.0.2.51", "{\"t\":\"192.0.2.51\",\"k\":\"B\",\"v\":1,\"o\":\"rogue\",\"r\":\"\",\"x\":-9000000000000000000,\"n\":1}");
+        var join = StartAsync("member-a");
+        var a = await join.WaitAsync(TimeSpan.FromSeconds(30));
+        var b = await StartAsync("member-b").WaitAsync(TimeSpan.FromSeconds(30));
+        await raw.GetSubscriber().PublishAsync(RedisChannel.Literal(_prefix + ":changes"),
+            "{\"t\":\"192.0.2.52\",\"k\":\"U\",\"v\":253402300800000,\"o\":\"rogue\"}");
+        b.Ban("192.0.2.53");
+        await Eventually.TrueAsync(() => a.IsBanned("192.0.2.53"), "an ordinary ban still arrives");
+        Assert.True(a.NoticeCount(FleetNoticeKind.Malformed) + (int)a.Fleet.Status.Malformed >= 1);
+        Assert.True(await a.Fleet.SyncAsync().WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.False(a.IsBanned("192.0.2.50") || a.IsBanned("192.0.2.51"));
+    }
 }

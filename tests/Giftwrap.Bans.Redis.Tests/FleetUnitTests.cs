@@ -33,10 +33,48 @@ public sealed class FleetUnitTests
     [InlineData("{\"t\":\"10.0.0.1\",\"k\":\"X\",\"v\":1}")]
     [InlineData("{\"t\":\"10.0.0.1\",\"k\":\"B\",\"v\":\"1\"}")]
     [InlineData("{\"t\":5,\"k\":\"B\",\"v\":1}")]
+    [InlineData("{\"t\":\"10.0.0.1\",\"k\":\"B\",\"v\":9000000000000000000}")]
+    [InlineData("{\"t\":\"10.0.0.1\",\"k\":\"U\",\"v\":253402300800000}")]
+    [InlineData("{\"t\":\"10.0.0.1\",\"k\":\"B\",\"v\":1,\"x\":-9000000000000000000}")]
+    [InlineData("{\"t\":\"10.0.0.1\",\"k\":\"B\",\"v\":1,\"x\":9223372036854775807}")]
+    [InlineData("{\"t\":\"10.0.0.1\",\"k\":\"U\",\"v\":1,\"keep\":9223372036854775807}")]
     public void Parse_Malformed_GivesNullAndReason(string json)
     {
         Assert.Null(FleetRecord.Parse(json, out _, out var error));
         Assert.NotEmpty(error);
+    }
+
+    [Fact]
+    public void Ledger_LineOfAGigabyte_SkippedAndReportedTheRestRead()
+    {
+        // 1.2 GB of NULs without a newline (a sparse file) between two records: read whole, the line
+        // was a string past .NET's largest (OutOfMemoryException at every start of the gate).
+        var dir = Directory.CreateTempSubdirectory("giftwrap-ledger-").FullName;
+        try
+        {
+            var path = Path.Combine(dir, "fleet.ledger");
+            var one = FleetRecord.FromEntry(new BanEntry { Target = BanTarget.Parse("192.0.2.1"), Origin = "a", Created = DateTimeOffset.UtcNow, Expires = DateTimeOffset.UtcNow.AddHours(1) });
+            var two = FleetRecord.Unban(BanTarget.Parse("192.0.2.2"), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "a", null);
+            using (var f = new FileStream(path, FileMode.Create, FileAccess.Write))
+            {
+                f.Write(System.Text.Encoding.UTF8.GetBytes(one.ToJson() + "\n"));
+                f.SetLength(f.Length + 1_200_000_000L);
+                f.Seek(0, SeekOrigin.End);
+                f.Write(System.Text.Encoding.UTF8.GetBytes("\n" + two.ToJson() + "\n"));
+            }
+            var damaged = new List<int>();
+            using (var ledger = FleetLedger.Open(path, (line, _) => damaged.Add(line)))
+            {
+                Assert.Equal(2, ledger.Count);
+                Assert.NotNull(ledger.Get(BanTarget.Parse("192.0.2.1")));
+                Assert.NotNull(ledger.Get(BanTarget.Parse("192.0.2.2")));
+            }
+            Assert.Equal([2], damaged);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Fact]

@@ -105,6 +105,33 @@ public class CliTests
     }
 
     [Fact]
+    public void Bans_TextList_ControlCharactersFromAnotherHostNotSentToTheTerminal()
+    {
+        // A fleet member's reason and origin reach `giftwrap bans`: an escape sequence in them must
+        // not reach the administrator's terminal (clearing the screen, hiding rows, setting its title).
+        using var dir = new TempStore();
+        var config = dir.Config();
+        using (var store = BanStore.Open(new BanOptions { Store = dir.StoreDir }, watch: false))
+        {
+            var now = DateTimeOffset.UtcNow;
+            var entry = new BanEntry
+            {
+                Target = BanTarget.Parse("192.0.2.60"),
+                Created = now,
+                Expires = now.AddHours(1),
+                Reason = "scan\u001b[2J\u001b[1Ahidden\u009b31m",
+                Origin = "rogue\u001b]0;owned\u0007",
+            };
+            Assert.Equal(BanOutcome.Banned, store.ApplyRemote(new BanChange { Kind = BanChangeKind.Banned, Target = entry.Target, Entry = entry, At = now, Origin = entry.Origin }).Outcome);
+        }
+        var list = BanCli.Run("bans", "--config", config);
+        Assert.Equal(0, list.ExitCode);
+        Assert.DoesNotContain(list.Stdout, c => char.IsControl(c) && c != '\n');
+        Assert.Contains("scan?[2J?[1Ahidden?31m", list.Stdout, StringComparison.Ordinal);
+        Assert.Contains("rogue?]0;owned?", list.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Config_Missing_Error()
     {
         var result = BanCli.Run("bans", "--config", "/nonexistent/giftwrap.conf");

@@ -44,6 +44,26 @@ public class HostsDenyTests
     }
 
     [Fact]
+    public void Sync_FileIsASymlink_TargetUpdatedLinkKept()
+    {
+        // /etc/hosts.deny as a link to a file kept elsewhere (configuration management): the block goes
+        // into the file the link names, and the link stays. Replaced by a regular file, it left the
+        // administrator's later edits of the real file unread by libwrap.
+        using var dir = new TempStore();
+        var real = Path.Combine(Directory.CreateDirectory(Path.Combine(dir.Dir, "managed")).FullName, "hosts.deny");
+        File.WriteAllText(real, Before);
+        var link = Path.Combine(dir.Dir, "hosts.deny");
+        File.CreateSymbolicLink(link, "managed/hosts.deny");
+        using var store = BanStore.Open(dir.Options() with { HostsDeny = link }, watch: false);
+        store.Ban(new BanRequest { Target = BanTarget.Parse("192.0.2.51") });
+        Assert.Equal("managed/hosts.deny", new FileInfo(link).LinkTarget);
+        Assert.StartsWith(Before + HostsDenyFile.BeginMarker + "\n", File.ReadAllText(real), StringComparison.Ordinal);
+        Assert.Contains("ALL: 192.0.2.51\n", File.ReadAllText(real), StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(dir.Dir, ".hosts.deny*"));
+        Assert.Empty(store.Problems);
+    }
+
+    [Fact]
     public void Replace_BeginWithoutEnd_LeftAlone() =>
         Assert.Null(HostsDenyFile.Replace(Encoding.UTF8.GetBytes("a\n" + HostsDenyFile.BeginMarker + "\nb\n"), HostsDenyFile.Render([])));
 

@@ -41,6 +41,34 @@ public sealed class GateBanTests
     }
 
     [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void GateBans_JournalMadeImmutable_BanSaysNotBannedInsteadOfThrowing()
+    {
+        // chattr +i: even root gets EPERM, which .NET raises as UnauthorizedAccessException; it
+        // escaped the gate's `ban` option and trap (only IOException was caught).
+        var dir = Directory.CreateTempSubdirectory("giftwrap-gatebans-").FullName;
+        var journal = Path.Combine(dir, "journal");
+        var bans = Giftwrap.Cli.Commands.GateBans.Open(new Giftwrap.Bans.BanOptions { Store = dir }, "test", out var error)!;
+        try
+        {
+            Assert.Null(error);
+            Assert.StartsWith("banned", bans.Ban(IPAddress.Parse("192.0.2.1"), TimeSpan.FromHours(1), "first", "sshd"), StringComparison.Ordinal);
+            using (var chattr = Process.Start("chattr", ["+i", journal]))
+                chattr.WaitForExit();
+            var said = bans.Ban(IPAddress.Parse("192.0.2.2"), TimeSpan.FromHours(1), "second", "sshd");
+            Assert.StartsWith("not banned: ", said, StringComparison.Ordinal);
+            Assert.NotNull(bans.Check(IPAddress.Parse("192.0.2.1"), "sshd"));
+        }
+        finally
+        {
+            using (var chattr = Process.Start("chattr", ["-i", journal]))
+                chattr.WaitForExit();
+            bans.Dispose();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Serve_SeesShellBansAndBoobyTraps()
     {
         using var dir = new TempDir();

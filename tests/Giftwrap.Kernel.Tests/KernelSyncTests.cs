@@ -112,6 +112,32 @@ public sealed class KernelSyncTests : IDisposable
     }
 
     [NfTablesFact]
+    public async Task LongBans_DaysYearsAndPastTheKernelsLongestTimeout_AllReachTheKernel()
+    {
+        // nft reads "NNNms" only up to 99,999,999 (27 hours: longer is "value too large"), and the
+        // kernel takes no timeout past about 584 years: one such element failed the whole
+        // transaction, and with it every ban of the table.
+        Ban("127.0.0.5", TimeSpan.FromHours(1));
+        Ban("127.0.0.6", TimeSpan.FromDays(2));
+        Ban("127.0.5.0/24", TimeSpan.FromDays(30));
+        Ban("127.0.0.7", TimeSpan.FromDays(36_500));
+        Assert.Equal(BanOutcome.Banned, _store.Ban(new BanRequest { Target = BanTarget.Parse("127.0.6.0/24"), Duration = TimeSpan.MaxValue, Escalate = false }).Outcome);
+        await using var k = Start();
+        Assert.Equal(5, k.Elements);
+        foreach (var source in new[] { "127.0.0.5", "127.0.0.6", "127.0.5.9", "127.0.0.7", "127.0.6.9" })
+            Assert.False(From(source), source);
+        Assert.True(From("127.0.0.8"));
+        var twoDays = _store.Get(BanTarget.Parse("127.0.0.6"))!.Expires!.Value.ToUnixTimeMilliseconds();
+        Assert.True(Math.Abs((KernelExpiry("a4 127.0.0.6") ?? 0) - twoDays) < 3000);
+        // Added while running (an incremental batch, not the whole table), and in step at the next reconcile.
+        Ban("127.0.0.9", TimeSpan.FromDays(7));
+        WaitUntil(() => k.Elements == 6, "a week's ban added while running");
+        Assert.False(From("127.0.0.9"));
+        var report = await k.ReconcileAsync("test", CancellationToken.None);
+        Assert.False(report.Drifted, report.ToString());
+    }
+
+    [NfTablesFact]
     public async Task LongerBan_ExtendsTheElementsTimeout()
     {
         await using var k = Start();

@@ -31,6 +31,23 @@ public sealed class KernelViewTests
     }
 
     [Fact]
+    public void Build_IPv6PrefixCutAroundAProtectedIPv4Address_NoIPv4PiecesInTheKernel()
+    {
+        // ::/64 holds the IPv4-mapped space, where the store never matches an IPv4 client for an IPv6
+        // ban (only /96 and longer count). Cut around a protected IPv4 address (the SSH client of a
+        // `kernel sync` session), its mapped pieces became IPv4 prefixes: the kernel dropped every
+        // IPv4 source but that one, which the store refuses none of.
+        var view = KernelView.Build([Ban("::/64", 60_000), Ban("::/0", 60_000)], [BanTarget.Parse("198.51.100.7")], Now);
+        Assert.DoesNotContain(view.Elements.Values, e => e.Set is KernelView.Addresses4 or KernelView.Networks4);
+        // Nor does such a ban hide an IPv4 prefix ban as nested in it: that one goes to its own set.
+        var both = KernelView.Build([Ban("::/64", 60_000), Ban("10.0.0.0/8", 30_000)], [], Now);
+        Assert.Equal(Now + 30_000, both.Elements["n4 10.0.0.0/8"].ExpiresMs);
+        Assert.Null(both.NextChangeMs);
+        Assert.Contains(view.Elements.Values, e => e.Set == KernelView.Networks6);
+        Assert.All(view.Elements.Values, e => Assert.False(BanTarget.Parse(e.Value).Contains(IPAddress.Parse("::ffff:198.51.100.7"))));
+    }
+
+    [Fact]
     public void Build_ProtectedAddress_NeverInASet_APrefixIsCutAroundIt()
     {
         var protect = new[] { BanTarget.Parse("198.51.100.77"), BanTarget.Parse("192.0.2.9") };

@@ -1,7 +1,8 @@
 // Keeps a marked block of a hosts.deny file in step with the ban list, for daemons still
 // linked with libwrap. Only the bytes between "# BEGIN giftwrap bans" and "# END giftwrap
 // bans" are ours; every other byte is copied as it was. The file is replaced atomically
-// (temp file in the same directory, mode and owner copied, fsync, rename). Another writer
+// (temp file in the same directory, mode and owner copied, fsync, rename; through a symlink, the
+// file it names is replaced and the link kept). Another writer
 // appending at the same time (Fail2ban's hostsdeny action, an editor) is not lost: the
 // file is compared again just before the rename and the work redone if it changed, and
 // bytes that still reached the old file after the rename are carried over.
@@ -81,6 +82,11 @@ public static class HostsDenyFile
     private static Outcome TrySync(string path, byte[] block)
     {
         var full = Path.GetFullPath(path);
+        // A symlink (a hosts.deny kept elsewhere by configuration management) is followed: the file it
+        // names is the one replaced, and the link stays. Renamed over, the link became a copy and the
+        // administrator's later edits of the real file no longer reached libwrap.
+        if (File.ResolveLinkTarget(full, returnFinalTarget: true) is { } target)
+            full = Path.GetFullPath(target.FullName);
         var dir = Path.GetDirectoryName(full)!;
         using var old = File.Exists(full) ? File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete) : null;
         var original = old is null ? [] : ReadAll(old);

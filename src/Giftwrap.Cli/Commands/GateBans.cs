@@ -20,9 +20,11 @@ internal sealed class GateBans(BanStore store) : IGateBans, IDisposable
             var result = store.Ban(new BanRequest { Target = BanTarget.FromAddress(client), Duration = duration, Reason = reason });
             return result.Message;
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            // A full disk or a lock held too long: the ban is not recorded, the gate goes on serving.
+            // A full disk, a lock held too long, or a journal the gate may no longer write (made
+            // immutable, a read-only remount: EPERM is UnauthorizedAccessException, even for root):
+            // the ban is not recorded, the gate goes on serving and logs why.
             return $"not banned: {ex.Message}";
         }
     }
