@@ -1,0 +1,143 @@
+// More run-time cases for the differential test: every % expansion with client names that hold shell
+// metacharacters (from the run's /etc/hosts), what twist, spawn and the daemon inherit (descriptors,
+// signal dispositions, directory, environment), option errors and table warnings as logged, IPv6
+// and v4-mapped clients, and banner directories that are not what they should be.
+using System.Text;
+
+namespace Giftwrap.Cli.Tests;
+
+public sealed partial class TcpdRuntimeDifferentialTests
+{
+    // Names percent_x() must sanitise, one with % sequences of its own, a name that is an address, a
+    // name longer than libwrap's 128-byte buffers, and a name for ::1.
+    private const string AuditHosts = "127.0.0.7\ta;b|c&d$(id)`x`\"q\"<>\\~*?'.test\n127.0.0.8\tpct%a%%%h.test\n"
+        + "127.0.0.9\t127.0.0.10\n127.0.0.11\tMiXeD.Test\n::1\tsix.test\n";
+
+    // Prints its arguments as Python sees them: the exact words the shell made of an expansion.
+    private const string ArgvScript = "#!/usr/bin/python3\nimport sys\nprint(sys.argv[1:])\n";
+
+    // Prints what a process inherits: descriptors, directory, mask, nice, identity, environment, and (read by
+    // a program the shell execs: the shell's own mask changes around its children) blocked and ignored signals.
+    private const string StateScript = """
+        #!/bin/sh
+        echo "argv=$*"
+        echo "cwd=$(pwd)"
+        for f in /proc/$$/fd/*; do echo "fd ${f##*/} $(readlink $f)"; done
+        echo "umask=$(umask) nice=$(nice)"
+        grep -E '^(Uid|Gid|Groups|NoNewPrivs|CapEff)' /proc/$$/status
+        env | sort
+        exec grep -E '^Sig(Blk|Ign)' /proc/self/status
+
+        """;
+
+    private static readonly Dictionary<string, byte[]?> Scripts = new()
+    {
+        ["argv"] = Encoding.ASCII.GetBytes(ArgvScript),
+        ["state"] = Encoding.ASCII.GetBytes(StateScript),
+    };
+
+    private const string Every = "%a %A %c %d %h %H %n %N %s %u %% %x %";
+
+    public static IEnumerable<InetdCase> AuditCases()
+    {
+        foreach (var client in new[] { "127.0.0.2", "127.0.0.7", "127.0.0.8", "127.0.0.11" })
+        {
+            yield return new($"spawn-every-{client}", $"svc: ALL: spawn DIR/argv {Every} >> DIR/spawned\n", "", client) { ExtraHosts = AuditHosts, Files = Scripts };
+            yield return new($"twist-every-{client}", $"svc: ALL: twist DIR/argv {Every}\n", "", client) { ExtraHosts = AuditHosts, Files = Scripts };
+            yield return new($"banner-every-{client}", "svc: ALL: banners DIR/banners\n", "", client) { ExtraHosts = AuditHosts, Banner = Encoding.ASCII.GetBytes(Every + "\n%a%\n") };
+            yield return new($"setenv-every-{client}", $"svc: ALL: setenv GW_%d {Every}\n", "", client) { ExtraHosts = AuditHosts };
+        }
+        yield return new("spawn-pid", "svc: ALL: spawn (test %p = $PPID && echo parent) >> DIR/spawned\n", "") { Files = Scripts };
+        yield return new("percent-odd", "svc: ALL: spawn DIR/argv a% b %- %0 %Z %%% >> DIR/spawned: twist DIR/argv end%\n", "") { Files = Scripts };
+        // What each program inherits.
+        yield return new("daemon-state", "ALL: ALL\n", "") { Daemon = "DIR/state", Files = Scripts };
+        yield return new("twist-state", "svc: ALL: umask 037: nice 3: setenv GW_X y: twist DIR/state\n", "") { Files = Scripts };
+        yield return new("spawn-state-full", "svc: ALL: nice 2: spawn DIR/state >> DIR/spawned\n", "") { Files = Scripts };
+        yield return new("twist-sockopts", "svc: ALL: keepalive: linger 4: twist DIR/svc\n", "");
+        yield return new("twist-exit-status", "svc: ALL: twist exit 7\n", "");
+        yield return new("spawn-waited", "svc: ALL: spawn sleep 1; echo spawn >> DIR/spawned: twist echo twist >> DIR/spawned\n", "");
+        yield return new("spawn-killed", "svc: ALL: spawn kill -9 $$\n", "");
+        yield return new("spawn-fails", "svc: ALL: spawn exit 3\n", "");
+        // Option errors as tcpd logs them.
+        foreach (var (name, options) in BadOptions())
+            yield return new($"option-{name}", $"svc: ALL: {options}\n", "");
+        // Table warnings.
+        yield return new("missing-separator", "foo bar\nsvc: ALL\n", "");
+        yield return new("pattern-file-not-dir", "svc: DIR/argv/x\n", "svc: ALL\n") { Files = Scripts };
+        yield return new("name-is-address", "svc: ALL: spawn echo %h %n >> DIR/spawned\n", "", "127.0.0.9") { ExtraHosts = AuditHosts };
+        yield return new("name-is-address-paranoid", "svc: PARANOID\n", "", "127.0.0.9") { ExtraHosts = AuditHosts };
+        yield return new("long-name", "svc: ALL: spawn echo %h >> DIR/spawned\n", "", "127.0.0.12") { ExtraHosts = "127.0.0.12\t" + new string('l', 200) + ".test\n" };
+        yield return new("mixed-case-name", "svc: mixed.test: spawn echo %h >> DIR/spawned\n", "", "127.0.0.11") { ExtraHosts = AuditHosts };
+        // IPv6 and v4-mapped clients.
+        yield return new("v6-granted", $"svc: [::1]/128: spawn DIR/argv {Every} >> DIR/spawned\n", "ALL: ALL\n", "::1") { Listen = "::1", ExtraHosts = AuditHosts, Files = Scripts };
+        yield return new("v6-by-name", "svc: six.test\n", "ALL: ALL\n", "::1") { Listen = "::1", ExtraHosts = AuditHosts };
+        yield return new("v6-refused", "", "svc: [::1]\n", "::1") { Listen = "::1", ExtraHosts = AuditHosts };
+        yield return new("v6-no-name", "svc: [::]/0: twist echo %a %h %c\n", "", "::1") { Listen = "::1" };
+        yield return new("v4-mapped", $"svc: 127.0.0.2: spawn DIR/argv {Every} >> DIR/spawned\n", "ALL: ALL\n", "127.0.0.2") { Listen = "::", Files = Scripts };
+        yield return new("v4-mapped-refused", "", "svc: 127.0.0.3\n", "127.0.0.3") { Listen = "::" };
+        yield return new("v4-mapped-v6-pattern", "svc: [::ffff:127.0.0.2]\n", "ALL: ALL\n", "127.0.0.2") { Listen = "::" };
+        yield return new("v4-mapped-banner", "svc: ALL: banners DIR/banners\n", "", "127.0.0.2") { Listen = "::", Banner = "%a %h %c\n"u8.ToArray() };
+        // Banner directories and files that are not what they should be.
+        yield return new("banner-is-directory", "svc: ALL: banners DIR/banners\n", "") { Files = new Dictionary<string, byte[]?> { ["banners/svc"] = null } };
+        yield return new("banners-dir-is-file", "svc: ALL: banners DIR/argv\n", "") { Files = Scripts };
+        yield return new("banners-twice", "svc: ALL: banners DIR/banners: banners DIR/banners\n", "") { Banner = "once %d\n"u8.ToArray() };
+        yield return new("banners-then-twist", "svc: ALL: banners DIR/banners: twist echo after\n", "") { Banner = "first\n"u8.ToArray() };
+    }
+
+    private static IEnumerable<(string, string)> BadOptions()
+    {
+        yield return ("nice-abc", "nice abc");
+        yield return ("nice-empty", "nice");
+        yield return ("nice-minus", "nice -3");
+        yield return ("unknown", "frobnicate");
+        yield return ("unknown-value", "frobnicate 3");
+        yield return ("allow-then-twist", "allow: twist echo x");
+        yield return ("twist-then-allow", "twist echo x: allow");
+        yield return ("deny-value", "deny x");
+        yield return ("keepalive-value", "keepalive 3");
+        yield return ("spawn-empty", "spawn");
+        yield return ("umask-empty", "umask");
+        yield return ("severity-empty", "severity");
+        yield return ("severity-bogus", "severity bogus");
+        yield return ("setenv-empty", "setenv");
+        yield return ("setenv-name-only", "setenv GW_X");
+        yield return ("setenv-equals", "setenv A=B c");
+        yield return ("banners-empty", "banners");
+        yield return ("rfc931-abc", "rfc931 abc");
+        yield return ("linger-empty", "linger");
+        yield return ("linger-abc", "linger abc");
+        yield return ("user-unknown", "user nosuchuser");
+        yield return ("user-group-unknown", "user nobody.nosuchgroup");
+        yield return ("group-unknown", "group nosuchgroup");
+        yield return ("upper-case", "ALLOW");
+        yield return ("spaced", "  allow  ");
+        yield return ("spawn-then-error", "spawn echo ran >> DIR/spawned: nice abc");
+        yield return ("aclexec-empty", "aclexec");
+        yield return ("empty-option", "allow::");
+    }
+
+    [Fact]
+    public async Task Tcpd_AuditCases_GiftwrapTcpdBehavesAsLibwrapsTcpd()
+    {
+        var cases = AuditCases().ToList();
+        using var slots = new SemaphoreSlim(3);
+        var results = await Task.WhenAll(cases.Select(async c =>
+        {
+            await slots.WaitAsync();
+            try
+            {
+                var libwrap = InetdOnce.RunAsync(c, [Tcpd], daemonAsArgv0: true);
+                var giftwrap = InetdOnce.RunAsync(c, Giftwrap(), daemonAsArgv0: false);
+                return (Case: c, Libwrap: await libwrap, Giftwrap: await giftwrap);
+            }
+            finally
+            {
+                slots.Release();
+            }
+        }));
+        Assert.All(results, r => Assert.NotEmpty(r.Libwrap.Syslog));
+        var differences = results.Where(r => r.Libwrap.ToString() != r.Giftwrap.ToString())
+            .Select(r => $"== {r.Case.Name}\n-- libwrap tcpd:\n{r.Libwrap}-- giftwrap-tcpd:\n{r.Giftwrap}").ToList();
+        Assert.True(differences.Count == 0, $"{differences.Count} of {cases.Count} cases differ:\n{string.Join("\n", differences)}");
+    }
+}
