@@ -128,7 +128,13 @@ public static class TcpdMode
         // Not a socket on stdin (run by hand), or a datagram whose client could not be read: judged with what is known.
         if (stdin.Remote is not { } remote || stdin.Local is not { } local)
             return new AccessRequest { Daemon = daemon, CanLookUp = false };
-        var request = AccessRequest.ForConnection(daemon, remote, local);
+        // tcpd shows an IPv4-mapped address as getnameinfo() writes it (::ffff:127.0.0.2 in %a, %A and its
+        // lines); only matching reads it as IPv4 (EvalContext.Address). ForConnection gives the plain form.
+        var request = AccessRequest.ForConnection(daemon, remote, local) with
+        {
+            ClientAddress = remote.Address.ToString(),
+            ServerAddress = local.Address.ToString(),
+        };
         // eval.c eval_user(): no RFC 1413 lookup when there is a sink (a datagram service): the user is unknown.
         return stdin.Datagram ? request with { ClientUser = AccessRequest.Unknown } : request;
     }
