@@ -118,9 +118,10 @@ public static partial class InetdOnce
 
     // inetd for one datagram service: bind, say the port, wait until a datagram is queued, start the
     // tcpd with the socket on 0, 1 and 2 and wait for it (the socket stays open here, as in inetd), then
-    // count the datagrams still queued: a refusal that did not sink its datagram leaves one.
+    // count the datagrams still queued: a refusal that did not sink its datagram leaves one. The tcpd's
+    // signal state is the stream launcher's.
     private const string DatagramLauncher = """
-        import os, select, socket, sys
+        import os, select, signal, socket, sys
         portfile, _, argv0, path = sys.argv[1:5]
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(("127.0.0.1", 0))
@@ -134,6 +135,10 @@ public static partial class InetdOnce
                 os.dup2(s.fileno(), fd)
             s.close()
             os.umask(0o077)
+            signal.pthread_sigmask(signal.SIG_SETMASK, {signal.SIGUSR2})
+            signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
             os.execv(path, [argv0] + sys.argv[5:])
         status = os.waitpid(pid, 0)[1]
         s.setblocking(False)

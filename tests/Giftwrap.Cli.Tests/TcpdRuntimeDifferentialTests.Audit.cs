@@ -13,11 +13,14 @@ public sealed partial class TcpdRuntimeDifferentialTests
     private const string AuditHosts = "127.0.0.7\ta;b|c&d$(id)`x`\"q\"<>\\~*?'.test\n127.0.0.8\tpct%a%%%h.test\n"
         + "127.0.0.9\t127.0.0.10\n127.0.0.11\tMiXeD.Test\n::1\tsix.test\n";
 
+    private const string AliasHosts = "127.0.0.14\tcanon.test alias.test\n127.0.0.13\talias.test\n";
+
     // Prints its arguments as Python sees them: the exact words the shell made of an expansion.
     private const string ArgvScript = "#!/usr/bin/python3\nimport sys\nprint(sys.argv[1:])\n";
 
     // Prints what a process inherits: descriptors, directory, mask, nice, identity, environment, and (read by
-    // a program the shell execs: the shell's own mask changes around its children) blocked and ignored signals.
+    // a program the shell execs: the shell's own mask changes around its children) ignored and blocked signals
+    // (dash clears the mask it starts with, so the inherited one cannot be seen through it).
     private const string StateScript = """
         #!/bin/sh
         echo "argv=$*"
@@ -68,6 +71,16 @@ public sealed partial class TcpdRuntimeDifferentialTests
         yield return new("name-is-address-paranoid", "svc: PARANOID\n", "", "127.0.0.9") { ExtraHosts = AuditHosts };
         yield return new("long-name", "svc: ALL: spawn echo %h >> DIR/spawned\n", "", "127.0.0.12") { ExtraHosts = "127.0.0.12\t" + new string('l', 200) + ".test\n" };
         yield return new("mixed-case-name", "svc: mixed.test: spawn echo %h >> DIR/spawned\n", "", "127.0.0.11") { ExtraHosts = AuditHosts };
+        // 127.0.0.13's name is an alias whose canonical name differs: libwrap's name/name check makes it paranoid.
+        yield return new("alias-paranoid", "svc: ALL: spawn echo %h %n %c >> DIR/spawned\n", "", "127.0.0.13") { ExtraHosts = AliasHosts };
+        yield return new("alias-paranoid-refused", "", "svc: PARANOID: spawn echo %h >> DIR/spawned\n", "127.0.0.13") { ExtraHosts = AliasHosts };
+        // %r and %R are ports (Debian's percent_x has them): the server's is the listener's, the client's its own.
+        yield return new("ports", "svc: ALL: spawn test %R = $(cat DIR/port) && test %r -gt 1023 && test %r != %R && echo ports >> DIR/spawned\n", "");
+        yield return new("keywords-any-case", "svc: ALL: SPAWN echo upper >> DIR/spawned: Severity local1.notice: TWIST echo twisted\n", "");
+        yield return new("setenv-blanks", "svc: ALL: setenv   GW_X   a  b  \n", "");
+        yield return new("banners-relative", "svc: ALL: banners no-such-relative-dir\n", "");
+        yield return new("daemon-relative", "gwnosuch: ALL\n", "") { Daemon = "gwnosuch" };
+        yield return new("daemon-is-directory", "banners: ALL\n", "") { Daemon = "DIR/banners" };
         // IPv6 and v4-mapped clients.
         yield return new("v6-granted", $"svc: [::1]/128: spawn DIR/argv {Every} >> DIR/spawned\n", "ALL: ALL\n", "::1") { Listen = "::1", ExtraHosts = AuditHosts, Files = Scripts };
         yield return new("v6-by-name", "svc: six.test\n", "ALL: ALL\n", "::1") { Listen = "::1", ExtraHosts = AuditHosts };
@@ -116,10 +129,20 @@ public sealed partial class TcpdRuntimeDifferentialTests
         yield return ("empty-option", "allow::");
     }
 
+    public static IEnumerable<InetdCase> AuditDatagramCases()
+    {
+        yield return new("udp-spawn-every", $"svc: ALL: spawn DIR/argv {Every} >> DIR/spawned\n", "", "127.0.0.7") { Datagram = true, ExtraHosts = AuditHosts, Files = Scripts };
+        yield return new("udp-twist-every", $"svc: ALL: twist DIR/argv {Every} >> DIR/spawned\n", "", "127.0.0.8") { Datagram = true, ExtraHosts = AuditHosts, Files = Scripts };
+        yield return new("udp-setenv", "svc: ALL: setenv GW_%d %h\n", "", "127.0.0.7") { Datagram = true, ExtraHosts = AuditHosts };
+        yield return new("udp-nice-minus", "svc: ALL: nice -2\n", "") { Datagram = true };
+        yield return new("udp-option-error", "svc: ALL: frobnicate\n", "") { Datagram = true };
+        yield return new("udp-daemon-state", "ALL: ALL: spawn DIR/state >> DIR/spawned\n", "") { Datagram = true, Files = Scripts };
+    }
+
     [Fact]
     public async Task Tcpd_AuditCases_GiftwrapTcpdBehavesAsLibwrapsTcpd()
     {
-        var cases = AuditCases().ToList();
+        var cases = AuditCases().Concat(AuditDatagramCases()).ToList();
         using var slots = new SemaphoreSlim(3);
         var results = await Task.WhenAll(cases.Select(async c =>
         {
@@ -136,6 +159,15 @@ public sealed partial class TcpdRuntimeDifferentialTests
             }
         }));
         Assert.All(results, r => Assert.NotEmpty(r.Libwrap.Syslog));
+        // Not vacuous: what each group of cases is about did happen under libwrap.
+        var byName = results.ToDictionary(r => r.Case.Name, r => r.Libwrap);
+        Assert.Equal("ports\n", byName["ports"].Spawned);
+        Assert.Contains("'a_b_c_d__id__x__q________.test'", byName["spawn-every-127.0.0.7"].Spawned, StringComparison.Ordinal);
+        Assert.Contains("connect from a_b_c_d__id__x__q________.test (127.0.0.7)", byName["banner-every-127.0.0.7"].Syslog[^1], StringComparison.Ordinal);
+        Assert.Contains("(::ffff:127.0.0.3)", byName["v4-mapped-refused"].Syslog[0], StringComparison.Ordinal);
+        Assert.Contains("nice(-3): Success", byName["option-nice-minus"].Syslog[0], StringComparison.Ordinal);
+        Assert.Contains("SigIgn:\t0000000000000201", byName["spawn-state-full"].Spawned, StringComparison.Ordinal);
+        Assert.Contains("SigIgn:\t0000000000000200", byName["daemon-state"].Received, StringComparison.Ordinal);
         var differences = results.Where(r => r.Libwrap.ToString() != r.Giftwrap.ToString())
             .Select(r => $"== {r.Case.Name}\n-- libwrap tcpd:\n{r.Libwrap}-- giftwrap-tcpd:\n{r.Giftwrap}").ToList();
         Assert.True(differences.Count == 0, $"{differences.Count} of {cases.Count} cases differ:\n{string.Join("\n", differences)}");
