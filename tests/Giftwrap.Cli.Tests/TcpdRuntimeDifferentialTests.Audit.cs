@@ -1,7 +1,8 @@
 // More run-time cases for the differential test: every % expansion with client names that hold shell
 // metacharacters (from the run's /etc/hosts), what twist, spawn and the daemon inherit (descriptors,
 // signal dispositions, directory, environment), option errors and table warnings as logged, IPv6
-// and v4-mapped clients, and banner directories that are not what they should be.
+// and v4-mapped clients, banner directories that are not what they should be, and RFC 1413 answers
+// (odd users from identds of the test's own on 127.0.0.20 and up, port 113).
 using System.Text;
 
 namespace Giftwrap.Cli.Tests;
@@ -137,6 +138,68 @@ public sealed partial class TcpdRuntimeDifferentialTests
         yield return new("udp-nice-minus", "svc: ALL: nice -2\n", "") { Datagram = true };
         yield return new("udp-option-error", "svc: ALL: frobnicate\n", "") { Datagram = true };
         yield return new("udp-daemon-state", "ALL: ALL: spawn DIR/state >> DIR/spawned\n", "") { Datagram = true, Files = Scripts };
+    }
+
+    // RFC 1413 answers, one identd per client address (127.0.0.20 and up), each listening on port 113 there.
+    private static readonly string[] IdentReplies =
+    [
+        "USERID : UNIX : al;ce$(id)",
+        "USERID : UNIX :   spaced user  ",
+        "ERROR : NO-USER",
+        "USERID : UNIX : " + new string('u', 300),
+        "USERID : OTHER,UTF-8 : caf\u00e9",
+        "garbage",
+    ];
+
+    public static IEnumerable<InetdCase> IdentCases()
+    {
+        for (var i = 0; i < IdentReplies.Length; i++)
+        {
+            var client = $"127.0.0.{20 + i}";
+            yield return new($"ident-{i}", "svc: ALL: rfc931 3: spawn DIR/argv %u %c >> DIR/spawned\n", "", client) { Files = Scripts };
+            yield return new($"ident-banner-{i}", "svc: KNOWN@ALL: banners DIR/banners\n", "", client) { Banner = "%u %c\n"u8.ToArray() };
+        }
+    }
+
+    /// <summary>A small identd on 127.0.0.N:113 answering "PORTS : REPLY" to every query.</summary>
+    private static async Task ServeIdentAsync(System.Net.Sockets.TcpListener listener, string reply, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            using var client = await listener.AcceptTcpClientAsync(ct);
+            var stream = client.GetStream();
+            var buf = new byte[512];
+            var n = await stream.ReadAsync(buf, ct);
+            var query = Encoding.Latin1.GetString(buf, 0, n).TrimEnd('\r', '\n');
+            await stream.WriteAsync(Encoding.Latin1.GetBytes($"{query} : {reply}\r\n"), ct);
+        }
+    }
+
+    [Fact]
+    public async Task Tcpd_RfcIdent_GiftwrapTcpdAsksAndShowsTheUserAsLibwrapsTcpd()
+    {
+        using var stop = new CancellationTokenSource();
+        var listeners = IdentReplies.Select((_, i) => new System.Net.Sockets.TcpListener(System.Net.IPAddress.Parse($"127.0.0.{20 + i}"), 113)).ToList();
+        listeners.ForEach(l => l.Start());
+        var servers = listeners.Select((l, i) => ServeIdentAsync(l, IdentReplies[i], stop.Token)).ToList();
+        try
+        {
+            var cases = IdentCases().ToList();
+            var results = new List<(InetdCase Case, Transcript Libwrap, Transcript Giftwrap)>();
+            foreach (var c in cases)
+                results.Add((c, await InetdOnce.RunAsync(c, [Tcpd], daemonAsArgv0: true), await InetdOnce.RunAsync(c, Giftwrap(), daemonAsArgv0: false)));
+            var differences = results.Where(r => r.Libwrap.ToString() != r.Giftwrap.ToString())
+                .Select(r => $"== {r.Case.Name}\n-- libwrap tcpd:\n{r.Libwrap}-- giftwrap-tcpd:\n{r.Giftwrap}").ToList();
+            Assert.True(differences.Count == 0, $"{differences.Count} of {cases.Count} cases differ:\n{string.Join("\n", differences)}");
+            // Not vacuous: libwrap asked the identd and took its user.
+            Assert.Contains("'al_ce__id_'", results[0].Libwrap.Spawned, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            listeners.ForEach(l => l.Stop());
+            await Task.WhenAll(servers.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
+        }
     }
 
     [Fact]
