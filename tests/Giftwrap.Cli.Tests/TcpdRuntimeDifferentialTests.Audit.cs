@@ -57,6 +57,11 @@ public sealed partial class TcpdRuntimeDifferentialTests
         yield return new("daemon-state", "ALL: ALL\n", "") { Daemon = "DIR/state", Files = Scripts };
         yield return new("twist-state", "svc: ALL: umask 037: nice 3: setenv GW_X y: twist DIR/state\n", "") { Files = Scripts };
         yield return new("spawn-state-full", "svc: ALL: nice 2: spawn DIR/state >> DIR/spawned\n", "") { Files = Scripts };
+        // With options that need the socket (the runtime's own descriptors must not reach the programs).
+        yield return new("daemon-state-socket", "ALL: ALL: keepalive: linger 3: banners DIR/banners\n", "") { Daemon = "DIR/state", Files = Scripts, Banner = "hi\n"u8.ToArray() };
+        yield return new("twist-state-socket", "svc: ALL: keepalive: banners DIR/banners: twist DIR/state\n", "") { Files = Scripts, Banner = "hi\n"u8.ToArray() };
+        yield return new("spawn-state-socket", "svc: ALL: linger 2: spawn DIR/state >> DIR/spawned\n", "") { Files = Scripts };
+        yield return new("aclexec-state", "svc: ALL: aclexec DIR/state >> DIR/spawned\n", "") { Files = Scripts };
         yield return new("twist-sockopts", "svc: ALL: keepalive: linger 4: twist DIR/svc\n", "");
         yield return new("twist-exit-status", "svc: ALL: twist exit 7\n", "");
         yield return new("spawn-waited", "svc: ALL: spawn sleep 1; echo spawn >> DIR/spawned: twist echo twist >> DIR/spawned\n", "");
@@ -233,6 +238,11 @@ public sealed partial class TcpdRuntimeDifferentialTests
         Assert.Contains("SigIgn:\t0000000000000200", byName["daemon-state"].Received, StringComparison.Ordinal);
         var differences = results.Where(r => r.Libwrap.ToString() != r.Giftwrap.ToString())
             .Select(r => $"== {r.Case.Name}\n-- libwrap tcpd:\n{r.Libwrap}-- giftwrap-tcpd:\n{r.Giftwrap}").ToList();
+        foreach (var r in results.Where(r => r.Libwrap.ToString() != r.Giftwrap.ToString()))
+        {
+            File.WriteAllText($"/tmp/audt/d/{r.Case.Name}.lib", r.Libwrap.ToString().Replace("\\n", "\n"));
+            File.WriteAllText($"/tmp/audt/d/{r.Case.Name}.gw", r.Giftwrap.ToString().Replace("\\n", "\n"));
+        }
         Assert.True(differences.Count == 0, $"{differences.Count} of {cases.Count} cases differ:\n{string.Join("\n", differences)}");
     }
 }

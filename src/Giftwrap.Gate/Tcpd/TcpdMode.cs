@@ -106,6 +106,14 @@ public static class TcpdMode
 
         public override TwistSupport Twist => TwistSupport.Defer;
 
+        /// <summary>
+        /// Debian's aclexec_option() forks and runs the shell with tcpd's own descriptors (no shell_cmd(),
+        /// no /dev/null): the command has the connection on 0, 1 and 2, as descriptor 0 is here.
+        /// </summary>
+        public override Task<ChildExit> StartAsync(ProgramStart program) => program.Kind == ProgramKind.AclExec
+            ? ChildReaper.WatchExit(ProcessLauncher.Start(program.Argv, program.State, 0))
+            : base.StartAsync(program);
+
         public override void Log(in LibwrapLine line) => log.Write(line);
     }
 
