@@ -62,6 +62,9 @@ public sealed partial class TcpdRuntimeDifferentialTests
         yield return new("twist-state-socket", "svc: ALL: keepalive: banners DIR/banners: twist DIR/state\n", "") { Files = Scripts, Banner = "hi\n"u8.ToArray() };
         yield return new("spawn-state-socket", "svc: ALL: linger 2: spawn DIR/state >> DIR/spawned\n", "") { Files = Scripts };
         yield return new("aclexec-state", "svc: ALL: aclexec DIR/state >> DIR/spawned\n", "") { Files = Scripts };
+        yield return new("nice-minus-spawn", "svc: ALL: severity local1.notice: nice -3: nice 1: spawn DIR/state >> DIR/spawned\n", "") { Files = Scripts };
+        yield return new("setenv-override", "svc: ALL: setenv HOME /gw: setenv GW_X 1: setenv GW_X 2: twist DIR/state\n", "") { Files = Scripts };
+        yield return new("aclexec-then-spawn", "svc: ALL: spawn echo first >> DIR/spawned: aclexec echo acl >> DIR/spawned\n", "");
         yield return new("twist-sockopts", "svc: ALL: keepalive: linger 4: twist DIR/svc\n", "");
         yield return new("twist-exit-status", "svc: ALL: twist exit 7\n", "");
         yield return new("spawn-waited", "svc: ALL: spawn sleep 1; echo spawn >> DIR/spawned: twist echo twist >> DIR/spawned\n", "");
