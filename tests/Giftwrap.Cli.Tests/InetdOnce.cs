@@ -243,8 +243,7 @@ public static partial class InetdOnce
         // Nothing listens on loopback port 53: a name not in /etc/hosts fails at once, never on the network.
         File.WriteAllText(Path.Combine(d, "etc", "resolv.conf"), "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n");
         File.WriteAllText(Path.Combine(d, "launch.py"), c.Datagram ? DatagramLauncher : Launcher);
-        File.WriteAllText(Path.Combine(d, "svc"), Daemon);
-        File.SetUnixFileMode(Path.Combine(d, "svc"), (UnixFileMode)0b111_101_101);
+        WriteExecutable(Path.Combine(d, "svc"), Encoding.UTF8.GetBytes(Daemon));
         Directory.CreateDirectory(Path.Combine(d, "banners"));
         if (c.Banner is { } banner)
             File.WriteAllBytes(Path.Combine(d, "banners", "svc"), banner);
@@ -258,9 +257,23 @@ public static partial class InetdOnce
                 Directory.CreateDirectory(path);
                 continue;
             }
-            File.WriteAllBytes(path, content);
-            File.SetUnixFileMode(path, (UnixFileMode)0b111_101_101);
+            WriteExecutable(path, content);
         }
+    }
+
+    /// <summary>
+    /// Puts an executable in place with cp, not by writing it here: a program another test starts while this
+    /// process holds the file open for writing inherits that descriptor until its exec, and exec'ing the file
+    /// then fails with "Text file busy" (seen once as tcpd's "cannot execute DIR/state").
+    /// </summary>
+    private static void WriteExecutable(string path, byte[] content)
+    {
+        var staged = path + ".staged";
+        File.WriteAllBytes(staged, content);
+        using (var cp = Process.Start("cp", [staged, path]))
+            cp.WaitForExit();
+        File.Delete(staged);
+        File.SetUnixFileMode(path, (UnixFileMode)0b111_101_101);
     }
 
     /// <summary>The run's directory as DIR, and socket and pipe inode numbers (which differ between runs) as N.</summary>
