@@ -94,9 +94,15 @@ internal sealed class BannerSender(IDecisionHost host, IRequestLookups? lookups,
             {
                 var letter = piece[++k];
                 request = await LookUpAsync(letter, request, ct).ConfigureAwait(false);
-                expansion = KnownLetters.Contains(letter, StringComparison.Ordinal)
-                    ? PercentExpander.Expand($"%{letter}", request)
-                    : Unrecognized(letter, request);
+                if (KnownLetters.Contains(letter, StringComparison.Ordinal))
+                {
+                    expansion = PercentExpander.Expand($"%{letter}", request);
+                    request = AsLeftByExpansion(letter, request);
+                }
+                else
+                {
+                    expansion = Unrecognized(letter, request);
+                }
             }
             else
             {
@@ -111,6 +117,19 @@ internal sealed class BannerSender(IDecisionHost host, IRequestLookups? lookups,
         }
         return (Encoding.Latin1.GetBytes(sb.ToString()), request);
     }
+
+    // percent_x() sanitises what eval_*() returned where it lies (PercentExpander.RewrittenInPlace): after a
+    // banner's %h, %n or %c (no user known) the client's name buffer, after %u the user's; the verdict line
+    // then shows them so (a name from /etc/hosts with a ';' logs '_').
+    private static AccessRequest AsLeftByExpansion(char letter, AccessRequest request) => letter switch
+    {
+        'h' or 'n' when request.ClientName is { } name => request with { ClientName = PercentExpander.Sanitise(name) },
+        'c' when request.ClientName is { } name && !UserShown(request.ClientUser) => request with { ClientName = PercentExpander.Sanitise(name) },
+        'u' when request.ClientUser is { } user => request with { ClientUser = PercentExpander.Sanitise(user) },
+        _ => request,
+    };
+
+    private static bool UserShown(string? user) => user is { Length: > 0 } && !user.Equals(AccessRequest.Unknown, StringComparison.OrdinalIgnoreCase);
 
     private string Unrecognized(char letter, AccessRequest request)
     {

@@ -100,6 +100,8 @@ internal sealed class DecisionEngine(IRequestLookups? lookups = null)
             {
                 if (state.With(action) is { } next)
                 {
+                    if (action is NiceAction nice)
+                        WarnOfNice(host, decision, request, nice, state.Nice ?? 0);
                     state = next;
                     continue;
                 }
@@ -118,7 +120,7 @@ internal sealed class DecisionEngine(IRequestLookups? lookups = null)
                     case SpawnAction s:
                         // Waited for as libwrap's shell_cmd() does, but a stop (ct) gives the client up:
                         // the program itself is left to finish.
-                        _ = await StartAsync(host, new ProgramStart(ProcessLauncher.ShellCommand(s.Command), state, ProgramKind.Spawn, request, decision)).WaitAsync(ct).ConfigureAwait(false);
+                        _ = await StartAsync(host, new ProgramStart(ProcessLauncher.SpawnCommand(s.Command), state, ProgramKind.Spawn, request, decision)).WaitAsync(ct).ConfigureAwait(false);
                         break;
                     case BannersAction b when !host.SendsBanners:
                         host.NotCarriedOut(b.Keyword, decision, request);
@@ -172,6 +174,23 @@ internal sealed class DecisionEngine(IRequestLookups? lookups = null)
         if (bytes.Length > 0)
             await host.SendBannerAsync(bytes, asLeft, ct).ConfigureAwait(false);
         return (complete, asLeft);
+    }
+
+    /// <summary>
+    /// options.c nice_option(): "if (nice(niceval) &lt; 0) tcpd_warn("nice(%d): %m", niceval)". glibc's nice()
+    /// returns the new nice value, so a value that ends below zero is warned of even when it was set (errno
+    /// as it was: "Success"); a lowering that is not permitted returns -1 with EPERM and changes nothing.
+    /// The programs started after it get the value (ProcessLauncher, NativeExec); this says what libwrap says.
+    /// </summary>
+    private static void WarnOfNice(IDecisionHost host, Decision decision, AccessRequest request, NiceAction nice, int before)
+    {
+        var start = Interop.Libc.getpriority(0 /* PRIO_PROCESS */, 0);
+        var was = Math.Clamp(start + before, -20, 19);
+        var now = Math.Clamp(was + nice.Increment, -20, 19);
+        if (now < was && Interop.Libc.geteuid() != 0)
+            host.Log(LibwrapLog.OptionWarning(request.Daemon, decision.Match, $"nice({nice.Increment}): Operation not permitted"));
+        else if (now < 0)
+            host.Log(LibwrapLog.OptionWarning(request.Daemon, decision.Match, $"nice({nice.Increment}): Success"));
     }
 
     /// <summary>A failed setsockopt() is tcpd_warn()'s "setsockopt SO_LINGER 5: %m" with the rule's place, at LOG_ERR.</summary>

@@ -54,6 +54,12 @@ public sealed record InetdCase(string Name, string Allow, string Deny, string Cl
     public string Daemon { get; init; } = "DIR/svc";
     /// <summary>A `dgram udp wait` service: the tcpd gets the bound UDP socket with one datagram queued.</summary>
     public bool Datagram { get; init; }
+    /// <summary>Lines added to the run's /etc/hosts (written as Latin-1).</summary>
+    public string ExtraHosts { get; init; } = "";
+    /// <summary>The address the stream service listens on: 127.0.0.1, ::1, or :: (v4 clients then arrive as ::ffff:a.b.c.d).</summary>
+    public string Listen { get; init; } = "127.0.0.1";
+    /// <summary>More files under DIR (relative path, content); a null content makes a directory.</summary>
+    public IReadOnlyDictionary<string, byte[]?> Files { get; init; } = new Dictionary<string, byte[]?>();
 }
 
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
@@ -85,10 +91,12 @@ public static partial class InetdOnce
     // inetd for one connection: listen, say the port, accept, put the socket on 0, 1 and 2, exec.
     // A umask of 077 shows whether the tcpd sets its own (tcpd.c: umask(022)).
     private const string Launcher = """
-        import os, socket, sys
-        portfile, argv0, path = sys.argv[1:4]
-        ls = socket.socket()
-        ls.bind(("127.0.0.1", 0))
+        import os, signal, socket, sys
+        portfile, listen, argv0, path = sys.argv[1:5]
+        ls = socket.socket(socket.AF_INET6 if ":" in listen else socket.AF_INET)
+        if ":" in listen:
+            ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        ls.bind((listen, 0))
         ls.listen(1)
         with open(portfile + ".new", "w") as f:
             f.write(str(ls.getsockname()[1]))
@@ -99,15 +107,22 @@ public static partial class InetdOnce
             os.dup2(c.fileno(), fd)
         c.close()
         os.umask(0o077)
-        os.execv(path, [argv0] + sys.argv[4:])
+        # A known signal state to pass on (the test host's threads differ): SIGUSR2 blocked, SIGUSR1
+        # ignored, the rest at their defaults (Python's own SIGPIPE and SIGXFSZ ignores undone, as inetd does).
+        signal.pthread_sigmask(signal.SIG_SETMASK, {signal.SIGUSR2})
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+        os.execv(path, [argv0] + sys.argv[5:])
         """;
 
     // inetd for one datagram service: bind, say the port, wait until a datagram is queued, start the
     // tcpd with the socket on 0, 1 and 2 and wait for it (the socket stays open here, as in inetd), then
-    // count the datagrams still queued: a refusal that did not sink its datagram leaves one.
+    // count the datagrams still queued: a refusal that did not sink its datagram leaves one. The tcpd's
+    // signal state is the stream launcher's.
     private const string DatagramLauncher = """
-        import os, select, socket, sys
-        portfile, argv0, path = sys.argv[1:4]
+        import os, select, signal, socket, sys
+        portfile, _, argv0, path = sys.argv[1:5]
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(("127.0.0.1", 0))
         with open(portfile + ".new", "w") as f:
@@ -120,7 +135,11 @@ public static partial class InetdOnce
                 os.dup2(s.fileno(), fd)
             s.close()
             os.umask(0o077)
-            os.execv(path, [argv0] + sys.argv[4:])
+            signal.pthread_sigmask(signal.SIG_SETMASK, {signal.SIGUSR2})
+            signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+            os.execv(path, [argv0] + sys.argv[5:])
         status = os.waitpid(pid, 0)[1]
         s.setblocking(False)
         left = 0
@@ -164,8 +183,8 @@ public static partial class InetdOnce
         using var log = SyslogListener.Bind(Path.Combine(d, "log"));
         var daemon = c.Daemon.Replace("DIR", d, StringComparison.Ordinal);
         string[] launch = daemonAsArgv0
-            ? [Path.Combine(d, "port"), daemon, tcpd[0], .. tcpd[1..]]
-            : [Path.Combine(d, "port"), tcpd[0], tcpd[0], .. tcpd[1..], daemon];
+            ? [Path.Combine(d, "port"), c.Listen, daemon, tcpd[0], .. tcpd[1..]]
+            : [Path.Combine(d, "port"), c.Listen, tcpd[0], tcpd[0], .. tcpd[1..], daemon];
         var psi = new ProcessStartInfo("unshare", ["--mount", "--propagation", "private", "--fork", "--kill-child", "sh", "-c", Setup, "setup", d, .. launch])
         {
             RedirectStandardOutput = true,
@@ -181,7 +200,7 @@ public static partial class InetdOnce
             // Peeks only: the datagrams stay queued for Drain.
             var firstLog = Task.Run(() => log.Poll(TimeSpan.FromSeconds(60), SelectMode.SelectRead) ? Stopwatch.GetTimestamp() : long.MaxValue);
             using var datagramClient = c.Datagram ? SendDatagram(c.Client, port) : null;
-            var (received, reset) = c.Datagram ? ("", false) : await AskAsync(c.Client, port);
+            var (received, reset) = c.Datagram ? ("", false) : await AskAsync(c.Client, c.Listen, port);
             var closed = Stopwatch.GetTimestamp();
             var logged = await firstLog;
             if (!p.WaitForExit(60_000))
@@ -196,7 +215,7 @@ public static partial class InetdOnce
             var datagrams = Drain(log);
             var lines = datagrams.Select(l => Normalise(l, d)).ToList();
             var spawned = File.Exists(Path.Combine(d, "spawned")) ? File.ReadAllText(Path.Combine(d, "spawned"), Encoding.Latin1) : "";
-            return new Transcript(received.Replace(d, "DIR", StringComparison.Ordinal), reset, lines, spawned.Replace(d, "DIR", StringComparison.Ordinal), p.ExitCode)
+            return new Transcript(Mask(received, d), reset, lines, Mask(spawned, d), p.ExitCode)
             {
                 Datagrams = datagrams,
                 LogToClose = logged < closed ? Stopwatch.GetElapsedTime(logged, closed) : TimeSpan.Zero,
@@ -218,19 +237,48 @@ public static partial class InetdOnce
         // A temporary directory is the owner's only: the daemon may run as nobody (the user option).
         File.SetUnixFileMode(d, (UnixFileMode)0b111_101_101);
         Directory.CreateDirectory(Path.Combine(d, "etc"));
-        File.WriteAllText(Path.Combine(d, "etc", "hosts"), Hosts, Encoding.Latin1);
+        File.WriteAllText(Path.Combine(d, "etc", "hosts"), Hosts + c.ExtraHosts.Replace("DIR", d, StringComparison.Ordinal), Encoding.Latin1);
         File.WriteAllText(Path.Combine(d, "etc", "hosts.allow"), c.Allow.Replace("DIR", d, StringComparison.Ordinal), Encoding.Latin1);
         File.WriteAllText(Path.Combine(d, "etc", "hosts.deny"), c.Deny.Replace("DIR", d, StringComparison.Ordinal), Encoding.Latin1);
         // Nothing listens on loopback port 53: a name not in /etc/hosts fails at once, never on the network.
         File.WriteAllText(Path.Combine(d, "etc", "resolv.conf"), "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n");
         File.WriteAllText(Path.Combine(d, "launch.py"), c.Datagram ? DatagramLauncher : Launcher);
-        File.WriteAllText(Path.Combine(d, "svc"), Daemon);
-        File.SetUnixFileMode(Path.Combine(d, "svc"), (UnixFileMode)0b111_101_101);
+        WriteExecutable(Path.Combine(d, "svc"), Encoding.UTF8.GetBytes(Daemon));
         Directory.CreateDirectory(Path.Combine(d, "banners"));
         if (c.Banner is { } banner)
             File.WriteAllBytes(Path.Combine(d, "banners", "svc"), banner);
         File.WriteAllText(Path.Combine(d, "spawned"), "");
+        foreach (var (name, content) in c.Files)
+        {
+            var path = Path.Combine(d, name);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            if (content is null)
+            {
+                Directory.CreateDirectory(path);
+                continue;
+            }
+            WriteExecutable(path, content);
+        }
     }
+
+    /// <summary>
+    /// Puts an executable in place with cp, not by writing it here: a program another test starts while this
+    /// process holds the file open for writing inherits that descriptor until its exec, and exec'ing the file
+    /// then fails with "Text file busy" (seen once as tcpd's "cannot execute DIR/state").
+    /// </summary>
+    private static void WriteExecutable(string path, byte[] content)
+    {
+        var staged = path + ".staged";
+        File.WriteAllBytes(staged, content);
+        using (var cp = Process.Start("cp", [staged, path]))
+            cp.WaitForExit();
+        File.Delete(staged);
+        File.SetUnixFileMode(path, (UnixFileMode)0b111_101_101);
+    }
+
+    /// <summary>The run's directory as DIR, and socket and pipe inode numbers (which differ between runs) as N.</summary>
+    private static string Mask(string text, string dir) =>
+        SocketInode().Replace(text.Replace(dir, "DIR", StringComparison.Ordinal), "N");
 
     private static async Task<int> PortAsync(string file, Process p, Task<string> stderr)
     {
@@ -246,11 +294,14 @@ public static partial class InetdOnce
     }
 
     /// <summary>Connects from <paramref name="from"/>, sends nothing, reads until the tcpd side closes.</summary>
-    private static async Task<(string Text, bool Reset)> AskAsync(string from, int port)
+    private static async Task<(string Text, bool Reset)> AskAsync(string from, string listen, int port)
     {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        s.Bind(new IPEndPoint(IPAddress.Parse(from), 0));
-        await s.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port));
+        var source = IPAddress.Parse(from);
+        using var s = new Socket(source.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        s.Bind(new IPEndPoint(source, 0));
+        var server = source.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback
+            : listen.Contains(':', StringComparison.Ordinal) ? IPAddress.Loopback : IPAddress.Parse(listen);
+        await s.ConnectAsync(new IPEndPoint(server, port));
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var bytes = new List<byte>();
         var buf = new byte[65536];
@@ -305,6 +356,9 @@ public static partial class InetdOnce
 
     [GeneratedRegex(@"^<(?<pri>\d+)>\w{3} [ \d]\d \d\d:\d\d:\d\d (?<tag>[^\[:]*)(?:\[\d+\])?: (?<msg>.*)$", RegexOptions.Singleline)]
     private static partial Regex SyslogLine();
+
+    [GeneratedRegex(@"(?<=(socket|pipe):\[)\d+(?=\])")]
+    private static partial Regex SocketInode();
 
     [GeneratedRegex(@"process \d+")]
     private static partial Regex ProcessId();

@@ -10,7 +10,7 @@ using System.Text;
 namespace Giftwrap.Cli.Tests;
 
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public sealed class TcpdRuntimeDifferentialTests
+public sealed partial class TcpdRuntimeDifferentialTests
 {
     private const string Tcpd = "/usr/sbin/tcpd";
     // Names libwrap's own tables lack (authpriv, ftp, security, syslog, warn, error, panic) included:

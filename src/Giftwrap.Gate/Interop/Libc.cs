@@ -186,6 +186,10 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int execv(string path, byte** argv);
 
+    /// <summary>signal(2), for SIGPIPE before an execve(): SIG_DFL is 0.</summary>
+    [LibraryImport(Library)]
+    public static partial nint signal(int signal, nint handler);
+
     [LibraryImport(Library)]
     public static partial int umask(int mask);
 

@@ -10,6 +10,8 @@ namespace Giftwrap.Gate.Tcpd;
 
 internal static unsafe class NativeExec
 {
+    private const int SigPipe = 13;
+
     /// <summary>Sets this process's file creation mask (inherited by every program it starts).</summary>
     public static void SetUmask(int mask) => _ = Libc.umask(mask);
 
@@ -42,6 +44,9 @@ internal static unsafe class NativeExec
             if (Libc.initgroups(user, state.Group is null ? gid : Libc.getegid()) != 0 || Libc.setuid(uid) != 0)
                 return $"setuid({user}): {Marshal.GetLastPInvokeErrorMessage()}";
         }
+        // The runtime ignores SIGPIPE in this process, and execve() would pass that on: the daemon (or twist's
+        // shell) gets it at its default, as inetd starts tcpd and tcpd leaves it.
+        _ = Libc.signal(SigPipe, 0);
         var argvp = ToCStrings(argv);
         // No setenv option: the process's own environment as it is (execv passes environ), without
         // copying it into managed strings and back: tcpd mode never changes its managed copy.

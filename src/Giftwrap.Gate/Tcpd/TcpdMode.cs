@@ -106,6 +106,14 @@ public static class TcpdMode
 
         public override TwistSupport Twist => TwistSupport.Defer;
 
+        /// <summary>
+        /// Debian's aclexec_option() forks and runs the shell with tcpd's own descriptors (no shell_cmd(),
+        /// no /dev/null): the command has the connection on 0, 1 and 2, as descriptor 0 is here.
+        /// </summary>
+        public override Task<ChildExit> StartAsync(ProgramStart program) => program.Kind == ProgramKind.AclExec
+            ? ChildReaper.WatchExit(ProcessLauncher.Start(program.Argv, program.State, 0))
+            : base.StartAsync(program);
+
         public override void Log(in LibwrapLine line) => log.Write(line);
     }
 
@@ -128,7 +136,13 @@ public static class TcpdMode
         // Not a socket on stdin (run by hand), or a datagram whose client could not be read: judged with what is known.
         if (stdin.Remote is not { } remote || stdin.Local is not { } local)
             return new AccessRequest { Daemon = daemon, CanLookUp = false };
-        var request = AccessRequest.ForConnection(daemon, remote, local);
+        // tcpd shows an IPv4-mapped address as getnameinfo() writes it (::ffff:127.0.0.2 in %a, %A and its
+        // lines); only matching reads it as IPv4 (EvalContext.Address). ForConnection gives the plain form.
+        var request = AccessRequest.ForConnection(daemon, remote, local) with
+        {
+            ClientAddress = remote.Address.ToString(),
+            ServerAddress = local.Address.ToString(),
+        };
         // eval.c eval_user(): no RFC 1413 lookup when there is a sink (a datagram service): the user is unknown.
         return stdin.Datagram ? request with { ClientUser = AccessRequest.Unknown } : request;
     }

@@ -19,6 +19,19 @@ internal static unsafe partial class Libc
     /// <summary>sizeof(sigset_t): glibc's 1,024 signal bits.</summary>
     public const int SigSetSize = 128;
 
+    /// <summary>At least sizeof(struct sigaction) (152 on x86_64 and aarch64); its sa_handler comes first.</summary>
+    public const int SigActionSize = 256;
+
+    /// <summary>SIG_IGN, as sa_handler holds it.</summary>
+    public const nint SigIgn = 1;
+
+    public const int SigBlock = 0;
+    public const int SigHup = 1;
+    public const int SigPipe = 13;
+
+    /// <summary>The signals a disposition is kept for (_NSIG - 1: 1 to 64).</summary>
+    public const int LastSignal = 64;
+
     /// <summary>offsetof(struct passwd, pw_gid): after pw_name, pw_passwd and pw_uid.</summary>
     public static readonly int PasswdGidOffset = 2 * IntPtr.Size + sizeof(uint);
 
@@ -73,8 +86,24 @@ internal static unsafe partial class Libc
     [LibraryImport(Library)]
     public static partial int sigfillset(void* set);
 
+    [LibraryImport(Library)]
+    public static partial int sigdelset(void* set, int signal);
+
+    /// <summary>sigaction(2) with a null new action reads a disposition; <paramref name="old"/> needs SigActionSize bytes.</summary>
+    [LibraryImport(Library)]
+    public static partial int sigaction(int signal, void* act, void* old);
+
+    [LibraryImport(Library)]
+    public static partial int pthread_sigmask(int how, void* set, void* old);
+
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
     public static partial nint getpwnam(string name);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int getpriority(int which, int who);
+
+    [LibraryImport(Library)]
+    public static partial uint geteuid();
 
     [LibraryImport(Library, SetLastError = true)]
     public static partial int waitpid(int pid, int* status, int options);

@@ -35,6 +35,7 @@ internal enum LibwrapEvent
     RefusedFull = 20,
     RefusedPerSource = 21,
     RefusedTrap = 22,
+    OptionWarning = 23,
 }
 
 /// <summary>One line: its event, the daemon it is tagged with, its severity, the rule's facility (null: the host's), and its words.</summary>
@@ -126,6 +127,10 @@ internal static class LibwrapLog
     public static LibwrapLine SocketOptionFailed(string daemon, RuleLocation? rule, ClientSocketOption option, int seconds, string error) =>
         new(LibwrapEvent.SocketOptionFailed, daemon, SyslogSeverity.Err, null,
             LibwrapLines.Warning(rule, $"setsockopt {(option == ClientSocketOption.KeepAlive ? "SO_KEEPALIVE" : $"SO_LINGER {seconds}")}: {error}"));
+
+    /// <summary>An option's own tcpd_warn() as it is carried out (nice_option's "nice(-3): Success"), with the rule's place.</summary>
+    public static LibwrapLine OptionWarning(string daemon, RuleLocation? rule, string message) =>
+        new(LibwrapEvent.OptionWarning, daemon, SyslogSeverity.Err, null, LibwrapLines.Warning(rule, message));
 
     /// <summary>A banner's tcpd_warn(): percent_x's "expansion too long", "unrecognized %X", or the banner directory's stat() error.</summary>
     public static LibwrapLine BannerWarning(string daemon, RuleLocation? rule, string message) =>

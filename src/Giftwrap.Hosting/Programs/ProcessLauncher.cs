@@ -1,6 +1,7 @@
 // Starts the programs a decision asks for (spawn, twist, aclexec, an exec service)
 // with posix_spawn(): the client socket or /dev/null on descriptors 0, 1 and 2,
-// signals back to their defaults (the runtime ignores SIGPIPE), and the process
+// the signal mask and ignored signals the process was started with (SIGPIPE, which
+// the runtime ignores, back to its default), and the process
 // state the rule's options built up (environment, umask, nice, user, group) applied
 // through small standard wrappers (sh for umask, nice, setpriv). Never forks the
 // runtime. Reaping is left to ChildReaper, the libc calls to Interop/Libc.
@@ -14,6 +15,7 @@ internal static unsafe class ProcessLauncher
 {
     public static readonly string Shell = "/bin/sh";
     private static readonly string NiceTool = Find("nice");
+    private static readonly string NohupTool = Find("nohup");
     private static readonly string SetprivTool = Find("setpriv");
 
     /// <summary>
@@ -21,6 +23,13 @@ internal static unsafe class ProcessLauncher
     /// execl("/bin/sh", "sh", "-c", command) (shell_cmd.c, options.c), while argv[0] stays the path spawned.
     /// </summary>
     public static string[] ShellCommand(string command) => [Shell, "-c", command, "sh"];
+
+    /// <summary>
+    /// A spawn's argv: shell_cmd.c's do_child() sets SIGHUP to SIG_IGN before it runs the shell ("POSIX sessions
+    /// may send a SIGHUP to grandchildren if the child exits first"), which posix_spawn() cannot do: nohup does
+    /// it (its descriptors are /dev/null, no terminal, so it redirects nothing). Twist and aclexec keep SIGHUP.
+    /// </summary>
+    public static string[] SpawnCommand(string command) => [NohupTool, "--", Shell, "-c", command, "sh"];
 
     /// <summary>
     /// Starts <paramref name="argv"/>. <paramref name="stdio"/> is the descriptor for 0, 1 and 2
@@ -51,9 +60,11 @@ internal static unsafe class ProcessLauncher
                 Check(Libc.posix_spawn_file_actions_adddup2(fa, stdio, 2));
             }
             Check(Libc.posix_spawnattr_init(attr));
-            Check(Libc.sigemptyset(sigset));
+            // The program starts as libwrap's fork() leaves it: this thread's mask (the one the process was
+            // started with), and the dispositions it was started with.
+            Check(Libc.pthread_sigmask(Libc.SigBlock, null, sigset));
             Check(Libc.posix_spawnattr_setsigmask(attr, sigset));
-            Check(Libc.sigfillset(sigset));
+            InheritedDefaults(sigset);
             Check(Libc.posix_spawnattr_setsigdefault(attr, sigset));
             // A process group of its own (pgid = the child's pid), so that [actions] limits can count a
             // program with its background jobs (ProgramLimits), but serve's session: a session of its own
@@ -76,6 +87,23 @@ internal static unsafe class ProcessLauncher
             NativeMemory.Free(sigset);
             FreeCStrings(argvp);
             FreeCStrings(envp);
+        }
+    }
+
+    /// <summary>
+    /// The signals to set back to SIG_DFL: every one (glibc's internal 32 and 33 too, which sigfillset() leaves
+    /// out and posix_spawn() would then ignore) but those ignored since the process started, which the program
+    /// inherits as a forked child would. SIGPIPE is always set back: the runtime ignores it itself, and inetd
+    /// starts its programs with it at its default.
+    /// </summary>
+    private static void InheritedDefaults(byte* set)
+    {
+        new Span<byte>(set, Libc.SigSetSize).Fill(0xFF);
+        var action = stackalloc byte[Libc.SigActionSize];
+        for (var sig = 1; sig <= Libc.LastSignal; sig++)
+        {
+            if (sig != Libc.SigPipe && Libc.sigaction(sig, null, action) == 0 && *(nint*)action == Libc.SigIgn)
+                _ = Libc.sigdelset(set, sig);
         }
     }
 

@@ -62,8 +62,9 @@ internal static partial class LibwrapLines
         PercentExpander.Client(new EvalContext(request with { CanLookUp = false, ClientNameStep = 0, ServerNameStep = 0, ClientUserStep = 0 },
             Tables.PatternFileCache.Empty, SystemNetgroups.Instance, SystemAccounts.Instance));
 
-    /// <summary>eval_hostaddr() of the client: its address, or "unknown".</summary>
-    public static string Address(AccessRequest request) => EvalContext.Address(request.ClientAddress);
+    /// <summary>eval_hostaddr() of the client: its address as written (an IPv4-mapped one too: tcpd logs "(::ffff:10.0.0.1)"), or "unknown".</summary>
+    public static string Address(AccessRequest request) =>
+        request.ClientAddress is { Length: > 0 } address ? AccessRequest.Cut(address) : AccessRequest.Unknown;
 
     /// <summary>
     /// Reads a "connect from" or "refused connect from" line, in Debian's form (<c>NAME (ADDR)</c>)
