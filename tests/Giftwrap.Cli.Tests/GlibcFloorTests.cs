@@ -18,8 +18,8 @@ public sealed class GlibcFloorTests
         ["accept4"] = "2.10", ["bind"] = "2.2.5", ["close"] = "2.2.5", ["connect"] = "2.2.5", ["endnetgrent"] = "2.2.5",
         ["epoll_create1"] = "2.9", ["epoll_ctl"] = "2.3.2", ["epoll_wait"] = "2.3.2", ["eventfd"] = "2.7",
         ["execv"] = "2.2.5", ["execve"] = "2.2.5", ["fchown"] = "2.2.5", ["fcntl"] = "2.2.5", ["flock"] = "2.2.5",
-        ["freeaddrinfo"] = "2.2.5", ["fsync"] = "2.2.5", ["getaddrinfo"] = "2.2.5", ["getegid"] = "2.2.5",
-        ["getgrnam"] = "2.2.5", ["getnameinfo"] = "2.2.5", ["getnetgrent"] = "2.2.5", ["getpeername"] = "2.2.5",
+        ["freeaddrinfo"] = "2.2.5", ["fsync"] = "2.2.5", ["getaddrinfo"] = "2.2.5", ["getegid"] = "2.2.5", ["geteuid"] = "2.2.5",
+        ["getgrnam"] = "2.2.5", ["getnameinfo"] = "2.2.5", ["getnetgrent"] = "2.2.5", ["getpeername"] = "2.2.5", ["getpriority"] = "2.2.5", ["getrlimit"] = "2.2.5",
         ["getpwnam"] = "2.2.5", ["getrandom"] = "2.25", ["getsockname"] = "2.2.5", ["getsockopt"] = "2.2.5", ["initgroups"] = "2.2.5",
         ["innetgr"] = "2.2.5", ["inotify_add_watch"] = "2.4", ["inotify_init1"] = "2.9", ["inotify_rm_watch"] = "2.4",
         ["ioctl"] = "2.2.5", ["kill"] = "2.2.5", ["nice"] = "2.2.5", ["open"] = "2.2.5", ["pipe2"] = "2.9",
@@ -29,8 +29,8 @@ public sealed class GlibcFloorTests
         ["posix_spawnattr_init"] = "2.2.5", ["posix_spawnattr_setflags"] = "2.2.5", ["posix_spawnattr_setpgroup"] = "2.2.5",
         ["posix_spawnattr_setsigdefault"] = "2.2.5", ["posix_spawnattr_setsigmask"] = "2.2.5",
         ["read"] = "2.2.5", ["recv"] = "2.2.5", ["recvfrom"] = "2.2.5", ["send"] = "2.2.5", ["setgid"] = "2.2.5", ["setnetgrent"] = "2.2.5",
-        ["setsockopt"] = "2.2.5", ["setuid"] = "2.2.5", ["shutdown"] = "2.2.5", ["sigemptyset"] = "2.2.5",
-        ["sigfillset"] = "2.2.5", ["socket"] = "2.2.5", ["splice"] = "2.5", ["statx"] = "2.28", ["umask"] = "2.2.5",
+        ["setsockopt"] = "2.2.5", ["setuid"] = "2.2.5", ["shutdown"] = "2.2.5", ["sigaction"] = "2.2.5", ["sigdelset"] = "2.2.5", ["sigemptyset"] = "2.2.5",
+        ["sigfillset"] = "2.2.5", ["signal"] = "2.2.5", ["sigprocmask"] = "2.2.5", ["socket"] = "2.2.5", ["splice"] = "2.5", ["statx"] = "2.28", ["umask"] = "2.2.5",
         ["waitpid"] = "2.2.5", ["write"] = "2.2.5",
     };
 

@@ -93,8 +93,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Library)]
     public static partial int sigaction(int signal, void* act, void* old);
 
+    /// <summary>sigprocmask(2): the calling thread's mask on Linux (pthread_sigmask's default version is GLIBC_2.32).</summary>
     [LibraryImport(Library)]
-    public static partial int pthread_sigmask(int how, void* set, void* old);
+    public static partial int sigprocmask(int how, void* set, void* old);
 
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
     public static partial nint getpwnam(string name);

@@ -18,6 +18,10 @@ internal static unsafe class ProcessLauncher
     private static readonly string NohupTool = Find("nohup");
     private static readonly string SetprivTool = Find("setpriv");
 
+    // Read once, at the first program (63 sigaction calls), not at every one: nothing in the process ignores a
+    // signal later, and the runtime's own SIGPIPE is left out.
+    private static readonly ulong IgnoredAtStart = ReadIgnored();
+
     /// <summary>
     /// argv for `/bin/sh -c command sh`: the command sees $0 = "sh" and no arguments, as under libwrap's
     /// execl("/bin/sh", "sh", "-c", command) (shell_cmd.c, options.c), while argv[0] stays the path spawned.
@@ -62,7 +66,7 @@ internal static unsafe class ProcessLauncher
             Check(Libc.posix_spawnattr_init(attr));
             // The program starts as libwrap's fork() leaves it: this thread's mask (the one the process was
             // started with), and the dispositions it was started with.
-            Check(Libc.pthread_sigmask(Libc.SigBlock, null, sigset));
+            Check(Libc.sigprocmask(Libc.SigBlock, null, sigset));
             Check(Libc.posix_spawnattr_setsigmask(attr, sigset));
             InheritedDefaults(sigset);
             Check(Libc.posix_spawnattr_setsigdefault(attr, sigset));
@@ -99,12 +103,23 @@ internal static unsafe class ProcessLauncher
     private static void InheritedDefaults(byte* set)
     {
         new Span<byte>(set, Libc.SigSetSize).Fill(0xFF);
+        for (var sig = 1; sig <= Libc.LastSignal; sig++)
+        {
+            if ((IgnoredAtStart & (1UL << (sig - 1))) != 0)
+                _ = Libc.sigdelset(set, sig);
+        }
+    }
+
+    private static ulong ReadIgnored()
+    {
+        var ignored = 0UL;
         var action = stackalloc byte[Libc.SigActionSize];
         for (var sig = 1; sig <= Libc.LastSignal; sig++)
         {
             if (sig != Libc.SigPipe && Libc.sigaction(sig, null, action) == 0 && *(nint*)action == Libc.SigIgn)
-                _ = Libc.sigdelset(set, sig);
+                ignored |= 1UL << (sig - 1);
         }
+        return ignored;
     }
 
     /// <summary>Applies umask, nice, user and group with standard tools around the program.</summary>
