@@ -311,7 +311,10 @@ internal sealed class TcpdchkCritique(ICheckLookups? lookups, InetdConf inetd)
     {
         ReadOutcome.Directory => $"{error}; it lists no patterns (as in libwrap)",
         ReadOutcome.Refused => $"{error}; a /file pattern list must be a regular file of at most {PatternFileCache.MaxBytes} bytes; a client that reaches it is refused",
-        _ => error.Replace("cannot open", "open", StringComparison.Ordinal),
+        // libwrap's own words first (tcpdchk says only those), then what they mean: the decision goes on as if the
+        // list were empty, so a hosts.deny rule naming it refuses nobody and an EXCEPT naming it excepts nobody.
+        _ => error.Replace("cannot open", "open", StringComparison.Ordinal)
+            + "; libwrap reads no pattern from it and goes on: it matches no client (a rule naming it refuses or grants nobody, an EXCEPT naming it excepts nobody)",
     };
 
     private void Warn(string message, DiagnosticSeverity severity = DiagnosticSeverity.Warning) =>

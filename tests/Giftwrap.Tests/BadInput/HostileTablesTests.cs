@@ -151,6 +151,23 @@ public sealed class HostileTablesTests
     }
 
     [Fact]
+    public void Check_UnreadablePatternFileInAnExcept_SaysItExceptsNobody()
+    {
+        // libwrap grants here (the list cannot be opened, so the EXCEPT matches no client): the outcome is kept, and
+        // check says what it means, not only libwrap's "open FILE: reason".
+        using var files = new TableFiles();
+        var loop = Path.Combine(files.Directory, "loop");
+        File.CreateSymbolicLink(loop, loop);
+        File.WriteAllText(files.Allow, $"sshd: ALL EXCEPT {loop}\n");
+        var report = Giftwrap.Checks.TableChecker.Check(files.Allow, files.Deny);
+        var warning = Assert.Single(report.Diagnostics, d => d.Message.StartsWith($"open {loop}: ", StringComparison.Ordinal));
+        Assert.Equal((files.Allow, 1), (warning.File, warning.Line));
+        Assert.Contains("an EXCEPT naming it excepts nobody", warning.Message, StringComparison.Ordinal);
+        using var tables = files.Open();
+        Assert.True(tables.Decide(Client).IsGranted);
+    }
+
+    [Fact]
     public void Decide_HugeTokenInPatternFile_Refuses()
     {
         using var files = new TableFiles();
