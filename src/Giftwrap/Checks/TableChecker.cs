@@ -59,23 +59,17 @@ internal static class TableChecker
         var broad = new List<TableEntry>();
         var seen = new Dictionary<string, int>(StringComparer.Ordinal);
         int? stoppedAt = null;
-        var lastReported = 0;
         foreach (var e in table.Entries)
         {
             if (stoppedAt is { } stop)
             {
-                // At the rule's own physical line (libwrap's count can be that of an earlier line, which is read), once
-                // per line: the rest of a line too long comes in pieces of the same line, already reported.
-                if (e.FirstLine > lastReported)
-                    d.Add(PatternChecks.Error(file, e.FirstLine, 1, "unreachable", $"never read: libwrap stops reading this table at line {stop}"));
-                lastReported = Math.Max(lastReported, e.FirstLine);
+                d.Add(PatternChecks.Error(file, e.Line, 1, "unreachable", $"never read: libwrap stops reading this table at line {stop}"));
                 continue;
             }
             switch (e.Kind)
             {
                 case EntryKind.Stop:
                     stoppedAt = e.Line;
-                    lastReported = e.FirstLine;
                     // Reported at libwrap's line count, as tcpd and tcpdchk log it: xgets() counts a line
                     // only when it reads its newline, so that is the last complete line before this one.
                     d.Add(PatternChecks.Error(file, e.Line, 1, "line-too-long",
