@@ -74,6 +74,8 @@ public sealed partial class OperatorErrorTests
             ["{dir}/fifo: error: open {dir}/fifo: a FIFO, not a regular file"]),
         ["serve --inetd /dev/zero"] = new(null, ["serve", "--inetd", "/dev/zero", "--config", "{dir}/nope.conf", "--check-config"], 78,
             ["/dev/zero: cannot read: a character device, not a regular file"]),
+        ["decision log is a FIFO"] = new(Service.Replace("syslog = off\n", "syslog = off\ndecisions = {dir}/fifo\n", StringComparison.Ordinal), ["serve", "--config", "{conf}", "--check-config"], 78,
+            ["{conf}:3:13: decisions = {dir}/fifo: a FIFO, not a regular file"]),
         // A NUL byte in a value: an error at its place, not "configuration OK" and then an internal error at start.
         ["NUL in a table path"] = new(Service.Replace("hosts.allow", "hosts\0.allow", StringComparison.Ordinal), ["serve", "--config", "{conf}", "--check-config"], 78,
             ["{conf}:4:9: allow = {dir}/hosts\0.allow: contains a NUL byte (remove it)"]),
