@@ -155,29 +155,30 @@ internal sealed class BannerSender(IDecisionHost host, IRequestLookups? lookups,
         }
     }
 
-    /// <summary>The banner file, or null when there is none (silent) or it cannot be read (a warning when DIR itself is missing).</summary>
-    private async Task<byte[]?> ReadAsync(BannersAction banners, string daemon, CancellationToken ct)
+    /// <summary>
+    /// The banner file, or null when there is none (silent), it cannot be read (a warning when DIR itself is missing),
+    /// or it is not a regular file (a warning). Read as the tables are (Tables.TableFile): opened without waiting, so a
+    /// FIFO (on which libwrap's fopen() waits for a writer for ever) or a device (/dev/zero: NULs without end) is
+    /// refused before a byte is read; the read is synchronous, as that of a table, and bounded by MaxFileBytes.
+    /// </summary>
+    private Task<byte[]?> ReadAsync(BannersAction banners, string daemon, CancellationToken ct)
     {
-        try
+        ct.ThrowIfCancellationRequested();
+        switch (Tables.TableFile.TryRead(banners.Path, out var data, out var error, table: false, maxBytes: MaxFileBytes, cut: true))
         {
-            var fs = new FileStream(banners.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 4096, useAsync: true);
-            await using (fs.ConfigureAwait(false))
-            {
-                var data = new byte[MaxFileBytes];
-                var read = 0;
-                int n;
-                while (read < data.Length && (n = await fs.ReadAsync(data.AsMemory(read), ct).ConfigureAwait(false)) > 0)
-                    read += n;
-                return data.AsSpan(0, read).ToArray(); // not data[..read]: an array's range reaches the runtime's type loader
-            }
+            case Tables.ReadOutcome.Read:
+                return Task.FromResult<byte[]?>(data);
+            case Tables.ReadOutcome.Refused:
+                host.Log(LibwrapLog.BannerWarning(daemon, rule, $"{error}; no banner sent"));
+                return Task.FromResult<byte[]?>(null);
+            case Tables.ReadOutcome.Directory:
+                // fopen() opens a directory and fgetc() reads nothing from it: no banner, nothing said (libwrap).
+                return Task.FromResult<byte[]?>(null);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // fopen() failed: libwrap then says something only when stat(DIR) fails too.
-            if (StatError(banners.Directory) is { } error)
-                host.Log(LibwrapLog.BannerWarning(daemon, rule, $"{banners.Directory}: {error}"));
-            return null;
-        }
+        // fopen() failed: libwrap then says something only when stat(DIR) fails too.
+        if (StatError(banners.Directory) is { } statError)
+            host.Log(LibwrapLog.BannerWarning(daemon, rule, $"{banners.Directory}: {statError}"));
+        return Task.FromResult<byte[]?>(null);
     }
 
     /// <summary>strerror() of stat(<paramref name="path"/>), or null when it exists.</summary>

@@ -104,6 +104,47 @@ public sealed class MatchCommandTests
     }
 
     [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Batch_HundredMillionCharacterLine_RefusedInBoundedMemory()
+    {
+        // ReadLine() kept the whole line: 100 million characters were 200 MB of string (a 200 MB line took 1.7 GB).
+        using var dir = new TempDir();
+        var allow = dir.Write("allow", "sshd: 10.0.0.0/8\n");
+        var deny = dir.Write("deny", "ALL: ALL\n");
+        var input = new HugeLineReader("sshd\t-\t10.1.2.3\t-\t-\t-\t22\r\n", 100_000_000, "\r\nsshd\t-\t10.1.2.3\t-\t-\t-\t22");
+        var output = new StringWriter();
+        var errors = new StringWriter();
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var status = Giftwrap.Cli.Commands.BatchMatcher.Run(allow, deny, input, output, errors);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 32 << 20, $"{allocated} bytes allocated");
+        Assert.Equal($"granted\t{allow}:1\ndenied\t-\ngranted\t{allow}:1\n", output.ToString().ReplaceLineEndings("\n"));
+        Assert.Contains("stdin line 2: longer than 65536 characters; answered denied", errors.ToString(), StringComparison.Ordinal);
+        Assert.Equal(1, status);
+    }
+
+    /// <summary>A text, then that many 'a's (never held in memory), then another text.</summary>
+    private sealed class HugeLineReader(string head, long count, string tail) : TextReader
+    {
+        private long _at;
+
+        public override int Peek() => _at < head.Length + count + tail.Length ? At(_at) : -1;
+
+        public override int Read() => _at < head.Length + count + tail.Length ? At(_at++) : -1;
+
+        public override int Read(char[] buffer, int index, int count)
+        {
+            var n = 0;
+            int c;
+            while (n < count && (c = Read()) >= 0)
+                buffer[index + n++] = (char)c;
+            return n;
+        }
+
+        private char At(long i) => i < head.Length ? head[(int)i] : i < head.Length + count ? 'a' : tail[(int)(i - head.Length - count)];
+    }
+
+    [Fact]
     public void Batch_StreamsAMillionRequests()
     {
         using var dir = new TempDir();

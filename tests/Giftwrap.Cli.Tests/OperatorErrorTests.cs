@@ -64,6 +64,21 @@ public sealed partial class OperatorErrorTests
         {
             AsNobody = true,
         },
+        // A configuration or inetd.conf that is no regular file is refused in words: a FIFO is never waited on
+        // (it hung in open(2)), a device never read without end (/dev/zero ran out of memory).
+        ["config is a FIFO"] = new(null, ["serve", "--config", "{dir}/fifo", "--check-config"], 78, ["{dir}/fifo: cannot read the configuration: a FIFO, not a regular file"]),
+        ["config is /dev/zero"] = new(null, ["serve", "--config", "/dev/zero", "--check-config"], 78, ["/dev/zero: cannot read the configuration: a character device, not a regular file"]),
+        ["check --config FIFO"] = new(null, ["check", "--allow", "{dir}/hosts.allow", "--deny", "{dir}/hosts.deny", "--config", "{dir}/fifo"], 1,
+            ["{dir}/fifo: error: cannot read the configuration: a FIFO, not a regular file"]),
+        ["check -i FIFO"] = new(null, ["check", "--allow", "{dir}/hosts.allow", "--deny", "{dir}/hosts.deny", "--no-dns", "-i", "{dir}/fifo"], 1,
+            ["{dir}/fifo: error: open {dir}/fifo: a FIFO, not a regular file"]),
+        ["serve --inetd /dev/zero"] = new(null, ["serve", "--inetd", "/dev/zero", "--config", "{dir}/nope.conf", "--check-config"], 78,
+            ["/dev/zero: cannot read: a character device, not a regular file"]),
+        ["decision log is a FIFO"] = new(Service.Replace("syslog = off\n", "syslog = off\ndecisions = {dir}/fifo\n", StringComparison.Ordinal), ["serve", "--config", "{conf}", "--check-config"], 78,
+            ["{conf}:3:13: decisions = {dir}/fifo: a FIFO, not a regular file"]),
+        // A NUL byte in a value: an error at its place, not "configuration OK" and then an internal error at start.
+        ["NUL in a table path"] = new(Service.Replace("hosts.allow", "hosts\0.allow", StringComparison.Ordinal), ["serve", "--config", "{conf}", "--check-config"], 78,
+            ["{conf}:4:9: allow = {dir}/hosts\0.allow: contains a NUL byte (remove it)"]),
 
         // Usage errors: exit 2.
         ["serve --bogus"] = new(Service, ["serve", "--config", "{conf}", "--bogus"], 2, ["unknown option --bogus"]),
@@ -121,6 +136,7 @@ public sealed partial class OperatorErrorTests
         File.SetUnixFileMode(dir.Path, (UnixFileMode)0b111_101_101);
         dir.Write("hosts.allow", "ALL: ALL\n");
         dir.Write("hosts.deny", "");
+        Assert.Equal(0, Loopback.MakeFifo(Path.Combine(dir.Path, "fifo")));
         var store = Directory.CreateDirectory(Path.Combine(dir.Path, "root-store")).FullName;
         File.SetUnixFileMode(store, (UnixFileMode)0b111_101_000);
         using var busy = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);

@@ -48,6 +48,34 @@ public sealed class ReloadTests
     }
 
     [Fact]
+    public async Task Read_ConfigSwappedForAFifo_RefusedWithoutWaiting()
+    {
+        using var dir = new TempDir();
+        var conf = dir.Write("giftwrap.conf", Full(dir.Path, 40001));
+        var running = ConfigFile.Read(conf);
+        Assert.Empty(running.Errors);
+        // A SIGHUP after the file became a FIFO (or a link to one): reading it must not wait for a writer.
+        File.Delete(conf);
+        Assert.Equal(0, Loopback.MakeFifo(conf));
+        var r = await Task.Run(() => Reloading.Read(conf, [], null, running)).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Null(r.Settings);
+        Assert.Contains(r.Errors, e => e.Contains($"{conf}: cannot read the configuration: a FIFO, not a regular file", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Read_ConfigSwappedForDevZero_RefusedWithoutReadingIt()
+    {
+        using var dir = new TempDir();
+        var conf = dir.Write("giftwrap.conf", Full(dir.Path, 40002));
+        var running = ConfigFile.Read(conf);
+        File.Delete(conf);
+        File.CreateSymbolicLink(conf, "/dev/zero");
+        var r = Reloading.Read(conf, [], null, running);
+        Assert.Null(r.Settings);
+        Assert.Contains(r.Errors, e => e.Contains($"{conf}: cannot read the configuration: a character device, not a regular file", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Serve_HupOnACutFile_KeepsTheRunningConfiguration()
     {
         using var dir = new TempDir();

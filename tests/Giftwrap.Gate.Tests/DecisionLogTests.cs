@@ -66,4 +66,37 @@ public sealed class DecisionLogTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task DecisionLog_PathIsAFifo_WriteCountsAFailureWithoutWaiting()
+    {
+        // Opening a FIFO for writing waits for a reader, and the log is written under the lock every decision
+        // takes: with [log] decisions naming one, the gate answered no connection at all.
+        var dir = Directory.CreateTempSubdirectory("giftwrap-dlog-").FullName;
+        try
+        {
+            var path = Path.Combine(dir, "fifo");
+            using (var p = System.Diagnostics.Process.Start("mkfifo", [path]))
+            {
+                await p.WaitForExitAsync();
+                Assert.Equal(0, p.ExitCode);
+            }
+            using var log = new DecisionLog(path);
+            var r = new AccessRequest { Daemon = "sshd", ClientAddress = "192.0.2.1" };
+            using var tables = new Giftwrap.Tables.AccessTables(Path.Combine(dir, "none"), Path.Combine(dir, "none"));
+            var d = tables.Decide(r);
+            var write = Task.Run(() => log.Write(r, d, "granted"));
+            if (await Task.WhenAny(write, Task.Delay(TimeSpan.FromSeconds(30))) != write)
+            {
+                // The reader the open(2) waits for: the write goes on, the lock is let go, the test ends.
+                using (new FileStream(path, FileMode.Open, FileAccess.Read)) { }
+                Assert.Fail("the decision log waited in open(2) on the FIFO");
+            }
+            Assert.Equal(1, log.Failures);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

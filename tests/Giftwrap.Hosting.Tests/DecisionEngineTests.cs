@@ -126,6 +126,32 @@ public sealed class DecisionEngineTests : IDisposable
         Assert.Equal("hello 127.0.0.7\r\n", System.Text.Encoding.Latin1.GetString(Assert.Single(host.Banners)));
     }
 
+    [Theory]
+    [InlineData("fifo", "a FIFO")]
+    [InlineData("/dev/zero", "a character device")]
+    public async Task CarryOut_BannerFileNotRegular_NeitherWaitsNorSendsAndSaysWhere(string kind, string what)
+    {
+        // libwrap's fopen() waits for a writer on a FIFO and sends /dev/zero's NULs without end: Giftwrap opens
+        // a banner file without waiting and sends only a regular file's bytes.
+        var path = Path.Combine(_dir.FullName, "svc");
+        if (kind == "fifo")
+        {
+            using var p = System.Diagnostics.Process.Start("mkfifo", [path]);
+            await p.WaitForExitAsync();
+            Assert.Equal(0, p.ExitCode);
+        }
+        else
+        {
+            File.CreateSymbolicLink(path, kind);
+        }
+        var (outcome, host) = await RunAsync($"svc: ALL: banners {_dir.FullName}\n", new RecordingHost(sendsBanners: true)).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(DecisionFate.Serve, outcome.Fate);
+        Assert.True(host.Banners.All(b => b.Length == 0), "a banner was sent");
+        var line = Assert.Single(host.Lines);
+        Assert.Equal(SyslogSeverity.Err, line.Severity);
+        Assert.EndsWith($"hosts.allow, line 1: {path}: {what}, not a regular file; no banner sent", line.Text, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task CarryOut_ProgramCannotStart_SaysErrorAndAclExecFallsBack()
     {

@@ -9,6 +9,7 @@
 //   3. two reads of the file give the same bytes (a writer still at work shows up);
 //   4. the whole configuration is valid, as at start.
 using Giftwrap.Configuration;
+using Giftwrap.Tables;
 
 namespace Giftwrap.Cli.Commands;
 
@@ -34,20 +35,15 @@ internal static class Reloading
     /// <summary>Rules 1 and 3: the same bytes twice, ending with a newline.</summary>
     private static bool Complete(string path, List<string> errors)
     {
-        try
-        {
-            var first = File.ReadAllBytes(path);
-            var second = File.ReadAllBytes(path);
-            if (!first.AsSpan().SequenceEqual(second))
-                errors.Add($"{path}: the file changed while it was read: it is being written; send SIGHUP again when it is done");
-            else if (first.Length > 0 && first[^1] != (byte)'\n')
-                errors.Add($"{path}: the last line has no newline: the file may be half written (end it with a newline)");
-            return errors.Count == 0;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // The reader says it in words, with the reason; rule 4 reports it.
+        // Read as the configuration reader reads it (no FIFO waited on, no device read without end, a bounded size);
+        // a file that cannot be read so is reported in words by rule 4.
+        var read = ConfigFile.ReadBytes(path, out var first, out _) == ReadOutcome.Read;
+        if (!read || ConfigFile.ReadBytes(path, out var second, out _) != ReadOutcome.Read)
             return true;
-        }
+        if (!first.AsSpan().SequenceEqual(second))
+            errors.Add($"{path}: the file changed while it was read: it is being written; send SIGHUP again when it is done");
+        else if (first.Length > 0 && first[^1] != (byte)'\n')
+            errors.Add($"{path}: the last line has no newline: the file may be half written (end it with a newline)");
+        return errors.Count == 0;
     }
 }

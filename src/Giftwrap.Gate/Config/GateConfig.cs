@@ -169,11 +169,23 @@ public static class GateConfigLoader
             LogConsole = LogConsole(file),
             Source = file.Path,
             Notes = notes,
-            DecisionLog = file.Text("log", "decisions"),
+            DecisionLog = DecisionLogPath(file),
             DecisionLogMaxBytes = file.Size("log", "decisions_max_size"),
             DecisionLogKeep = file.Count("log", "decisions_keep"),
             MetricsListen = file.Address("metrics", "listen"),
         };
+    }
+
+    /// <summary>
+    /// [log] decisions: a file that exists must be a regular one. A FIFO would hold every decision in open(2)
+    /// until a reader came (the gate served nobody), and a device is no log.
+    /// </summary>
+    private static string? DecisionLogPath(ConfigFile file)
+    {
+        var path = file.Text("log", "decisions");
+        if (path is not null && Logging.DecisionLog.NotRegular(path) is { } what)
+            file.Error("log", "decisions", $"decisions = {path}: {what}, not a regular file (name a file to append to)");
+        return path;
     }
 
     /// <summary>

@@ -15,16 +15,18 @@ public static class InetdConf
     public static IReadOnlyList<ServiceConfig> Read(string path, List<string> errors, List<string> skipped, string servicesFile = "/etc/services")
     {
         var result = new List<ServiceConfig>();
-        string[] lines;
-        try
+        // Read as the tables are: a FIFO is never waited on, a device never read without end, the size is bounded.
+        if (Directory.Exists(path))
         {
-            lines = File.ReadAllLines(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            errors.Add($"{path}: cannot read: {ex.Message}");
+            errors.Add($"{path}: cannot read: is a directory");
             return result;
         }
+        if (Giftwrap.Tables.TableFile.TryRead(path, out var data, out var error, table: true, maxBytes: Giftwrap.Checks.InetdConf.MaxBytes) is not Giftwrap.Tables.ReadOutcome.Read)
+        {
+            errors.Add($"{path}: cannot read: {error?.Replace($"cannot open {path}: ", "", StringComparison.Ordinal) ?? "No such file or directory"}");
+            return result;
+        }
+        var lines = System.Text.Encoding.UTF8.GetString(data).TrimStart('\uFEFF').ReplaceLineEndings("\n").Split('\n');
         var ports = ServicePorts(servicesFile, "tcp");
         var udpPorts = ServicePorts(servicesFile, "udp");
         for (var i = 0; i < lines.Length; i++)

@@ -3,6 +3,7 @@
 // programs, tcpd inserted before the daemon, rpc/tcp services), and the table of
 // names tcpdchk checks each daemon pattern against (inet_set, inet_get). Reads only.
 using Giftwrap.Rules;
+using Giftwrap.Tables;
 
 namespace Giftwrap.Checks;
 
@@ -22,6 +23,9 @@ internal enum WrapStatus
 /// <summary>The services of an inetd.conf and their wrap status.</summary>
 internal sealed class InetdConf
 {
+    /// <summary>The largest inetd.conf read (a few kilobytes is usual).</summary>
+    internal const long MaxBytes = 16L * 1024 * 1024;
+
     /// <summary>REAL_DAEMON_DIR of Debian's build: where tcpd looks for a daemon named without a path.</summary>
     public const string RealDaemonDir = "/usr/sbin";
 
@@ -66,15 +70,19 @@ internal sealed class InetdConf
         var explicitPath = path is not null;
         path ??= DefaultPath;
         string[]? lines = null;
-        try
+        // Read as the tables are (Tables.TableFile): a FIFO is never waited on, a device never read without end.
+        var data = Array.Empty<byte>();
+        var error = $"cannot open {path}: Is a directory";
+        var outcome = Directory.Exists(path) ? ReadOutcome.Failed : TableFile.TryRead(path, out data, out error, table: true, maxBytes: MaxBytes);
+        if (outcome == ReadOutcome.Read)
         {
-            lines = File.ReadAllText(path, System.Text.Encoding.Latin1).Split('\n');
+            lines = System.Text.Encoding.Latin1.GetString(data).Split('\n');
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        else if (explicitPath)
         {
             // tcpdchk -i FILE exits when FILE cannot be opened; without -i a missing file is normal.
-            if (explicitPath)
-                diagnostics.Add(new Diagnostic(path, 0, 0, DiagnosticSeverity.Error, "inetd", $"open {path}: {ex.Message}"));
+            var reason = outcome == ReadOutcome.Missing ? "No such file or directory" : error!.Replace($"cannot open {path}: ", "", StringComparison.Ordinal);
+            diagnostics.Add(new Diagnostic(path, 0, 0, DiagnosticSeverity.Error, "inetd", $"open {path}: {reason}"));
         }
         var conf = new InetdConf(lines is null ? null : path);
         if (lines is not null)

@@ -31,6 +31,12 @@ internal sealed class TcpdchkCritique(ICheckLookups? lookups, InetdConf inetd)
     private const string Separators = ", \t\n";
     private readonly Dictionary<string, HostReport> _hosts = new(StringComparer.Ordinal);
     private readonly HashSet<string> _openFiles = new(StringComparer.Ordinal);
+    // Pattern files already checked, with the patterns a client matching none of them makes a decision try
+    // (FilePattern.MaxSteps) and why the file could not be read: a file's findings are at its own lines, so a
+    // second walk would only repeat them, and lists that name one another many times over would take
+    // exponentially many walks.
+    private readonly Dictionary<string, (long Steps, string? Problem)> _checkedFiles = new(StringComparer.Ordinal);
+    private long _subSteps;
 
     private string _file = "";
     private int _line;
@@ -187,7 +193,7 @@ internal sealed class TcpdchkCritique(ICheckLookups? lookups, InetdConf inetd)
         }
         if (pat[0] == '/')
         {
-            PatternFile(pat);
+            _subSteps = PatternFile(pat);
             return 1;
         }
         var slash = Tokens.SplitAt(pat, '/');
@@ -224,40 +230,62 @@ internal sealed class TcpdchkCritique(ICheckLookups? lookups, InetdConf inetd)
             Warn($"{net}/{mask}: bad net/mask pattern");
     }
 
-    /// <summary>check_host() on a /file: every word of it is a host pattern, reported at the file's own line.</summary>
-    private void PatternFile(string path)
+    /// <summary>
+    /// check_host() on a /file: every word of it is a host pattern, reported at the file's own line. Returns the
+    /// patterns of /file lists a decision tries for a client that matches none (FilePattern's bound).
+    /// </summary>
+    private long PatternFile(string path)
     {
         // A file that names itself (or a loop of them) would make tcpdchk recurse until it crashes.
         if (!_openFiles.Add(path))
         {
             Warn($"{path}: this pattern file includes itself; libwrap recurses without end when a client reaches it");
-            return;
+            return 0;
         }
+        if (!_checkedFiles.TryGetValue(path, out var known))
+            _checkedFiles[path] = known = Walk(path);
+        else if (known.Problem is not null)
+            Warn(known.Problem);
+        _openFiles.Remove(path);
+        if (_openFiles.Count == 0 && known.Steps > FilePattern.MaxSteps)
+        {
+            Warn($"{path}: its pattern lists name one another so many times over that a client matching none of them takes more than {FilePattern.MaxSteps} steps (libwrap walks them for hours); such a client is refused",
+                DiagnosticSeverity.Error);
+        }
+        return known.Steps;
+    }
+
+    private (long Steps, string? Problem) Walk(string path)
+    {
         // Read as a decision reads it (TableFile): a FIFO would hang open(2) and /dev/zero or /dev/full
         // would be read until memory ran out, so only a regular file of bounded size is read.
         var outcome = TableFile.TryRead(path, out var data, out var error, table: false, maxBytes: PatternFileCache.MaxBytes);
         if (outcome != ReadOutcome.Read)
         {
             // fopen() failing with ENOENT is silent in tcpdchk; anything else is worth a warning.
-            if (outcome != ReadOutcome.Missing)
-                Warn(Unread(outcome, error!));
-            _openFiles.Remove(path);
-            return;
+            var problem = outcome != ReadOutcome.Missing ? Unread(outcome, error!) : null;
+            if (problem is not null)
+                Warn(problem);
+            return (0, problem);
         }
         var lines = PatternFileCache.Latin1(data).Split('\n');
         var (file, line, column) = (_file, _line, _column);
         _file = path;
+        long steps = 0;
         for (var i = 0; i < lines.Length; i++)
         {
             _line = i + 1;
             foreach (var (word, offset) in Words(lines[i], " \t\r\n", 0))
             {
                 _column = offset + 1;
+                _subSteps = 0;
                 CheckHost(word);
+                // Saturated: a hundred lists naming one another a hundred times over would overflow a long.
+                steps = Math.Min(steps + 1 + _subSteps, long.MaxValue / 4);
             }
         }
         (_file, _line, _column) = (file, line, column);
-        _openFiles.Remove(path);
+        return (steps, null);
     }
 
     private int Dns(string host)
@@ -283,7 +311,10 @@ internal sealed class TcpdchkCritique(ICheckLookups? lookups, InetdConf inetd)
     {
         ReadOutcome.Directory => $"{error}; it lists no patterns (as in libwrap)",
         ReadOutcome.Refused => $"{error}; a /file pattern list must be a regular file of at most {PatternFileCache.MaxBytes} bytes; a client that reaches it is refused",
-        _ => error.Replace("cannot open", "open", StringComparison.Ordinal),
+        // libwrap's own words first (tcpdchk says only those), then what they mean: the decision goes on as if the
+        // list were empty, so a hosts.deny rule naming it refuses nobody and an EXCEPT naming it excepts nobody.
+        _ => error.Replace("cannot open", "open", StringComparison.Ordinal)
+            + "; libwrap reads no pattern from it and goes on: it matches no client (a rule naming it refuses or grants nobody, an EXCEPT naming it excepts nobody)",
     };
 
     private void Warn(string message, DiagnosticSeverity severity = DiagnosticSeverity.Warning) =>

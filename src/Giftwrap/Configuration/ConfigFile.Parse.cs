@@ -143,6 +143,10 @@ internal sealed partial class ConfigFile
     {
         if (value.Length == 0)
             return "no value (give one, or remove the line for the default)";
+        // A NUL byte would end a path or a name where the C library reads it (a different file than the one
+        // written), and .NET refuses it outright once the value is used: a value with one is no value at all.
+        if (value.Contains('\0', StringComparison.Ordinal))
+            return "contains a NUL byte (remove it)";
         switch (key.Kind)
         {
             case ValueKind.Count:

@@ -69,35 +69,57 @@ internal sealed partial class ConfigFile
         return file;
     }
 
+    /// <summary>The largest configuration read: a few kilobytes is usual, a megabyte is already absurd.</summary>
+    internal const long MaxBytes = 1024 * 1024;
+
     private string[]? Load(bool missingIsEmpty)
     {
-        try
+        if (Directory.Exists(Path))
         {
-            if (Directory.Exists(Path))
-            {
-                Errors.Add($"{Path}: is a directory, not a configuration file (name the file, such as {Path.TrimEnd('/')}/giftwrap.conf)");
+            Errors.Add($"{Path}: is a directory, not a configuration file (name the file, such as {Path.TrimEnd('/')}/giftwrap.conf)");
+            return null;
+        }
+        switch (ReadBytes(Path, out var data, out var error))
+        {
+            case Tables.ReadOutcome.Missing:
+                Exists = false;
+                if (!missingIsEmpty)
+                    Errors.Add($"{Path}: no such file (create it, see giftwrap.conf(5), or name another with --config)");
                 return null;
-            }
-            return File.ReadAllLines(Path);
+            case Tables.ReadOutcome.Failed:
+                Errors.Add(error!);
+                return null;
         }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        return Lines(data);
+    }
+
+    /// <summary>
+    /// The bytes of the configuration at <paramref name="path"/>, read as the tables are (Tables.TableFile): a FIFO
+    /// is never waited on, a device never read without end, at most <see cref="MaxBytes"/>. A reload (SIGHUP) reads
+    /// the file this way too, so a configuration swapped for /dev/zero or a FIFO neither hangs nor exhausts the gate.
+    /// </summary>
+    internal static Tables.ReadOutcome ReadBytes(string path, out byte[] data, out string? error)
+    {
+        var outcome = Tables.TableFile.TryRead(path, out data, out error, table: true, maxBytes: MaxBytes);
+        if (outcome == Tables.ReadOutcome.Failed)
         {
-            Exists = false;
-            if (!missingIsEmpty)
-                Errors.Add($"{Path}: no such file (create it, see giftwrap.conf(5), or name another with --config)");
-            return null;
+            // TableFile says "cannot open PATH: REASON" in the C library's words.
+            var reason = error!.StartsWith($"cannot open {path}: ", StringComparison.Ordinal) ? error[$"cannot open {path}: ".Length..] : error;
+            error = reason == "Permission denied"
+                ? $"{path}: cannot read the configuration: permission denied (run as root, or make the file readable to this user)"
+                : $"{path}: cannot read the configuration: {reason}";
         }
-        catch (UnauthorizedAccessException)
-        {
-            Errors.Add($"{Path}: cannot read the configuration: permission denied (run as root, or make the file readable to this user)");
-            return null;
-        }
-        catch (IOException ex)
-        {
-            // An I/O error (EIO, a name too long ...): the message of the runtime is already in words.
-            Errors.Add($"{Path}: cannot read the configuration: {ex.Message}");
-            return null;
-        }
+        return outcome;
+    }
+
+    /// <summary>Text lines as File.ReadAllLines() gives them: the encoding from a byte order mark, else UTF-8.</summary>
+    private static string[] Lines(byte[] data)
+    {
+        using var reader = new StreamReader(new MemoryStream(data), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        var lines = new List<string>();
+        while (reader.ReadLine() is { } line)
+            lines.Add(line);
+        return [.. lines];
     }
 
     public ConfigSectionData? Section(string name) =>

@@ -72,6 +72,9 @@ internal sealed class EvalContext
     /// <summary>Depth of /file pattern nesting, bounded so a file naming itself cannot loop.</summary>
     public int FileDepth { get; set; }
 
+    /// <summary>Patterns of /file lists tried so far, bounded by FilePattern.MaxSteps.</summary>
+    public long FileSteps { get; set; }
+
     /// <summary>
     /// False on a thread that must not block (the gate's event loops): a rule that needs the system's
     /// netgroups or accounts (NSS sources that may be remote) then stops the evaluation with

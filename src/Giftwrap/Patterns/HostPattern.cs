@@ -213,10 +213,21 @@ internal sealed class FilePattern(string path) : HostPattern
     /// <summary>Bound on /file nesting; libwrap recurses until its stack runs out.</summary>
     public const int MaxDepth = 8;
 
+    /// <summary>
+    /// Bound on the patterns of /file lists one evaluation tries (about a second of work). Lists that name each
+    /// other many times over multiply: ten files each naming the next a hundred times are 100^9 steps, which
+    /// libwrap walks for ever (re-reading every file each time); past the bound access is refused.
+    /// </summary>
+    public const long MaxSteps = 10_000_000;
+
     public string Path => path;
 
     public override bool IsMatch(EvalContext ctx, bool server)
     {
+        // After an error that refuses access the search is over: going on would only repeat the error (a file
+        // that lists itself a hundred times would take 100^8 steps to unwind, each adding it once more).
+        if (ctx.Failed)
+            return false;
         if (ctx.FileDepth >= MaxDepth)
         {
             // libwrap recurses until it crashes; refusing is the closest safe outcome.
@@ -237,8 +248,15 @@ internal sealed class FilePattern(string path) : HostPattern
         {
             foreach (var p in list.Patterns)
             {
+                if (++ctx.FileSteps > MaxSteps)
+                {
+                    ctx.Fail("file-steps", $"{path}: more than {MaxSteps} patterns of /file lists tried for one client (lists that name one another many times over?); access refused");
+                    return false;
+                }
                 if (p.IsMatch(ctx, server))
                     return true;
+                if (ctx.Failed)
+                    return false;
             }
             return false;
         }

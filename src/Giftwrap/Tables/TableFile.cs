@@ -33,25 +33,27 @@ internal static class TableFile
     /// <see cref="ReadOutcome.Read"/> and empty, as fopen()/fgets() see it, and a FIFO, device or socket
     /// is <see cref="ReadOutcome.Failed"/>; for a pattern file a directory is <see cref="ReadOutcome.Directory"/>
     /// and the others <see cref="ReadOutcome.Refused"/>, with <paramref name="error"/> saying what the path is.
+    /// With <paramref name="cut"/> a regular file larger than <paramref name="maxBytes"/> gives its first
+    /// <paramref name="maxBytes"/> bytes instead of being refused (a banner file).
     /// </summary>
-    public static ReadOutcome TryRead(string path, out byte[] data, out string? error, bool table = true, long maxBytes = MaxBytes)
+    public static ReadOutcome TryRead(string path, out byte[] data, out string? error, bool table = true, long maxBytes = MaxBytes, bool cut = false)
     {
         data = [];
         error = null;
         if (!OperatingSystem.IsLinux())
-            return TryReadPortable(path, ref data, ref error, table, maxBytes);
+            return TryReadPortable(path, ref data, ref error, table, maxBytes, cut);
         try
         {
-            return TryReadLinux(path, ref data, ref error, table, maxBytes);
+            return TryReadLinux(path, ref data, ref error, table, maxBytes, cut);
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
         {
             // A C library without statx (glibc before 2.28): the portable way, without the FIFO guard.
-            return TryReadPortable(path, ref data, ref error, table, maxBytes);
+            return TryReadPortable(path, ref data, ref error, table, maxBytes, cut);
         }
     }
 
-    private static ReadOutcome TryReadLinux(string path, ref byte[] data, ref string? error, bool table, long maxBytes)
+    private static ReadOutcome TryReadLinux(string path, ref byte[] data, ref string? error, bool table, long maxBytes, bool cut)
     {
         // Look before opening: a device is never opened (opening some has side effects), a FIFO never waited on.
         if (Stat(Libc.AtFdCwd, path, 0, out var mode, out _) is var errno and not 0)
@@ -70,17 +72,21 @@ internal static class TableFile
             return Failed(path, e2, ref error);
         if (Refuse(path, mode, table, ref error) is { } late)
             return late;
-        return ReadOpened(handle, size, path, ref data, ref error, table, maxBytes);
+        return ReadOpened(handle, size, path, ref data, ref error, table, maxBytes, cut);
     }
 
     // The size said by stat, then the bytes themselves, must stay within the bound: a file that grows
-    // while it is read is caught by the second test.
-    private static ReadOutcome ReadOpened(SafeFileHandle handle, long size, string path, ref byte[] data, ref string? error, bool table, long maxBytes)
+    // while it is read is caught by the second test. A file read in part (cut) keeps its first maxBytes.
+    private static ReadOutcome ReadOpened(SafeFileHandle handle, long size, string path, ref byte[] data, ref string? error, bool table, long maxBytes, bool cut)
     {
-        if (size > maxBytes)
+        if (size > maxBytes && !cut)
             return TooLarge(path, maxBytes, table, ref error);
-        data = ReadBounded(handle, (int)size, maxBytes);
-        if (data.Length > maxBytes)
+        data = ReadBounded(handle, (int)Math.Min(size, maxBytes), maxBytes);
+        if (data.Length > maxBytes && cut)
+        {
+            data = data.AsSpan(0, (int)maxBytes).ToArray();
+        }
+        else if (data.Length > maxBytes)
         {
             data = [];
             return TooLarge(path, maxBytes, table, ref error);
@@ -178,14 +184,14 @@ internal static class TableFile
     }
 
     // Elsewhere than Linux: .NET's own open (no FIFO guard there), with the same bounds.
-    private static ReadOutcome TryReadPortable(string path, ref byte[] data, ref string? error, bool table, long maxBytes)
+    private static ReadOutcome TryReadPortable(string path, ref byte[] data, ref string? error, bool table, long maxBytes, bool cut)
     {
         try
         {
             if (Directory.Exists(path))
                 return Refuse(path, Libc.SIfDir, table, ref error)!.Value;
             using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            return ReadOpened(handle, RandomAccess.GetLength(handle), path, ref data, ref error, table, maxBytes);
+            return ReadOpened(handle, RandomAccess.GetLength(handle), path, ref data, ref error, table, maxBytes, cut);
         }
         catch (FileNotFoundException)
         {

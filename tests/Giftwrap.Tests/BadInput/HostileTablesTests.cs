@@ -3,6 +3,7 @@
 // hang, and never an open door where the administrator closed one.
 using System.Text;
 using Giftwrap.Decisions;
+using Giftwrap.Rules;
 using Giftwrap.Tests.Conformance;
 
 namespace Giftwrap.Tests.BadInput;
@@ -96,6 +97,74 @@ public sealed class HostileTablesTests
         var d = tables.Decide(Client);
         Assert.False(d.IsGranted);
         Assert.Contains(d.Warnings, w => w.Code == "file-loop" && w.File == files.Allow && w.Line == 1);
+    }
+
+    [Fact]
+    public async Task Decide_PatternFileNamingItselfAHundredTimes_RefusesAtOnceWithOneError()
+    {
+        // 1.6 KB of list: without a stop at the first error the search unwound 100^8 times (it never ended).
+        using var files = new TableFiles();
+        var self = Path.Combine(files.Directory, "self");
+        File.WriteAllText(self, string.Concat(Enumerable.Repeat($"{self} ", 100)) + "\n");
+        File.WriteAllText(files.Allow, $"sshd: {self}\n");
+        using var tables = files.Open();
+        var d = await Task.Run(() => tables.Decide(Client)).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.False(d.IsGranted);
+        var error = Assert.Single(d.Warnings, w => w.Code == "file-loop");
+        Assert.Equal((files.Allow, 1), (error.File, error.Line));
+    }
+
+    [Fact]
+    public async Task Decide_PatternFilesNamingOneAnotherManyTimesOver_RefusedWithinTheBound()
+    {
+        // Eight lists (as deep as nesting goes), each naming the next a hundred times and none itself: 100^7 steps
+        // for a client that matches none (libwrap walks them for days). Past FilePattern.MaxSteps the search stops
+        // and access is refused.
+        using var files = new TableFiles();
+        var last = files.Write("list7", "192.0.2.99\n");
+        for (var i = 6; i >= 0; i--)
+            last = files.Write($"list{i}", string.Concat(Enumerable.Repeat($"{last}\n", 100)));
+        File.WriteAllText(files.Allow, $"sshd: {last}\n");
+        using var tables = files.Open();
+        var d = await Task.Run(() => tables.Decide(Client)).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.False(d.IsGranted);
+        var error = Assert.Single(d.Warnings, w => w.Code == "file-steps");
+        Assert.Equal((files.Allow, 1), (error.File, error.Line));
+        // A client in the innermost list is found on the first path down, as in libwrap.
+        var inner = TableFiles.Request("sshd", "192.0.2.99", "host.example.com", "bob", 22);
+        Assert.True(tables.Decide(inner).IsGranted);
+    }
+
+    [Fact]
+    public async Task Check_PatternFilesNamingOneAnotherManyTimesOver_EndsAndSaysSuchClientsAreRefused()
+    {
+        // check walked every path through the lists, reading each file again each time: 100^4 reads here.
+        using var files = new TableFiles();
+        var last = files.Write("list4", "192.0.2.99\n");
+        for (var i = 3; i >= 0; i--)
+            last = files.Write($"list{i}", string.Concat(Enumerable.Repeat($"{last}\n", 100)));
+        var shared = files.Write("shared", "192.0.2.98\n");
+        File.WriteAllText(files.Allow, $"sshd: {last}\nftpd: {shared}\nsshd: {shared}\n");
+        var report = await Task.Run(() => Giftwrap.Checks.TableChecker.Check(files.Allow, files.Deny)).WaitAsync(TimeSpan.FromSeconds(60));
+        var error = Assert.Single(report.Diagnostics, d => d.Message.Contains("name one another so many times over", StringComparison.Ordinal));
+        Assert.Equal((files.Allow, 1, DiagnosticSeverity.Error), (error.File, error.Line, error.Severity));
+    }
+
+    [Fact]
+    public void Check_UnreadablePatternFileInAnExcept_SaysItExceptsNobody()
+    {
+        // libwrap grants here (the list cannot be opened, so the EXCEPT matches no client): the outcome is kept, and
+        // check says what it means, not only libwrap's "open FILE: reason".
+        using var files = new TableFiles();
+        var loop = Path.Combine(files.Directory, "loop");
+        File.CreateSymbolicLink(loop, loop);
+        File.WriteAllText(files.Allow, $"sshd: ALL EXCEPT {loop}\n");
+        var report = Giftwrap.Checks.TableChecker.Check(files.Allow, files.Deny);
+        var warning = Assert.Single(report.Diagnostics, d => d.Message.StartsWith($"open {loop}: ", StringComparison.Ordinal));
+        Assert.Equal((files.Allow, 1), (warning.File, warning.Line));
+        Assert.Contains("an EXCEPT naming it excepts nobody", warning.Message, StringComparison.Ordinal);
+        using var tables = files.Open();
+        Assert.True(tables.Decide(Client).IsGranted);
     }
 
     [Fact]
