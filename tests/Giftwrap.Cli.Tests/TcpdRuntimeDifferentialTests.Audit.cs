@@ -214,21 +214,7 @@ public sealed partial class TcpdRuntimeDifferentialTests
     public async Task Tcpd_AuditCases_GiftwrapTcpdBehavesAsLibwrapsTcpd()
     {
         var cases = AuditCases().Concat(AuditDatagramCases()).ToList();
-        using var slots = new SemaphoreSlim(3);
-        var results = await Task.WhenAll(cases.Select(async c =>
-        {
-            await slots.WaitAsync();
-            try
-            {
-                var libwrap = InetdOnce.RunAsync(c, [Tcpd], daemonAsArgv0: true);
-                var giftwrap = InetdOnce.RunAsync(c, Giftwrap(), daemonAsArgv0: false);
-                return (Case: c, Libwrap: await libwrap, Giftwrap: await giftwrap);
-            }
-            finally
-            {
-                slots.Release();
-            }
-        }));
+        var results = await RunBothAsync(cases);
         Assert.All(results, r => Assert.NotEmpty(r.Libwrap.Syslog));
         // Not vacuous: what each group of cases is about did happen under libwrap.
         var byName = results.ToDictionary(r => r.Case.Name, r => r.Libwrap);
@@ -240,8 +226,6 @@ public sealed partial class TcpdRuntimeDifferentialTests
         Assert.Contains("SigIgn:\t0000000000000201", byName["spawn-state-full"].Spawned, StringComparison.Ordinal);
         Assert.Contains("SigIgn:\t0000000000000200", byName["daemon-state"].Received, StringComparison.Ordinal);
         Assert.Contains("fd 0 socket:[N]", byName["aclexec-state"].Spawned, StringComparison.Ordinal);
-        var differences = results.Where(r => r.Libwrap.ToString() != r.Giftwrap.ToString())
-            .Select(r => $"== {r.Case.Name}\n-- libwrap tcpd:\n{r.Libwrap}-- giftwrap-tcpd:\n{r.Giftwrap}").ToList();
-        Assert.True(differences.Count == 0, $"{differences.Count} of {cases.Count} cases differ:\n{string.Join("\n", differences)}");
+        AssertNoDifferences(results);
     }
 }

@@ -24,6 +24,33 @@ public sealed partial class TcpdRuntimeDifferentialTests
         return [dotnet, Path.Combine(AppContext.BaseDirectory, "giftwrap-tcpd.dll")];
     }
 
+    /// <summary>Both wrappers on every case, three cases at a time.</summary>
+    private static async Task<(InetdCase Case, Transcript Libwrap, Transcript Giftwrap)[]> RunBothAsync(IReadOnlyList<InetdCase> cases)
+    {
+        using var slots = new SemaphoreSlim(3);
+        return await Task.WhenAll(cases.Select(async c =>
+        {
+            await slots.WaitAsync();
+            try
+            {
+                var libwrap = InetdOnce.RunAsync(c, [Tcpd], daemonAsArgv0: true);
+                var giftwrap = InetdOnce.RunAsync(c, Giftwrap(), daemonAsArgv0: false);
+                return (Case: c, Libwrap: await libwrap, Giftwrap: await giftwrap);
+            }
+            finally
+            {
+                slots.Release();
+            }
+        }));
+    }
+
+    private static void AssertNoDifferences((InetdCase Case, Transcript Libwrap, Transcript Giftwrap)[] results)
+    {
+        var differences = results.Where(r => r.Libwrap.ToString() != r.Giftwrap.ToString())
+            .Select(r => $"== {r.Case.Name}\n-- libwrap tcpd:\n{r.Libwrap}-- giftwrap-tcpd:\n{r.Giftwrap}").ToList();
+        Assert.True(differences.Count == 0, $"{differences.Count} of {results.Length} cases differ:\n{string.Join("\n", differences)}");
+    }
+
     /// <summary>The examples of issue 10 and the cases generated around them.</summary>
     public static IEnumerable<InetdCase> Cases()
     {
@@ -104,27 +131,11 @@ public sealed partial class TcpdRuntimeDifferentialTests
     public async Task Tcpd_EveryCase_GiftwrapTcpdBehavesAsLibwrapsTcpd()
     {
         var cases = Cases().ToList();
-        using var slots = new SemaphoreSlim(3);
-        var results = await Task.WhenAll(cases.Select(async c =>
-        {
-            await slots.WaitAsync();
-            try
-            {
-                var libwrap = InetdOnce.RunAsync(c, [Tcpd], daemonAsArgv0: true);
-                var giftwrap = InetdOnce.RunAsync(c, Giftwrap(), daemonAsArgv0: false);
-                return (Case: c, Libwrap: await libwrap, Giftwrap: await giftwrap);
-            }
-            finally
-            {
-                slots.Release();
-            }
-        }));
+        var results = await RunBothAsync(cases);
         // Not vacuous: tcpd logged a verdict (or an error) for every case, and the cases differ.
         Assert.All(results, r => Assert.NotEmpty(r.Libwrap.Syslog));
         Assert.True(results.Select(r => r.Libwrap.ToString()).Distinct().Count() > cases.Count / 2);
-        var differences = results.Where(r => r.Libwrap.ToString() != r.Giftwrap.ToString())
-            .Select(r => $"== {r.Case.Name}\n-- libwrap tcpd:\n{r.Libwrap}-- giftwrap-tcpd:\n{r.Giftwrap}").ToList();
-        Assert.True(differences.Count == 0, $"{differences.Count} of {cases.Count} cases differ:\n{string.Join("\n", differences)}");
+        AssertNoDifferences(results);
     }
 
     /// <summary>
@@ -158,21 +169,7 @@ public sealed partial class TcpdRuntimeDifferentialTests
     public async Task Tcpd_DatagramService_GiftwrapTcpdDecidesLogsAndSinksAsLibwrapsTcpd()
     {
         var cases = DatagramCases().ToList();
-        using var slots = new SemaphoreSlim(3);
-        var results = await Task.WhenAll(cases.Select(async c =>
-        {
-            await slots.WaitAsync();
-            try
-            {
-                var libwrap = InetdOnce.RunAsync(c, [Tcpd], daemonAsArgv0: true);
-                var giftwrap = InetdOnce.RunAsync(c, Giftwrap(), daemonAsArgv0: false);
-                return (Case: c, Libwrap: await libwrap, Giftwrap: await giftwrap);
-            }
-            finally
-            {
-                slots.Release();
-            }
-        }));
+        var results = await RunBothAsync(cases);
         // Not vacuous: the granted daemon answered the client, a refusal sank its datagram, and
         // percent_x()'s exit left it queued.
         var byName = results.ToDictionary(r => r.Case.Name);
@@ -180,9 +177,7 @@ public sealed partial class TcpdRuntimeDifferentialTests
         Assert.Equal(0, byName["udp-refused"].Libwrap.Left);
         Assert.Contains(byName["udp-refused"].Libwrap.Syslog, l => l.Contains("refused connect from 127.0.0.2", StringComparison.Ordinal));
         Assert.Equal(1, byName["udp-banner-expansion-too-long"].Libwrap.Left);
-        var differences = results.Where(r => r.Libwrap.ToString() != r.Giftwrap.ToString())
-            .Select(r => $"== {r.Case.Name}\n-- libwrap tcpd:\n{r.Libwrap}-- giftwrap-tcpd:\n{r.Giftwrap}").ToList();
-        Assert.True(differences.Count == 0, $"{differences.Count} of {cases.Count} cases differ:\n{string.Join("\n", differences)}");
+        AssertNoDifferences(results);
     }
 
     [Fact]
