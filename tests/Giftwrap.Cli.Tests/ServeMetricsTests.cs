@@ -259,6 +259,15 @@ public sealed class ServeMetricsTests
                 if (e.Data.Contains("metrics on http://", StringComparison.Ordinal))
                     gate._listening.TrySetResult();
             };
+            // A gate that exits before it listens (a port taken meanwhile) fails the wait with what it said,
+            // not a bare timeout.
+            gate.Process.EnableRaisingEvents = true;
+            gate.Process.Exited += (_, _) =>
+            {
+                gate.Process.WaitForExit();
+                lock (gate.Stderr)
+                    gate._listening.TrySetException(new InvalidOperationException($"serve exited ({gate.Process.ExitCode}) before listening:\n{gate.Stderr}"));
+            };
             gate.Process.BeginErrorReadLine();
             return gate;
         }
