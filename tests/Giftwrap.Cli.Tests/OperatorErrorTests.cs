@@ -35,6 +35,8 @@ public sealed partial class OperatorErrorTests
             ["{conf}:10:1: unknown key \"max_conections\" in [limits] (did you mean max_connections?)"]),
         ["misspelt service section"] = new(Service + "[servce:web]\nlisten = 127.0.0.1:2\n", ["serve", "--config", "{conf}", "--check-config"], 78,
             ["{conf}:9:1: unknown section [servce:web] (did you mean [service:web]?)"]),
+        ["kernel port with two colons"] = new(Service + "[kernel]\nports = sshd:22:33\n", ["serve", "--config", "{conf}", "--check-config"], 78,
+            ["{conf}:10:9: ports: \"sshd:22:33\" is not daemon:port or port (1..65535)"]),
         ["section table"] = new("[table]\nallow = /x\n" + Service, ["serve", "--config", "{conf}", "--check-config"], 78,
             ["{conf}:1:1: unknown section [table] (did you mean [tables]?)"]),
         ["section written twice"] = new(Service + "[tables]\nalow = /etc/hosts.allow\n", ["serve", "--config", "{conf}", "--check-config"], 78,

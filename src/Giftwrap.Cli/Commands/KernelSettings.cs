@@ -51,7 +51,9 @@ internal sealed record KernelSettings(bool Enabled, KernelOptions Options, strin
         var colon = item.LastIndexOf(':');
         var daemon = colon < 0 ? null : item[..colon];
         var number = colon < 0 ? item : item[(colon + 1)..];
-        if (daemon is { Length: 0 } || !int.TryParse(number, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+        // A daemon name as a table's daemon list can hold it: "sshd:22:33" is a typo, not a daemon "sshd:22"
+        // that no rule would ever name (its port would get no address rules).
+        if (daemon is { Length: 0 } || daemon?.IndexOfAny([':', ',', ' ', '\t']) >= 0 || !int.TryParse(number, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
             return null;
         return new KernelPort(daemon, port);
     }
