@@ -3,6 +3,8 @@
 // force (never shortened, daemon lists joined), IPv6 /64 aggregation, and the checks
 // that refuse protected or malformed targets. Runs under the writers' lock against a
 // state that has just caught up with the journal; writes nothing itself.
+using System.Globalization;
+
 namespace Giftwrap.Bans;
 
 public sealed partial class BanStore
@@ -31,11 +33,21 @@ public sealed partial class BanStore
         return (results, changes);
     }
 
+    /// <summary>
+    /// Why <paramref name="target"/> meets the protected <paramref name="p"/>. An IPv6 prefix of /96 or shorter
+    /// holds the IPv4-mapped ::ffff:0:0/96, so it meets every protected IPv4 address: said so, as "::/0 overlaps
+    /// 127.0.0.0/8" alone reads like a mistake.
+    /// </summary>
+    internal static string Overlap(BanTarget target, BanTarget p) =>
+        !target.IsIPv4 && p.IsIPv4
+            ? $"it holds {p} as the IPv4-mapped ::ffff:{p.Address}/{(p.PrefixLength + 96).ToString(CultureInfo.InvariantCulture)}"
+            : $"it overlaps {p}";
+
     private (BanResult Result, BanEntry? Entry) DecideOne(BanRequest request, DateTimeOffset now, Dictionary<BanTarget, BanEntry> pending)
     {
         var target = request.Target;
         if (ProtectedBy(target) is { } p)
-            return (new BanResult(BanOutcome.Protected, null, $"{target} is protected (it overlaps {p}): not banned"), null);
+            return (new BanResult(BanOutcome.Protected, null, $"{target} is protected ({Overlap(target, p)}): not banned"), null);
         if (DaemonError(request.Daemons) is { } bad)
             return (new BanResult(BanOutcome.Invalid, null, bad), null);
         if (request.Duration < TimeSpan.Zero)

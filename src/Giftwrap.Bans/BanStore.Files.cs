@@ -352,7 +352,7 @@ public sealed partial class BanStore
     {
         if (c.Kind == BanChangeKind.Banned && ProtectedBy(c.Target) is { } p)
         {
-            Report(file, lineNo, $"ban of protected {c.Target} (overlaps {p}) ignored");
+            Report(file, lineNo, $"ban of protected {c.Target} ({Overlap(c.Target, p)}) ignored");
             return false;
         }
         if (c.Kind == BanChangeKind.Banned)

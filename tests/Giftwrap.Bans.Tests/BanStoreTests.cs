@@ -103,6 +103,21 @@ public class BanStoreTests
         Assert.Null(store.Find(IPAddress.Loopback, "sshd", T0));
     }
 
+    [Theory]
+    [InlineData("::/0", "::/0 is protected (it holds 127.0.0.0/8 as the IPv4-mapped ::ffff:127.0.0.0/104): not banned")]
+    [InlineData("::/80", "::/80 is protected (it holds 127.0.0.0/8 as the IPv4-mapped ::ffff:127.0.0.0/104): not banned")]
+    [InlineData("0.0.0.0/0", "0.0.0.0/0 is protected (it overlaps 127.0.0.0/8): not banned")]
+    [InlineData("::1", "::1 is protected (it overlaps ::1): not banned")]
+    public void Ban_IPv6PrefixHoldingTheMappedIPv4Range_SaysWhyItIsProtected(string target, string message)
+    {
+        using var dir = new TempStore();
+        // Loopback is protected by default (127.0.0.0/8 and ::1).
+        using var store = BanStore.Open(dir.Options(new ManualTime(T0)), watch: false);
+        var result = store.Ban(Req(target));
+        Assert.Equal(BanOutcome.Protected, result.Outcome);
+        Assert.Equal(message, result.Message);
+    }
+
     [Fact]
     public void ApplyRemote_BanAndUnban_JournaledAndReportedAsRemote()
     {
