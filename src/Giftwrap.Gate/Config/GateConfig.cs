@@ -183,7 +183,7 @@ public static class GateConfigLoader
     private static string? DecisionLogPath(ConfigFile file)
     {
         var path = file.Text("log", "decisions");
-        if (path is not null && Logging.DecisionLog.NotRegular(path) is { } what)
+        if (path is not null && Giftwrap.Tables.TableFile.NotRegular(path) is { } what)
             file.Error("log", "decisions", $"decisions = {path}: {what}, not a regular file (name a file to append to)");
         return path;
     }

@@ -77,28 +77,11 @@ public sealed class DecisionLog : IDisposable
         return ms.ToArray();
     }
 
-    /// <summary>What <paramref name="path"/> is when it exists and is not a regular file ("a FIFO"), else null.</summary>
-    internal static string? NotRegular(string path)
-    {
-        if (!OperatingSystem.IsLinux() || Giftwrap.Interop.Statx.Get(path, Giftwrap.Interop.Statx.Type, out var st) != 0)
-            return null;
-        return (st.Mode & Giftwrap.Interop.Libc.SIfMt) switch
-        {
-            Giftwrap.Interop.Libc.SIfReg => null,
-            Giftwrap.Interop.Libc.SIfIfo => "a FIFO",
-            Giftwrap.Interop.Libc.SIfDir => "a directory",
-            Giftwrap.Interop.Libc.SIfChr => "a character device",
-            Giftwrap.Interop.Libc.SIfBlk => "a block device",
-            Giftwrap.Interop.Libc.SIfSock => "a socket",
-            _ => "not a file",
-        };
-    }
-
     private FileStream Open()
     {
         // Looked at before it is opened: opening a FIFO for writing waits for a reader, under the lock every
         // decision takes (the gate stopped serving). A write failure it is then, counted like any other.
-        if (NotRegular(_path) is { } what)
+        if (Giftwrap.Tables.TableFile.NotRegular(_path) is { } what)
             throw new IOException($"{_path}: {what}, not a regular file");
         var dir = Path.GetDirectoryName(Path.GetFullPath(_path));
         if (dir is not null)

@@ -114,6 +114,18 @@ internal static class TableFile
         return ReadOutcome.Refused;
     }
 
+    /// <summary>
+    /// What <paramref name="path"/> is when it exists and is not a regular file ("a FIFO"), else null: for a file
+    /// to be written (the decision log), looked at before it is opened, as opening a FIFO waits for the other end.
+    /// </summary>
+    public static string? NotRegular(string path)
+    {
+        if (!OperatingSystem.IsLinux() || Statx.Get(path, Statx.Type, out var st) != 0)
+            return null;
+        var type = st.Mode & Libc.SIfMt;
+        return type == Libc.SIfReg ? null : Describe(type);
+    }
+
     private static string Describe(int type) => type switch
     {
         Libc.SIfDir => "a directory",
