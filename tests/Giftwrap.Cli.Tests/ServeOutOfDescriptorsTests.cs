@@ -63,7 +63,8 @@ public sealed class ServeOutOfDescriptorsTests
         backend.Listen(16);
         _ = Task.Run(async () =>
         {
-            while (true)
+            // Bounded (a handful is needed); it also ends when the backend is disposed.
+            for (var i = 0; i < 1000; i++)
             {
                 using var c = await backend.AcceptAsync();
                 await c.SendAsync("hi\n"u8.ToArray(), SocketFlags.None);
@@ -100,7 +101,8 @@ public sealed class ServeOutOfDescriptorsTests
         var held = new List<Socket>();
         _ = Task.Run(async () =>
         {
-            while (true)
+            // Bounded (about 100 are needed); it also ends when the backend is disposed.
+            for (var i = 0; i < 1000; i++)
             {
                 var c = await backend.AcceptAsync();
                 lock (held)
