@@ -42,7 +42,7 @@ internal enum ProgramKind
 {
     /// <summary>spawn: stdio on /dev/null, waited for.</summary>
     Spawn,
-    /// <summary>aclexec: stdio on /dev/null, its status decides.</summary>
+    /// <summary>aclexec: stdio on the client's connection (as Debian's tcpd gives it), its status decides.</summary>
     AclExec,
     /// <summary>twist: the program takes the client on its stdio.</summary>
     Twist,
@@ -74,7 +74,7 @@ internal interface IDecisionHost
     bool SendsBanners { get; }
 
     /// <summary>
-    /// Starts <paramref name="program"/> with stdio on /dev/null (spawn, aclexec) or on the client's descriptor (twist),
+    /// Starts <paramref name="program"/> with stdio on /dev/null (spawn) or on the client's descriptor (twist; aclexec in the gate and tcpd mode, as Debian's tcpd),
     /// completing when it is reaped. A program the host's bounds do not let start completes at once with
     /// <see cref="ChildExit.NotStarted"/>; one that cannot start throws <see cref="IOException"/> (the engine logs it).
     /// </summary>

@@ -18,13 +18,22 @@ internal abstract class SocketDecisionHost(Socket? client, TimeSpan bannerTimeou
 
     public abstract void Log(in LibwrapLine line);
 
-    /// <summary>Starts the program at once: spawn and aclexec with stdio on /dev/null, twist on the client's socket.</summary>
+    /// <summary>Starts the program at once: spawn with stdio on /dev/null, twist and aclexec on the client's socket.</summary>
     public virtual Task<ChildExit> StartAsync(ProgramStart program) =>
         ChildReaper.WatchExit(ProcessLauncher.Start(program.Argv, program.State, StdioOf(program)));
 
-    /// <summary>The descriptor for the program's stdio: the client's for a twist, -1 (/dev/null) otherwise.</summary>
-    protected int StdioOf(ProgramStart program) =>
-        program.Kind == ProgramKind.Twist ? (int)Client.SafeHandle.DangerousGetHandle() : -1;
+    /// <summary>
+    /// The descriptor for the program's stdio: the client's for a twist, and for an aclexec on a
+    /// connection (Debian's aclexec_option() runs the shell on tcpd's own descriptors, the connection);
+    /// -1 (/dev/null) for a spawn, and for an aclexec of a datagram service, whose socket is the
+    /// service's own and whose datagrams are not the command's to read.
+    /// </summary>
+    protected int StdioOf(ProgramStart program) => program.Kind switch
+    {
+        ProgramKind.Twist => (int)Client.SafeHandle.DangerousGetHandle(),
+        ProgramKind.AclExec when Client.SocketType == SocketType.Stream => (int)Client.SafeHandle.DangerousGetHandle(),
+        _ => -1,
+    };
 
     private Socket Client => client ?? throw new InvalidOperationException("the decision's actions need the client socket");
 

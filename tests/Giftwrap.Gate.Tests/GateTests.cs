@@ -232,6 +232,26 @@ public sealed class GateTests
     }
 
     [Fact]
+    public async Task AclExec_HasTheConnectionOnItsStdio_AsDebiansTcpdGivesIt()
+    {
+        // Debian's aclexec_option() runs the shell on tcpd's own descriptors: what the command writes
+        // reaches the client, before the service's bytes when it lets the client in.
+        await using var gate = new GateFixture("echo: 127.0.0.8: aclexec echo checked %a\necho: 127.0.0.9: aclexec echo no; exit 1\n", "ALL: ALL\n");
+        using var echo = new EchoServer();
+        var port = GateFixture.FreePort();
+        gate.Start(gate.Config(Forward("echo", port, echo.Port)));
+        using (var ok = await GateFixture.ConnectAsync(port, from: "127.0.0.8"))
+        {
+            await ok.SendAsync("y"u8.ToArray(), SocketFlags.None);
+            ok.Shutdown(SocketShutdown.Send);
+            Assert.Equal("checked 127.0.0.8\ny", await GateFixture.ReadAllAsync(ok));
+        }
+        using var no = await GateFixture.ConnectAsync(port, from: "127.0.0.9");
+        Assert.Equal("no\n", await GateFixture.ReadAllAsync(no));
+        await gate.WaitForLogAsync("refused connect from 127.0.0.9");
+    }
+
+    [Fact]
     public async Task Ipv6Loopback_IsJudgedAsIpv6()
     {
         await using var gate = new GateFixture("echo: [::1]\n", "ALL: ALL\n");
