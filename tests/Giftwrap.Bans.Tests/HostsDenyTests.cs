@@ -68,6 +68,38 @@ public class HostsDenyTests
         Assert.Null(HostsDenyFile.Replace(Encoding.UTF8.GetBytes("a\n" + HostsDenyFile.BeginMarker + "\nb\n"), HostsDenyFile.Render([])));
 
     [Fact]
+    public async Task Sync_AppenderHeldUpBetweenItsOpenAndItsWrite_LineCarriedOver()
+    {
+        // An appender that opened the file before a sync replaced it, and wrote only after (descheduled on
+        // a loaded machine, as CI's two cores are): its line goes to the old file. It was looked at for
+        // 20 ms after the rename, and a line written later was lost.
+        using var dir = new TempStore();
+        var path = Path.Combine(dir.Dir, "hosts.deny");
+        File.WriteAllText(path, Before);
+        using var store = BanStore.Open(dir.Options() with { HostsDeny = path }, watch: false);
+        var late = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        store.Ban(new BanRequest { Target = BanTarget.Parse("198.51.100.1") });
+        await Task.Delay(300);
+        late.Write("ALL: 203.0.113.1 # late\n"u8);
+        late.Dispose();
+        for (var i = 0; i < 100 && !File.ReadAllText(path).Contains("# late", StringComparison.Ordinal); i++)
+            await Task.Delay(50);
+        Assert.Contains("ALL: 203.0.113.1 # late\n", File.ReadAllText(path), StringComparison.Ordinal);
+
+        // One written later still, and a sync before the background look: the sync carries it first.
+        late = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        store.Ban(new BanRequest { Target = BanTarget.Parse("198.51.100.2") });
+        late.Write("ALL: 203.0.113.2 # later\n"u8);
+        late.Dispose();
+        store.Ban(new BanRequest { Target = BanTarget.Parse("198.51.100.3") });
+        var text = File.ReadAllText(path);
+        Assert.Contains("ALL: 203.0.113.2 # later\n", text, StringComparison.Ordinal);
+        Assert.Contains("ALL: 198.51.100.3\n", text, StringComparison.Ordinal);
+        Assert.Single(text.Split('\n'), l => l == "ALL: 203.0.113.1 # late");
+        Assert.Empty(store.Problems);
+    }
+
+    [Fact]
     public async Task Sync_ConcurrentAppender_NoLineLost()
     {
         using var dir = new TempStore();

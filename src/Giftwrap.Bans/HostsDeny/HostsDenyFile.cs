@@ -5,7 +5,7 @@
 // file it names is replaced and the link kept). Another writer
 // appending at the same time (Fail2ban's hostsdeny action, an editor) is not lost: the
 // file is compared again just before the rename and the work redone if it changed, and
-// bytes that still reached the old file after the rename are carried over.
+// bytes that still reached the old file after the rename are carried over (LateAppends).
 using System.Text;
 using Giftwrap.Bans.Storage;
 
@@ -56,13 +56,15 @@ public static class HostsDenyFile
     public static string? Sync(string path, byte[] block)
     {
         ArgumentNullException.ThrowIfNull(path);
+        // What late appenders wrote to the files replaced before comes first: their lines are older.
+        var late = LateAppends.CarryOver();
         for (var attempt = 0; attempt < 20; attempt++)
         {
             try
             {
                 var outcome = TrySync(path, block);
                 if (outcome != Outcome.Changed)
-                    return outcome == Outcome.Damaged ? $"has \"{BeginMarker}\" without \"{EndMarker}\": the block was left alone" : null;
+                    return outcome == Outcome.Damaged ? $"has \"{BeginMarker}\" without \"{EndMarker}\": the block was left alone" : late;
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
@@ -89,13 +91,34 @@ public static class HostsDenyFile
         if (new FileInfo(full).LinkTarget is not null && File.ResolveLinkTarget(full, returnFinalTarget: true) is { } target)
             full = Path.GetFullPath(target.FullName);
         var dir = Path.GetDirectoryName(full)!;
-        using var old = File.Exists(full) ? File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete) : null;
-        var original = old is null ? [] : ReadAll(old);
-        var updated = Replace(original, block);
-        if (updated is null)
-            return Outcome.Damaged;
-        if (updated.AsSpan().SequenceEqual(original) && old is not null)
+        var old = File.Exists(full) ? File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete) : null;
+        try
+        {
+            var original = old is null ? [] : ReadAll(old);
+            var updated = Replace(original, block);
+            if (updated is null)
+                return Outcome.Damaged;
+            if (updated.AsSpan().SequenceEqual(original) && old is not null)
+                return Outcome.Done;
+            if (!Write(full, dir, old, original, updated))
+                return Outcome.Changed;
+            if (old is not null)
+            {
+                // Handed over: an appender that opened the old file before the rename writes there.
+                LateAppends.Watch(old, original.Length, full);
+                old = null;
+            }
             return Outcome.Done;
+        }
+        finally
+        {
+            old?.Dispose();
+        }
+    }
+
+    /// <summary>Writes <paramref name="updated"/> in place of <paramref name="full"/>; false when the file changed since <paramref name="original"/> was read.</summary>
+    private static bool Write(string full, string dir, Microsoft.Win32.SafeHandles.SafeFileHandle? old, byte[] original, byte[] updated)
+    {
         var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.giftwrap-{Environment.ProcessId}");
         try
         {
@@ -116,38 +139,14 @@ public static class HostsDenyFile
             }
             // Compare again just before the rename: another writer's change since our read would be lost.
             if (old is not null ? (Native.Inode(full) != Native.Inode(old) || !ReadAll(old).AsSpan().SequenceEqual(original)) : File.Exists(full))
-                return Outcome.Changed;
+                return false;
             File.Move(temp, full, overwrite: true);
             Native.FsyncDirectory(dir);
+            return true;
         }
         finally
         {
             File.Delete(temp);
-        }
-        if (old is not null)
-            CarryOver(old, original.Length, full);
-        return Outcome.Done;
-    }
-
-    /// <summary>
-    /// An appender that opened the old file just before the rename writes into it, not the new
-    /// one: copy what arrived there (looking twice, a moment apart) to the end of the new file.
-    /// </summary>
-    private static void CarryOver(Microsoft.Win32.SafeHandles.SafeFileHandle old, long copied, string path)
-    {
-        for (var look = 0; look < 2; look++)
-        {
-            if (look > 0)
-                Thread.Sleep(20);
-            var length = RandomAccess.GetLength(old);
-            if (length <= copied)
-                continue;
-            var extra = new byte[length - copied];
-            var n = RandomAccess.Read(old, extra, copied);
-            using var fs = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
-            fs.Write(extra, 0, n);
-            fs.Flush(flushToDisk: true);
-            copied += n;
         }
     }
 
