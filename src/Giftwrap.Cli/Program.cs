@@ -22,7 +22,12 @@ if (parsed.Errors.Count > 0 && parsed.Action is ParseErrorAction)
 }
 try
 {
-    var status = await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
+    var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+    // serve takes SIGTERM and SIGINT itself and drains for --drain-seconds: System.CommandLine's own
+    // handling would also end the process two seconds after the signal (status 143), whatever the drain.
+    if (parsed.CommandResult.Command.Name == "serve")
+        invocation.ProcessTerminationTimeout = null;
+    var status = await parsed.InvokeAsync(invocation).ConfigureAwait(false);
     // serve --help also lists the configuration's keys, from the schema giftwrap.conf(5) documents.
     if (parsed.Action is System.CommandLine.Help.HelpAction && parsed.CommandResult.Command.Name == "serve")
         Console.Out.Write(ServeCommand.KeysHelp());

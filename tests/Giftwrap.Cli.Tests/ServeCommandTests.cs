@@ -95,6 +95,33 @@ public sealed class ServeCommandTests
         }
     }
 
+    [Fact]
+    public async Task Serve_Term_DrainsForItsDrainSeconds_NotTwo()
+    {
+        // System.CommandLine ended the process two seconds after SIGTERM (status 143), cutting every
+        // drain longer than that: the default 30 s, and this 20 s.
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "ALL: ALL\n");
+        var port = Loopback.FreePort();
+        var conf = dir.Write("giftwrap.conf",
+            $"[tables]\nallow = {dir.Path}/hosts.allow\ndeny = {dir.Path}/hosts.deny\n[log]\nsyslog = off\n" +
+            $"[service:cat]\nlisten = 127.0.0.1:{port}\nexec = /bin/cat\n");
+        using var gate = new ServeProcess(conf, drainSeconds: 20);
+        await gate.WaitForAsync("listening on", TimeSpan.FromSeconds(30));
+        using var open = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await open.ConnectAsync(IPAddress.Loopback, port);
+        await open.SendAsync("one\n"u8.ToArray(), SocketFlags.None);
+        await gate.WaitForAsync("connect from 127.0.0.1", TimeSpan.FromSeconds(30));
+
+        Assert.Equal(0, Loopback.Signal(gate.Id, 15));
+        await gate.WaitForAsync("stopping", TimeSpan.FromSeconds(30));
+        Assert.Null(gate.ExitCode(TimeSpan.FromSeconds(4)));
+        await open.SendAsync("still here\n"u8.ToArray(), SocketFlags.None);
+        open.Shutdown(SocketShutdown.Send);
+        Assert.Equal("one\nstill here\n", await ReadAllAsync(open));
+        Assert.Equal(0, gate.ExitCode(TimeSpan.FromSeconds(30)));
+    }
+
     private static async Task<string> ReadAllAsync(Socket s)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
