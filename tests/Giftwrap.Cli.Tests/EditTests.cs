@@ -67,10 +67,20 @@ public sealed class EditTests
             await Task.Delay(100);
         Assert.Equal("sshd: 10.0.0.0/8\n", File.ReadAllText(allow));
 
-        r = Edit(dir, "sh -c 'echo \"ftpd: ALL\" >> \"$0\"'", null, "--confirm-within", "2s");
+        // Confirmed after the revert: said, not "nothing to confirm" with status 0.
+        var late = CliRunner.Run(dir.Path, "confirm", "-d");
+        Assert.Equal(1, late.ExitCode);
+        Assert.Contains("too late: the previous version was put back", late.Stderr, StringComparison.Ordinal);
+        Assert.Equal("nothing to confirm\n", CliRunner.Run(dir.Path, "confirm", "-d").Stdout);
+
+        // Room for a loaded machine to start `giftwrap confirm` before the deadline (CI's reverted first).
+        r = Edit(dir, "sh -c 'echo \"ftpd: ALL\" >> \"$0\"'", null, "--confirm-within", "8s");
         Assert.Equal(0, r.ExitCode);
-        Assert.Equal(0, CliRunner.Run(dir.Path, "confirm", "-d").ExitCode);
-        await Task.Delay(4000);
+        var confirmed = CliRunner.Run(dir.Path, "confirm", "-d");
+        Assert.Equal(0, confirmed.ExitCode);
+        Assert.Contains("change confirmed", confirmed.Stdout, StringComparison.Ordinal);
+        await Task.Delay(10_000);
         Assert.Contains("ftpd: ALL", File.ReadAllText(allow));
+        Assert.Empty(Directory.GetFiles(dir.Path, "*.giftwrap-re*"));
     }
 }

@@ -14,6 +14,9 @@ namespace Giftwrap.Cli.Commands;
 internal static class EditCommand
 {
     public const string PendingSuffix = ".giftwrap-pending";
+    private const string ConfirmedSuffix = ".giftwrap-confirmed";
+    private const string RevertingSuffix = ".giftwrap-reverting";
+    private const string RevertedSuffix = ".giftwrap-reverted";
     public const string PreviousSuffix = ".giftwrap-previous";
 
     public static IEnumerable<Command> Create()
@@ -38,18 +41,29 @@ internal static class EditCommand
         {
             var (allow, deny) = confirmTables.Resolve(result);
             var confirmed = 0;
+            var late = 0;
             foreach (var t in new[] { allow, deny })
             {
-                if (File.Exists(t + PendingSuffix))
+                // The pending file is claimed by renaming it, as the reverter claims it: of a confirm
+                // and a revert at the deadline exactly one wins, and a confirm never says "confirmed"
+                // of a change the reverter is putting back.
+                if (Claim(t + PendingSuffix, t + ConfirmedSuffix))
                 {
-                    File.Delete(t + PendingSuffix);
+                    File.Delete(t + ConfirmedSuffix);
                     Console.Out.WriteLine($"{t}: change confirmed");
                     confirmed++;
                 }
+                else if (File.Exists(t + RevertingSuffix) || File.Exists(t + RevertedSuffix))
+                {
+                    var when = File.Exists(t + RevertedSuffix) ? File.ReadAllText(t + RevertedSuffix).Trim() : "now";
+                    File.Delete(t + RevertedSuffix);
+                    Console.Error.WriteLine($"giftwrap confirm: {t}: too late: the previous version was put back ({when}); edit it again");
+                    late++;
+                }
             }
-            if (confirmed == 0)
+            if (confirmed == 0 && late == 0)
                 Console.Out.WriteLine("nothing to confirm");
-            return 0;
+            return late > 0 ? 1 : 0;
         });
 
         var at = new Option<long>("--at") { Required = true, Description = "The deadline, in Unix seconds." };
@@ -66,11 +80,19 @@ internal static class EditCommand
                 await Task.Delay(delay, ct).ConfigureAwait(false);
             var t = result.GetValue(table)!;
             var pending = t + PendingSuffix;
+            var mine = result.GetValue(token);
             // Confirmed (pending file gone) or superseded by a newer edit (another token): leave it.
-            if (!File.Exists(pending) || File.ReadAllText(pending).Trim() != result.GetValue(token))
+            if (!File.Exists(pending) || File.ReadAllText(pending).Trim() != mine || !Claim(pending, t + RevertingSuffix))
                 return 0;
+            if (File.ReadAllText(t + RevertingSuffix).Trim() != mine)
+            {
+                // A newer edit wrote its own between the look and the claim: it is its reverter's.
+                _ = Claim(t + RevertingSuffix, pending);
+                return 0;
+            }
             AtomicReplace(t, File.ReadAllBytes(result.GetValue(backup)!));
-            File.Delete(pending);
+            File.WriteAllText(t + RevertedSuffix, $"at {DateTimeOffset.UtcNow:u}\n");
+            File.Delete(t + RevertingSuffix);
             return 0;
         });
         return [edit, confirm, revert];
@@ -197,9 +219,27 @@ internal static class EditCommand
         File.Move(temp, path, overwrite: true);
     }
 
+    /// <summary>
+    /// Renames <paramref name="from"/> to <paramref name="to"/>; false when it was gone. rename(2), one of
+    /// two claimants wins (overwrite: without it .NET links and unlinks, and both could).
+    /// </summary>
+    private static bool Claim(string from, string to)
+    {
+        try
+        {
+            File.Move(from, to, overwrite: true);
+            return true;
+        }
+        catch (FileNotFoundException)
+        {
+            return false;
+        }
+    }
+
     private static void ScheduleRevert(string table, string backup, TimeSpan window)
     {
         var token = Guid.NewGuid().ToString("N");
+        File.Delete(table + RevertedSuffix);
         File.WriteAllText(table + PendingSuffix, token + "\n");
         var deadline = DateTimeOffset.UtcNow.Add(window).ToUnixTimeSeconds();
         var self = Environment.ProcessPath!;
