@@ -80,9 +80,6 @@ internal sealed class MetricsServer : IDisposable
         return server;
     }
 
-    /// <summary>The address listened on (the port chosen when 0 was asked).</summary>
-    public IPEndPoint LocalEndPoint => (IPEndPoint)_listener.LocalEndPoint!;
-
     private async Task AcceptAsync()
     {
         var ct = _stop.Token;
