@@ -3,15 +3,15 @@
 // ready, reloads on SIGHUP (a broken new configuration keeps the old one), and on
 // SIGTERM stops accepting and drains open connections.
 using System.CommandLine;
-using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Giftwrap.Cli.Metrics;
 using Giftwrap.Configuration;
+using Giftwrap.Diagnostics;
 using Giftwrap.Gate.Connections;
 using Giftwrap.Gate.Listening;
 using Giftwrap.Gate.Logging;
 using Giftwrap.Logging;
-using OpenTelemetry.Metrics;
 
 namespace Giftwrap.Cli.Commands;
 
@@ -123,25 +123,27 @@ internal static class ServeCommand
             c.Cancel = true;
             hups.Release();
         });
-        MeterProvider? metrics = null;
+        MetricsServer? metrics;
         try
         {
-            metrics = cfg.MetricsListen is { } m ? MetricsEndpoint.Start(m) : null;
-            server.Start();
+            metrics = cfg.MetricsListen is { } m ? MetricsServer.Start(m, GiftwrapMetrics.MeterName) : null;
         }
         catch (SocketException ex)
-        {
-            log.Gate(SyslogSeverity.Err, $"error: {Listening.Describe(ex, cfg, settings.File)}");
-            metrics?.Dispose();
-            return 1;
-        }
-        catch (HttpListenerException ex)
         {
             // The [metrics] endpoint asked for cannot be had: refuse to start rather than run unobserved.
             log.Gate(SyslogSeverity.Err, $"error: {settings.File.Where("metrics", "listen")}: cannot listen for metrics on {cfg.MetricsListen}: {ex.Message}");
             return 1;
         }
-        using var metricsProvider = metrics;
+        using var metricsServer = metrics;
+        try
+        {
+            server.Start();
+        }
+        catch (SocketException ex)
+        {
+            log.Gate(SyslogSeverity.Err, $"error: {Listening.Describe(ex, cfg, settings.File)}");
+            return 1;
+        }
         if (cfg.MetricsListen is { } endpoint)
             log.Gate(SyslogSeverity.Info, $"metrics on http://{endpoint}/metrics");
         SystemdNotify.Send("READY=1");
