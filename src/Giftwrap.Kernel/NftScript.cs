@@ -65,8 +65,8 @@ internal static class NftScript
         sb.Append("  set ").Append(KernelView.Networks6).Append(" { type ipv6_addr; flags interval, timeout; }\n");
         for (var i = 0; i < daemons.Count; i++)
         {
-            sb.Append("  set ").Append(RefusalSet(i, false)).Append(" { type ipv4_addr; flags interval; auto-merge; comment \"").Append(Quote(daemons[i].Daemon)).Append("\"; }\n");
-            sb.Append("  set ").Append(RefusalSet(i, true)).Append(" { type ipv6_addr; flags interval; auto-merge; comment \"").Append(Quote(daemons[i].Daemon)).Append("\"; }\n");
+            sb.Append("  set ").Append(RefusalSet(i, false)).Append(" { type ipv4_addr; flags interval; auto-merge; comment \"").Append(Comment(daemons[i].Daemon)).Append("\"; }\n");
+            sb.Append("  set ").Append(RefusalSet(i, true)).Append(" { type ipv6_addr; flags interval; auto-merge; comment \"").Append(Comment(daemons[i].Daemon)).Append("\"; }\n");
         }
         // Before every usual filter chain (and, in prerouting, before conntrack), so a ban holds
         // even where another table accepts the port: a drop in any base chain is final; an accept is not.
@@ -140,6 +140,27 @@ internal static class NftScript
         sb.Append("add element ").Append(T).Append(' ').Append(set).Append(" { ").Append(string.Join(",\n  ", values)).Append(" }\n");
     }
 
-    // A comment is shown by `nft list`; a daemon name with a quote or backslash must not end it.
-    private static string Quote(string s) => new([.. s.Where(c => c is not ('"' or '\\') && !char.IsControl(c))]);
+    /// <summary>The longest comment nft takes, in bytes (NFTNL_UDATA_COMMENT_MAXLEN): a longer one fails the whole transaction.</summary>
+    private const int CommentBytes = 128;
+
+    /// <summary>
+    /// A refusal set's comment, the daemon name as `nft list` shows it back: without the quotes,
+    /// backslashes and control characters that would end or break it, and cut to nft's 128 bytes
+    /// at a character's boundary (a longer daemon name refused the table, and every ban with it).
+    /// </summary>
+    internal static string Comment(string daemon)
+    {
+        var sb = new StringBuilder();
+        var bytes = 0;
+        foreach (var rune in daemon.EnumerateRunes())
+        {
+            if (rune.Value is '"' or '\\' || Rune.IsControl(rune))
+                continue;
+            bytes += rune.Utf8SequenceLength;
+            if (bytes > CommentBytes)
+                break;
+            sb.Append(rune.ToString());
+        }
+        return sb.ToString();
+    }
 }
