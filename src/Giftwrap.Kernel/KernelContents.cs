@@ -36,6 +36,27 @@ internal sealed class KernelContents
 
     public static KernelContents Absent { get; } = new() { Exists = false };
 
+    /// <summary>
+    /// <see cref="Parse"/> as a value: false and the reason when nft's answer is not the JSON read here
+    /// (another nft's schema, a truncated answer, a number where an integer belongs).
+    /// </summary>
+    public static bool TryParse(string json, long nowMs, out KernelContents? contents, out string? error)
+    {
+        try
+        {
+            contents = Parse(json, nowMs);
+            error = null;
+            return true;
+        }
+        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or IndexOutOfRangeException or ArgumentException)
+        {
+            // What JsonDocument and JsonElement throw on text or a shape they do not expect.
+            contents = null;
+            error = ex.Message;
+            return false;
+        }
+    }
+
     public static KernelContents Parse(string json, long nowMs)
     {
         var contents = new KernelContents { Exists = true };

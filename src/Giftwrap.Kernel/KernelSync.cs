@@ -207,7 +207,11 @@ public sealed partial class KernelSync : IAsyncDisposable
         var r = await _nft.ListAsync(ct).ConfigureAwait(false);
         var now = Now();
         if (r.Succeeded)
-            return (KernelContents.Parse(r.Stdout, now), null);
+        {
+            return KernelContents.TryParse(r.Stdout, now, out var contents, out var unreadable)
+                ? (contents, null)
+                : (null, $"nft -j list answered what Giftwrap cannot read ({unreadable})");
+        }
         // The table is absent (flushed ruleset, restarted nftables, never written): a state, not an error.
         return r.Stderr.Contains("No such file or directory", StringComparison.Ordinal) ? (KernelContents.Absent, null) : (null, r.Error);
     }
@@ -418,8 +422,11 @@ public sealed partial class KernelSync : IAsyncDisposable
         var (contents, error) = await ReadAsync(ct).ConfigureAwait(false);
         if (contents is null)
         {
-            _log.Error($"kernel: cannot read table inet {KernelOptions.Table}: {error}");
-            return new KernelReconcile(false, false, 0, 0, 0, false, Elements, error);
+            // Fail closed: what the kernel holds is unknown (a flushed ruleset looks the same as one
+            // in step), so the whole table is written again; the error stays in the report.
+            _log.Error($"kernel: cannot read table inet {KernelOptions.Table}: {error}; writing the whole table");
+            var written = await RewriteLockedAsync("unreadable table", ct).ConfigureAwait(false);
+            return new KernelReconcile(false, false, 0, 0, 0, written, Elements, error);
         }
         // Compared with the hook in use before the probe: moving the chain back is not drift.
         var report = Compare(contents);
