@@ -479,17 +479,20 @@ public sealed partial class KernelSync : IAsyncDisposable
     }
 
     /// <summary>What differs between <paramref name="contents"/> and what the store wants now (no change made).</summary>
-    internal KernelReconcile Compare(KernelContents contents) => Compare(contents, _daemons.Count);
+    internal KernelReconcile Compare(KernelContents contents) => Compare(contents, [.. _daemons.Select(d => d.Ports)]);
 
-    /// <summary>As <see cref="Compare(KernelContents)"/>, for a table that should hold <paramref name="daemons"/> address-rule ports.</summary>
-    internal KernelReconcile Compare(KernelContents contents, int daemons)
+    /// <summary>As <see cref="Compare(KernelContents)"/>, for a table whose address rules guard <paramref name="daemonPorts"/> (one list per daemon).</summary>
+    internal KernelReconcile Compare(KernelContents contents, IReadOnlyList<IReadOnlyList<int>> daemonPorts)
     {
+        var daemons = daemonPorts.Count;
         var now = Now();
         var view = Desired(now);
         var expectedSets = new[] { KernelView.Addresses4, KernelView.Addresses6, KernelView.Networks4, KernelView.Networks6 }
             .Concat(Enumerable.Range(0, daemons).SelectMany(i => new[] { NftScript.RefusalSet(i, false), NftScript.RefusalSet(i, true) }));
         // A drop chain in another hook (a table written before a fallback, or by an older Giftwrap) is rewritten in ours.
-        var structure = contents.Exists && (contents.Hook != _hook || contents.Rules != 4 + (2 * daemons) || !expectedSets.All(contents.Sets.Contains));
+        // The rules are compared one for one, not counted: a drop edited into a counter or an accept leaves the count as it was.
+        var structure = contents.Exists && (contents.Hook != _hook || contents.Priority != NftScript.Priority(_hook)
+            || !contents.Shapes.SequenceEqual(NftScript.Shapes(BanPorts, daemonPorts, _hook), StringComparer.Ordinal) || !expectedSets.All(contents.Sets.Contains));
         // An element at the end of its time may be gone from the kernel already: not drift.
         var missing = view.Elements.Values.Count(v => !contents.Elements.ContainsKey(v.Key) && (v.ExpiresMs is not { } x || x > now + Margin));
         var extra = contents.Elements.Keys.Count(k => !view.Elements.ContainsKey(k));

@@ -1,6 +1,7 @@
 // The kernel side when things go wrong, against the real nft in a namespace each test makes:
-// a listing nft answers in a shape Giftwrap cannot read. The kernel must end up dropping what
-// the store bans, and the operator be told why it could not check.
+// a listing nft answers in a shape Giftwrap cannot read, and the drop chain's rules edited by
+// someone else (same count, no drop). Each time the kernel must end up dropping what the
+// store bans, and the operator be told why it could not check.
 using System.Diagnostics;
 using System.Net;
 using Giftwrap.Bans;
@@ -86,6 +87,47 @@ public sealed class KernelFaultTests : IDisposable
         Ban("127.0.0.6");
         WaitUntil(() => k.Elements == 2, "a later ban in the kernel");
         Assert.False(From("127.0.0.6"));
+    }
+
+    [NfTablesFact]
+    public async Task ForeignRuleReplacement_SameCount_IsDriftAndRestored()
+    {
+        await using var k = Start();
+        Ban("127.0.0.5");
+        WaitUntil(() => k.Elements == 1 && k.Monitoring, "the ban in the kernel, the monitor running");
+        Assert.False(From("127.0.0.5"));
+        Thread.Sleep(300);
+        // Someone replaces the drops by counters, four rules for four: the count alone says "in step".
+        var script = "flush chain inet giftwrap prerouting\n" + string.Concat(Enumerable.Repeat("add rule inet giftwrap prerouting meta l4proto tcp ip saddr @a4 counter\n", 4));
+        var edit = _ns.Run("sh", "-c", $"printf '%s' '{script}' | nft -f -");
+        Assert.True(edit.ExitCode == 0, edit.Stderr);
+        WaitUntil(() => !From("127.0.0.5"), "the drops restored");
+        Assert.Contains(_log.Lines, l => l.Contains("chain, rule or set changed", StringComparison.Ordinal));
+        var report = await k.ReconcileAsync("test", CancellationToken.None);
+        Assert.False(report.Drifted, report.ToString());
+    }
+
+    [NfTablesFact]
+    public async Task Reconcile_TableAsWritten_WithBanPortsAndAddressRules_IsInStep()
+    {
+        // The rules read back from nft's JSON compare equal to the ones written: several ban
+        // ports (an anonymous set), one address-rule port (nft shows a bare number), both families.
+        var options = new KernelOptions
+        {
+            Nft = _ns.Nft,
+            Reconcile = TimeSpan.FromMinutes(10),
+            Ports = [new KernelPort(null, 80), new KernelPort(null, 22), new KernelPort("sshd", 2222)],
+            Protect = KernelOptions.ProtectedFor(_store.Options, _ => null),
+        };
+        await using var k = new KernelSync(_store, options, _log)
+        {
+            AddressRules = () => [new DaemonRefusals("sshd", [2222], ["127.0.9.0/24"], ["fd00:9::/64"])],
+        };
+        Ban("127.0.0.5");
+        Assert.True(await k.StartAsync(), string.Join("\n", _log.Lines));
+        var report = await k.ReconcileAsync("test", CancellationToken.None);
+        Assert.False(report.Drifted, report.ToString());
+        Assert.False(report.Rewritten);
     }
 
     public void Dispose()

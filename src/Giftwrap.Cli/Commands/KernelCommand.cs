@@ -117,7 +117,7 @@ internal static class KernelCommand
         }
         else
         {
-            var report = kernel.Compare(contents, rules?.Ports.Count ?? 0);
+            var report = kernel.Compare(contents, [.. (rules?.Ports ?? []).Select(p => (IReadOnlyList<int>)[p.Port])]);
             o.WriteLine($"table:     inet {KernelOptions.Table}: {contents.Elements.Count} ban element(s) (store wants {report.Elements})");
             o.WriteLine($"in step:   {(report.Drifted ? "no: " + KernelSync.Describe(report) : "yes")}");
             inStep = !report.Drifted;
