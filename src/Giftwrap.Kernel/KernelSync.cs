@@ -60,6 +60,14 @@ public sealed partial class KernelSync : IAsyncDisposable
     private bool _stale; // the last whole-table write failed: the kernel may hold an older table than ours
     private KernelHook _hook = KernelHook.Prerouting; // Input while the kernel refuses fib in prerouting
     private int _probeDue; // set by the timer or a reload: in the fallback, the next reconciliation asks about fib again
+    private readonly Queue<long> _drifts = new(); // when the last drifts were put right (TickCount64), under _gate
+    private long _quietUntil; // TickCount64: until then foreign changes wait for the timer (another owner keeps rewriting the table)
+    private string _foreign = "another process"; // who made the last foreign change, as the monitor's generation line names it
+
+    // More drifts than this within DriftWindowMs is no flushed ruleset or stray edit but another owner of
+    // the table (a second gate, or `kernel sync --follow`, with other settings) rewriting it in answer to ours.
+    private const int DriftsPerWindow = 10;
+    private const long DriftWindowMs = 10_000;
 
     private const string MovedBack = "kernel: the kernel takes a prerouting chain with fib now; the drops moved from the input hook back to prerouting, before conntrack";
 
@@ -441,7 +449,10 @@ public sealed partial class KernelSync : IAsyncDisposable
             return report with { Rewritten = again, Error = again ? null : "nft refused the table" };
         }
         if (report.Drifted)
+        {
             NoteDrift(report, why);
+            NoteRewriteWar();
+        }
         // The whole table in one transaction: the input chain goes and the prerouting chain comes
         // with the same sets and elements, so no packet meets a moment without the drops.
         var ok = await RewriteLockedAsync(back ? "the kernel takes fib again" : "drift", ct).ConfigureAwait(false);
@@ -462,6 +473,27 @@ public sealed partial class KernelSync : IAsyncDisposable
                 KernelMetrics.Drifted(kind, count);
         }
         _log.Warning($"kernel: drift ({why}): {Describe(report)}; writing the whole table");
+    }
+
+    /// <summary>
+    /// Two owners of the table with different settings answer each other's whole-table write with
+    /// their own, without end (hundreds a minute, each a transaction on the whole ruleset). Past
+    /// <see cref="DriftsPerWindow"/> drifts in <see cref="DriftWindowMs"/>, foreign changes wait for
+    /// the timer (once per reconcile period, at least the window) and the error says why, once per pause.
+    /// </summary>
+    private void NoteRewriteWar()
+    {
+        var now = Environment.TickCount64;
+        _drifts.Enqueue(now);
+        while (_drifts.Count > 0 && now - _drifts.Peek() > DriftWindowMs)
+            _drifts.Dequeue();
+        if (_drifts.Count < DriftsPerWindow)
+            return;
+        _drifts.Clear();
+        var pause = Math.Max((long)_options.Reconcile.TotalMilliseconds, DriftWindowMs);
+        Volatile.Write(ref _quietUntil, now + pause);
+        _log.Error($"kernel: table inet {KernelOptions.Table} is rewritten by {Volatile.Read(ref _foreign)} again and again ({DriftsPerWindow} drifts in {DriftWindowMs / 1000} s): "
+            + $"a second gate or `giftwrap kernel sync --follow` on this host with other settings? Only one may own the table; its changes are now put right once per {pause / 1000} s only");
     }
 
     /// <summary>
@@ -550,8 +582,13 @@ public sealed partial class KernelSync : IAsyncDisposable
                 var m = GenerationPid().Match(line);
                 if (touched && !(m.Success && _nft.IsOurs(int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))))
                 {
-                    Interlocked.Exchange(ref _reconcile, 1);
-                    _wake.Release();
+                    Volatile.Write(ref _foreign, m.Success ? $"process {m.Groups[1].Value}" : "another process");
+                    // While another owner keeps rewriting the table, its changes wait for the timer (NoteRewriteWar).
+                    if (Environment.TickCount64 >= Volatile.Read(ref _quietUntil))
+                    {
+                        Interlocked.Exchange(ref _reconcile, 1);
+                        _wake.Release();
+                    }
                 }
                 touched = false;
             }

@@ -130,6 +130,38 @@ public sealed class KernelFaultTests : IDisposable
         Assert.False(report.Rewritten);
     }
 
+    [NfTablesFact]
+    public async Task TwoOwners_DifferentPorts_StopAnsweringEachOther_AndSaySo()
+    {
+        // Two kernel sides on one host with other ports (two gates, or a gate and `kernel sync
+        // --follow`): each one's whole-table write is drift to the other, which writes its own.
+        KernelSync Side(int? port, TestLog log) => new(_store, new KernelOptions
+        {
+            Nft = _ns.Nft,
+            Reconcile = TimeSpan.FromMinutes(10),
+            Ports = port is { } p ? [new KernelPort(null, p)] : [],
+            Protect = KernelOptions.ProtectedFor(_store.Options, _ => null),
+        }, log);
+        var other = new TestLog();
+        Ban("127.0.0.5");
+        await using var a = Side(null, _log);
+        await using var b = Side(22, other);
+        Assert.True(await a.StartAsync());
+        Assert.True(await b.StartAsync());
+        WaitUntil(() => a.Monitoring && b.Monitoring, "both monitors");
+        Assert.True(await a.RewriteAsync("test", CancellationToken.None));
+        const string Said = "is rewritten by process";
+        WaitUntil(() => _log.Lines.Concat(other.Lines).Any(l => l.Contains(Said, StringComparison.Ordinal)), "the war said");
+        // Settled: neither answers the other any more until its timer.
+        Thread.Sleep(1000);
+        var drifts = Drifts();
+        Thread.Sleep(3000);
+        Assert.Equal(drifts, Drifts());
+        Assert.Contains(_log.Lines.Concat(other.Lines), l => l.Contains("a second gate or `giftwrap kernel sync --follow` on this host", StringComparison.Ordinal));
+
+        int Drifts() => _log.Lines.Concat(other.Lines).Count(l => l.Contains("kernel: drift", StringComparison.Ordinal));
+    }
+
     public void Dispose()
     {
         _listener.Dispose();
