@@ -291,6 +291,12 @@ public sealed partial class KernelSync : IAsyncDisposable
                 // nft's JSON not as expected, or a pipe broke: logged, and the next timer or change tries again.
                 _log.Error($"kernel: {ex.Message}");
             }
+            catch (Exception ex) when (!ct.IsCancellationRequested)
+            {
+                // Anything else (a bug): logged as one, and the loop goes on. Ended, it would leave the
+                // kernel as it is for good, with no line to say so, while the gate kept serving.
+                _log.Error($"kernel: internal error ({ex.GetType().Name}): {ex.Message}; the next change or reconciliation tries again");
+            }
         }
     }
 

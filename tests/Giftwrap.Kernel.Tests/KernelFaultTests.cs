@@ -162,6 +162,22 @@ public sealed class KernelFaultTests : IDisposable
         int Drifts() => _log.Lines.Concat(other.Lines).Count(l => l.Contains("kernel: drift", StringComparison.Ordinal));
     }
 
+    [NfTablesFact]
+    public async Task AStepThatThrows_IsLogged_TheLoopGoesOn()
+    {
+        // The address rules' compiler failing once with what the loop did not expect (here an
+        // ArgumentException): the loop must log it and keep following the store.
+        var calls = 0;
+        await using var k = Start();
+        k.AddressRules = () => Interlocked.Increment(ref calls) == 1 ? throw new ArgumentException("compiler fault") : [];
+        k.RulesChanged();
+        WaitUntil(() => Volatile.Read(ref calls) >= 1, "the rules compiled");
+        Ban("127.0.0.5");
+        WaitUntil(() => k.Elements == 1, "a later ban in the kernel");
+        Assert.False(From("127.0.0.5"));
+        Assert.Contains(_log.Lines, l => l.Contains("internal error (ArgumentException): compiler fault", StringComparison.Ordinal));
+    }
+
     public void Dispose()
     {
         _listener.Dispose();
