@@ -60,6 +60,14 @@ public sealed partial class KernelSync : IAsyncDisposable
     private bool _stale; // the last whole-table write failed: the kernel may hold an older table than ours
     private KernelHook _hook = KernelHook.Prerouting; // Input while the kernel refuses fib in prerouting
     private int _probeDue; // set by the timer or a reload: in the fallback, the next reconciliation asks about fib again
+    private readonly Queue<long> _drifts = new(); // when the last drifts were put right (TickCount64), under _gate
+    private long _quietUntil; // TickCount64: until then foreign changes wait for the timer (another owner keeps rewriting the table)
+    private string _foreign = "another process"; // who made the last foreign change, as the monitor's generation line names it
+
+    // More drifts than this within DriftWindowMs is no flushed ruleset or stray edit but another owner of
+    // the table (a second gate, or `kernel sync --follow`, with other settings) rewriting it in answer to ours.
+    private const int DriftsPerWindow = 10;
+    private const long DriftWindowMs = 10_000;
 
     private const string MovedBack = "kernel: the kernel takes a prerouting chain with fib now; the drops moved from the input hook back to prerouting, before conntrack";
 
@@ -207,7 +215,11 @@ public sealed partial class KernelSync : IAsyncDisposable
         var r = await _nft.ListAsync(ct).ConfigureAwait(false);
         var now = Now();
         if (r.Succeeded)
-            return (KernelContents.Parse(r.Stdout, now), null);
+        {
+            return KernelContents.TryParse(r.Stdout, now, out var contents, out var unreadable)
+                ? (contents, null)
+                : (null, $"nft -j list answered what Giftwrap cannot read ({unreadable})");
+        }
         // The table is absent (flushed ruleset, restarted nftables, never written): a state, not an error.
         return r.Stderr.Contains("No such file or directory", StringComparison.Ordinal) ? (KernelContents.Absent, null) : (null, r.Error);
     }
@@ -278,6 +290,12 @@ public sealed partial class KernelSync : IAsyncDisposable
             {
                 // nft's JSON not as expected, or a pipe broke: logged, and the next timer or change tries again.
                 _log.Error($"kernel: {ex.Message}");
+            }
+            catch (Exception ex) when (!ct.IsCancellationRequested)
+            {
+                // Anything else (a bug): logged as one, and the loop goes on. Ended, it would leave the
+                // kernel as it is for good, with no line to say so, while the gate kept serving.
+                _log.Error($"kernel: internal error ({ex.GetType().Name}): {ex.Message}; the next change or reconciliation tries again");
             }
         }
     }
@@ -418,8 +436,11 @@ public sealed partial class KernelSync : IAsyncDisposable
         var (contents, error) = await ReadAsync(ct).ConfigureAwait(false);
         if (contents is null)
         {
-            _log.Error($"kernel: cannot read table inet {KernelOptions.Table}: {error}");
-            return new KernelReconcile(false, false, 0, 0, 0, false, Elements, error);
+            // Fail closed: what the kernel holds is unknown (a flushed ruleset looks the same as one
+            // in step), so the whole table is written again; the error stays in the report.
+            _log.Error($"kernel: cannot read table inet {KernelOptions.Table}: {error}; writing the whole table");
+            var written = await RewriteLockedAsync("unreadable table", ct).ConfigureAwait(false);
+            return new KernelReconcile(false, false, 0, 0, 0, written, Elements, error);
         }
         // Compared with the hook in use before the probe: moving the chain back is not drift.
         var report = Compare(contents);
@@ -434,7 +455,10 @@ public sealed partial class KernelSync : IAsyncDisposable
             return report with { Rewritten = again, Error = again ? null : "nft refused the table" };
         }
         if (report.Drifted)
+        {
             NoteDrift(report, why);
+            NoteRewriteWar();
+        }
         // The whole table in one transaction: the input chain goes and the prerouting chain comes
         // with the same sets and elements, so no packet meets a moment without the drops.
         var ok = await RewriteLockedAsync(back ? "the kernel takes fib again" : "drift", ct).ConfigureAwait(false);
@@ -458,6 +482,27 @@ public sealed partial class KernelSync : IAsyncDisposable
     }
 
     /// <summary>
+    /// Two owners of the table with different settings answer each other's whole-table write with
+    /// their own, without end (hundreds a minute, each a transaction on the whole ruleset). Past
+    /// <see cref="DriftsPerWindow"/> drifts in <see cref="DriftWindowMs"/>, foreign changes wait for
+    /// the timer (once per reconcile period, at least the window) and the error says why, once per pause.
+    /// </summary>
+    private void NoteRewriteWar()
+    {
+        var now = Environment.TickCount64;
+        _drifts.Enqueue(now);
+        while (_drifts.Count > 0 && now - _drifts.Peek() > DriftWindowMs)
+            _drifts.Dequeue();
+        if (_drifts.Count < DriftsPerWindow)
+            return;
+        _drifts.Clear();
+        var pause = Math.Max((long)_options.Reconcile.TotalMilliseconds, DriftWindowMs);
+        Volatile.Write(ref _quietUntil, now + pause);
+        _log.Error($"kernel: table inet {KernelOptions.Table} is rewritten by {Volatile.Read(ref _foreign)} again and again ({DriftsPerWindow} drifts in {DriftWindowMs / 1000} s): "
+            + $"a second gate or `giftwrap kernel sync --follow` on this host with other settings? Only one may own the table; its changes are now put right once per {pause / 1000} s only");
+    }
+
+    /// <summary>
     /// In the fallback, at most once per reconcile period or reload (the timer and AskAboutFib set the
     /// flag, so neither a failing nft nor a storm of foreign changes makes it spin): asks the kernel again, check
     /// only, whether it takes fib in prerouting (nft_fib loaded since). True when it does: the
@@ -472,17 +517,20 @@ public sealed partial class KernelSync : IAsyncDisposable
     }
 
     /// <summary>What differs between <paramref name="contents"/> and what the store wants now (no change made).</summary>
-    internal KernelReconcile Compare(KernelContents contents) => Compare(contents, _daemons.Count);
+    internal KernelReconcile Compare(KernelContents contents) => Compare(contents, [.. _daemons.Select(d => d.Ports)]);
 
-    /// <summary>As <see cref="Compare(KernelContents)"/>, for a table that should hold <paramref name="daemons"/> address-rule ports.</summary>
-    internal KernelReconcile Compare(KernelContents contents, int daemons)
+    /// <summary>As <see cref="Compare(KernelContents)"/>, for a table whose address rules guard <paramref name="daemonPorts"/> (one list per daemon).</summary>
+    internal KernelReconcile Compare(KernelContents contents, IReadOnlyList<IReadOnlyList<int>> daemonPorts)
     {
+        var daemons = daemonPorts.Count;
         var now = Now();
         var view = Desired(now);
         var expectedSets = new[] { KernelView.Addresses4, KernelView.Addresses6, KernelView.Networks4, KernelView.Networks6 }
             .Concat(Enumerable.Range(0, daemons).SelectMany(i => new[] { NftScript.RefusalSet(i, false), NftScript.RefusalSet(i, true) }));
         // A drop chain in another hook (a table written before a fallback, or by an older Giftwrap) is rewritten in ours.
-        var structure = contents.Exists && (contents.Hook != _hook || contents.Rules != 4 + (2 * daemons) || !expectedSets.All(contents.Sets.Contains));
+        // The rules are compared one for one, not counted: a drop edited into a counter or an accept leaves the count as it was.
+        var structure = contents.Exists && (contents.Hook != _hook || contents.Priority != NftScript.Priority(_hook)
+            || !contents.Shapes.SequenceEqual(NftScript.Shapes(BanPorts, daemonPorts, _hook), StringComparer.Ordinal) || !expectedSets.All(contents.Sets.Contains));
         // An element at the end of its time may be gone from the kernel already: not drift.
         var missing = view.Elements.Values.Count(v => !contents.Elements.ContainsKey(v.Key) && (v.ExpiresMs is not { } x || x > now + Margin));
         var extra = contents.Elements.Keys.Count(k => !view.Elements.ContainsKey(k));
@@ -540,8 +588,13 @@ public sealed partial class KernelSync : IAsyncDisposable
                 var m = GenerationPid().Match(line);
                 if (touched && !(m.Success && _nft.IsOurs(int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))))
                 {
-                    Interlocked.Exchange(ref _reconcile, 1);
-                    _wake.Release();
+                    Volatile.Write(ref _foreign, m.Success ? $"process {m.Groups[1].Value}" : "another process");
+                    // While another owner keeps rewriting the table, its changes wait for the timer (NoteRewriteWar).
+                    if (Environment.TickCount64 >= Volatile.Read(ref _quietUntil))
+                    {
+                        Interlocked.Exchange(ref _reconcile, 1);
+                        _wake.Release();
+                    }
                 }
                 touched = false;
             }

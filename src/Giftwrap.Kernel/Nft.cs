@@ -18,9 +18,11 @@ internal sealed record NftResult(int ExitCode, string Stdout, string Stderr)
     public string Error => Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? $"nft exited with status {ExitCode}";
 }
 
-internal sealed class Nft(IReadOnlyList<string> command)
+/// <param name="command">The command that runs nft, as argv.</param>
+/// <param name="limit">How long one run may take (default 60 s; tests make it shorter).</param>
+internal sealed class Nft(IReadOnlyList<string> command, TimeSpan? limit = null)
 {
-    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
+    private readonly TimeSpan _limit = limit ?? TimeSpan.FromSeconds(60);
     private readonly ConcurrentDictionary<int, long> _ours = new();
 
     /// <summary>True when <paramref name="pid"/> is an nft this process started (in the last few minutes).</summary>
@@ -59,30 +61,51 @@ internal sealed class Nft(IReadOnlyList<string> command)
             Remember(process.Id);
             var stdout = process.StandardOutput.ReadToEndAsync(ct);
             var stderr = process.StandardError.ReadToEndAsync(ct);
+            // The bound covers the script's write as well as the wait: an nft that hangs before
+            // reading a script larger than the pipe's buffer would otherwise hold the write (and
+            // the kernel side's lock) for ever. Killing it breaks the pipe under the write.
+            using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            bound.CancelAfter(_limit);
+            using var kill = bound.Token.Register(() => Kill(process));
             try
             {
-                if (stdin is not null)
-                    await process.StandardInput.WriteAsync(stdin.AsMemory(), ct).ConfigureAwait(false);
-                process.StandardInput.Close();
-            }
-            catch (IOException)
-            {
-                // nft exited before reading all of it (a syntax error on the first line): its status says why.
-            }
-            using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            limit.CancelAfter(Limit);
-            try
-            {
-                await process.WaitForExitAsync(limit.Token).ConfigureAwait(false);
+                await WriteAsync(process, stdin, bound.Token).ConfigureAwait(false);
+                await process.WaitForExitAsync(bound.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
                 // Hung or stopped with the gate: killed by its pid, never by name.
-                process.Kill();
+                Kill(process);
                 await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-                return new NftResult(124, "", ct.IsCancellationRequested ? "stopped" : $"nft took longer than {Limit.TotalSeconds} s; killed");
+                return new NftResult(124, "", ct.IsCancellationRequested ? "stopped" : $"nft took longer than {_limit.TotalSeconds} s; killed");
             }
             return new NftResult(process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
+        }
+    }
+
+    private static async Task WriteAsync(Process process, string? stdin, CancellationToken ct)
+    {
+        try
+        {
+            if (stdin is not null)
+                await process.StandardInput.WriteAsync(stdin.AsMemory(), ct).ConfigureAwait(false);
+            process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // nft exited (or was killed at the limit) before reading all of it: its status, or the limit, says why.
+        }
+    }
+
+    private static void Kill(Process process)
+    {
+        try
+        {
+            process.Kill();
+        }
+        catch (InvalidOperationException)
+        {
+            // It exited meanwhile.
         }
     }
 

@@ -65,8 +65,8 @@ internal static class NftScript
         sb.Append("  set ").Append(KernelView.Networks6).Append(" { type ipv6_addr; flags interval, timeout; }\n");
         for (var i = 0; i < daemons.Count; i++)
         {
-            sb.Append("  set ").Append(RefusalSet(i, false)).Append(" { type ipv4_addr; flags interval; auto-merge; comment \"").Append(Quote(daemons[i].Daemon)).Append("\"; }\n");
-            sb.Append("  set ").Append(RefusalSet(i, true)).Append(" { type ipv6_addr; flags interval; auto-merge; comment \"").Append(Quote(daemons[i].Daemon)).Append("\"; }\n");
+            sb.Append("  set ").Append(RefusalSet(i, false)).Append(" { type ipv4_addr; flags interval; auto-merge; comment \"").Append(Comment(daemons[i].Daemon)).Append("\"; }\n");
+            sb.Append("  set ").Append(RefusalSet(i, true)).Append(" { type ipv6_addr; flags interval; auto-merge; comment \"").Append(Comment(daemons[i].Daemon)).Append("\"; }\n");
         }
         // Before every usual filter chain (and, in prerouting, before conntrack), so a ban holds
         // even where another table accepts the port: a drop in any base chain is final; an accept is not.
@@ -74,7 +74,7 @@ internal static class NftScript
         // The input hook sees only this host's packets; prerouting also sees routed ones, left alone.
         var drop = hook == KernelHook.Prerouting ? $" {Local} drop\n" : " drop\n";
         var match = banPorts.Count == 0 ? "meta l4proto tcp" : $"tcp dport {{ {string.Join(", ", banPorts)} }}";
-        foreach (var (family, set) in new[] { ("ip", KernelView.Addresses4), ("ip", KernelView.Networks4), ("ip6", KernelView.Addresses6), ("ip6", KernelView.Networks6) })
+        foreach (var (family, set) in BanSets)
             sb.Append("    ").Append(match).Append(' ').Append(family).Append(" saddr @").Append(set).Append(drop);
         for (var i = 0; i < daemons.Count; i++)
         {
@@ -91,6 +91,33 @@ internal static class NftScript
         }
         return sb.ToString();
     }
+
+    // The ban sets in the order of their rules.
+    private static readonly (string Family, string Set)[] BanSets =
+        [("ip", KernelView.Addresses4), ("ip", KernelView.Networks4), ("ip6", KernelView.Addresses6), ("ip6", KernelView.Networks6)];
+
+    /// <summary>
+    /// The drop chain's rules as <see cref="KernelContents.Shapes"/> reads them back from nft's JSON,
+    /// in the order <see cref="Table"/> writes them: the reconciler compares them one for one.
+    /// </summary>
+    internal static List<string> Shapes(IReadOnlyList<int> banPorts, IEnumerable<IReadOnlyList<int>> daemonPorts, KernelHook hook)
+    {
+        var drop = hook == KernelHook.Prerouting ? " local drop" : " drop";
+        var match = banPorts.Count == 0 ? "tcp" : "dport " + string.Join(',', banPorts.Order());
+        var list = BanSets.Select(b => $"{match} {b.Family} saddr @{b.Set}{drop}").ToList();
+        var i = 0;
+        foreach (var ports in daemonPorts)
+        {
+            var dport = "dport " + string.Join(',', ports.Order());
+            list.Add($"{dport} ip saddr @{RefusalSet(i, false)}{drop}");
+            list.Add($"{dport} ip6 saddr @{RefusalSet(i, true)}{drop}");
+            i++;
+        }
+        return list;
+    }
+
+    /// <summary>The drop chain's priority as nft's JSON gives it.</summary>
+    internal static int Priority(KernelHook hook) => hook == KernelHook.Prerouting ? -310 : -10;
 
     /// <summary>One transaction: the deletions, then the additions (an extended ban is deleted and added with its new timeout).</summary>
     public static string Changes(IEnumerable<KernelElement> delete, IEnumerable<KernelElement> add, long nowMs)
@@ -140,6 +167,27 @@ internal static class NftScript
         sb.Append("add element ").Append(T).Append(' ').Append(set).Append(" { ").Append(string.Join(",\n  ", values)).Append(" }\n");
     }
 
-    // A comment is shown by `nft list`; a daemon name with a quote or backslash must not end it.
-    private static string Quote(string s) => new([.. s.Where(c => c is not ('"' or '\\') && !char.IsControl(c))]);
+    /// <summary>The longest comment nft takes, in bytes (NFTNL_UDATA_COMMENT_MAXLEN): a longer one fails the whole transaction.</summary>
+    private const int CommentBytes = 128;
+
+    /// <summary>
+    /// A refusal set's comment, the daemon name as `nft list` shows it back: without the quotes,
+    /// backslashes and control characters that would end or break it, and cut to nft's 128 bytes
+    /// at a character's boundary (a longer daemon name refused the table, and every ban with it).
+    /// </summary>
+    internal static string Comment(string daemon)
+    {
+        var sb = new StringBuilder();
+        var bytes = 0;
+        foreach (var rune in daemon.EnumerateRunes())
+        {
+            if (rune.Value is '"' or '\\' || Rune.IsControl(rune))
+                continue;
+            bytes += rune.Utf8SequenceLength;
+            if (bytes > CommentBytes)
+                break;
+            sb.Append(rune.ToString());
+        }
+        return sb.ToString();
+    }
 }

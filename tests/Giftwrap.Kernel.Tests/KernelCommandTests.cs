@@ -97,6 +97,48 @@ public sealed class KernelCommandTests : IDisposable
     }
 
     [NfTablesFact]
+    public void Sync_DaemonNameLongerThanAnNftComment_StillWritesTheTable_StatusFindsItsSet()
+    {
+        // nft takes a comment of at most 128 characters: the set's comment (the daemon name) past
+        // that failed the whole transaction, and with it every ban of the table.
+        var daemon = new string('d', 200);
+        File.WriteAllText(Path.Combine(_env.Dir, "hosts.deny"), "ALL: 127.0.6.0/255.255.255.0\n");
+        var conf = Config($"ports = {daemon}:{_env.Listener.Port}");
+        Assert.Equal(0, Giftwrap(null, "ban", "127.0.0.5", "--for", "1h", "--config", conf).ExitCode);
+        var sync = Giftwrap(null, "kernel", "sync", "--config", conf);
+        Assert.True(sync.ExitCode == 0, sync.Stderr);
+        Assert.False(_env.From("127.0.0.5"));
+        Assert.False(_env.From("127.0.6.5"));
+        var status = Giftwrap(null, "kernel", "status", "--config", conf);
+        Assert.True(status.ExitCode == 0, status.Stdout + status.Stderr);
+        Assert.Contains($"{daemon}:{_env.Listener.Port}: 1 range(s) refused by the tables whatever the lookups; 1 element(s) in the kernel's drop sets\n", status.Stdout, StringComparison.Ordinal);
+    }
+
+    [NfTablesFact]
+    public void StatusAndSync_ListingNftCannotBeRead_SayWhyInOneLine()
+    {
+        // An nft whose JSON listing is not what Giftwrap reads (here: not JSON at all).
+        var bin = Path.Combine(_env.Dir, "bin");
+        Directory.CreateDirectory(bin);
+        var nft = Path.Combine(bin, "nft");
+        File.WriteAllText(nft, "#!/bin/sh\ncase \"$*\" in\n*-j*) echo 'Segmentation fault'; exit 0 ;;\nesac\nexec /usr/sbin/nft \"$@\"\n");
+        File.SetUnixFileMode(nft, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var path = new Dictionary<string, string?> { ["PATH"] = $"{bin}:{Environment.GetEnvironmentVariable("PATH")}" };
+        var conf = Config();
+        Assert.Equal(0, Giftwrap(null, "ban", "127.0.0.5", "--for", "1h", "--config", conf).ExitCode);
+        var status = Giftwrap(path, "kernel", "status", "--config", conf);
+        Assert.Equal(1, status.ExitCode);
+        Assert.Contains("giftwrap: cannot read table inet giftwrap: nft -j list", status.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("internal error", status.Stderr, StringComparison.Ordinal);
+        // sync cannot compare, so it writes the whole table, and still says it could not read it.
+        var sync = Giftwrap(path, "kernel", "sync", "--config", conf);
+        Assert.Equal(1, sync.ExitCode);
+        Assert.Contains("cannot read table inet giftwrap: nft -j list", sync.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("internal error", sync.Stderr, StringComparison.Ordinal);
+        Assert.False(_env.From("127.0.0.5"));
+    }
+
+    [NfTablesFact]
     public void Serve_WritesTheTableAtStart_AndStopsItsMonitorWithItself()
     {
         var port = _env.Listener.Port;

@@ -109,4 +109,17 @@ public sealed class KernelViewTests
         // A daemon name cannot end the set's comment early.
         Assert.Contains("comment \"in.ftpdx\"", script, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(128, 'x', 128)]
+    [InlineData(129, 'x', 128)]
+    [InlineData(64, '\u00e9', 64)]
+    [InlineData(65, '\u00e9', 64)]
+    public void Comment_CutToNftsLimitOf128Bytes_AtACharactersBoundary(int count, char c, int kept)
+    {
+        // nft refuses a comment past 128 bytes (not characters): 'é' is two bytes in UTF-8.
+        var comment = NftScript.Comment(new string(c, count));
+        Assert.Equal(new string(c, kept), comment);
+        Assert.True(System.Text.Encoding.UTF8.GetByteCount(comment) <= 128);
+    }
 }

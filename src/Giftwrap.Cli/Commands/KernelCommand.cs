@@ -117,7 +117,7 @@ internal static class KernelCommand
         }
         else
         {
-            var report = kernel.Compare(contents, rules?.Ports.Count ?? 0);
+            var report = kernel.Compare(contents, [.. (rules?.Ports ?? []).Select(p => (IReadOnlyList<int>)[p.Port])]);
             o.WriteLine($"table:     inet {KernelOptions.Table}: {contents.Elements.Count} ban element(s) (store wants {report.Elements})");
             o.WriteLine($"in step:   {(report.Drifted ? "no: " + KernelSync.Describe(report) : "yes")}");
             inStep = !report.Drifted;
@@ -140,8 +140,10 @@ internal static class KernelCommand
         var byDaemon = contents.Comments.GroupBy(kv => kv.Value).ToDictionary(g => g.Key, g => g.Select(kv => kv.Key).ToList());
         foreach (var (port, verdicts) in rules.Ports.Zip(rules.Verdicts()))
         {
-            var inKernel = contents.Others.Where(kv => contents.Comments.TryGetValue(kv.Key, out var d) && d == port.Daemon).Sum(kv => kv.Value.Count);
-            o.WriteLine($"{port}: {verdicts.Refused.Count} range(s) refused by the tables whatever the lookups; {inKernel} element(s) in the kernel's drop sets{(byDaemon.ContainsKey(port.Daemon!) ? "" : " (no set: not written yet)")}");
+            // The sets carry the daemon name as nft takes a comment (cut to its 128 bytes).
+            var comment = NftScript.Comment(port.Daemon!);
+            var inKernel = contents.Others.Where(kv => contents.Comments.TryGetValue(kv.Key, out var d) && d == comment).Sum(kv => kv.Value.Count);
+            o.WriteLine($"{port}: {verdicts.Refused.Count} range(s) refused by the tables whatever the lookups; {inKernel} element(s) in the kernel's drop sets{(byDaemon.ContainsKey(comment) ? "" : " (no set: not written yet)")}");
             foreach (var r in verdicts.Refused.Take(20))
                 o.WriteLine($"  dropped  {r}");
             if (verdicts.Refused.Count > 20)
