@@ -59,12 +59,25 @@ public sealed partial class BanFleet
         {
             // Redis is away: the records are in the ledger and the store; the exchange after the reconnect sends them.
             _needSync = true;
-            SendFailed(_log, outgoing.Count, ex.Message);
+            if (Failed())
+                SendFailed(_log, outgoing.Count, ex.Message);
         }
         finally
         {
             outgoing.Clear();
         }
+    }
+
+    /// <summary>
+    /// Counts a failed send or exchange; true for the first since the last good exchange, which alone
+    /// is logged. The watchdog's next exchange waits 1 s, then 2, 4, at most 8 (a reconnect does not wait):
+    /// a Redis paused past its timeouts, or a list key of the wrong type, failed every 200 ms tick and logged each.
+    /// </summary>
+    private bool Failed()
+    {
+        _failures++;
+        Interlocked.Exchange(ref _retryAtMs, NowMs() + (1000L << Math.Min(_failures - 1, 3)));
+        return _failures == 1;
     }
 
     private async Task PutAsync(IReadOnlyList<FleetRecord> records)
@@ -104,9 +117,11 @@ public sealed partial class BanFleet
         {
             // Redis went away during the exchange: try again once it is back.
             _needSync = true;
-            SyncFailed(_log, ex.Message);
+            if (Failed())
+                SyncFailed(_log, ex.Message);
             return false;
         }
+        _failures = 0;
         Interlocked.Exchange(ref _lastSyncMs, NowMs());
         var syncs = Interlocked.Increment(ref _syncs);
         Synced(_log, _ledger.Count, syncs);

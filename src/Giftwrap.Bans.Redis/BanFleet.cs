@@ -35,6 +35,10 @@ public sealed partial class BanFleet : IAsyncDisposable
     private int _resubscribe;
     private long _published, _received, _refused, _keptLocal, _malformed, _syncs;
     private long _lastSyncMs;
+    // Failed sends and exchanges since the last good exchange (the worker's alone), and the Unix ms before
+    // which the watchdog starts no exchange again: a Redis that fails every try (paused, a key of the wrong type) is said once, tried less often.
+    private int _failures;
+    private long _retryAtMs;
     private int _disposed;
     private readonly string _endPoints;
     // The link to Redis as last logged: -1 not yet known (joining), 0 down, 1 up. Only changes are logged.
@@ -150,6 +154,8 @@ public sealed partial class BanFleet : IAsyncDisposable
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
+        // A new connection is worth an exchange at once, whatever failed on the old one.
+        Interlocked.Exchange(ref _retryAtMs, 0);
         _needSync = true;
         if (e.ConnectionType == ConnectionType.Interactive)
             LinkUp();
@@ -233,7 +239,7 @@ public sealed partial class BanFleet : IAsyncDisposable
                 LogHeldBack(force: false);
                 if (now - Interlocked.Read(ref _lastSyncMs) > _options.ResyncInterval.TotalMilliseconds)
                     _needSync = true;
-                if (_needSync && _redis.IsConnected && Interlocked.CompareExchange(ref _syncQueued, 1, 0) == 0)
+                if (_needSync && _redis.IsConnected && now >= Interlocked.Read(ref _retryAtMs) && Interlocked.CompareExchange(ref _syncQueued, 1, 0) == 0)
                     _work.Writer.TryWrite(new Work.Sync(null));
             }
         }

@@ -1,7 +1,8 @@
 // The fleet's link to Redis as an operator sees it: a Redis that accepts TCP and never
 // answers delays nothing; losing Redis and regaining it are one log line and one count
 // each, however often the client retries; bans held back by fleet_rate are summed up in
-// one line per interval, not one per ban, and counted. Real redis-server, real sockets.
+// one line per interval, not one per ban, and counted; a Redis that fails every exchange
+// (paused past its timeouts, a list key of the wrong type) is said once. Real redis-server, real sockets.
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
@@ -117,6 +118,60 @@ public sealed class FleetLinkTests : IDisposable
         Assert.StartsWith("1 ban(s) kept local", lines[0].Text, StringComparison.Ordinal);
         Assert.StartsWith("36 ban(s) kept local", lines[1].Text, StringComparison.Ordinal);
         Assert.Equal(37, Count("giftwrap.fleet.kept_local"));
+    }
+
+    [Fact]
+    public async Task ListKeyOfTheWrongType_SaidOnceEnforcedLocally_SentOnceRepaired()
+    {
+        using var redis = new RedisServer();
+        await using var raw = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var db = raw.GetDatabase();
+        var key = "t:" + _origin + ":list";
+        await db.StringSetAsync(key, "planted by someone with Redis access");
+        using var store = OpenStore();
+        var member = await BanFleet.JoinAsync(store, new FleetOptions { Redis = redis.ConnectionString, KeyPrefix = "t:" + _origin }, _log);
+        try
+        {
+            Assert.Equal(BanOutcome.Banned, store.Ban(new BanRequest { Target = BanTarget.Parse("192.0.2.30"), Duration = TimeSpan.FromHours(1) }).Outcome);
+            // Every exchange and send fails (WRONGTYPE) while the key stays: it was logged every 200 ms.
+            await Task.Delay(3000);
+            Assert.NotNull(store.Find(IPAddress.Parse("192.0.2.30"), "sshd", DateTimeOffset.UtcNow));
+            Assert.Single(_log.Lines, l => l.Id is 3102 or 3103);
+            await db.KeyDeleteAsync(key);
+            await Eventually.TrueAsync(() => db.HashExists(key, "192.0.2.30"), "the ban sent once the key is a hash again");
+        }
+        finally
+        {
+            await member.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task RedisPaused_PastItsTimeouts_SaidOnceEnforcedLocally_SentOnResume()
+    {
+        using var redis = new RedisServer();
+        using var store = OpenStore();
+        var member = await BanFleet.JoinAsync(store, new FleetOptions { Redis = redis.ConnectionString, KeyPrefix = "t:" + _origin }, _log);
+        try
+        {
+            redis.Pause();
+            store.Ban(new BanRequest { Target = BanTarget.Parse("192.0.2.31"), Duration = TimeSpan.FromHours(1) });
+            Assert.True(await member.SyncAsync().WaitAsync(TimeSpan.FromSeconds(60)) is false);
+            store.Ban(new BanRequest { Target = BanTarget.Parse("192.0.2.32"), Duration = TimeSpan.FromHours(1) });
+            // Past three of the connection string's 3 s timeouts, each failing a send or an exchange.
+            await Task.Delay(10_000);
+            Assert.NotNull(store.Find(IPAddress.Parse("192.0.2.32"), "sshd", DateTimeOffset.UtcNow));
+            redis.Resume();
+            await using var raw = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+            var db = raw.GetDatabase();
+            await Eventually.TrueAsync(() => db.HashExists("t:" + _origin + ":list", "192.0.2.31") && db.HashExists("t:" + _origin + ":list", "192.0.2.32"), "both bans sent after the pause");
+            Assert.Single(_log.Lines, l => l.Id is 3102 or 3103);
+        }
+        finally
+        {
+            redis.Resume();
+            await member.DisposeAsync();
+        }
     }
 
     public void Dispose()
