@@ -2,6 +2,8 @@
 // order they came, so the ledger needs no lock. A local change is recorded (fsync) before
 // it is sent; a remote record is applied to the store only when it is newer than what the
 // ledger knows for its target, which is how an unban wins over an older ban arriving late.
+using StackExchange.Redis;
+
 namespace Giftwrap.Bans.Redis;
 
 public sealed partial class BanFleet
@@ -24,7 +26,7 @@ public sealed partial class BanFleet
                             OnLocal(l.Change, outgoing);
                             break;
                         case Work.Remote r:
-                            OnRemote(r.Json);
+                            OnRemote(r.Value);
                             break;
                         case Work.Sync s:
                             await SendAsync(outgoing).ConfigureAwait(false);
@@ -89,10 +91,14 @@ public sealed partial class BanFleet
         return known is { Kind: RecordKind.Ban, Expires: { } x } ? Math.Max(x, floor) : floor;
     }
 
-    /// <summary>A record from the fleet (pub/sub or a full pull).</summary>
-    private void OnRemote(string json)
+    /// <summary>A record from the fleet (pub/sub or a full pull); one too long is refused before it is decoded.</summary>
+    private void OnRemote(RedisValue value)
     {
-        if (FleetRecord.Parse(json, out _, out var error) is not { } record)
+        string error;
+        var record = value.Length() is var length and > FleetRecord.MaxLength
+            ? FleetRecord.Fail(FleetRecord.TooLong(length), out error)
+            : FleetRecord.Parse(value.ToString(), out _, out error);
+        if (record is null)
         {
             Interlocked.Increment(ref _malformed);
             Malformed(_log, error);

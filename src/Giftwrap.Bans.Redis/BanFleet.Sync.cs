@@ -177,7 +177,7 @@ public sealed partial class BanFleet
             await subscriber.SubscribeAsync(_channel, (_, value) =>
             {
                 if (value.HasValue)
-                    _work.Writer.TryWrite(new Work.Remote(value.ToString()));
+                    _work.Writer.TryWrite(new Work.Remote(value));
             }).ConfigureAwait(false);
             _subscribed = true;
         }
@@ -195,13 +195,14 @@ public sealed partial class BanFleet
         var forget = new List<Task>();
         await foreach (var field in db.HashScanAsync(_listKey, pageSize: 1000).ConfigureAwait(false))
         {
-            var json = field.Value.ToString();
-            if (FleetRecord.Parse(json, out _, out _) is { KeepUntil: { } keep } r && keep + ForgetGraceMs < nowMs)
+            var value = field.Value;
+            if (value.Length() <= FleetRecord.MaxLength && FleetRecord.Parse(value.ToString(), out _, out _) is { KeepUntil: { } keep } r
+                && keep + ForgetGraceMs < nowMs)
             {
-                forget.Add(db.ScriptEvaluateAsync(ForgetScript, [_listKey], [r.Target.ToString(), json]));
+                forget.Add(db.ScriptEvaluateAsync(ForgetScript, [_listKey], [r.Target.ToString(), value]));
                 continue;
             }
-            OnRemote(json);
+            OnRemote(value);
         }
         await Task.WhenAll(forget).ConfigureAwait(false);
     }

@@ -286,7 +286,7 @@ public sealed partial class BanFleet : IAsyncDisposable
     {
         public sealed record Local(BanChange Change) : Work;
 
-        public sealed record Remote(string Json) : Work;
+        public sealed record Remote(RedisValue Value) : Work;
 
         public sealed record Sync(TaskCompletionSource<bool>? Done) : Work;
     }

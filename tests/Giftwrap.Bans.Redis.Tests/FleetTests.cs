@@ -1,6 +1,6 @@
 // Three members (three stores, three fleet layers) against a real redis-server on
 // loopback: propagation of bans and unbans, late and restarted members, Redis killed and
-// restarted empty while members change bans, protected addresses and the rate cap.
+// restarted empty while members change bans, protected addresses, the rate cap, planted records.
 // Timings are not asserted (see bench/bans for them): only arrival within a generous timeout.
 using System.Net;
 using StackExchange.Redis;
@@ -212,5 +212,34 @@ public sealed class FleetTests : IAsyncLifetime
         Assert.True(a.NoticeCount(FleetNoticeKind.Malformed) + (int)a.Fleet.Status.Malformed >= 1);
         Assert.True(await a.Fleet.SyncAsync().WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.False(a.IsBanned("192.0.2.50") || a.IsBanned("192.0.2.51"));
+    }
+
+    [Fact]
+    public async Task RecordOfMegabytes_InRedisOrPublished_RefusedBeforeDecodingTheOthersApply()
+    {
+        // A ban record with a 5 MB reason planted by someone with Redis access: no member writes one (the
+        // store keeps reasons to 1,024 characters). It was taken, and its ledger line (over the 4 MiB the
+        // ledger's reader takes) was skipped as damaged at the next start.
+        await using var raw = await ConnectionMultiplexer.ConnectAsync(_redis.ConnectionString);
+        var db = raw.GetDatabase();
+        var now = DateTimeOffset.UtcNow;
+        string Record(string target, string reason) => FleetRecord.FromEntry(new BanEntry
+        {
+            Target = BanTarget.Parse(target), Origin = "rogue", Reason = reason, Created = now, Expires = now.AddHours(1),
+        }).ToJson();
+        await db.HashSetAsync(_prefix + ":list", "192.0.2.80", Record("192.0.2.80", new string('y', 5_000_000)));
+        await db.HashSetAsync(_prefix + ":list", "192.0.2.81", Record("192.0.2.81", "ordinary"));
+        var a = await StartAsync("member-a");
+        Assert.True(a.IsBanned("192.0.2.81"));
+        Assert.False(a.IsBanned("192.0.2.80"));
+        await raw.GetSubscriber().PublishAsync(RedisChannel.Literal(_prefix + ":changes"), Record("192.0.2.82", new string('z', 1_000_000)));
+        await db.HashSetAsync(_prefix + ":list", "192.0.2.83", Record("192.0.2.83", "after"));
+        Assert.True(await a.Fleet.SyncAsync());
+        Assert.True(a.IsBanned("192.0.2.83"));
+        Assert.False(a.IsBanned("192.0.2.80") || a.IsBanned("192.0.2.82"));
+        await Eventually.TrueAsync(() => a.Fleet.Status.Malformed == 3, "80 refused at the join and at the sync, 82 once");
+        await a.CloseAsync();
+        _members.Remove(a);
+        Assert.All(File.ReadLines(Path.Combine(a.Dir, "fleet.ledger")), line => Assert.True(line.Length <= FleetRecord.MaxLength));
     }
 }
