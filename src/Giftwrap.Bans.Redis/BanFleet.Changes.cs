@@ -64,6 +64,7 @@ public sealed partial class BanFleet
             var origin = change.Origin.Length > 0 ? change.Origin : _store.Options.Origin;
             record = FleetRecord.Unban(change.Target, at, origin, TombstoneUntil(known, at));
         }
+        record = AfterClockAhead(record, known, change);
         if (known is not null && !record.IsNewerThan(known))
             return; // an echo of a record already known (a reload reports remote bans again)
         if (record.Kind == RecordKind.Ban && !_rate.TryTake(NowMs()))
@@ -77,6 +78,23 @@ public sealed partial class BanFleet
         }
         _ledger.Put(record, localOnly: false);
         outgoing.Add(record);
+    }
+
+    /// <summary>
+    /// A local unban that loses to the ledger's record only by the clocks: it ended exactly the ban the
+    /// ledger knows (the store's entry was created then and is over now), and that ban came from a member
+    /// whose clock runs ahead, "made" in this host's future. The unban is ordered just after the ban it
+    /// ended. It was taken for an echo and never sent: an operator's unban on this host stayed here while
+    /// every other member kept the ban.
+    /// </summary>
+    private FleetRecord AfterClockAhead(FleetRecord record, FleetRecord? known, BanChange change)
+    {
+        if (record.Kind != RecordKind.Unban || known is not { Kind: RecordKind.Ban } || record.IsNewerThan(known))
+            return record;
+        return _store.Get(change.Target) is { } e && !e.IsActive(_store.Options.Time.GetUtcNow())
+            && e.Created.ToUnixTimeMilliseconds() == known.Version
+            ? record with { Version = known.Version + 1 }
+            : record;
     }
 
     /// <summary>

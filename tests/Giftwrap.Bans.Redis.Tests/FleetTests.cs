@@ -242,4 +242,34 @@ public sealed class FleetTests : IAsyncLifetime
         _members.Remove(a);
         Assert.All(File.ReadLines(Path.Combine(a.Dir, "fleet.ledger")), line => Assert.True(line.Length <= FleetRecord.MaxLength));
     }
+
+    [Fact]
+    public async Task ClockAheadOnOneMember_UnbanOfItsBanElsewhere_ReachesIt()
+    {
+        // Member A's clock runs an hour ahead: its bans carry versions in the others' future. An unban of
+        // one made on B lost to it by version, was taken for an echo and never sent: A kept the ban.
+        var ahead = new ClockAhead(TimeSpan.FromHours(1));
+        var aStore = BanStore.Open(new BanOptions { Store = Path.Combine(_root, "member-a"), Origin = "member-a", Time = ahead });
+        var aFleet = await BanFleet.JoinAsync(aStore, new FleetOptions { Redis = _redis.ConnectionString, KeyPrefix = _prefix });
+        try
+        {
+            var b = await StartAsync("member-b");
+            aStore.Ban(new BanRequest { Target = BanTarget.Parse("192.0.2.90"), Duration = TimeSpan.FromDays(1) });
+            await Eventually.TrueAsync(() => b.IsBanned("192.0.2.90"), "A's ban on B");
+            Assert.Equal(BanOutcome.Unbanned, b.Unban("192.0.2.90").Outcome);
+            await Eventually.TrueAsync(() => aStore.Find(IPAddress.Parse("192.0.2.90"), "sshd", ahead.GetUtcNow()) is null, "B's unban on A");
+            Assert.True(await b.Fleet.SyncAsync()); // and an exchange brings nothing back
+            Assert.False(b.IsBanned("192.0.2.90"));
+        }
+        finally
+        {
+            await aFleet.DisposeAsync();
+            aStore.Dispose();
+        }
+    }
+
+    private sealed class ClockAhead(TimeSpan by) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + by;
+    }
 }
