@@ -118,8 +118,7 @@ public sealed partial class BanFleet
             : FleetRecord.Parse(value.ToString(), out _, out error);
         if (record is null)
         {
-            Interlocked.Increment(ref _malformed);
-            Malformed(_log, error);
+            MalformedSeen(error);
             Raise(new FleetNotice(FleetNoticeKind.Malformed, null, "", $"malformed fleet record ignored: {error}"));
             return;
         }
@@ -137,8 +136,7 @@ public sealed partial class BanFleet
                 Raise(new FleetNotice(FleetNoticeKind.Refused, record.Target, record.Origin, result.Message));
                 return;
             case BanOutcome.Invalid:
-                Interlocked.Increment(ref _malformed);
-                Malformed(_log, result.Message);
+                MalformedSeen(result.Message);
                 Raise(new FleetNotice(FleetNoticeKind.Malformed, record.Target, record.Origin, result.Message));
                 return;
             case BanOutcome.Banned or BanOutcome.Unbanned:

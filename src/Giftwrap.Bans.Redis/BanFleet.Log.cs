@@ -23,8 +23,8 @@ public sealed partial class BanFleet
     [LoggerMessage(3105, LogLevel.Warning, "{Count} ban(s) kept local, not sent to the fleet: over the fleet rate {Rate} (the first: {Target})")]
     private static partial void KeptLocal(ILogger logger, long count, string rate, string target);
 
-    [LoggerMessage(3106, LogLevel.Warning, "Ignored a malformed fleet record: {Error}")]
-    private static partial void Malformed(ILogger logger, string error);
+    [LoggerMessage(3106, LogLevel.Warning, "Ignored {Count} malformed fleet record(s) (the first: {Error})")]
+    private static partial void Malformed(ILogger logger, long count, string error);
 
     [LoggerMessage(3107, LogLevel.Warning, "Fleet ledger line {Line} is damaged and was skipped: {Error}")]
     private static partial void LedgerDamaged(ILogger logger, int line, string error);

@@ -43,12 +43,13 @@ public sealed partial class BanFleet : IAsyncDisposable
     private readonly string _endPoints;
     // The link to Redis as last logged: -1 not yet known (joining), 0 down, 1 up. Only changes are logged.
     private int _link = -1;
-    private readonly Lock _heldLock = new();
-    private long _heldBack, _nextHeldLogMs;
-    private string _heldFirst = "";
+    private readonly FleetTally _heldBack = new(), _malformedSeen = new();
 
     /// <summary>Bans kept local over fleet_rate are summed up in one log line per this interval.</summary>
-    internal TimeSpan KeptLocalLogInterval { get; set; } = TimeSpan.FromMinutes(1);
+    internal TimeSpan KeptLocalLogInterval { get => _heldBack.Interval; set => _heldBack.Interval = value; }
+
+    /// <summary>Malformed records (read again at every exchange while they stay in Redis) are summed up in one log line per this interval.</summary>
+    internal TimeSpan MalformedLogInterval { get => _malformedSeen.Interval; set => _malformedSeen.Interval = value; }
 
     private BanFleet(BanStore store, FleetOptions options, ILogger log, ConnectionMultiplexer redis)
     {
@@ -197,29 +198,25 @@ public sealed partial class BanFleet : IAsyncDisposable
     private void HeldBack(string target)
     {
         FleetMetrics.HeldBack(_store.Options.Origin);
-        lock (_heldLock)
-        {
-            if (_heldBack++ == 0)
-                _heldFirst = target;
-        }
-        LogHeldBack(force: false);
+        _heldBack.Add(target);
+        LogTallies(force: false);
     }
 
-    private void LogHeldBack(bool force)
+    /// <summary>Counts a malformed record; the log has one line per <see cref="MalformedLogInterval"/>, not one per record.</summary>
+    private void MalformedSeen(string error)
     {
-        long count;
-        string first;
-        lock (_heldLock)
-        {
-            var now = NowMs();
-            if (_heldBack == 0 || (!force && now < _nextHeldLogMs))
-                return;
-            count = _heldBack;
-            first = _heldFirst;
-            _heldBack = 0;
-            _nextHeldLogMs = now + (long)KeptLocalLogInterval.TotalMilliseconds;
-        }
-        KeptLocal(_log, count, _options.Rate.ToString(), first);
+        Interlocked.Increment(ref _malformed);
+        _malformedSeen.Add(error);
+        LogTallies(force: false);
+    }
+
+    private void LogTallies(bool force)
+    {
+        var now = NowMs();
+        if (_heldBack.Take(now, force) is { } held)
+            KeptLocal(_log, held.Count, _options.Rate.ToString(), held.First);
+        if (_malformedSeen.Take(now, force) is { } malformed)
+            Malformed(_log, malformed.Count, malformed.First);
     }
 
     /// <summary>Starts a full exchange whenever one is due and Redis is up: after a reconnect, and every ResyncInterval.</summary>
@@ -236,7 +233,7 @@ public sealed partial class BanFleet : IAsyncDisposable
                     LinkUp();
                 else if (Volatile.Read(ref _link) == 1)
                     LinkDown("connection lost");
-                LogHeldBack(force: false);
+                LogTallies(force: false);
                 if (now - Interlocked.Read(ref _lastSyncMs) > _options.ResyncInterval.TotalMilliseconds)
                     _needSync = true;
                 if (_needSync && _redis.IsConnected && now >= Interlocked.Read(ref _retryAtMs) && Interlocked.CompareExchange(ref _syncQueued, 1, 0) == 0)
@@ -276,7 +273,7 @@ public sealed partial class BanFleet : IAsyncDisposable
         await _stop.CancelAsync().ConfigureAwait(false);
         await _watchdog.ConfigureAwait(false);
         await _worker.ConfigureAwait(false);
-        LogHeldBack(force: true);
+        LogTallies(force: true);
         _ledger.Dispose();
         await _redis.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();

@@ -2,7 +2,8 @@
 // answers delays nothing; losing Redis and regaining it are one log line and one count
 // each, however often the client retries; bans held back by fleet_rate are summed up in
 // one line per interval, not one per ban, and counted; a Redis that fails every exchange
-// (paused past its timeouts, a list key of the wrong type) is said once. Real redis-server, real sockets.
+// (paused past its timeouts, a list key of the wrong type) is said once, and malformed records
+// one line per interval. Real redis-server, real sockets.
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
@@ -172,6 +173,39 @@ public sealed class FleetLinkTests : IDisposable
             redis.Resume();
             await member.DisposeAsync();
         }
+    }
+
+    [Fact]
+    public async Task ThousandMalformedRecordsInTheList_OneLinePerIntervalTheGoodOneApplied()
+    {
+        // Garbage planted in the list stays there and is read again at every exchange: one line each was 1,000 lines per exchange.
+        using var redis = new RedisServer();
+        await using var raw = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var db = raw.GetDatabase();
+        var key = "t:" + _origin + ":list";
+        await db.HashSetAsync(key, [.. Enumerable.Range(0, 1000).Select(i => new StackExchange.Redis.HashEntry($"junk{i}", $"{{\"t\":\"junk {i}\"}}"))]);
+        var now = DateTimeOffset.UtcNow;
+        await db.HashSetAsync(key, "192.0.2.40", FleetRecord.FromEntry(new BanEntry
+        {
+            Target = BanTarget.Parse("192.0.2.40"), Origin = "elsewhere", Created = now, Expires = now.AddHours(1),
+        }).ToJson());
+        using var store = OpenStore();
+        var member = await BanFleet.JoinAsync(store, new FleetOptions { Redis = redis.ConnectionString, KeyPrefix = "t:" + _origin }, _log);
+        try
+        {
+            Assert.NotNull(store.Find(IPAddress.Parse("192.0.2.40"), "sshd", DateTimeOffset.UtcNow));
+            Assert.True(await member.SyncAsync());
+            Assert.Equal(2000, member.Status.Malformed); // counted every time it is read
+            Assert.Single(_log.Lines, l => l.Id == 3106); // the first at once; the rest wait for the interval's end
+        }
+        finally
+        {
+            await member.DisposeAsync(); // leaving says what the interval held
+        }
+        var lines = _log.Lines.Where(l => l.Id == 3106).Select(l => l.Text).ToList();
+        Assert.Equal(2, lines.Count);
+        Assert.StartsWith("Ignored 1 malformed fleet record(s) (the first: ", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith("Ignored 1999 malformed fleet record(s)", lines[1], StringComparison.Ordinal);
     }
 
     public void Dispose()
