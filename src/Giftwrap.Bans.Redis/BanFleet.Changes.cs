@@ -109,8 +109,15 @@ public sealed partial class BanFleet
         return known is { Kind: RecordKind.Ban, Expires: { } x } ? Math.Max(x, floor) : floor;
     }
 
-    /// <summary>A record from the fleet (pub/sub or a full pull); one too long is refused before it is decoded.</summary>
+    /// <summary>A record from the fleet's channel.</summary>
     private void OnRemote(RedisValue value)
+    {
+        if (Read(value) is { } record && IsNew(record))
+            Apply([record]);
+    }
+
+    /// <summary>The record <paramref name="value"/> holds; null (reported) when malformed. One too long is refused before it is decoded.</summary>
+    private FleetRecord? Read(RedisValue value)
     {
         string error;
         var record = value.Length() is var length and > FleetRecord.MaxLength
@@ -120,14 +127,29 @@ public sealed partial class BanFleet
         {
             MalformedSeen(error);
             Raise(new FleetNotice(FleetNoticeKind.Malformed, null, "", $"malformed fleet record ignored: {error}"));
-            return;
         }
-        var known = _ledger.Get(record.Target);
-        // Our own record coming back, a copy already applied, or an older state (a ban that
-        // an unban we know has ended): nothing to do. This is what stops resurrection.
-        if (known is not null && !record.IsNewerThan(known))
-            return;
-        var result = _store.ApplyRemote(record.ToChange());
+        return record;
+    }
+
+    /// <summary>
+    /// False for our own record coming back, a copy already applied, or an older state (a ban that
+    /// an unban we know has ended): nothing to do. This is what stops resurrection.
+    /// </summary>
+    private bool IsNew(FleetRecord record) => _ledger.Get(record.Target) is not { } known || record.IsNewerThan(known);
+
+    /// <summary>
+    /// Applies records of distinct targets to the store in one write (one fsync, one hosts.deny rewrite), then
+    /// records what was taken. One write per record made a first pull of 20,000 bans take 55 s here.
+    /// </summary>
+    private void Apply(IReadOnlyList<FleetRecord> records)
+    {
+        var results = _store.ApplyRemoteMany([.. records.Select(r => r.ToChange())]);
+        for (var i = 0; i < records.Count; i++)
+            Applied(records[i], results[i]);
+    }
+
+    private void Applied(FleetRecord record, BanResult result)
+    {
         switch (result.Outcome)
         {
             case BanOutcome.Protected:

@@ -189,21 +189,41 @@ public sealed partial class BanFleet
         }
     }
 
+    /// <summary>Reads the whole list: records past their keep time are forgotten, the others applied a batch of distinct targets at a time.</summary>
     private async Task PullAsync(long nowMs)
     {
         var db = _redis.GetDatabase();
         var forget = new List<Task>();
+        var batch = new List<FleetRecord>();
+        var targets = new HashSet<BanTarget>();
         await foreach (var field in db.HashScanAsync(_listKey, pageSize: 1000).ConfigureAwait(false))
         {
-            var value = field.Value;
-            if (value.Length() <= FleetRecord.MaxLength && FleetRecord.Parse(value.ToString(), out _, out _) is { KeepUntil: { } keep } r
-                && keep + ForgetGraceMs < nowMs)
+            if (Read(field.Value) is not { } record)
+                continue;
+            if (record.KeepUntil is { } keep && keep + ForgetGraceMs < nowMs)
             {
-                forget.Add(db.ScriptEvaluateAsync(ForgetScript, [_listKey], [r.Target.ToString(), value]));
+                forget.Add(db.ScriptEvaluateAsync(ForgetScript, [_listKey], [record.Target.ToString(), field.Value]));
                 continue;
             }
-            OnRemote(value);
+            // A target twice in the list (a planted copy under another field): the first is applied
+            // and in the ledger before the second is weighed against it.
+            if (targets.Contains(record.Target) || batch.Count == BatchLimit)
+                ApplyBatch(batch, targets);
+            if (IsNew(record))
+            {
+                batch.Add(record);
+                targets.Add(record.Target);
+            }
         }
+        ApplyBatch(batch, targets);
         await Task.WhenAll(forget).ConfigureAwait(false);
+    }
+
+    private void ApplyBatch(List<FleetRecord> batch, HashSet<BanTarget> targets)
+    {
+        if (batch.Count > 0)
+            Apply(batch);
+        batch.Clear();
+        targets.Clear();
     }
 }
