@@ -26,6 +26,7 @@ public sealed partial class BanFleet
                             OnLocal(l.Change, outgoing);
                             break;
                         case Work.Remote r:
+                            Interlocked.Decrement(ref _remoteQueued);
                             OnRemote(r.Value);
                             break;
                         case Work.Sync s:

@@ -41,6 +41,9 @@ public sealed partial class BanFleet
     [LoggerMessage(3111, LogLevel.Warning, "Redis at {EndPoint} does not answer ({Failure}): enforcing the bans known, joining the fleet when it answers")]
     private static partial void Unreachable(ILogger logger, string endPoint, string failure);
 
+    [LoggerMessage(3114, LogLevel.Warning, "Dropped {Count} fleet record(s) from the channel: {Limit} were waiting to be applied; the next exchange reads them from the list")]
+    private static partial void Dropped(ILogger logger, long count, int limit);
+
     [LoggerMessage(3112, LogLevel.Information, "Joined the fleet through Redis at {EndPoint}")]
     private static partial void Connected(ILogger logger, string endPoint);
 }

@@ -174,11 +174,7 @@ public sealed partial class BanFleet
                 await subscriber.UnsubscribeAsync(_channel, null, CommandFlags.FireAndForget).ConfigureAwait(false);
                 _subscribed = false;
             }
-            await subscriber.SubscribeAsync(_channel, (_, value) =>
-            {
-                if (value.HasValue)
-                    _work.Writer.TryWrite(new Work.Remote(value));
-            }).ConfigureAwait(false);
+            await subscriber.SubscribeAsync(_channel, (_, value) => Received(value)).ConfigureAwait(false);
             _subscribed = true;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
@@ -187,6 +183,26 @@ public sealed partial class BanFleet
             Interlocked.Exchange(ref _resubscribe, 1);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Queues a record from the channel for the worker. A worker behind a flood (a rogue publisher, a
+    /// slow disk) let the queue grow without bound; past RemoteQueueLimit a record is dropped and an
+    /// exchange reads the list, where the script stores every record before it publishes it.
+    /// </summary>
+    private void Received(RedisValue value)
+    {
+        if (!value.HasValue)
+            return;
+        if (Interlocked.Increment(ref _remoteQueued) > RemoteQueueLimit)
+        {
+            Interlocked.Decrement(ref _remoteQueued);
+            _needSync = true;
+            _dropped.Add("");
+            LogTallies(force: false);
+            return;
+        }
+        _work.Writer.TryWrite(new Work.Remote(value));
     }
 
     /// <summary>Reads the whole list: records past their keep time are forgotten, the others applied a batch of distinct targets at a time.</summary>

@@ -43,10 +43,15 @@ public sealed partial class BanFleet : IAsyncDisposable
     private readonly string _endPoints;
     // The link to Redis as last logged: -1 not yet known (joining), 0 down, 1 up. Only changes are logged.
     private int _link = -1;
-    private readonly FleetTally _heldBack = new(), _malformedSeen = new();
+    private readonly FleetTally _heldBack = new(), _malformedSeen = new(), _dropped = new();
+    // Records from the channel waiting for the worker: at most RemoteQueueLimit, the rest dropped (BanFleet.Sync.cs).
+    private int _remoteQueued;
 
     /// <summary>Bans kept local over fleet_rate are summed up in one log line per this interval.</summary>
     internal TimeSpan KeptLocalLogInterval { get => _heldBack.Interval; set => _heldBack.Interval = value; }
+
+    /// <summary>The most records from the channel waiting for the worker; past it they are dropped and read from the list by an exchange.</summary>
+    internal int RemoteQueueLimit { get; set; } = 10_000;
 
     /// <summary>Malformed records (read again at every exchange while they stay in Redis) are summed up in one log line per this interval.</summary>
     internal TimeSpan MalformedLogInterval { get => _malformedSeen.Interval; set => _malformedSeen.Interval = value; }
@@ -217,6 +222,8 @@ public sealed partial class BanFleet : IAsyncDisposable
             KeptLocal(_log, held.Count, _options.Rate.ToString(), held.First);
         if (_malformedSeen.Take(now, force) is { } malformed)
             Malformed(_log, malformed.Count, malformed.First);
+        if (_dropped.Take(now, force) is { } dropped)
+            Dropped(_log, dropped.Count, RemoteQueueLimit);
     }
 
     /// <summary>Starts a full exchange whenever one is due and Redis is up: after a reconnect, and every ResyncInterval.</summary>

@@ -208,6 +208,48 @@ public sealed class FleetLinkTests : IDisposable
         Assert.StartsWith("Ignored 1999 malformed fleet record(s)", lines[1], StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task ChannelFlood_WhileTheWorkerIsBusy_QueueBoundedAndEveryListedRecordApplied()
+    {
+        using var redis = new RedisServer();
+        await using var raw = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var db = raw.GetDatabase();
+        var channel = StackExchange.Redis.RedisChannel.Literal("t:" + _origin + ":changes");
+        using var store = OpenStore();
+        var member = await BanFleet.JoinAsync(store, new FleetOptions { Redis = redis.ConnectionString, KeyPrefix = "t:" + _origin }, _log);
+        member.RemoteQueueLimit = 50;
+        using var busy = new ManualResetEventSlim();
+        member.Notice += (_, n) =>
+        {
+            if (n.Kind == FleetNoticeKind.Malformed)
+                busy.Wait(TimeSpan.FromSeconds(60)); // the worker raises notices: held here, it applies nothing
+        };
+        var now = DateTimeOffset.UtcNow;
+        var targets = Enumerable.Range(0, 500).Select(i => $"10.1.{i >> 8}.{i & 255}").ToList();
+        try
+        {
+            await raw.GetSubscriber().PublishAsync(channel, "{not json");
+            await Eventually.TrueAsync(() => member.Status.Malformed == 1, "the worker held");
+            foreach (var t in targets)
+            {
+                // What the fleet's script does: store, then publish.
+                var json = FleetRecord.FromEntry(new BanEntry { Target = BanTarget.Parse(t), Origin = "elsewhere", Created = now, Expires = now.AddHours(1) }).ToJson();
+                await db.HashSetAsync("t:" + _origin + ":list", t, json);
+                await raw.GetSubscriber().PublishAsync(channel, json);
+            }
+            await Eventually.TrueAsync(() => _log.Lines.Any(l => l.Id == 3114), "records dropped past the limit");
+            busy.Set();
+            await Eventually.TrueAsync(() => targets.All(t => store.Find(IPAddress.Parse(t), "sshd", DateTimeOffset.UtcNow) is not null), "every listed record applied");
+        }
+        finally
+        {
+            busy.Set();
+            await member.DisposeAsync();
+        }
+        // 50 waited; the other 450 were dropped (and read from the list), said in two lines.
+        Assert.Equal(450, _log.Lines.Where(l => l.Id == 3114).Sum(l => long.Parse(l.Text.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
     public void Dispose()
     {
         _meters.Dispose();
