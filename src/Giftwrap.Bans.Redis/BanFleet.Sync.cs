@@ -40,14 +40,14 @@ public sealed partial class BanFleet
     // Records are forgotten this long after their keep time, so that members whose clocks differ a little agree.
     private static readonly long ForgetGraceMs = (long)TimeSpan.FromHours(1).TotalMilliseconds;
 
-    /// <summary>Fsyncs the ledger, then sends <paramref name="outgoing"/>; a failure leaves the sending to the next sync.</summary>
+    /// <summary>Fsyncs the ledger, then sends <paramref name="outgoing"/>; a failure of either leaves the sending to the next sync.</summary>
     private async Task SendAsync(List<FleetRecord> outgoing)
     {
-        _ledger.Flush();
-        if (outgoing.Count == 0)
-            return;
         try
         {
+            _ledger.Flush();
+            if (outgoing.Count == 0)
+                return;
             if (!_redis.IsConnected)
             {
                 _needSync = true;
@@ -61,6 +61,15 @@ public sealed partial class BanFleet
             _needSync = true;
             if (Failed())
                 SendFailed(_log, outgoing.Count, ex.Message);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The ledger could not be written (a full disk): nothing goes out unrecorded. The records are in
+            // the store and in the ledger's memory, and the next exchange sends them once it can write. This
+            // escaped the worker's send after a batch and ended the worker: the member left the fleet for good.
+            _needSync = true;
+            if (Failed())
+                WorkFailed(_log, ex);
         }
         finally
         {

@@ -304,4 +304,32 @@ public sealed class FleetTests : IAsyncLifetime
         var fsyncs = File.ReadLines(trace).Count(l => l.Contains("fsync(", StringComparison.Ordinal));
         Assert.InRange(fsyncs, 1, 30);
     }
+
+    [Fact]
+    public async Task LedgerCannotBeWritten_TheFleetGoesOnOnceItCan()
+    {
+        // The ledger's rewrite fails (here its temporary file's name is taken by a directory; a full disk
+        // fails the same way). The failure escaped the worker's send after a batch: the worker ended, and
+        // the member neither sent nor received again, while SyncAsync waited for ever.
+        var (a, b, _) = await ThreeAsync();
+        var blocker = Path.Combine(a.Dir, "fleet.ledger.tmp");
+        Directory.CreateDirectory(blocker);
+        // A ban and an unban of one target, a millisecond apart (the same millisecond is one state): 1,200 lines
+        // for one record, past the 1,000 more than twice the records at which the ledger is rewritten.
+        for (var i = 0; i < 600; i++)
+        {
+            a.Ban("192.0.2.120");
+            Thread.Sleep(2);
+            a.Unban("192.0.2.120");
+            Thread.Sleep(2);
+        }
+        Assert.True(a.IsBanned("192.0.2.120") is false);
+        await Task.Delay(500);
+        Directory.Delete(blocker);
+        b.Ban("192.0.2.121");
+        await Eventually.TrueAsync(() => a.IsBanned("192.0.2.121"), "B's ban on A");
+        Assert.True(await a.Fleet.SyncAsync().WaitAsync(Eventually.Timeout));
+        a.Ban("192.0.2.122");
+        await Eventually.TrueAsync(() => b.IsBanned("192.0.2.122"), "A's ban on B");
+    }
 }
