@@ -41,7 +41,17 @@ internal sealed partial class StoreBanList : IBanList, IDisposable
     {
         if (Store is null)
             return "no ban store configured";
-        return Store.Ban(new BanRequest { Target = BanTarget.FromAddress(client), Duration = duration, Reason = reason }).Message;
+        try
+        {
+            return Store.Ban(new BanRequest { Target = BanTarget.FromAddress(client), Duration = duration, Reason = reason }).Message;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // As in the gate: a full disk, a lock held too long, a store gone or read-only. The ban is not
+            // recorded, the verdict stands, and the ban's log line says why (the exception escaped the
+            // gatekeeper: Kestrel's unhandled error in place of the refusal line, a 500 at the HTTP level).
+            return $"not banned: {ex.Message}";
+        }
     }
 
     public void Dispose()

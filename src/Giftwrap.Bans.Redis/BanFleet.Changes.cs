@@ -2,6 +2,8 @@
 // order they came, so the ledger needs no lock. A local change is recorded (fsync) before
 // it is sent; a remote record is applied to the store only when it is newer than what the
 // ledger knows for its target, which is how an unban wins over an older ban arriving late.
+using StackExchange.Redis;
+
 namespace Giftwrap.Bans.Redis;
 
 public sealed partial class BanFleet
@@ -24,7 +26,8 @@ public sealed partial class BanFleet
                             OnLocal(l.Change, outgoing);
                             break;
                         case Work.Remote r:
-                            OnRemote(r.Json);
+                            Interlocked.Decrement(ref _remoteQueued);
+                            OnRemote(r.Value);
                             break;
                         case Work.Sync s:
                             await SendAsync(outgoing).ConfigureAwait(false);
@@ -62,6 +65,7 @@ public sealed partial class BanFleet
             var origin = change.Origin.Length > 0 ? change.Origin : _store.Options.Origin;
             record = FleetRecord.Unban(change.Target, at, origin, TombstoneUntil(known, at));
         }
+        record = AfterClockAhead(record, known, change);
         if (known is not null && !record.IsNewerThan(known))
             return; // an echo of a record already known (a reload reports remote bans again)
         if (record.Kind == RecordKind.Ban && !_rate.TryTake(NowMs()))
@@ -78,6 +82,23 @@ public sealed partial class BanFleet
     }
 
     /// <summary>
+    /// A local unban that loses to the ledger's record only by the clocks: it ended exactly the ban the
+    /// ledger knows (the store's entry was created then and is over now), and that ban came from a member
+    /// whose clock runs ahead, "made" in this host's future. The unban is ordered just after the ban it
+    /// ended. It was taken for an echo and never sent: an operator's unban on this host stayed here while
+    /// every other member kept the ban.
+    /// </summary>
+    private FleetRecord AfterClockAhead(FleetRecord record, FleetRecord? known, BanChange change)
+    {
+        if (record.Kind != RecordKind.Unban || known is not { Kind: RecordKind.Ban } || record.IsNewerThan(known))
+            return record;
+        return _store.Get(change.Target) is { } e && !e.IsActive(_store.Options.Time.GetUtcNow())
+            && e.Created.ToUnixTimeMilliseconds() == known.Version
+            ? record with { Version = known.Version + 1 }
+            : record;
+    }
+
+    /// <summary>
     /// The tombstone lives as long as the ban it ends could still be in force somewhere;
     /// never less than TombstoneKeep, and for a permanent ban, for ever.
     /// </summary>
@@ -89,22 +110,47 @@ public sealed partial class BanFleet
         return known is { Kind: RecordKind.Ban, Expires: { } x } ? Math.Max(x, floor) : floor;
     }
 
-    /// <summary>A record from the fleet (pub/sub or a full pull).</summary>
-    private void OnRemote(string json)
+    /// <summary>A record from the fleet's channel.</summary>
+    private void OnRemote(RedisValue value)
     {
-        if (FleetRecord.Parse(json, out _, out var error) is not { } record)
+        if (Read(value) is { } record && IsNew(record))
+            Apply([record]);
+    }
+
+    /// <summary>The record <paramref name="value"/> holds; null (reported) when malformed. One too long is refused before it is decoded.</summary>
+    private FleetRecord? Read(RedisValue value)
+    {
+        string error;
+        var record = value.Length() is var length and > FleetRecord.MaxLength
+            ? FleetRecord.Fail(FleetRecord.TooLong(length), out error)
+            : FleetRecord.Parse(value.ToString(), out _, out error);
+        if (record is null)
         {
-            Interlocked.Increment(ref _malformed);
-            Malformed(_log, error);
+            MalformedSeen(error);
             Raise(new FleetNotice(FleetNoticeKind.Malformed, null, "", $"malformed fleet record ignored: {error}"));
-            return;
         }
-        var known = _ledger.Get(record.Target);
-        // Our own record coming back, a copy already applied, or an older state (a ban that
-        // an unban we know has ended): nothing to do. This is what stops resurrection.
-        if (known is not null && !record.IsNewerThan(known))
-            return;
-        var result = _store.ApplyRemote(record.ToChange());
+        return record;
+    }
+
+    /// <summary>
+    /// False for our own record coming back, a copy already applied, or an older state (a ban that
+    /// an unban we know has ended): nothing to do. This is what stops resurrection.
+    /// </summary>
+    private bool IsNew(FleetRecord record) => _ledger.Get(record.Target) is not { } known || record.IsNewerThan(known);
+
+    /// <summary>
+    /// Applies records of distinct targets to the store in one write (one fsync, one hosts.deny rewrite), then
+    /// records what was taken. One write per record made a first pull of 20,000 bans take 55 s here.
+    /// </summary>
+    private void Apply(IReadOnlyList<FleetRecord> records)
+    {
+        var results = _store.ApplyRemoteMany([.. records.Select(r => r.ToChange())]);
+        for (var i = 0; i < records.Count; i++)
+            Applied(records[i], results[i]);
+    }
+
+    private void Applied(FleetRecord record, BanResult result)
+    {
         switch (result.Outcome)
         {
             case BanOutcome.Protected:
@@ -113,8 +159,7 @@ public sealed partial class BanFleet
                 Raise(new FleetNotice(FleetNoticeKind.Refused, record.Target, record.Origin, result.Message));
                 return;
             case BanOutcome.Invalid:
-                Interlocked.Increment(ref _malformed);
-                Malformed(_log, result.Message);
+                MalformedSeen(result.Message);
                 Raise(new FleetNotice(FleetNoticeKind.Malformed, record.Target, record.Origin, result.Message));
                 return;
             case BanOutcome.Banned or BanOutcome.Unbanned:

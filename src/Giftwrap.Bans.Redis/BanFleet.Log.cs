@@ -23,8 +23,8 @@ public sealed partial class BanFleet
     [LoggerMessage(3105, LogLevel.Warning, "{Count} ban(s) kept local, not sent to the fleet: over the fleet rate {Rate} (the first: {Target})")]
     private static partial void KeptLocal(ILogger logger, long count, string rate, string target);
 
-    [LoggerMessage(3106, LogLevel.Warning, "Ignored a malformed fleet record: {Error}")]
-    private static partial void Malformed(ILogger logger, string error);
+    [LoggerMessage(3106, LogLevel.Warning, "Ignored {Count} malformed fleet record(s) (the first: {Error})")]
+    private static partial void Malformed(ILogger logger, long count, string error);
 
     [LoggerMessage(3107, LogLevel.Warning, "Fleet ledger line {Line} is damaged and was skipped: {Error}")]
     private static partial void LedgerDamaged(ILogger logger, int line, string error);
@@ -40,6 +40,9 @@ public sealed partial class BanFleet
 
     [LoggerMessage(3111, LogLevel.Warning, "Redis at {EndPoint} does not answer ({Failure}): enforcing the bans known, joining the fleet when it answers")]
     private static partial void Unreachable(ILogger logger, string endPoint, string failure);
+
+    [LoggerMessage(3114, LogLevel.Warning, "Dropped {Count} fleet record(s) from the channel: {Limit} were waiting to be applied; the next exchange reads them from the list")]
+    private static partial void Dropped(ILogger logger, long count, int limit);
 
     [LoggerMessage(3112, LogLevel.Information, "Joined the fleet through Redis at {EndPoint}")]
     private static partial void Connected(ILogger logger, string endPoint);

@@ -40,14 +40,14 @@ public sealed partial class BanFleet
     // Records are forgotten this long after their keep time, so that members whose clocks differ a little agree.
     private static readonly long ForgetGraceMs = (long)TimeSpan.FromHours(1).TotalMilliseconds;
 
-    /// <summary>Fsyncs the ledger, then sends <paramref name="outgoing"/>; a failure leaves the sending to the next sync.</summary>
+    /// <summary>Fsyncs the ledger, then sends <paramref name="outgoing"/>; a failure of either leaves the sending to the next sync.</summary>
     private async Task SendAsync(List<FleetRecord> outgoing)
     {
-        _ledger.Flush();
-        if (outgoing.Count == 0)
-            return;
         try
         {
+            _ledger.Flush();
+            if (outgoing.Count == 0)
+                return;
             if (!_redis.IsConnected)
             {
                 _needSync = true;
@@ -59,12 +59,34 @@ public sealed partial class BanFleet
         {
             // Redis is away: the records are in the ledger and the store; the exchange after the reconnect sends them.
             _needSync = true;
-            SendFailed(_log, outgoing.Count, ex.Message);
+            if (Failed())
+                SendFailed(_log, outgoing.Count, ex.Message);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The ledger could not be written (a full disk): nothing goes out unrecorded. The records are in
+            // the store and in the ledger's memory, and the next exchange sends them once it can write. This
+            // escaped the worker's send after a batch and ended the worker: the member left the fleet for good.
+            _needSync = true;
+            if (Failed())
+                WorkFailed(_log, ex);
         }
         finally
         {
             outgoing.Clear();
         }
+    }
+
+    /// <summary>
+    /// Counts a failed send or exchange; true for the first since the last good exchange, which alone
+    /// is logged. The watchdog's next exchange waits 1 s, then 2, 4, at most 8 (a reconnect does not wait):
+    /// a Redis paused past its timeouts, or a list key of the wrong type, failed every 200 ms tick and logged each.
+    /// </summary>
+    private bool Failed()
+    {
+        _failures++;
+        Interlocked.Exchange(ref _retryAtMs, NowMs() + (1000L << Math.Min(_failures - 1, 3)));
+        return _failures == 1;
     }
 
     private async Task PutAsync(IReadOnlyList<FleetRecord> records)
@@ -104,9 +126,11 @@ public sealed partial class BanFleet
         {
             // Redis went away during the exchange: try again once it is back.
             _needSync = true;
-            SyncFailed(_log, ex.Message);
+            if (Failed())
+                SyncFailed(_log, ex.Message);
             return false;
         }
+        _failures = 0;
         Interlocked.Exchange(ref _lastSyncMs, NowMs());
         var syncs = Interlocked.Increment(ref _syncs);
         Synced(_log, _ledger.Count, syncs);
@@ -159,11 +183,7 @@ public sealed partial class BanFleet
                 await subscriber.UnsubscribeAsync(_channel, null, CommandFlags.FireAndForget).ConfigureAwait(false);
                 _subscribed = false;
             }
-            await subscriber.SubscribeAsync(_channel, (_, value) =>
-            {
-                if (value.HasValue)
-                    _work.Writer.TryWrite(new Work.Remote(value.ToString()));
-            }).ConfigureAwait(false);
+            await subscriber.SubscribeAsync(_channel, (_, value) => Received(value)).ConfigureAwait(false);
             _subscribed = true;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
@@ -174,20 +194,61 @@ public sealed partial class BanFleet
         }
     }
 
+    /// <summary>
+    /// Queues a record from the channel for the worker. A worker behind a flood (a rogue publisher, a
+    /// slow disk) let the queue grow without bound; past RemoteQueueLimit a record is dropped and an
+    /// exchange reads the list, where the script stores every record before it publishes it.
+    /// </summary>
+    private void Received(RedisValue value)
+    {
+        if (!value.HasValue)
+            return;
+        if (Interlocked.Increment(ref _remoteQueued) > RemoteQueueLimit)
+        {
+            Interlocked.Decrement(ref _remoteQueued);
+            _needSync = true;
+            _dropped.Add("");
+            LogTallies(force: false);
+            return;
+        }
+        _work.Writer.TryWrite(new Work.Remote(value));
+    }
+
+    /// <summary>Reads the whole list: records past their keep time are forgotten, the others applied a batch of distinct targets at a time.</summary>
     private async Task PullAsync(long nowMs)
     {
         var db = _redis.GetDatabase();
         var forget = new List<Task>();
+        var batch = new List<FleetRecord>();
+        var targets = new HashSet<BanTarget>();
         await foreach (var field in db.HashScanAsync(_listKey, pageSize: 1000).ConfigureAwait(false))
         {
-            var json = field.Value.ToString();
-            if (FleetRecord.Parse(json, out _, out _) is { KeepUntil: { } keep } r && keep + ForgetGraceMs < nowMs)
+            if (Read(field.Value) is not { } record)
+                continue;
+            if (record.KeepUntil is { } keep && keep + ForgetGraceMs < nowMs)
             {
-                forget.Add(db.ScriptEvaluateAsync(ForgetScript, [_listKey], [r.Target.ToString(), json]));
+                forget.Add(db.ScriptEvaluateAsync(ForgetScript, [_listKey], [record.Target.ToString(), field.Value]));
                 continue;
             }
-            OnRemote(json);
+            // A target twice in the list (a planted copy under another field): the first is applied
+            // and in the ledger before the second is weighed against it.
+            if (targets.Contains(record.Target) || batch.Count == BatchLimit)
+                ApplyBatch(batch, targets);
+            if (IsNew(record))
+            {
+                batch.Add(record);
+                targets.Add(record.Target);
+            }
         }
+        ApplyBatch(batch, targets);
         await Task.WhenAll(forget).ConfigureAwait(false);
+    }
+
+    private void ApplyBatch(List<FleetRecord> batch, HashSet<BanTarget> targets)
+    {
+        if (batch.Count > 0)
+            Apply(batch);
+        batch.Clear();
+        targets.Clear();
     }
 }

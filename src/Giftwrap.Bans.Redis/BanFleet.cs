@@ -35,16 +35,26 @@ public sealed partial class BanFleet : IAsyncDisposable
     private int _resubscribe;
     private long _published, _received, _refused, _keptLocal, _malformed, _syncs;
     private long _lastSyncMs;
+    // Failed sends and exchanges since the last good exchange (the worker's alone), and the Unix ms before
+    // which the watchdog starts no exchange again: a Redis that fails every try (paused, a key of the wrong type) is said once, tried less often.
+    private int _failures;
+    private long _retryAtMs;
     private int _disposed;
     private readonly string _endPoints;
     // The link to Redis as last logged: -1 not yet known (joining), 0 down, 1 up. Only changes are logged.
     private int _link = -1;
-    private readonly Lock _heldLock = new();
-    private long _heldBack, _nextHeldLogMs;
-    private string _heldFirst = "";
+    private readonly FleetTally _heldBack = new(), _malformedSeen = new(), _dropped = new();
+    // Records from the channel waiting for the worker: at most RemoteQueueLimit, the rest dropped (BanFleet.Sync.cs).
+    private int _remoteQueued;
 
     /// <summary>Bans kept local over fleet_rate are summed up in one log line per this interval.</summary>
-    internal TimeSpan KeptLocalLogInterval { get; set; } = TimeSpan.FromMinutes(1);
+    internal TimeSpan KeptLocalLogInterval { get => _heldBack.Interval; set => _heldBack.Interval = value; }
+
+    /// <summary>The most records from the channel waiting for the worker; past it they are dropped and read from the list by an exchange.</summary>
+    internal int RemoteQueueLimit { get; set; } = 10_000;
+
+    /// <summary>Malformed records (read again at every exchange while they stay in Redis) are summed up in one log line per this interval.</summary>
+    internal TimeSpan MalformedLogInterval { get => _malformedSeen.Interval; set => _malformedSeen.Interval = value; }
 
     private BanFleet(BanStore store, FleetOptions options, ILogger log, ConnectionMultiplexer redis)
     {
@@ -150,6 +160,8 @@ public sealed partial class BanFleet : IAsyncDisposable
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
+        // A new connection is worth an exchange at once, whatever failed on the old one.
+        Interlocked.Exchange(ref _retryAtMs, 0);
         _needSync = true;
         if (e.ConnectionType == ConnectionType.Interactive)
             LinkUp();
@@ -191,29 +203,27 @@ public sealed partial class BanFleet : IAsyncDisposable
     private void HeldBack(string target)
     {
         FleetMetrics.HeldBack(_store.Options.Origin);
-        lock (_heldLock)
-        {
-            if (_heldBack++ == 0)
-                _heldFirst = target;
-        }
-        LogHeldBack(force: false);
+        _heldBack.Add(target);
+        LogTallies(force: false);
     }
 
-    private void LogHeldBack(bool force)
+    /// <summary>Counts a malformed record; the log has one line per <see cref="MalformedLogInterval"/>, not one per record.</summary>
+    private void MalformedSeen(string error)
     {
-        long count;
-        string first;
-        lock (_heldLock)
-        {
-            var now = NowMs();
-            if (_heldBack == 0 || (!force && now < _nextHeldLogMs))
-                return;
-            count = _heldBack;
-            first = _heldFirst;
-            _heldBack = 0;
-            _nextHeldLogMs = now + (long)KeptLocalLogInterval.TotalMilliseconds;
-        }
-        KeptLocal(_log, count, _options.Rate.ToString(), first);
+        Interlocked.Increment(ref _malformed);
+        _malformedSeen.Add(error);
+        LogTallies(force: false);
+    }
+
+    private void LogTallies(bool force)
+    {
+        var now = NowMs();
+        if (_heldBack.Take(now, force) is { } held)
+            KeptLocal(_log, held.Count, _options.Rate.ToString(), held.First);
+        if (_malformedSeen.Take(now, force) is { } malformed)
+            Malformed(_log, malformed.Count, malformed.First);
+        if (_dropped.Take(now, force) is { } dropped)
+            Dropped(_log, dropped.Count, RemoteQueueLimit);
     }
 
     /// <summary>Starts a full exchange whenever one is due and Redis is up: after a reconnect, and every ResyncInterval.</summary>
@@ -230,10 +240,10 @@ public sealed partial class BanFleet : IAsyncDisposable
                     LinkUp();
                 else if (Volatile.Read(ref _link) == 1)
                     LinkDown("connection lost");
-                LogHeldBack(force: false);
+                LogTallies(force: false);
                 if (now - Interlocked.Read(ref _lastSyncMs) > _options.ResyncInterval.TotalMilliseconds)
                     _needSync = true;
-                if (_needSync && _redis.IsConnected && Interlocked.CompareExchange(ref _syncQueued, 1, 0) == 0)
+                if (_needSync && _redis.IsConnected && now >= Interlocked.Read(ref _retryAtMs) && Interlocked.CompareExchange(ref _syncQueued, 1, 0) == 0)
                     _work.Writer.TryWrite(new Work.Sync(null));
             }
         }
@@ -270,7 +280,7 @@ public sealed partial class BanFleet : IAsyncDisposable
         await _stop.CancelAsync().ConfigureAwait(false);
         await _watchdog.ConfigureAwait(false);
         await _worker.ConfigureAwait(false);
-        LogHeldBack(force: true);
+        LogTallies(force: true);
         _ledger.Dispose();
         await _redis.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
@@ -280,7 +290,7 @@ public sealed partial class BanFleet : IAsyncDisposable
     {
         public sealed record Local(BanChange Change) : Work;
 
-        public sealed record Remote(string Json) : Work;
+        public sealed record Remote(RedisValue Value) : Work;
 
         public sealed record Sync(TaskCompletionSource<bool>? Done) : Work;
     }

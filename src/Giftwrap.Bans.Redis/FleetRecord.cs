@@ -88,6 +88,14 @@ internal sealed record FleetRecord
         return string.CompareOrdinal(Origin, other.Origin) > 0;
     }
 
+    /// <summary>
+    /// The longest record read, in characters (the JSON is ASCII: bytes too). What a member writes is
+    /// bounded by the store (reason and origin 1,025 characters, 64 daemon names of 64, each character at
+    /// most 6 when escaped: under 40,000); a longer value is planted or damaged, and is refused before
+    /// it is decoded. A 5 MB reason was taken, and written to the ledger as a line its reader skips.
+    /// </summary>
+    public const int MaxLength = 64 * 1024;
+
     public string ToJson(bool localOnly = false)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
@@ -125,6 +133,8 @@ internal sealed record FleetRecord
     public static FleetRecord? Parse(string json, out bool localOnly, out string error)
     {
         localOnly = false;
+        if (json.Length > MaxLength)
+            return Fail(TooLong(json.Length), out error);
         try
         {
             using var doc = JsonDocument.Parse(json);
@@ -169,7 +179,9 @@ internal sealed record FleetRecord
     private const long FirstMs = -62135596800000;
     private const long LastMs = 253402300799999;
 
-    private static FleetRecord? Fail(string message, out string error)
+    public static string TooLong(long length) => $"{length} characters long: a fleet record has at most {MaxLength}";
+
+    public static FleetRecord? Fail(string message, out string error)
     {
         error = message;
         return null;

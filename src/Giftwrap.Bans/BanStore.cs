@@ -215,6 +215,24 @@ public sealed partial class BanStore : IDisposable
         return WriteLocked(() => DecideRemote(change))[0];
     }
 
+    /// <summary>
+    /// Applies changes made on other hosts, as <see cref="ApplyRemote"/> does one, with one journal write
+    /// and one fsync (a fleet's first pull of its whole list). The targets must be distinct: each change is
+    /// weighed against the store as it was before the call. Results come in the order of the changes.
+    /// </summary>
+    internal IReadOnlyList<BanResult> ApplyRemoteMany(IReadOnlyList<BanChange> changes) => WriteLocked(() =>
+    {
+        var results = new List<BanResult>(changes.Count);
+        var applied = new List<BanChange>();
+        foreach (var change in changes)
+        {
+            var (result, made) = DecideRemote(change);
+            results.Add(result[0]);
+            applied.AddRange(made);
+        }
+        return (results, applied);
+    });
+
     /// <summary>Reads what other processes wrote since the last look (a watching store does this by itself).</summary>
     public void Refresh()
     {

@@ -1,6 +1,7 @@
 // Bans through the local store: one made by another process (here another store on the same
 // directory, as `giftwrap ban` opens it) refuses before the tables; the `ban` rule option
-// bans the client for every service, so a later grant in hosts.allow does not let it back in.
+// bans the client for every service, so a later grant in hosts.allow does not let it back in;
+// a store that cannot be written leaves the verdict standing and says why.
 using Giftwrap.AspNetCore.Tests.Support;
 using Giftwrap.Bans;
 using Microsoft.Extensions.DependencyInjection;
@@ -55,5 +56,25 @@ public sealed class BanTests
         Assert.Contains(app.Logs.Giftwrap, e => e.EventId == 3 && e.Message.StartsWith("webapp: refused connect from 127.0.0.3 (banned: ban option", StringComparison.Ordinal));
         using var cli = BanStore.Open(StoreIn(tables), watch: false);
         Assert.NotNull(cli.Find(Source("127.0.0.3"), "sshd", DateTimeOffset.UtcNow));
+    }
+
+    [Fact]
+    public async Task BanOption_StoreCannotBeWritten_RefusedAndSaysWhy()
+    {
+        // The gate's answer to a store it cannot write (full disk, lock held, read-only): the ban is not
+        // recorded, the verdict stands and the log says why. Here the IOException escaped the gatekeeper:
+        // Kestrel logged an unhandled error and neither the ban line nor the refusal was said.
+        using var tables = new TempTables("webapp : 127.0.0.1\n", "webapp : 127.0.0.3 : ban 1h\nALL : ALL\n");
+        await using var app = await GuardedApp.StartSampleAsync(tables, extend: g => g.AddBans(StoreIn(tables)));
+        Directory.Delete(tables.Path("bans"), recursive: true);
+        File.WriteAllText(tables.Path("bans"), "a file where the store was\n");
+
+        var trapped = await TlsGetAsync(Source("127.0.0.3"), app.HttpsPort);
+        var other = await TlsGetAsync(Source("127.0.0.1"), app.HttpsPort);
+
+        Assert.NotNull(trapped.Failure);
+        Assert.Equal(200, other.Status);
+        Assert.Contains(app.Logs.Giftwrap, e => e.EventId == 9 && e.Message.StartsWith("webapp: ban 127.0.0.3 for 1h: not banned: ", StringComparison.Ordinal));
+        Assert.Contains(app.Logs.Giftwrap, e => e.EventId == 2 && e.Message == "webapp: refused connect from 127.0.0.3 (127.0.0.3)");
     }
 }

@@ -72,9 +72,21 @@ internal sealed class RedisServer : IDisposable
         _process = null;
     }
 
+    /// <summary>SIGSTOP: the server keeps its sockets open and answers nothing until <see cref="Resume"/>.</summary>
+    public void Pause() => Signal("-STOP");
+
+    /// <summary>SIGCONT after <see cref="Pause"/>.</summary>
+    public void Resume() => Signal("-CONT");
+
+    private void Signal(string signal)
+    {
+        using var kill = Process.Start("/bin/kill", [signal, _process!.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
     public void Dispose()
     {
-        Kill();
+        Kill(); // SIGKILL ends a paused server too
         try
         {
             Directory.Delete(_dir, recursive: true);
