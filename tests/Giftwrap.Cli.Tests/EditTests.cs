@@ -27,6 +27,46 @@ public sealed class EditTests
     }
 
     [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Edit_TableBehindASymlink_ReplacesTheFileItNames_KeepingItsModeAndOwner()
+    {
+        // /etc/hosts.allow kept elsewhere by configuration management, readable by one group only.
+        using var dir = new TempDir();
+        Directory.CreateDirectory(Path.Combine(dir.Path, "real"));
+        var real = dir.Write("real/hosts.allow", "sshd: 10.0.0.0/8\n");
+        const UnixFileMode groupOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
+        File.SetUnixFileMode(real, groupOnly);
+        var root = Environment.UserName == "root";
+        if (root)
+            Assert.Equal(0, Run("chown", "65534:65534", real).ExitCode);
+        var allow = Path.Combine(dir.Path, "hosts.allow");
+        File.CreateSymbolicLink(allow, "real/hosts.allow");
+        dir.Write("hosts.deny", "");
+        var r = Edit(dir, "sh -c 'stat -c %a \"$0\" > draft-mode; echo \"ftpd: 192.0.2.1\" >> \"$0\"'");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal("real/hosts.allow", new FileInfo(allow).LinkTarget);
+        Assert.Equal("sshd: 10.0.0.0/8\nftpd: 192.0.2.1\n", File.ReadAllText(real));
+        Assert.Equal(groupOnly, File.GetUnixFileMode(real));
+        if (root)
+            Assert.Equal("65534:65534\n", Run("stat", "-c", "%u:%g", real).Stdout);
+        // Neither the copy in the editor nor the previous version may be read by those who cannot read the table.
+        Assert.Equal("600\n", File.ReadAllText(Path.Combine(dir.Path, "draft-mode")));
+        Assert.Equal(groupOnly, File.GetUnixFileMode(allow + ".giftwrap-previous"));
+        if (root)
+            Assert.Equal("65534:65534\n", Run("stat", "-c", "%u:%g", allow + ".giftwrap-previous").Stdout);
+        Assert.Equal(["draft-mode", "giftwrap.conf", "hosts.allow", "hosts.allow.giftwrap-previous", "hosts.deny", "real"],
+            Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    private static CliResult Run(string program, params string[] args)
+    {
+        using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(program, args) { RedirectStandardOutput = true })!;
+        var stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return new CliResult(p.ExitCode, stdout, "");
+    }
+
+    [Fact]
     public void Edit_LockoutOfThisSession_IsRefused()
     {
         using var dir = new TempDir();

@@ -5,6 +5,7 @@
 // table back at the deadline unless `giftwrap confirm` ran, even if this session died.
 using System.CommandLine;
 using System.Diagnostics;
+using Giftwrap.Bans.Storage;
 using Giftwrap.Checks;
 using Giftwrap.Hosting;
 using Giftwrap.Rules;
@@ -95,7 +96,7 @@ internal static class EditCommand
         try
         {
             original = File.Exists(target) ? File.ReadAllBytes(target) : [];
-            File.WriteAllBytes(draft, original);
+            WriteDraft(draft, original);
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
         {
@@ -148,7 +149,7 @@ internal static class EditCommand
                 return 1;
             }
             var previous = target + PreviousSuffix;
-            File.WriteAllBytes(previous, original);
+            AtomicReplace(previous, original, like: target);
             AtomicReplace(target, edited);
             Console.Out.WriteLine($"{target} replaced; the previous version is in {previous}");
             if (window is { } wnd)
@@ -183,18 +184,55 @@ internal static class EditCommand
         return answer is not null && answer.Trim().StartsWith('y');
     }
 
-    /// <summary>Writes a sibling temp file, syncs it, renames it over the table: readers see the old or the new table, never half.</summary>
-    internal static void AtomicReplace(string path, byte[] content)
+    /// <summary>
+    /// The copy the editor gets, readable by its owner only: the table may be one others may not read
+    /// (hosts.allow 0640). Made anew (O_EXCL), so a link planted under its name is not followed.
+    /// </summary>
+    private static void WriteDraft(string draft, byte[] content)
     {
-        var temp = $"{path}.giftwrap-tmp-{Environment.ProcessId}";
-        using (var fs = new FileStream(temp, FileMode.Create, FileAccess.Write))
+        File.Delete(draft);
+        using var fs = new FileStream(draft, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite });
+        fs.Write(content);
+    }
+
+    /// <summary>
+    /// Writes a sibling temp file, syncs it, renames it over the table: readers see the old or the new table, never half.
+    /// Through a symlink the file it names is replaced and the link kept. The new file has the mode and owner of the
+    /// one replaced (of <paramref name="like"/> when given: the previous version is no more readable than the table),
+    /// and is never readable by others while it is written. A write that fails (a full disk) leaves no temp file.
+    /// </summary>
+    internal static void AtomicReplace(string path, byte[] content, string? like = null)
+    {
+        var full = Native.FileBehind(path);
+        like = like is null ? full : Native.FileBehind(like);
+        var temp = $"{full}.giftwrap-tmp-{Environment.ProcessId}";
+        try
         {
-            fs.Write(content);
-            fs.Flush(flushToDisk: true);
+            File.Delete(temp);
+            using (var fs = new FileStream(temp, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
+            {
+                fs.Write(content);
+                if (File.Exists(like))
+                {
+                    // Owner first: fchown(2) clears set-id bits that the mode then puts back.
+                    if (Native.Owner(like) is { } owner)
+                        Native.SetOwner(fs.SafeFileHandle, owner.Uid, owner.Gid);
+                    File.SetUnixFileMode(fs.SafeFileHandle, File.GetUnixFileMode(like));
+                }
+                else
+                {
+                    // A new table: libwrap-linked daemons running as other users must be able to read it.
+                    File.SetUnixFileMode(fs.SafeFileHandle, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+                }
+                fs.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+            Native.FsyncDirectory(Path.GetDirectoryName(full)!);
         }
-        if (File.Exists(path))
-            File.SetUnixFileMode(temp, File.GetUnixFileMode(path));
-        File.Move(temp, path, overwrite: true);
+        finally
+        {
+            File.Delete(temp);
+        }
     }
 
     private static void ScheduleRevert(string table, string backup, TimeSpan window)
