@@ -58,6 +58,23 @@ public sealed class EditTests
             Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
+    [Fact]
+    public void Edit_TableChangedWhileEditing_IsNotOverwritten()
+    {
+        // Another edit, or `giftwrap ban` keeping its block of hosts.deny, writes the table meanwhile:
+        // replacing it with the copy taken before would undo that change without a word.
+        using var dir = new TempDir();
+        dir.Write("hosts.allow", "");
+        var deny = dir.Write("hosts.deny", "ALL: 192.0.2.1\n");
+        var r = Edit(dir, "sh -c 'echo \"ALL: 198.51.100.7\" >> hosts.deny; echo \"sshd: 203.0.113.9\" >> \"$0\"'", null, "deny");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("changed while", r.Stderr);
+        Assert.Equal("ALL: 192.0.2.1\nALL: 198.51.100.7\n", File.ReadAllText(deny));
+        var kept = Assert.Single(Directory.GetFiles(dir.Path, "*.kept"));
+        Assert.Equal("ALL: 192.0.2.1\nsshd: 203.0.113.9\n", File.ReadAllText(kept));
+        Assert.False(File.Exists(deny + ".giftwrap-previous"));
+    }
+
     private static CliResult Run(string program, params string[] args)
     {
         using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(program, args) { RedirectStandardOutput = true })!;

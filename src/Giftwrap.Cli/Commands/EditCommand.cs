@@ -138,14 +138,21 @@ internal static class EditCommand
                 Console.Out.WriteLine(d.ToString().Replace(draft, target, StringComparison.Ordinal));
             if (problems.Any(d => d.Severity == DiagnosticSeverity.Error))
             {
-                Console.Error.WriteLine($"giftwrap edit: the change has errors (see above); {target} is untouched. Your edit is kept in {draft}.kept");
-                File.Copy(draft, draft + ".kept", overwrite: true);
+                Console.Error.WriteLine($"giftwrap edit: the change has errors (see above); {target} is untouched. Your edit is kept in {Keep(draft)}");
                 return 1;
             }
             ShowReplay(allow, deny, newAllow, newDeny, config);
             if (!yes && !Ask($"Replace {target}? [y/N] "))
             {
                 Console.Out.WriteLine($"{target} is untouched");
+                return 1;
+            }
+            // Another edit, or `giftwrap ban` keeping its block of hosts.deny, may have written the table
+            // meanwhile: replacing it with the copy taken before would undo that change without a word.
+            var now = File.Exists(target) ? File.ReadAllBytes(target) : [];
+            if (!now.AsSpan().SequenceEqual(original))
+            {
+                Console.Error.WriteLine($"giftwrap edit: {target} changed while you edited it (another edit, or a ban written to it); it is left as it is now. Your edit is kept in {Keep(draft)}: edit again and carry it over");
                 return 1;
             }
             var previous = target + PreviousSuffix;
@@ -160,6 +167,13 @@ internal static class EditCommand
         {
             File.Delete(draft);
         }
+    }
+
+    /// <summary>Keeps the edited copy beside the table when it cannot replace it; returns its name.</summary>
+    private static string Keep(string draft)
+    {
+        File.Copy(draft, draft + ".kept", overwrite: true);
+        return draft + ".kept";
     }
 
     private static void ShowReplay(string allow, string deny, string newAllow, string newDeny, string? config)
