@@ -75,6 +75,20 @@ public sealed class EditTests
         Assert.False(File.Exists(deny + ".giftwrap-previous"));
     }
 
+    [Fact]
+    public void Edit_EmptyVisual_FallsBackToEditor()
+    {
+        // VISUAL= (set, empty) is unset to git and visudo; run as the editor, the draft itself was executed.
+        using var dir = new TempDir();
+        var allow = dir.Write("hosts.allow", "sshd: 10.0.0.0/8\n");
+        dir.Write("hosts.deny", "");
+        var conf = dir.Write("giftwrap.conf", "");
+        var env = new Dictionary<string, string> { ["VISUAL"] = "", ["EDITOR"] = "sh -c 'echo \"ftpd: 192.0.2.1\" >> \"$0\"'" };
+        var r = CliRunner.FeedWith(dir.Path, null, env, ["edit", "-d", "--config", conf, "--yes"]);
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal("sshd: 10.0.0.0/8\nftpd: 192.0.2.1\n", File.ReadAllText(allow));
+    }
+
     private static CliResult Run(string program, params string[] args)
     {
         using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(program, args) { RedirectStandardOutput = true })!;

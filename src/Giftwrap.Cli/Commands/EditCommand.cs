@@ -108,7 +108,8 @@ internal static class EditCommand
         }
         try
         {
-            var editor = Environment.GetEnvironmentVariable("VISUAL") ?? Environment.GetEnvironmentVariable("EDITOR") ?? "vi";
+            // Set but empty counts as unset, as git and visudo read them (else the draft itself was run).
+            var editor = new[] { "VISUAL", "EDITOR" }.Select(Environment.GetEnvironmentVariable).FirstOrDefault(e => !string.IsNullOrWhiteSpace(e)) ?? "vi";
             using (var p = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", editor + " \"$1\"", "sh", draft]))!)
             {
                 p.WaitForExit();
