@@ -128,4 +128,15 @@ public sealed class ReplayTests
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("cannot read", r.Stderr);
     }
+
+    [Fact]
+    public void Replay_DirectoryGivenAsLog_SaysItIsADirectory()
+    {
+        // .NET opens a directory with UnauthorizedAccessException: "Access to the path is denied" sent root to check permissions.
+        using var dir = new TempDir();
+        var cur = dir.Write("cur", "");
+        var r = CliRunner.Run(dir.Path, "replay", "--log", dir.Path, "--allow", cur, "--deny", cur, "--current-allow", cur, "--current-deny", cur);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"giftwrap replay: cannot read {dir.Path}: a directory, not a log file\n", r.Stderr);
+    }
 }

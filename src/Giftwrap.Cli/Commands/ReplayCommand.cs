@@ -43,7 +43,9 @@ internal static class ReplayCommand
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                Console.Error.WriteLine($"giftwrap replay: cannot read {path}: {ex.Message}");
+                // .NET refuses a directory with UnauthorizedAccessException: not a matter of permissions.
+                var why = Directory.Exists(path) ? "a directory, not a log file" : ex.Message;
+                Console.Error.WriteLine($"giftwrap replay: cannot read {path}: {why}");
                 return 1;
             }
             // On a terminal the log is read through a counter, so the note can say how far it got.
