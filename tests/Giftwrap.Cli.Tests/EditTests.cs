@@ -89,6 +89,25 @@ public sealed class EditTests
         Assert.Equal("sshd: 10.0.0.0/8\nftpd: 192.0.2.1\n", File.ReadAllText(allow));
     }
 
+    [Fact]
+    public void Edit_TableThatIsNotAFile_IsRefusedBeforeTheEditorRuns()
+    {
+        // A directory went to the editor as an empty table and failed only at the rename, leaving a
+        // stray .giftwrap-previous; a FIFO hung the edit reading it, waiting for a writer.
+        using var dir = new TempDir();
+        Directory.CreateDirectory(Path.Combine(dir.Path, "hosts.allow"));
+        dir.Write("hosts.deny", "");
+        var r = Edit(dir, "sh -c 'echo ran > ran; echo \"ftpd: 192.0.2.1\" >> \"$0\"'");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("cannot edit hosts.allow: a directory, not a regular file", r.Stderr, StringComparison.Ordinal);
+        Directory.Delete(Path.Combine(dir.Path, "hosts.allow"));
+        Assert.Equal(0, Run("mkfifo", Path.Combine(dir.Path, "hosts.allow")).ExitCode);
+        r = Edit(dir, "sh -c 'echo ran > ran; echo \"ftpd: 192.0.2.1\" >> \"$0\"'");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("cannot edit hosts.allow: a FIFO, not a regular file", r.Stderr, StringComparison.Ordinal);
+        Assert.Equal(["giftwrap.conf", "hosts.allow", "hosts.deny"], Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
     private static CliResult Run(string program, params string[] args)
     {
         using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(program, args) { RedirectStandardOutput = true })!;

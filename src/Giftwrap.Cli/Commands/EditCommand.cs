@@ -90,6 +90,13 @@ internal static class EditCommand
             }
             window = w;
         }
+        // A table that is there but is no regular file: a directory would reach the editor as an empty
+        // table and fail only at the rename, and reading a FIFO waits for a writer.
+        if (Giftwrap.Tables.TableFile.NotRegular(target) is { } what)
+        {
+            Console.Error.WriteLine($"giftwrap edit: cannot edit {target}: {what}, not a regular file");
+            return 1;
+        }
         var directory = Path.GetDirectoryName(Path.GetFullPath(target))!;
         var draft = Path.Combine(directory, $".{Path.GetFileName(target)}.giftwrap-edit-{Environment.ProcessId}");
         byte[] original;
