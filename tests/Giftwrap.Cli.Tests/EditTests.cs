@@ -108,6 +108,43 @@ public sealed class EditTests
         Assert.Equal(["giftwrap.conf", "hosts.allow", "hosts.deny"], Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
+    [Fact]
+    public async Task Edit_DiskFullAtTheReplace_KeepsTheTableAndTheEdit()
+    {
+        // On a 128 KiB tmpfs in a mount namespace of its own, a 40 KB table: the draft and the previous
+        // copy fit, the new table does not. The table stays whole; the edit was deleted with the draft.
+        using var dir = new TempDir();
+        var table = new System.Text.StringBuilder();
+        for (var i = 0; i < 2400; i++)
+            table.Append(System.Globalization.CultureInfo.InvariantCulture, $"sshd: 10.{i / 250}.{i % 250}.1\n");
+        dir.Write("hosts.allow", table.ToString());
+        dir.Write("hosts.deny", "");
+        dir.Write("giftwrap.conf", "");
+        var disk = Directory.CreateDirectory(Path.Combine(dir.Path, "disk")).FullName;
+        var script = "mount -t tmpfs -o size=128k giftwrap-test \"$1\" && cp \"$2/hosts.allow\" \"$2/hosts.deny\" \"$2/giftwrap.conf\" \"$1/\" && cd \"$1\" && shift 2 "
+            + "&& \"$@\"; echo \"status $?\"; ls -A; cmp hosts.allow \"$OLDPWD/hosts.allow\" && echo same; tail -n 1 .*.kept";
+        var psi = new System.Diagnostics.ProcessStartInfo("unshare", ["--mount", "--propagation", "private", "sh", "-c", script, "sh", disk, dir.Path,
+            "dotnet", CliRunner.Dll, "edit", "-d", "--config", "giftwrap.conf", "--yes"])
+        {
+            WorkingDirectory = dir.Path,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        psi.Environment.Remove("VISUAL");
+        psi.Environment.Remove("SSH_CONNECTION");
+        psi.Environment["EDITOR"] = "sh -c 'for i in $(seq 250); do echo \"ftpd: 192.0.2.$((i % 250))\"; done >> \"$0\"'";
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        var stdout = (await p.StandardOutput.ReadToEndAsync()).Split('\n');
+        await p.WaitForExitAsync();
+        Assert.Contains("No space left on device", await stderr, StringComparison.Ordinal);
+        Assert.Contains("status 1", stdout);
+        Assert.Contains("same", stdout);
+        Assert.DoesNotContain(stdout, l => l.Contains("giftwrap-tmp", StringComparison.Ordinal));
+        Assert.Single(stdout, l => l.EndsWith(".kept", StringComparison.Ordinal));
+        Assert.Contains("ftpd: 192.0.2.0", stdout);
+    }
+
     private static CliResult Run(string program, params string[] args)
     {
         using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(program, args) { RedirectStandardOutput = true })!;

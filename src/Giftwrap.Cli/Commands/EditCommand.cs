@@ -164,8 +164,17 @@ internal static class EditCommand
                 return 1;
             }
             var previous = target + PreviousSuffix;
-            AtomicReplace(previous, original, like: target);
-            AtomicReplace(target, edited);
+            try
+            {
+                AtomicReplace(previous, original, like: target);
+                AtomicReplace(target, edited);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // A full disk, most often: the rename never happened, so the table is whole; the edit is not lost.
+                Console.Error.WriteLine($"giftwrap edit: cannot replace {target}: {OperatorError.Describe(ex)}; it is untouched. Your edit is kept in {Keep(draft)}");
+                return 1;
+            }
             Console.Out.WriteLine($"{target} replaced; the previous version is in {previous}");
             if (window is { } wnd)
                 ScheduleRevert(target, previous, wnd);
@@ -177,10 +186,10 @@ internal static class EditCommand
         }
     }
 
-    /// <summary>Keeps the edited copy beside the table when it cannot replace it; returns its name.</summary>
+    /// <summary>Keeps the edited copy beside the table when it cannot replace it; returns its name. A rename: it needs no disk space.</summary>
     private static string Keep(string draft)
     {
-        File.Copy(draft, draft + ".kept", overwrite: true);
+        File.Move(draft, draft + ".kept", overwrite: true);
         return draft + ".kept";
     }
 
