@@ -37,8 +37,9 @@ internal static class BanOutput
         var rows = bans.Select(b => new[]
         {
             b.Target.ToString(),
-            b.Daemons is null ? "ALL" : string.Join(",", b.Daemons),
-            // Reasons and origins come from other hosts too (a fleet member, a feed).
+            // Daemon names, reasons and origins come from other hosts too (a fleet member, a feed); the
+            // store's check of daemon names (what hosts.deny can carry) lets C1 controls through.
+            b.Daemons is null ? "ALL" : TerminalText.Printable(string.Join(",", b.Daemons)),
             b.Reason.Length > 0 ? TerminalText.Printable(b.Reason.ReplaceLineEndings(" ")) : "-",
             TerminalText.Printable(b.Origin),
             BanDuration.Format(b.TimeLeft(now)),
