@@ -132,6 +132,32 @@ public class CliTests
     }
 
     [Fact]
+    public void Bans_TextList_C1ControlInARemoteDaemonName_NotSentToTheTerminal()
+    {
+        // A remote ban's daemon names are checked for what hosts.deny cannot carry (blanks, C0, ':'),
+        // which lets C1 controls through: U+009B is CSI to a terminal, as ESC [ is.
+        using var dir = new TempStore();
+        var config = dir.Config();
+        using (var store = BanStore.Open(new BanOptions { Store = dir.StoreDir }, watch: false))
+        {
+            var now = DateTimeOffset.UtcNow;
+            var entry = new BanEntry
+            {
+                Target = BanTarget.Parse("192.0.2.61"),
+                Created = now,
+                Expires = now.AddHours(1),
+                Daemons = ["sshd\u009b2J", "ftpd"],
+                Origin = "rogue",
+            };
+            Assert.Equal(BanOutcome.Banned, store.ApplyRemote(new BanChange { Kind = BanChangeKind.Banned, Target = entry.Target, Entry = entry, At = now, Origin = entry.Origin }).Outcome);
+        }
+        var list = BanCli.Run("bans", "--config", config);
+        Assert.Equal(0, list.ExitCode);
+        Assert.DoesNotContain(list.Stdout, c => char.IsControl(c) && c != '\n');
+        Assert.Contains("sshd?2J,ftpd", list.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Config_Missing_Error()
     {
         var result = BanCli.Run("bans", "--config", "/nonexistent/giftwrap.conf");

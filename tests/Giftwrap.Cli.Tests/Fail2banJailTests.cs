@@ -127,6 +127,39 @@ public sealed class Fail2banJailTests
         Assert.Contains("banned 192.0.2.8 for 1h (offence 1)", fresh.Stdout, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void ShippedActionUnban_NotBannedSucceeds_UnusableStoreFails()
+    {
+        // The action's unban passed every exit status 1 as "not banned (expired already)", and 1 is
+        // also a store that cannot be used: Fail2ban recorded the unban as done, the ban stayed.
+        using var dir = new TempDir();
+        var conf = dir.Write("giftwrap.conf", $"[bans]\nstore = {dir.Path}/bans\n");
+        Assert.Equal(0, CliRunner.Run(dir.Path, "ban", "2001:db8::7", "--for", "1h", "--config", conf).ExitCode);
+        Assert.Equal(0, ActionUnban(dir.Path, "2001:db8::7", conf).ExitCode);
+        Assert.Empty(Bans(conf).EnumerateArray());
+        Assert.Equal(0, ActionUnban(dir.Path, "2001:db8::7", conf).ExitCode);
+        var broken = dir.Write("broken.conf", $"[bans]\nstore = {conf}\n");
+        var r = ActionUnban(dir.Path, "192.0.2.7", broken);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("is a file, not a directory", r.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>The shipped action's actionunban, its tags filled in as Fail2ban fills them, run by sh as Fail2ban runs it.</summary>
+    private static CliResult ActionUnban(string directory, string ip, string conf)
+    {
+        var line = File.ReadLines(Fail2banServer.ShippedAction).Single(l => l.StartsWith("actionunban = ", StringComparison.Ordinal));
+        var command = line["actionunban = ".Length..]
+            .Replace("<giftwrap>", $"dotnet {CliRunner.Dll}", StringComparison.Ordinal)
+            .Replace("<ip>", ip, StringComparison.Ordinal)
+            .Replace("<config>", conf, StringComparison.Ordinal);
+        var psi = new System.Diagnostics.ProcessStartInfo("/bin/sh", ["-c", command]) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        p.WaitForExit();
+        return new CliResult(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
     /// <summary>`giftwrap bans --json` for <paramref name="conf"/>.</summary>
     private static JsonElement Bans(string conf)
     {

@@ -104,6 +104,19 @@ public sealed class MatchCommandTests
     }
 
     [Fact]
+    public void Batch_ControlCharactersInABadPort_AreNotEchoedRaw()
+    {
+        // Batch input is often made from logs: a port field holding ESC sequences went to stderr as it was.
+        using var dir = new TempDir();
+        var allow = dir.Write("allow", "sshd: 10.0.0.0/8\n");
+        var deny = dir.Write("deny", "ALL: ALL\n");
+        var r = CliRunner.RunWithInput(dir.Path, "sshd\t-\t10.1.2.3\t-\t-\t-\t\u001b]0;x\u0007\u009b2J\n", "match", "--allow", allow, "--deny", deny, "--batch");
+        Assert.Equal("denied\t-\n", r.Stdout);
+        Assert.Contains("stdin line 1: bad server port \"?]0;x??2J\"; answered denied", r.Stderr, StringComparison.Ordinal);
+        Assert.Equal(1, r.ExitCode);
+    }
+
+    [Fact]
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public void Batch_HundredMillionCharacterLine_RefusedInBoundedMemory()
     {

@@ -79,6 +79,30 @@ public sealed class ReplayTests
     }
 
     [Fact]
+    public void Replay_ControlCharactersFromTheLog_AreNotPrintedRaw()
+    {
+        // Anyone who can write to syslog (logger), a PTR record or an ident reply puts text in these
+        // lines: ESC, BEL and CR would set the operator's terminal title, clear it or hide a line.
+        using var dir = new TempDir();
+        var cur = dir.Write("cur", "");
+        var newDeny = dir.Write("new.deny", "ALL: ALL\n");
+        var syslog = dir.Write("syslog", "Nov 20 10:00:00 host sshd[1]: connect from \u001b]0;owned\u0007gw\u001b[2J (203.0.113.5)\n");
+        var log = dir.Write("decisions.jsonl",
+            "{\"daemon\":\"ss\\u001b[8mhd\",\"client\":\"192.0.2.8\",\"client_name\":\"unknown\",\"user\":\"\\u009b2Jroot\\r\"}\n");
+        var fromSyslog = CliRunner.Run(dir.Path, "replay", "--syslog", syslog, "--allow", cur, "--deny", newDeny, "--current-allow", cur, "--current-deny", cur);
+        var fromLog = CliRunner.Run(dir.Path, "replay", "--log", log, "--allow", cur, "--deny", newDeny, "--current-allow", cur, "--current-deny", cur);
+        Assert.Contains("  ?]0;owned?gw?[2J (203.0.113.5) ", fromSyslog.Stdout);
+        Assert.Contains("ss?[8mhd: 1 client(s)", fromLog.Stdout);
+        Assert.Contains("  ?2Jroot?@192.0.2.8 ", fromLog.Stdout);
+        foreach (var output in new[] { fromSyslog.Stdout, fromLog.Stdout })
+            Assert.DoesNotContain(output, c => char.IsControl(c) && c != '\n');
+        // JSON keeps the exact text, escaped.
+        var json = CliRunner.Run(dir.Path, "replay", "--log", log, "--allow", cur, "--deny", newDeny, "--current-allow", cur, "--current-deny", cur, "--json");
+        using var doc = JsonDocument.Parse(json.Stdout);
+        Assert.Equal("\u009b2Jroot\r@192.0.2.8", doc.RootElement.GetProperty("daemons").GetProperty("ss\u001b[8mhd")[0].GetProperty("client").GetString());
+    }
+
+    [Fact]
     public void Replay_BinaryLogWithHugeLines_SaysSoAndDoesNotCrash()
     {
         using var dir = new TempDir();
@@ -103,5 +127,16 @@ public sealed class ReplayTests
         var r = CliRunner.Run(dir.Path, "replay", "--log", Path.Combine(dir.Path, "missing.log"), "--allow", cur, "--deny", cur);
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("cannot read", r.Stderr);
+    }
+
+    [Fact]
+    public void Replay_DirectoryGivenAsLog_SaysItIsADirectory()
+    {
+        // .NET opens a directory with UnauthorizedAccessException: "Access to the path is denied" sent root to check permissions.
+        using var dir = new TempDir();
+        var cur = dir.Write("cur", "");
+        var r = CliRunner.Run(dir.Path, "replay", "--log", dir.Path, "--allow", cur, "--deny", cur, "--current-allow", cur, "--current-deny", cur);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"giftwrap replay: cannot read {dir.Path}: a directory, not a log file\n", r.Stderr);
     }
 }

@@ -83,13 +83,7 @@ public static class HostsDenyFile
 
     private static Outcome TrySync(string path, byte[] block)
     {
-        var full = Path.GetFullPath(path);
-        // A symlink (a hosts.deny kept elsewhere by configuration management) is followed: the file it
-        // names is the one replaced, and the link stays. Renamed over, the link became a copy and the
-        // administrator's later edits of the real file no longer reached libwrap.
-        // (Asked of a link only: ResolveLinkTarget throws for a path that is not there yet.)
-        if (new FileInfo(full).LinkTarget is not null && File.ResolveLinkTarget(full, returnFinalTarget: true) is { } target)
-            full = Path.GetFullPath(target.FullName);
+        var full = Native.FileBehind(path);
         var dir = Path.GetDirectoryName(full)!;
         var old = File.Exists(full) ? File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete) : null;
         try

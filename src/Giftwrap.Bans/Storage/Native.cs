@@ -1,7 +1,8 @@
 // What the store asks of the system beyond .NET (flock is in StoreLock, the calls in Interop/Libc.cs): fsync(2) on files and directories (a rename is durable only once its
 // directory is), and a file's inode and owner (statx(2), see Giftwrap.Interop.Statx: glibc 2.28,
 // one layout on every architecture, checked at first use), to see a file replaced under us and
-// to keep hosts.deny's owner when it is rewritten. Linux only.
+// to keep hosts.deny's owner when it is rewritten, and the file behind a symlink (hosts.deny here,
+// a table `giftwrap edit` replaces). Linux only.
 using System.Runtime.InteropServices;
 using Giftwrap.Bans.Interop;
 using Microsoft.Win32.SafeHandles;
@@ -60,5 +61,19 @@ internal static class Native
 
     public static void SetOwner(SafeFileHandle handle, uint uid, uint gid) =>
         _ = Libc.fchown((int)handle.DangerousGetHandle(), uid, gid);
+
+    /// <summary>
+    /// The file a file replaced by rename is: through a symlink (a table kept elsewhere by configuration
+    /// management) the file it names, so that the link stays; renamed over, the link became a copy and
+    /// later edits of the real file no longer reached libwrap. A path that is not a link is itself.
+    /// </summary>
+    public static string FileBehind(string path)
+    {
+        var full = Path.GetFullPath(path);
+        // Asked of a link only: ResolveLinkTarget throws for a path that is not there yet.
+        return new FileInfo(full).LinkTarget is not null && File.ResolveLinkTarget(full, returnFinalTarget: true) is { } target
+            ? Path.GetFullPath(target.FullName)
+            : full;
+    }
 
 }

@@ -2,8 +2,8 @@
 // Input is checked in full before the store is opened: a malformed address, duration or
 // daemon list changes nothing. `ban` refuses the address of the SSH session it runs in
 // (the first field of $SSH_CONNECTION) unless --force: locking yourself out is the
-// classic mistake. Exit status: 0 done, 1 refused, nothing to do or the store unusable, 2 bad
-// input or configuration.
+// classic mistake. Exit status: 0 done (or nothing to do, asked with --unless-banned or
+// --if-banned), 1 refused, nothing to do or the store unusable, 2 bad input or configuration.
 using System.CommandLine;
 using System.Net;
 using Giftwrap.Bans;
@@ -41,8 +41,12 @@ public static class BanCommands
     {
         var config = ConfigOption();
         var target = new Argument<string>("ADDRESS|CIDR") { Description = "The address or prefix, as it was banned." };
-        var command = new Command("unban", "End the ban on an address or prefix.") { target, config };
-        command.SetAction(result => Unban(result.GetValue(target)!, result.GetValue(config)));
+        var ifBanned = new Option<bool>("--if-banned")
+        {
+            Description = "Succeed, changing nothing, when the address or prefix is not banned (Fail2ban's unban of a ban that ended already).",
+        };
+        var command = new Command("unban", "End the ban on an address or prefix.") { target, ifBanned, config };
+        command.SetAction(result => Unban(result.GetValue(target)!, result.GetValue(config), result.GetValue(ifBanned)));
         return command;
     }
 
@@ -104,7 +108,7 @@ public static class BanCommands
         }
     }
 
-    private static int Unban(string targetText, string? config)
+    private static int Unban(string targetText, string? config, bool ifBanned = false)
     {
         if (!BanTarget.TryParse(targetText, out var target, out var error))
             return Fail([error], 2);
@@ -125,6 +129,13 @@ public static class BanCommands
             {
                 var covering = store.List(DateTimeOffset.UtcNow).Where(e => e.Target != target && e.Target.Overlaps(target)).Select(e => e.Target.ToString()).ToList();
                 var hint = covering.Count > 0 ? $" (covered by: {string.Join(", ", covering)})" : "";
+                // Fail2ban unbans at the end of its own ban time, which Giftwrap's may have reached first:
+                // its action asks for this so that a store it cannot use still fails the unban (both were status 1).
+                if (ifBanned && result.Outcome == BanOutcome.NotBanned)
+                {
+                    Console.Out.WriteLine($"{result.Message}{hint}: unchanged");
+                    return 0;
+                }
                 return Fail([result.Message + hint], 1);
             }
             Console.Out.WriteLine(result.Message);

@@ -37,9 +37,11 @@ internal static class BanOutput
         var rows = bans.Select(b => new[]
         {
             b.Target.ToString(),
-            b.Daemons is null ? "ALL" : string.Join(",", b.Daemons),
-            b.Reason.Length > 0 ? Printable(b.Reason.ReplaceLineEndings(" ")) : "-",
-            Printable(b.Origin),
+            // Daemon names, reasons and origins come from other hosts too (a fleet member, a feed); the
+            // store's check of daemon names (what hosts.deny can carry) lets C1 controls through.
+            b.Daemons is null ? "ALL" : TerminalText.Printable(string.Join(",", b.Daemons)),
+            b.Reason.Length > 0 ? TerminalText.Printable(b.Reason.ReplaceLineEndings(" ")) : "-",
+            TerminalText.Printable(b.Origin),
             BanDuration.Format(b.TimeLeft(now)),
         }).ToList();
         string[] header = ["ADDRESS", "DAEMONS", "REASON", "ORIGIN", "LEFT"];
@@ -49,18 +51,6 @@ internal static class BanOutput
             sb.AppendJoin("  ", row.Select((c, i) => i == row.Length - 1 ? c : c.PadRight(widths[i]))).Append('\n');
         return sb.ToString();
     }
-
-    /// <summary>
-    /// Reasons and origins come from other hosts too (a fleet member, a feed): their control
-    /// characters (ESC, C1) are shown as '?' so that a rogue one cannot rewrite the terminal
-    /// the table is printed on. The JSON form escapes them itself.
-    /// </summary>
-    private static string Printable(string text) =>
-        text.Any(char.IsControl) ? string.Create(text.Length, text, (span, t) =>
-        {
-            for (var i = 0; i < t.Length; i++)
-                span[i] = char.IsControl(t[i]) ? '?' : t[i];
-        }) : text;
 
     public static string Json(IReadOnlyList<BanEntry> bans, DateTimeOffset now)
     {

@@ -50,7 +50,8 @@ internal static class BatchMatcher
         }
         if (!int.TryParse(f[6], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) || port > 65535)
         {
-            problem = $"bad server port \"{f[6]}\"";
+            // Batch input is often made from logs: what it quotes from them goes to a terminal.
+            problem = $"bad server port \"{TerminalText.Printable(f[6])}\"";
             return false;
         }
         request = new AccessRequest

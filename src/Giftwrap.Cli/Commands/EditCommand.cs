@@ -5,6 +5,7 @@
 // table back at the deadline unless `giftwrap confirm` ran, even if this session died.
 using System.CommandLine;
 using System.Diagnostics;
+using Giftwrap.Bans.Storage;
 using Giftwrap.Checks;
 using Giftwrap.Hosting;
 using Giftwrap.Rules;
@@ -111,13 +112,20 @@ internal static class EditCommand
             }
             window = w;
         }
+        // A table that is there but is no regular file: a directory would reach the editor as an empty
+        // table and fail only at the rename, and reading a FIFO waits for a writer.
+        if (Giftwrap.Tables.TableFile.NotRegular(target) is { } what)
+        {
+            Console.Error.WriteLine($"giftwrap edit: cannot edit {target}: {what}, not a regular file");
+            return 1;
+        }
         var directory = Path.GetDirectoryName(Path.GetFullPath(target))!;
         var draft = Path.Combine(directory, $".{Path.GetFileName(target)}.giftwrap-edit-{Environment.ProcessId}");
         byte[] original;
         try
         {
             original = File.Exists(target) ? File.ReadAllBytes(target) : [];
-            File.WriteAllBytes(draft, original);
+            WriteDraft(draft, original);
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
         {
@@ -129,7 +137,8 @@ internal static class EditCommand
         }
         try
         {
-            var editor = Environment.GetEnvironmentVariable("VISUAL") ?? Environment.GetEnvironmentVariable("EDITOR") ?? "vi";
+            // Set but empty counts as unset, as git and visudo read them (else the draft itself was run).
+            var editor = new[] { "VISUAL", "EDITOR" }.Select(Environment.GetEnvironmentVariable).FirstOrDefault(e => !string.IsNullOrWhiteSpace(e)) ?? "vi";
             using (var p = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", editor + " \"$1\"", "sh", draft]))!)
             {
                 p.WaitForExit();
@@ -159,8 +168,7 @@ internal static class EditCommand
                 Console.Out.WriteLine(d.ToString().Replace(draft, target, StringComparison.Ordinal));
             if (problems.Any(d => d.Severity == DiagnosticSeverity.Error))
             {
-                Console.Error.WriteLine($"giftwrap edit: the change has errors (see above); {target} is untouched. Your edit is kept in {draft}.kept");
-                File.Copy(draft, draft + ".kept", overwrite: true);
+                Console.Error.WriteLine($"giftwrap edit: the change has errors (see above); {target} is untouched. Your edit is kept in {Keep(draft)}");
                 return 1;
             }
             ShowReplay(allow, deny, newAllow, newDeny, config);
@@ -169,9 +177,26 @@ internal static class EditCommand
                 Console.Out.WriteLine($"{target} is untouched");
                 return 1;
             }
+            // Another edit, or `giftwrap ban` keeping its block of hosts.deny, may have written the table
+            // meanwhile: replacing it with the copy taken before would undo that change without a word.
+            var now = File.Exists(target) ? File.ReadAllBytes(target) : [];
+            if (!now.AsSpan().SequenceEqual(original))
+            {
+                Console.Error.WriteLine($"giftwrap edit: {target} changed while you edited it (another edit, or a ban written to it); it is left as it is now. Your edit is kept in {Keep(draft)}: edit again and carry it over");
+                return 1;
+            }
             var previous = target + PreviousSuffix;
-            File.WriteAllBytes(previous, original);
-            AtomicReplace(target, edited);
+            try
+            {
+                AtomicReplace(previous, original, like: target);
+                AtomicReplace(target, edited);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // A full disk, most often: the rename never happened, so the table is whole; the edit is not lost.
+                Console.Error.WriteLine($"giftwrap edit: cannot replace {target}: {OperatorError.Describe(ex)}; it is untouched. Your edit is kept in {Keep(draft)}");
+                return 1;
+            }
             Console.Out.WriteLine($"{target} replaced; the previous version is in {previous}");
             if (window is { } wnd)
                 ScheduleRevert(target, previous, wnd);
@@ -181,6 +206,13 @@ internal static class EditCommand
         {
             File.Delete(draft);
         }
+    }
+
+    /// <summary>Keeps the edited copy beside the table when it cannot replace it; returns its name. A rename: it needs no disk space.</summary>
+    private static string Keep(string draft)
+    {
+        File.Move(draft, draft + ".kept", overwrite: true);
+        return draft + ".kept";
     }
 
     private static void ShowReplay(string allow, string deny, string newAllow, string newDeny, string? config)
@@ -205,18 +237,55 @@ internal static class EditCommand
         return answer is not null && answer.Trim().StartsWith('y');
     }
 
-    /// <summary>Writes a sibling temp file, syncs it, renames it over the table: readers see the old or the new table, never half.</summary>
-    internal static void AtomicReplace(string path, byte[] content)
+    /// <summary>
+    /// The copy the editor gets, readable by its owner only: the table may be one others may not read
+    /// (hosts.allow 0640). Made anew (O_EXCL), so a link planted under its name is not followed.
+    /// </summary>
+    private static void WriteDraft(string draft, byte[] content)
     {
-        var temp = $"{path}.giftwrap-tmp-{Environment.ProcessId}";
-        using (var fs = new FileStream(temp, FileMode.Create, FileAccess.Write))
+        File.Delete(draft);
+        using var fs = new FileStream(draft, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite });
+        fs.Write(content);
+    }
+
+    /// <summary>
+    /// Writes a sibling temp file, syncs it, renames it over the table: readers see the old or the new table, never half.
+    /// Through a symlink the file it names is replaced and the link kept. The new file has the mode and owner of the
+    /// one replaced (of <paramref name="like"/> when given: the previous version is no more readable than the table),
+    /// and is never readable by others while it is written. A write that fails (a full disk) leaves no temp file.
+    /// </summary>
+    internal static void AtomicReplace(string path, byte[] content, string? like = null)
+    {
+        var full = Native.FileBehind(path);
+        like = like is null ? full : Native.FileBehind(like);
+        var temp = $"{full}.giftwrap-tmp-{Environment.ProcessId}";
+        try
         {
-            fs.Write(content);
-            fs.Flush(flushToDisk: true);
+            File.Delete(temp);
+            using (var fs = new FileStream(temp, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
+            {
+                fs.Write(content);
+                if (File.Exists(like))
+                {
+                    // Owner first: fchown(2) clears set-id bits that the mode then puts back.
+                    if (Native.Owner(like) is { } owner)
+                        Native.SetOwner(fs.SafeFileHandle, owner.Uid, owner.Gid);
+                    File.SetUnixFileMode(fs.SafeFileHandle, File.GetUnixFileMode(like));
+                }
+                else
+                {
+                    // A new table: libwrap-linked daemons running as other users must be able to read it.
+                    File.SetUnixFileMode(fs.SafeFileHandle, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+                }
+                fs.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+            Native.FsyncDirectory(Path.GetDirectoryName(full)!);
         }
-        if (File.Exists(path))
-            File.SetUnixFileMode(temp, File.GetUnixFileMode(path));
-        File.Move(temp, path, overwrite: true);
+        finally
+        {
+            File.Delete(temp);
+        }
     }
 
     /// <summary>

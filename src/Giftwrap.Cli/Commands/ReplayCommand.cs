@@ -43,7 +43,9 @@ internal static class ReplayCommand
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                Console.Error.WriteLine($"giftwrap replay: cannot read {path}: {ex.Message}");
+                // .NET refuses a directory with UnauthorizedAccessException: not a matter of permissions.
+                var why = Directory.Exists(path) ? "a directory, not a log file" : ex.Message;
+                Console.Error.WriteLine($"giftwrap replay: cannot read {path}: {why}");
                 return 1;
             }
             // On a terminal the log is read through a counter, so the note can say how far it got.
@@ -79,10 +81,11 @@ internal static class ReplayCommand
         sb.Append(inv, $"{r.Connections} connection(s) replayed, {r.Distinct} distinct; {r.Changes.Count} client(s) change\n");
         foreach (var g in r.Changes.GroupBy(c => c.Daemon))
         {
-            sb.Append(inv, $"\n{g.Key}: {g.Count()} client(s), {g.Sum(c => c.Connections)} connection(s)\n");
+            // Daemons, names and users come from the log: from DNS, ident replies, or anyone who can write to syslog.
+            sb.Append(inv, $"\n{TerminalText.Printable(g.Key)}: {g.Count()} client(s), {g.Sum(c => c.Connections)} connection(s)\n");
             foreach (var c in g)
             {
-                sb.Append(inv, $"  {c.Client,-40} {VerdictWords.Of(c.Before)} -> {VerdictWords.Of(c.After)}  {c.Connections} connection(s)");
+                sb.Append(inv, $"  {TerminalText.Printable(c.Client),-40} {VerdictWords.Of(c.Before)} -> {VerdictWords.Of(c.After)}  {c.Connections} connection(s)");
                 if (c.AfterRule is { } rule)
                     sb.Append(inv, $"  by {rule}");
                 sb.Append('\n');
