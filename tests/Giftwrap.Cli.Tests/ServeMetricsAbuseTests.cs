@@ -23,10 +23,10 @@ public sealed class ServeMetricsAbuseTests
         Assert.Equal("served\n", await ExchangeAsync(port));
         Assert.Contains(await ScrapeAsync(metricsPort), s => s.Name == "giftwrap_decisions_total");
         var socketsBefore = Sockets(gate.Id);
-        var soft = SoftLimit(gate.Id);
+        var soft = DescriptorLimit.Soft(gate.Id);
         // Room for the bound, not for the flood: the exporter on HttpListener took one descriptor per
         // connection until the runtime had none left.
-        await SetSoftLimitAsync(gate.Id, Directory.GetFileSystemEntries($"/proc/{gate.Id}/fd").Length + 64);
+        await DescriptorLimit.SetSoftAsync(gate.Id, Directory.GetFileSystemEntries($"/proc/{gate.Id}/fd").Length + 64);
 
         var flood = await ConnectManyAsync(metricsPort, 150);
         try
@@ -44,7 +44,7 @@ public sealed class ServeMetricsAbuseTests
             foreach (var s in flood)
                 s.Dispose();
         }
-        await SetSoftLimitAsync(gate.Id, soft);
+        await DescriptorLimit.SetSoftAsync(gate.Id, soft);
         var samples = await ScrapeAsync(metricsPort);
         Assert.Equal(4, samples.Sum("giftwrap_decisions_total", ("daemon", "hello"), ("verdict", "granted")));
         Assert.Null(gate.ExitCode(TimeSpan.FromMilliseconds(100)));
@@ -303,22 +303,5 @@ public sealed class ServeMetricsAbuseTests
             }
         }
         return count;
-    }
-
-    /// <summary>The soft RLIMIT_NOFILE of <paramref name="pid"/>, from /proc/PID/limits.</summary>
-    private static int SoftLimit(int pid)
-    {
-        var line = File.ReadAllLines($"/proc/{pid}/limits").Single(l => l.StartsWith("Max open files", StringComparison.Ordinal));
-        return int.Parse(line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries)[0], CultureInfo.InvariantCulture);
-    }
-
-    /// <summary>Sets the soft limit only (the hard one stays), as any user may for their own process.</summary>
-    private static async Task SetSoftLimitAsync(int pid, int soft)
-    {
-        using var p = Process.Start("prlimit", ["--pid", pid.ToString(CultureInfo.InvariantCulture), $"--nofile={soft}:"])!;
-        await p.WaitForExitAsync();
-        Assert.Equal(0, p.ExitCode);
-        // The gate reads the limit again at most once a second (DescriptorReserve.Ceiling).
-        await Task.Delay(1200);
     }
 }

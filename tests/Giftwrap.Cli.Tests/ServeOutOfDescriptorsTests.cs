@@ -112,9 +112,9 @@ public sealed class ServeOutOfDescriptorsTests
         using var gate = new ServeProcess(conf, drainSeconds: 2);
         await gate.WaitForAsync("listening on", TimeSpan.FromSeconds(30));
         await Task.Delay(500);
-        var soft = SoftLimit(gate.Id);
+        var soft = DescriptorLimit.Soft(gate.Id);
         var limit = Directory.GetFileSystemEntries($"/proc/{gate.Id}/fd").Length + 48;
-        await SetSoftLimitAsync(gate.Id, limit);
+        await DescriptorLimit.SetSoftAsync(gate.Id, limit);
 
         // Twice as many clients as the limit has room for, each held open, for three seconds.
         var clients = new List<Socket>();
@@ -145,7 +145,7 @@ public sealed class ServeOutOfDescriptorsTests
         // Said, but not ten times a second per listener.
         await gate.WaitForAsync("error: accept on", TimeSpan.FromSeconds(5));
         Assert.True(gate.Stderr.Split('\n').Count(l => l.Contains("error: accept on", StringComparison.Ordinal)) <= 2, gate.Stderr);
-        await SetSoftLimitAsync(gate.Id, soft);
+        await DescriptorLimit.SetSoftAsync(gate.Id, soft);
         await Task.Delay(500);
         using var last = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await last.ConnectAsync(IPAddress.Loopback, port).WaitAsync(TimeSpan.FromSeconds(10));
@@ -183,14 +183,14 @@ public sealed class ServeOutOfDescriptorsTests
     /// </summary>
     private static async Task<Squeezed> ExchangeSqueezedAsync(ServeProcess gate, int port)
     {
-        var soft = SoftLimit(gate.Id);
+        var soft = DescriptorLimit.Soft(gate.Id);
         var held = Descriptors(gate.Id).Order().ToList();
         var limit = held.Count + 1;
-        await SetSoftLimitAsync(gate.Id, limit);
+        await DescriptorLimit.SetSoftAsync(gate.Id, limit);
         var exchange = ExchangeAsync(port, TimeSpan.FromSeconds(30));
         await Task.WhenAny(exchange, Task.Delay(TimeSpan.FromSeconds(3)));
         var whileSqueezed = exchange.IsCompleted;
-        await SetSoftLimitAsync(gate.Id, soft);
+        await DescriptorLimit.SetSoftAsync(gate.Id, soft);
         return new Squeezed(await exchange, whileSqueezed, limit, string.Join(' ', held));
     }
 
@@ -216,22 +216,6 @@ public sealed class ServeOutOfDescriptorsTests
         return text.ToString();
     }
 
-    /// <summary>The soft RLIMIT_NOFILE of <paramref name="pid"/>, from /proc/PID/limits.</summary>
-    private static int SoftLimit(int pid)
-    {
-        var line = File.ReadAllLines($"/proc/{pid}/limits").Single(l => l.StartsWith("Max open files", StringComparison.Ordinal));
-        return int.Parse(line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries)[0], CultureInfo.InvariantCulture);
-    }
-
-    /// <summary>Sets the soft limit only (the hard one stays), as any user may for their own process.</summary>
-    private static async Task SetSoftLimitAsync(int pid, int soft)
-    {
-        using var p = Process.Start("prlimit", ["--pid", pid.ToString(CultureInfo.InvariantCulture), $"--nofile={soft}:"])!;
-        await p.WaitForExitAsync();
-        Assert.Equal(0, p.ExitCode);
-        // The relay reads the limit again at most once a second (DescriptorReserve.Ceiling).
-        await Task.Delay(1200);
-    }
 
     /// <summary>Children of <paramref name="pid"/> that have exited and were not waited for.</summary>
     private static int Zombies(int pid)
