@@ -152,6 +152,15 @@ build() {
         examples/giftwrap.conf >"$tree/etc/giftwrap/giftwrap.conf"
     echo /etc/giftwrap/giftwrap.conf >"$tree/DEBIAN/conffiles"
 
+    # 5b. Fail2ban's action (`action = giftwrap` in a jail), with the packaged program's path; a
+    #     conffile too. It sits in Fail2ban's own directory, where a jail finds it by name.
+    install -d -m 0755 "$tree/etc/fail2ban/action.d"
+    sed -e "s:^giftwrap = /usr/local/bin/giftwrap$:giftwrap = /usr/sbin/giftwrap:" \
+        -e "s:^# Copy to /etc/fail2ban/action.d/giftwrap.conf.*:# Installed by the giftwrap package; a jail uses it with action = giftwrap.:" \
+        examples/fail2ban/action.d/giftwrap.conf >"$tree/etc/fail2ban/action.d/giftwrap.conf"
+    grep -q "^giftwrap = /usr/sbin/giftwrap$" "$tree/etc/fail2ban/action.d/giftwrap.conf"
+    echo /etc/fail2ban/action.d/giftwrap.conf >>"$tree/DEBIAN/conffiles"
+
     # 6. copyright (machine-readable, DEP-5) and changelog, as policy 12.5 and 12.7 want.
     local doc="$tree/usr/share/doc/giftwrap"
     install -d -m 0755 "$doc"

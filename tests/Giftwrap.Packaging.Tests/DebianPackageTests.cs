@@ -40,14 +40,14 @@ public sealed class DebianPackageTests(PackagingFixture fixture, ITestOutputHelp
             "./usr/sbin/giftwrap", "./usr/sbin/giftwrap-tcpd",
             "./usr/share/man/man8/giftwrap.8.gz", "./usr/share/man/man5/giftwrap.conf.5.gz", "./usr/share/man/man8/giftwrap-tcpd.8.gz",
             "./usr/lib/systemd/system/giftwrap.service", "./usr/lib/systemd/system/giftwrap.socket",
-            "./usr/share/bash-completion/completions/giftwrap", "./etc/giftwrap/giftwrap.conf",
+            "./usr/share/bash-completion/completions/giftwrap", "./etc/giftwrap/giftwrap.conf", "./etc/fail2ban/action.d/giftwrap.conf",
             "./usr/share/doc/giftwrap/copyright", "./usr/share/doc/giftwrap/changelog.gz",
         })
         {
             Assert.Contains(" " + path, contents);
         }
         Assert.DoesNotContain("./var/", contents); // the postinst makes the store's directory
-        Assert.Equal("/etc/giftwrap/giftwrap.conf\n", Field(deb, "conffiles"));
+        Assert.Equal("/etc/giftwrap/giftwrap.conf\n/etc/fail2ban/action.d/giftwrap.conf\n", Field(deb, "conffiles"));
         var control = Field(deb, "control");
         Assert.Contains($"Version: {fixture.Version}\n", control);
         Assert.Contains("Architecture: amd64\n", control);
