@@ -77,7 +77,17 @@ internal static class ReplayCommand
                     Console.Error.WriteLine($"giftwrap replay: {path}: {stats.TooLong} line(s) longer than {LogReader.MaxLineBytes} bytes skipped");
                 if (report.Summary is { } s)
                     Console.Error.WriteLine($"giftwrap replay: {path}: more than {s.MaxDistinct} distinct connections; {s.Connections} connection(s) past them are summarised by daemon and rule (--max-distinct)");
-                Console.Out.Write(result.GetValue(json) ? Json(report) : Text(report));
+                // Written as it is formed: a report of many clients is not built a second time as one string.
+                if (result.GetValue(json))
+                {
+                    using var stdout = Console.OpenStandardOutput();
+                    Json(report, stdout);
+                }
+                else
+                {
+                    using var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false), 1 << 16);
+                    Text(report, stdout);
+                }
                 return 0;
             }
         });
@@ -89,52 +99,56 @@ internal static class ReplayCommand
 
     internal static string Text(ReplayReport r)
     {
-        var sb = new StringBuilder();
+        using var sw = new StringWriter(CultureInfo.InvariantCulture);
+        Text(r, sw);
+        return sw.ToString();
+    }
+
+    internal static void Text(ReplayReport r, TextWriter o)
+    {
         var inv = CultureInfo.InvariantCulture;
         if (r.Summary is { } s)
         {
-            sb.Append(inv, $"{r.Connections} connection(s) replayed, {r.Distinct} distinct listed and about {s.DistinctEstimate} more summarised; {r.Changes.Count} listed client(s) change\n");
-            sb.Append(inv, $"summarised: {s.Connections} connection(s), about {s.DistinctEstimate} distinct, past the first {s.MaxDistinct} distinct: counted by daemon and rule below, not listed client by client\n");
+            o.Write(string.Create(inv, $"{r.Connections} connection(s) replayed, {r.Distinct} distinct listed and about {s.DistinctEstimate} more summarised; {r.Changes.Count} listed client(s) change\n"));
+            o.Write(string.Create(inv, $"summarised: {s.Connections} connection(s), about {s.DistinctEstimate} distinct, past the first {s.MaxDistinct} distinct: counted by daemon and rule below, not listed client by client\n"));
         }
         else
         {
-            sb.Append(inv, $"{r.Connections} connection(s) replayed, {r.Distinct} distinct; {r.Changes.Count} client(s) change\n");
+            o.Write(string.Create(inv, $"{r.Connections} connection(s) replayed, {r.Distinct} distinct; {r.Changes.Count} client(s) change\n"));
         }
         foreach (var g in r.Changes.GroupBy(c => c.Daemon))
         {
             // Daemons, names and users come from the log: from DNS, ident replies, or anyone who can write to syslog.
-            sb.Append(inv, $"\n{TerminalText.Printable(g.Key)}: {g.Count()} client(s), {g.Sum(c => c.Connections)} connection(s)\n");
+            o.Write(string.Create(inv, $"\n{TerminalText.Printable(g.Key)}: {g.Count()} client(s), {g.Sum(c => c.Connections)} connection(s)\n"));
             foreach (var c in g)
             {
-                sb.Append(inv, $"  {TerminalText.Printable(c.Client),-40} {VerdictWords.Of(c.Before)} -> {VerdictWords.Of(c.After)}  {c.Connections} connection(s)");
+                o.Write(string.Create(inv, $"  {TerminalText.Printable(c.Client),-40} {VerdictWords.Of(c.Before)} -> {VerdictWords.Of(c.After)}  {c.Connections} connection(s)"));
                 if (c.AfterRule is { } rule)
-                    sb.Append(inv, $"  by {rule}");
-                sb.Append('\n');
+                    o.Write(string.Create(inv, $"  by {rule}"));
+                o.Write('\n');
             }
         }
         if (r.Summary is { } summary)
-            Summarised(sb, summary);
-        return sb.ToString();
+            Summarised(o, summary);
     }
 
-    private static void Summarised(StringBuilder sb, ReplaySummary s)
+    private static void Summarised(TextWriter o, ReplaySummary s)
     {
         var inv = CultureInfo.InvariantCulture;
-        sb.Append(inv, $"\nsummarised past the first {s.MaxDistinct} distinct: {s.Changes.Sum(t => t.Connections)} connection(s) change\n");
+        o.Write(string.Create(inv, $"\nsummarised past the first {s.MaxDistinct} distinct: {s.Changes.Sum(t => t.Connections)} connection(s) change\n"));
         foreach (var t in s.Changes)
         {
             var daemon = t.Daemon is null ? "(other daemons)" : TerminalText.Printable(t.Daemon);
-            sb.Append(inv, $"  {daemon,-40} {VerdictWords.Of(t.Before)} -> {VerdictWords.Of(t.After)}  {t.Connections} connection(s)");
+            o.Write(string.Create(inv, $"  {daemon,-40} {VerdictWords.Of(t.Before)} -> {VerdictWords.Of(t.After)}  {t.Connections} connection(s)"));
             if (t.AfterRule is { } rule)
-                sb.Append(inv, $"  by {rule}");
-            sb.Append('\n');
+                o.Write(string.Create(inv, $"  by {rule}"));
+            o.Write('\n');
         }
     }
 
-    internal static string Json(ReplayReport r)
+    internal static void Json(ReplayReport r, Stream output)
     {
-        using var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true }))
         {
             w.WriteStartObject();
             w.WriteNumber("connections", r.Connections);
@@ -156,6 +170,9 @@ internal static class ReplayCommand
                     if (c.AfterRule is { } rule)
                         w.WriteString("rule", rule.ToString());
                     w.WriteEndObject();
+                    // The writer keeps everything until flushed.
+                    if (w.BytesPending > 1 << 16)
+                        w.Flush();
                 }
                 w.WriteEndArray();
             }
@@ -164,7 +181,7 @@ internal static class ReplayCommand
                 Summarised(w, s);
             w.WriteEndObject();
         }
-        return Encoding.UTF8.GetString(ms.ToArray()) + "\n";
+        output.Write("\n"u8);
     }
 
     // Only present when something was summarised: the output of an ordinary log is unchanged.
