@@ -80,12 +80,7 @@ public sealed class ReplayBoundsTests
         var curAllow = dir.Write("cur.allow", "sshd: [2001:db8::]/32\n");
         var deny = dir.Write("deny", "ALL: ALL\n");
         var newAllow = dir.Write("new.allow", "");
-        var log = Path.Combine(dir.Path, "decisions.jsonl");
-        using (var w = new StreamWriter(log))
-        {
-            for (var i = 0; i < 500_000; i++)
-                w.Write(Line("sshd", $"2001:db8::{i >> 16:x}:{i & 0xffff:x}"));
-        }
+        var log = WriteHostileLog(dir);
         var heapLimit = new Dictionary<string, string> { ["DOTNET_GCHeapHardLimit"] = "0xC000000" };
         var r = CliRunner.FeedWith(dir.Path, null, heapLimit,
             "replay", "--log", log, "--allow", newAllow, "--deny", deny, "--current-allow", curAllow, "--current-deny", deny, "--json");
@@ -94,5 +89,32 @@ public sealed class ReplayBoundsTests
         Assert.Equal(500_000, doc.RootElement.GetProperty("connections").GetInt64());
         Assert.Equal(100_000, doc.RootElement.GetProperty("distinct").GetInt64());
         Assert.Equal(400_000, doc.RootElement.GetProperty("summarised").GetProperty("connections").GetInt64());
+    }
+
+    [Fact]
+    public void Edit_HostileDecisionLog_ShowsTheSummaryWithinAFixedHeap()
+    {
+        // edit shows what the change does to the connections of the decision log, through replay's code.
+        using var dir = new TempDir();
+        var allow = dir.Write("hosts.allow", "sshd: [2001:db8::]/32\n");
+        dir.Write("hosts.deny", "ALL: ALL\n");
+        var log = WriteHostileLog(dir);
+        var conf = dir.Write("giftwrap.conf", $"[log]\ndecisions = {log}\n");
+        var editor = "sh -c 'echo \"sshd: 192.0.2.1\" > \"$0\"'";
+        var env = new Dictionary<string, string> { ["EDITOR"] = editor, ["VISUAL"] = editor, ["DOTNET_GCHeapHardLimit"] = "0xC000000" };
+        var r = CliRunner.FeedWith(dir.Path, null, env, "edit", "-d", "--config", conf, "--yes");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("500000 connection(s) replayed, 100000 distinct listed and about ", r.Stdout);
+        Assert.Contains("\nsummarised: 400000 connection(s), about ", r.Stdout);
+        Assert.Equal("sshd: 192.0.2.1\n", File.ReadAllText(allow));
+    }
+
+    private static string WriteHostileLog(TempDir dir)
+    {
+        var log = Path.Combine(dir.Path, "decisions.jsonl");
+        using var w = new StreamWriter(log);
+        for (var i = 0; i < 500_000; i++)
+            w.Write(Line("sshd", $"2001:db8::{i >> 16:x}:{i & 0xffff:x}"));
+        return log;
     }
 }
