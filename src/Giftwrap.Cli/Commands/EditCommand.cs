@@ -226,7 +226,9 @@ internal static class EditCommand
         using var current = new Giftwrap.Tables.AccessTables(allow, deny, new Giftwrap.Tables.AccessTablesOptions { Live = false });
         using var proposed = new Giftwrap.Tables.AccessTables(newAllow, newDeny, new Giftwrap.Tables.AccessTablesOptions { Live = false });
         var r = Giftwrap.Replay.Replayer.Run(Giftwrap.Replay.LogReader.DecisionLog(stream, stats), stats, current, proposed);
-        Console.Out.Write("What this change does to recent connections (" + log + "):\n" + ReplayCommand.Text(r));
+        // Bounded like replay's (Replayer.DefaultMaxDistinct), and written as it is formed.
+        Console.Out.Write("What this change does to recent connections (" + log + "):\n");
+        ReplayCommand.Text(r, Console.Out);
     }
 
     private static bool Ask(string question)
