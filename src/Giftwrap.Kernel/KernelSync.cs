@@ -52,6 +52,7 @@ public sealed partial class KernelSync : IAsyncDisposable
     private int _changed;
     private int _reconcile;
     private int _rewrite;
+    private Task<bool>? _start;
     private Task? _loop;
     private Task? _monitorLoop;
     private Process? _monitor;
@@ -111,10 +112,17 @@ public sealed partial class KernelSync : IAsyncDisposable
     /// <summary>
     /// Writes the whole table, then follows the store, the timer and the monitor until disposed.
     /// False (and the reason logged) when nft refused the first write; the loop still retries.
+    /// Called once. It may be left running (serve listens without waiting for it): disposing
+    /// stops it, kills an nft it waits for, and starts nothing after.
     /// </summary>
-    public async Task<bool> StartAsync()
+    public Task<bool> StartAsync() => _start ??= StartCoreAsync();
+
+    private async Task<bool> StartCoreAsync()
     {
         var ok = await RewriteAsync("start", _stop.Token).ConfigureAwait(false);
+        // Disposed during the first write (the gate stopped while nft hung): no loop, no monitor, no subscription.
+        if (_stop.IsCancellationRequested)
+            return false;
         if (_store is not null)
             _store.Changed += OnChanged;
         _gauge = KernelMetrics.ObserveElements(() => Elements);
@@ -202,7 +210,10 @@ public sealed partial class KernelSync : IAsyncDisposable
         }
     }
 
-    /// <summary>Removes Giftwrap's table (and nothing else) from the kernel.</summary>
+    /// <summary>
+    /// Removes Giftwrap's table (and nothing else) from the kernel. Also after <see cref="DisposeAsync"/>,
+    /// which is the way to remove it for good: no write of this side can follow to put it back.
+    /// </summary>
     public async Task<string?> RemoveAsync(CancellationToken ct)
     {
         var r = await _nft.ApplyAsync(NftScript.Remove(), ct).ConfigureAwait(false);
@@ -226,28 +237,34 @@ public sealed partial class KernelSync : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Stopped first: an nft still running (the first write included) is killed by its pid, and a start
+        // still under way ends before the loops are looked for, so none is started behind this.
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await StoppedAsync(_start).ConfigureAwait(false);
+        StopMonitor();
+        await StoppedAsync(_loop).ConfigureAwait(false);
+        await StoppedAsync(_monitorLoop).ConfigureAwait(false);
         if (_store is not null)
             _store.Changed -= OnChanged;
         _rules?.Dispose();
-        await _stop.CancelAsync().ConfigureAwait(false);
-        StopMonitor();
-        foreach (var t in new[] { _loop, _monitorLoop })
-        {
-            if (t is null)
-                continue;
-            try
-            {
-                await t.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                // Stopping: the loop was waiting or running nft.
-            }
-        }
         _gauge?.Dispose();
         _stop.Dispose();
         _gate.Dispose();
         _wake.Dispose();
+    }
+
+    private static async Task StoppedAsync(Task? t)
+    {
+        if (t is null)
+            return;
+        try
+        {
+            await t.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping: the loop was waiting or running nft.
+        }
     }
 
     private void OnChanged(object? sender, BanChangedEventArgs e)
@@ -383,6 +400,9 @@ public sealed partial class KernelSync : IAsyncDisposable
             daemons = [];
         }
         var r = await _nft.ApplyAsync(NftScript.Table(view, BanPorts, daemons, now, _hook), ct).ConfigureAwait(false);
+        // Stopped with the gate while nft ran (it was killed): nothing to say, and no probe to start.
+        if (!r.Succeeded && ct.IsCancellationRequested)
+            return false;
         // Refused: when the kernel also refuses the prerouting chain alone, it lacks the hook or fib,
         // and the input hook (all of whose packets are local) does the same job, later in the path.
         if (!r.Succeeded && _hook == KernelHook.Prerouting && await ProbeHookAsync(ct).ConfigureAwait(false) is { } refused)

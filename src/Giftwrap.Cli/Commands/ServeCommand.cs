@@ -103,12 +103,13 @@ internal static class ServeCommand
         // Joined in the background: a Redis that is down or does not answer must not hold the listeners back.
         // Its warnings name the line of the configuration that asked for the fleet.
         await using var fleet = settings.Fleet is null ? null : Giftwrap.Bans.Redis.BackgroundFleet.Start(bans!.Store, settings.Fleet, new FleetLog(log, settings.File.Where("bans", "redis")));
-        // The kernel side (nftables) is a first line in front of the gate, stopped with it. A failed
-        // first write is logged and retried by its loop: the gate refuses banned clients itself.
+        // The kernel side (nftables) is a first line in front of the gate, stopped with it. Its first
+        // write is not waited for, and a failed one is logged and retried by its loop: the gate judges
+        // every connection itself, banned clients included, so it listens at once whatever nft does.
         // CrowdSec's decisions go into the same store (so the fleet shares them), followed in the
         // background. A reload changes either where its section changed.
         await using var sides = new ServeSides(bans, log);
-        await sides.StartAsync(settings).ConfigureAwait(false);
+        sides.Start(settings);
         var server = new GateServer(cfg, log, lookups, SocketActivation.Take(), bans);
         // Signals are taken before the listeners open: a SIGHUP that follows "listening on" at once
         // must reload, not kill the daemon with the default action.

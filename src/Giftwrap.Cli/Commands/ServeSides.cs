@@ -3,6 +3,9 @@
 // (already validated as a whole by Reloading): a changed [kernel] starts, reconfigures (one
 // transaction) or stops the kernel side; a changed [crowdsec] restarts the bouncer, whose first
 // full list reconciles the store. An unchanged section is left running as it is.
+// The kernel's first write is not waited for: the gate judges every connection itself (bans and
+// tables; the kernel only drops a subset of what it refuses), so it listens at once while nft
+// runs, and a write that is slow or fails is said in one line.
 // Not here: reading and validating the file (Settings, Reloading), the gate itself (GateServer).
 using Giftwrap.Bans.CrowdSec;
 using Giftwrap.Configuration;
@@ -16,17 +19,20 @@ internal sealed class ServeSides(GateBans? bans, GateLog log) : IAsyncDisposable
 {
     private static readonly string[] NoOrigins = [];
     private KernelSettings? _kernelSettings;
+    // How long the first write may take before the log says so (nft writes a table in well under a second).
+    private static readonly TimeSpan SlowFirstWrite = TimeSpan.FromSeconds(5);
     private KernelSync? _kernel;
+    private Task _kernelStart = Task.CompletedTask; // the first write of _kernel, said when done
     private CrowdSecOptions? _crowdSecOptions;
     private CrowdSecBouncer? _crowdsec;
     private ConfigFile? _file; // the running configuration, for the place its log lines name
 
     /// <summary>What the gate starts with.</summary>
-    public async Task StartAsync(ServeSettings settings)
+    public void Start(ServeSettings settings)
     {
         _file = settings.File;
         if (settings.Kernel is { Enabled: true } k)
-            await StartKernelAsync(k).ConfigureAwait(false);
+            StartKernel(k);
         _kernelSettings = settings.Kernel;
         if (settings.CrowdSec is { } c)
             StartCrowdSec(c);
@@ -40,14 +46,43 @@ internal sealed class ServeSides(GateBans? bans, GateLog log) : IAsyncDisposable
         await ApplyCrowdSecAsync(settings.CrowdSec).ConfigureAwait(false);
     }
 
-    private async Task StartKernelAsync(KernelSettings settings)
+    private void StartKernel(KernelSettings settings)
     {
         var kernel = new KernelSync(bans?.Store, settings.Options, new KernelGateLog(log));
         if (settings.Rules(live: true) is { } rules)
             kernel.Use(rules);
         _kernel = kernel;
-        if (await kernel.StartAsync().ConfigureAwait(false))
-            log.Gate(SyslogSeverity.Info, $"kernel: table inet {KernelOptions.Table} written: {kernel.Elements} ban element(s), {kernel.Daemons.Count} daemon port(s) with address rules");
+        _kernelStart = FirstWriteAsync(kernel);
+    }
+
+    /// <summary>
+    /// The kernel side's first write, in the background. A refusal is logged by the kernel side (and retried
+    /// by its loop); one still running after <see cref="SlowFirstWrite"/> (an nft that hangs is killed at
+    /// 60 s, a fallback to the input hook runs nft up to three times) is said here, once.
+    /// </summary>
+    private async Task FirstWriteAsync(KernelSync kernel)
+    {
+        var write = kernel.StartAsync();
+        using var slow = new CancellationTokenSource();
+        if (await Task.WhenAny(write, Task.Delay(SlowFirstWrite, slow.Token)).ConfigureAwait(false) != write)
+            log.Gate(SyslogSeverity.Warning, $"warning: kernel: the first write of table inet {KernelOptions.Table} has not finished after {SlowFirstWrite.TotalSeconds:0} s (nft slow or hung); the gate serves meanwhile and refuses banned clients itself");
+        await slow.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            if (await write.ConfigureAwait(false))
+                log.Gate(SyslogSeverity.Info, $"kernel: table inet {KernelOptions.Table} written: {kernel.Elements} ban element(s), {kernel.Daemons.Count} daemon port(s) with address rules");
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped (the gate, or a reload that turned the kernel side off) before the first write was done.
+        }
+    }
+
+    /// <summary>Stops the kernel side: an nft it runs is killed, and its first write, if still under way, ends before this does.</summary>
+    private async Task StopKernelAsync()
+    {
+        await _kernel!.DisposeAsync().ConfigureAwait(false);
+        await _kernelStart.ConfigureAwait(false);
     }
 
     private async Task ApplyKernelAsync(KernelSettings? next)
@@ -63,15 +98,17 @@ internal sealed class ServeSides(GateBans? bans, GateLog log) : IAsyncDisposable
         if (_kernel is null)
         {
             if (next is { Enabled: true })
-                await StartKernelAsync(next).ConfigureAwait(false);
+                StartKernel(next);
             return;
         }
         if (next is not { Enabled: true })
         {
             // Turned off: the table goes with the kernel side, so nothing the gate no longer
             // follows stays in force in the kernel (the gate refuses banned clients itself).
+            // Stopped first, so that no write of its own (a first write still under way, a
+            // reconciliation) can put the table back after it is removed.
+            await StopKernelAsync().ConfigureAwait(false);
             var error = await _kernel.RemoveAsync(CancellationToken.None).ConfigureAwait(false);
-            await _kernel.DisposeAsync().ConfigureAwait(false);
             _kernel = null;
             if (error is null)
                 log.Gate(SyslogSeverity.Info, $"kernel: nftables = no: table inet {KernelOptions.Table} removed");
@@ -136,6 +173,6 @@ internal sealed class ServeSides(GateBans? bans, GateLog log) : IAsyncDisposable
         if (_crowdsec is not null)
             await _crowdsec.DisposeAsync().ConfigureAwait(false);
         if (_kernel is not null)
-            await _kernel.DisposeAsync().ConfigureAwait(false);
+            await StopKernelAsync().ConfigureAwait(false);
     }
 }

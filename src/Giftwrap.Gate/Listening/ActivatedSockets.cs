@@ -15,6 +15,11 @@
 // reads the socket alone, blocking), though the gate's stop waits for no program. A socket
 // taken by its name stays bound to that name: a reload whose configuration names its service
 // again takes it for that service, by the same rules as at start.
+// A socket the gate bound itself that a reload lets go waits here the same way (Retire), until
+// its old listener is done with it (and, for UDP, the program that listener started has exited);
+// then it is closed, unless a reload took it back meanwhile for its address: the address is
+// still bound by that very socket, so a bind of a second one would fail (EADDRINUSE), and one
+// socket with one listener at a time is what systemd's sockets get too.
 using System.Net;
 using System.Net.Sockets;
 using Giftwrap.Gate.Config;
@@ -37,8 +42,11 @@ internal sealed class ActivatedSockets : IDisposable
         Unusable,
     }
 
-    /// <summary>One passed socket: its descriptor number as passed, its FileDescriptorName=, its kind and address.</summary>
-    internal sealed record Passed(Socket Socket, int Fd, string? Name, Kind Kind, IPEndPoint? Local)
+    /// <summary>
+    /// One passed socket: its descriptor number as passed, its FileDescriptorName=, its kind and address;
+    /// <paramref name="Own"/> for a socket the gate bound itself, here between a reload that let it go and its close.
+    /// </summary>
+    internal sealed record Passed(Socket Socket, int Fd, string? Name, Kind Kind, IPEndPoint? Local, bool Own = false)
     {
         /// <summary>"descriptor 3 (name) bound to ADDRESS", as the log and the errors name it.</summary>
         public override string ToString() =>
@@ -98,7 +106,8 @@ internal sealed class ActivatedSockets : IDisposable
                 return Take(match);
             var other = udp ? Kind.Stream : Kind.Datagram;
             var otherWanted = config.Services.Any(s => (udp ? s.Listen : s.ListenUdp).Contains(ep));
-            if (!otherWanted && _free.Find(p => p.Kind == other && ep.Equals(p.Local)) is { } wrong)
+            // A socket of the gate's own on the way out was no offer for this address: only systemd's are.
+            if (!otherWanted && _free.Find(p => !p.Own && p.Kind == other && ep.Equals(p.Local)) is { } wrong)
                 throw WrongKind(wrong, ep, udp, service, byName: false);
         }
         return null;
@@ -114,7 +123,7 @@ internal sealed class ActivatedSockets : IDisposable
         var named = new List<(Socket, ServiceConfig, bool)>();
         lock (_lock)
         {
-            foreach (var p in _free.ToList())
+            foreach (var p in _free.Where(p => !p.Own).ToList())
             {
                 var service = config.Services.FirstOrDefault(s => s.Name == p.Name);
                 if (p.Kind == Kind.Unusable || service is null)
@@ -175,12 +184,45 @@ internal sealed class ActivatedSockets : IDisposable
             throw WrongKind(p, p.Local!, !udp, service, byName: true);
     }
 
-    /// <summary>Whether <paramref name="socket"/> was passed by systemd.</summary>
+    /// <summary>Whether <paramref name="socket"/> was passed by systemd (false for one of the gate's own that a reload took back).</summary>
     public bool IsPassed(Socket socket)
     {
         lock (_lock)
-            return _taken.ContainsKey(socket);
+            return _taken.TryGetValue(socket, out var p) && !p.Own;
     }
+
+    /// <summary>
+    /// Keeps <paramref name="socket"/>, which the gate bound itself for <paramref name="local"/> and a reload
+    /// let go, until <paramref name="stopped"/> (its listener's stop) and <paramref name="released"/> (for UDP,
+    /// the exit of a program that listener started) are done, then closes it, unless a reload has taken it
+    /// back by then (<see cref="TakeFor"/>): a listener that takes it starts after both, as on a passed socket.
+    /// </summary>
+    public void Retire(Socket socket, IPEndPoint local, bool udp, Task stopped, Task? released = null)
+    {
+        lock (_lock)
+        {
+            // Taken back before (and let go again), or let go for the first time.
+            if (!_taken.Remove(socket, out var p))
+                p = new Passed(socket, (int)socket.SafeHandle.DangerousGetHandle(), null, udp ? Kind.Datagram : Kind.Stream, local, Own: true);
+            Free(p, stopped, released);
+        }
+    }
+
+    /// <summary>
+    /// Whether a socket of the gate's own on its way out still holds <paramref name="ep"/> (the same port
+    /// and protocol, on that address or on the wildcard address of its family, or the reverse).
+    /// </summary>
+    public bool OwnHolds(IPEndPoint ep, bool udp)
+    {
+        var kind = udp ? Kind.Datagram : Kind.Stream;
+        lock (_lock)
+        {
+            return _free.Any(p => p.Own && p.Kind == kind && p.Local is { } l && l.Port == ep.Port && l.AddressFamily == ep.AddressFamily
+                && (l.Address.Equals(ep.Address) || Wildcard(l.Address) || Wildcard(ep.Address)));
+        }
+    }
+
+    private static bool Wildcard(IPAddress a) => a.Equals(IPAddress.Any) || a.Equals(IPAddress.IPv6Any);
 
     /// <summary>
     /// Takes back a passed socket a reload let go (true: the caller must not close it), kept open
@@ -196,17 +238,45 @@ internal sealed class ActivatedSockets : IDisposable
         {
             if (!_taken.Remove(socket, out var p))
                 return false;
-            _free.Add(p);
-            if (stopped is not null)
-            {
-                _stops[socket] = stopped;
-                // A listener stopped while it still waited for the one before never watched the
-                // socket: what it waited for (a program of that one) still holds, after it too.
-                var before = _released.GetValueOrDefault(socket);
-                released ??= stopped;
-                _released[socket] = before is null || before.IsCompleted ? released : Task.WhenAll(before, released);
-            }
+            Free(p, stopped, released);
             return true;
+        }
+    }
+
+    /// <summary>Puts <paramref name="p"/> among the free sockets (under the lock); one of the gate's own is closed once released.</summary>
+    private void Free(Passed p, Task? stopped, Task? released)
+    {
+        var socket = p.Socket;
+        _free.Add(p);
+        if (stopped is not null)
+        {
+            _stops[socket] = stopped;
+            // A listener stopped while it still waited for the one before never watched the
+            // socket: what it waited for (a program of that one) still holds, after it too.
+            var before = _released.GetValueOrDefault(socket);
+            released ??= stopped;
+            _released[socket] = before is null || before.IsCompleted ? released : Task.WhenAll(before, released);
+        }
+        if (p.Own)
+            _ = CloseWhenReleasedAsync(p, _released.GetValueOrDefault(socket) ?? Task.CompletedTask);
+    }
+
+    /// <summary>
+    /// Closes a socket of the gate's own once <paramref name="released"/> is done, if it is still free and no
+    /// later release was noted for it (a reload took it back and let it go again: that one's close counts).
+    /// </summary>
+    private async Task CloseWhenReleasedAsync(Passed p, Task released)
+    {
+        await released.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ForceYielding);
+        lock (_lock)
+        {
+            if (!_free.Contains(p) || (_released.TryGetValue(p.Socket, out var latest) && latest != released))
+                return;
+            _free.Remove(p);
+            _stops.Remove(p.Socket);
+            _released.Remove(p.Socket);
+            // Closed under the lock: a reload that finds it gone binds the address at once, and must find it free.
+            p.Socket.Dispose();
         }
     }
 

@@ -7,7 +7,7 @@
 //
 // The socket is blocking only while a program holds it, and the gate never reads it then: a
 // stop that comes while a program runs leaves the socket blocking to the program; a listener after
-// it on the same socket (a passed one a reload brings back) starts only once that program exits
+// it on the same socket (one a reload brings back) starts only once that program exits
 // (Held), and always makes the socket non-blocking first, since the runtime's receive would
 // otherwise block a thread that no stop can interrupt.
 using System.Net;

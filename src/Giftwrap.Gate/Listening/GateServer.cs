@@ -56,10 +56,9 @@ public sealed class GateServer : IAsyncDisposable
     // by their FileDescriptorName= serve that service at no address it lists: a reload keeps them,
     // or takes them again, while that service is there.
     private readonly ActivatedSockets _activated;
-    // Addresses the gate bound itself that a reload let go, until their socket is closed (and, for
-    // UDP, the program that held it has exited): a reload that wants one back before then cannot
-    // bind it, and says that it is this gate's own listener, not another program, that holds it.
-    private readonly ConcurrentDictionary<(IPEndPoint Local, bool Udp), Task> _releasing = new();
+    // They also keep the sockets the gate bound itself that a reload let go, until their listener is
+    // done with them (and, for UDP, the program it started has exited): a reload that wants such an
+    // address back meanwhile takes that socket again, as a passed one, since it still holds the address.
     // The UDP services (dgram udp wait), each watched by its own loop; see DatagramListener.
     private readonly ConcurrentDictionary<IPEndPoint, DatagramListener> _datagrams = new();
 
@@ -170,7 +169,8 @@ public sealed class GateServer : IAsyncDisposable
         }
         catch
         {
-            // Passed sockets go back to the pool, open: the running configuration stays, and a later reload may want them.
+            // Sockets taken from the pool go back to it, open: the running configuration stays, and a later reload
+            // may want them (one of the gate's own is closed there once its old listener is done with it).
             foreach (var (_, l) in added)
             {
                 if (!_activated.GiveBack(l.Socket))
@@ -248,7 +248,8 @@ public sealed class GateServer : IAsyncDisposable
     /// <summary>
     /// The key under which a SocketException of a bind says (true) that the address is in use by this gate's
     /// own listener of the configuration before, let go by a reload and not closed yet (or, for UDP, held by
-    /// the program it started).
+    /// the program it started). The same address is taken back with that socket; this is for one that
+    /// overlaps it (the wildcard address of the same port, or a single address under it).
     /// </summary>
     public const string ListenReleasingKey = "giftwrap.listen.releasing";
 
@@ -281,7 +282,7 @@ public sealed class GateServer : IAsyncDisposable
             // say also where in the configuration that address was given.
             var named = new SocketException((int)ex.SocketErrorCode, $"{ep} ([service:{service.Name}]): {ex.Message}");
             named.Data[ListenEndPointKey] = ep;
-            named.Data[ListenReleasingKey] = StillReleasing(ep, udp: false);
+            named.Data[ListenReleasingKey] = _activated.OwnHolds(ep, udp: false);
             throw named;
         }
         catch
@@ -312,7 +313,7 @@ public sealed class GateServer : IAsyncDisposable
             var named = new SocketException((int)ex.SocketErrorCode, $"udp:{ep} ([service:{service.Name}]): {ex.Message}");
             named.Data[ListenEndPointKey] = ep;
             named.Data[ListenUdpKey] = true;
-            named.Data[ListenReleasingKey] = StillReleasing(ep, udp: true);
+            named.Data[ListenReleasingKey] = _activated.OwnHolds(ep, udp: true);
             throw named;
         }
     }
@@ -342,15 +343,15 @@ public sealed class GateServer : IAsyncDisposable
     private void RunUdp(IPEndPoint ep, DatagramListener d)
     {
         _datagrams[ep] = d;
-        // A passed socket a reload let go: watched once the listener before is done with it.
+        // A socket a reload let go (passed, or the gate's own taken back): watched once the listener before is done with it.
         d.Start(after: _activated.Released(d.Socket), stoppedBefore: _activated.Stopped(d.Socket));
     }
 
     private void Run(IPEndPoint ep, Listener l)
     {
         _listeners[ep] = l;
-        // A passed socket a reload let go may still be in the loops of the listener before: the
-        // relay takes it once they have all let it go (a loop holds a descriptor once).
+        // A socket a reload let go (passed, or the gate's own taken back) may still be in the loops of
+        // the listener before: the relay takes it once they have all let it go (a loop holds a descriptor once).
         var released = _activated.Released(l.Socket);
         var passed = _activated.IsPassed(l.Socket);
         if (released.IsCompleted)
@@ -376,7 +377,7 @@ public sealed class GateServer : IAsyncDisposable
         catch (SocketException ex)
         {
             // The reload that asked for it is over: said, as an accept error would be.
-            _log.Gate(SyslogSeverity.Err, $"error: cannot listen on activated socket {l.Socket.LocalEndPoint}: {ex.Message}");
+            _log.Gate(SyslogSeverity.Err, $"error: cannot listen on {(passed ? "activated socket" : "socket taken back")} {l.Socket.LocalEndPoint}: {ex.Message}");
         }
     }
 
@@ -395,45 +396,47 @@ public sealed class GateServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// A listener a reload no longer wants: stopped, and closed, or, if systemd passed its socket,
-    /// given back to the activated sockets at once (open) with its stop still under way, so that
-    /// the very next reload can take the socket again.
+    /// A listener a reload no longer wants: stopped, and its socket handed at once (open) to the
+    /// activated sockets with the stop still under way, so that the very next reload can take it
+    /// again. One systemd passed stays open there, unused; one the gate bound itself is closed once
+    /// the stop is done, unless a reload took it back first.
     /// </summary>
     private void LetGo(Listener l)
     {
-        var ep = l.Socket.LocalEndPoint;
-        var passed = _activated.IsPassed(l.Socket);
-        var stopped = CloseAsync(l, close: !passed);
-        if (passed && _activated.GiveBack(l.Socket, stopped))
-            _log.Gate(SyslogSeverity.Info, $"activated socket {ep} is listed no more: kept open, unused, for a later reload");
-        else if (!passed && ep is IPEndPoint local)
-            Releasing(local, udp: false, stopped);
+        var ep = (IPEndPoint)l.Socket.LocalEndPoint!;
+        if (_activated.IsPassed(l.Socket))
+        {
+            if (_activated.GiveBack(l.Socket, CloseAsync(l, close: false)))
+                _log.Gate(SyslogSeverity.Info, $"activated socket {ep} is listed no more: kept open, unused, for a later reload");
+        }
+        else
+        {
+            _activated.Retire(l.Socket, ep, udp: false, RetireAsync(l));
+        }
     }
 
-    /// <summary>As <see cref="LetGo(Listener)"/>, for a UDP service.</summary>
+    /// <summary>
+    /// Stops a listener on a socket of the gate's own, and leaves the socket as bound: without the
+    /// TCP_NODELAY the relay raised on it, so that a listener that takes it back (an exec service,
+    /// say) tells its connections' option from the operator's as on a fresh socket.
+    /// </summary>
+    private async Task RetireAsync(Listener l)
+    {
+        await CloseAsync(l, close: false).ConfigureAwait(false);
+        if (l.Relay is { RaisedNoDelay: true } r)
+            _ = Libc.SetNoDelay(r.Fd, false);
+    }
+
+    /// <summary>As <see cref="LetGo(Listener)"/>, for a UDP service: the socket is released once its program, if any, has exited too.</summary>
     private void LetGo(DatagramListener d)
     {
         var passed = _activated.IsPassed(d.Socket);
-        var stopped = d.StopAsync(close: !passed);
+        var stopped = d.StopAsync(close: false);
         if (passed && _activated.GiveBack(d.Socket, stopped, ReleasedAsync(d, stopped)))
             _log.Gate(SyslogSeverity.Info, $"activated socket udp:{d.Local} is listed no more: kept open, unused, for a later reload");
         else if (!passed)
-            Releasing(d.Local, udp: true, ReleasedAsync(d, stopped));
+            _activated.Retire(d.Socket, d.Local, udp: true, stopped, ReleasedAsync(d, stopped));
     }
-
-    /// <summary>Notes <paramref name="ep"/> as still held by a listener let go, until <paramref name="released"/> completes.</summary>
-    private void Releasing(IPEndPoint ep, bool udp, Task released)
-    {
-        var key = (ep, udp);
-        _releasing[key] = released;
-        _ = released.ContinueWith(
-            t => _releasing.TryRemove(new KeyValuePair<(IPEndPoint, bool), Task>(key, t)),
-            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-    }
-
-    /// <summary>Whether this gate's own listener let go by a reload may still hold <paramref name="ep"/>.</summary>
-    private bool StillReleasing(IPEndPoint ep, bool udp) =>
-        _releasing.TryGetValue((ep, udp), out var t) && !t.IsCompleted;
 
     /// <summary>Completes once <paramref name="d"/> has stopped and no program it started holds its socket (blocking) any more.</summary>
     private static async Task ReleasedAsync(DatagramListener d, Task stopped)
