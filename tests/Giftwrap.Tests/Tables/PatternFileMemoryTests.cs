@@ -63,7 +63,7 @@ public sealed class PatternFileMemoryTests(ITestOutputHelper output)
             var before = GC.GetTotalMemory(forceFullCollection: true);
             var cache = PatternFileCache.Build([path], null, null, p => [p]);
             var after = GC.GetTotalMemory(forceFullCollection: true);
-            var count = cache.Get(path).Patterns.Length;
+            var count = cache.Get(path).Count;
             GC.KeepAlive(cache);
             return (size, after - before, count);
         }
