@@ -1,6 +1,6 @@
-// One compiled /file pattern list, kept compact: its words as one block of text (each
-// word ended by a NUL, which no word holds), one kind byte per word settled when the file
-// is read, and side arrays for the few kinds that need numbers (nets) or a path. A list's
+// One compiled /file pattern list, kept compact: one kind byte per word settled when the
+// file is read, the words matched as text in one block (each ended by a NUL, which no word
+// holds), and side arrays for the kinds held as numbers (addresses, nets) or as a path. A list's
 // words are hostile input (a 64 MB file of one-character words is 32 million patterns), so
 // nothing here is one object per word. Reading the file is PatternFileCache's; the walk
 // keeps HostPattern's order and lookups word for word, so decisions are libwrap's.
@@ -18,28 +18,32 @@ internal sealed class PatternFileList
     // How a word is matched. The string_match() kinds carry NameFlag when the word is compared with the
     // host name too (NOT_INADDR: not only digits, dots and slashes), as GeneralPattern does.
     private const byte Exact = 0, Suffix = 1, Prefix = 2, All = 3, Wild = 4;
-    private const byte Net4 = 8, Net6 = 9, Never = 10, File = 11, Other = 12;
+    private const byte Addr4 = 7, Net4 = 8, Net6 = 9, Never = 10, File = 11, Other = 12;
     private const byte NameFlag = 0x80;
 
-    private readonly char[] _text;
+    private readonly char[] _text;      // the words of the string_match() kinds and Other, in order
     private readonly byte[] _kinds;
-    private readonly ulong[] _nets4;   // net << 32 | mask, one per Net4 word in order
-    private readonly UInt128[] _nets6; // net and mask, two per Net6 word in order
-    private readonly string[] _paths;  // one per File word in order; equal paths share one string
+    private readonly uint[] _addrs4;    // one per Addr4 word in order
+    private readonly ulong[] _nets4;    // net << 32 | mask, one per Net4 word in order
+    private readonly UInt128[] _nets6;  // one per Net6 word in order, with its prefix length in _bits6
+    private readonly byte[] _bits6;
+    private readonly string[] _paths;   // one per File word in order; equal paths share one string
 
     public PatternFileList(string? error, bool fatal = false, string code = "file-open")
-        : this([], [], [], [], [], [], error, fatal, code)
+        : this(new Builder(0), error, fatal, code)
     {
     }
 
-    private PatternFileList(char[] text, byte[] kinds, ulong[] nets4, UInt128[] nets6, string[] paths, string[] lists, string? error, bool fatal, string code)
+    private PatternFileList(Builder b, string? error, bool fatal, string code)
     {
-        _text = text;
-        _kinds = kinds;
-        _nets4 = nets4;
-        _nets6 = nets6;
-        _paths = paths;
-        FileLists = lists;
+        _text = b.Text;
+        _kinds = b.Kinds;
+        _addrs4 = [.. b.Addrs4];
+        _nets4 = [.. b.Nets4];
+        _nets6 = [.. b.Nets6];
+        _bits6 = [.. b.Bits6];
+        _paths = [.. b.Paths];
+        FileLists = [.. b.Distinct.Values];
         Error = error;
         Fatal = fatal;
         Code = code;
@@ -62,10 +66,15 @@ internal sealed class PatternFileList
         private int _length;
         private byte[] _kinds = new byte[16];
         private int _count;
-        private readonly List<ulong> _nets4 = [];
-        private readonly List<UInt128> _nets6 = [];
-        private readonly List<string> _paths = [];
-        private readonly Dictionary<string, string> _distinct = new(StringComparer.Ordinal);
+
+        public List<uint> Addrs4 { get; } = [];
+        public List<ulong> Nets4 { get; } = [];
+        public List<UInt128> Nets6 { get; } = [];
+        public List<byte> Bits6 { get; } = [];
+        public List<string> Paths { get; } = [];
+        public Dictionary<string, string> Distinct { get; } = new(StringComparer.Ordinal);
+        public char[] Text => _text.Length == _length ? _text : _text[.._length];
+        public byte[] Kinds => _kinds[.._count];
 
         public void Add(ReadOnlySpan<byte> latin1)
         {
@@ -73,11 +82,16 @@ internal sealed class PatternFileList
                 Array.Resize(ref _text, Math.Max(_text.Length * 2, _length + latin1.Length + 1));
             var word = _text.AsSpan(_length, latin1.Length);
             System.Text.Encoding.Latin1.GetChars(latin1, word);
-            _text[_length + latin1.Length] = '\0';
-            _length += latin1.Length + 1;
+            var kind = Classify(word);
+            // The kinds held as numbers or a path leave no text: the word written above is overwritten by the next.
+            if (HasText(kind))
+            {
+                _text[_length + latin1.Length] = '\0';
+                _length += latin1.Length + 1;
+            }
             if (_count == _kinds.Length)
                 Array.Resize(ref _kinds, _kinds.Length * 2);
-            _kinds[_count++] = Classify(word);
+            _kinds[_count++] = kind;
         }
 
         // HostPattern.Compile()'s order, with the same rules for each kind.
@@ -85,13 +99,13 @@ internal sealed class PatternFileList
         {
             if (word[0] == '/')
             {
-                var lookup = _distinct.GetAlternateLookup<ReadOnlySpan<char>>();
+                var lookup = Distinct.GetAlternateLookup<ReadOnlySpan<char>>();
                 if (!lookup.TryGetValue(word, out var path))
                 {
                     path = word.ToString();
                     lookup[word] = path;
                 }
-                _paths.Add(path);
+                Paths.Add(path);
                 return File;
             }
             if (word[0] == '@' || Ascii.EqualsIgnoreCase(word, "KNOWN") || Ascii.EqualsIgnoreCase(word, "LOCAL"))
@@ -105,8 +119,8 @@ internal sealed class PatternFileList
                 var bracket = BracketPattern.Create(word.ToString());
                 if (!bracket.IsValid)
                     return Never;
-                _nets6.Add(bracket.Net);
-                _nets6.Add(Ipv6.Mask(bracket.PrefixLength));
+                Nets6.Add(bracket.Net);
+                Bits6.Add((byte)bracket.PrefixLength);
                 return Net6;
             }
             if (slash >= 0)
@@ -114,7 +128,7 @@ internal sealed class PatternFileList
                 // A broken net/mask never matches, and libwrap says nothing of it at run time (check does).
                 if (!MaskPattern.TryParse(word[..slash], word[(slash + 1)..], out var net, out var mask))
                     return Never;
-                _nets4.Add((ulong)net << 32 | mask);
+                Nets4.Add((ulong)net << 32 | mask);
                 return Net4;
             }
             var kind = StringPattern.Classify(word) switch
@@ -126,11 +140,35 @@ internal sealed class PatternFileList
                 // KNOWN was taken above, as HostPattern.Compile() takes it before string_match().
                 _ => Exact,
             };
-            return word.IndexOfAnyExcept("01234567890./") >= 0 ? (byte)(kind | NameFlag) : kind;
+            if (word.IndexOfAnyExcept("01234567890./") >= 0)
+                return (byte)(kind | NameFlag);
+            // A plain address compared as text equals only the same text: held as a number when it is the
+            // address's one canonical spelling (the host's must then be too, see Canonical4).
+            if (kind == Exact && Canonical4(word, out var address))
+            {
+                Addrs4.Add(address);
+                return Addr4;
+            }
+            return kind;
         }
 
-        public PatternFileList Build(string? error, string code) =>
-            new(_text[.._length], _kinds[.._count], [.. _nets4], [.. _nets6], [.. _paths], [.. _distinct.Values], error, false, code);
+        public PatternFileList Build(string? error, string code) => new(this, error, false, code);
+    }
+
+    private static bool HasText(byte kind) => (kind & ~NameFlag) is Exact or Suffix or Prefix or All or Wild or Other;
+
+    /// <summary>True when <paramref name="s"/> is a dotted quad written as it would be printed (no leading zeros).</summary>
+    private static bool Canonical4(ReadOnlySpan<char> s, out uint address)
+    {
+        if (s.Length is < 7 or > 15 || !Ipv4.TryParseDotQuad(s, out address))
+        {
+            address = 0;
+            return false;
+        }
+        Span<char> printed = stackalloc char[15];
+        var a = address;
+        return printed.TryWrite(System.Globalization.CultureInfo.InvariantCulture, $"{a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}", out var n)
+            && printed[..n].SequenceEqual(s);
     }
 
     /// <summary>
@@ -141,34 +179,46 @@ internal sealed class PatternFileList
     {
         var host = ctx.Host(server);
         var at = 0;
-        int n4 = 0, n6 = 0, files = 0;
-        // The host as an IPv6 address, parsed on the first [v6]/len word: 0 not yet, 1 parsed, 2 not IPv6.
+        int a4 = 0, n4 = 0, n6 = 0, files = 0;
+        // The host as a canonical dotted quad and as an IPv6 address, each parsed on the first word that
+        // needs it: 0 not yet, 1 parsed, 2 not such an address.
+        var v4 = 0;
+        var address4 = 0u;
         var v6 = 0;
         var address6 = UInt128.Zero;
         for (var i = 0; i < _kinds.Length; i++)
         {
-            var word = _text.AsSpan(at);
-            word = word[..word.IndexOf('\0')];
-            at += word.Length + 1;
+            var kind = _kinds[i];
+            var word = ReadOnlySpan<char>.Empty;
+            if (HasText(kind))
+            {
+                word = _text.AsSpan(at);
+                word = word[..word.IndexOf('\0')];
+                at += word.Length + 1;
+            }
             if (++ctx.FileSteps > FilePattern.MaxSteps)
             {
                 ctx.Fail("file-steps", $"{path}: more than {FilePattern.MaxSteps} patterns of /file lists tried for one client (lists that name one another many times over?); access refused");
                 return false;
             }
-            var kind = _kinds[i];
             bool match;
             switch (kind & ~NameFlag)
             {
+                case Addr4:
+                    if (v4 == 0)
+                        v4 = Canonical4(StringPattern.Unmapped(host), out address4) ? 1 : 2;
+                    match = v4 == 1 && address4 == _addrs4[a4];
+                    a4++;
+                    break;
                 case Net4:
                     var net = _nets4[n4++];
-                    match = Ipv4.TryParseDotQuad(host, out var a4) && (a4 & (uint)net) == (uint)(net >> 32);
+                    match = Ipv4.TryParseDotQuad(host, out var h4) && (h4 & (uint)net) == (uint)(net >> 32);
                     break;
                 case Net6:
-                    var (net6, mask6) = (_nets6[n6], _nets6[n6 + 1]);
-                    n6 += 2;
                     if (v6 == 0)
                         v6 = Ipv6.TryParse(host, out address6) ? 1 : 2;
-                    match = v6 == 1 && (address6 & mask6) == net6;
+                    match = v6 == 1 && (address6 & Ipv6.Mask(_bits6[n6])) == _nets6[n6];
+                    n6++;
                     break;
                 case Never:
                     match = false;

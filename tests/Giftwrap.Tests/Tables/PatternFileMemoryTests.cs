@@ -6,6 +6,11 @@ using Xunit.Abstractions;
 
 namespace Giftwrap.Tests.Tables;
 
+/// <summary>Alone: the figures are the whole process's managed heap, which other tests would move.</summary>
+[CollectionDefinition(nameof(PatternFileMemoryTests), DisableParallelization = true)]
+public sealed class PatternFileMemoryCollection;
+
+[Collection(nameof(PatternFileMemoryTests))]
 public sealed class PatternFileMemoryTests(ITestOutputHelper output)
 {
     [Fact]
