@@ -29,9 +29,14 @@ internal sealed class PatternFileList
     private readonly byte[] _bits6;
     private readonly string[] _paths;   // one per File word in order; equal paths share one string
 
+    /// <summary>A list with no patterns: a file missing, unreadable or refused.</summary>
     public PatternFileList(string? error, bool fatal = false, string code = "file-open")
-        : this(new Builder(0), error, fatal, code)
     {
+        (_text, _kinds, _addrs4, _nets4, _nets6, _bits6, _paths) = ([], [], [], [], [], [], []);
+        FileLists = [];
+        Error = error;
+        Fatal = fatal;
+        Code = code;
     }
 
     private PatternFileList(Builder b, string? error, bool fatal, string code)
