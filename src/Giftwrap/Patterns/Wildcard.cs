@@ -148,17 +148,5 @@ internal sealed class Wildcard
         return -1;
     }
 
-    private bool PieceAt(ReadOnlySpan<char> s, int at, string piece)
-    {
-        for (var j = 0; j < piece.Length; j++)
-        {
-            var p = piece[j];
-            if (p == '?')
-                continue;
-            var c = s[at + j];
-            if (c != p && !(_ignoreCase && Ascii.Lower(c) == Ascii.Lower(p)))
-                return false;
-        }
-        return true;
-    }
+    private bool PieceAt(ReadOnlySpan<char> s, int at, string piece) => PieceAt(s, at, piece, _ignoreCase);
 }
