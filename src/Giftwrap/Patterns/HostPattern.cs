@@ -109,14 +109,21 @@ internal sealed class MaskPattern : HostPattern
 
     public static MaskPattern Create(string token, string net, string mask)
     {
-        if (!Ipv4.TryParseDotQuad(net, out var n) || !TryMask(mask, out var m))
+        if (!TryParse(net, mask, out var n, out var m))
             return new MaskPattern(0, 0, $"bad net/mask expression: {net}/{mask}");
         return new MaskPattern(n, m, null);
     }
 
+    /// <summary>The net and mask; false for a broken expression, which never matches.</summary>
+    internal static bool TryParse(ReadOnlySpan<char> net, ReadOnlySpan<char> mask, out uint n, out uint m)
+    {
+        m = 0;
+        return Ipv4.TryParseDotQuad(net, out n) && TryMask(mask, out m);
+    }
+
     // Debian: a dotted mask first (255.255.255.255 is INADDR_NONE, so invalid); else atoi()
     // of the text as a prefix length, valid from 1 to 32 (so /0 never matches: use 0.0.0.0/0.0.0.0).
-    private static bool TryMask(string text, out uint mask)
+    private static bool TryMask(ReadOnlySpan<char> text, out uint mask)
     {
         if (Ipv4.TryParseDotQuad(text, out mask))
             return true;
@@ -222,7 +229,10 @@ internal sealed class FilePattern(string path) : HostPattern
 
     public string Path => path;
 
-    public override bool IsMatch(EvalContext ctx, bool server)
+    public override bool IsMatch(EvalContext ctx, bool server) => Evaluate(ctx, server, path);
+
+    /// <summary>The list at <paramref name="path"/> against the host: a rule's /path, or one named inside a list.</summary>
+    internal static bool Evaluate(EvalContext ctx, bool server, string path)
     {
         // After an error that refuses access the search is over: going on would only repeat the error (a file
         // that lists itself a hundred times would take 100^8 steps to unwind, each adding it once more).
@@ -246,19 +256,7 @@ internal sealed class FilePattern(string path) : HostPattern
         ctx.FileDepth++;
         try
         {
-            foreach (var p in list.Patterns)
-            {
-                if (++ctx.FileSteps > MaxSteps)
-                {
-                    ctx.Fail("file-steps", $"{path}: more than {MaxSteps} patterns of /file lists tried for one client (lists that name one another many times over?); access refused");
-                    return false;
-                }
-                if (p.IsMatch(ctx, server))
-                    return true;
-                if (ctx.Failed)
-                    return false;
-            }
-            return false;
+            return list.IsMatch(ctx, server, path);
         }
         finally
         {

@@ -21,31 +21,23 @@ internal sealed class StringPattern
     public StringPattern(string token)
     {
         Token = token;
-        if (Wildcard.HasWildcard(token))
-        {
-            Kind = StringPatternKind.Wildcard;
+        Kind = Classify(token);
+        if (Kind == StringPatternKind.Wildcard)
             _wildcard = new Wildcard(token, ignoreCase: WildcardIgnoresCase);
-        }
-        else if (token.StartsWith('.'))
-        {
-            Kind = StringPatternKind.Suffix;
-        }
-        else if (Ascii.EqualsIgnoreCase(token, "ALL"))
-        {
-            Kind = StringPatternKind.All;
-        }
-        else if (Ascii.EqualsIgnoreCase(token, "KNOWN"))
-        {
-            Kind = StringPatternKind.Known;
-        }
-        else if (token.EndsWith('.'))
-        {
-            Kind = StringPatternKind.Prefix;
-        }
-        else
-        {
-            Kind = StringPatternKind.Exact;
-        }
+    }
+
+    /// <summary>The kind of token, settled once (also for /file lists, which keep their words as text).</summary>
+    public static StringPatternKind Classify(ReadOnlySpan<char> token)
+    {
+        if (token.IndexOfAny('*', '?') >= 0)
+            return StringPatternKind.Wildcard;
+        if (token.StartsWith('.'))
+            return StringPatternKind.Suffix;
+        if (Ascii.EqualsIgnoreCase(token, "ALL"))
+            return StringPatternKind.All;
+        if (Ascii.EqualsIgnoreCase(token, "KNOWN"))
+            return StringPatternKind.Known;
+        return token.EndsWith('.') ? StringPatternKind.Prefix : StringPatternKind.Exact;
     }
 
     /// <summary>Debian's wildcard matcher ignores case, like the rest of the language.</summary>

@@ -68,6 +68,76 @@ internal sealed class Wildcard
         return true;
     }
 
+    /// <summary>
+    /// The same match as an instance's, read straight from the pattern's text: /file lists keep their words as
+    /// text rather than one object each (a list's words are hostile input and may be millions).
+    /// </summary>
+    public static bool IsMatch(ReadOnlySpan<char> pattern, ReadOnlySpan<char> s, bool ignoreCase)
+    {
+        var body = pattern.Trim('*');
+        if (body.IsEmpty)
+            return pattern.Length != 0 || s.Length == 0;
+        if (s.Length < body.Length - body.Count('*'))
+            return false;
+        var anchoredStart = pattern[0] != '*';
+        var anchoredEnd = pattern[^1] != '*';
+        var pos = 0;
+        var end = s.Length;
+        if (anchoredStart)
+        {
+            var star = body.IndexOf('*');
+            var head = star < 0 ? body : body[..star];
+            if (!PieceAt(s, 0, head, ignoreCase))
+                return false;
+            pos = head.Length;
+            if (star < 0)
+                return !anchoredEnd || pos == s.Length;
+            body = body[(star + 1)..];
+        }
+        if (anchoredEnd)
+        {
+            var star = body.LastIndexOf('*');
+            var tail = body[(star + 1)..];
+            if (end - tail.Length < pos || !PieceAt(s, end - tail.Length, tail, ignoreCase))
+                return false;
+            end -= tail.Length;
+            body = star < 0 ? [] : body[..star];
+        }
+        foreach (var range in body.Split('*'))
+        {
+            var piece = body[range];
+            if (piece.IsEmpty)
+                continue;
+            var at = -1;
+            for (var i = pos; i + piece.Length <= end; i++)
+            {
+                if (PieceAt(s, i, piece, ignoreCase))
+                {
+                    at = i;
+                    break;
+                }
+            }
+            if (at < 0)
+                return false;
+            pos = at + piece.Length;
+        }
+        return true;
+    }
+
+    private static bool PieceAt(ReadOnlySpan<char> s, int at, ReadOnlySpan<char> piece, bool ignoreCase)
+    {
+        for (var j = 0; j < piece.Length; j++)
+        {
+            var p = piece[j];
+            if (p == '?')
+                continue;
+            var c = s[at + j];
+            if (c != p && !(ignoreCase && Ascii.Lower(c) == Ascii.Lower(p)))
+                return false;
+        }
+        return true;
+    }
+
     private int Find(ReadOnlySpan<char> s, int from, int end, string piece)
     {
         for (var i = from; i + piece.Length <= end; i++)
@@ -78,17 +148,5 @@ internal sealed class Wildcard
         return -1;
     }
 
-    private bool PieceAt(ReadOnlySpan<char> s, int at, string piece)
-    {
-        for (var j = 0; j < piece.Length; j++)
-        {
-            var p = piece[j];
-            if (p == '?')
-                continue;
-            var c = s[at + j];
-            if (c != p && !(_ignoreCase && Ascii.Lower(c) == Ascii.Lower(p)))
-                return false;
-        }
-        return true;
-    }
+    private bool PieceAt(ReadOnlySpan<char> s, int at, string piece) => PieceAt(s, at, piece, _ignoreCase);
 }

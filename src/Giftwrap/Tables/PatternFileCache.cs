@@ -9,19 +9,6 @@ using Giftwrap.Patterns;
 namespace Giftwrap.Tables;
 
 /// <summary>
-/// A compiled pattern file. <paramref name="fatal"/> means libwrap would crash or hang on it, so access
-/// is refused; otherwise <paramref name="error"/> (with <paramref name="code"/>) is a warning and libwrap's outcome is kept.
-/// A class, not a record: never compared, and a record's members were on giftwrap-tcpd's start.
-/// </summary>
-internal sealed class PatternFileList(HostPattern[] patterns, string? error, bool fatal = false, string code = "file-open")
-{
-    public HostPattern[] Patterns { get; } = patterns;
-    public string? Error { get; } = error;
-    public bool Fatal { get; } = fatal;
-    public string Code { get; } = code;
-}
-
-/// <summary>
 /// The /file lists of one snapshot of the tables, read when the tables were compiled and never changed
 /// after: a changed list gives a new snapshot (see <see cref="AccessTables"/>), so evaluation reads them
 /// from any thread without a lock.
@@ -83,11 +70,8 @@ internal sealed class PatternFileCache
                 entry = new Entry(Load(path), deps);
             }
             lists[path] = entry;
-            foreach (var p in entry.List.Patterns)
-            {
-                if (p is FilePattern f)
-                    next.Add((f.Path, depth + 1));
-            }
+            foreach (var list in entry.List.FileLists)
+                next.Add((list, depth + 1));
         }
         return new PatternFileCache(lists);
     }
@@ -97,17 +81,17 @@ internal sealed class PatternFileCache
         switch (TableFile.TryRead(path, out var data, out var error, table: false, maxBytes: MaxBytes))
         {
             case ReadOutcome.Missing:
-                return new PatternFileList([], null);
+                return new PatternFileList(null);
             case ReadOutcome.Failed:
                 // libwrap: "open %s: %m", and the pattern does not match.
-                return new PatternFileList([], error!.Replace("cannot open", "open", StringComparison.Ordinal));
+                return new PatternFileList(error!.Replace("cannot open", "open", StringComparison.Ordinal));
             case ReadOutcome.Directory:
                 // libwrap opens a directory and reads nothing from it: no match (checked with libwrap). Kept, and said.
-                return new PatternFileList([], $"{error}; it lists no patterns (as in libwrap)", code: "file-type");
+                return new PatternFileList($"{error}; it lists no patterns (as in libwrap)", code: "file-type");
             case ReadOutcome.Refused:
                 // libwrap would hang in open(2) on a FIFO or read a device without end (/dev/zero overflows its
                 // buffer): a list that cannot be read as a file of patterns refuses access.
-                return new PatternFileList([], $"{error}; a /file pattern list must be a regular file of at most {MaxBytes} bytes; access refused", fatal: true, code: "file-type");
+                return new PatternFileList($"{error}; a /file pattern list must be a regular file of at most {MaxBytes} bytes; access refused", fatal: true, code: "file-type");
         }
         return Parse(path, data);
     }
@@ -115,7 +99,8 @@ internal sealed class PatternFileCache
     // fscanf("%s"): tokens separated by any C white space, one file or many lines.
     private static PatternFileList Parse(string path, byte[] data)
     {
-        var patterns = new List<HostPattern>();
+        // Each word and its end fit in the bytes that held it and the space after it.
+        var patterns = new PatternFileList.Builder(data.Length + 1);
         string? notice = null;
         var line = 1;
         var i = 0;
@@ -129,7 +114,7 @@ internal sealed class PatternFileCache
             var token = data.AsSpan(start, i - start);
             // fscanf("%s") stores NUL bytes as any other: the whole token counts against libwrap's buffer.
             if (token.Length >= TokenBuffer)
-                return new PatternFileList([], $"{path}:{line}: a pattern of {token.Length} bytes{(token.Contains((byte)0) ? " (with NUL bytes)" : "")}, longer than libwrap's {TokenBuffer - 1} (libwrap would crash); access refused", fatal: true, code: "file-token");
+                return new PatternFileList($"{path}:{line}: a pattern of {token.Length} bytes{(token.Contains((byte)0) ? " (with NUL bytes)" : "")}, longer than libwrap's {TokenBuffer - 1} (libwrap would crash); access refused", fatal: true, code: "file-token");
             // The pattern ends at a NUL byte, as the C string fscanf() stored does (checked with libwrap: no match, no crash).
             var nul = token.IndexOf((byte)0);
             if (nul >= 0)
@@ -138,9 +123,9 @@ internal sealed class PatternFileCache
                 notice ??= $"{path}:{line}: a NUL byte ends the pattern there, as in libwrap; the rest of that pattern is ignored";
             }
             if (token.Length > 0)
-                patterns.Add(HostPattern.Compile(Latin1(token)));
+                patterns.Add(token);
         }
-        return new PatternFileList([.. patterns], notice, code: "file-nul");
+        return patterns.Build(notice, "file-nul");
     }
 
     private static bool IsSpace(byte b) => b is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\v' or (byte)'\f' or (byte)'\r';
