@@ -9,20 +9,26 @@ namespace Giftwrap.Bans.Redis;
 
 public sealed partial class BanFleet
 {
-    // KEYS[1] the hash; ARGV: target, json, version, kind (B|U), origin, channel.
+    // KEYS[1] the hash; ARGV: target, json, version, kind (B|U), origin, channel, claimed version ('' for none).
     // Stores and publishes only a record newer than the stored one: a late or repeated send changes nothing.
+    // A future-dated record and its bounded copy (FleetRecord.Claimed) are one record: the copy takes the
+    // place of the record as dated, and the record as dated sent again does not take it back.
     private const string PutScript = """
         local cur = redis.call('HGET', KEYS[1], ARGV[1])
         if cur then
           local ok, c = pcall(cjson.decode, cur)
           if ok and type(c) == 'table' and tonumber(c.v) then
             local v, cv = tonumber(ARGV[3]), tonumber(c.v)
-            if cv > v then return 0 end
-            if cv == v then
-              local rk = (ARGV[4] == 'U') and 1 or 0
-              local ck = (c.k == 'U') and 1 or 0
-              if ck > rk then return 0 end
-              if ck == rk and tostring(c.o) >= ARGV[5] then return 0 end
+            local rk = (ARGV[4] == 'U') and 1 or 0
+            local ck = (c.k == 'U') and 1 or 0
+            local same = ck == rk and tostring(c.o) == ARGV[5]
+            if same and tonumber(c.fv) == v then return 0 end
+            if not (same and tonumber(ARGV[7]) == cv) then
+              if cv > v then return 0 end
+              if cv == v then
+                if ck > rk then return 0 end
+                if ck == rk and tostring(c.o) >= ARGV[5] then return 0 end
+              end
             end
           end
         end
@@ -96,7 +102,8 @@ public sealed partial class BanFleet
         for (var i = 0; i < records.Count; i += BatchLimit)
         {
             var batch = records.Skip(i).Take(BatchLimit).Select(r => db.ScriptEvaluateAsync(PutScript, [_listKey],
-                [r.Target.ToString(), r.ToJson(), r.Version, r.Kind == RecordKind.Ban ? "B" : "U", r.Origin, channel])).ToList();
+                [r.Target.ToString(), r.ToJson(), r.Version, r.Kind == RecordKind.Ban ? "B" : "U", r.Origin, channel,
+                    r.Claimed is { } claimed ? claimed : RedisValue.EmptyString])).ToList();
             var results = await Task.WhenAll(batch).ConfigureAwait(false);
             Interlocked.Add(ref _published, results.Count(x => (long)x == 1));
         }
@@ -118,7 +125,8 @@ public sealed partial class BanFleet
             var nowMs = NowMs();
             await PutAsync([.. _ledger.All.Where(r => !r.LocalOnly && !(r.Record.KeepUntil + ForgetGraceMs < nowMs)).Select(r => r.Record)])
                 .ConfigureAwait(false);
-            await PullAsync(nowMs).ConfigureAwait(false);
+            // The bounded copies of future-dated records read from the list go back in their place at once.
+            await PutAsync(await PullAsync(nowMs).ConfigureAwait(false)).ConfigureAwait(false);
             _ledger.Forget(nowMs, ForgetGraceMs);
             _ledger.Flush();
         }
@@ -214,13 +222,17 @@ public sealed partial class BanFleet
         _work.Writer.TryWrite(new Work.Remote(value));
     }
 
-    /// <summary>Reads the whole list: records past their keep time are forgotten, the others applied a batch of distinct targets at a time.</summary>
-    private async Task PullAsync(long nowMs)
+    /// <summary>
+    /// Reads the whole list: records past their keep time are forgotten, the others applied a batch of distinct
+    /// targets at a time. Returns the bounded copies of future-dated records applied, to be sent in their place.
+    /// </summary>
+    private async Task<List<FleetRecord>> PullAsync(long nowMs)
     {
         var db = _redis.GetDatabase();
         var forget = new List<Task>();
         var batch = new List<FleetRecord>();
         var targets = new HashSet<BanTarget>();
+        var bounded = new List<(FleetRecord Admitted, FleetRecord Read)>();
         await foreach (var field in db.HashScanAsync(_listKey, pageSize: 1000).ConfigureAwait(false))
         {
             if (Read(field.Value) is not { } record)
@@ -234,14 +246,20 @@ public sealed partial class BanFleet
             // and in the ledger before the second is weighed against it.
             if (targets.Contains(record.Target) || batch.Count == BatchLimit)
                 ApplyBatch(batch, targets);
-            if (IsNew(record))
+            if (Admit(record) is { } admitted)
             {
-                batch.Add(record);
+                batch.Add(admitted);
                 targets.Add(record.Target);
+                if (admitted.Claimed is not null)
+                    bounded.Add((admitted, record));
             }
         }
         ApplyBatch(batch, targets);
         await Task.WhenAll(forget).ConfigureAwait(false);
+        var outgoing = new List<FleetRecord>();
+        foreach (var (admitted, read) in bounded)
+            Rebound(admitted, read, outgoing);
+        return outgoing;
     }
 
     private void ApplyBatch(List<FleetRecord> batch, HashSet<BanTarget> targets)

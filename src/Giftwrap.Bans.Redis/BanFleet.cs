@@ -43,12 +43,15 @@ public sealed partial class BanFleet : IAsyncDisposable
     private readonly string _endPoints;
     // The link to Redis as last logged: -1 not yet known (joining), 0 down, 1 up. Only changes are logged.
     private int _link = -1;
-    private readonly FleetTally _heldBack = new(), _malformedSeen = new(), _dropped = new();
+    private readonly FleetTally _heldBack = new(), _malformedSeen = new(), _dropped = new(), _aheadSeen = new();
     // Records from the channel waiting for the worker: at most RemoteQueueLimit, the rest dropped (BanFleet.Sync.cs).
     private int _remoteQueued;
 
     /// <summary>Bans kept local over fleet_rate are summed up in one log line per this interval.</summary>
     internal TimeSpan KeptLocalLogInterval { get => _heldBack.Interval; set => _heldBack.Interval = value; }
+
+    /// <summary>Records dated more than MaxSkew ahead are summed up in one log line per this interval.</summary>
+    internal TimeSpan DatedAheadLogInterval { get => _aheadSeen.Interval; set => _aheadSeen.Interval = value; }
 
     /// <summary>The most records from the channel waiting for the worker; past it they are dropped and read from the list by an exchange.</summary>
     internal int RemoteQueueLimit { get; set; } = 10_000;
@@ -224,6 +227,8 @@ public sealed partial class BanFleet : IAsyncDisposable
             Malformed(_log, malformed.Count, malformed.First);
         if (_dropped.Take(now, force) is { } dropped)
             Dropped(_log, dropped.Count, RemoteQueueLimit);
+        if (_aheadSeen.Take(now, force) is { } ahead)
+            DatedAhead(_log, ahead.Count, _options.MaxSkew.ToString(), ahead.First);
     }
 
     /// <summary>Starts a full exchange whenever one is due and Redis is up: after a reconnect, and every ResyncInterval.</summary>
