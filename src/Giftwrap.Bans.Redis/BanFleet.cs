@@ -21,6 +21,11 @@ public sealed partial class BanFleet : IAsyncDisposable
     private readonly ILogger _log;
     private readonly ConnectionMultiplexer _redis;
     private readonly RedisKey _listKey;
+    // A marker set by the first exchange after Redis was new or emptied; _epoch is its value as this member last saw it (the worker's alone).
+    private readonly RedisKey _epochKey;
+    private string? _epoch;
+    // True when the list held records at the last exchange or was written since: a send that finds it gone then says so.
+    private bool _listSeen;
     private readonly RedisChannel _channel;
     private readonly Channel<Work> _work = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
     private readonly FleetLedger _ledger;
@@ -67,6 +72,7 @@ public sealed partial class BanFleet : IAsyncDisposable
         _redis = redis;
         _endPoints = string.Join(' ', redis.GetEndPoints().Select(e => e.ToString()));
         _listKey = options.KeyPrefix + ":list";
+        _epochKey = options.KeyPrefix + ":epoch";
         _channel = RedisChannel.Literal(options.KeyPrefix + ":changes");
         _rate = new FleetRateLimit(options.Rate);
         _ledger = FleetLedger.Open(options.LedgerPath ?? Path.Combine(store.Directory, "fleet.ledger"),

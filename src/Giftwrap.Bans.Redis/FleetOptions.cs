@@ -16,7 +16,7 @@ public sealed record FleetOptions
     /// <summary>The StackExchange.Redis connection string (host:port[,option=value...]; behind Sentinel, the sentinels and serviceName=NAME).</summary>
     public required string Redis { get; init; }
 
-    /// <summary>The prefix of the Redis keys of one fleet: `PREFIX:list` (hash) and `PREFIX:changes` (channel).</summary>
+    /// <summary>The prefix of the Redis keys of one fleet: `PREFIX:list` (hash), `PREFIX:changes` (channel) and `PREFIX:epoch` (a marker of the list's lifetime).</summary>
     public string KeyPrefix { get; init; } = "giftwrap:bans";
 
     /// <summary>The most bans this member sends into the fleet per <see cref="FleetRate.Window"/>; excess bans stay local and are reported.</summary>

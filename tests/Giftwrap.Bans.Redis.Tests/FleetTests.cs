@@ -269,6 +269,26 @@ public sealed class FleetTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task ListEmptiedWithoutARestart_RepairedAtTheNextSendNotTheNextResync()
+    {
+        // FLUSHALL (or DEL of the list) loses no connection: the list held only what was sent after it until
+        // the next resync (fleet_resync, 5 minutes), and a member joining meanwhile got only that.
+        var a = await StartAsync("member-a");
+        var b = await StartAsync("member-b");
+        for (var i = 1; i <= 5; i++)
+            (i % 2 == 0 ? a : b).Ban($"198.51.100.{i}");
+        await Eventually.TrueAsync(() => Enumerable.Range(1, 5).All(i => a.IsBanned($"198.51.100.{i}") && b.IsBanned($"198.51.100.{i}")), "every ban on A and B");
+        Assert.Equal("OK", _redis.Cli("FLUSHALL"));
+        a.Ban("198.51.100.6");
+        await Eventually.TrueAsync(() => _redis.Cli("HLEN", _prefix + ":list") == "6", "the list whole again after FLUSHALL");
+        Assert.Equal("1", _redis.Cli("DEL", _prefix + ":list"));
+        b.Ban("198.51.100.7");
+        await Eventually.TrueAsync(() => _redis.Cli("HLEN", _prefix + ":list") == "7", "the list whole again after DEL");
+        var c = await StartAsync("member-c");
+        Assert.All(Enumerable.Range(1, 7), i => Assert.True(c.IsBanned($"198.51.100.{i}")));
+    }
+
     // A ban dated 9999-12-31 (in range for a DateTimeOffset), as a broken clock or a hand with write access to Redis makes it.
     private static string DatedAhead(string target) =>
         $"{{\"t\":\"{target}\",\"k\":\"B\",\"v\":253402300000000,\"o\":\"planted\",\"r\":\"dated 9999\",\"n\":1}}";
