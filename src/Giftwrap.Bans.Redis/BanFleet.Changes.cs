@@ -27,7 +27,7 @@ public sealed partial class BanFleet
                             break;
                         case Work.Remote r:
                             Interlocked.Decrement(ref _remoteQueued);
-                            OnRemote(r.Value);
+                            OnRemote(r.Value, outgoing);
                             break;
                         case Work.Sync s:
                             await SendAsync(outgoing).ConfigureAwait(false);
@@ -110,11 +110,14 @@ public sealed partial class BanFleet
         return known is { Kind: RecordKind.Ban, Expires: { } x } ? Math.Max(x, floor) : floor;
     }
 
-    /// <summary>A record from the fleet's channel.</summary>
-    private void OnRemote(RedisValue value)
+    /// <summary>A record from the fleet's channel; a future-dated one, bounded, goes back out in place of the one sent.</summary>
+    private void OnRemote(RedisValue value, List<FleetRecord> outgoing)
     {
-        if (Read(value) is { } record && IsNew(record))
-            Apply([record]);
+        if (Read(value) is { } record && Admit(record) is { } admitted)
+        {
+            Apply([admitted]);
+            Rebound(admitted, record, outgoing);
+        }
     }
 
     /// <summary>The record <paramref name="value"/> holds; null (reported) when malformed. One too long is refused before it is decoded.</summary>
@@ -133,10 +136,37 @@ public sealed partial class BanFleet
     }
 
     /// <summary>
-    /// False for our own record coming back, a copy already applied, or an older state (a ban that
-    /// an unban we know has ended): nothing to do. This is what stops resurrection.
+    /// The record as this member orders it when it is new, else null: our own record coming back, a copy
+    /// already applied, or an older state (a ban that an unban we know has ended). This is what stops resurrection.
+    /// A record dated more than MaxSkew ahead of this clock is ordered as made at this clock plus MaxSkew (its
+    /// expiry stays as given): dated 9999 it won over every later change of its target, which was then enforced
+    /// where made but never shared. It is still applied (a ban is never dropped for its date), and the same
+    /// record read again (the list is read at every exchange) is known by the version it claimed.
     /// </summary>
-    private bool IsNew(FleetRecord record) => _ledger.Get(record.Target) is not { } known || record.IsNewerThan(known);
+    private FleetRecord? Admit(FleetRecord record)
+    {
+        var known = _ledger.Get(record.Target);
+        var cap = NowMs() + (long)_options.MaxSkew.TotalMilliseconds;
+        if (record.Version > cap)
+        {
+            if (known is not null && known.Bounds(record))
+                return null;
+            record = record with { Version = cap, Claimed = record.Version };
+            _aheadSeen.Add($"{record.Target} from {record.Origin} dated {record.Claimed}");
+            LogTallies(force: false);
+        }
+        return known is null || record.IsNewerThan(known) ? record : null;
+    }
+
+    /// <summary>
+    /// Sends the bounded copy of a future-dated record once it is applied: the Redis script puts it in place
+    /// of the record as dated (which refused every later change of the target), so the next change wins there too.
+    /// </summary>
+    private void Rebound(FleetRecord admitted, FleetRecord read, List<FleetRecord> outgoing)
+    {
+        if (admitted.Bounds(read) && ReferenceEquals(_ledger.Get(admitted.Target), admitted))
+            outgoing.Add(admitted);
+    }
 
     /// <summary>
     /// Applies records of distinct targets to the store in one write (one fsync, one hosts.deny rewrite), then

@@ -44,6 +44,12 @@ public sealed partial class BanFleet
     [LoggerMessage(3114, LogLevel.Warning, "Dropped {Count} fleet record(s) from the channel: {Limit} were waiting to be applied; the next exchange reads them from the list")]
     private static partial void Dropped(ILogger logger, long count, int limit);
 
+    [LoggerMessage(3115, LogLevel.Warning, "{Count} fleet record(s) dated more than {MaxSkew} ahead of this clock, ordered as made that far from now (the first: {First})")]
+    private static partial void DatedAhead(ILogger logger, long count, string maxSkew, string first);
+
+    [LoggerMessage(3116, LogLevel.Warning, "The fleet's list {Key} in Redis was emptied without a restart (FLUSHALL, the key deleted): exchanging with the fleet at once")]
+    private static partial void ListGone(ILogger logger, string key);
+
     [LoggerMessage(3112, LogLevel.Information, "Joined the fleet through Redis at {EndPoint}")]
     private static partial void Connected(ILogger logger, string endPoint);
 }

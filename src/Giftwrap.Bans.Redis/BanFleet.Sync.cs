@@ -9,26 +9,42 @@ namespace Giftwrap.Bans.Redis;
 
 public sealed partial class BanFleet
 {
-    // KEYS[1] the hash; ARGV: target, json, version, kind (B|U), origin, channel.
+    // KEYS[1] the hash, KEYS[2] the epoch marker; ARGV: target, json, version, kind (B|U), origin, channel,
+    // claimed version ('' for none), the epoch this member last saw ('' for none), '1' when it saw the list hold records.
     // Stores and publishes only a record newer than the stored one: a late or repeated send changes nothing.
+    // Returns 1 when stored, plus 2 when the list seen is gone or the marker is not the one seen (FLUSHALL, the key deleted).
+    // A future-dated record and its bounded copy (FleetRecord.Claimed) are one record: the copy takes the
+    // place of the record as dated, and the record as dated sent again does not take it back.
     private const string PutScript = """
+        local gone = 0
+        if ARGV[8] ~= '' and ((ARGV[9] == '1' and redis.call('EXISTS', KEYS[1]) == 0) or redis.call('GET', KEYS[2]) ~= ARGV[8]) then gone = 2 end
         local cur = redis.call('HGET', KEYS[1], ARGV[1])
         if cur then
           local ok, c = pcall(cjson.decode, cur)
           if ok and type(c) == 'table' and tonumber(c.v) then
             local v, cv = tonumber(ARGV[3]), tonumber(c.v)
-            if cv > v then return 0 end
-            if cv == v then
-              local rk = (ARGV[4] == 'U') and 1 or 0
-              local ck = (c.k == 'U') and 1 or 0
-              if ck > rk then return 0 end
-              if ck == rk and tostring(c.o) >= ARGV[5] then return 0 end
+            local rk = (ARGV[4] == 'U') and 1 or 0
+            local ck = (c.k == 'U') and 1 or 0
+            local same = ck == rk and tostring(c.o) == ARGV[5]
+            if same and tonumber(c.fv) == v then return gone end
+            if not (same and tonumber(ARGV[7]) == cv) then
+              if cv > v then return gone end
+              if cv == v then
+                if ck > rk then return gone end
+                if ck == rk and tostring(c.o) >= ARGV[5] then return gone end
+              end
             end
           end
         end
         redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
         redis.call('PUBLISH', ARGV[6], ARGV[2])
-        return 1
+        return 1 + gone
+        """;
+
+    // KEYS[1] the epoch marker, ARGV[1] a new epoch: the marker, set to ARGV[1] unless another member set it first.
+    private const string EpochScript = """
+        if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return ARGV[1] end
+        return redis.call('GET', KEYS[1])
         """;
 
     // Removes a record only if nobody replaced it since it was read.
@@ -89,18 +105,39 @@ public sealed partial class BanFleet
         return _failures == 1;
     }
 
-    private async Task PutAsync(IReadOnlyList<FleetRecord> records)
+    /// <summary>
+    /// Sends <paramref name="records"/> through the script. Outside an exchange, a list gone or an epoch marker not the
+    /// one this member saw means Redis was emptied without a restart (FLUSHALL, the key deleted): no connection was
+    /// lost, and the list held only what was sent since, until the next resync (5 minutes). It starts an exchange at once.
+    /// </summary>
+    private async Task PutAsync(IReadOnlyList<FleetRecord> records, bool exchanging = false)
     {
         var db = _redis.GetDatabase();
         var channel = _channel.ToString();
+        var epoch = _epoch ?? RedisValue.EmptyString;
+        var gone = false;
         for (var i = 0; i < records.Count; i += BatchLimit)
         {
-            var batch = records.Skip(i).Take(BatchLimit).Select(r => db.ScriptEvaluateAsync(PutScript, [_listKey],
-                [r.Target.ToString(), r.ToJson(), r.Version, r.Kind == RecordKind.Ban ? "B" : "U", r.Origin, channel])).ToList();
-            var results = await Task.WhenAll(batch).ConfigureAwait(false);
-            Interlocked.Add(ref _published, results.Count(x => (long)x == 1));
+            var batch = records.Skip(i).Take(BatchLimit).Select(r => db.ScriptEvaluateAsync(PutScript, [_listKey, _epochKey],
+                [r.Target.ToString(), r.ToJson(), r.Version, r.Kind == RecordKind.Ban ? "B" : "U", r.Origin, channel,
+                    r.Claimed is { } claimed ? claimed : RedisValue.EmptyString, epoch, _listSeen ? "1" : ""])).ToList();
+            var results = (await Task.WhenAll(batch).ConfigureAwait(false)).Select(x => (long)x).ToList();
+            Interlocked.Add(ref _published, results.Count(x => (x & 1) == 1));
+            gone |= results.Any(x => (x & 2) == 2);
+            _listSeen = true; // the script made it if it was not there
+        }
+        if (gone && !exchanging)
+        {
+            _epoch = null;
+            _needSync = true;
+            Interlocked.Exchange(ref _retryAtMs, 0);
+            ListGone(_log, _listKey.ToString());
         }
     }
+
+    /// <summary>The fleet's epoch marker, made by this member when Redis has none (a new or emptied Redis).</summary>
+    private async Task<string?> EpochAsync() =>
+        (string?)await _redis.GetDatabase().ScriptEvaluateAsync(EpochScript, [_epochKey], [Guid.NewGuid().ToString("N")]).ConfigureAwait(false);
 
     private async Task<bool> SyncNowAsync()
     {
@@ -116,9 +153,14 @@ public sealed partial class BanFleet
             Reconcile(missed);
             _ledger.Flush();
             var nowMs = NowMs();
-            await PutAsync([.. _ledger.All.Where(r => !r.LocalOnly && !(r.Record.KeepUntil + ForgetGraceMs < nowMs)).Select(r => r.Record)])
-                .ConfigureAwait(false);
-            await PullAsync(nowMs).ConfigureAwait(false);
+            // The marker first: what this exchange sends is then in the list of that epoch, and a later
+            // send that finds the marker changed or the list gone knows Redis was emptied since.
+            _epoch = await EpochAsync().ConfigureAwait(false);
+            await PutAsync([.. _ledger.All.Where(r => !r.LocalOnly && !(r.Record.KeepUntil + ForgetGraceMs < nowMs)).Select(r => r.Record)],
+                exchanging: true).ConfigureAwait(false);
+            // The bounded copies of future-dated records read from the list go back in their place at once.
+            await PutAsync(await PullAsync(nowMs).ConfigureAwait(false), exchanging: true).ConfigureAwait(false);
+            _listSeen = await _redis.GetDatabase().KeyExistsAsync(_listKey).ConfigureAwait(false);
             _ledger.Forget(nowMs, ForgetGraceMs);
             _ledger.Flush();
         }
@@ -214,13 +256,17 @@ public sealed partial class BanFleet
         _work.Writer.TryWrite(new Work.Remote(value));
     }
 
-    /// <summary>Reads the whole list: records past their keep time are forgotten, the others applied a batch of distinct targets at a time.</summary>
-    private async Task PullAsync(long nowMs)
+    /// <summary>
+    /// Reads the whole list: records past their keep time are forgotten, the others applied a batch of distinct
+    /// targets at a time. Returns the bounded copies of future-dated records applied, to be sent in their place.
+    /// </summary>
+    private async Task<List<FleetRecord>> PullAsync(long nowMs)
     {
         var db = _redis.GetDatabase();
         var forget = new List<Task>();
         var batch = new List<FleetRecord>();
         var targets = new HashSet<BanTarget>();
+        var bounded = new List<(FleetRecord Admitted, FleetRecord Read)>();
         await foreach (var field in db.HashScanAsync(_listKey, pageSize: 1000).ConfigureAwait(false))
         {
             if (Read(field.Value) is not { } record)
@@ -234,14 +280,20 @@ public sealed partial class BanFleet
             // and in the ledger before the second is weighed against it.
             if (targets.Contains(record.Target) || batch.Count == BatchLimit)
                 ApplyBatch(batch, targets);
-            if (IsNew(record))
+            if (Admit(record) is { } admitted)
             {
-                batch.Add(record);
+                batch.Add(admitted);
                 targets.Add(record.Target);
+                if (admitted.Claimed is not null)
+                    bounded.Add((admitted, record));
             }
         }
         ApplyBatch(batch, targets);
         await Task.WhenAll(forget).ConfigureAwait(false);
+        var outgoing = new List<FleetRecord>();
+        foreach (var (admitted, read) in bounded)
+            Rebound(admitted, read, outgoing);
+        return outgoing;
     }
 
     private void ApplyBatch(List<FleetRecord> batch, HashSet<BanTarget> targets)

@@ -21,6 +21,11 @@ public sealed partial class BanFleet : IAsyncDisposable
     private readonly ILogger _log;
     private readonly ConnectionMultiplexer _redis;
     private readonly RedisKey _listKey;
+    // A marker set by the first exchange after Redis was new or emptied; _epoch is its value as this member last saw it (the worker's alone).
+    private readonly RedisKey _epochKey;
+    private string? _epoch;
+    // True when the list held records at the last exchange or was written since: a send that finds it gone then says so.
+    private bool _listSeen;
     private readonly RedisChannel _channel;
     private readonly Channel<Work> _work = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
     private readonly FleetLedger _ledger;
@@ -43,12 +48,15 @@ public sealed partial class BanFleet : IAsyncDisposable
     private readonly string _endPoints;
     // The link to Redis as last logged: -1 not yet known (joining), 0 down, 1 up. Only changes are logged.
     private int _link = -1;
-    private readonly FleetTally _heldBack = new(), _malformedSeen = new(), _dropped = new();
+    private readonly FleetTally _heldBack = new(), _malformedSeen = new(), _dropped = new(), _aheadSeen = new();
     // Records from the channel waiting for the worker: at most RemoteQueueLimit, the rest dropped (BanFleet.Sync.cs).
     private int _remoteQueued;
 
     /// <summary>Bans kept local over fleet_rate are summed up in one log line per this interval.</summary>
     internal TimeSpan KeptLocalLogInterval { get => _heldBack.Interval; set => _heldBack.Interval = value; }
+
+    /// <summary>Records dated more than MaxSkew ahead are summed up in one log line per this interval.</summary>
+    internal TimeSpan DatedAheadLogInterval { get => _aheadSeen.Interval; set => _aheadSeen.Interval = value; }
 
     /// <summary>The most records from the channel waiting for the worker; past it they are dropped and read from the list by an exchange.</summary>
     internal int RemoteQueueLimit { get; set; } = 10_000;
@@ -64,6 +72,7 @@ public sealed partial class BanFleet : IAsyncDisposable
         _redis = redis;
         _endPoints = string.Join(' ', redis.GetEndPoints().Select(e => e.ToString()));
         _listKey = options.KeyPrefix + ":list";
+        _epochKey = options.KeyPrefix + ":epoch";
         _channel = RedisChannel.Literal(options.KeyPrefix + ":changes");
         _rate = new FleetRateLimit(options.Rate);
         _ledger = FleetLedger.Open(options.LedgerPath ?? Path.Combine(store.Directory, "fleet.ledger"),
@@ -224,6 +233,8 @@ public sealed partial class BanFleet : IAsyncDisposable
             Malformed(_log, malformed.Count, malformed.First);
         if (_dropped.Take(now, force) is { } dropped)
             Dropped(_log, dropped.Count, RemoteQueueLimit);
+        if (_aheadSeen.Take(now, force) is { } ahead)
+            DatedAhead(_log, ahead.Count, _options.MaxSkew.ToString(), ahead.First);
     }
 
     /// <summary>Starts a full exchange whenever one is due and Redis is up: after a reconnect, and every ResyncInterval.</summary>

@@ -1,7 +1,8 @@
 // The fleet's settings from the [bans] section of the gate's configuration file:
 // `redis` (a StackExchange.Redis connection string; absent means no fleet), `fleet_rate`
 // (the cap on bans this member sends into the fleet), `fleet_key` (the Redis key prefix
-// shared by one fleet) and `fleet_resync` (how often a full exchange runs besides reconnects).
+// shared by one fleet), `fleet_resync` (how often a full exchange runs besides reconnects) and
+// `fleet_max_skew` (how far ahead of this clock a record's date is taken as it is).
 // The keys are declared with the others in Giftwrap.Configuration.ConfigSchema and read by
 // its one reader; what a rate is stays here.
 using System.Globalization;
@@ -15,7 +16,7 @@ public sealed record FleetOptions
     /// <summary>The StackExchange.Redis connection string (host:port[,option=value...]; behind Sentinel, the sentinels and serviceName=NAME).</summary>
     public required string Redis { get; init; }
 
-    /// <summary>The prefix of the Redis keys of one fleet: `PREFIX:list` (hash) and `PREFIX:changes` (channel).</summary>
+    /// <summary>The prefix of the Redis keys of one fleet: `PREFIX:list` (hash), `PREFIX:changes` (channel) and `PREFIX:epoch` (a marker of the list's lifetime).</summary>
     public string KeyPrefix { get; init; } = "giftwrap:bans";
 
     /// <summary>The most bans this member sends into the fleet per <see cref="FleetRate.Window"/>; excess bans stay local and are reported.</summary>
@@ -23,6 +24,13 @@ public sealed record FleetOptions
 
     /// <summary>How often a full exchange with the fleet runs even when the connection never dropped (pub/sub is fire-and-forget).</summary>
     public TimeSpan ResyncInterval { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// How far ahead of this member's clock a remote record's change time is taken as given. A record dated
+    /// further ahead (a broken clock, a record planted for year 9999) is still applied, ban or unban, but
+    /// ordered as made at this clock plus this skew, so that it cannot win over every later change of its target.
+    /// </summary>
+    public TimeSpan MaxSkew { get; init; } = TimeSpan.FromMinutes(10);
 
     /// <summary>How long an unban of a permanent ban is remembered, so that a late copy of the old ban is refused.</summary>
     public TimeSpan TombstoneKeep { get; init; } = TimeSpan.FromDays(30);
@@ -101,6 +109,7 @@ public static class FleetOptionsReader
             Redis = redis,
             KeyPrefix = file.Text(S, "fleet_key")!,
             ResyncInterval = file.Duration(S, "fleet_resync"),
+            MaxSkew = file.Duration(S, "fleet_max_skew"),
         };
         try
         {

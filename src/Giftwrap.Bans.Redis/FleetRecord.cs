@@ -38,6 +38,17 @@ internal sealed record FleetRecord
     /// <summary>After this Unix ms the record may be forgotten; null: never.</summary>
     public long? KeepUntil { get; init; }
 
+    /// <summary>
+    /// The version its sender gave a record dated more than fleet_max_skew ahead, which a member orders
+    /// as made at its own clock plus that skew (<see cref="Version"/>); null for a record taken as dated.
+    /// Kept so that the same future-dated record read again is known, not taken as new.
+    /// </summary>
+    public long? Claimed { get; init; }
+
+    /// <summary>True when <paramref name="other"/> is this record as its sender dated it, and this the bounded copy.</summary>
+    public bool Bounds(FleetRecord other) =>
+        Claimed == other.Version && Kind == other.Kind && Target == other.Target && string.Equals(Origin, other.Origin, StringComparison.Ordinal);
+
     public static FleetRecord FromEntry(BanEntry e) => new()
     {
         Target = e.Target,
@@ -122,6 +133,8 @@ internal sealed record FleetRecord
             }
             if (KeepUntil is { } keep)
                 w.WriteNumber("keep", keep);
+            if (Claimed is { } claimed)
+                w.WriteNumber("fv", claimed);
             if (localOnly)
                 w.WriteBoolean("local", true);
             w.WriteEndObject();
@@ -150,7 +163,8 @@ internal sealed record FleetRecord
             // one out of range threw there, which stopped the fleet's worker (and held JoinAsync for ever).
             var expires = Long(root, "x");
             var keepUntil = Long(root, "keep");
-            if (version > LastMs || expires is < FirstMs or > LastMs || keepUntil is < 0 or > LastMs)
+            var claimed = Long(root, "fv");
+            if (version > LastMs || expires is < FirstMs or > LastMs || keepUntil is < 0 or > LastMs || claimed is <= 0 or > LastMs)
                 return Fail($"a time out of range (version {version}, expiry {expires}, keep {keepUntil})", out error);
             localOnly = root.TryGetProperty("local", out var l) && l.ValueKind == JsonValueKind.True;
             error = "";
@@ -166,6 +180,7 @@ internal sealed record FleetRecord
                 Expires = expires,
                 Offences = root.TryGetProperty("n", out var n) && n.TryGetInt32(out var offences) && offences > 0 ? offences : 1,
                 KeepUntil = keepUntil,
+                Claimed = claimed,
             };
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException)

@@ -28,9 +28,9 @@ public sealed class FleetTests : IAsyncLifetime
         Directory.Delete(_root, recursive: true);
     }
 
-    private async Task<Member> StartAsync(string name, FleetRate? rate = null, IReadOnlyList<BanTarget>? protect = null)
+    private async Task<Member> StartAsync(string name, FleetRate? rate = null, IReadOnlyList<BanTarget>? protect = null, TimeSpan? maxSkew = null)
     {
-        var m = await Member.StartAsync(name, _root, _redis.ConnectionString, _prefix, rate, protect);
+        var m = await Member.StartAsync(name, _root, _redis.ConnectionString, _prefix, rate, protect, maxSkew);
         _members.Add(m);
         return m;
     }
@@ -246,9 +246,10 @@ public sealed class FleetTests : IAsyncLifetime
     [Fact]
     public async Task ClockAheadOnOneMember_UnbanOfItsBanElsewhere_ReachesIt()
     {
-        // Member A's clock runs an hour ahead: its bans carry versions in the others' future. An unban of
-        // one made on B lost to it by version, was taken for an echo and never sent: A kept the ban.
-        var ahead = new ClockAhead(TimeSpan.FromHours(1));
+        // Member A's clock runs 5 minutes ahead: its bans carry versions in the others' future. An unban of
+        // one made on B lost to it by version, was taken for an echo and never sent: A kept the ban. (A clock
+        // ahead by more than fleet_max_skew, 10 minutes here, is bounded instead: BanDatedFarAhead_* below.)
+        var ahead = new ClockAhead(TimeSpan.FromMinutes(5));
         var aStore = BanStore.Open(new BanOptions { Store = Path.Combine(_root, "member-a"), Origin = "member-a", Time = ahead });
         var aFleet = await BanFleet.JoinAsync(aStore, new FleetOptions { Redis = _redis.ConnectionString, KeyPrefix = _prefix });
         try
@@ -266,6 +267,70 @@ public sealed class FleetTests : IAsyncLifetime
             await aFleet.DisposeAsync();
             aStore.Dispose();
         }
+    }
+
+    [Fact]
+    public async Task ListEmptiedWithoutARestart_RepairedAtTheNextSendNotTheNextResync()
+    {
+        // FLUSHALL (or DEL of the list) loses no connection: the list held only what was sent after it until
+        // the next resync (fleet_resync, 5 minutes), and a member joining meanwhile got only that.
+        var a = await StartAsync("member-a");
+        var b = await StartAsync("member-b");
+        for (var i = 1; i <= 5; i++)
+            (i % 2 == 0 ? a : b).Ban($"198.51.100.{i}");
+        await Eventually.TrueAsync(() => Enumerable.Range(1, 5).All(i => a.IsBanned($"198.51.100.{i}") && b.IsBanned($"198.51.100.{i}")), "every ban on A and B");
+        Assert.Equal("OK", _redis.Cli("FLUSHALL"));
+        a.Ban("198.51.100.6");
+        await Eventually.TrueAsync(() => _redis.Cli("HLEN", _prefix + ":list") == "6", "the list whole again after FLUSHALL");
+        Assert.Equal("1", _redis.Cli("DEL", _prefix + ":list"));
+        b.Ban("198.51.100.7");
+        await Eventually.TrueAsync(() => _redis.Cli("HLEN", _prefix + ":list") == "7", "the list whole again after DEL");
+        var c = await StartAsync("member-c");
+        Assert.All(Enumerable.Range(1, 7), i => Assert.True(c.IsBanned($"198.51.100.{i}")));
+    }
+
+    // A ban dated 9999-12-31 (in range for a DateTimeOffset), as a broken clock or a hand with write access to Redis makes it.
+    private static string DatedAhead(string target) =>
+        $"{{\"t\":\"{target}\",\"k\":\"B\",\"v\":253402300000000,\"o\":\"planted\",\"r\":\"dated 9999\",\"n\":1}}";
+
+    [Fact]
+    public async Task BanDatedFarAhead_PlantedInTheList_StillBansButAnUnbanLaterReachesEveryMember()
+    {
+        // Planted dated 9999 it won over every later change of its target: B's unban took effect on B only
+        // (its version lost in the list and, past year 9999, was refused as malformed elsewhere).
+        // The unban is ordered just after the bounded ban, at most fleet_max_skew ahead, and takes effect on A
+        // when A's clock gets there (an unban's time is absolute): a short skew here, 10 minutes by default.
+        _redis.Cli("HSET", _prefix + ":list", "192.0.2.95", DatedAhead("192.0.2.95"));
+        var skew = TimeSpan.FromSeconds(2);
+        var a = await StartAsync("member-a", maxSkew: skew);
+        var b = await StartAsync("member-b", maxSkew: skew);
+        Assert.True(a.IsBanned("192.0.2.95") && b.IsBanned("192.0.2.95")); // a ban is never dropped for its date
+        Assert.Equal(BanOutcome.Unbanned, b.Unban("192.0.2.95").Outcome);
+        await Eventually.TrueAsync(() => !a.IsBanned("192.0.2.95"), "B's unban on A");
+        Assert.True(await a.Fleet.SyncAsync() && await b.Fleet.SyncAsync()); // the record as dated does not come back
+        var c = await StartAsync("member-c", maxSkew: skew);
+        await Eventually.TrueAsync(() => !c.IsBanned("192.0.2.95"), "the unban on C, which joined after it");
+        Assert.False(a.IsBanned("192.0.2.95") || b.IsBanned("192.0.2.95"));
+    }
+
+    [Fact]
+    public async Task BanDatedFarAhead_ReadAgainAndAgain_IsAppliedOnceAndTheListKeepsItsBoundedCopy()
+    {
+        var a = await StartAsync("member-a");
+        _redis.Cli("PUBLISH", _prefix + ":changes", DatedAhead("192.0.2.96"));
+        await Eventually.TrueAsync(() => a.IsBanned("192.0.2.96"), "the ban dated 9999 on A");
+        await Eventually.TrueAsync(() => _redis.Cli("HGET", _prefix + ":list", "192.0.2.96").Contains("\"fv\":253402300000000", StringComparison.Ordinal),
+            "A's bounded copy in the list");
+        // The record as dated, planted again in the list and published again (as a member with a broken clock re-sends it).
+        _redis.Cli("HSET", _prefix + ":list", "192.0.2.96", DatedAhead("192.0.2.96"));
+        _redis.Cli("PUBLISH", _prefix + ":changes", DatedAhead("192.0.2.96"));
+        _redis.Cli("PUBLISH", _prefix + ":changes", DatedAhead("192.0.2.97"));
+        await Eventually.TrueAsync(() => a.IsBanned("192.0.2.97"), "the record published after it");
+        Assert.True(await a.Fleet.SyncAsync());
+        Assert.Equal(2, a.Fleet.Status.Received); // 96 once, 97 once: the same record read again is known
+        Assert.Contains("\"fv\":253402300000000", _redis.Cli("HGET", _prefix + ":list", "192.0.2.96"), StringComparison.Ordinal);
+        var onA = a.Store.Find(IPAddress.Parse("192.0.2.96"), "sshd", DateTimeOffset.UtcNow)!;
+        Assert.True(onA.Created < DateTimeOffset.UtcNow.AddMinutes(11)); // ordered as made at most fleet_max_skew ahead
     }
 
     private sealed class ClockAhead(TimeSpan by) : TimeProvider

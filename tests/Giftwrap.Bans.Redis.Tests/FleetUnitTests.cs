@@ -119,7 +119,7 @@ public sealed class FleetUnitTests
         [
             "[tables]", "allow = /etc/hosts.allow",
             "[bans]", "store = /tmp/x", "redis = 10.0.0.5:6379,password=s ; the fleet", "fleet_rate = 10/s",
-            "fleet_key = site1", "fleet_resync = 1m",
+            "fleet_key = site1", "fleet_resync = 1m", "fleet_max_skew = 30s",
         ];
         var o = FleetOptionsReader.Parse("g.conf", lines, out var errors);
         Assert.Empty(errors);
@@ -127,6 +127,8 @@ public sealed class FleetUnitTests
         Assert.Equal(new FleetRate(10, TimeSpan.FromSeconds(1)), o.Rate);
         Assert.Equal("site1", o.KeyPrefix);
         Assert.Equal(TimeSpan.FromMinutes(1), o.ResyncInterval);
+        Assert.Equal(TimeSpan.FromSeconds(30), o.MaxSkew);
+        Assert.Equal(TimeSpan.FromMinutes(10), FleetOptionsReader.Parse("g.conf", ["[bans]", "redis = r:1"], out _)!.MaxSkew);
 
         FleetOptionsReader.Parse("g.conf", ["[bans]", "redis = r:1", "fleet_rate = lots", "fleet_resync = soon"], out errors);
         Assert.Equal(["g.conf:4:16: fleet_resync = soon: must be a duration such as 500ms, 30s, 10m, 2h, 1d, 1w or a number of seconds",

@@ -31,10 +31,15 @@ internal sealed class Member : IAsyncDisposable
 
     public List<FleetNotice> Notices { get; } = [];
 
+    public TimeSpan MaxSkew { get; private init; }
+
     public static async Task<Member> StartAsync(string name, string root, string redis, string prefix,
-        FleetRate? rate = null, IReadOnlyList<BanTarget>? protect = null)
+        FleetRate? rate = null, IReadOnlyList<BanTarget>? protect = null, TimeSpan? maxSkew = null)
     {
-        var m = new Member(name, Path.Combine(root, name), redis, prefix, rate ?? new FleetRate(0, TimeSpan.FromMinutes(1)), protect ?? []);
+        var m = new Member(name, Path.Combine(root, name), redis, prefix, rate ?? new FleetRate(0, TimeSpan.FromMinutes(1)), protect ?? [])
+        {
+            MaxSkew = maxSkew ?? new FleetOptions { Redis = "" }.MaxSkew,
+        };
         await m.OpenAsync();
         return m;
     }
@@ -42,7 +47,7 @@ internal sealed class Member : IAsyncDisposable
     public async Task OpenAsync()
     {
         Store = BanStore.Open(new BanOptions { Store = Dir, Origin = Name, Protect = _protect });
-        Fleet = await BanFleet.JoinAsync(Store, new FleetOptions { Redis = _redis, KeyPrefix = _prefix, Rate = _rate });
+        Fleet = await BanFleet.JoinAsync(Store, new FleetOptions { Redis = _redis, KeyPrefix = _prefix, Rate = _rate, MaxSkew = MaxSkew });
         Fleet.Notice += (_, n) =>
         {
             lock (Notices)

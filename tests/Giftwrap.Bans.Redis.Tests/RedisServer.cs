@@ -72,6 +72,24 @@ internal sealed class RedisServer : IDisposable
         _process = null;
     }
 
+    /// <summary>Runs Debian's redis-cli against this server (to plant, publish or flush as an operator would) and returns its output.</summary>
+    public string Cli(params string[] args)
+    {
+        var psi = new ProcessStartInfo("/usr/bin/redis-cli")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { "-h", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(args))
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"redis-cli {string.Join(' ', args)}: {p.StandardError.ReadToEnd()}");
+        return output.Trim();
+    }
+
     /// <summary>SIGSTOP: the server keeps its sockets open and answers nothing until <see cref="Resume"/>.</summary>
     public void Pause() => Signal("-STOP");
 

@@ -119,6 +119,7 @@ internal static class ConfigSchema
             new("fleet_rate", ValueKind.Text, "100/min", "The most bans this member sends to the fleet per s, min, h or d, or unlimited."),
             new("fleet_key", ValueKind.Text, "giftwrap:bans", "The prefix of the fleet's Redis keys."),
             new("fleet_resync", ValueKind.Duration, "5m", "How often a member compares its list with the fleet's in full."),
+            new("fleet_max_skew", ValueKind.Duration, "10m", "How far ahead of this clock a fleet record may be dated; one dated further is ordered as made this far ahead."),
         ]),
         new("kernel", false, "Bans and address rules in the Linux kernel (nftables table inet giftwrap).",
         [
