@@ -248,6 +248,7 @@ public sealed partial class BanFleet
         if (Interlocked.Increment(ref _remoteQueued) > RemoteQueueLimit)
         {
             Interlocked.Decrement(ref _remoteQueued);
+            Interlocked.Increment(ref _remoteDropped);
             _needSync = true;
             _dropped.Add("");
             LogTallies(force: false);

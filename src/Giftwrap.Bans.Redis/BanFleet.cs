@@ -51,6 +51,7 @@ public sealed partial class BanFleet : IAsyncDisposable
     private readonly FleetTally _heldBack = new(), _malformedSeen = new(), _dropped = new(), _aheadSeen = new();
     // Records from the channel waiting for the worker: at most RemoteQueueLimit, the rest dropped (BanFleet.Sync.cs).
     private int _remoteQueued;
+    private long _remoteDropped;
 
     /// <summary>Bans kept local over fleet_rate are summed up in one log line per this interval.</summary>
     internal TimeSpan KeptLocalLogInterval { get => _heldBack.Interval; set => _heldBack.Interval = value; }
@@ -60,6 +61,9 @@ public sealed partial class BanFleet : IAsyncDisposable
 
     /// <summary>The most records from the channel waiting for the worker; past it they are dropped and read from the list by an exchange.</summary>
     internal int RemoteQueueLimit { get; set; } = 10_000;
+
+    /// <summary>Records from the channel dropped past <see cref="RemoteQueueLimit"/> since the member joined.</summary>
+    internal long RemoteDropped => Interlocked.Read(ref _remoteDropped);
 
     /// <summary>Malformed records (read again at every exchange while they stay in Redis) are summed up in one log line per this interval.</summary>
     internal TimeSpan MalformedLogInterval { get => _malformedSeen.Interval; set => _malformedSeen.Interval = value; }
