@@ -106,23 +106,15 @@ public class HostsDenyTests
         var path = Path.Combine(dir.Dir, "hosts.deny");
         File.WriteAllText(path, Before);
         using var store = BanStore.Open(dir.Options() with { HostsDeny = path }, watch: false);
-        using var stop = new CancellationTokenSource();
-        var appended = new List<string>();
-        var appender = Task.Run(() =>
-        {
-            // Like Fail2ban's hostsdeny action: open for append, write one line, close.
-            for (var i = 0; i < 400 && !stop.IsCancellationRequested; i++)
-            {
-                var line = $"ALL: 203.0.113.{i % 250} # appended {i}\n";
-                File.AppendAllText(path, line);
-                appended.Add(line);
-                Thread.Sleep(1);
-            }
-        });
+        // Fail2ban's hostsdeny action: `printf ... >> FILE`, a shell's O_APPEND open, one line, close.
+        var appended = Enumerable.Range(0, 400).Select(i => $"ALL: 203.0.113.{i % 250} # appended {i}\n").ToList();
+        using var shell = System.Diagnostics.Process.Start("sh",
+            ["-c", "i=0; while [ $i -lt 400 ]; do printf 'ALL: 203.0.113.%d # appended %d\\n' $((i % 250)) $i >> \"$0\"; sleep 0.001; i=$((i + 1)); done", path])!;
+        var appender = shell.WaitForExitAsync();
         for (var i = 1; i <= 40 && !appender.IsCompleted; i++)
             store.Ban(new BanRequest { Target = BanTarget.Parse($"198.51.100.{i}") });
         await appender.WaitAsync(TimeSpan.FromSeconds(60));
-        stop.Cancel();
+        Assert.Equal(0, shell.ExitCode);
         store.Ban(new BanRequest { Target = BanTarget.Parse("198.51.100.200") });
         var text = File.ReadAllText(path);
         Assert.StartsWith(Before, text, StringComparison.Ordinal);

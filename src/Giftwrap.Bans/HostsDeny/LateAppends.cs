@@ -2,6 +2,9 @@
 // action, `echo >>`) that opened the file just before the rename writes its line into the old file,
 // which nobody reads again: what arrives there is carried to the end of the file now in its place.
 // HostsDenyFile does the replacing; this only carries over.
+using System.Runtime.InteropServices;
+using Giftwrap.Bans.Interop;
+using Giftwrap.Bans.Storage;
 using Microsoft.Win32.SafeHandles;
 
 namespace Giftwrap.Bans.HostsDeny;
@@ -79,9 +82,15 @@ internal static class LateAppends
                 return null;
             var extra = new byte[length - r.Copied];
             var n = RandomAccess.Read(r.Old, extra, r.Copied);
-            using var fs = new FileStream(r.Path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
-            fs.Write(extra, 0, n);
-            fs.Flush(flushToDisk: true);
+            // O_APPEND, as a shell's >> and Fail2ban's action write: the kernel puts each write at the
+            // end. FileMode.Append only seeks to the end at the open, and a write after another
+            // appender's lands on top of its line.
+            var fd = Libc.open(r.Path, Libc.OWrOnly | Libc.OAppend | Libc.OCloExec, 0);
+            if (fd < 0)
+                throw new IOException($"{r.Path}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+            using var appending = new SafeFileHandle(fd, ownsHandle: true);
+            RandomAccess.Write(appending, extra.AsSpan(0, n), 0);
+            Native.FsyncOrThrow(appending, r.Path);
             r.Copied += n;
             return null;
         }

@@ -16,7 +16,9 @@ internal static partial class Libc
 
     // fcntl.h
     public const int ORdOnly = 0;
+    public const int OWrOnly = 1;
     public const int ORdWr = 2;
+    public const int OAppend = 0x400;
     public const int OCreat = 0x40;
     public const int OCloExec = 0x80000;
 
