@@ -164,11 +164,7 @@ internal static class ReplayCommand
                 {
                     w.WriteStartObject();
                     w.WriteString("client", c.Client);
-                    w.WriteString("before", VerdictWords.Of(c.Before));
-                    w.WriteString("after", VerdictWords.Of(c.After));
-                    w.WriteNumber("connections", c.Connections);
-                    if (c.AfterRule is { } rule)
-                        w.WriteString("rule", rule.ToString());
+                    Change(w, c.Before, c.After, c.Connections, c.AfterRule);
                     w.WriteEndObject();
                     // The writer keeps everything until flushed.
                     if (w.BytesPending > 1 << 16)
@@ -199,14 +195,20 @@ internal static class ReplayCommand
                 w.WriteNull("daemon");
             else
                 w.WriteString("daemon", t.Daemon);
-            w.WriteString("before", VerdictWords.Of(t.Before));
-            w.WriteString("after", VerdictWords.Of(t.After));
-            w.WriteNumber("connections", t.Connections);
-            if (t.AfterRule is { } rule)
-                w.WriteString("rule", rule.ToString());
+            Change(w, t.Before, t.After, t.Connections, t.AfterRule);
             w.WriteEndObject();
         }
         w.WriteEndArray();
         w.WriteEndObject();
+    }
+
+    /// <summary>The fields a listed connection and a summarised group share: its verdicts, how many, the rule after.</summary>
+    private static void Change(Utf8JsonWriter w, bool before, bool after, long connections, RuleLocation? rule)
+    {
+        w.WriteString("before", VerdictWords.Of(before));
+        w.WriteString("after", VerdictWords.Of(after));
+        w.WriteNumber("connections", connections);
+        if (rule is { } r)
+            w.WriteString("rule", r.ToString());
     }
 }
